@@ -1,0 +1,105 @@
+"""The registry of resources kybernetes serves.
+
+One table, shared by the API server (routes, discovery, storage keys) and the client
+(request paths), so the two can never disagree on a plural, a kind or a scope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+READ_VERBS = ("get", "list", "watch")
+ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A REST resource: where it lives and what it is called."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    subresources: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = ALL_VERBS
+    singular: str = field(default="")
+    categories: tuple[str, ...] = ()
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def group_version_prefix(self) -> str:
+        """`/api/v1` or `/apis/apps/v1`."""
+        return f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+
+    @property
+    def singular_name(self) -> str:
+        return self.singular or self.kind.lower()
+
+    @property
+    def qualified(self) -> str:
+        """`pods` or `deployments.apps`, as Kubernetes names it in messages."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    def path(self, namespace: str | None = None, name: str | None = None,
+             subresource: str | None = None) -> str:
+        """The request path for a collection, an object or a subresource."""
+        parts = [self.group_version_prefix]
+        if self.namespaced and namespace:
+            parts.append(f"namespaces/{namespace}")
+        parts.append(self.plural)
+        if name:
+            parts.append(name)
+            if subresource:
+                parts.append(subresource)
+        return "/".join(parts)
+
+
+NAMESPACES = Resource("", "v1", "namespaces", "Namespace", False, ("ns",), ("status", "finalize"))
+PODS = Resource("", "v1", "pods", "Pod", True, ("po",),
+                ("status", "binding", "log", "exec", "portforward", "eviction", "attach"),
+                categories=("all",))
+REPLICATION_CONTROLLERS = Resource("", "v1", "replicationcontrollers", "ReplicationController",
+                                   True, ("rc",), ("status", "scale"), categories=("all",))
+SERVICES = Resource("", "v1", "services", "Service", True, ("svc",), ("status", "proxy"),
+                    categories=("all",))
+ENDPOINTS = Resource("", "v1", "endpoints", "Endpoints", True, ("ep",), singular="endpoints")
+NODES = Resource("", "v1", "nodes", "Node", False, ("no",), ("status", "proxy"))
+EVENTS = Resource("", "v1", "events", "Event", True, ("ev",))
+CONFIGMAPS = Resource("", "v1", "configmaps", "ConfigMap", True, ("cm",))
+SECRETS = Resource("", "v1", "secrets", "Secret", True)
+SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",))
+BINDINGS = Resource("", "v1", "bindings", "Binding", True, verbs=("create",))
+LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease", True)
+DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment", True, ("deploy",),
+                       ("status", "scale"), categories=("all",))
+REPLICA_SETS = Resource("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",),
+                        ("status", "scale"), categories=("all",))
+
+ALL: tuple[Resource, ...] = (
+    NAMESPACES, PODS, REPLICATION_CONTROLLERS, SERVICES, ENDPOINTS, NODES, EVENTS,
+    CONFIGMAPS, SECRETS, SERVICE_ACCOUNTS, BINDINGS, LEASES, DEPLOYMENTS, REPLICA_SETS,
+)
+
+# Group versions in the order discovery lists them.
+GROUP_VERSIONS: tuple[tuple[str, str], ...] = (("", "v1"), ("apps", "v1"),
+                                               ("coordination.k8s.io", "v1"))
+
+_BY_PLURAL: dict[tuple[str, str], Resource] = {(r.group, r.plural): r for r in ALL}
+_BY_KIND: dict[tuple[str, str], Resource] = {(r.api_version, r.kind): r for r in ALL}
+
+
+def by_plural(group: str, plural: str) -> Resource | None:
+    return _BY_PLURAL.get((group, plural))
+
+
+def by_kind(api_version: str, kind: str) -> Resource | None:
+    return _BY_KIND.get((api_version, kind))
+
+
+def in_group_version(group: str, version: str) -> list[Resource]:
+    return [r for r in ALL if r.group == group and r.version == version]

@@ -1,0 +1,64 @@
+"""The `kyb` command: one subcommand per component, plus `up`, `down` and `status`.
+
+Each subcommand lives in its own module under :mod:`kybernetes.cli` and exposes
+``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``. A user
+error raises :class:`CliError`, which ends in one clear line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from types import ModuleType
+
+from kybernetes import __version__
+from kybernetes.cli.errors import CliError
+
+SUBCOMMANDS = (
+    "up", "down", "status", "apiserver", "controller_manager", "scheduler", "kubelet",
+    "proxy", "hollow_nodes",
+)
+
+
+def _load(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(f"kybernetes.cli.{name}")
+    except ModuleNotFoundError as e:
+        if e.name == f"kybernetes.cli.{name}":
+            return None
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kyb", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"kybernetes {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        module = _load(name)
+        if module is None:
+            continue
+        command = name.replace("_", "-")
+        p = sub.add_parser(command, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except CliError as e:
+        print(f"kyb {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
