@@ -1,0 +1,136 @@
+"""How `kyb up --nodes N` gives every node a network of its own.
+
+As root, like kind gives each node a container: node *i* lives in a network
+namespace ``kyb-<cluster>-n<i>`` with address ``172.30.<c>.<10+i>`` on a host
+bridge whose host side is ``172.30.<c>.1``. Its kubelet and proxy run inside that
+namespace, so their ports, NodePorts and iptables rules are the node's own; each
+node's pod CIDR ``10.<200+c>.<i>.0/24`` is routed by the host to that node, so the host
+and every node reach every pod. Without root, nodes share the host network: node
+*i* takes loopback address ``127.0.1.<i>`` (all of 127/8 is local on Linux), its own
+kubelet port, and the userspace proxy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from dataclasses import dataclass
+
+from kybernetes.cli.errors import CliError
+
+
+@dataclass(frozen=True)
+class NodeAddressing:
+    name: str
+    index: int
+    ip: str
+    pod_cidr: str
+    netns: str | None  # None: the host network
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def cluster_tag(data_dir: str) -> int:
+    """A small number unique enough per data directory (for names and subnets)."""
+    return int(hashlib.sha256(data_dir.encode()).hexdigest(), 16) % 50
+
+
+class NodeNetwork:
+    """Creates and removes the per-node namespaces, bridge and routes."""
+
+    def __init__(self, data_dir: str, node_count: int, *, isolated: bool) -> None:
+        self.tag = cluster_tag(data_dir)
+        self.isolated = isolated
+        self.bridge = f"kyb{self.tag}"
+        self.host_ip = f"172.30.{self.tag}.1" if isolated else "127.0.0.1"
+        self.nodes = [self._addressing(i) for i in range(1, node_count + 1)]
+
+    def _addressing(self, i: int) -> NodeAddressing:
+        name = f"kyb-node-{i}"
+        pod_cidr = f"10.{200 + self.tag}.{i}.0/24" if self.isolated else f"10.244.{i}.0/24"
+        if self.isolated:
+            return NodeAddressing(name, i, f"172.30.{self.tag}.{10 + i}", pod_cidr,
+                                  f"kyb{self.tag}-n{i}")
+        return NodeAddressing(name, i, f"127.0.1.{i}", pod_cidr, None)
+
+    @property
+    def cluster_cidr(self) -> str:
+        return f"10.{200 + self.tag}.0.0/16" if self.isolated else "10.244.0.0/16"
+
+    def setup(self) -> None:
+        """Build the layout (idempotent: a half-built one from a crash is replaced)."""
+        if not self.isolated:
+            return
+        self.teardown()
+        _ip("link", "add", self.bridge, "type", "bridge")
+        _ip("addr", "add", f"{self.host_ip}/24", "dev", self.bridge)
+        _ip("link", "set", self.bridge, "up")
+        _sysctl("net.ipv4.ip_forward", "1")
+        for node in self.nodes:
+            assert node.netns
+            host_end, node_end = f"{self.bridge}n{node.index}", f"{self.bridge}h{node.index}"
+            _ip("netns", "add", node.netns)
+            _ip("link", "add", host_end, "type", "veth", "peer", "name", node_end)
+            _ip("link", "set", host_end, "master", self.bridge, "up")
+            _ip("link", "set", node_end, "netns", node.netns)
+            _ns(node.netns, "ip", "link", "set", "lo", "up")
+            _ns(node.netns, "ip", "link", "set", node_end, "name", "eth0")
+            _ns(node.netns, "ip", "addr", "add", f"{node.ip}/24", "dev", "eth0")
+            _ns(node.netns, "ip", "link", "set", "eth0", "up")
+            _ns(node.netns, "ip", "route", "add", "default", "via", self.host_ip)
+            _ns(node.netns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+            _ns(node.netns, "sysctl", "-qw", "net.ipv4.conf.all.route_localnet=1")
+            _ip("route", "replace", node.pod_cidr, "via", node.ip)
+        # Traffic between nodes and pods crosses the host bridge: let it through
+        # whatever a Docker Engine did to the FORWARD policy.
+        _iptables("-I", "FORWARD", "-i", self.bridge, "-j", "ACCEPT")
+        _iptables("-I", "FORWARD", "-o", self.bridge, "-j", "ACCEPT")
+
+    def teardown(self) -> None:
+        """Remove everything `setup` made; missing pieces are fine."""
+        if not self.isolated:
+            return
+        for node in self.nodes:
+            _ip("route", "del", node.pod_cidr, check=False)
+            if node.netns:
+                _ip("netns", "del", node.netns, check=False)
+        _ip("link", "del", self.bridge, check=False)
+        for chain_dir in ("-i", "-o"):
+            while _iptables("-D", "FORWARD", chain_dir, self.bridge, "-j", "ACCEPT",
+                            check=False):
+                pass
+
+    def command_prefix(self, node: NodeAddressing) -> list[str]:
+        """What to put before a node component's argv to run it on that node."""
+        return ["ip", "netns", "exec", node.netns] if node.netns else []
+
+
+def _run(argv: list[str], *, check: bool) -> bool:
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    except FileNotFoundError:
+        raise CliError(f"{argv[0]} is not installed: install iproute2 and iptables, "
+                       "or run kyb up without root") from None
+    if result.returncode != 0 and check:
+        raise CliError(f"{' '.join(argv)} failed: {result.stderr.strip()} "
+                       "(run `kyb down` to clean up, or run without root for host networking)")
+    return result.returncode == 0
+
+
+def _ip(*args: str, check: bool = True) -> bool:
+    return _run(["ip", *args], check=check)
+
+
+def _ns(netns: str, *argv: str) -> bool:
+    return _run(["ip", "netns", "exec", netns, *argv], check=True)
+
+
+def _sysctl(key: str, value: str) -> bool:
+    return _run(["sysctl", "-qw", f"{key}={value}"], check=True)
+
+
+def _iptables(*args: str, check: bool = True) -> bool:
+    return _run(["iptables", "-w", *args], check=check)

@@ -1,0 +1,39 @@
+"""`kyb status`: components, nodes and pod counts of a `kyb up` cluster at a glance."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from kybernetes.api.errors import ApiError
+from kybernetes.cli import cluster_dir, readiness
+
+HELP = "show the components, nodes and pods of the cluster in a data directory"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="the cluster's data directory (default ~/.kyb)")
+
+
+def run(args: argparse.Namespace) -> int:
+    cdir = cluster_dir.resolve(args.data_dir)
+    status = cdir.read_status()
+    if cdir.supervisor_pid() is None or status is None:
+        print(f"no cluster is running from {cdir.root} (start one with `kyb up`)")
+        return 1
+    print(f"cluster {cdir.root}: {status.get('phase')} · runtime {status.get('runtime')} · "
+          f"API {status.get('server')}")
+    print(f"{'COMPONENT':28} {'STATE':11} {'PID':>8} {'RESTARTS':>8}")
+    for c in status.get("components", []):
+        print(f"{c['name']:28} {c['state']:11} {c['pid'] or '-':>8} {c['restarts']:>8}")
+    try:
+        summary = asyncio.run(readiness.cluster_summary(cdir))
+    except (ApiError, OSError, TimeoutError) as e:
+        print(f"API unreachable: {e}")
+        return 1
+    print(f"{'NODE':28} STATUS")
+    for node in summary["nodes"]:
+        print(f"{node['name']:28} {'Ready' if node['ready'] else 'NotReady'}")
+    pods = ", ".join(f"{v} {k}" for k, v in sorted(summary["pods"].items())) or "none"
+    print(f"pods: {pods}")
+    return 0

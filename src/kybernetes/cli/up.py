@@ -1,0 +1,270 @@
+"""`kyb up`: a whole cluster on this machine, one supervised process per component.
+
+Order: network layout → API server (wait for /readyz) → controller-manager and
+scheduler → for each node its kubelet and proxy → wait until every node is Ready.
+In the foreground a status line follows the cluster and Ctrl-C stops it all;
+with ``--detach`` the supervisor moves to the background and this command returns
+once the cluster is ready (``kyb down`` stops it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+from kybernetes.cli import cluster_dir, readiness
+from kybernetes.cli.errors import CliError
+from kybernetes.cli.node_network import NodeNetwork, is_root
+from kybernetes.cli.supervisor import Component, Supervisor
+
+HELP = "start a whole cluster on this machine (API server, controllers, scheduler, nodes)"
+COMPONENT_ARG_FLAGS = ("apiserver", "controller-manager", "scheduler", "kubelet", "proxy")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="where the cluster keeps its state (default ~/.kyb)")
+    parser.add_argument("--nodes", type=int, default=1, help="how many nodes (default 1)")
+    parser.add_argument("--runtime", choices=("auto", "process", "docker", "fake"),
+                        default="auto", help="how nodes run containers (default auto)")
+    parser.add_argument("--store", help="store URL (default sqlite in the data dir)")
+    parser.add_argument("--port", type=int, default=6443, help="API server port (default 6443)")
+    parser.add_argument("--proxy-mode", choices=("userspace", "iptables"), default="userspace")
+    parser.add_argument("--detach", action="store_true",
+                        help="return once the cluster is ready; stop it with `kyb down`")
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="seconds to wait for the cluster to be ready (default 120)")
+    for name in COMPONENT_ARG_FLAGS:
+        parser.add_argument(f"--{name}-arg", action="append", default=[], metavar="FLAG",
+                            dest=f"{name.replace('-', '_')}_args",
+                            help=f"hand FLAG to every {name} (repeatable)")
+    parser.add_argument("--supervise", action="store_true", help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.nodes < 1:
+        raise CliError("--nodes must be at least 1")
+    cdir = cluster_dir.resolve(args.data_dir)
+    cdir.prepare()
+    if not args.supervise and cdir.supervisor_pid():
+        raise CliError(f"a cluster is already running from {cdir.root} "
+                       f"(pid {cdir.supervisor_pid()}): `kyb down --data-dir {cdir.root}` first")
+    if not args.supervise:
+        _check_port_free(args.port)
+    runtime = resolve_runtime(args.runtime)
+    if args.detach and not args.supervise:
+        return _detach(args, cdir, runtime)
+    return asyncio.run(ClusterRun(args, cdir, runtime).run())
+
+
+def resolve_runtime(choice: str) -> str:
+    if choice != "auto":
+        if choice == "docker" and not docker_available():
+            raise CliError("no Docker Engine answers on /var/run/docker.sock: start dockerd "
+                           "or use --runtime process")
+        return choice
+    picked = "docker" if docker_available() else "process"
+    why = "a Docker Engine answers" if picked == "docker" else "no Docker Engine found"
+    print(f"runtime: {picked} ({why})", flush=True)
+    return picked
+
+
+def docker_available() -> bool:
+    sock_path = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not sock_path.startswith("unix://"):
+        return False
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(2)
+            s.connect(sock_path[len("unix://"):])
+            s.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
+            return b" 200 " in s.recv(128)
+    except OSError:
+        return False
+
+
+def _check_port_free(port: int) -> None:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("0.0.0.0", port))
+        except OSError:
+            raise CliError(f"port {port} is in use: stop what listens there or pass "
+                           "--port") from None
+
+
+def _detach(args: argparse.Namespace, cdir: cluster_dir.ClusterDir, runtime: str) -> int:
+    argv = [sys.executable, "-m", "kybernetes.cli.main", *sys.argv[1:]]
+    if "--runtime" in argv or any(a.startswith("--runtime=") for a in argv):
+        argv = [a for a in argv if not a.startswith("--runtime=")]
+        with contextlib.suppress(ValueError):
+            i = argv.index("--runtime")
+            del argv[i:i + 2]
+    argv += ["--supervise", "--runtime", runtime, "--data-dir", str(cdir.root)]
+    cdir.status_file.unlink(missing_ok=True)
+    with open(cdir.logs / "supervisor.log", "ab") as log:
+        subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                         start_new_session=True)
+    deadline = time.monotonic() + args.timeout + 15
+    while time.monotonic() < deadline:
+        status = cdir.read_status() or {}
+        if status.get("phase") == "Ready":
+            _print_ready(cdir, status)
+            return 0
+        if status.get("phase") == "Failed":
+            raise CliError(f"the cluster did not start: {status.get('message')} "
+                           f"(logs in {cdir.logs})")
+        time.sleep(0.2)
+    raise CliError(f"the cluster was not ready in time: see {cdir.logs}/ and `kyb down`")
+
+
+def _print_ready(cdir: cluster_dir.ClusterDir, status: dict[str, Any]) -> None:
+    print(f"cluster ready: {len(status.get('nodes', []))} node(s), runtime "
+          f"{status.get('runtime')}, API at {status.get('server')}")
+    print(f"  export KUBECONFIG={cdir.kubeconfig}")
+    print("  kubectl get nodes")
+    print(f"  stop it with: kyb down --data-dir {cdir.root}")
+
+
+class ClusterRun:
+    """One `kyb up`: builds the cluster, watches it, tears it down."""
+
+    def __init__(self, args: argparse.Namespace, cdir: cluster_dir.ClusterDir,
+                 runtime: str) -> None:
+        self.args = args
+        self.cdir = cdir
+        self.runtime = runtime
+        self.isolated = is_root() and os.environ.get("KYB_HOST_NETWORK") != "1"
+        self.network = NodeNetwork(str(cdir.root), args.nodes, isolated=self.isolated)
+        self.supervisor = Supervisor(on_change=self._event)
+        self.phase = "Starting"
+        self.message = ""
+        self.server = f"https://{self.network.host_ip}:{args.port}"
+        self._stop = asyncio.Event()
+        self._foreground = not args.supervise
+
+    def _event(self, text: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        print(f"[{stamp}] {text}", flush=True)
+        self._write_status()
+
+    def _write_status(self) -> None:
+        self.cdir.write_status({
+            "phase": self.phase, "message": self.message, "pid": os.getpid(),
+            "runtime": self.runtime, "server": self.server,
+            "kubeconfig": str(self.cdir.kubeconfig),
+            "nodes": [n.name for n in self.network.nodes],
+            "components": self.supervisor.summaries(),
+        })
+
+    async def run(self) -> int:
+        self.cdir.pid_file.write_text(str(os.getpid()))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stop.set)
+        try:
+            await self._bring_up()
+            self.phase = "Ready"
+            self._event(f"cluster ready: {self.args.nodes} node(s); "
+                        f"export KUBECONFIG={self.cdir.kubeconfig}")
+            await self._follow()
+            return 0
+        except CliError as e:
+            self.phase, self.message = "Failed", str(e)
+            self._write_status()
+            raise
+        finally:
+            self.phase = "Stopping"
+            await self._tear_down()
+            self.phase = "Stopped"
+            self._write_status()
+            self.cdir.pid_file.unlink(missing_ok=True)
+
+    async def _bring_up(self) -> None:
+        await asyncio.to_thread(self.network.setup)
+        await self._start("apiserver", self._apiserver_argv())
+        await self._until(readiness.api_ready(self.cdir, self.server), "the API server")
+        node_kubeconfig = readiness.node_kubeconfig(self.cdir, self.server)
+        await self._start("controller-manager", [
+            *_kyb(), "controller-manager", "--kubeconfig", str(self.cdir.kubeconfig),
+            "--cluster-cidr", self.network.cluster_cidr, *self.args.controller_manager_args])
+        await self._start("scheduler", [*_kyb(), "scheduler", "--kubeconfig",
+                                        str(self.cdir.kubeconfig), *self.args.scheduler_args])
+        for node in self.network.nodes:
+            prefix = self.network.command_prefix(node)
+            root = self.cdir.node_dir(node.name)
+            root.mkdir(parents=True, exist_ok=True)
+            port = "10250" if node.netns else str(10250 + node.index)
+            await self._start(f"kubelet-{node.name}", [
+                *prefix, *_kyb(), "kubelet", "--kubeconfig", str(node_kubeconfig),
+                "--node-name", node.name, "--runtime", self.runtime, "--root-dir", str(root),
+                "--pod-cidr", node.pod_cidr, "--node-ip", node.ip, "--address", node.ip,
+                "--port", port, *self.args.kubelet_args])
+            await self._start(f"proxy-{node.name}", [
+                *prefix, *_kyb(), "proxy", "--kubeconfig", str(node_kubeconfig),
+                "--node-name", node.name, "--mode", self.args.proxy_mode,
+                "--bind-address", node.ip, *self.args.proxy_args])
+        names = [n.name for n in self.network.nodes]
+        await self._until(readiness.nodes_ready(self.cdir, names), "every node to be Ready")
+
+    def _apiserver_argv(self) -> list[str]:
+        argv = [*_kyb(), "apiserver", "--data-dir", str(self.cdir.root),
+                "--port", str(self.args.port), "--bind-address", "0.0.0.0",
+                "--advertise-address", self.network.host_ip]
+        if self.args.store:
+            argv += ["--store", self.args.store]
+        return argv + list(self.args.apiserver_args)
+
+    async def _start(self, name: str, argv: list[str]) -> None:
+        await self.supervisor.start(Component(name, argv, self.cdir.logs / f"{name}.log"))
+
+    async def _until(self, check: Any, what: str) -> None:
+        """Wait for `check` (an async callable returning a message or None)."""
+        self.message = f"waiting for {what}"
+        self._write_status()
+        deadline = time.monotonic() + self.args.timeout
+        last = ""
+        while time.monotonic() < deadline:
+            if self._stop.is_set():
+                raise CliError("interrupted while starting")
+            last = await check()
+            if last is None:
+                self.message = ""
+                return
+            await asyncio.sleep(0.2)
+        raise CliError(f"timed out waiting for {what}: {last} (logs in {self.cdir.logs})")
+
+    async def _follow(self) -> None:
+        """Until Ctrl-C / SIGTERM: keep the status file fresh, show a live line."""
+        names = [n.name for n in self.network.nodes]
+        while not self._stop.is_set():
+            line = await readiness.one_line_status(self.cdir, names, self.supervisor)
+            if self._foreground and sys.stdout.isatty():
+                print(f"\r\x1b[K{line}", end="", flush=True)
+            self._write_status()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 2.0)
+        if self._foreground and sys.stdout.isatty():
+            print()
+
+    async def _tear_down(self) -> None:
+        self._event("stopping the cluster")
+        nodes = [n.name for n in self.network.nodes]
+        await self.supervisor.stop_all([
+            [f"kubelet-{n}" for n in nodes] + [f"proxy-{n}" for n in nodes],
+            ["scheduler", "controller-manager"],
+            ["apiserver"],
+        ])
+        await asyncio.to_thread(self.network.teardown)
+
+
+def _kyb() -> list[str]:
+    return [sys.executable, "-m", "kybernetes.cli.main"]
+
