@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install what kybernetes and its tests need on a Debian 12 machine (idempotent):
+# Debian's etcd-server, docker.io, busybox-static, iptables, iproute2, runc, and a
+# virtualenv in .venv with kybernetes installed editable with its test extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1
+
+DEBS=(etcd-server docker.io busybox-static iptables iproute2 runc conntrack)
+missing=()
+for p in "${DEBS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  echo "installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q -e '.[test]' 2>&1 | grep -v 'is ignored' || true
+.venv/bin/python -c "import kybernetes, aiohttp, orjson, kubernetes"
+echo "setup done: $(.venv/bin/kyb --version)"

@@ -1,0 +1,152 @@
+"""The README's promise, end to end: `kyb up --nodes 2`, the web example behind its
+Service with the real kubectl, self-healing, scaling, restart with state, cleanup."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.net import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+WEB = ROOT / "examples" / "web" / "web.yaml"
+pytestmark = pytest.mark.timeout(420)
+
+
+def kyb(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kybernetes.cli.main", *args],
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+class Cluster:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.env = {**os.environ, "KUBECONFIG": str(data_dir / "kubeconfig")}
+
+    def up(self) -> None:
+        result = kyb("up", "--nodes", "2", "--runtime", "process", "--detach",
+                     "--data-dir", str(self.data_dir), "--port", str(self.port))
+        assert result.returncode == 0, result.stdout + result.stderr + self.logs()
+
+    def down(self) -> None:
+        kyb("down", "--data-dir", str(self.data_dir))
+
+    def logs(self) -> str:
+        out = []
+        for log in sorted((self.data_dir / "logs").glob("*.log")):
+            lines = log.read_text(errors="replace").splitlines()[-15:]
+            out.append(f"--- {log.name}\n" + "\n".join(lines))
+        return "\n".join(out)
+
+    def kubectl(self, *args: str, check: bool = True) -> str:
+        result = subprocess.run(["kubectl", *args], capture_output=True, text=True,
+                                env=self.env, timeout=60, check=False)
+        if check:
+            assert result.returncode == 0, f"kubectl {args}: {result.stderr}"
+        return result.stdout
+
+    def get(self, *args: str) -> dict:
+        return json.loads(self.kubectl("get", *args, "-o", "json"))
+
+    def running_web_pods(self) -> list[dict]:
+        pods = self.get("pods", "-l", "app=web")["items"]
+        return [p for p in pods if p["status"].get("phase") == "Running"
+                and not p["metadata"].get("deletionTimestamp")
+                and any(c["type"] == "Ready" and c["status"] == "True"
+                        for c in p["status"].get("conditions", []))]
+
+    def wait_web_pods(self, count: int, timeout: float) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        pods: list[dict] = []
+        while time.monotonic() < deadline:
+            pods = self.running_web_pods()
+            if len(pods) == count and len(self.get("pods", "-l", "app=web")["items"]) == count:
+                return pods
+            time.sleep(0.2)
+        raise AssertionError(f"wanted {count} Ready web pods, have {len(pods)}\n{self.logs()}")
+
+    def node_ips(self) -> list[str]:
+        ips = []
+        for node in self.get("nodes")["items"]:
+            ips += [a["address"] for a in node["status"]["addresses"]
+                    if a["type"] == "InternalIP"]
+        return ips
+
+    def answers_through_service(self, want: set[str], timeout: float = 20) -> set[str]:
+        """Names of the pods that answered requests sent to the Service's NodePort."""
+        seen: set[str] = set()
+        deadline = time.monotonic() + timeout
+        ips = self.node_ips()
+        while time.monotonic() < deadline and not want <= seen:
+            for ip in ips:
+                try:
+                    with urllib.request.urlopen(f"http://{ip}:30080/", timeout=2) as r:
+                        seen.add(r.read().decode().strip().removeprefix("hello from "))
+                except OSError:
+                    time.sleep(0.1)
+        return seen
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    c = Cluster(tmp_path / "kyb")
+    try:
+        yield c
+    finally:
+        c.down()
+
+
+def test_web_example_end_to_end(cluster: Cluster) -> None:
+    cluster.up()
+    nodes = cluster.get("nodes")["items"]
+    assert len(nodes) == 2
+    assert all(any(c["type"] == "Ready" and c["status"] == "True"
+                   for c in n["status"]["conditions"]) for n in nodes)
+
+    cluster.kubectl("apply", "-f", str(WEB))
+    pods = cluster.wait_web_pods(3, timeout=10)
+    assert {p["spec"]["nodeName"] for p in pods} == {n["metadata"]["name"] for n in nodes}
+    names = {p["metadata"]["name"] for p in pods}
+    assert cluster.answers_through_service(names) == names
+
+    victim = sorted(names)[0]
+    cluster.kubectl("delete", "pod", victim)
+    pods = cluster.wait_web_pods(3, timeout=20)
+    assert victim not in {p["metadata"]["name"] for p in pods}
+
+    cluster.kubectl("scale", "rc", "web", "--replicas=5")
+    pods = cluster.wait_web_pods(5, timeout=20)
+    names = {p["metadata"]["name"] for p in pods}
+    assert cluster.answers_through_service(names) == names
+
+    cluster.down()
+    cluster.up()
+    assert cluster.get("rc", "web")["spec"]["replicas"] == 5
+    assert cluster.get("service", "web")["spec"]["ports"][0]["nodePort"] == 30080
+    cluster.wait_web_pods(5, timeout=30)
+
+    cluster.kubectl("delete", "-f", str(WEB))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and cluster.get("pods", "-l", "app=web")["items"]:
+        time.sleep(0.2)
+    assert cluster.get("pods", "-l", "app=web")["items"] == []
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_serving(name) for name in names):
+        time.sleep(0.2)
+    assert not [name for name in names if _serving(name)], "pod processes left running"
+
+
+def _serving(pod_name: str) -> bool:
+    """Whether a web pod's httpd process still runs on this machine."""
+    result = subprocess.run(["pgrep", "-f", f"/tmp/kyb-web/{pod_name}"], capture_output=True,
+                            check=False)
+    return result.returncode == 0
