@@ -1,0 +1,194 @@
+"""The Kubernetes 1.33 object schemas, from the `kubernetes-validate` package.
+
+The package ships every definition of the 1.33 OpenAPI document as JSON Schema
+(`_definitions.json`, key `$defs`, nullable types written `["string", "null"]`,
+with the `x-kubernetes-*` extensions intact). We read that one file lazily, once,
+on first use (about 20 ms with orjson), and walk it for three users:
+
+- strategic merge patch (merge keys and strategies per field),
+- `unknown_fields` for `fieldValidation=Strict|Warn`,
+- the OpenAPI v2/v3 documents the API server serves.
+
+A "node" is any schema dict; `resolve` follows `$ref` to the definition it names.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from kybernetes.api.resources import Resource
+
+SCHEMA_VERSION = "v1.33.0-local"
+REF_PREFIX = "#/$defs/"
+Node = dict[str, Any]
+
+_SCALARS = frozenset({"string", "integer", "number", "boolean"})
+
+
+def _definitions_path() -> Path:
+    spec = importlib.util.find_spec("kubernetes_validate")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the kubernetes-validate package is not installed")
+    base = Path(next(iter(spec.submodule_search_locations)))
+    return base / "kubernetes-json-schema" / SCHEMA_VERSION / "_definitions.json"
+
+
+@functools.cache
+def definitions() -> dict[str, Node]:
+    """Every definition, by its full name (`io.k8s.api.core.v1.Pod`)."""
+    data = orjson.loads(_definitions_path().read_bytes())
+    return data["$defs"]
+
+
+@functools.cache
+def _gvk_index() -> dict[tuple[str, str], str]:
+    index: dict[tuple[str, str], str] = {}
+    for name, node in definitions().items():
+        for gvk in node.get("x-kubernetes-group-version-kind") or ():
+            group, version = gvk.get("group", ""), gvk.get("version", "")
+            api_version = f"{group}/{version}" if group else version
+            index.setdefault((api_version, gvk["kind"]), name)
+    return index
+
+
+def definition(name: str) -> Node | None:
+    """A definition by name, or None."""
+    return definitions().get(name)
+
+
+def definition_name(api_version: str, kind: str) -> str | None:
+    """The definition name for (apiVersion, kind), e.g. ("v1", "Pod")."""
+    return _gvk_index().get((api_version, kind))
+
+
+def definition_for(api_version: str, kind: str) -> Node | None:
+    name = definition_name(api_version, kind)
+    return definitions()[name] if name else None
+
+
+def resource_schema(resource: Resource) -> Node | None:
+    """The top-level schema of a served resource's objects."""
+    return definition_for(resource.api_version, resource.kind)
+
+
+def ref_name(node: Node) -> str | None:
+    """The definition name a `$ref` node points at."""
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith(REF_PREFIX):
+        return ref[len(REF_PREFIX):]
+    return None
+
+
+def resolve(node: Node | None) -> Node | None:
+    """Follow `$ref` (repeatedly) to the definition; other nodes come back as they are."""
+    seen = 0
+    while node is not None and "$ref" in node and seen < 32:
+        name = ref_name(node)
+        node = definitions().get(name) if name else None
+        seen += 1
+    return node
+
+
+def types_of(node: Node) -> set[str]:
+    """The JSON types a node allows, without "null"."""
+    kind = node.get("type")
+    if kind is None:
+        return set()
+    kinds = {kind} if isinstance(kind, str) else set(kind)
+    kinds.discard("null")
+    return kinds
+
+
+def is_scalar(node: Node) -> bool:
+    """True for scalars, including int-or-string and quantities (`oneOf` scalars)."""
+    if "oneOf" in node:
+        return all(types_of(n) <= _SCALARS for n in node["oneOf"])
+    kinds = types_of(node)
+    return bool(kinds) and kinds <= _SCALARS
+
+
+def property_schema(node: Node | None, name: str) -> Node | None:
+    """The (resolved) schema of field `name` of an object node, else of its map values."""
+    node = resolve(node)
+    if node is None:
+        return None
+    props = node.get("properties")
+    if props and name in props:
+        return resolve(props[name])
+    extra = node.get("additionalProperties")
+    return resolve(extra) if isinstance(extra, dict) else None
+
+
+def raw_property(node: Node | None, name: str) -> Node | None:
+    """The unresolved property node (which carries the `x-kubernetes-patch-*` keys)."""
+    node = resolve(node)
+    return ((node or {}).get("properties") or {}).get(name)
+
+
+def items_schema(node: Node | None) -> Node | None:
+    node = resolve(node)
+    items = (node or {}).get("items")
+    return resolve(items) if isinstance(items, dict) else None
+
+
+def schema_at(root: Node | None, path: list[str]) -> Node | None:
+    """The schema at a path of field names ("[]" steps into list items)."""
+    node = resolve(root)
+    for step in path:
+        node = items_schema(node) if step == "[]" else property_schema(node, step)
+        if node is None:
+            return None
+    return node
+
+
+def _is_open(node: Node) -> bool:
+    """An object whose fields are not described (FieldsV1, RawExtension, JSON)."""
+    return (not node.get("properties") and "additionalProperties" not in node
+            and not node.get("items") and not is_scalar(node))
+
+
+def _unknown(node: Node | None, value: Any, path: str, out: list[str]) -> None:
+    node = resolve(node)
+    if node is None or _is_open(node) or node.get("x-kubernetes-preserve-unknown-fields"):
+        return
+    if isinstance(value, dict):
+        props = node.get("properties")
+        extra = node.get("additionalProperties")
+        for key, sub in value.items():
+            child = f"{path}.{key}" if path else key
+            if props and key in props:
+                _unknown(props[key], sub, child, out)
+            elif isinstance(extra, dict):
+                _unknown(extra, sub, child, out)
+            elif props is not None or extra is False:
+                out.append(child)
+    elif isinstance(value, list) and isinstance(node.get("items"), dict):
+        for i, item in enumerate(value):
+            _unknown(node["items"], item, f"{path}[{i}]", out)
+
+
+def unknown_fields(resource: Resource, obj: dict[str, Any]) -> list[str]:
+    """Paths of fields the schema does not know, e.g. `spec.containers[0].imagePullPolcy`.
+
+    The paths carry no leading dot, so `f'unknown field "{p}"'` is exactly
+    Kubernetes' strict-decoding wording. Order follows the object.
+    """
+    root = resource_schema(resource)
+    out: list[str] = []
+    if root is not None:
+        _unknown(root, obj, "", out)
+    return out
+
+
+def unknown_fields_for(api_version: str, kind: str, obj: dict[str, Any]) -> list[str]:
+    """`unknown_fields` for any kind the schemas know (e.g. a Scale or a Binding)."""
+    root = definition_for(api_version, kind)
+    out: list[str] = []
+    if root is not None:
+        _unknown(root, obj, "", out)
+    return out
