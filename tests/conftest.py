@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.apiserver import ApiServer
+from tests.support.etcd import Etcd, etcd_available
 
 
 @pytest.fixture
@@ -18,3 +19,18 @@ def apiserver(tmp_path: Path) -> Iterator[ApiServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def etcd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real single-member etcd for the session (``etcd://127.0.0.1:PORT``).
+
+    Shared by the tests of one worker: use keys under a prefix of your own.
+    Skips the test when /usr/bin/etcd is not installed."""
+    if not etcd_available():
+        pytest.skip("etcd is not installed")
+    etcd = Etcd(tmp_path_factory.mktemp("etcd")).start()
+    try:
+        yield etcd.url
+    finally:
+        etcd.stop()
