@@ -79,6 +79,7 @@ def lowest_free(bits: int, start: int, stop: int) -> int | None:
 
 def pick_free(bits: int, *, size: int, band: int, rng: random.Random) -> int | None:
     """A random free offset, from [band, size) first, then [0, band)."""
+    band = min(band, size)
     for low, high in ((band, size), (0, band)):
         if high <= low:
             continue

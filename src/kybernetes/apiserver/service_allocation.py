@@ -49,7 +49,7 @@ log = logging.getLogger("kybernetes.apiserver.service_allocation")
 
 SERVICE_IPS_KEY = "/registry/ranges/serviceips"
 NODE_PORTS_KEY = "/registry/ranges/servicenodeports"
-SERVICES_PREFIX = "/registry/services/specs/"
+SERVICES_PREFIX = "/registry/services/"  # the API server keeps /registry/services/<ns>/<name>
 REPAIR_INTERVAL = 60.0
 
 Cause = tuple[str, str, str]
