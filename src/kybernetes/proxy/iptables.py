@@ -1,0 +1,225 @@
+"""The iptables proxy mode: Services as DNAT rules, no bytes through Python.
+
+The rules follow kube-proxy's iptables mode, with our own ``KYB-`` chains::
+
+  nat PREROUTING, OUTPUT → KYB-SERVICES
+      -d <clusterIP> -p <proto> --dport <port>        → KYB-SVC-<hash>
+      (last) -m addrtype --dst-type LOCAL             → KYB-NODEPORTS
+  KYB-NODEPORTS  -p <proto> --dport <nodePort>        → KYB-MARK-MASQ, KYB-SVC-<hash>
+  KYB-SVC-<hash> (ClientIP affinity) -m recent --rcheck --seconds T → KYB-SEP-<e>
+                 -m statistic --probability 1/n, 1/(n-1), …, last  → KYB-SEP-<e>
+  KYB-SEP-<e>    -s <endpoint> → KYB-MARK-MASQ (hairpin); [-m recent --set] DNAT
+  nat POSTROUTING → KYB-POSTROUTING: MASQUERADE what KYB-MARK-MASQ marked
+  filter INPUT/OUTPUT/FORWARD: a port with no ready endpoint is REJECTed
+      (icmp-port-unreachable), so clients fail at once instead of timing out.
+
+Each endpoint after the first i gets probability 1/(n-i), which makes the choice
+uniform. NodePort traffic is masqueraded so that replies come back through this
+node; with ``--cluster-cidr``, cluster-IP traffic from outside the pod network
+is too. Chain names hash the service port (and endpoint) as kube-proxy does,
+so they are stable across restarts and syncs.
+
+:func:`render` is pure; :class:`IptablesProxier` applies its output with one
+``iptables-restore --noflush`` per sync and removes every chain on close.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import re
+
+from kybernetes.proxy import netfilter
+from kybernetes.proxy.model import Endpoint, ProxyState, ServicePort
+from kybernetes.proxy.netfilter import Jump
+
+log = logging.getLogger("kybernetes.proxy.iptables")
+
+SERVICES = "KYB-SERVICES"
+NODEPORTS = "KYB-NODEPORTS"
+POSTROUTING = "KYB-POSTROUTING"
+MARK_MASQ = "KYB-MARK-MASQ"
+EXTERNAL = "KYB-EXTERNAL-SERVICES"
+MASQ_MARK = "0x4000"
+
+JUMPS = (
+    Jump("nat", "PREROUTING", SERVICES, comment="kybernetes service portals"),
+    Jump("nat", "OUTPUT", SERVICES, comment="kybernetes service portals"),
+    Jump("nat", "POSTROUTING", POSTROUTING, comment="kybernetes postrouting rules"),
+    Jump("filter", "INPUT", EXTERNAL, ("-m", "conntrack", "--ctstate", "NEW"),
+         comment="kybernetes externally-visible service portals"),
+    Jump("filter", "FORWARD", SERVICES, ("-m", "conntrack", "--ctstate", "NEW"),
+         comment="kybernetes service portals"),
+    Jump("filter", "OUTPUT", SERVICES, ("-m", "conntrack", "--ctstate", "NEW"),
+         comment="kybernetes service portals"),
+)
+
+
+def _hash(*parts: str) -> str:
+    digest = hashlib.sha256("\0".join(parts).encode()).digest()
+    return base64.b32encode(digest).decode()[:16]
+
+
+def svc_chain(sp: ServicePort) -> str:
+    return f"KYB-SVC-{_hash(sp.key, sp.protocol)}"
+
+
+def sep_chain(sp: ServicePort, endpoint: Endpoint) -> str:
+    return f"KYB-SEP-{_hash(sp.key, sp.protocol, f'{endpoint[0]}:{endpoint[1]}')}"
+
+
+def _match(sp: ServicePort, port: int) -> str:
+    proto = sp.protocol.lower()
+    return f"-p {proto} -m {proto} --dport {port}"
+
+
+def _comment(text: str) -> str:
+    return f'-m comment --comment "{text}"'
+
+
+def _service_rules(sp: ServicePort, endpoints: list[Endpoint], *, cluster_cidr: str
+                   ) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(chains, nat rules, filter rules, KYB-NODEPORTS rules) for one service port."""
+    chain = svc_chain(sp)
+    ip = f"-d {sp.cluster_ip}/32"
+    if not endpoints:
+        reject = f"{_comment(sp.key + ' has no endpoints')} -j REJECT --reject-with " \
+                 "icmp-port-unreachable"
+        filt = [f"-A {SERVICES} {ip} {_match(sp, sp.port)} {reject}"]
+        if sp.node_port:
+            filt.append(f"-A {EXTERNAL} -m addrtype --dst-type LOCAL "
+                        f"{_match(sp, sp.node_port)} {reject}")
+        return [], [], filt, []
+    chains = [chain]
+    nat = []
+    if cluster_cidr:
+        nat.append(f"-A {SERVICES} {ip} {_match(sp, sp.port)} ! -s {cluster_cidr} "
+                   f"{_comment(sp.key + ' cluster IP')} -j {MARK_MASQ}")
+    nat.append(f"-A {SERVICES} {ip} {_match(sp, sp.port)} "
+               f"{_comment(sp.key + ' cluster IP')} -j {chain}")
+    nodeports = []
+    if sp.node_port:
+        nodeports = [f"-A {NODEPORTS} {_match(sp, sp.node_port)} {_comment(sp.key)} "
+                     f"-j {MARK_MASQ}",
+                     f"-A {NODEPORTS} {_match(sp, sp.node_port)} {_comment(sp.key)} "
+                     f"-j {chain}"]
+    seps = [sep_chain(sp, e) for e in endpoints]
+    if sp.affinity_timeout:
+        nat += [f"-A {chain} {_comment(sp.key)} -m recent --name {sep} --rcheck "
+                f"--seconds {sp.affinity_timeout} --reap -j {sep}" for sep in seps]
+    n = len(endpoints)
+    for i, sep in enumerate(seps):
+        chance = "" if i == n - 1 else \
+            f" -m statistic --mode random --probability {1 / (n - i):.10f}"
+        nat.append(f"-A {chain} {_comment(sp.key)}{chance} -j {sep}")
+    for (ep_ip, ep_port), sep in zip(endpoints, seps, strict=True):
+        chains.append(sep)
+        recent = f" -m recent --name {sep} --set" if sp.affinity_timeout else ""
+        nat.append(f"-A {sep} {_comment(sp.key)} -s {ep_ip}/32 -j {MARK_MASQ}")
+        nat.append(f"-A {sep} {_comment(sp.key)}{recent} -p {sp.protocol.lower()} "
+                   f"-m {sp.protocol.lower()} -j DNAT --to-destination {ep_ip}:{ep_port}")
+    return chains, nat, [], nodeports
+
+
+def render(state: ProxyState, *, stale: dict[str, set[str]], cluster_cidr: str = ""
+           ) -> tuple[str, dict[str, set[str]]]:
+    """The restore input for `state`; returns it and the chains it keeps per table.
+
+    `stale` lists the chains of ours that exist now; those not kept are deleted.
+    """
+    nat_chains = [SERVICES, NODEPORTS, POSTROUTING, MARK_MASQ]
+    filter_chains = [SERVICES, EXTERNAL]
+    nat_rules = [
+        f"-A {POSTROUTING} -m mark ! --mark {MASQ_MARK}/{MASQ_MARK} -j RETURN",
+        f"-A {POSTROUTING} -j MARK --xor-mark {MASQ_MARK}",
+        f"-A {POSTROUTING} {_comment('kybernetes service traffic requiring SNAT')} "
+        "-j MASQUERADE --random-fully",
+        f"-A {MARK_MASQ} -j MARK --or-mark {MASQ_MARK}",
+    ]
+    filter_rules: list[str] = []
+    nodeport_rules: list[str] = []
+    for key in sorted(state.ports):
+        chains, nat, filt, nodeports = _service_rules(
+            state.ports[key], state.endpoints.get(key, []), cluster_cidr=cluster_cidr)
+        nat_chains += chains
+        nat_rules += nat
+        filter_rules += filt
+        nodeport_rules += nodeports
+    nat_rules += nodeport_rules
+    nat_rules.append(f"-A {SERVICES} {_comment('kybernetes service nodeports')} "
+                     f"-m addrtype --dst-type LOCAL -j {NODEPORTS}")
+    kept = {"nat": set(nat_chains), "filter": set(filter_chains)}
+    text = []
+    for table, chains, rules in (("nat", nat_chains, nat_rules),
+                                 ("filter", filter_chains, filter_rules)):
+        gone = sorted(stale.get(table, set()) - kept[table])  # emptied, then deleted
+        text.append(f"*{table}\n" + "".join(f":{c} - [0:0]\n" for c in chains + gone)
+                    + "".join(f"{r}\n" for r in rules)
+                    + "".join(f"-X {c}\n" for c in gone) + "COMMIT\n")
+    return "".join(text), kept
+
+
+_COUNTER = re.compile(r"^\[(\d+):(\d+)\] -A (KYB-SERVICES|KYB-NODEPORTS) .*-j (KYB-SVC-\w+)")
+
+
+def connection_counts(nat_save: str) -> dict[str, int]:
+    """New connections per KYB-SVC chain, from `iptables-save -c -t nat` (nat rules
+    see only the first packet of a connection)."""
+    counts: dict[str, int] = {}
+    for line in nat_save.splitlines():
+        m = _COUNTER.match(line)
+        if m:
+            counts[m.group(4)] = counts.get(m.group(4), 0) + int(m.group(1))
+    return counts
+
+
+class IptablesProxier:
+    """Keeps the kernel's rules equal to the latest :class:`ProxyState`."""
+
+    def __init__(self, *, cluster_cidr: str = "") -> None:
+        self.cluster_cidr = cluster_cidr
+        self._chains: dict[str, set[str]] = {}
+        self._last: ProxyState | None = None
+
+    async def start(self) -> None:
+        await netfilter.arun(self._prepare)
+
+    def _prepare(self) -> None:
+        netfilter.set_sysctl("net.ipv4.conf.all.route_localnet", "1")
+        self._chains = {t: netfilter.existing_chains(t) for t in netfilter.TABLES}
+
+    async def sync(self, state: ProxyState) -> None:
+        text, kept = render(state, stale=self._chains, cluster_cidr=self.cluster_cidr)
+        await netfilter.arun(self._apply, text)
+        self._chains = kept
+        await netfilter.arun(self._clear_udp_flows, self._last, state)
+        self._last = state
+
+    def _apply(self, text: str) -> None:
+        netfilter.restore(text)
+        netfilter.ensure_jumps(JUMPS)
+
+    @staticmethod
+    def _clear_udp_flows(old: ProxyState | None, new: ProxyState) -> None:
+        """UDP conntrack entries would keep sending to removed endpoints."""
+        if old is None:
+            return
+        for key, sp in old.ports.items():
+            if sp.protocol != "UDP":
+                continue
+            gone = set(old.endpoints.get(key, [])) - set(new.endpoints.get(key, []))
+            for ip in {e[0] for e in gone}:
+                netfilter.clear_udp_conntrack(sp.cluster_ip, ip)
+
+    async def connections(self) -> dict[str, int]:
+        """New connections per service port key, from the rule counters."""
+        if self._last is None:
+            return {}
+        by_chain = connection_counts(await netfilter.arun(netfilter.save, "nat",
+                                                          counters=True))
+        return {key: by_chain.get(svc_chain(sp), 0) for key, sp in self._last.ports.items()}
+
+    async def aclose(self) -> None:
+        """Remove every rule and chain of ours."""
+        await netfilter.arun(netfilter.cleanup)
