@@ -1,0 +1,145 @@
+"""The scheduler's cache: nodes, and the pods committed to each, including assumed ones.
+
+Binding is asynchronous: once the scheduling cycle picks a node, the pod is
+*assumed* onto it (counted in the node's aggregates) before the binding request
+even leaves, so the next pod already sees the node as fuller. Then:
+
+- the watch shows the pod bound  → `add_pod` confirms the assumption;
+- the binding fails              → `forget_pod` takes the pod off again;
+- the binding succeeded but the watch never shows it (the pod was deleted at
+  once, say) → the assumption expires `ttl` seconds after `finish_binding`.
+
+Pods that name a node the cache has not seen yet are kept on a placeholder
+NodeInfo, so the sums are right when the Node arrives.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from kybernetes.scheduler.nodeinfo import NodeInfo, new_node_info
+from kybernetes.scheduler.podinfo import PodInfo
+
+
+@dataclass(slots=True)
+class _PodState:
+    pod: PodInfo
+    node: str
+    assumed: bool
+    deadline: float | None = None  # set by finish_binding
+
+
+class Cache:
+    """Nodes and committed pods; single-threaded (the event loop), no locks needed."""
+
+    def __init__(self, *, ttl: float = 30.0, clock: Any = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._infos: dict[str, NodeInfo] = {}
+        self._present: set[str] = set()
+        self._pods: dict[str, _PodState] = {}
+        self._list: list[NodeInfo] | None = None
+
+    # --- nodes ---------------------------------------------------------------------
+
+    def add_node(self, node: dict[str, Any]) -> NodeInfo:
+        name = node["metadata"]["name"]
+        info = self._infos.get(name)
+        if info is None:
+            info = self._infos[name] = new_node_info(node)
+        else:
+            info.set_node(node)
+        if name not in self._present:
+            self._present.add(name)
+            self._list = None
+        return info
+
+    update_node = add_node
+
+    def remove_node(self, name: str) -> None:
+        if name in self._present:
+            self._present.discard(name)
+            self._list = None
+        info = self._infos.get(name)
+        if info is not None and not info.pods:
+            del self._infos[name]
+
+    def node(self, name: str) -> NodeInfo | None:
+        return self._infos.get(name) if name in self._present else None
+
+    def nodes(self) -> list[NodeInfo]:
+        """The present nodes, in a stable order (for round-robin starts)."""
+        if self._list is None:
+            self._list = [self._infos[n] for n in sorted(self._present)]
+        return self._list
+
+    def __len__(self) -> int:
+        return len(self._present)
+
+    # --- pods ----------------------------------------------------------------------
+
+    def _place(self, pod: PodInfo, node: str) -> None:
+        info = self._infos.get(node)
+        if info is None:
+            info = self._infos[node] = NodeInfo(name=node, node={})
+        info.add_pod(pod)
+
+    def _unplace(self, key: str, node: str) -> None:
+        info = self._infos.get(node)
+        if info is None:
+            return
+        info.remove_pod(key)
+        if not info.pods and node not in self._present:
+            del self._infos[node]
+
+    def assume_pod(self, pod: PodInfo, node: str) -> None:
+        """Count `pod` on `node` before the binding is confirmed."""
+        if pod.key in self._pods:
+            raise ValueError(f"pod {pod.key} is already in the cache")
+        self._pods[pod.key] = _PodState(pod, node, assumed=True)
+        self._place(pod, node)
+
+    def finish_binding(self, key: str) -> None:
+        state = self._pods.get(key)
+        if state is not None and state.assumed:
+            state.deadline = self.clock() + self.ttl
+
+    def forget_pod(self, key: str) -> None:
+        """The binding failed: take the assumed pod off its node."""
+        state = self._pods.get(key)
+        if state is not None and state.assumed:
+            del self._pods[key]
+            self._unplace(key, state.node)
+
+    def is_assumed(self, key: str) -> bool:
+        state = self._pods.get(key)
+        return state is not None and state.assumed
+
+    def add_pod(self, pod: PodInfo) -> None:
+        """A pod seen bound through the watch (new, or confirming an assumption)."""
+        state = self._pods.get(pod.key)
+        if state is not None:
+            self._unplace(pod.key, state.node)
+        self._pods[pod.key] = _PodState(pod, pod.node_name, assumed=False)
+        self._place(pod, pod.node_name)
+
+    update_pod = add_pod
+
+    def remove_pod(self, key: str) -> None:
+        state = self._pods.pop(key, None)
+        if state is not None:
+            self._unplace(key, state.node)
+
+    def has_pod(self, key: str) -> bool:
+        return key in self._pods
+
+    def cleanup_expired(self) -> list[str]:
+        """Drop assumptions whose binding finished `ttl` ago without being seen."""
+        now = self.clock()
+        expired = [k for k, s in self._pods.items()
+                   if s.assumed and s.deadline is not None and s.deadline <= now]
+        for key in expired:
+            self.forget_pod(key)
+        return expired

@@ -1,0 +1,214 @@
+"""A profile: one schedulerName's plugins, and the algorithm that runs them.
+
+`Profile.schedule(pod)` is one scheduling cycle's decision, as kube-scheduler's
+`schedulePod`:
+
+1. PreFilter every plugin once; a plugin answering SKIP is left out of Filter.
+2. Filter nodes starting at a round-robin index, stopping once enough feasible
+   nodes are found (`percentageOfNodesToScore`: adaptive 50% - nodes/125, at
+   least 5% and at least 100 nodes). A node's verdict is the first rejecting
+   plugin's Status. If none fits, PostFilter runs and a :class:`FitError`
+   carries every node's Status for the message.
+3. PreScore, Score each feasible node, NormalizeScore, multiply by the weights,
+   sum; the best node wins, ties broken uniformly at random.
+
+Everything here is synchronous CPU work on objects the cache owns; nothing is
+copied.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kybernetes.scheduler.cache import Cache
+from kybernetes.scheduler.config import ProfileConfig
+from kybernetes.scheduler.framework import Code, CycleState, Status
+from kybernetes.scheduler.nodeinfo import NodeInfo
+from kybernetes.scheduler.plugins import REGISTRY
+from kybernetes.scheduler.podinfo import PodInfo
+
+MIN_FEASIBLE_NODES = 100
+MIN_PERCENTAGE = 5
+
+
+@dataclass
+class Handle:
+    """What plugins may use: the API client, the cache, informers of other resources."""
+
+    client: Any
+    cache: Cache
+    informer: Callable[[Any], Any]
+
+
+class NoNodesAvailable(Exception):
+    """The cluster has no nodes at all (a scheduler error, retried with back-off)."""
+
+    def __init__(self) -> None:
+        super().__init__("no nodes available to schedule pods")
+
+
+class FitError(Exception):
+    """No node fits the pod; `str()` is Kubernetes' FailedScheduling message."""
+
+    def __init__(self, pod: PodInfo, total: int, statuses: dict[str, Status], *,
+                 pre_filter: Status | None = None, post_filter: Status | None = None) -> None:
+        self.pod = pod
+        self.total = total
+        self.statuses = statuses
+        self.pre_filter = pre_filter
+        self.post_filter = post_filter
+        super().__init__(self.message())
+
+    def message(self) -> str:
+        msg = f"0/{self.total} nodes are available:"
+        if self.pre_filter is not None:
+            msg += f" {self.pre_filter.message()}."
+        else:
+            counts: Counter[str] = Counter()
+            for status in self.statuses.values():
+                counts.update(status.reasons)
+            reasons = sorted(f"{n} {reason}" for reason, n in counts.items())
+            if reasons:
+                msg += f" {', '.join(reasons)}."
+        if self.post_filter is not None and self.post_filter.reasons:
+            msg += f" {self.post_filter.message()}."
+        return msg
+
+
+def num_feasible_nodes_to_find(nodes: int, percentage: int) -> int:
+    """How many feasible nodes are enough to score, as kube-scheduler computes it."""
+    if nodes < MIN_FEASIBLE_NODES:
+        return nodes
+    adaptive = percentage or max(50 - nodes // 125, MIN_PERCENTAGE)
+    return max(nodes * adaptive // 100, MIN_FEASIBLE_NODES)
+
+
+class Profile:
+    """The plugins of one schedulerName, instantiated, per extension point."""
+
+    def __init__(self, config: ProfileConfig, handle: Handle, *,
+                 percentage_of_nodes_to_score: int = 0, rng: random.Random | None = None) -> None:
+        self.name = config.scheduler_name
+        self.handle = handle
+        self.percentage = percentage_of_nodes_to_score
+        self.rng = rng or random.Random()
+        self.next_start = 0
+        names = {n for entries in config.plugins.values() for n, _ in entries}
+        self.plugins = {n: REGISTRY[n](config.args.get(n), handle) for n in sorted(names)}
+        p = config.plugins
+        self.pre_filter = [self.plugins[n] for n, _ in p["preFilter"]]
+        self.filter = [self.plugins[n] for n, _ in p["filter"]]
+        self.post_filter = [self.plugins[n] for n, _ in p["postFilter"]]
+        self.pre_score = [self.plugins[n] for n, _ in p["preScore"]]
+        self.score = [(self.plugins[n], w) for n, w in p["score"]]
+        self.reserve = [self.plugins[n] for n, _ in p["reserve"]]
+        self.bind = [self.plugins[n] for n, _ in p["bind"]]
+
+    # --- one decision -------------------------------------------------------------
+
+    def schedule(self, pod: PodInfo, state: CycleState) -> str:
+        """The node for `pod`; raises FitError (or RuntimeError for a plugin error)."""
+        nodes = self.handle.cache.nodes()
+        if not nodes:
+            raise NoNodesAvailable()
+        for plugin in self.pre_filter:
+            status = plugin.pre_filter(state, pod)
+            if status is None:
+                continue
+            if status.code == Code.SKIP:
+                state.skip_filter.add(plugin.name)
+            elif status.code == Code.ERROR:
+                raise RuntimeError(f"{plugin.name}: {status.message()}")
+            else:
+                raise FitError(pod, len(nodes), {}, pre_filter=status.with_plugin(plugin.name))
+        feasible, statuses = self._find_feasible(pod, state, nodes)
+        if not feasible:
+            post = None
+            for plugin in self.post_filter:
+                post = plugin.post_filter(state, pod, statuses) or post
+            raise FitError(pod, len(nodes), statuses, post_filter=post)
+        if len(feasible) == 1:
+            return feasible[0].name
+        return self._select(self._prioritize(pod, state, feasible))
+
+    def _find_feasible(self, pod: PodInfo, state: CycleState, nodes: list[NodeInfo],
+                       ) -> tuple[list[NodeInfo], dict[str, Status]]:
+        filters = [p.filter for p in self.filter if p.name not in state.skip_filter]
+        total = len(nodes)
+        want = num_feasible_nodes_to_find(total, self.percentage)
+        start = self.next_start % total
+        feasible: list[NodeInfo] = []
+        statuses: dict[str, Status] = {}
+        processed = 0
+        for node in (*nodes[start:], *nodes[:start]) if start else nodes:
+            processed += 1
+            for f in filters:
+                status = f(state, pod, node)
+                if status is not None:
+                    if status.code == Code.ERROR:
+                        raise RuntimeError(f"filter on {node.name}: {status.message()}")
+                    statuses[node.name] = status
+                    break
+            else:
+                feasible.append(node)
+                if len(feasible) >= want:
+                    break
+        self.next_start = (start + processed) % total
+        return feasible, statuses
+
+    def _prioritize(self, pod: PodInfo, state: CycleState,
+                    nodes: list[NodeInfo]) -> list[tuple[int, NodeInfo]]:
+        for plugin in self.pre_score:
+            status = plugin.pre_score(state, pod, nodes)
+            if status is not None and status.code == Code.SKIP:
+                state.skip_score.add(plugin.name)
+            elif status is not None and status.code == Code.ERROR:
+                raise RuntimeError(f"{plugin.name}: {status.message()}")
+        totals = [0] * len(nodes)
+        for plugin, weight in self.score:
+            if plugin.name in state.skip_score:
+                continue
+            score = plugin.score
+            scores = [score(state, pod, n) for n in nodes]
+            normalize = getattr(plugin, "normalize_scores", None)
+            if normalize is not None:
+                normalize(state, pod, scores)
+            for i, s in enumerate(scores):
+                totals[i] += s * weight
+        return list(zip(totals, nodes, strict=True))
+
+    def _select(self, scored: list[tuple[int, NodeInfo]]) -> str:
+        best = max(s for s, _ in scored)
+        ties = [n for s, n in scored if s == best]
+        return ties[0].name if len(ties) == 1 else self.rng.choice(ties).name
+
+    # --- after the decision -------------------------------------------------------
+
+    def run_reserve(self, state: CycleState, pod: PodInfo, node: str) -> Status | None:
+        for i, plugin in enumerate(self.reserve):
+            status = plugin.reserve(state, pod, node)
+            if status is not None and status.code != Code.SUCCESS:
+                for done in reversed(self.reserve[:i + 1]):
+                    done.unreserve(state, pod, node)
+                return status.with_plugin(plugin.name)
+        return None
+
+    def run_unreserve(self, state: CycleState, pod: PodInfo, node: str) -> None:
+        for plugin in reversed(self.reserve):
+            plugin.unreserve(state, pod, node)
+
+    async def run_bind(self, state: CycleState, pod: PodInfo, node: str) -> Status | None:
+        for plugin in self.bind:
+            status = await plugin.bind(state, pod, node)
+            if status is None or status.code != Code.SKIP:
+                return status
+        return None
+
+    def watched_resources(self) -> set[Any]:
+        """Resources the plugins read through informers (besides pods and nodes)."""
+        return {r for p in self.plugins.values() for r in getattr(p, "watches", ())}
+
