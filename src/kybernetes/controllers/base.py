@@ -1,0 +1,61 @@
+"""What every controller shares: a queue, workers, an event recorder, a shape.
+
+A controller is ``__init__(client, informers)`` (register handlers on the shared
+informers, which only enqueue keys), ``async run(workers)`` and
+``async sync(key)``. :class:`Controller` gives the queue, the worker loop (from
+``client/``, so the retry decision lives in one place) and the helpers that
+every handler needs, so each controller module holds only its own logic.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, ClassVar
+
+from kybernetes.api.meta import object_key
+from kybernetes.client import ApiClient, EventRecorder, InformerFactory, WorkQueue, run_workers
+
+Obj = dict[str, Any]
+
+
+class Controller:
+    """Base of every controller; subclasses set `name` and write `sync`."""
+
+    name: ClassVar[str] = "controller"
+    component: ClassVar[str] = "controller-manager"
+    default_workers: ClassVar[int] = 2
+
+    def __init__(self, client: ApiClient, informers: InformerFactory) -> None:
+        self.client = client
+        self.informers = informers
+        self.queue = WorkQueue(self.name)
+        self.recorder = EventRecorder(client, self.component)
+
+    async def run(self, workers: int | None = None) -> None:
+        """Process keys until the queue is shut down (or this task is cancelled)."""
+        try:
+            await run_workers(self.queue, self.sync, workers=workers or self.default_workers)
+        finally:
+            self.queue.shutdown()
+            await self.recorder.aclose()
+
+    async def sync(self, key: str) -> None:
+        raise NotImplementedError
+
+    def enqueue(self, obj: Obj) -> None:
+        self.queue.add(object_key(obj))
+
+    def enqueue_after(self, obj: Obj, seconds: float) -> None:
+        self.queue.add_after(object_key(obj), seconds)
+
+    def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
+        self.recorder.event(obj, type_, reason, message)
+
+
+def deep_copy(obj: Obj) -> Obj:
+    """A private copy of a cached object, safe to change."""
+    return copy.deepcopy(obj)
+
+
+def meta(obj: Obj) -> Obj:
+    return obj.get("metadata") or {}

@@ -1,0 +1,142 @@
+"""The controller manager: many controllers, one client, shared informers.
+
+Controllers are registered by their Kubernetes names (``replicationcontroller``,
+``endpoint``, ``nodelifecycle`` …). Every controller asks the one
+:class:`InformerFactory` for the informers it needs while it is built, so one
+list+watch per resource feeds them all; the manager then starts the informers,
+waits for their first list, and runs every controller's workers until it is
+cancelled.
+
+`--controllers` works as in kube-controller-manager: ``*`` is every default
+controller, ``name`` adds one, ``-name`` removes one.
+
+With leader election the manager campaigns for a Lease and only builds and runs
+controllers while it leads; losing the lease ends the run with
+:class:`LeadershipLost` (the process then exits, and its supervisor restarts it
+as a standby), because controllers that may have stale caches must stop writing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
+
+from kybernetes.client import ApiClient, InformerFactory, LeaderElector
+from kybernetes.controllers.base import Controller
+from kybernetes.tasks import cancel_and_wait
+
+log = logging.getLogger("kybernetes.controllers.manager")
+
+
+@dataclass
+class Options:
+    """Settings from the command line that some controllers need."""
+
+    cluster_cidr: IPv4Network | IPv6Network = field(
+        default_factory=lambda: ip_network("10.244.0.0/16"))
+    node_cidr_mask_size: int = 24
+    node_monitor_grace_period: float = 40.0
+    node_monitor_period: float = 5.0
+    pod_eviction_timeout: float = 300.0
+    workers: int | None = None
+
+
+Factory = Callable[[ApiClient, InformerFactory, Options], Controller]
+
+
+def _registry() -> dict[str, Factory]:
+    # Imported here so that the module map stays readable and imports stay lazy.
+    from kybernetes.controllers.endpoints import EndpointsController
+    from kybernetes.controllers.garbage_collector import GarbageCollector
+    from kybernetes.controllers.namespace import NamespaceController
+    from kybernetes.controllers.node_ipam import NodeIpamController
+    from kybernetes.controllers.node_lifecycle import NodeLifecycleController
+    from kybernetes.controllers.replication import (
+        ReplicaSetManager,
+        ReplicationControllerManager,
+    )
+
+    return {
+        "replicationcontroller": lambda c, i, o: ReplicationControllerManager(c, i),
+        "replicaset": lambda c, i, o: ReplicaSetManager(c, i),
+        "endpoint": lambda c, i, o: EndpointsController(c, i),
+        "nodelifecycle": lambda c, i, o: NodeLifecycleController(
+            c, i, grace_period=o.node_monitor_grace_period,
+            monitor_period=o.node_monitor_period, eviction_timeout=o.pod_eviction_timeout),
+        "nodeipam": lambda c, i, o: NodeIpamController(
+            c, i, cluster_cidr=o.cluster_cidr, mask_size=o.node_cidr_mask_size),
+        "namespace": lambda c, i, o: NamespaceController(c, i),
+        "garbagecollector": lambda c, i, o: GarbageCollector(c, i),
+    }
+
+
+def known_controllers() -> list[str]:
+    return list(_registry())
+
+
+def select_controllers(spec: str) -> list[str]:
+    """Resolve a --controllers value (`*`, `name`, `-name`, comma separated)."""
+    known = known_controllers()
+    chosen: list[str] = []
+    removed: set[str] = set()
+    for item in (s.strip() for s in spec.split(",")):
+        if not item:
+            continue
+        name = item.lstrip("-")
+        if name != "*" and name not in known:
+            raise ValueError(f"unknown controller {name!r}; known: {', '.join(known)}")
+        if item.startswith("-"):
+            removed.add(name)
+        elif item == "*":
+            chosen.extend(known)
+        else:
+            chosen.append(name)
+    return [n for n in dict.fromkeys(chosen) if n not in removed]
+
+
+class ControllerManager:
+    """Builds the selected controllers over shared informers and runs them."""
+
+    def __init__(self, client: ApiClient, names: list[str], options: Options | None = None):
+        self.client = client
+        self.names = names
+        self.options = options or Options()
+        self.informers: InformerFactory | None = None
+        self.controllers: dict[str, Controller] = {}
+        self.running = asyncio.Event()
+
+    async def run(self) -> None:
+        """Run until cancelled."""
+        registry = _registry()
+        self.informers = InformerFactory(self.client)
+        self.controllers = {n: registry[n](self.client, self.informers, self.options)
+                            for n in self.names}
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            await self.informers.start()
+            await self.informers.wait_synced()
+            log.info("caches synced, starting controllers", extra={"controllers": len(tasks)
+                                                                    or len(self.controllers)})
+            tasks = [asyncio.create_task(c.run(self.options.workers), name=f"controller-{n}")
+                     for n, c in self.controllers.items()]
+            self.running.set()
+            await asyncio.gather(*tasks)
+        finally:
+            self.running.clear()
+            await cancel_and_wait(*tasks)
+            await self.informers.aclose()
+
+    async def run_with_leader_election(self, *, namespace: str = "kube-system",
+                                       name: str = "kube-controller-manager",
+                                       lease_duration: float = 15, renew_deadline: float = 10,
+                                       retry_period: float = 2) -> None:
+        identity = f"{socket.gethostname()}_{uuid.uuid4()}"
+        elector = LeaderElector(self.client, namespace=namespace, name=name,
+                                identity=identity, lease_duration=lease_duration,
+                                renew_deadline=renew_deadline, retry_period=retry_period)
+        await elector.run(self.run)

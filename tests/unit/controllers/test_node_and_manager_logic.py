@@ -1,0 +1,60 @@
+"""Taints, tolerations, controller selection and durations."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from kybernetes.cli.controller_manager import parse_duration
+from kybernetes.controllers.manager import select_controllers
+from kybernetes.controllers.node_lifecycle import (
+    NOT_READY,
+    UNREACHABLE,
+    desired_taints,
+    toleration_seconds,
+)
+
+TAINT = {"key": UNREACHABLE, "effect": "NoExecute"}
+
+
+def test_taints_follow_ready_status() -> None:
+    assert desired_taints("Unknown") == {(UNREACHABLE, "NoSchedule"), (UNREACHABLE, "NoExecute")}
+    assert desired_taints("False") == {(NOT_READY, "NoSchedule"), (NOT_READY, "NoExecute")}
+    assert desired_taints("True") == set()
+
+
+@pytest.mark.parametrize("tolerations, expected", [
+    ([], -1),
+    ([{"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute",
+       "tolerationSeconds": 30}], 30),
+    ([{"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute"}], None),
+    ([{"operator": "Exists"}], None),
+    ([{"key": NOT_READY, "operator": "Exists", "tolerationSeconds": 5}], -1),
+    ([{"key": UNREACHABLE, "operator": "Exists", "effect": "NoSchedule"}], -1),
+    ([{"key": UNREACHABLE, "operator": "Exists", "tolerationSeconds": 9},
+      {"operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 4}], 4),
+])
+def test_toleration_seconds(tolerations: list, expected: float | None) -> None:
+    assert toleration_seconds({"spec": {"tolerations": tolerations}}, TAINT) == expected
+
+
+def test_select_controllers() -> None:
+    everything = select_controllers("*")
+    assert "replicationcontroller" in everything and "garbagecollector" in everything
+    assert "nodeipam" not in select_controllers("*,-nodeipam")
+    assert select_controllers("endpoint,namespace") == ["endpoint", "namespace"]
+    with pytest.raises(ValueError, match="unknown controller 'nope'"):
+        select_controllers("nope")
+
+
+@pytest.mark.parametrize("text, seconds", [
+    ("40s", 40), ("5m", 300), ("1m30s", 90), ("500ms", 0.5), ("2", 2), ("1h", 3600)])
+def test_parse_duration(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "5x", "m5", "1m 2s"])
+def test_parse_duration_rejects(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_duration(text)
