@@ -123,7 +123,7 @@ def _resolve(plugins: Any, where: str) -> dict[str, list[tuple[str, int]]]:
         resolved[point] = _apply(base, plugins.get(point), f"{where}.{point}", point)
     # PreFilter/PreScore follow Filter/Score, so a filter always has its state.
     for pre, main in (("preFilter", "filter"), ("preScore", "score")):
-        names = [n for n, _ in resolved[pre]]
+        names = [n for n, _ in _apply([], plugins.get(pre), f"{where}.{pre}", pre)]
         names += [n for n, _ in resolved[main] if implements(n, pre) and n not in names]
         resolved[pre] = [(n, 0) for n in names]
     resolved["score"] = [(n, w or 1) for n, w in resolved["score"]]

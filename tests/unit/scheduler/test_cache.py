@@ -1,0 +1,84 @@
+"""The cache: node sums follow assumed, confirmed, forgotten and expired pods."""
+
+from kybernetes.scheduler.cache import Cache
+from kybernetes.scheduler.podinfo import pod_info
+from tests.unit.scheduler.objects import make_node, make_pod
+
+
+class Clock:
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _bound(pod, node):
+    pod["spec"]["nodeName"] = node
+    return pod_info(pod)
+
+
+def test_assume_then_confirm_counts_once():
+    cache = Cache()
+    cache.add_node(make_node("a"))
+    pod = make_pod("p", cpu="500m", host_port=80)
+    cache.assume_pod(pod_info(pod), "a")
+    node = cache.node("a")
+    assert (node.req_cpu, len(node.pods), len(node.used_ports)) == (500, 1, 1)
+    cache.add_pod(_bound(pod, "a"))
+    assert (node.req_cpu, len(node.pods)) == (500, 1)
+    assert not cache.is_assumed("default/p")
+
+
+def test_forget_undoes_an_assumption():
+    cache = Cache()
+    cache.add_node(make_node("a"))
+    cache.assume_pod(pod_info(make_pod("p", cpu="1", host_port=80)), "a")
+    cache.forget_pod("default/p")
+    node = cache.node("a")
+    assert (node.req_cpu, node.nz_cpu, len(node.pods), len(node.used_ports)) == (0, 0, 0, 0)
+
+
+def test_a_pod_bound_elsewhere_moves_to_that_node():
+    cache = Cache()
+    cache.add_node(make_node("a"))
+    cache.add_node(make_node("b"))
+    pod = make_pod("p", cpu="1")
+    cache.assume_pod(pod_info(pod), "a")
+    cache.add_pod(_bound(pod, "b"))
+    assert cache.node("a").req_cpu == 0 and cache.node("b").req_cpu == 1000
+
+
+def test_assumptions_expire_after_binding_finished():
+    clock = Clock()
+    cache = Cache(ttl=30, clock=clock)
+    cache.add_node(make_node("a"))
+    cache.assume_pod(pod_info(make_pod("p", cpu="1")), "a")
+    clock.now = 100
+    assert cache.cleanup_expired() == []  # binding not finished: never expires
+    cache.finish_binding("default/p")
+    clock.now = 129
+    assert cache.cleanup_expired() == []
+    clock.now = 131
+    assert cache.cleanup_expired() == ["default/p"]
+    assert cache.node("a").req_cpu == 0
+
+
+def test_pods_on_unknown_nodes_count_when_the_node_arrives():
+    cache = Cache()
+    cache.add_pod(_bound(make_pod("p", cpu="1"), "late"))
+    assert cache.nodes() == []
+    cache.add_node(make_node("late"))
+    assert cache.node("late").req_cpu == 1000 and len(cache) == 1
+    cache.remove_node("late")
+    assert cache.node("late") is None and cache.nodes() == []
+    cache.remove_pod("default/p")
+    assert not cache.has_pod("default/p")
+
+
+def test_node_updates_keep_the_pod_sums():
+    cache = Cache()
+    cache.add_node(make_node("a", cpu="2"))
+    cache.add_pod(_bound(make_pod("p", cpu="1"), "a"))
+    cache.update_node(make_node("a", cpu="8", labels={"x": "y"}))
+    node = cache.node("a")
+    assert (node.alloc_cpu, node.req_cpu, node.labels["x"]) == (8000, 1000, "y")
