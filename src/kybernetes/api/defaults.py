@@ -1,0 +1,284 @@
+"""Defaulting, as Kubernetes applies it to the kinds we serve.
+
+Follows pkg/apis/core/v1/defaults.go and pkg/apis/apps/v1/defaults.go, plus the
+few fields that Kubernetes' default admission plugins fill on a Pod (priority,
+service account, the not-ready/unreachable tolerations), because clients see
+them on every pod. Defaults only fill what is missing, so applying them twice
+gives the same object; every function mutates in place.
+
+A pod template (RC, ReplicaSet, Deployment) gets the PodSpec and Container
+defaults but not the pod-only ones, exactly as in Kubernetes
+(`SetDefaults_Pod` vs `SetDefaults_PodSpec`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from kybernetes.api.resources import Resource
+
+Obj = dict[str, Any]
+
+DEFAULT_SCHEDULER = "default-scheduler"
+DEFAULT_TERMINATION_GRACE_PERIOD = 30
+DEFAULT_CLIENT_IP_TIMEOUT = 10800
+TOLERATION_SECONDS = 300
+_NOT_READY_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+
+
+def _dict(parent: Obj, key: str) -> Obj:
+    value = parent.get(key)
+    if not isinstance(value, dict):
+        value = parent[key] = {}
+    return value
+
+
+def _list(parent: Obj, key: str) -> list[Any]:
+    value = parent.get(key)
+    return value if isinstance(value, list) else []
+
+
+def image_pull_policy(image: str) -> str:
+    """`Always` for `:latest` or an untagged image, else `IfNotPresent`."""
+    if "@" in image:
+        return "IfNotPresent"
+    name = image.rsplit("/", 1)[-1]
+    tag = name.split(":", 1)[1] if ":" in name else ""
+    return "Always" if tag in ("", "latest") else "IfNotPresent"
+
+
+def _probe(probe: Any) -> None:
+    if not isinstance(probe, dict):
+        return
+    for key, value in (("timeoutSeconds", 1), ("periodSeconds", 10), ("successThreshold", 1),
+                       ("failureThreshold", 3)):
+        probe.setdefault(key, value)
+    http = probe.get("httpGet")
+    if isinstance(http, dict):
+        http.setdefault("path", "/")
+        http.setdefault("scheme", "HTTP")
+
+
+def _container(container: Any) -> None:
+    if not isinstance(container, dict):
+        return
+    if isinstance(container.get("image"), str) and not container.get("imagePullPolicy"):
+        container["imagePullPolicy"] = image_pull_policy(container["image"])
+    container.setdefault("terminationMessagePath", "/dev/termination-log")
+    container.setdefault("terminationMessagePolicy", "File")
+    container.setdefault("resources", {})
+    for port in _list(container, "ports"):
+        if isinstance(port, dict):
+            port.setdefault("protocol", "TCP")
+    for env in _list(container, "env"):
+        field_ref = ((env or {}).get("valueFrom") or {}).get("fieldRef")
+        if isinstance(field_ref, dict):
+            field_ref.setdefault("apiVersion", "v1")
+    for key in ("livenessProbe", "readinessProbe", "startupProbe"):
+        _probe(container.get(key))
+
+
+def _volume(volume: Any) -> None:
+    if not isinstance(volume, dict):
+        return
+    for source in ("configMap", "secret"):
+        if isinstance(volume.get(source), dict):
+            volume[source].setdefault("defaultMode", 420)
+    if isinstance(volume.get("hostPath"), dict):
+        volume["hostPath"].setdefault("type", "")
+    if not any(k != "name" for k in volume):
+        volume["emptyDir"] = {}
+
+
+def _host_network_ports(spec: Obj) -> None:
+    for container in (*_list(spec, "initContainers"), *_list(spec, "containers")):
+        for port in _list(container, "ports"):
+            if isinstance(port, dict) and not port.get("hostPort") and "containerPort" in port:
+                port["hostPort"] = port["containerPort"]
+
+
+def pod_spec_defaults(spec: Obj) -> None:
+    """SetDefaults_PodSpec and everything nested (containers, volumes, probes)."""
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("restartPolicy", "Always")
+    if not isinstance(spec.get("securityContext"), dict):
+        spec["securityContext"] = {}
+    spec.setdefault("terminationGracePeriodSeconds", DEFAULT_TERMINATION_GRACE_PERIOD)
+    spec.setdefault("schedulerName", DEFAULT_SCHEDULER)
+    if spec.get("hostNetwork"):
+        _host_network_ports(spec)
+    for container in (*_list(spec, "initContainers"), *_list(spec, "containers")):
+        _container(container)
+    for volume in _list(spec, "volumes"):
+        _volume(volume)
+
+
+def _requests_from_limits(spec: Obj) -> None:
+    for container in (*_list(spec, "initContainers"), *_list(spec, "containers")):
+        resources = (container or {}).get("resources")
+        if not isinstance(resources, dict) or not isinstance(resources.get("limits"), dict):
+            continue
+        requests = _dict(resources, "requests")
+        for name, value in resources["limits"].items():
+            requests.setdefault(name, value)
+
+
+def qos_class(spec: Obj) -> str:
+    """Guaranteed, Burstable or BestEffort, from the containers' requests and limits."""
+    containers = [c for c in (*_list(spec, "initContainers"), *_list(spec, "containers"))
+                  if isinstance(c, dict)]
+    any_set, guaranteed = False, True
+    for container in containers:
+        resources = container.get("resources") or {}
+        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+        if requests or limits:
+            any_set = True
+        for name in ("cpu", "memory"):
+            if name not in limits or str(requests.get(name, limits[name])) != str(limits[name]):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def _default_tolerations(spec: Obj) -> None:
+    tolerations = spec.get("tolerations")
+    if not isinstance(tolerations, list):
+        tolerations = []
+    for key in _NOT_READY_TAINTS:
+        if any(isinstance(t, dict) and t.get("key") == key and t.get("effect") in (None, "",
+               "NoExecute") for t in tolerations):
+            continue
+        tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute",
+                            "tolerationSeconds": TOLERATION_SECONDS})
+    spec["tolerations"] = tolerations
+
+
+def pod_defaults(pod: Obj) -> None:
+    """A Pod: PodSpec defaults, SetDefaults_Pod, and the default admission plugins'."""
+    spec = _dict(pod, "spec")
+    _requests_from_limits(spec)
+    pod_spec_defaults(spec)
+    spec.setdefault("enableServiceLinks", True)
+    if "serviceAccountName" not in spec and spec.get("serviceAccount"):
+        spec["serviceAccountName"] = spec["serviceAccount"]
+    spec.setdefault("serviceAccountName", "default")
+    spec["serviceAccount"] = spec["serviceAccountName"]
+    spec.setdefault("priority", 0)
+    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    _default_tolerations(spec)
+    status = _dict(pod, "status")
+    status.setdefault("phase", "Pending")
+    status.setdefault("qosClass", qos_class(spec))
+
+
+def _template_defaults(spec: Obj) -> None:
+    template = spec.get("template")
+    if isinstance(template, dict):
+        pod_spec_defaults(_dict(template, "spec"))
+        _requests_from_limits(template["spec"])
+
+
+def replication_controller_defaults(rc: Obj) -> None:
+    spec = _dict(rc, "spec")
+    labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels")
+    if labels:
+        if not spec.get("selector"):
+            spec["selector"] = dict(labels)
+        metadata = _dict(rc, "metadata")
+        if not metadata.get("labels"):
+            metadata["labels"] = dict(labels)
+    spec.setdefault("replicas", 1)
+    _template_defaults(spec)
+
+
+def replica_set_defaults(rs: Obj) -> None:
+    spec = _dict(rs, "spec")
+    spec.setdefault("replicas", 1)
+    _template_defaults(spec)
+
+
+def deployment_defaults(deployment: Obj) -> None:
+    spec = _dict(deployment, "spec")
+    spec.setdefault("replicas", 1)
+    strategy = _dict(spec, "strategy")
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = _dict(strategy, "rollingUpdate")
+        rolling.setdefault("maxUnavailable", "25%")
+        rolling.setdefault("maxSurge", "25%")
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    _template_defaults(spec)
+
+
+def service_defaults(service: Obj) -> None:
+    spec = _dict(service, "spec")
+    spec.setdefault("sessionAffinity", "None")
+    spec.setdefault("type", "ClusterIP")
+    kind = spec["type"]
+    for port in _list(spec, "ports"):
+        if not isinstance(port, dict):
+            continue
+        port.setdefault("protocol", "TCP")
+        if port.get("targetPort") in (None, 0, "") and "port" in port:
+            port["targetPort"] = port["port"]
+    if spec["sessionAffinity"] == "ClientIP":
+        client_ip = _dict(_dict(spec, "sessionAffinityConfig"), "clientIP")
+        client_ip.setdefault("timeoutSeconds", DEFAULT_CLIENT_IP_TIMEOUT)
+    if kind in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+    if kind == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", True)
+    if kind != "ExternalName":
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+        spec.setdefault("ipFamilies", ["IPv4"])
+    _dict(service, "status").setdefault("loadBalancer", {})
+
+
+def namespace_defaults(namespace: Obj) -> None:
+    metadata = _dict(namespace, "metadata")
+    if metadata.get("name"):
+        _dict(metadata, "labels").setdefault("kubernetes.io/metadata.name", metadata["name"])
+    spec = _dict(namespace, "spec")
+    spec.setdefault("finalizers", ["kubernetes"])
+    _dict(namespace, "status").setdefault("phase", "Active")
+
+
+def secret_defaults(secret: Obj) -> None:
+    secret.setdefault("type", "Opaque")
+
+
+def node_defaults(node: Obj) -> None:
+    status = node.get("status")
+    if isinstance(status, dict) and "allocatable" not in status and status.get("capacity"):
+        status["allocatable"] = dict(status["capacity"])
+
+
+def endpoints_defaults(endpoints: Obj) -> None:
+    for subset in _list(endpoints, "subsets"):
+        for port in _list(subset or {}, "ports"):
+            if isinstance(port, dict):
+                port.setdefault("protocol", "TCP")
+
+
+_BY_RESOURCE: dict[tuple[str, str], Callable[[Obj], None]] = {
+    ("", "pods"): pod_defaults,
+    ("", "replicationcontrollers"): replication_controller_defaults,
+    ("apps", "replicasets"): replica_set_defaults,
+    ("apps", "deployments"): deployment_defaults,
+    ("", "services"): service_defaults,
+    ("", "namespaces"): namespace_defaults,
+    ("", "secrets"): secret_defaults,
+    ("", "nodes"): node_defaults,
+    ("", "endpoints"): endpoints_defaults,
+}
+
+
+def apply_defaults(resource: Resource, obj: Obj) -> None:
+    """Fill in Kubernetes' defaults for `resource` (mutates `obj`)."""
+    fill = _BY_RESOURCE.get((resource.group, resource.plural))
+    if fill is not None and isinstance(obj, dict):
+        fill(obj)
