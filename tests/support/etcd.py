@@ -1,15 +1,25 @@
 """A real etcd (Debian's etcd-server, /usr/bin/etcd) on free loopback ports, for tests.
 
 The data directory lives under the caller's temporary directory; the process is
-its own process group and is always killed by :meth:`Etcd.stop`.
+its own process group and is always killed by :meth:`Etcd.stop`. With
+``tls=True`` etcd serves HTTPS and demands a client certificate, all signed by a
+throwaway CA made here (``.cafile``, ``.certfile``, ``.keyfile``).
 """
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import shutil
+import ssl
 import time
 import urllib.request
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.support.net import free_port
 from tests.support.procs import Proc
@@ -24,9 +34,13 @@ def etcd_available() -> bool:
 class Etcd:
     """One single-member etcd cluster: ``Etcd(tmp).start()``, ``.url``, ``.stop()``."""
 
-    def __init__(self, base_dir: Path, *, name: str = "default") -> None:
+    def __init__(self, base_dir: Path, *, name: str = "default", tls: bool = False) -> None:
         self.base_dir = base_dir
         self.name = name
+        self.tls = tls
+        self.cafile = str(base_dir / "pki" / "ca.crt")
+        self.certfile = str(base_dir / "pki" / "client.crt")
+        self.keyfile = str(base_dir / "pki" / "client.key")
         self.client_port = free_port()
         self.peer_port = free_port()
         self.proc: Proc | None = None
@@ -38,10 +52,10 @@ class Etcd:
     @property
     def url(self) -> str:
         """The store URL for :func:`kybernetes.storage.open_store`."""
-        return f"etcd://{self.endpoint}"
+        return f"etcd{'s' if self.tls else ''}://{self.endpoint}"
 
     def start(self, timeout: float = 20.0) -> Etcd:
-        client = f"http://{self.endpoint}"
+        client = f"{'https' if self.tls else 'http'}://{self.endpoint}"
         peer = f"http://127.0.0.1:{self.peer_port}"
         argv = [
             ETCD, "--name", self.name, "--data-dir", str(self.base_dir / "data"),
@@ -50,13 +64,21 @@ class Etcd:
             "--initial-cluster", f"{self.name}={peer}", "--initial-cluster-state", "new",
             "--log-level", "warn", "--logger", "zap",
         ]
+        context = None
+        if self.tls:
+            pki = _make_pki(self.base_dir / "pki")
+            argv += ["--cert-file", pki["server.crt"], "--key-file", pki["server.key"],
+                     "--trusted-ca-file", pki["ca.crt"], "--client-cert-auth"]
+            context = ssl.create_default_context(cafile=self.cafile)
+            context.load_cert_chain(self.certfile, self.keyfile)
         self.proc = Proc(argv, log_path=self.base_dir / "etcd.log").start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.proc.alive():
                 raise RuntimeError(f"etcd exited:\n{self.proc.log_tail()}")
             try:
-                with urllib.request.urlopen(f"{client}/health", timeout=1) as response:
+                with urllib.request.urlopen(f"{client}/health", timeout=1,
+                                            context=context) as response:
                     if b'"true"' in response.read():
                         return self
             except OSError:
@@ -69,3 +91,42 @@ class Etcd:
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.kill()
+
+
+def _make_pki(directory: Path) -> dict[str, str]:
+    """A CA, a server cert for 127.0.0.1 and a client cert, as PEM files."""
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-etcd-ca")])
+    files: dict[str, str] = {}
+
+    def write(stem: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
+        for suffix, data in (("crt", cert.public_bytes(serialization.Encoding.PEM)),
+                             ("key", key.private_bytes(serialization.Encoding.PEM,
+                                                       serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))):
+            path = directory / f"{stem}.{suffix}"
+            path.write_bytes(data)
+            files[path.name] = str(path)
+
+    def issue(name: str, key: ec.EllipticCurvePrivateKey, *, ca: bool = False
+              ) -> x509.Certificate:
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+                   .issuer_name(ca_name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+                critical=False)
+        return builder.sign(ca_key, hashes.SHA256())
+
+    write("ca", issue("test-etcd-ca", ca_key, ca=True), ca_key)
+    for stem in ("server", "client"):
+        key = ec.generate_private_key(ec.SECP256R1())
+        write(stem, issue(stem, key), key)
+    return files

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from kybernetes.storage.interface import Event
 
-# The largest code point: an upper bound for the empty prefix in string form.
-_MAX_CHAR = "\U0010ffff"
 
-
-def prefix_end(prefix: str) -> str:
-    """The smallest string greater than every string that starts with `prefix`.
+def prefix_end(prefix: str) -> str | None:
+    """The smallest string greater than every string that starts with `prefix`;
+    None when there is none (the empty prefix: every key).
 
     Code point order equals UTF-8 byte order, so bumping the last code point that
     can be bumped is the string form of etcd's byte increment.
@@ -29,7 +27,7 @@ def prefix_end(prefix: str) -> str:
             chars[-1] = chr(nxt)
             return "".join(chars)
         chars.pop()
-    return _MAX_CHAR * 2  # all keys
+    return None
 
 
 def prefix_end_bytes(prefix: bytes) -> bytes:

@@ -166,6 +166,13 @@ def _in_transaction(conn: sqlite3.Connection, fn: Callable[..., T], args: tuple[
         raise StorageUnavailable(f"sqlite read failed: {e}") from e
 
 
+def _upper(prefix: str) -> str | bytes:
+    """The exclusive upper bound of a prefix for SQL; for "every key" a BLOB, which
+    SQLite orders after every TEXT value."""
+    end = prefix_end(prefix)
+    return b"\xff" if end is None else end
+
+
 def _check_revision(conn: sqlite3.Connection, revision: int, current: int) -> None:
     if revision > current:
         raise FutureRevisionError(revision, current)
@@ -190,7 +197,7 @@ def _list(conn: sqlite3.Connection, prefix: str, revision: int, limit: int,
     else:
         revision = current
     fetch = limit + 1 if limit > 0 else -1
-    rows = conn.execute(sql.LIST, (prefix, prefix_end(prefix), start_after, revision, fetch))
+    rows = conn.execute(sql.LIST, (prefix, _upper(prefix), start_after, revision, fetch))
     kvs = [KeyValue(name, value, create_rev, rev) for rev, name, create_rev, value in rows]
     more = 0 < limit < len(kvs)
     return ListResult(revision, kvs[:limit] if more else kvs, more)
@@ -198,7 +205,7 @@ def _list(conn: sqlite3.Connection, prefix: str, revision: int, limit: int,
 
 def _count(conn: sqlite3.Connection, prefix: str) -> tuple[int, int]:
     current = sql.scalar(conn, sql.CURRENT_REVISION)
-    return current, sql.scalar(conn, sql.COUNT, prefix, prefix_end(prefix))
+    return current, sql.scalar(conn, sql.COUNT, prefix, _upper(prefix))
 
 
 def _read_log(conn: sqlite3.Connection, prefix: str, start: int, upto: int, limit: int
@@ -208,5 +215,5 @@ def _read_log(conn: sqlite3.Connection, prefix: str, start: int, upto: int, limi
     if start < compacted:
         raise CompactedError(start, compacted)
     upto = upto or current
-    rows = conn.execute(sql.REPLAY, (start, upto, prefix, prefix_end(prefix), limit)).fetchall()
+    rows = conn.execute(sql.REPLAY, (start, upto, prefix, _upper(prefix), limit)).fetchall()
     return [sql.replay_event(row) for row in rows], upto, len(rows) < limit

@@ -33,10 +33,10 @@ def p() -> str:
     return f"/t{uuid.uuid4().hex[:12]}/"
 
 
-async def collect(watch: Watch, count: int, *, timeout: float = 10.0) -> list[Event]:
+async def collect(watch: Watch, count: int, *, within: float = 10.0) -> list[Event]:
     """The first `count` events of `watch` (each batch checked to share a revision)."""
     events: list[Event] = []
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(within):
         async for batch in watch:
             assert len({e.kv.mod_revision for e in batch}) == 1
             events.extend(batch)

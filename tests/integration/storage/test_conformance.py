@@ -244,3 +244,12 @@ async def test_compaction_at_a_future_revision_raises(store: Store, p: str) -> N
     await store.create(f"{p}a", b"x")
     with pytest.raises(FutureRevisionError):
         await store.compact(await store.current_revision() + 10)
+
+
+async def test_the_empty_prefix_lists_every_key(store: Store, p: str) -> None:
+    await store.create(f"{p}a", b"1")
+    await store.create("\U0010ffff" * 3 + p, b"2")  # beyond any string bound
+    keys = [kv.key for kv in (await store.list("")).kvs]
+    assert f"{p}a" in keys and "\U0010ffff" * 3 + p in keys
+    assert keys == sorted(keys, key=str.encode)
+    assert (await store.count(""))[1] == len(keys)

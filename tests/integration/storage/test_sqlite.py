@@ -1,0 +1,160 @@
+"""What only the SQLite store promises: durability, restarts, compaction on disk,
+slow watchers."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from kybernetes.storage import StorageUnavailable, open_store, sqlite_watch, sqlite_writer
+from tests.integration.storage.conftest import collect
+
+WRITER = textwrap.dedent("""
+    import asyncio, sys
+    from kybernetes.storage import open_store
+
+    async def main():
+        store = open_store(sys.argv[1])
+        await store.start()
+        async def worker(w):
+            for i in range(1_000_000):
+                key = f"/k/{w}/{i}"
+                result = await store.create(key, key.encode())
+                assert result.succeeded
+                print(key, result.revision, flush=True)
+        await asyncio.gather(*(worker(w) for w in range(16)))
+
+    asyncio.run(main())
+""")
+
+
+async def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path}/state.db"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, url], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    acknowledged: dict[str, int] = {}
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 20
+        while len(acknowledged) < 2000 and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            key, revision = line.decode().split()
+            acknowledged[key] = int(revision)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(5)
+    assert len(acknowledged) >= 2000, proc.stderr.read().decode() if proc.stderr else ""
+    store = open_store(url)
+    await store.start()
+    try:
+        for key, revision in acknowledged.items():
+            _, kv = await store.get(key)
+            assert kv is not None and kv.value == key.encode() and kv.mod_revision == revision
+        assert await store.current_revision() >= max(acknowledged.values())
+    finally:
+        await store.aclose()
+
+
+async def test_revision_and_compaction_survive_reopen(tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path}/state.db"
+    store = open_store(url)
+    await store.start()
+    await store.create("/a", b"1")
+    await store.create("/b", b"2")
+    deleted = await store.delete("/b")  # the newest row is a tombstone ...
+    await store.compact(deleted.revision + 0)
+    await store.create("/c", b"3")
+    last = await store.delete("/c")
+    await store.compact(last.revision)  # ... and compaction deletes it
+    await store.aclose()
+
+    store = open_store(url)
+    await store.start()
+    try:
+        assert await store.current_revision() == last.revision
+        assert await store.compacted_revision() == last.revision
+        again = await store.create("/d", b"4")
+        assert again.revision == last.revision + 1
+        assert [kv.key for kv in (await store.list("/")).kvs] == ["/a", "/d"]
+    finally:
+        await store.aclose()
+
+
+async def test_compaction_deletes_superseded_rows_in_chunks(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    monkeypatch.setattr(sqlite_writer, "COMPACT_CHUNK", 3)
+    path = tmp_path / "state.db"
+    store = open_store(f"sqlite://{path}")
+    await store.start()
+    try:
+        result = await store.create("/a", b"0")
+        for i in range(1, 30):
+            result = await store.update("/a", str(i).encode(), mod_revision=result.revision)
+        for i in range(10):
+            await store.create(f"/gone/{i}", b"x")
+            await store.delete(f"/gone/{i}")
+        last = await store.create("/z", b"z")
+        await store.compact(last.revision)
+        assert [(kv.key, kv.value) for kv in (await store.list("/")).kvs] == [
+            ("/a", b"29"), ("/z", b"z")]
+    finally:
+        await store.aclose()
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT name, value FROM kv ORDER BY id").fetchall()
+    assert rows == [("/a", b"29"), ("/z", b"z")]
+
+
+async def test_a_watcher_that_falls_behind_catches_up_from_the_log(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_watch, "MAX_BUFFER", 5)
+    monkeypatch.setattr(sqlite_watch, "REPLAY_CHUNK", 7)
+    store = open_store(f"sqlite://{tmp_path}/state.db")
+    await store.start()
+    try:
+        watch = store.watch("/", start_revision=1)
+        with pytest.raises(TimeoutError):  # registered, replay done, nothing yet
+            await asyncio.wait_for(anext(aiter(watch)), 0.05)
+        for i in range(60):
+            await store.create(f"/{i:02d}", b"v")  # nobody reads: the buffer overflows
+        events = await collect(watch, 60)
+        assert [e.kv.mod_revision for e in events] == list(range(1, 61))
+        await watch.aclose()
+    finally:
+        await store.aclose()
+
+
+async def test_a_cancelled_wait_loses_no_event(tmp_path: Path) -> None:
+    store = open_store(f"sqlite://{tmp_path}/state.db")
+    await store.start()
+    try:
+        watch = store.watch("/", start_revision=1)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(anext(aiter(watch)), 0.05)
+        created = await store.create("/a", b"v")
+        batch = await asyncio.wait_for(anext(aiter(watch)), 5)
+        assert [e.kv.mod_revision for e in batch] == [created.revision]
+    finally:
+        await store.aclose()
+
+
+async def test_close_ends_watches_and_refuses_writes(tmp_path: Path) -> None:
+    store = open_store(f"sqlite://{tmp_path}/state.db")
+    await store.start()
+    watch = store.watch("/", start_revision=0)
+    waiting = asyncio.create_task(collect(watch, 1))
+    await asyncio.sleep(0.05)
+    await store.aclose()
+    assert await asyncio.wait_for(waiting, 5) == []
+    with pytest.raises(StorageUnavailable):
+        await store.create("/a", b"v")
