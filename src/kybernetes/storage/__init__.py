@@ -1,5 +1,6 @@
 """Storage: the Store protocol, its SQLite and etcd backends, ``open_store(url)``."""
 
+from kybernetes.storage.compactor import compact_once, start_compactor
 from kybernetes.storage.errors import (
     CompactedError,
     FutureRevisionError,
@@ -12,5 +13,5 @@ from kybernetes.storage.registry import StoreURLError, open_store
 __all__ = [
     "CompactedError", "Event", "FutureRevisionError", "KeyValue", "ListResult",
     "StorageError", "StorageUnavailable", "Store", "StoreURLError", "Watch", "WriteResult",
-    "open_store",
+    "compact_once", "open_store", "start_compactor",
 ]

@@ -6,7 +6,14 @@ import asyncio
 
 import pytest
 
-from kybernetes.storage import CompactedError, FutureRevisionError, Store
+from kybernetes.storage import (
+    CompactedError,
+    FutureRevisionError,
+    Store,
+    compact_once,
+    start_compactor,
+)
+from kybernetes.tasks import cancel_and_wait
 from tests.integration.storage.conftest import collect, quiet
 
 
@@ -253,3 +260,22 @@ async def test_the_empty_prefix_lists_every_key(store: Store, p: str) -> None:
     assert f"{p}a" in keys and "\U0010ffff" * 3 + p in keys
     assert keys == sorted(keys, key=str.encode)
     assert (await store.count(""))[1] == len(keys)
+
+
+async def test_the_compactor_keeps_the_newest_revisions(store: Store, p: str) -> None:
+    first = await store.create(f"{p}0", b"v")
+    for i in range(1, 12):
+        await store.create(f"{p}{i}", b"v")
+    task = start_compactor(store, interval=0.02, keep=5)
+    try:
+        async with asyncio.timeout(5):
+            while True:  # poll: compaction is not an event anyone can wait on
+                if await store.compacted_revision() == first.revision + 11 - 5:
+                    break
+                await asyncio.sleep(0.02)
+    finally:
+        await cancel_and_wait(task)
+    with pytest.raises(CompactedError):
+        await store.list(p, revision=first.revision + 5)
+    assert len((await store.list(p, revision=first.revision + 6)).kvs) == 7
+    assert await compact_once(store, keep=5) == first.revision + 6  # nothing newer to do
