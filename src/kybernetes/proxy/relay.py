@@ -220,8 +220,7 @@ class UdpListener(asyncio.DatagramProtocol):
         self._sweeper = spawn(self._sweep(), name=f"udp sessions {self.port.key}")
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         session = self.sessions.get(addr)
