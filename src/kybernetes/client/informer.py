@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kybernetes.api import errors
+from kybernetes.api.meta import object_key
 from kybernetes.api.resources import Resource
 from kybernetes.client.rest import ApiClient
 from kybernetes.tasks import cancel_and_wait, spawn
@@ -35,13 +36,6 @@ log = logging.getLogger("kybernetes.client.informer")
 
 Obj = dict[str, Any]
 IndexFn = Callable[[Obj], list[str]]
-
-
-def object_key(obj: Obj) -> str:
-    """`namespace/name`, or `name` for a cluster-scoped object."""
-    meta = obj.get("metadata") or {}
-    ns = meta.get("namespace")
-    return f"{ns}/{meta.get('name')}" if ns else str(meta.get("name"))
 
 
 def namespace_index(obj: Obj) -> list[str]:

@@ -303,6 +303,16 @@ class ApiClient:
             options["preconditions"] = preconditions
         return await self.request("DELETE", resource.path(namespace, name), body=options)
 
+    async def delete_collection(self, resource: Resource, *, namespace: str | None = None,
+                                label_selector: str | None = None,
+                                propagation_policy: str | None = None) -> dict[str, Any]:
+        """DELETE a whole collection (deletecollection), optionally by label selector."""
+        options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if propagation_policy is not None:
+            options["propagationPolicy"] = propagation_policy
+        return await self.request("DELETE", resource.path(namespace), body=options,
+                                  params=_params(labelSelector=label_selector))
+
     async def create_subresource(self, resource: Resource, name: str, subresource: str,
                                  body: dict[str, Any], *,
                                  namespace: str | None = None) -> dict[str, Any]:

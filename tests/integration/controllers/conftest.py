@@ -1,0 +1,46 @@
+"""Fixtures for controller tests.
+
+One API server per test module (starting one takes seconds) and a fresh
+namespace per test keep the tests independent and fast; tests that need a
+cluster of their own (nodes are cluster-scoped) use the `apiserver` fixture.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from kybernetes.api.resources import NAMESPACES
+from kybernetes.client import ApiClient
+from tests.support.apiserver import ApiServer
+
+_names = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def shared_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    server = ApiServer(tmp_path_factory.mktemp("apiserver")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def client(shared_apiserver: ApiServer) -> AsyncIterator[ApiClient]:
+    api = ApiClient.from_kubeconfig(shared_apiserver.kubeconfig)
+    try:
+        yield api
+    finally:
+        await api.aclose()
+
+
+@pytest.fixture
+async def ns(client: ApiClient) -> str:
+    """A new namespace for this test."""
+    name = f"t{next(_names)}"
+    await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
+                                     "metadata": {"name": name}})
+    return name
