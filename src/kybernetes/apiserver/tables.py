@@ -1,0 +1,459 @@
+"""Server-side Table output for `kubectl get` (`Accept: …;as=Table;v=v1;g=meta.k8s.io`).
+
+One printer per kind, after kubernetes pkg/printers/internalversion/printers.go:
+the same columns (wide ones have priority 1, so kubectl shows them with
+`-o wide` only), the same cell text (pod STATUS as kubectl computes it, ages
+as duration.HumanDuration, `<none>` placeholders). The server always prints
+the wide cells, as Kubernetes does. Each row carries the object as
+PartialObjectMetadata by default (`includeObject=Metadata`), or whole
+(`Object`), or not at all (`None`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kybernetes.api.errors import BadRequest
+from kybernetes.api.labels import label_selector_string
+from kybernetes.api.meta import parse_time
+from kybernetes.api.resources import Resource
+
+Obj = dict[str, Any]
+Column = tuple[str, str, int]  # name, type, priority
+Printer = Callable[[Obj, _dt.datetime], list[Any]]
+
+_NAME_DOC = ("Name must be unique within a namespace. Is required when creating resources, "
+             "although some resources may allow a client to request the generation of an "
+             "appropriate name automatically. Name is primarily intended for creation "
+             "idempotence and configuration definition. Cannot be updated.")
+_AGE_DOC = ("CreationTimestamp is a timestamp representing the server time when this object "
+            "was created. It is not guaranteed to be set in happens-before order across "
+            "separate operations. Clients may not set this value. It is represented in "
+            "RFC3339 form and is in UTC.")
+
+
+def human_duration(seconds: float) -> str:
+    """apimachinery's duration.HumanDuration: `45s`, `3m12s`, `5h4m`, `3d2h`, `2y10d`."""
+    s = int(seconds)
+    if s < -1:
+        return "<invalid>"
+    if s < 0:
+        return "0s"
+    if s < 120:
+        return f"{s}s"
+    minutes = s // 60
+    if minutes < 10:
+        return f"{minutes}m" if s % 60 == 0 else f"{minutes}m{s % 60}s"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = s // 3600
+    if hours < 8:
+        return f"{hours}h" if minutes % 60 == 0 else f"{hours}h{minutes % 60}m"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        return f"{hours // 24}d" if hours % 24 == 0 else f"{hours // 24}d{hours % 24}h"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        days = (hours // 24) % 365
+        return f"{hours // 24 // 365}y" if days == 0 else f"{hours // 24 // 365}y{days}d"
+    return f"{hours // 24 // 365}y"
+
+
+def since(timestamp: str | None, now: _dt.datetime) -> str:
+    """translateTimestampSince: `<unknown>` when unset."""
+    when = parse_time(timestamp)
+    if when is None:
+        return "<unknown>"
+    return human_duration((now - when).total_seconds())
+
+
+def _d(value: Any) -> Obj:
+    return value if isinstance(value, dict) else {}
+
+
+def _l(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _name(obj: Obj) -> str:
+    return str(_d(obj.get("metadata")).get("name", ""))
+
+
+def _age(obj: Obj, now: _dt.datetime) -> str:
+    return since(_d(obj.get("metadata")).get("creationTimestamp"), now)
+
+
+def format_labels(labels: Mapping[str, str] | None) -> str:
+    if not labels:
+        return "<none>"
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+# --- pods --------------------------------------------------------------------------------
+
+def _terminated_reason(state: Obj, prefix: str = "") -> str:
+    if state.get("reason"):
+        return prefix + state["reason"]
+    if state.get("signal"):
+        return f"{prefix}Signal:{state['signal']}"
+    return f"{prefix}ExitCode:{state.get('exitCode', 0)}"
+
+
+def _later(current: _dt.datetime | None, candidate: Any) -> _dt.datetime | None:
+    when = parse_time(candidate) if isinstance(candidate, str) else None
+    if when is not None and (current is None or when > current):
+        return when
+    return current
+
+
+def _restartable(container: Obj | None) -> bool:
+    return bool(container) and container.get("restartPolicy") == "Always"
+
+
+def _init_status(pod: Obj, reason: str) -> tuple[str, bool, int, int, _dt.datetime | None]:
+    """(reason, initializing, restarts of sidecars, ready sidecars, last sidecar restart)."""
+    spec, status = _d(pod.get("spec")), _d(pod.get("status"))
+    inits = {c.get("name"): c for c in _l(spec.get("initContainers")) if isinstance(c, dict)}
+    sidecar_restarts, ready, last = 0, 0, None
+    for i, cs in enumerate(_l(status.get("initContainerStatuses"))):
+        cs = _d(cs)
+        state = _d(cs.get("state"))
+        terminated, waiting = state.get("terminated"), state.get("waiting")
+        if _restartable(inits.get(cs.get("name"))):
+            sidecar_restarts += int(cs.get("restartCount") or 0)
+            last = _later(last, _d(_d(cs.get("lastState")).get("terminated")).get("finishedAt"))
+        if terminated is not None and _d(terminated).get("exitCode", 0) == 0:
+            continue
+        if _restartable(inits.get(cs.get("name"))) and cs.get("started"):
+            ready += bool(cs.get("ready"))
+            continue
+        if terminated is not None:
+            return _terminated_reason(_d(terminated), "Init:"), True, sidecar_restarts, ready, last
+        if waiting is not None and _d(waiting).get("reason") and \
+                waiting["reason"] != "PodInitializing":
+            return "Init:" + waiting["reason"], True, sidecar_restarts, ready, last
+        return f"Init:{i}/{len(inits)}", True, sidecar_restarts, ready, last
+    return reason, False, sidecar_restarts, ready, last
+
+
+def _condition_true(pod: Obj, kind: str) -> bool:
+    return any(_d(c).get("type") == kind and _d(c).get("status") == "True"
+               for c in _l(_d(pod.get("status")).get("conditions")))
+
+
+def pod_status(pod: Obj, now: _dt.datetime) -> tuple[str, str, str]:
+    """(READY, STATUS, RESTARTS) cells, computed as kubectl's printPod does."""
+    spec, status = _d(pod.get("spec")), _d(pod.get("status"))
+    phase = status.get("phase") or ""
+    reason = status.get("reason") or phase
+    for condition in _l(status.get("conditions")):
+        if _d(condition).get("type") == "PodScheduled" and \
+                _d(condition).get("reason") == "SchedulingGated":
+            reason = "SchedulingGated"
+    total = len(_l(spec.get("containers"))) + sum(
+        _restartable(_d(c)) for c in _l(spec.get("initContainers")))
+    restarts = sum(int(_d(cs).get("restartCount") or 0)
+                   for cs in _l(status.get("initContainerStatuses")))
+    reason, initializing, sidecar_restarts, ready, last = _init_status(pod, reason)
+    if not initializing or _condition_true(pod, "Initialized"):
+        restarts, has_running = sidecar_restarts, False
+        for cs in reversed(_l(status.get("containerStatuses"))):
+            cs = _d(cs)
+            restarts += int(cs.get("restartCount") or 0)
+            last = _later(last, _d(_d(cs.get("lastState")).get("terminated")).get("finishedAt"))
+            state = _d(cs.get("state"))
+            waiting, terminated = _d(state.get("waiting")), state.get("terminated")
+            if waiting.get("reason"):
+                reason = waiting["reason"]
+            elif terminated is not None:
+                reason = _terminated_reason(_d(terminated))
+            elif cs.get("ready") and state.get("running") is not None:
+                has_running = True
+                ready += 1
+        if reason == "Completed" and has_running:
+            reason = "Running" if _condition_true(pod, "Ready") else "NotReady"
+    if _d(pod.get("metadata")).get("deletionTimestamp"):
+        if status.get("reason") == "NodeLost":
+            reason = "Unknown"
+        elif phase not in ("Succeeded", "Failed"):
+            reason = "Terminating"
+    restarts_text = str(restarts)
+    if restarts and last is not None:
+        restarts_text = f"{restarts} ({human_duration((now - last).total_seconds())} ago)"
+    return f"{ready}/{total}", reason, restarts_text
+
+
+def _print_pod(pod: Obj, now: _dt.datetime) -> list[Any]:
+    spec, status = _d(pod.get("spec")), _d(pod.get("status"))
+    ready, reason, restarts = pod_status(pod, now)
+    ips = _l(status.get("podIPs"))
+    ip = _d(ips[0]).get("ip") if ips else status.get("podIP")
+    gates = _l(spec.get("readinessGates"))
+    gates_text = "<none>"
+    if gates:
+        conditions = {_d(c).get("type"): _d(c).get("status")
+                      for c in _l(status.get("conditions"))}
+        passed = sum(conditions.get(_d(g).get("conditionType")) == "True" for g in gates)
+        gates_text = f"{passed}/{len(gates)}"
+    return [_name(pod), ready, reason, restarts, _age(pod, now), ip or "<none>",
+            spec.get("nodeName") or "<none>", status.get("nominatedNodeName") or "<none>",
+            gates_text]
+
+
+# --- other kinds -------------------------------------------------------------------------
+
+def _node_roles(labels: Mapping[str, str]) -> str:
+    roles = set()
+    for key, value in labels.items():
+        if key.startswith("node-role.kubernetes.io/") and key[len("node-role.kubernetes.io/"):]:
+            roles.add(key[len("node-role.kubernetes.io/"):])
+        elif key == "kubernetes.io/role" and value:
+            roles.add(value)
+    return ",".join(sorted(roles)) or "<none>"
+
+
+def _node_address(node: Obj, kind: str) -> str:
+    for address in _l(_d(node.get("status")).get("addresses")):
+        if _d(address).get("type") == kind:
+            return str(address.get("address", ""))
+    return "<none>"
+
+
+def _print_node(node: Obj, now: _dt.datetime) -> list[Any]:
+    status, spec = _d(node.get("status")), _d(node.get("spec"))
+    states = []
+    for condition in _l(status.get("conditions")):
+        if _d(condition).get("type") == "Ready":
+            states.append("Ready" if condition.get("status") == "True" else "NotReady")
+    states = states[-1:] or ["Unknown"]
+    if spec.get("unschedulable"):
+        states.append("SchedulingDisabled")
+    info = _d(status.get("nodeInfo"))
+    return [_name(node), ",".join(states),
+            _node_roles(_d(_d(node.get("metadata")).get("labels"))), _age(node, now),
+            info.get("kubeletVersion", ""), _node_address(node, "InternalIP"),
+            _node_address(node, "ExternalIP"), info.get("osImage") or "<unknown>",
+            info.get("kernelVersion") or "<unknown>",
+            info.get("containerRuntimeVersion") or "<unknown>"]
+
+
+def _port_string(ports: list[Any]) -> str:
+    out = []
+    for port in ports:
+        port = _d(port)
+        protocol = port.get("protocol", "TCP")
+        if port.get("nodePort"):
+            out.append(f"{port.get('port')}:{port['nodePort']}/{protocol}")
+        else:
+            out.append(f"{port.get('port')}/{protocol}")
+    return ",".join(out)
+
+
+def _external_ip(svc: Obj) -> str:
+    spec = _d(svc.get("spec"))
+    kind, external = spec.get("type", "ClusterIP"), [str(i) for i in _l(spec.get("externalIPs"))]
+    if kind in ("ClusterIP", "NodePort"):
+        return ",".join(external) or "<none>"
+    if kind == "LoadBalancer":
+        ingress = _l(_d(_d(svc.get("status")).get("loadBalancer")).get("ingress"))
+        lb = [str(_d(i).get("ip") or _d(i).get("hostname") or "") for i in ingress]
+        return ",".join([x for x in lb if x] + external) or "<pending>"
+    if kind == "ExternalName":
+        return str(spec.get("externalName", ""))
+    return "<unknown>"
+
+
+def _print_service(svc: Obj, now: _dt.datetime) -> list[Any]:
+    spec = _d(svc.get("spec"))
+    ips = _l(spec.get("clusterIPs"))
+    cluster_ip = ips[0] if ips else spec.get("clusterIP") or "<none>"
+    return [_name(svc), spec.get("type", "ClusterIP"), cluster_ip, _external_ip(svc),
+            _port_string(_l(spec.get("ports"))) or "<none>", _age(svc, now),
+            format_labels(_d(spec.get("selector")))]
+
+
+def format_endpoints(endpoints: Obj, limit: int = 3) -> str:
+    subsets = _l(endpoints.get("subsets"))
+    if not subsets:
+        return "<none>"
+    shown: list[str] = []
+    count = 0
+    for subset in subsets:
+        addresses = [str(_d(a).get("ip", "")) for a in _l(_d(subset).get("addresses"))]
+        ports = _l(_d(subset).get("ports")) or [None]
+        for port in ports:
+            count += len(addresses)
+            for ip in addresses:
+                if len(shown) < limit:
+                    shown.append(ip if port is None else
+                                 (f"[{ip}]" if ":" in ip else ip) + f":{_d(port).get('port')}")
+    text = ",".join(shown)
+    return f"{text} + {count - limit} more..." if count > limit else text
+
+
+def _containers_and_images(spec: Obj) -> tuple[str, str]:
+    containers = _l(_d(_d(spec.get("template")).get("spec")).get("containers"))
+    return (",".join(str(_d(c).get("name", "")) for c in containers),
+            ",".join(str(_d(c).get("image", "")) for c in containers))
+
+
+def _print_rc(rc: Obj, now: _dt.datetime) -> list[Any]:
+    spec, status = _d(rc.get("spec")), _d(rc.get("status"))
+    names, images = _containers_and_images(spec)
+    return [_name(rc), int(spec.get("replicas") or 0), int(status.get("replicas") or 0),
+            int(status.get("readyReplicas") or 0), _age(rc, now), names, images,
+            format_labels(_d(spec.get("selector")))]
+
+
+def _selector_text(selector: Any) -> str:
+    try:
+        return label_selector_string(selector) or "<none>"
+    except BadRequest:
+        return "<error>"
+
+
+def _print_rs(rs: Obj, now: _dt.datetime) -> list[Any]:
+    spec, status = _d(rs.get("spec")), _d(rs.get("status"))
+    names, images = _containers_and_images(spec)
+    return [_name(rs), int(spec.get("replicas") or 0), int(status.get("replicas") or 0),
+            int(status.get("readyReplicas") or 0), _age(rs, now), names, images,
+            _selector_text(spec.get("selector"))]
+
+
+def _print_deployment(dep: Obj, now: _dt.datetime) -> list[Any]:
+    spec, status = _d(dep.get("spec")), _d(dep.get("status"))
+    names, images = _containers_and_images(spec)
+    return [_name(dep), f"{int(status.get('readyReplicas') or 0)}/{int(spec.get('replicas') or 0)}",
+            int(status.get("updatedReplicas") or 0), int(status.get("availableReplicas") or 0),
+            _age(dep, now), names, images, _selector_text(spec.get("selector"))]
+
+
+def _print_event(event: Obj, now: _dt.datetime) -> list[Any]:
+    first = since(event.get("firstTimestamp"), now) if event.get("firstTimestamp") else \
+        since(event.get("eventTime"), now)
+    last = since(event.get("lastTimestamp"), now) if event.get("lastTimestamp") else first
+    count = event.get("count") or 1
+    series = event.get("series")
+    if isinstance(series, dict):
+        last, count = since(series.get("lastObservedTime"), now), series.get("count", count)
+    involved = _d(event.get("involvedObject"))
+    kind = str(involved.get("kind", "")).lower()
+    target = f"{kind}/{involved['name']}" if involved.get("name") else kind
+    source = _d(event.get("source"))
+    component, host = source.get("component"), source.get("host")
+    if not component:
+        component, host = event.get("reportingComponent"), event.get("reportingInstance")
+    return [last, event.get("type", ""), event.get("reason", ""), target,
+            involved.get("fieldPath", ""), f"{component or ''}, {host}" if host else
+            component or "", str(event.get("message", "")).strip(), first, int(count),
+            _name(event)]
+
+
+def _age_last(*cells: Callable[[Obj], Any]) -> Printer:
+    def printer(obj: Obj, now: _dt.datetime) -> list[Any]:
+        return [_name(obj), *(cell(obj) for cell in cells), _age(obj, now)]
+    return printer
+
+
+_S, _I = "string", "integer"
+_NAME: Column = ("Name", _S, 0)
+_AGE: Column = ("Age", _S, 0)
+_WORKLOAD_WIDE: list[Column] = [("Containers", _S, 1), ("Images", _S, 1), ("Selector", _S, 1)]
+
+_PRINTERS: dict[tuple[str, str], tuple[list[Column], Printer]] = {
+    ("", "pods"): ([_NAME, ("Ready", _S, 0), ("Status", _S, 0), ("Restarts", _S, 0), _AGE,
+                    ("IP", _S, 1), ("Node", _S, 1), ("Nominated Node", _S, 1),
+                    ("Readiness Gates", _S, 1)], _print_pod),
+    ("", "nodes"): ([_NAME, ("Status", _S, 0), ("Roles", _S, 0), _AGE, ("Version", _S, 0),
+                     ("Internal-IP", _S, 1), ("External-IP", _S, 1), ("OS-Image", _S, 1),
+                     ("Kernel-Version", _S, 1), ("Container-Runtime", _S, 1)], _print_node),
+    ("", "services"): ([_NAME, ("Type", _S, 0), ("Cluster-IP", _S, 0), ("External-IP", _S, 0),
+                        ("Port(s)", _S, 0), _AGE, ("Selector", _S, 1)], _print_service),
+    ("", "endpoints"): ([_NAME, ("Endpoints", _S, 0), _AGE], _age_last(format_endpoints)),
+    ("", "replicationcontrollers"): ([_NAME, ("Desired", _I, 0), ("Current", _I, 0),
+                                      ("Ready", _I, 0), _AGE, *_WORKLOAD_WIDE], _print_rc),
+    ("apps", "replicasets"): ([_NAME, ("Desired", _I, 0), ("Current", _I, 0), ("Ready", _I, 0),
+                               _AGE, *_WORKLOAD_WIDE], _print_rs),
+    ("apps", "deployments"): ([_NAME, ("Ready", _S, 0), ("Up-to-date", _I, 0),
+                               ("Available", _I, 0), _AGE, *_WORKLOAD_WIDE], _print_deployment),
+    ("", "namespaces"): ([_NAME, ("Status", _S, 0), _AGE],
+                         _age_last(lambda o: _d(o.get("status")).get("phase", ""))),
+    ("", "configmaps"): ([_NAME, ("Data", _I, 0), _AGE], _age_last(
+        lambda o: len(_d(o.get("data"))) + len(_d(o.get("binaryData"))))),
+    ("", "secrets"): ([_NAME, ("Type", _S, 0), ("Data", _I, 0), _AGE], _age_last(
+        lambda o: o.get("type", ""), lambda o: len(_d(o.get("data"))))),
+    ("", "events"): ([("Last Seen", _S, 0), ("Type", _S, 0), ("Reason", _S, 0),
+                      ("Object", _S, 0), ("Subobject", _S, 1), ("Source", _S, 1),
+                      ("Message", _S, 0), ("First Seen", _S, 1), ("Count", _S, 1),
+                      ("Name", _S, 1)], _print_event),
+    ("coordination.k8s.io", "leases"): ([_NAME, ("Holder", _S, 0), _AGE], _age_last(
+        lambda o: _d(o.get("spec")).get("holderIdentity", ""))),
+    ("", "serviceaccounts"): ([_NAME, ("Secrets", _I, 0), _AGE],
+                              _age_last(lambda o: len(_l(o.get("secrets"))))),
+}
+_DEFAULT: tuple[list[Column], Printer] = ([_NAME, _AGE], _age_last())
+
+
+def column_definitions(resource: Resource) -> list[Obj]:
+    columns, _ = _PRINTERS.get((resource.group, resource.plural), _DEFAULT)
+    out = []
+    for name, kind, priority in columns:
+        fmt = "name" if name == "Name" else ""
+        doc = _NAME_DOC if name == "Name" else _AGE_DOC if name == "Age" else ""
+        out.append({"name": name, "type": kind, "format": fmt, "description": doc,
+                    "priority": priority})
+    return out
+
+
+def _row_object(obj: Obj, include: str) -> Obj | None:
+    if include == "None":
+        return None
+    if include == "Object":
+        return obj
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+            "metadata": obj.get("metadata") or {}}
+
+
+def _row_conditions(resource: Resource, obj: Obj) -> list[Obj] | None:
+    if resource.plural != "pods" or resource.group:
+        return None
+    phase = _d(obj.get("status")).get("phase")
+    if phase == "Succeeded":
+        return [{"type": "Completed", "status": "True", "reason": "Succeeded",
+                 "message": "The pod has completed successfully."}]
+    if phase == "Failed":
+        return [{"type": "Completed", "status": "True", "reason": "Failed",
+                 "message": "The pod failed."}]
+    return None
+
+
+def _query(request: Any) -> Mapping[str, str]:
+    query = getattr(request, "query", request)
+    return query if isinstance(query, Mapping) else {}
+
+
+def table_for(resource: Resource, objs: list[Obj], request: Any = None, *,
+              now: _dt.datetime | None = None) -> Obj:
+    """A meta.k8s.io/v1 Table of `objs`; `request` (or a query mapping) gives includeObject."""
+    include = _query(request).get("includeObject") or "Metadata"
+    if include not in ("None", "Metadata", "Object"):
+        raise BadRequest(f'includeObject must be one of "None", "Metadata" or "Object", got '
+                         f'"{include}"')
+    now = now or _dt.datetime.now(_dt.UTC)
+    _, printer = _PRINTERS.get((resource.group, resource.plural), _DEFAULT)
+    rows = []
+    for obj in objs:
+        row: Obj = {"cells": printer(obj, now)}
+        conditions = _row_conditions(resource, obj)
+        if conditions:
+            row["conditions"] = conditions
+        row_object = _row_object(obj, include)
+        if row_object is not None:
+            row["object"] = row_object
+        rows.append(row)
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {},
+            "columnDefinitions": column_definitions(resource), "rows": rows}
