@@ -69,7 +69,7 @@ class Supervisor:
         self._on_change(f"started {component.name} (pid {component.process.pid})")
 
     async def _watch(self, component: Component) -> None:
-        delay = 1.0
+        delay = min(1.0, MAX_RESTART_DELAY)
         while True:
             assert component.process is not None
             code = await component.process.wait()
@@ -80,7 +80,7 @@ class Supervisor:
                 return
             component.state = "restarting"
             if time.monotonic() - component.started_at > 60:
-                delay = 1.0
+                delay = min(1.0, MAX_RESTART_DELAY)
             self._on_change(f"{component.name} exited with code {code}; restarting in "
                             f"{delay:.0f}s (see {component.log_path})")
             await asyncio.sleep(delay)

@@ -20,8 +20,8 @@ async def test_crashed_component_is_restarted_and_reported(tmp_path: Path,
     sup = Supervisor(on_change=events.append)
     component = Component("crasher", [sys.executable, "-c", script], tmp_path / "c.log")
     await sup.start(component)
-    for _ in range(100):
-        if component.restarts >= 1:
+    for _ in range(200):
+        if counter.exists() and len(counter.read_text()) >= 2:
             break
         await asyncio.sleep(0.05)
     await sup.stop_all([["crasher"]])
