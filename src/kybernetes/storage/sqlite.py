@@ -13,12 +13,17 @@ touch many rows (``list``, ``count``, a watch's replay) runs on a reader thread.
 
 Watches are fed in-process (:mod:`.sqlite_watch`): this process is the only
 writer, so it can hand committed events to watchers without polling. That is
-also why one SQLite file serves exactly one API server; for more, use etcd.
+also why one SQLite file serves exactly one API server; for more, use etcd. A
+second opener (another process, or another store in this one) is refused
+through an advisory lock on ``<file>.lock``, which the kernel drops when the
+holder dies, even by ``kill -9``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -49,9 +54,11 @@ class SqliteStore:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._inline: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
 
     async def start(self) -> None:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _lock(self.path + ".lock")
         loop = asyncio.get_running_loop()
         self._hub = WatchHub(0)
         self._writer = Writer(self.path, loop=loop, on_commit=self._hub.publish)
@@ -76,6 +83,9 @@ class SqliteStore:
             for conn in self._connections:
                 conn.close()
             self._connections.clear()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the lock
+            self._lock_fd = None
 
     # -- reads ----------------------------------------------------------------
 
@@ -151,6 +161,23 @@ class SqliteStore:
     async def _read_log(self, prefix: str, start: int, upto: int, limit: int
                         ) -> tuple[list[Event], int, bool]:
         return await self._read(_read_log, prefix, start, upto, limit)
+
+
+def _lock(path: str) -> int:
+    """Take the store's advisory lock (see the module docstring); returns its fd."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise StorageUnavailable(
+            f"sqlite store {path.removesuffix('.lock')} is in use by another process "
+            f"(pid {holder}); one SQLite file serves one API server - use etcd for more"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
 
 
 # The read functions run inside one read transaction, on a reader thread or inline.

@@ -158,3 +158,19 @@ async def test_close_ends_watches_and_refuses_writes(tmp_path: Path) -> None:
     assert await asyncio.wait_for(waiting, 5) == []
     with pytest.raises(StorageUnavailable):
         await store.create("/a", b"v")
+
+
+async def test_a_second_opener_of_the_file_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path}/state.db"
+    first = open_store(url)
+    await first.start()
+    try:
+        second = open_store(url)
+        with pytest.raises(StorageUnavailable, match="in use by another process"):
+            await second.start()
+        await second.aclose()
+    finally:
+        await first.aclose()
+    third = open_store(url)  # the lock went with the first store
+    await third.start()
+    await third.aclose()
