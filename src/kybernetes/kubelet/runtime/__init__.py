@@ -1,1 +1,18 @@
+"""Container runtimes behind one interface (see :mod:`.base`): process, docker, fake."""
 
+from __future__ import annotations
+
+from typing import Any
+
+
+def make_runtime(config: Any) -> Any:
+    """The runtime named by `config.runtime`, built for this node."""
+    if config.runtime == "fake":
+        from kybernetes.kubelet.runtime.fake import FakeRuntime
+        return FakeRuntime(node_ip=config.node_ip or "127.0.0.1",
+                           fail_pattern=config.fail_pods_matching)
+    if config.runtime == "docker":
+        from kybernetes.kubelet.runtime.docker import DockerRuntime
+        return DockerRuntime(config)
+    from kybernetes.kubelet.runtime.process import ProcessRuntime
+    return ProcessRuntime(config)

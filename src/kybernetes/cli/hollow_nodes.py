@@ -1,0 +1,71 @@
+"""`kyb hollow-nodes`: N fake nodes in one process, for scale tests."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from pathlib import Path
+
+from kybernetes import log
+from kybernetes.cli.errors import CliError
+
+HELP = "run many fake nodes (fake runtime) in one process, for scale tests"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kubeconfig", required=True, help="credentials for the API server")
+    parser.add_argument("--count", type=int, required=True, help="how many nodes")
+    parser.add_argument("--name-prefix", default="hollow-node",
+                        help="nodes are <prefix>-<i> (default %(default)s)")
+    parser.add_argument("--start-index", type=int, default=0)
+    parser.add_argument("--node-ip", default="127.0.0.1", help="InternalIP of every node")
+    parser.add_argument("--max-pods", type=int, default=110)
+    parser.add_argument("--fail-pods-matching", metavar="REGEX",
+                        help="containers of matching pods exit with code 1")
+    parser.add_argument("--lease-seconds", type=float, default=10.0)
+    parser.add_argument("--status-seconds", type=float, default=60.0)
+    parser.add_argument("--concurrency", type=int, default=50,
+                        help="registrations in flight at once (default 50)")
+    parser.add_argument("--register-with-taints", default="")
+    parser.add_argument("--node-labels", default="")
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+
+
+async def _main(args: argparse.Namespace) -> int:
+    from kybernetes.cli.kubelet import parse_labels, parse_taints
+    from kybernetes.client import ApiClient
+    from kybernetes.kubelet.config import KubeletConfig
+    from kybernetes.kubelet.hollow import HollowNodes
+
+    if args.count < 1:
+        raise CliError("--count must be at least 1")
+    template = KubeletConfig(
+        node_name="", runtime="fake", root_dir=Path("/"), node_ip=args.node_ip,
+        max_pods=args.max_pods, fail_pods_matching=args.fail_pods_matching,
+        lease_seconds=args.lease_seconds, status_seconds=args.status_seconds,
+        taints=parse_taints(args.register_with_taints), labels=parse_labels(args.node_labels),
+        serve=False)
+    try:
+        client = ApiClient.from_kubeconfig(args.kubeconfig, user_agent="kyb-hollow-nodes",
+                                           pool_size=args.concurrency)
+    except (OSError, ValueError) as e:
+        raise CliError(f"--kubeconfig: {e}") from None
+    nodes = HollowNodes(client, template, count=args.count, prefix=args.name_prefix,
+                        start_index=args.start_index, concurrency=args.concurrency)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await nodes.start()
+        await stop.wait()
+    finally:
+        await nodes.aclose()
+        await client.aclose()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    log.setup(args.verbose)
+    return asyncio.run(_main(args))

@@ -1,0 +1,125 @@
+"""`kyb kubelet`: run one node's agent until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import signal
+from pathlib import Path
+from typing import Any
+
+from kybernetes import log
+from kybernetes.cli.errors import CliError
+
+HELP = "run a node agent: register the node and run the pods bound to it"
+RUNTIMES = ("process", "docker", "fake")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kubeconfig", required=True, help="credentials for the API server")
+    parser.add_argument("--node-name", required=True, help="the Node this kubelet registers")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="process")
+    parser.add_argument("--root-dir", default="/var/lib/kyb-kubelet",
+                        help="state, volumes and logs (default %(default)s)")
+    parser.add_argument("--pod-cidr", help="pod addresses (else the Node's spec.podCIDR)")
+    parser.add_argument("--port", type=int, default=10250, help="HTTPS port (default 10250)")
+    parser.add_argument("--address", default="0.0.0.0", help="address the HTTPS API binds")
+    parser.add_argument("--node-ip", help="the node's InternalIP (default: detected)")
+    parser.add_argument("--max-pods", type=int, default=110)
+    parser.add_argument("--register-with-taints", default="",
+                        help="key=value:Effect,… taints for the Node at registration")
+    parser.add_argument("--node-labels", default="", help="key=value,… labels for the Node")
+    parser.add_argument("--fail-pods-matching", metavar="REGEX",
+                        help="fake runtime: containers of matching pods exit with code 1")
+    parser.add_argument("--lease-seconds", type=float, default=10.0,
+                        help="Lease renewal period (default 10)")
+    parser.add_argument("--status-seconds", type=float, default=60.0,
+                        help="Node status period (default 60)")
+    parser.add_argument("--backoff-base", type=float, default=10.0,
+                        help="first crash-loop back-off in seconds (default 10)")
+    parser.add_argument("--backoff-max", type=float, default=300.0,
+                        help="longest crash-loop back-off in seconds (default 300)")
+    parser.add_argument("--sync-seconds", type=float, default=10.0,
+                        help="how often each pod is re-checked without a cause (default 10)")
+    parser.add_argument("--teardown-on-exit", action="store_true",
+                        help="stop every pod and remove the node network on exit")
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+
+
+def parse_taints(text: str) -> tuple[dict[str, str], ...]:
+    """`k=v:NoSchedule,k2:NoExecute` -> Node taints; CliError when malformed."""
+    taints = []
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        head, sep, effect = item.rpartition(":")
+        if not sep or effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+            raise CliError(f"invalid taint {item!r}: want key[=value]:NoSchedule|"
+                           "PreferNoSchedule|NoExecute")
+        key, _, value = head.partition("=")
+        taint = {"key": key, "effect": effect}
+        if value:
+            taint["value"] = value
+        taints.append(taint)
+    return tuple(taints)
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    labels = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CliError(f"invalid label {item!r}: want key=value")
+        labels[key] = value
+    return labels
+
+
+def build_config(args: argparse.Namespace) -> Any:
+    from kybernetes.kubelet.config import KubeletConfig
+    if args.pod_cidr:
+        try:
+            ipaddress.ip_network(args.pod_cidr, strict=False)
+        except ValueError as e:
+            raise CliError(f"--pod-cidr: {e}") from None
+    return KubeletConfig(
+        node_name=args.node_name, runtime=args.runtime, root_dir=Path(args.root_dir).resolve(),
+        pod_cidr=args.pod_cidr, port=args.port, address=args.address, node_ip=args.node_ip,
+        max_pods=args.max_pods, taints=parse_taints(args.register_with_taints),
+        labels=parse_labels(args.node_labels), lease_seconds=args.lease_seconds,
+        status_seconds=args.status_seconds, backoff_base=args.backoff_base,
+        backoff_max=args.backoff_max, sync_seconds=args.sync_seconds,
+        fail_pods_matching=args.fail_pods_matching, teardown_on_exit=args.teardown_on_exit)
+
+
+async def _main(args: argparse.Namespace) -> int:
+    from kybernetes.client import ApiClient
+    from kybernetes.kubelet.agent import Kubelet
+    from kybernetes.kubelet.runtime import make_runtime
+    from kybernetes.kubelet.server import KubeletServer
+
+    config = build_config(args)
+    config.root_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        client = ApiClient.from_kubeconfig(args.kubeconfig, user_agent="kyb-kubelet")
+    except (OSError, ValueError) as e:
+        raise CliError(f"--kubeconfig: {e}") from None
+    runtime = make_runtime(config)
+    kubelet = Kubelet(client, config, runtime)
+    server = KubeletServer(kubelet, kubeconfig=args.kubeconfig)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await server.start()
+        await kubelet.start()
+        await stop.wait()
+    finally:
+        await server.aclose()
+        await kubelet.aclose(teardown=config.teardown_on_exit)
+        await client.aclose()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    log.setup(args.verbose)
+    return asyncio.run(_main(args))

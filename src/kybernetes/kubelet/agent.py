@@ -1,0 +1,220 @@
+"""The kubelet: one node's agent, tying the Node, the pods and the runtime together.
+
+`Kubelet.start()` registers the Node (NodeAgent), rebuilds its view of what
+the runtime still runs (adoption after a restart), then follows the pods bound
+to this node. Pods arrive through :meth:`pod_changed` / :meth:`pod_deleted`:
+a standalone kubelet feeds them from its own informer (fieldSelector
+spec.nodeName=<node>); `kyb hollow-nodes` feeds a thousand kubelets from one
+shared informer. Each pod gets a :class:`PodWorker` task.
+
+Once the pod list is synced, containers and sandboxes of pods that no longer
+exist are removed, as the Kubernetes kubelet's housekeeping does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from kybernetes.api.errors import InternalError, NotFound, ServiceUnavailable, TooManyRequests
+from kybernetes.api.quantity import cpu_millis, memory_bytes
+from kybernetes.api.resources import CONFIGMAPS, PODS, SECRETS, SERVICES
+from kybernetes.client import EventRecorder, Informer
+from kybernetes.kubelet.backoff import Backoff
+from kybernetes.kubelet.config import KubeletConfig
+from kybernetes.kubelet.ipam import IpPool
+from kybernetes.kubelet.node import HostFacts, NodeAgent, default_node_ip
+from kybernetes.kubelet.runtime.base import Runtime, Sandbox
+from kybernetes.kubelet.worker import PodWorker
+from kybernetes.tasks import cancel_and_wait, spawn
+
+log = logging.getLogger("kybernetes.kubelet")
+
+
+class Kubelet:
+    """Runs the pods bound to one node through one runtime."""
+
+    def __init__(self, client: Any, config: KubeletConfig, runtime: Runtime, *,
+                 host: HostFacts | None = None, own_informer: bool = True,
+                 with_services: bool = True) -> None:
+        self.client = client
+        self.config = config
+        self.runtime = runtime
+        self.host = host or HostFacts.read(config.root_dir)
+        self.node_ip = config.node_ip or default_node_ip()
+        self.node = NodeAgent(client, config, host=self.host, runtime_version=runtime.version,
+                              node_ip=self.node_ip)
+        self.recorder = EventRecorder(client, "kubelet", host=config.node_name)
+        self.backoff = Backoff(base=config.backoff_base, cap=config.backoff_max)
+        self.workers: dict[str, PodWorker] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._own_informer = own_informer
+        self._with_services = with_services
+        self.pods: Informer | None = None
+        self.service_informer: Informer | None = None
+        self.ipam: IpPool | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        runtime.on_change(self._container_changed)
+
+    @property
+    def allocatable(self) -> dict[str, int]:
+        return {"cpu": cpu_millis(self.host.cpus), "memory": memory_bytes(
+            f"{self.host.memory_kib}Ki"), "ephemeral-storage": self.host.storage_kib * 1024}
+
+    # -- life cycle ----------------------------------------------------------------
+
+    def serving_on(self, port: int) -> None:
+        """The HTTPS API's actual port (when --port 0 asked for any free one)."""
+        self.config = replace(self.config, port=port)
+        self.node.config = self.config
+
+    async def start(self) -> None:
+        """Register, adopt, and begin following this node's pods."""
+        await self.runtime.start()
+        await self._register()
+        cidr = self.node.pod_cidr
+        await self.runtime.configure(pod_cidr=cidr)
+        if cidr:
+            self.ipam = IpPool(cidr)
+            for sandbox in await self.runtime.list_sandboxes():
+                if not sandbox.host_network:
+                    self.ipam.assign(sandbox.pod_uid, sandbox.ip)
+        self._heartbeat = spawn(self.node.run(), name=f"heartbeat-{self.config.node_name}")
+        if self._with_services:
+            self.service_informer = Informer(self.client, SERVICES)
+            await self.service_informer.start()
+        if self._own_informer:
+            self.pods = Informer(self.client, PODS,
+                                 field_selector=f"spec.nodeName={self.config.node_name}")
+            self.pods.add_handler(on_add=self.pod_changed,
+                                  on_update=self._pod_replaced,
+                                  on_delete=self.pod_deleted)
+            await self.pods.start()
+            async with asyncio.timeout(30):
+                await self.pods.wait_synced()
+            await self.remove_orphans({p["metadata"]["uid"] for p in self.pods.list()})
+        log.info("kubelet started", extra={"node": self.config.node_name,
+                                           "runtime": self.runtime.version})
+
+    async def _register(self) -> None:
+        """Register, retrying while the API server is unreachable (it may start later)."""
+        delay = 0.2
+        while True:
+            try:
+                await self.node.register()
+                return
+            except (ServiceUnavailable, InternalError, TooManyRequests) as e:
+                log.info("registration failed; retrying",
+                         extra={"node": self.config.node_name, "error": str(e)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def aclose(self, *, teardown: bool = False) -> None:
+        """Stop following pods; with `teardown`, also stop every container and sandbox."""
+        for informer in (self.pods, self.service_informer):
+            if informer is not None:
+                await informer.aclose()
+        await cancel_and_wait(self._heartbeat, *self._tasks.values())
+        if teardown:
+            await self.remove_orphans(set())
+            await self.runtime.teardown()
+        await self.recorder.aclose()
+        await self.runtime.aclose()
+
+    # -- pods in -------------------------------------------------------------------
+
+    def pod_changed(self, pod: dict[str, Any]) -> None:
+        uid = pod["metadata"]["uid"]
+        worker = self.workers.get(uid)
+        if worker is not None:
+            worker.update(pod)
+            return
+        worker = PodWorker(self, pod)
+        self.workers[uid] = worker
+        self._tasks[uid] = spawn(self._run_worker(worker), name=f"pod-{uid}")
+
+    def _pod_replaced(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        if old["metadata"].get("uid") != new["metadata"].get("uid"):
+            self.pod_deleted(old)
+        self.pod_changed(new)
+
+    def pod_deleted(self, pod: dict[str, Any]) -> None:
+        worker = self.workers.get(pod["metadata"]["uid"])
+        if worker is not None:
+            worker.gone()
+
+    async def _run_worker(self, worker: PodWorker) -> None:
+        try:
+            await worker.run()
+        finally:
+            self.workers.pop(worker.uid, None)
+            self._tasks.pop(worker.uid, None)
+            self.backoff.forget_prefix(worker.uid)
+
+    def _container_changed(self, pod_uid: str) -> None:
+        worker = self.workers.get(pod_uid)
+        if worker is not None:
+            worker.wake()
+
+    async def remove_orphans(self, keep: set[str]) -> None:
+        """Remove containers and sandboxes whose pod is not in `keep`."""
+        for c in await self.runtime.list_containers():
+            if c.pod_uid not in keep:
+                await self.runtime.stop_container(c.id, grace=2.0)
+                await self.runtime.remove_container(c.id)
+        for sandbox in await self.runtime.list_sandboxes():
+            if sandbox.pod_uid not in keep:
+                await self.release_sandbox(sandbox.pod_uid)
+
+    # -- what workers need ---------------------------------------------------------
+
+    async def sandbox_for(self, pod: dict[str, Any]) -> Sandbox:
+        ip = None
+        if self.ipam is not None and not pod["spec"].get("hostNetwork"):
+            ip = self.ipam.allocate(pod["metadata"]["uid"])
+        sandbox = await self.runtime.run_sandbox(pod, ip=ip)
+        if sandbox.host_network:
+            sandbox.ip = self.node_ip
+        if sandbox.host_network and not pod["spec"].get("hostNetwork") and \
+                self.runtime.name != "fake":
+            self.recorder.event(pod, "Warning", "HostNetwork",
+                                "pod networking needs root and a pod CIDR; "
+                                "this pod shares the node's network")
+        return sandbox
+
+    async def release_sandbox(self, uid: str) -> None:
+        await self.runtime.remove_sandbox(uid)
+        if self.ipam is not None:
+            self.ipam.release(uid)
+
+    def services(self, pod: dict[str, Any]) -> list[dict[str, Any]]:
+        """The Services whose link variables the pod's containers get (and `kubernetes`)."""
+        if self.service_informer is None:
+            return []
+        namespace = pod["metadata"].get("namespace", "default")
+        services = self.service_informer.list(namespace)
+        master = self.service_informer.get("default/kubernetes")
+        if master is not None and namespace != "default":
+            services.append(master)
+        return services
+
+    async def lookup(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        resource = CONFIGMAPS if kind == "ConfigMap" else SECRETS
+        try:
+            return await self.client.get(resource, name, namespace=namespace)
+        except NotFound:
+            return None
+
+    def log_path(self, uid: str, name: str, attempt: int) -> Path:
+        """Where a container's output goes: `<root>/pods/<uid>/logs/<name>/<attempt>.log`."""
+        return self.config.root_dir / "pods" / uid / "logs" / name / f"{attempt}.log"
+
+    def worker_for(self, namespace: str, name: str) -> PodWorker | None:
+        for worker in self.workers.values():
+            meta = worker.pod["metadata"]
+            if meta["name"] == name and meta.get("namespace", "default") == namespace:
+                return worker
+        return None

@@ -1,0 +1,57 @@
+"""The kubelet's settings, one frozen record built from the command line.
+
+Timings that Kubernetes fixes (lease renewal every 10 s, status every minute,
+crash back-off from 10 s to 5 min) are fields here so tests can shorten them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KUBELET_VERSION = "v1.33.0-kyb"
+
+
+@dataclass(frozen=True)
+class KubeletConfig:
+    """How one kubelet runs; defaults are Kubernetes' own."""
+
+    node_name: str
+    runtime: str = "process"
+    root_dir: Path = Path("/var/lib/kyb-kubelet")
+    pod_cidr: str | None = None
+    port: int = 10250
+    address: str = "0.0.0.0"
+    node_ip: str | None = None
+    max_pods: int = 110
+    taints: tuple[dict[str, str], ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    lease_seconds: float = 10.0
+    lease_duration: int = 40
+    status_seconds: float = 60.0
+    backoff_base: float = 10.0
+    backoff_max: float = 300.0
+    sync_seconds: float = 10.0
+    fail_pods_matching: str | None = None
+    teardown_on_exit: bool = False
+    serve: bool = True
+
+
+def rfc3339(ts: float | None = None) -> str:
+    """`2026-11-25T22:33:46Z` (Kubernetes' metav1.Time)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if ts is None else ts))
+
+
+def micro_time(ts: float | None = None) -> str:
+    """`2026-11-25T22:33:46.123456Z` (Kubernetes' metav1.MicroTime, used by Leases)."""
+    ts = time.time() if ts is None else ts
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1e6):06d}Z"
+
+
+def parse_rfc3339(text: str | None) -> float | None:
+    """Seconds since the epoch for a metav1.Time or MicroTime string."""
+    if not text:
+        return None
+    from datetime import datetime
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()

@@ -1,0 +1,122 @@
+"""Pod networking for the process runtime: a node bridge and a netns per pod.
+
+What the CNI `bridge` plugin with host-local IPAM does, with `ip` from
+iproute2: one Linux bridge per node holds the pod CIDR's first address (the
+pods' gateway); each pod gets a network namespace `kyb-<tag>-<uid>` and a veth
+pair whose host end joins the bridge and whose other end is the pod's `eth0`
+with the pod's address and a default route through the gateway. The host (and
+so the node's other pods) reach every pod directly; a NAT rule masquerades
+pod traffic leaving the pod CIDR so pods reach the outside.
+
+Commands go through `ip -batch` (two processes per pod), so a pod's network
+costs a few milliseconds. Names start with `kyb` (and carry a per-node tag)
+so leftovers are easy to find and two kubelets on one host never collide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+log = logging.getLogger("kybernetes.kubelet.network")
+NETNS_DIR = Path("/var/run/netns")
+
+
+class NetworkError(Exception):
+    """An `ip` command failed; the message has its stderr."""
+
+
+async def _ip(*args: str, batch: str | None = None, check: bool = True) -> str:
+    argv = ["ip", *args] + (["-batch", "-"] if batch is not None else [])
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate(batch.encode() if batch is not None else None)
+    if check and proc.returncode != 0:
+        raise NetworkError(f"ip {' '.join(args)}: {err.decode(errors='replace').strip()}")
+    return out.decode()
+
+
+async def _iptables(*args: str) -> bool:
+    proc = await asyncio.create_subprocess_exec(
+        "iptables", "-w", "5", *args, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL)
+    return await proc.wait() == 0
+
+
+def node_tag(node_name: str, root_dir: Path) -> str:
+    """Six hex digits naming this kubelet's network objects."""
+    return hashlib.sha256(f"{node_name}\0{root_dir}".encode()).hexdigest()[:6]
+
+
+def can_use_netns() -> bool:
+    return os.geteuid() == 0 and Path("/proc/self/ns/net").exists()
+
+
+class NodeNetwork:
+    """The bridge of one node and the network namespaces of its pods."""
+
+    def __init__(self, *, tag: str, gateway: str, prefix: int, cidr: str) -> None:
+        self.tag = tag
+        self.bridge = f"kyb{tag}"
+        self.gateway = gateway
+        self.prefix = prefix
+        self.cidr = cidr
+
+    def netns_name(self, uid: str) -> str:
+        return f"kyb-{self.tag}-{uid}"
+
+    def netns_path(self, uid: str) -> Path:
+        return NETNS_DIR / self.netns_name(uid)
+
+    def _veth(self, uid: str) -> str:
+        return "kyv" + hashlib.sha256(f"{self.tag}{uid}".encode()).hexdigest()[:12]
+
+    async def setup(self) -> None:
+        """Create the bridge with the gateway address (idempotent) and the NAT rule."""
+        links = await _ip("-o", "link", "show", "dev", self.bridge, check=False)
+        if not links:
+            await _ip(batch=f"link add {self.bridge} type bridge\n"
+                            f"addr add {self.gateway}/{self.prefix} dev {self.bridge}\n"
+                            f"link set {self.bridge} up\n")
+        if not await _iptables("-t", "nat", "-C", *self._nat_rule()):
+            await _iptables("-t", "nat", "-A", *self._nat_rule())
+
+    def _nat_rule(self) -> tuple[str, ...]:
+        return ("POSTROUTING", "-s", self.cidr, "!", "-d", self.cidr, "-m", "comment",
+                "--comment", f"kyb {self.tag}", "-j", "MASQUERADE")
+
+    async def teardown(self) -> None:
+        """Remove the bridge and the NAT rule."""
+        await _ip("link", "del", self.bridge, check=False)
+        await _iptables("-t", "nat", "-D", *self._nat_rule())
+
+    async def add_pod(self, uid: str, ip: str) -> str:
+        """Make the pod's namespace and wire it to the bridge; returns the netns path."""
+        ns, veth = self.netns_name(uid), self._veth(uid)
+        if self.netns_path(uid).exists():
+            await self.remove_pod(uid)
+        await _ip(batch=f"netns add {ns}\n"
+                        f"link add {veth} type veth peer name eth0 netns {ns}\n"
+                        f"link set {veth} master {self.bridge} up\n")
+        await _ip("-n", ns, batch=f"addr add {ip}/{self.prefix} dev eth0\n"
+                                  "link set eth0 up\nlink set lo up\n"
+                                  f"route add default via {self.gateway}\n")
+        return str(self.netns_path(uid))
+
+    async def remove_pod(self, uid: str) -> None:
+        """Delete the pod's namespace (its veth pair goes with it)."""
+        await _ip("link", "del", self._veth(uid), check=False)
+        await _ip("netns", "del", self.netns_name(uid), check=False)
+
+    def pod_namespaces(self) -> list[str]:
+        """UIDs of the pods whose namespaces exist."""
+        prefix = f"kyb-{self.tag}-"
+        try:
+            return [p.name[len(prefix):] for p in NETNS_DIR.iterdir()
+                    if p.name.startswith(prefix)]
+        except OSError:
+            return []

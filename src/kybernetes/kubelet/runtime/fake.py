@@ -1,0 +1,117 @@
+"""A runtime that runs nothing: containers are records that go Running at once.
+
+This is what kubemark's hollow kubelet and kwok do: the whole kubelet above the
+runtime (registration, leases, pod workers, status) is real, so a thousand fake
+nodes load the API server, scheduler and controllers as a thousand machines
+would, while costing a few kilobytes each. A pod whose name matches
+`fail_pattern` has containers that exit with code 1 at once, so tests can
+drive crash loops and failed pods without real processes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kybernetes import __version__
+from kybernetes.kubelet.runtime.base import (
+    EXITED,
+    RUNNING,
+    ContainerConfig,
+    ContainerInfo,
+    RuntimeError_,
+    Sandbox,
+)
+
+
+class FakeRuntime:
+    """Containers are dict entries; nothing is executed."""
+
+    name = "fake"
+
+    def __init__(self, *, node_ip: str = "127.0.0.1", fail_pattern: str | None = None) -> None:
+        self.node_ip = node_ip
+        self.fail = re.compile(fail_pattern) if fail_pattern else None
+        self._sandboxes: dict[str, Sandbox] = {}
+        self._containers: dict[str, ContainerInfo] = {}
+        self._ids = itertools.count(1)
+        self._callbacks: list[Callable[[str], None]] = []
+
+    @property
+    def version(self) -> str:
+        return f"fake://{__version__}"
+
+    def on_change(self, callback: Callable[[str], None]) -> None:
+        self._callbacks.append(callback)
+
+    async def start(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+    async def configure(self, *, pod_cidr: str | None) -> None:
+        return None
+
+    async def teardown(self) -> None:
+        self._containers.clear()
+        self._sandboxes.clear()
+
+    async def run_sandbox(self, pod: dict[str, Any], *, ip: str | None) -> Sandbox:
+        uid = pod["metadata"]["uid"]
+        sandbox = self._sandboxes.get(uid)
+        if sandbox is None:
+            host = bool(pod["spec"].get("hostNetwork")) or ip is None
+            sandbox = Sandbox(pod_uid=uid, ip=self.node_ip if host else ip or "",
+                              host_network=host, id=f"fake-sandbox-{uid}")
+            self._sandboxes[uid] = sandbox
+        return sandbox
+
+    async def remove_sandbox(self, pod_uid: str) -> None:
+        self._sandboxes.pop(pod_uid, None)
+
+    async def list_sandboxes(self) -> list[Sandbox]:
+        return list(self._sandboxes.values())
+
+    async def start_container(self, sandbox: Sandbox, config: ContainerConfig) -> ContainerInfo:
+        if config.spec.get("image", "") == "":
+            raise RuntimeError_("container has no image", reason="InvalidImageName")
+        now = time.time()
+        cid = f"fake://{next(self._ids):08x}"
+        info = ContainerInfo(id=cid, pod_uid=sandbox.pod_uid, name=config.spec["name"],
+                             attempt=config.attempt, state=RUNNING,
+                             image=config.spec.get("image", ""),
+                             image_id=f"fake://{config.spec.get('image', '')}", started_at=now)
+        name = config.pod["metadata"].get("name", "")
+        if config.init or (self.fail and self.fail.search(name)):
+            failed = bool(self.fail and self.fail.search(name))
+            info = info.replace(state=EXITED, finished_at=now, exit_code=1 if failed else 0,
+                                reason="Error" if failed else "Completed")
+        self._containers[cid] = info
+        return info
+
+    async def stop_container(self, container_id: str, *, grace: float) -> None:
+        info = self._containers.get(container_id)
+        if info and info.state == RUNNING:
+            self._containers[container_id] = info.replace(
+                state=EXITED, finished_at=time.time(), exit_code=0, reason="Completed")
+
+    async def remove_container(self, container_id: str) -> None:
+        self._containers.pop(container_id, None)
+
+    async def list_containers(self, pod_uid: str | None = None) -> list[ContainerInfo]:
+        return [c for c in self._containers.values() if pod_uid in (None, c.pod_uid)]
+
+    async def exec_sync(self, container_id: str, command: list[str], *,
+                        time_limit: float) -> tuple[int, bytes]:
+        return 0, b""
+
+    async def exec_stream(self, container_id: str, command: list[str], *, tty: bool) -> Any:
+        raise RuntimeError_("the fake runtime cannot exec", reason="NotSupported")
+
+    def log_file(self, container_id: str) -> Path | None:
+        return None

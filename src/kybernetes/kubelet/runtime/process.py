@@ -1,0 +1,422 @@
+"""The process runtime: containers are host processes; pods get network namespaces.
+
+A container is its `command` + `args` run as a new session (so its process
+group is signalled as a unit), with the pod's environment, stdout and stderr
+appended to one log file, and, as root: its own cgroup (memory and CPU
+limits, OOM detection), the pod's network namespace, and a private mount
+namespace in which its volumes are bind-mounted at their mountPaths. All of
+that is set up in the child between fork and exec (`preexec_fn`), so the
+program starts already confined. The image is recorded, not run.
+
+State is written under `<root>/runtime/` (one JSON file per container and per
+sandbox) and exits are watched through pidfds, so a restarted kubelet adopts
+running containers: same IDs, same attempts, no duplicates. A container that
+ended while the kubelet was down is reported as `ContainerStatusUnknown`
+with exit code 137, as Kubernetes reports containers it lost track of.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kybernetes import __version__
+from kybernetes.kubelet.cgroups import Cgroups
+from kybernetes.kubelet.ipam import IpPool
+from kybernetes.kubelet.network import NetworkError, NodeNetwork, can_use_netns, node_tag
+from kybernetes.kubelet.runtime.base import (
+    EXITED,
+    RUNNING,
+    ContainerConfig,
+    ContainerInfo,
+    RuntimeError_,
+    Sandbox,
+)
+from kybernetes.kubelet.runtime.exec import ProcessExec, nsenter_prefix
+
+log = logging.getLogger("kybernetes.kubelet.process")
+
+_libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
+MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_SLAVE = 1, 32, 4096, 16384, 1 << 19
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _check(rc: int, what: str) -> None:
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _child_setup(*, netns: str, procs: list[str], mounts: list[tuple[str, str, bool]],
+                 cwd: str) -> Callable[[], None]:
+    """What the child does between fork and exec: cgroup, netns, mounts, cwd."""
+    def setup() -> None:
+        for path in procs:
+            with open(path, "w") as f:
+                f.write(str(os.getpid()))
+        if netns:
+            fd = os.open(netns, os.O_RDONLY)
+            _check(_libc.setns(fd, CLONE_NEWNET), "setns")
+            os.close(fd)
+        if mounts:
+            _check(_libc.unshare(CLONE_NEWNS), "unshare")
+            _check(_libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None), "mount /")
+            for src, dst, ro in mounts:
+                _check(_libc.mount(src.encode(), dst.encode(), None, MS_BIND | MS_REC, None),
+                       f"mount {dst}")
+                if ro:
+                    _libc.mount(src.encode(), dst.encode(), None,
+                                MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, None)
+        os.chdir(cwd)
+    return setup
+
+
+def _proc_start(pid: int) -> str:
+    """The process's start time in clock ticks (guards against PID reuse)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+@dataclass
+class _Record:
+    """A container as written to disk."""
+
+    info: dict[str, Any]
+    pid: int
+    pid_start: str
+    log_path: str
+    cgroup: str
+    env: dict[str, str]
+    cwd: str
+    netns: str
+    mount_dirs: list[str] = field(default_factory=list)
+    mounts: list[list[Any]] = field(default_factory=list)
+
+
+class ProcessRuntime:
+    """Host processes as containers; see the module docstring."""
+
+    name = "process"
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self.dir = Path(config.root_dir) / "runtime"
+        self.tag = node_tag(config.node_name, Path(config.root_dir))
+        self.cgroups = Cgroups(self.tag)
+        self.network: NodeNetwork | None = None
+        self._records: dict[str, _Record] = {}
+        self._popen: dict[str, subprocess.Popen[bytes]] = {}
+        self._exited: dict[str, asyncio.Event] = {}
+        self._pidfds: dict[str, int] = {}
+        self._sandboxes: dict[str, Sandbox] = {}
+        self._callbacks: list[Callable[[str], None]] = []
+
+    @property
+    def version(self) -> str:
+        return f"process://{__version__}"
+
+    def on_change(self, callback: Callable[[str], None]) -> None:
+        self._callbacks.append(callback)
+
+    # -- state on disk ---------------------------------------------------------------
+
+    def _path(self, kind: str, key: str) -> Path:
+        return self.dir / kind / f"{key.split('://')[-1]}.json"
+
+    def _save(self, cid: str) -> None:
+        path = self._path("containers", cid)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self._records[cid])))
+        tmp.replace(path)
+
+    def _save_sandbox(self, sandbox: Sandbox) -> None:
+        path = self._path("sandboxes", sandbox.pod_uid)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(sandbox)))
+
+    def _info(self, cid: str) -> ContainerInfo:
+        return ContainerInfo(**self._records[cid].info)
+
+    def _set_info(self, cid: str, info: ContainerInfo) -> None:
+        self._records[cid].info = asdict(info)
+        self._save(cid)
+
+    # -- life cycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load what a previous run left and adopt the containers still running."""
+        for path in sorted((self.dir / "sandboxes").glob("*.json")):
+            sandbox = Sandbox(**json.loads(path.read_text()))
+            self._sandboxes[sandbox.pod_uid] = sandbox
+        for path in sorted((self.dir / "containers").glob("*.json")):
+            try:
+                record = _Record(**json.loads(path.read_text()))
+            except (ValueError, TypeError):
+                path.unlink(missing_ok=True)
+                continue
+            cid = record.info["id"]
+            self._records[cid] = record
+            self._exited[cid] = asyncio.Event()
+            if record.info["state"] != RUNNING:
+                self._exited[cid].set()
+            elif _proc_start(record.pid) == record.pid_start:
+                self._watch(cid, record.pid)
+            else:
+                self._set_info(cid, self._info(cid).replace(
+                    state=EXITED, exit_code=137, reason="ContainerStatusUnknown",
+                    message="The container could not be located when the kubelet restarted",
+                    finished_at=time.time()))
+                self._exited[cid].set()
+
+    async def configure(self, *, pod_cidr: str | None) -> None:
+        """Set up the node bridge once the pod CIDR is known (root only)."""
+        if not pod_cidr or not can_use_netns():
+            return
+        pool = IpPool(pod_cidr)
+        self.network = NodeNetwork(tag=self.tag, gateway=pool.gateway, prefix=pool.prefix,
+                                   cidr=str(pool.network))
+        await self.network.setup()
+
+    async def aclose(self) -> None:
+        loop = asyncio.get_running_loop()
+        for fd in self._pidfds.values():
+            loop.remove_reader(fd)
+            os.close(fd)
+        self._pidfds.clear()
+
+    async def teardown(self) -> None:
+        """Remove the node bridge and cgroups (after every pod is gone)."""
+        if self.network is not None:
+            await self.network.teardown()
+        self.cgroups.remove_all()
+
+    # -- sandboxes -----------------------------------------------------------------------
+
+    async def run_sandbox(self, pod: dict[str, Any], *, ip: str | None) -> Sandbox:
+        uid = pod["metadata"]["uid"]
+        if uid in self._sandboxes:
+            return self._sandboxes[uid]
+        host_ip = self.config.node_ip or "127.0.0.1"
+        sandbox = Sandbox(pod_uid=uid, ip=host_ip, host_network=True, id=f"process-sandbox-{uid}")
+        if ip and self.network is not None and not pod["spec"].get("hostNetwork"):
+            try:
+                netns = await self.network.add_pod(uid, ip)
+            except NetworkError as e:
+                raise RuntimeError_(str(e), reason="FailedCreatePodSandBox") from e
+            sandbox = Sandbox(pod_uid=uid, ip=ip, host_network=False, netns=netns,
+                              id=sandbox.id)
+        self._sandboxes[uid] = sandbox
+        self._save_sandbox(sandbox)
+        return sandbox
+
+    async def remove_sandbox(self, pod_uid: str) -> None:
+        sandbox = self._sandboxes.pop(pod_uid, None)
+        if self.network is not None and (sandbox is None or not sandbox.host_network):
+            await self.network.remove_pod(pod_uid)
+        self._path("sandboxes", pod_uid).unlink(missing_ok=True)
+
+    async def list_sandboxes(self) -> list[Sandbox]:
+        return list(self._sandboxes.values())
+
+    # -- containers ------------------------------------------------------------------------
+
+    def _mount_points(self, mounts: list[tuple[str, str, bool]]) -> list[str]:
+        created = []
+        for src, dst, _ in mounts:
+            target = Path(dst)
+            if target.exists():
+                continue
+            if Path(src).is_dir():
+                target.mkdir(parents=True)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.touch()
+            created.append(str(target))
+        return created
+
+    async def start_container(self, sandbox: Sandbox, config: ContainerConfig) -> ContainerInfo:
+        spec, meta = config.spec, config.pod["metadata"]
+        from kybernetes.kubelet.env import command_line
+        argv = command_line(spec, config.env)
+        if not argv:
+            raise RuntimeError_("the process runtime runs a container's command, and "
+                                f"container {spec['name']!r} has none (set command)",
+                                reason="CreateContainerError")
+        env = {"PATH": DEFAULT_PATH, "HOSTNAME": meta["name"], "HOME": "/root", **config.env}
+        exe = shutil.which(argv[0], path=env["PATH"]) if "/" not in argv[0] else argv[0]
+        if not exe or not os.access(exe, os.X_OK):
+            raise RuntimeError_(f'exec: "{argv[0]}": executable file not found in $PATH',
+                                reason="RunContainerError")
+        cid = f"process://{secrets.token_hex(16)}"
+        rel = f"{sandbox.pod_uid}/{spec['name']}-{config.attempt}"
+        mounts = config.mounts if can_use_netns() else []
+        cwd = spec.get("workingDir") or "/"
+        try:
+            procs = self.cgroups.create(rel, spec.get("resources") or {})
+            created = self._mount_points(mounts)
+        except OSError as e:
+            raise RuntimeError_(f"preparing container: {e}", reason="CreateContainerError") \
+                from e
+        config.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(config.log_path, "ab") as out:  # noqa: ASYNC230 - local, instant
+            try:
+                popen = subprocess.Popen(  # noqa: ASYNC220 - fork+exec, ms
+                    [exe, *argv[1:]], env=env, stdin=subprocess.DEVNULL, stdout=out,
+                    stderr=out, start_new_session=True, close_fds=True,
+                    preexec_fn=_child_setup(netns=sandbox.netns, procs=procs, mounts=mounts,
+                                            cwd=cwd))
+            except (OSError, subprocess.SubprocessError) as e:
+                self.cgroups.remove(rel)
+                raise RuntimeError_(f"starting {argv[0]}: {e}", reason="RunContainerError") \
+                    from e
+        info = ContainerInfo(id=cid, pod_uid=sandbox.pod_uid, name=spec["name"],
+                             attempt=config.attempt, state=RUNNING, image=spec.get("image", ""),
+                             image_id=f"process://{spec.get('image', '')}",
+                             started_at=time.time())
+        self._records[cid] = _Record(info=asdict(info), pid=popen.pid,
+                                     pid_start=_proc_start(popen.pid),
+                                     log_path=str(config.log_path), cgroup=rel, env=env,
+                                     cwd=cwd, netns=sandbox.netns, mount_dirs=created,
+                                     mounts=[list(m) for m in mounts])
+        self._popen[cid] = popen
+        self._exited[cid] = asyncio.Event()
+        self._save(cid)
+        self._watch(cid, popen.pid)
+        return info
+
+    def _watch(self, cid: str, pid: int) -> None:
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            asyncio.get_running_loop().call_soon(self._on_exit, cid)
+            return
+        self._pidfds[cid] = fd
+        asyncio.get_running_loop().add_reader(fd, self._on_exit, cid)
+
+    def _on_exit(self, cid: str) -> None:
+        fd = self._pidfds.pop(cid, None)
+        if fd is not None:
+            asyncio.get_running_loop().remove_reader(fd)
+            os.close(fd)
+        record = self._records.get(cid)
+        if record is None:
+            return
+        popen = self._popen.pop(cid, None)
+        code = popen.wait() if popen is not None else None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(record.pid, signal.SIGKILL)  # the rest of the container goes too
+        for pid in self.cgroups.pids(record.cgroup):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        info = self._info(cid)
+        if code is None:
+            exit_code, reason = 137, "ContainerStatusUnknown"
+        else:
+            exit_code = 128 - code if code < 0 else code
+            reason = "Completed" if exit_code == 0 else "Error"
+        if exit_code == 137 and self.cgroups.oom_killed(record.cgroup):
+            reason = "OOMKilled"
+        self._set_info(cid, info.replace(state=EXITED, exit_code=exit_code, reason=reason,
+                                         finished_at=time.time()))
+        self._exited[cid].set()
+        for callback in self._callbacks:
+            callback(info.pod_uid)
+
+    async def stop_container(self, container_id: str, *, grace: float) -> None:
+        record = self._records.get(container_id)
+        if record is None or self._exited[container_id].is_set():
+            return
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+            if sig == signal.SIGTERM and grace <= 0:
+                continue
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(record.pid, sig)
+            try:
+                async with asyncio.timeout(wait):
+                    await self._exited[container_id].wait()
+                return
+            except TimeoutError:
+                continue
+
+    async def remove_container(self, container_id: str) -> None:
+        record = self._records.get(container_id)
+        if record is None:
+            return
+        if not self._exited[container_id].is_set():
+            await self.stop_container(container_id, grace=0)
+        self._records.pop(container_id)
+        self._exited.pop(container_id, None)
+        self._forget(container_id, record)
+
+    def _forget(self, container_id: str, record: _Record) -> None:
+        self.cgroups.remove(record.cgroup)
+        for path in record.mount_dirs:
+            with contextlib.suppress(OSError):
+                p = Path(path)
+                p.rmdir() if p.is_dir() else p.unlink()
+        Path(record.log_path).unlink(missing_ok=True)
+        self._path("containers", container_id).unlink(missing_ok=True)
+
+    async def list_containers(self, pod_uid: str | None = None) -> list[ContainerInfo]:
+        return [ContainerInfo(**r.info) for r in self._records.values()
+                if pod_uid in (None, r.info["pod_uid"])]
+
+    def log_file(self, container_id: str) -> Path | None:
+        record = self._records.get(container_id)
+        return Path(record.log_path) if record else None
+
+    # -- exec ------------------------------------------------------------------------------
+
+    def _exec_argv(self, container_id: str, command: list[str]) -> tuple[list[str], Any]:
+        record = self._records.get(container_id)
+        if record is None or self._exited[container_id].is_set():
+            raise RuntimeError_("container not running", reason="NotRunning")
+        if not command:
+            raise RuntimeError_("no command given", reason="BadRequest")
+        prefix = nsenter_prefix(record.pid, netns=bool(record.netns),
+                                mounts=bool(record.mounts), cwd=record.cwd)
+        return prefix + command, record
+
+    async def exec_sync(self, container_id: str, command: list[str], *,
+                        time_limit: float) -> tuple[int, bytes]:
+        argv, record = self._exec_argv(container_id, command)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, env=record.env, cwd=record.cwd if not record.mounts else "/",
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+        except OSError as e:
+            return 126, str(e).encode()
+        try:
+            async with asyncio.timeout(time_limit):
+                out, _ = await proc.communicate()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+            raise
+        return proc.returncode or 0, out
+
+    async def exec_stream(self, container_id: str, command: list[str], *,
+                          tty: bool) -> ProcessExec:
+        argv, record = self._exec_argv(container_id, command)
+        return await ProcessExec.start(argv, env=record.env,
+                                       cwd=record.cwd if not record.mounts else "/", tty=tty)

@@ -1,0 +1,208 @@
+"""The kubelet's HTTPS API: healthz, running pods, container logs and exec.
+
+The paths are the Kubernetes kubelet's, because the API server proxies
+`pods/log` to `/containerLogs/<ns>/<pod>/<container>` and `pods/exec` to
+`/exec/<ns>/<pod>/<container>` on the node's InternalIP and
+status.daemonEndpoints.kubeletEndpoint.Port. Everything but /healthz needs a
+client certificate from the cluster CA (the API server's
+kube-apiserver-kubelet-client cert).
+
+Exec speaks the WebSocket channel protocol (`v5.channel.k8s.io`, and
+`v4.channel.k8s.io` for older clients): every binary message starts with a
+channel byte, 0 stdin, 1 stdout, 2 stderr, 3 the final Status, 4 terminal
+resize, and in v5 255 to close a stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from kybernetes.client import load_kubeconfig
+from kybernetes.kubelet.logs import read_log
+from kybernetes.kubelet.runtime.base import RUNNING, ContainerInfo, RuntimeError_
+from kybernetes.kubelet.tls import serving_context
+from kybernetes.tasks import cancel_and_wait, spawn
+
+if TYPE_CHECKING:
+    from kybernetes.kubelet.agent import Kubelet
+
+log = logging.getLogger("kybernetes.kubelet.server")
+
+PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "v3.channel.k8s.io",
+             "v2.channel.k8s.io", "channel.k8s.io")
+STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes")
+
+
+def exit_status(code: int, command: list[str]) -> dict[str, Any]:
+    """The Status written on the error channel when an exec ends."""
+    if code == 0:
+        return {"metadata": {}, "status": "Success"}
+    return {"metadata": {}, "status": "Failure",
+            "message": f"command terminated with non-zero exit code: error executing command "
+                       f"{command}, exit code {code}",
+            "reason": "NonZeroExitCode",
+            "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
+
+
+class KubeletServer:
+    """aiohttp app on --address:--port with TLS."""
+
+    def __init__(self, kubelet: Kubelet, *, kubeconfig: str | None = None) -> None:
+        self.kubelet = kubelet
+        self.kubeconfig = kubeconfig
+        self._runner: web.AppRunner | None = None
+        self._streams: set[asyncio.Task[Any]] = set()
+
+    async def start(self) -> None:
+        config = self.kubelet.config
+        client_ca = load_kubeconfig(self.kubeconfig).ca_pem if self.kubeconfig else None
+        ctx = serving_context(config.root_dir, node_name=config.node_name,
+                              addresses=[self.kubelet.node_ip, config.address, "127.0.0.1"],
+                              client_ca=client_ca)
+        self._require_cert = client_ca is not None
+        app = web.Application(middlewares=[self._auth])
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/pods", self.pods)
+        app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self.container_logs)
+        for method in ("GET", "POST"):
+            app.router.add_route(method, "/exec/{namespace}/{pod}/{container}", self.exec)
+            app.router.add_route(method, "/exec/{namespace}/{pod}/{uid}/{container}", self.exec)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, config.address, config.port, ssl_context=ctx)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1] if site._server else config.port
+        self.kubelet.serving_on(int(port))
+        log.info("kubelet API serving", extra={"address": config.address, "port": port})
+
+    async def aclose(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path != "/healthz" and self._require_cert:
+            if not request.transport or not request.transport.get_extra_info("peercert"):
+                return web.Response(status=401, text="Unauthorized")
+        return await handler(request)
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def pods(self, request: web.Request) -> web.Response:
+        items = [w.pod for w in list(self.kubelet.workers.values())]
+        body = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
+        return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+    async def _container(self, request: web.Request, *,
+                         previous: bool = False) -> ContainerInfo:
+        ns, pod, name = (request.match_info[k] for k in ("namespace", "pod", "container"))
+        worker = self.kubelet.worker_for(ns, pod)
+        if worker is None:
+            raise web.HTTPNotFound(text=f'pod "{pod}" not found in namespace "{ns}" '
+                                        "on this node")
+        attempts = sorted((c for c in await self.kubelet.runtime.list_containers(worker.uid)
+                           if c.name == name), key=lambda c: c.attempt)
+        if previous:
+            attempts = attempts[:-1]
+        if not attempts:
+            what = "previous terminated container" if previous else "container"
+            raise web.HTTPBadRequest(text=f'{what} "{name}" in pod "{pod}" not found')
+        return attempts[-1]
+
+    async def container_logs(self, request: web.Request) -> web.StreamResponse:
+        q = request.query
+        info = await self._container(request, previous=_truthy(q.get("previous")))
+        reader = getattr(self.kubelet.runtime, "read_logs", None)
+        response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        await response.prepare(request)
+        options = {"follow": _truthy(q.get("follow")),
+                   "tail_lines": int(q["tailLines"]) if q.get("tailLines") else None,
+                   "limit_bytes": int(q["limitBytes"]) if q.get("limitBytes") else None}
+        if reader is not None:
+            chunks = reader(info.id, since_seconds=q.get("sinceSeconds"),
+                            since_time=q.get("sinceTime"),
+                            timestamps=_truthy(q.get("timestamps")), **options)
+        else:
+            path = self.kubelet.runtime.log_file(info.id)
+            if path is None:
+                await response.write_eof()
+                return response
+            chunks = read_log(path, running=lambda: self._running(info.id), **options)
+        with contextlib.suppress(ConnectionResetError):
+            async for chunk in chunks:
+                await response.write(chunk)
+            await response.write_eof()
+        return response
+
+    def _running(self, container_id: str) -> bool:
+        records = getattr(self.kubelet.runtime, "_records", None)
+        if records is not None:
+            record = records.get(container_id)
+            return record is not None and record.info["state"] == RUNNING
+        return False
+
+    async def exec(self, request: web.Request) -> web.StreamResponse:
+        q = request.query
+        command = q.getall("command", [])
+        info = await self._container(request)
+        ws = web.WebSocketResponse(protocols=PROTOCOLS, max_msg_size=0)
+        if not ws.can_prepare(request).ok:
+            raise web.HTTPBadRequest(text="exec needs a WebSocket upgrade "
+                                          f"(protocols {', '.join(PROTOCOLS)})")
+        await ws.prepare(request)
+        tty = _truthy(q.get("tty"))
+        try:
+            session = await self.kubelet.runtime.exec_stream(info.id, command, tty=tty)
+        except (RuntimeError_, OSError) as e:
+            message = getattr(e, "message", str(e))
+            await ws.send_bytes(bytes([ERROR]) + orjson.dumps(
+                {"metadata": {}, "status": "Failure", "message": message,
+                 "reason": "InternalError"}))
+            await ws.close()
+            return ws
+        if not _truthy(q.get("stdin")):
+            await session.close_stdin()
+        pump = spawn(self._pump_output(ws, session), name="exec-output")
+        feed = spawn(self._feed_input(ws, session), name="exec-input")
+        try:
+            code = await session.wait()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await pump
+            await ws.send_bytes(bytes([ERROR]) + orjson.dumps(exit_status(code, command)))
+        finally:
+            await session.kill()
+            await cancel_and_wait(feed, pump)
+            await ws.close()
+        return ws
+
+    async def _pump_output(self, ws: web.WebSocketResponse, session: Any) -> None:
+        async for channel, data in session.output():
+            await ws.send_bytes(bytes([channel]) + data)
+
+    async def _feed_input(self, ws: web.WebSocketResponse, session: Any) -> None:
+        async for msg in ws:
+            if msg.type != WSMsgType.BINARY or not msg.data:
+                continue
+            channel, data = msg.data[0], msg.data[1:]
+            if channel == STDIN:
+                await session.write_stdin(data)
+            elif channel == RESIZE:
+                with contextlib.suppress(ValueError, TypeError):
+                    size = orjson.loads(data)
+                    await session.resize(int(size.get("Width", 80)), int(size.get("Height", 24)))
+            elif channel == CLOSE and data[:1] == bytes([STDIN]):
+                await session.close_stdin()
+        await session.close_stdin()

@@ -1,0 +1,357 @@
+"""One worker per pod drives the runtime toward the pod's spec.
+
+The loop is level-triggered, like the Kubernetes kubelet's SyncPod: each pass
+reads what the runtime has for the pod and takes the next steps (sandbox, the
+first unfinished init container, any missing or restartable container, a kill
+for a failed liveness probe), then writes the pod's status when it changed. A
+pass runs when the pod changes, a container changes state, a probe flips, or
+a back-off expires; otherwise every `sync_seconds`.
+
+Deletion (a deletionTimestamp, or the pod vanishing) switches the worker to
+termination: preStop hooks, SIGTERM, the grace period, SIGKILL, sandbox and
+volumes removed, and finally the pod object deleted with grace period 0 and
+a UID precondition, so a newer pod of the same name is never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from kybernetes.api.errors import ApiError, Conflict, NotFound
+from kybernetes.api.resources import PODS
+from kybernetes.kubelet.config import rfc3339
+from kybernetes.kubelet.env import ConfigError, container_env
+from kybernetes.kubelet.probes import ContainerProbes, Result
+from kybernetes.kubelet.runtime.base import (
+    EXITED,
+    RUNNING,
+    ContainerConfig,
+    ContainerInfo,
+    RuntimeError_,
+    Sandbox,
+)
+from kybernetes.kubelet.status import PodObservation, pod_status
+from kybernetes.kubelet.volumes import mounts_for, prepare
+from kybernetes.kubelet.volumes import remove as remove_volumes
+
+if TYPE_CHECKING:
+    from kybernetes.kubelet.agent import Kubelet
+
+log = logging.getLogger("kybernetes.kubelet.worker")
+
+NORMAL, WARNING = "Normal", "Warning"
+_PROBE_NAMES = {"livenessProbe": "Liveness", "readinessProbe": "Readiness",
+                "startupProbe": "Startup"}
+
+
+def _restart(policy: str, exit_code: int | None) -> bool:
+    return policy == "Always" or (policy == "OnFailure" and exit_code != 0)
+
+
+class PodWorker:
+    """Owns one pod on this node until it is gone."""
+
+    def __init__(self, kubelet: Kubelet, pod: dict[str, Any]) -> None:
+        self.kubelet = kubelet
+        self.pod = pod
+        self.uid: str = pod["metadata"]["uid"]
+        self.deleted = False
+        self.finished = False
+        self.sandbox: Sandbox | None = None
+        self.volumes: dict[str, Any] | None = None
+        self.waiting: dict[str, tuple[str, str]] = {}
+        self.probes: dict[str, ContainerProbes] = {}
+        self.posted: dict[str, Any] | None = None
+        self.start_time = ""
+        self._wake = asyncio.Event()
+        self._wake.set()
+
+    # -- inputs ------------------------------------------------------------------
+
+    def update(self, pod: dict[str, Any]) -> None:
+        self.pod = pod
+        self.wake()
+
+    def gone(self) -> None:
+        """The pod object was deleted from the API server."""
+        self.deleted = True
+        self.wake()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def name(self) -> str:
+        meta = self.pod["metadata"]
+        return f"{meta.get('namespace', 'default')}/{meta['name']}"
+
+    def _event(self, type_: str, reason: str, message: str) -> None:
+        self.kubelet.recorder.event(self.pod, type_, reason, message)
+
+    # -- the loop ----------------------------------------------------------------
+
+    async def run(self) -> None:
+        while not self.finished:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                delay = await self.sync()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("pod sync failed", extra={"pod": self.name, "error": repr(e)},
+                            exc_info=log.isEnabledFor(logging.DEBUG))
+                delay = 1.0
+            if self.finished:
+                break
+            try:
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+            except TimeoutError:
+                self._wake.set()
+        await self._close_probes()
+
+    async def sync(self) -> float:
+        """One pass toward the spec; seconds until the next unprompted pass."""
+        if self.deleted or self.pod["metadata"].get("deletionTimestamp"):
+            await self.terminate()
+            return 0.0
+        if self.sandbox is None:
+            self.sandbox = await self.kubelet.sandbox_for(self.pod)
+            self.start_time = self.start_time or rfc3339()
+        containers = await self._containers()
+        next_pass = self.kubelet.config.sync_seconds
+        if await self._init_done(containers):
+            for spec in self.pod["spec"].get("containers") or []:
+                wait = await self._sync_container(spec, containers.get(spec["name"]) or [])
+                next_pass = min(next_pass, wait)
+        await self._post_status(await self._containers())
+        return max(next_pass, 0.05)
+
+    async def _containers(self) -> dict[str, list[ContainerInfo]]:
+        grouped: dict[str, list[ContainerInfo]] = {}
+        for c in sorted(await self.kubelet.runtime.list_containers(self.uid),
+                        key=lambda c: c.attempt):
+            grouped.setdefault(c.name, []).append(c)
+        return grouped
+
+    # -- containers --------------------------------------------------------------
+
+    async def _init_done(self, containers: dict[str, list[ContainerInfo]]) -> bool:
+        policy = self.pod["spec"].get("restartPolicy", "Always")
+        for spec in self.pod["spec"].get("initContainers") or []:
+            attempts = containers.get(spec["name"]) or []
+            latest = attempts[-1] if attempts else None
+            if latest is None:
+                await self._start(spec, 0, init=True)
+                return False
+            if latest.state != EXITED:
+                return False
+            if latest.exit_code == 0:
+                continue
+            if policy != "Never":
+                await self._restart_after_backoff(spec, latest, init=True)
+            return False
+        return True
+
+    async def _sync_container(self, spec: dict[str, Any],
+                              attempts: list[ContainerInfo]) -> float:
+        latest = attempts[-1] if attempts else None
+        if latest is None:
+            await self._start(spec, 0)
+            return self.kubelet.config.sync_seconds
+        if latest.state == RUNNING:
+            self.waiting.pop(spec["name"], None)
+            return await self._watch_running(spec, latest)
+        await self._close_probes(latest.id)
+        if latest.state == EXITED and _restart(self.pod["spec"].get("restartPolicy", "Always"),
+                                               latest.exit_code):
+            return await self._restart_after_backoff(spec, latest)
+        return self.kubelet.config.sync_seconds
+
+    async def _restart_after_backoff(self, spec: dict[str, Any], latest: ContainerInfo, *,
+                                     init: bool = False) -> float:
+        key = f"{self.uid}/{spec['name']}"
+        backoff = self.kubelet.backoff
+        wait = backoff.in_backoff(key, latest.finished_at or time.time(), time.time())
+        if wait > 0:
+            meta = self.pod["metadata"]
+            message = (f"back-off {backoff.peek(key):g}s restarting failed container="
+                       f"{spec['name']} pod={meta['name']}_{meta.get('namespace')}({self.uid})")
+            if self.waiting.get(spec["name"], ("",))[0] != "CrashLoopBackOff":
+                self._event(WARNING, "BackOff",
+                            f"Back-off restarting failed container {spec['name']} in pod "
+                            f"{meta['name']}_{meta.get('namespace')}({self.uid})")
+            self.waiting[spec["name"]] = ("CrashLoopBackOff", message)
+            return wait
+        backoff.next(key, time.time())
+        await self._start(spec, latest.attempt + 1, init=init)
+        await self._prune(spec["name"])
+        return self.kubelet.config.sync_seconds
+
+    async def _prune(self, name: str) -> None:
+        """Keep the newest two attempts of a container (the current and the previous)."""
+        attempts = (await self._containers()).get(name) or []
+        for old in attempts[:-2]:
+            await self.kubelet.runtime.remove_container(old.id)
+
+    async def _start(self, spec: dict[str, Any], attempt: int, *, init: bool = False) -> None:
+        name = spec["name"]
+        assert self.sandbox is not None
+        try:
+            if self.volumes is None:
+                self.volumes = await prepare(self.pod, self.kubelet.config.root_dir,
+                                             self.kubelet.lookup)
+            env = await container_env(self.pod_with_ips(), spec,
+                                      services=self.kubelet.services(self.pod),
+                                      lookup=self.kubelet.lookup,
+                                      allocatable=self.kubelet.allocatable)
+            mounts = mounts_for(spec, self.volumes)
+        except ConfigError as e:
+            self._fail(name, "CreateContainerConfigError", str(e))
+            return
+        self._event(NORMAL, "Pulled",
+                    f'Container image "{spec.get("image", "")}" already present on machine')
+        config = ContainerConfig(pod=self.pod, spec=spec, attempt=attempt, env=env,
+                                 mounts=mounts, init=init,
+                                 log_path=self.kubelet.log_path(self.uid, name, attempt))
+        try:
+            info = await self.kubelet.runtime.start_container(self.sandbox, config)
+        except RuntimeError_ as e:
+            self._fail(name, e.reason, e.message)
+            return
+        self.waiting.pop(name, None)
+        self._event(NORMAL, "Created", f"Created container: {name}")
+        self._event(NORMAL, "Started", f"Started container {name}")
+        if info.state == RUNNING and not init:
+            self._open_probes(spec, info)
+
+    def _fail(self, name: str, reason: str, message: str) -> None:
+        self.waiting[name] = (reason, message)
+        self._event(WARNING, "Failed", f"Error: {message}")
+
+    def pod_with_ips(self) -> dict[str, Any]:
+        status = dict(self.pod.get("status") or {})
+        if self.sandbox is not None:
+            status.update(podIP=self.sandbox.ip, podIPs=[{"ip": self.sandbox.ip}])
+        status.update(hostIP=self.kubelet.node_ip, hostIPs=[{"ip": self.kubelet.node_ip}])
+        return {**self.pod, "status": status}
+
+    # -- probes ------------------------------------------------------------------
+
+    def _open_probes(self, spec: dict[str, Any], info: ContainerInfo) -> None:
+        if info.id in self.probes:
+            return
+        assert self.sandbox is not None
+
+        async def exec_(command: list[str], time_limit: float) -> tuple[int, bytes]:
+            return await self.kubelet.runtime.exec_sync(info.id, command, time_limit=time_limit)
+
+        def on_change(kind: str, result: Result) -> None:
+            if kind.endswith("-failed"):
+                probe = _PROBE_NAMES[kind.removesuffix("-failed")]
+                self._event(WARNING, "Unhealthy", f"{probe} probe failed: {result.message}")
+            self.wake()
+
+        probes = ContainerProbes(spec, pod_ip=self.sandbox.ip, exec_=exec_, on_change=on_change)
+        probes.start(f"{self.name}/{spec['name']}")
+        self.probes[info.id] = probes
+
+    async def _watch_running(self, spec: dict[str, Any], info: ContainerInfo) -> float:
+        self._open_probes(spec, info)
+        probes = self.probes[info.id]
+        if probes.live:
+            return self.kubelet.config.sync_seconds
+        probe = _PROBE_NAMES[probes.failed_kind].lower()
+        self._event(NORMAL, "Killing",
+                    f"Container {spec['name']} failed {probe} probe, will be restarted")
+        await self._close_probes(info.id)
+        await self.kubelet.runtime.stop_container(info.id, grace=self._grace())
+        return 0.0
+
+    async def _close_probes(self, container_id: str | None = None) -> None:
+        ids = [container_id] if container_id else list(self.probes)
+        for cid in ids:
+            probes = self.probes.pop(cid, None)
+            if probes is not None:
+                await probes.aclose()
+
+    # -- status ------------------------------------------------------------------
+
+    def observe(self, containers: dict[str, list[ContainerInfo]]) -> PodObservation:
+        ready = {cid for cid, p in self.probes.items() if p.ready}
+        started = {cid for cid, p in self.probes.items() if p.started}
+        return PodObservation(containers=containers, waiting=dict(self.waiting), ready=ready,
+                              started=started, sandbox_ready=self.sandbox is not None,
+                              pod_ip=self.sandbox.ip if self.sandbox else "",
+                              host_ip=self.kubelet.node_ip, start_time=self.start_time)
+
+    async def _post_status(self, containers: dict[str, list[ContainerInfo]]) -> None:
+        base = self.pod if self.posted is None else {**self.pod, "status": self.posted}
+        status = pod_status(base, self.observe(containers))
+        if status == self.posted:
+            return
+        meta = self.pod["metadata"]
+        try:
+            await self.kubelet.client.patch(PODS, meta["name"], {"status": status},
+                                            namespace=meta.get("namespace"),
+                                            subresource="status")
+            self.posted = status
+        except NotFound:
+            self.posted = status
+
+    # -- termination -------------------------------------------------------------
+
+    def _grace(self) -> float:
+        meta, spec = self.pod["metadata"], self.pod["spec"]
+        grace = meta.get("deletionGracePeriodSeconds")
+        if grace is None:
+            grace = spec.get("terminationGracePeriodSeconds", 30)
+        return float(grace)
+
+    async def _stop_one(self, info: ContainerInfo, grace: float) -> None:
+        spec = next((c for c in self.pod["spec"].get("containers") or []
+                     if c["name"] == info.name), {})
+        deadline = time.monotonic() + grace
+        self._event(NORMAL, "Killing", f"Stopping container {info.name}")
+        hook = ((spec.get("lifecycle") or {}).get("preStop") or {}).get("exec")
+        if hook:
+            try:
+                await self.kubelet.runtime.exec_sync(info.id, list(hook.get("command") or []),
+                                                     time_limit=max(grace, 0.1))
+            except (RuntimeError_, OSError) as e:
+                self._event(WARNING, "FailedPreStopHook", f"PreStopHook failed: {e}")
+        await self.kubelet.runtime.stop_container(
+            info.id, grace=max(0.0, deadline - time.monotonic()))
+
+    async def terminate(self) -> None:
+        """Stop everything the pod runs, free its resources, then delete the pod object."""
+        await self._close_probes()
+        grace = 0.0 if self.deleted and not self.pod["metadata"].get("deletionTimestamp") \
+            else self._grace()
+        running = [c for c in await self.kubelet.runtime.list_containers(self.uid)
+                   if c.state == RUNNING]
+        await asyncio.gather(*(self._stop_one(c, grace) for c in running))
+        if not self.deleted:
+            await self._post_status(await self._containers())
+        for c in await self.kubelet.runtime.list_containers(self.uid):
+            await self.kubelet.runtime.remove_container(c.id)
+        await self.kubelet.release_sandbox(self.uid)
+        remove_volumes(self.kubelet.config.root_dir, self.uid)
+        self.finished = True
+        if self.deleted:
+            return
+        meta = self.pod["metadata"]
+        try:
+            await self.kubelet.client.delete(PODS, meta["name"], namespace=meta.get("namespace"),
+                                             grace_period_seconds=0,
+                                             preconditions={"uid": self.uid})
+        except (NotFound, Conflict):
+            pass
+        except ApiError as e:
+            log.warning("pod not deleted", extra={"pod": self.name, "error": str(e)})
+            self.finished = False
+            raise

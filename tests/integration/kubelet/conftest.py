@@ -1,0 +1,149 @@
+"""A real `kyb kubelet` process against the real API server, and helpers to watch pods.
+
+Every kubelet here runs with short timings (lease 1 s, back-off from 1 s, sync
+1 s) and `--teardown-on-exit`; after the test, whatever a crashed or killed
+kubelet left (processes, netns, veths, bridge, NAT rule, cgroups) is purged.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+
+from kybernetes.kubelet.purge import purge
+from tests.support.apiserver import ApiServer
+from tests.support.net import free_port
+from tests.support.procs import Proc
+
+IS_ROOT = os.geteuid() == 0
+
+
+def wait_for(check: Callable[[], Any], *, timeout: float = 15.0, interval: float = 0.1,
+             what: str = "condition") -> Any:
+    """Poll `check` until it returns something truthy; that value."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except k8s.ApiException as e:
+            last = e
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+def free_pod_cidr() -> str:
+    """A /24 in 10.240.0.0/12 that no route on this host uses yet."""
+    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True).stdout
+    for _ in range(100):
+        net = ipaddress.ip_network(f"10.{random.randint(240, 254)}.{random.randint(0, 255)}.0/24")
+        if str(net.network_address)[:-1] not in routes:
+            return str(net)
+    raise RuntimeError("no free pod CIDR")
+
+
+class KubeletProcess:
+    """One kubelet, started and stopped by the test."""
+
+    def __init__(self, server: ApiServer, root: Path, *, name: str, runtime: str,
+                 args: tuple[str, ...] = ()) -> None:
+        self.server = server
+        self.root = root
+        self.name = name
+        self.runtime = runtime
+        self.args = args
+        self.port = free_port()
+        self.proc: Proc | None = None
+
+    def start(self) -> KubeletProcess:
+        self.proc = Proc.kyb(
+            "kubelet", "--kubeconfig", str(self.server.kubeconfig), "--node-name", self.name,
+            "--runtime", self.runtime, "--root-dir", str(self.root), "--port", str(self.port),
+            "--address", "127.0.0.1", "--node-ip", "127.0.0.1", "--lease-seconds", "1",
+            "--backoff-base", "1", "--backoff-max", "8", "--sync-seconds", "1",
+            "--teardown-on-exit", *self.args,
+            log_path=self.root.parent / f"kubelet-{self.name}.log").start()
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.stop(timeout=20)
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+
+    def log_tail(self) -> str:
+        return self.proc.log_tail(60) if self.proc else ""
+
+
+@pytest.fixture
+def core(apiserver: ApiServer) -> k8s.CoreV1Api:
+    """The official Python client, on the API server's admin kubeconfig."""
+    api_client = k8s_config.new_client_from_config(config_file=str(apiserver.kubeconfig))
+    try:
+        yield k8s.CoreV1Api(api_client)
+    finally:
+        api_client.close()
+
+
+@pytest.fixture
+def start_kubelet(apiserver: ApiServer, tmp_path: Path) -> Iterator[Callable[..., KubeletProcess]]:
+    """`start_kubelet(runtime, *args, name=…)` -> a running kubelet, cleaned up after."""
+    made: list[KubeletProcess] = []
+
+    def start(runtime: str = "process", *args: str, name: str = "node-1") -> KubeletProcess:
+        kubelet = KubeletProcess(apiserver, tmp_path / f"root-{name}", name=name,
+                                 runtime=runtime, args=args).start()
+        made.append(kubelet)
+        return kubelet
+
+    try:
+        yield start
+    finally:
+        for kubelet in made:
+            kubelet.stop()
+        for kubelet in made:
+            purge(kubelet.root, kubelet.name)
+
+
+def node_ready(core: k8s.CoreV1Api, name: str) -> bool:
+    try:
+        node = core.read_node(name)
+    except k8s.ApiException:
+        return False
+    return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+
+
+def make_pod(name: str, containers: list[dict[str, Any]], *, node: str = "node-1",
+             **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"nodeName": node, "containers": containers,
+                     "terminationGracePeriodSeconds": 2, **spec}}
+
+
+def container_status(pod: Any, name: str) -> Any:
+    for s in (pod.status.container_statuses or []):
+        if s.name == name:
+            return s
+    return None
+
+
+def condition(pod: Any, ctype: str) -> str | None:
+    for c in pod.status.conditions or []:
+        if c.type == ctype:
+            return c.status
+    return None
