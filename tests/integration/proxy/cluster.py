@@ -1,0 +1,114 @@
+"""A real API server plus a real `kyb proxy` process, driven synchronously from tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from kybernetes.api.errors import NotFound
+from kybernetes.api.resources import ENDPOINTS, SERVICES
+from kybernetes.client import ApiClient
+from tests.support.apiserver import ApiServer
+from tests.support.net import free_port, wait_http_ok
+from tests.support.procs import Proc
+
+NS = "default"
+
+
+class Api:
+    """Blocking calls on the API server (one short-lived client per call)."""
+
+    def __init__(self, server: ApiServer) -> None:
+        self.server = server
+
+    def _call(self, fn: Callable[[ApiClient], Awaitable[Any]]) -> Any:
+        async def run() -> Any:
+            client = ApiClient.from_kubeconfig(self.server.kubeconfig)
+            try:
+                return await fn(client)
+            finally:
+                await client.aclose()
+
+        return asyncio.run(run())
+
+    def service(self, name: str, ports: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
+        body = {"metadata": {"name": name}, "spec": {"ports": ports, **spec}}
+        return self._call(lambda c: c.create(SERVICES, body, namespace=NS))
+
+    def patch_service(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        return self._call(lambda c: c.patch(SERVICES, name, {"spec": spec}, namespace=NS))
+
+    def delete_service(self, name: str) -> None:
+        self._call(lambda c: c.delete(SERVICES, name, namespace=NS))
+
+    def endpoints(self, name: str, subsets: list[dict[str, Any]]) -> None:
+        """Create or replace the Endpoints `name` (as the endpoints controller would)."""
+        body = {"metadata": {"name": name, "namespace": NS}, "subsets": subsets}
+
+        async def put(c: ApiClient) -> Any:
+            try:
+                current = await c.get(ENDPOINTS, name, namespace=NS)
+            except NotFound:
+                return await c.create(ENDPOINTS, body, namespace=NS)
+            body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+            return await c.update(ENDPOINTS, body)
+
+        self._call(put)
+
+
+def subsets(ready: list[tuple[str, int]], not_ready: list[tuple[str, int]] = (),
+            *, port_name: str = "", protocol: str = "TCP") -> list[dict[str, Any]]:
+    """One subset per (ip, port), so endpoints may differ in port."""
+    out = []
+    for addresses, key in ((ready, "addresses"), (not_ready, "notReadyAddresses")):
+        for ip, port in addresses:
+            out.append({key: [{"ip": ip}],
+                        "ports": [{"name": port_name, "port": port, "protocol": protocol}]})
+    return out
+
+
+class ProxyProcess:
+    """`kyb proxy` against `server`, with its own /healthz and /metrics ports."""
+
+    def __init__(self, server: ApiServer, log_dir: Path, *, mode: str,
+                 bind_address: str = "127.0.0.1", extra: tuple[str, ...] = ()) -> None:
+        self.healthz_port = free_port()
+        self.metrics_port = free_port()
+        self.bind_address = bind_address
+        self.proc = Proc.kyb(
+            "proxy", "--kubeconfig", str(server.kubeconfig), "--node-name", "node-1",
+            "--mode", mode, "--bind-address", bind_address,
+            "--healthz-port", str(self.healthz_port), "--metrics-port", str(self.metrics_port),
+            *extra, log_path=log_dir / f"proxy-{mode}.log")
+
+    def start(self) -> ProxyProcess:
+        self.proc.start()
+        try:
+            wait_http_ok(self.url("/healthz", self.healthz_port), timeout=20,
+                         is_alive=self.proc.alive)
+        except Exception:
+            self.proc.stop()
+            raise RuntimeError(f"kyb proxy did not become healthy:\n{self.proc.log_tail()}"
+                               ) from None
+        return self
+
+    def url(self, path: str, port: int) -> str:
+        host = "127.0.0.1" if self.bind_address == "0.0.0.0" else self.bind_address
+        return f"http://{host}:{port}{path}"
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(self.url("/metrics", self.metrics_port), timeout=5) as r:
+            return r.read().decode()
+
+    def stop(self) -> int | None:
+        return self.proc.stop()
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    started = time.monotonic()
+    fn()
+    return time.monotonic() - started
