@@ -20,6 +20,7 @@ count-only range (one short RPC per step, only when asked).
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import deque
 from typing import Any
 
@@ -54,12 +55,15 @@ class EtcdStore:
                  keyfile: str | None = None) -> None:
         self.url = url
         self._client = EtcdClient(url, cafile=cafile, certfile=certfile, keyfile=keyfile)
+        self._watches: weakref.WeakSet[EtcdWatch] = weakref.WeakSet()
 
     async def start(self) -> None:
         await self._client.start()
         await self.current_revision()  # fail early when no endpoint answers
 
     async def aclose(self) -> None:
+        for watch in list(self._watches):
+            await watch.aclose()
         await self._client.aclose()
 
     async def current_revision(self) -> int:
@@ -171,7 +175,9 @@ class EtcdStore:
         return FutureRevisionError(revision, await self.current_revision())
 
     def watch(self, prefix: str, *, start_revision: int) -> EtcdWatch:
-        return EtcdWatch(self._client, prefix, start_revision)
+        watch = EtcdWatch(self._client, prefix, start_revision)
+        self._watches.add(watch)
+        return watch
 
 
 def _guard(key: str, mod_revision: int) -> list[dict[str, Any]]:
@@ -211,6 +217,19 @@ class EtcdWatch:
         return self
 
     async def __anext__(self) -> list[Event]:
+        try:
+            return await self._next_batch()
+        except StorageUnavailable:
+            if self._closed:  # the stream broke because we closed it
+                raise StopAsyncIteration from None
+            raise
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._closed and task is not None and task.cancelling() == 0:
+                raise StopAsyncIteration from None  # our own opening was cancelled
+            raise
+
+    async def _next_batch(self) -> list[Event]:
         while not self._closed:
             if self._ready:
                 return self._ready.popleft()
@@ -218,9 +237,7 @@ class EtcdWatch:
                 self._response = await self._open()
                 continue
             messages = await read_messages(self._response, self._pending)
-            if not messages:
-                if self._closed:
-                    break
+            if not messages and not self._closed:
                 raise StorageUnavailable("etcd ended the watch stream")
             for message in messages:
                 self._ready.extend(by_revision(_events(message, self._start)))

@@ -48,8 +48,9 @@ class WriteResult:
     """The outcome of create/update/delete.
 
     succeeded: the write happened; ``kv`` is the new value (for delete: the value
-    deleted). Not succeeded: ``kv`` is the current value, or None when the key
-    does not exist.
+    deleted, with ``mod_revision`` the delete's revision, as in its DELETE event).
+    Not succeeded: ``kv`` is the current value, or None when the key does not
+    exist; ``revision`` is then the store's revision, unchanged by the attempt.
     """
 
     revision: int
@@ -99,8 +100,11 @@ class Store(Protocol):
         """Deletes the key; with mod_revision > 0 only if it is unchanged."""
 
     def watch(self, prefix: str, *, start_revision: int) -> Watch:
-        """Events under prefix from `start_revision` (inclusive) on, in revision order.
-        Iterating raises CompactedError if `start_revision` is compacted."""
+        """Events under prefix from `start_revision` (inclusive) on, in revision order;
+        ``start_revision=0`` means from now. Iterating raises CompactedError if
+        `start_revision` is compacted, and StorageUnavailable if the stream breaks
+        (watch again from the next revision); it ends when the store closes. A
+        cancelled ``__anext__`` (a timeout) loses nothing: iterate on."""
 
     async def compact(self, revision: int) -> None:
         """Forget history older than `revision` (the newest value of a key stays)."""

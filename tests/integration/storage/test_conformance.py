@@ -9,6 +9,7 @@ import pytest
 from kybernetes.storage import (
     CompactedError,
     FutureRevisionError,
+    StorageUnavailable,
     Store,
     compact_once,
     start_compactor,
@@ -279,3 +280,13 @@ async def test_the_compactor_keeps_the_newest_revisions(store: Store, p: str) ->
         await store.list(p, revision=first.revision + 5)
     assert len((await store.list(p, revision=first.revision + 6)).kvs) == 7
     assert await compact_once(store, keep=5) == first.revision + 6  # nothing newer to do
+
+
+async def test_close_ends_watches_and_refuses_writes(store: Store, p: str) -> None:
+    live = store.watch(p, start_revision=0)
+    waiting = asyncio.create_task(collect(live, 1))
+    await asyncio.sleep(0.05)
+    await store.aclose()
+    assert await asyncio.wait_for(waiting, 5) == []
+    with pytest.raises(StorageUnavailable):
+        await store.create(f"{p}a", b"v")

@@ -148,18 +148,6 @@ async def test_a_cancelled_wait_loses_no_event(tmp_path: Path) -> None:
         await store.aclose()
 
 
-async def test_close_ends_watches_and_refuses_writes(tmp_path: Path) -> None:
-    store = open_store(f"sqlite://{tmp_path}/state.db")
-    await store.start()
-    watch = store.watch("/", start_revision=0)
-    waiting = asyncio.create_task(collect(watch, 1))
-    await asyncio.sleep(0.05)
-    await store.aclose()
-    assert await asyncio.wait_for(waiting, 5) == []
-    with pytest.raises(StorageUnavailable):
-        await store.create("/a", b"v")
-
-
 async def test_a_second_opener_of_the_file_is_refused(tmp_path: Path) -> None:
     url = f"sqlite://{tmp_path}/state.db"
     first = open_store(url)
