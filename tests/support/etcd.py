@@ -89,6 +89,7 @@ class Etcd:
         raise RuntimeError(f"etcd not healthy after {timeout}s:\n{tail}")
 
     def stop(self) -> None:
+        """Kill etcd (a crash: its data directory stays, so it can start again)."""
         if self.proc is not None:
             self.proc.kill()
 

@@ -290,3 +290,18 @@ async def test_close_ends_watches_and_refuses_writes(store: Store, p: str) -> No
     assert await asyncio.wait_for(waiting, 5) == []
     with pytest.raises(StorageUnavailable):
         await store.create(f"{p}a", b"v")
+
+
+async def test_large_and_empty_values_round_trip(store: Store, p: str) -> None:
+    big = bytes(range(256)) * 2048  # 512 KiB, split over many stream reads
+    start = await store.current_revision() + 1
+    watch = store.watch(p, start_revision=start)
+    try:
+        await store.create(f"{p}big", big)
+        await store.create(f"{p}empty", b"")
+        events = await collect(watch, 2)
+    finally:
+        await watch.aclose()
+    assert [e.kv.value for e in events] == [big, b""]
+    assert (await store.get(f"{p}big"))[1].value == big
+    assert [kv.value for kv in (await store.list(p)).kvs] == [big, b""]

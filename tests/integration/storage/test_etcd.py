@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -51,5 +52,31 @@ async def test_tls_with_a_client_certificate(tmp_path: Path) -> None:
         with pytest.raises(StorageUnavailable):
             await anonymous.start()
         await anonymous.aclose()
+    finally:
+        etcd.stop()
+
+
+async def test_an_etcd_outage_breaks_watches_and_the_store_recovers(tmp_path: Path) -> None:
+    etcd = Etcd(tmp_path).start()
+    try:
+        store = open_store(etcd.url)
+        await store.start()
+        try:
+            created = await store.create("/outage/a", b"v")
+            watch = store.watch("/outage/", start_revision=created.revision + 1)
+            waiting = asyncio.create_task(anext(aiter(watch)))
+            await asyncio.sleep(0.1)
+            etcd.stop()
+            with pytest.raises(StorageUnavailable):
+                await asyncio.wait_for(waiting, 10)
+            with pytest.raises(StorageUnavailable):
+                await store.get("/outage/a")
+            etcd.start()  # same ports, same data
+            assert (await store.get("/outage/a"))[1] == created.kv
+            watch = store.watch("/outage/", start_revision=created.revision)
+            assert (await anext(aiter(watch)))[0].kv == created.kv
+            await watch.aclose()
+        finally:
+            await store.aclose()
     finally:
         etcd.stop()
