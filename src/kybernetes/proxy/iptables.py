@@ -181,9 +181,10 @@ class IptablesProxier:
         self.cluster_cidr = cluster_cidr
         self._chains: dict[str, set[str]] = {}
         self._last: ProxyState | None = None
+        self._run = netfilter.Runner()
 
     async def start(self) -> None:
-        await netfilter.arun(self._prepare)
+        await self._run(self._prepare)
 
     def _prepare(self) -> None:
         netfilter.set_sysctl("net.ipv4.conf.all.route_localnet", "1")
@@ -191,9 +192,9 @@ class IptablesProxier:
 
     async def sync(self, state: ProxyState) -> None:
         text, kept = render(state, stale=self._chains, cluster_cidr=self.cluster_cidr)
-        await netfilter.arun(self._apply, text)
+        await self._run(self._apply, text)
         self._chains = kept
-        await netfilter.arun(self._clear_udp_flows, self._last, state)
+        await self._run(self._clear_udp_flows, self._last, state)
         self._last = state
 
     def _apply(self, text: str) -> None:
@@ -216,10 +217,10 @@ class IptablesProxier:
         """New connections per service port key, from the rule counters."""
         if self._last is None:
             return {}
-        by_chain = connection_counts(await netfilter.arun(netfilter.save, "nat",
-                                                          counters=True))
+        by_chain = connection_counts(await self._run(netfilter.save, "nat", counters=True))
         return {key: by_chain.get(svc_chain(sp), 0) for key, sp in self._last.ports.items()}
 
     async def aclose(self) -> None:
-        """Remove every rule and chain of ours."""
-        await netfilter.arun(netfilter.cleanup)
+        """Remove every rule and chain of ours (after any sync still running)."""
+        await self._run.drain()
+        await self._run(netfilter.cleanup)

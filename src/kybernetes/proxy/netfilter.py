@@ -17,10 +17,12 @@ import asyncio
 import logging
 import shutil
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 log = logging.getLogger("kybernetes.proxy.netfilter")
+T = TypeVar("T")
 
 PREFIX = "KYB-"
 TABLES = ("nat", "filter")
@@ -131,6 +133,22 @@ def clear_udp_conntrack(cluster_ip: str, endpoint_ip: str) -> None:
               "--dst-nat", endpoint_ip], check=False)
 
 
-async def arun(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-    """Run a blocking netfilter call in a thread."""
-    return await asyncio.to_thread(fn, *args, **kwargs)
+class Runner:
+    """Runs blocking netfilter calls in a thread, one at a time.
+
+    A caller cancelled mid-call cannot stop the thread, so the next call (and
+    :meth:`drain`, before cleanup) first waits for the one still running: rules
+    are never applied after, or concurrently with, their removal.
+    """
+
+    def __init__(self) -> None:
+        self._last: asyncio.Future[Any] | None = None
+
+    async def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        await self.drain()
+        self._last = asyncio.ensure_future(asyncio.to_thread(fn, *args, **kwargs))
+        return await asyncio.shield(self._last)
+
+    async def drain(self) -> None:
+        if self._last is not None:
+            await asyncio.wait([self._last])

@@ -90,10 +90,11 @@ class UserspaceProxier:
         self.udp_timeout = udp_timeout
         self.listeners: dict[str, Listener] = {}
         self.balancers: dict[str, LoadBalancer] = {}
+        self._run = netfilter.Runner()
 
     async def start(self) -> None:
         if self.portals:
-            await netfilter.arun(self._prepare)
+            await self._run(self._prepare)
 
     def _prepare(self) -> None:
         netfilter.set_sysctl("net.ipv4.conf.all.route_localnet", "1")
@@ -117,7 +118,7 @@ class UserspaceProxier:
         if self.portals:
             bound = {k: (lst.port, lst.bound_port) for k, lst in self.listeners.items()}
             text = render_portals(bound, bind_address=self.bind_address)
-            await netfilter.arun(self._apply, text)
+            await self._run(self._apply, text)
         if failures:
             raise OSError(f"{failures} service port(s) could not be opened; retrying")
 
@@ -152,4 +153,5 @@ class UserspaceProxier:
         for key in list(self.listeners):
             await self._close(key)
         if self.portals:
-            await netfilter.arun(netfilter.cleanup)
+            await self._run.drain()
+            await self._run(netfilter.cleanup)
