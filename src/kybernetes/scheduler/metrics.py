@@ -30,7 +30,7 @@ class Histogram:
         key = tuple(sorted(labels.items()))
         series = self._series.get(key)
         if series is None:
-            series = self._series[key] = [0.0] * (len(BUCKETS) + 2)  # buckets, sum, count
+            series = self._series[key] = [0.0] * (len(BUCKETS) + 3)  # buckets, +Inf, sum, count
         series[bisect.bisect_left(BUCKETS, value)] += 1
         series[-2] += value
         series[-1] += 1
