@@ -47,6 +47,7 @@ PRAGMAS = (
     "PRAGMA busy_timeout = 10000",
     "PRAGMA cache_size = -65536",
     "PRAGMA temp_store = MEMORY",
+    "PRAGMA journal_size_limit = 67108864",  # shrink the WAL file after a checkpoint
 )
 
 CURRENT_REVISION = "SELECT seq FROM sqlite_sequence WHERE name = 'kv'"
