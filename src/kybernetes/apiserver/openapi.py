@@ -1,0 +1,422 @@
+"""OpenAPI v2 and v3 documents for the served kinds, built from the 1.33 schemas.
+
+kubectl reads them for `kubectl explain` (v3: `/openapi/v3` lists one document
+per group-version; explain finds a kind by its `x-kubernetes-group-version-kind`)
+and to decide whether the server validates fields itself (the `fieldValidation`
+query parameter on the kind's PATCH operation). We take the JSON-Schema
+definitions from api/schema.py, keep only what the served kinds reference,
+rewrite them into OpenAPI form (nullable `["string", "null"]` types back to
+plain types, `$ref` into `#/definitions/` or `#/components/schemas/`,
+int-or-string and quantities as strings), and add the paths and operations the
+Kubernetes apiserver documents for each resource and subresource. Documents are
+built once and served as cached bytes.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from kybernetes.api import schema
+from kybernetes.api.errors import NotAcceptable, NotFound
+from kybernetes.api.resources import ALL, GROUP_VERSIONS, Resource
+from kybernetes.apiserver import openapi_proto
+
+VERSION = "v1.33.0"
+JSON = "application/json"
+PATCH_TYPES = ("application/apply-patch+yaml", "application/json-patch+json",
+               "application/merge-patch+json", "application/strategic-merge-patch+json")
+_META = "io.k8s.apimachinery.pkg.apis.meta.v1."
+_EXTRA_DEFINITIONS = (f"{_META}Status", f"{_META}DeleteOptions", f"{_META}WatchEvent",
+                      f"{_META}Patch", f"{_META}APIResourceList", f"{_META}APIGroupList",
+                      "io.k8s.api.autoscaling.v1.Scale", "io.k8s.api.core.v1.Binding",
+                      "io.k8s.api.policy.v1.Eviction")
+_INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
+_QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+_SUBRESOURCE_BODIES = {"scale": ("autoscaling", "v1", "Scale", "io.k8s.api.autoscaling.v1.Scale"),
+                       "binding": ("", "v1", "Binding", "io.k8s.api.core.v1.Binding"),
+                       "eviction": ("policy", "v1", "Eviction", "io.k8s.api.policy.v1.Eviction")}
+
+_PARAMETER_DOCS = {
+    "allowWatchBookmarks": "allowWatchBookmarks requests watch events with type \"BOOKMARK\".",
+    "continue": "The continue option should be set when retrieving more results from the "
+                "server.",
+    "fieldSelector": "A selector to restrict the list of returned objects by their fields. "
+                     "Defaults to everything.",
+    "labelSelector": "A selector to restrict the list of returned objects by their labels. "
+                     "Defaults to everything.",
+    "limit": "limit is a maximum number of responses to return for a list call.",
+    "resourceVersion": "resourceVersion sets a constraint on what resource versions a request "
+                       "may be served from.",
+    "resourceVersionMatch": "resourceVersionMatch determines how resourceVersion is applied "
+                            "to list calls.",
+    "sendInitialEvents": "`sendInitialEvents=true` may be set together with `watch=true`.",
+    "timeoutSeconds": "Timeout for the list/watch call.",
+    "watch": "Watch for changes to the described resources and return them as a stream of "
+             "add, update, and remove notifications.",
+    "dryRun": "When present, indicates that modifications should not be persisted.",
+    "fieldManager": "fieldManager is a name associated with the actor or entity that is "
+                    "making these changes.",
+    "fieldValidation": "fieldValidation instructs the server on how to handle objects in the "
+                       "request (POST/PUT/PATCH) containing unknown or duplicate fields. Valid "
+                       "values are: - Ignore - Warn - Strict",
+    "force": "Force is going to \"force\" Apply requests.",
+    "gracePeriodSeconds": "The duration in seconds before the object should be deleted.",
+    "propagationPolicy": "Whether and how garbage collection will be performed.",
+    "pretty": "If 'true', then the output is pretty printed.",
+}
+_INTEGERS = ("limit", "timeoutSeconds", "gracePeriodSeconds")
+_BOOLEANS = ("allowWatchBookmarks", "sendInitialEvents", "watch", "force")
+_LIST_PARAMS = ("allowWatchBookmarks", "continue", "fieldSelector", "labelSelector", "limit",
+                "resourceVersion", "resourceVersionMatch", "sendInitialEvents",
+                "timeoutSeconds", "watch")
+_WRITE_PARAMS = ("dryRun", "fieldManager", "fieldValidation")
+
+
+# --- definitions -----------------------------------------------------------------------------
+
+def _refs(node: Any, out: set[str]) -> None:
+    if isinstance(node, dict):
+        name = schema.ref_name(node)
+        if name:
+            out.add(name)
+        for value in node.values():
+            _refs(value, out)
+    elif isinstance(node, list):
+        for value in node:
+            _refs(value, out)
+
+
+def _closure(roots: list[str]) -> list[str]:
+    seen: set[str] = set()
+    todo = [r for r in roots if schema.definition(r) is not None]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        found: set[str] = set()
+        _refs(schema.definition(name), found)
+        todo.extend(found - seen)
+    return sorted(seen)
+
+
+def _convert(node: Any, prefix: str, v3: bool) -> Any:
+    """Rewrite one JSON-Schema node into OpenAPI form."""
+    if isinstance(node, list):
+        return [_convert(v, prefix, v3) for v in node]
+    if not isinstance(node, dict):
+        return node
+    name = schema.ref_name(node)
+    if name:
+        ref = {"$ref": prefix + name}
+        siblings = {k: _convert(v, prefix, v3) for k, v in node.items() if k != "$ref"}
+        if not siblings:
+            return ref
+        return {"allOf": [ref], **siblings} if v3 else {**ref, **siblings}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "type" and isinstance(value, list):
+            kinds = [v for v in value if v != "null"]
+            if kinds:
+                out["type"] = kinds[0]
+        elif key == "oneOf":
+            out["type"] = "string"
+        elif key == "properties":
+            out[key] = {k: _convert(v, prefix, v3) for k, v in value.items()}
+            for field in ("apiVersion", "kind"):
+                if field in out[key]:
+                    out[key][field].pop("enum", None)
+        else:
+            out[key] = _convert(value, prefix, v3)
+    return out
+
+
+def _definitions(names: list[str], prefix: str, v3: bool) -> dict[str, Any]:
+    out = {}
+    for name in names:
+        node = _convert(schema.definition(name), prefix, v3)
+        if name == _INT_OR_STRING:
+            node["format"] = "int-or-string"
+            if v3:
+                node["x-kubernetes-int-or-string"] = True
+        out[name] = node
+    return out
+
+
+def _root_names(resources: list[Resource]) -> list[str]:
+    roots = list(_EXTRA_DEFINITIONS)
+    for r in resources:
+        name = schema.definition_name(r.api_version, r.kind)
+        if name:
+            roots += [name, name + "List"]
+    return roots
+
+
+# --- paths -------------------------------------------------------------------------------
+
+def _camel(resource: Resource) -> str:
+    group = resource.group.split(".")[0] if resource.group else "core"
+    return group[:1].upper() + group[1:] + resource.version[:1].upper() + resource.version[1:]
+
+
+def _tag(resource: Resource) -> str:
+    group = resource.group.split(".")[0] if resource.group else "core"
+    return f"{group}_{resource.version}"
+
+
+def _param(name: str, v3: bool, where: str = "query") -> dict[str, Any]:
+    kind = "integer" if name in _INTEGERS else "boolean" if name in _BOOLEANS else "string"
+    param: dict[str, Any] = {"name": name, "in": where,
+                             "description": _PARAMETER_DOCS.get(name, f"name of the {name}"),
+                             "uniqueItems": True}
+    if where == "path":
+        param["required"] = True
+    if v3:
+        param["schema"] = {"type": kind, "uniqueItems": True}
+        param.pop("uniqueItems")
+    else:
+        param["type"] = kind
+    return param
+
+
+class _Ops:
+    """Builds operations for one resource in v2 or v3 form."""
+
+    def __init__(self, resource: Resource, v3: bool) -> None:
+        self.r, self.v3 = resource, v3
+        self.prefix = "#/components/schemas/" if v3 else "#/definitions/"
+        self.definition = schema.definition_name(resource.api_version, resource.kind) or ""
+
+    def gvk(self, group: str, version: str, kind: str) -> dict[str, str]:
+        return {"group": group, "kind": kind, "version": version}
+
+    def response(self, definition: str) -> dict[str, Any]:
+        ref = {"$ref": self.prefix + definition}
+        if self.v3:
+            return {"description": "OK", "content": {JSON: {"schema": ref}}}
+        return {"description": "OK", "schema": ref}
+
+    def op(self, verb: str, op_id: str, action: str, *, definition: str,
+           gvk: dict[str, str] | None, params: tuple[str, ...] = (),
+           body: str | None = None, body_types: tuple[str, ...] = ("*/*",)) -> dict[str, Any]:
+        op: dict[str, Any] = {
+            "description": f"{verb} {self.r.kind}", "operationId": op_id,
+            "parameters": [_param(p, self.v3) for p in params],
+            "responses": {"200": self.response(definition),
+                          "401": {"description": "Unauthorized"}},
+            "tags": [_tag(self.r)], "x-kubernetes-action": action,
+        }
+        if gvk:
+            op["x-kubernetes-group-version-kind"] = gvk
+        if body is not None:
+            ref = {"$ref": self.prefix + body}
+            if self.v3:
+                op["requestBody"] = {"content": {t: {"schema": ref} for t in body_types},
+                                     "required": True}
+            else:
+                op["parameters"].append({"name": "body", "in": "body", "required": True,
+                                         "schema": ref})
+                op["consumes"] = list(body_types)
+        if action in ("post", "put"):
+            op["responses"]["201"] = self.response(definition)
+        if not self.v3:
+            op["produces"] = [JSON, "application/yaml"]
+            op["schemes"] = ["https"]
+        return op
+
+    def path_params(self, named: bool) -> list[dict[str, Any]]:
+        params = []
+        if named:
+            params.append(_param("name", self.v3, "path"))
+        if self.r.namespaced:
+            params.append(_param("namespace", self.v3, "path"))
+        params.append(_param("pretty", self.v3))
+        return params
+
+    def paths(self) -> dict[str, Any]:
+        r, kind = self.r, self.r.kind
+        scope = "Namespaced" if r.namespaced else ""
+        base = f"{_camel(r)}{scope}{kind}"
+        gvk = self.gvk(r.group, r.version, kind)
+        d = self.definition
+        collection = r.path("{namespace}") if r.namespaced else r.path()
+        out: dict[str, Any] = {}
+        coll: dict[str, Any] = {"parameters": self.path_params(False)}
+        if "list" in r.verbs:
+            coll["get"] = self.op("list", f"list{base}", "list", definition=d + "List",
+                                  gvk=gvk, params=_LIST_PARAMS)
+        if "create" in r.verbs:
+            coll["post"] = self.op("create", f"create{base}", "post", definition=d, gvk=gvk,
+                                   params=_WRITE_PARAMS, body=d)
+        if "deletecollection" in r.verbs:
+            coll["delete"] = self.op("delete collection of", f"delete{_camel(r)}Collection"
+                                     f"{scope}{kind}", "deletecollection",
+                                     definition=f"{_META}Status", gvk=gvk,
+                                     params=(*_LIST_PARAMS, "dryRun", "gracePeriodSeconds",
+                                             "propagationPolicy"))
+        out[collection] = coll
+        if r.namespaced and "list" in r.verbs:
+            out[r.path()] = {"parameters": [_param("pretty", self.v3)],
+                             "get": self.op("list", f"list{_camel(r)}{kind}ForAllNamespaces",
+                                            "list", definition=d + "List", gvk=gvk,
+                                            params=_LIST_PARAMS)}
+        if "get" in r.verbs:
+            out[f"{collection}/{{name}}"] = self.item(base, d, gvk, "")
+        for sub in r.subresources:
+            item = self.subresource(base, sub)
+            if item:
+                out[f"{collection}/{{name}}/{sub}"] = item
+        return out
+
+    def item(self, base: str, d: str, gvk: dict[str, str], suffix: str,
+             *, verbs: tuple[str, ...] = ("get", "put", "patch", "delete")) -> dict[str, Any]:
+        item: dict[str, Any] = {"parameters": self.path_params(True)}
+        if "get" in verbs:
+            item["get"] = self.op("read", f"read{base}{suffix}", "get", definition=d, gvk=gvk)
+        if "put" in verbs:
+            item["put"] = self.op("replace", f"replace{base}{suffix}", "put", definition=d,
+                                  gvk=gvk, params=_WRITE_PARAMS, body=d)
+        if "patch" in verbs:
+            item["patch"] = self.op("partially update", f"patch{base}{suffix}", "patch",
+                                    definition=d, gvk=gvk, params=(*_WRITE_PARAMS, "force"),
+                                    body=f"{_META}Patch", body_types=PATCH_TYPES)
+        if "delete" in verbs and not suffix:
+            item["delete"] = self.op("delete", f"delete{base}", "delete",
+                                     definition=f"{_META}Status", gvk=gvk,
+                                     params=("dryRun", "gracePeriodSeconds",
+                                             "propagationPolicy"))
+        return item
+
+    def subresource(self, base: str, sub: str) -> dict[str, Any] | None:
+        r = self.r
+        suffix = sub[:1].upper() + sub[1:]
+        if sub == "status":
+            return self.item(base, self.definition, self.gvk(r.group, r.version, r.kind),
+                             suffix, verbs=("get", "put", "patch"))
+        if sub == "scale":
+            group, version, kind, d = _SUBRESOURCE_BODIES[sub]
+            return self.item(base, d, self.gvk(group, version, kind), suffix,
+                             verbs=("get", "put", "patch"))
+        if sub in ("binding", "eviction"):
+            group, version, kind, d = _SUBRESOURCE_BODIES[sub]
+            return {"parameters": self.path_params(True),
+                    "post": self.op("create", f"create{base}{suffix}", "post", definition=d,
+                                    gvk=self.gvk(group, version, kind), params=_WRITE_PARAMS,
+                                    body=d)}
+        return None
+
+
+# --- documents -------------------------------------------------------------------------------
+
+def _info() -> dict[str, str]:
+    return {"title": "Kubernetes", "version": VERSION}
+
+
+@functools.cache
+def v2_document() -> dict[str, Any]:
+    """The swagger 2.0 document of everything served."""
+    resources = list(ALL)
+    paths: dict[str, Any] = {}
+    for r in resources:
+        paths.update(_Ops(r, v3=False).paths())
+    return {"swagger": "2.0", "info": _info(), "paths": paths,
+            "definitions": _definitions(_closure(_root_names(resources)), "#/definitions/",
+                                        v3=False),
+            "securityDefinitions": {"BearerToken": {"type": "apiKey", "name": "authorization",
+                                                    "in": "header"}},
+            "security": [{"BearerToken": []}]}
+
+
+def _gv_path(group: str, version: str) -> str:
+    return f"apis/{group}/{version}" if group else f"api/{version}"
+
+
+@functools.cache
+def v3_document(group: str, version: str) -> dict[str, Any] | None:
+    """The OpenAPI 3.0 document of one group-version, or None if not served."""
+    resources = [r for r in ALL if (r.group, r.version) == (group, version)]
+    if not resources:
+        return None
+    paths: dict[str, Any] = {}
+    for r in resources:
+        paths.update(_Ops(r, v3=True).paths())
+    return {"openapi": "3.0.0", "info": _info(), "paths": paths,
+            "components": {
+                "schemas": _definitions(_closure(_root_names(resources)),
+                                        "#/components/schemas/", v3=True),
+                "securitySchemes": {"BearerToken": {"type": "apiKey", "name": "authorization",
+                                                    "in": "header"}}}}
+
+
+@functools.cache
+def _bytes(key: str) -> bytes:
+    if key == "v2":
+        return orjson.dumps(v2_document())
+    if key == "v3":
+        paths = {}
+        for group, version in GROUP_VERSIONS:
+            digest = hashlib.sha512(_bytes(_gv_path(group, version))).hexdigest().upper()
+            paths[_gv_path(group, version)] = {
+                "serverRelativeURL": f"/openapi/v3/{_gv_path(group, version)}?hash={digest}"}
+        return orjson.dumps({"paths": paths})
+    parts = key.split("/")
+    doc = v3_document(parts[1], parts[2]) if parts[0] == "apis" and len(parts) == 3 else \
+        v3_document("", parts[1]) if parts[0] == "api" and len(parts) == 2 else None
+    if doc is None:
+        raise NotFound("the server could not find the requested resource")
+    return orjson.dumps(doc)
+
+
+def _pick(accept: str | None, *, proto: bool) -> str:
+    """The first media type in `accept` we can serve (JSON, or protobuf for v2)."""
+    for part in (accept or JSON).split(","):
+        media = part.split(";", 1)[0].strip().lower()
+        if media in (JSON, "application/*", "*/*"):
+            return JSON
+        if proto and media == openapi_proto.MEDIA_TYPE:
+            return media
+    raise NotAcceptable(f"only the following media types are accepted: {JSON}"
+                        + (f", {openapi_proto.MEDIA_TYPE}" if proto else ""))
+
+
+@functools.cache
+def _v2_proto() -> bytes:
+    return openapi_proto.document(v2_document())
+
+
+def document(path: str, accept: str | None = None) -> tuple[bytes, str]:
+    """(body, content type) for `/openapi/v2`, `/openapi/v3` or `/openapi/v3/<gv path>`.
+
+    Raises NotFound for other paths and NotAcceptable when the client accepts
+    nothing we serve (v2 also comes as gnostic protobuf, which kubectl ≤ 1.27 asks
+    for; v3 only as JSON).
+    """
+    path = path.rstrip("/")
+    if path == "/openapi/v2":
+        media = _pick(accept, proto=True)
+        if media == JSON:
+            return _bytes("v2"), JSON
+        return _v2_proto(), openapi_proto.RESPONSE_TYPE
+    if path == "/openapi/v3":
+        key = "v3"
+    elif path.startswith("/openapi/v3/"):
+        key = path[len("/openapi/v3/"):]
+    else:
+        raise NotFound("the server could not find the requested resource")
+    return _bytes(key), _pick(accept, proto=False)
+
+
+async def handle(request: web.Request) -> web.Response:
+    """The aiohttp handler for `/openapi/...` (the app routes here)."""
+    body, media = document(request.path, request.headers.get("Accept"))
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = media
+    if request.query.get("hash"):
+        response.headers["Cache-Control"] = "public, immutable"
+    response.headers["ETag"] = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return response
