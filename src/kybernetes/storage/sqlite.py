@@ -64,10 +64,11 @@ class SqliteStore:
         self._writer = Writer(self.path, loop=loop, on_commit=self._hub.publish)
         try:
             self._hub.revision = await asyncio.to_thread(self._writer.open)
+            self._inline = self._reader_connection()
         except sqlite3.Error as e:
+            await self.aclose()  # and release the lock
             raise StorageUnavailable(f"cannot open sqlite store {self.path}: {e}") from e
         self._readers = ThreadPoolExecutor(READERS, thread_name_prefix="kyb-sqlite-read")
-        self._inline = self._reader_connection()
 
     async def aclose(self) -> None:
         if self._hub is not None:

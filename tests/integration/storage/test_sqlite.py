@@ -162,3 +162,14 @@ async def test_a_second_opener_of_the_file_is_refused(tmp_path: Path) -> None:
     third = open_store(url)  # the lock went with the first store
     await third.start()
     await third.aclose()
+
+
+async def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    store = open_store(f"sqlite://{path}")
+    with pytest.raises(StorageUnavailable, match="cannot open sqlite store"):
+        await store.start()
+    path.unlink()
+    await store.start()  # the failed start let go of the lock
+    await store.aclose()
