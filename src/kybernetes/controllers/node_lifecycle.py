@@ -18,9 +18,12 @@ Every `--node-monitor-period` each node is checked (and at once on any change):
   scheduler avoids the node) and NoExecute (with timeAdded); both are removed
   when the node is Ready again;
 - under a NoExecute taint a pod is deleted once the taint is older than its
-  matching toleration's tolerationSeconds, or `--pod-eviction-timeout` when it
-  has no matching toleration (one without tolerationSeconds keeps it forever);
-  its controller then creates a replacement that the scheduler puts elsewhere.
+  matching toleration's tolerationSeconds (one without tolerationSeconds keeps
+  it forever); its controller then creates a replacement that the scheduler
+  puts elsewhere. `--pod-eviction-timeout` applies to pods with no matching
+  toleration and to pods whose only one is the default that the API server's
+  DefaultTolerationSeconds admission adds (Exists, NoExecute, 300 s): so the
+  flag sets the cluster's default, and a pod's own tolerationSeconds wins.
 """
 
 from __future__ import annotations
@@ -65,8 +68,21 @@ def desired_taints(ready: str | None) -> set[tuple[str, str]]:
     return {(key, "NoSchedule"), (key, "NoExecute")} if key else set()
 
 
+DEFAULT_TOLERATION_SECONDS = 300
+
+
+def _is_admission_default(tol: Obj) -> bool:
+    return (tol.get("operator") == "Exists" and tol.get("effect") == "NoExecute"
+            and tol.get("key") in (UNREACHABLE, NOT_READY)
+            and tol.get("tolerationSeconds") == DEFAULT_TOLERATION_SECONDS)
+
+
 def toleration_seconds(pod: Obj, taint: Obj) -> float | None:
-    """Seconds `pod` may stay under `taint`: None forever, -1 for no toleration at all."""
+    """Seconds `pod` may stay under `taint`: None forever, -1 for the cluster default.
+
+    The default applies with no matching toleration, or when the only match is the
+    one DefaultTolerationSeconds admission added.
+    """
     matching = []
     for tol in (pod.get("spec") or {}).get("tolerations") or ():
         if tol.get("effect") not in (None, "", taint.get("effect")):
@@ -78,7 +94,7 @@ def toleration_seconds(pod: Obj, taint: Obj) -> float | None:
                 taint.get("value") or ""):
             continue
         matching.append(tol)
-    if not matching:
+    if not matching or all(_is_admission_default(t) for t in matching):
         return -1
     seconds = [t.get("tolerationSeconds") for t in matching]
     if any(s is None for s in seconds):

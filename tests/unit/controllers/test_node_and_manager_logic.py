@@ -31,6 +31,8 @@ def test_taints_follow_ready_status() -> None:
     ([{"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute"}], None),
     ([{"operator": "Exists"}], None),
     ([{"key": NOT_READY, "operator": "Exists", "tolerationSeconds": 5}], -1),
+    ([{"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute",
+       "tolerationSeconds": 300}], -1),  # the admission default: the flag decides
     ([{"key": UNREACHABLE, "operator": "Exists", "effect": "NoSchedule"}], -1),
     ([{"key": UNREACHABLE, "operator": "Exists", "tolerationSeconds": 9},
       {"operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 4}], 4),

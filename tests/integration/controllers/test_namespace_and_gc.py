@@ -1,0 +1,103 @@
+"""Namespace deletion and the three cascade modes, driven by the real kubectl."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+
+import pytest
+
+from kybernetes.api import errors
+from kybernetes.api.resources import CONFIGMAPS, NAMESPACES, REPLICATION_CONTROLLERS, SERVICES
+from kybernetes.client import ApiClient
+from tests.integration.controllers.helpers import eventually, pods_of, rc, running
+from tests.support.apiserver import ApiServer
+
+KUBECTL = "/usr/lib/google-cloud-sdk/bin/kubectl"
+GC = ("replicationcontroller", "garbagecollector")
+
+
+async def kubectl(server: ApiServer, *args: str) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        KUBECTL, "--kubeconfig", str(server.kubeconfig), *args,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, out.decode()
+    return out.decode()
+
+
+async def _gone(client: ApiClient, resource, name: str, ns: str | None) -> bool:
+    try:
+        await client.get(resource, name, namespace=ns)
+    except errors.NotFound:
+        return True
+    return False
+
+
+async def _pods_with_owner(client: ApiClient, ns: str, n: int) -> list[dict]:
+    async def check() -> list[dict] | None:
+        pods = await pods_of(client, "app=cascade", ns)
+        owned = [p for p in pods if p["metadata"].get("ownerReferences")]
+        return pods if len(owned) == n else None
+    return await eventually(check, what=f"{n} owned pods")
+
+
+async def test_deleting_a_namespace_empties_it_then_removes_it(
+        client: ApiClient, ns: str) -> None:
+    async with running(client, "namespace", *GC):
+        await client.create(REPLICATION_CONTROLLERS, rc("web", 3, namespace=ns))
+        await client.create(CONFIGMAPS, {"metadata": {"name": "cfg", "namespace": ns}})
+        await client.create(SERVICES, {"metadata": {"name": "svc", "namespace": ns},
+                                       "spec": {"ports": [{"port": 80}]}})
+        await eventually(lambda: pods_of(client, "app=web", ns), what="pods")
+        await client.delete(NAMESPACES, ns)
+        await eventually(lambda: _gone(client, NAMESPACES, ns, None), what="namespace gone")
+        assert not (await client.list(CONFIGMAPS, namespace=ns))["items"]
+
+
+@pytest.mark.parametrize("cascade", ["background", "foreground"])
+async def test_cascading_delete_removes_the_pods(
+        client: ApiClient, ns: str, shared_apiserver: ApiServer, cascade: str) -> None:
+    async with running(client, *GC):
+        await client.create(REPLICATION_CONTROLLERS, rc("cascade", 3, namespace=ns))
+        await _pods_with_owner(client, ns, 3)
+        await kubectl(shared_apiserver, "delete", "rc", "cascade", "-n", ns,
+                      f"--cascade={cascade}", "--wait=false")
+
+        async def all_gone() -> bool:
+            return not await pods_of(client, "app=cascade", ns, active=False) and await _gone(
+                client, REPLICATION_CONTROLLERS, "cascade", ns)
+        await eventually(all_gone, what=f"rc and pods gone ({cascade})")
+
+
+async def test_foreground_keeps_the_owner_until_its_pods_are_gone(
+        client: ApiClient, ns: str) -> None:
+    await client.create(REPLICATION_CONTROLLERS, rc("cascade", 2, namespace=ns))
+    async with running(client, "replicationcontroller"):
+        await _pods_with_owner(client, ns, 2)
+    # No garbage collector yet: a foreground delete must wait for it.
+    await client.delete(REPLICATION_CONTROLLERS, "cascade", namespace=ns,
+                        propagation_policy="Foreground")
+    owner = await client.get(REPLICATION_CONTROLLERS, "cascade", namespace=ns)
+    assert owner["metadata"]["deletionTimestamp"]
+    assert "foregroundDeletion" in owner["metadata"]["finalizers"]
+    assert len(await pods_of(client, "app=cascade", ns)) == 2
+    async with running(client, *GC):
+        await eventually(lambda: _gone(client, REPLICATION_CONTROLLERS, "cascade", ns),
+                         what="owner deleted after its pods")
+        assert not await pods_of(client, "app=cascade", ns, active=False)
+
+
+async def test_orphan_cascade_keeps_pods_without_owner(
+        client: ApiClient, ns: str, shared_apiserver: ApiServer) -> None:
+    async with running(client, *GC):
+        await client.create(REPLICATION_CONTROLLERS, rc("cascade", 3, namespace=ns))
+        await _pods_with_owner(client, ns, 3)
+        await kubectl(shared_apiserver, "delete", "rc", "cascade", "-n", ns,
+                      "--cascade=orphan", "--wait=false")
+        await eventually(lambda: _gone(client, REPLICATION_CONTROLLERS, "cascade", ns),
+                         what="rc gone")
+        await asyncio.sleep(0.3)
+        pods = await pods_of(client, "app=cascade", ns)
+        assert len(pods) == 3
+        assert all(not p["metadata"].get("ownerReferences") for p in pods)
