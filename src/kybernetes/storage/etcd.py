@@ -59,7 +59,11 @@ class EtcdStore:
 
     async def start(self) -> None:
         await self._client.start()
-        await self.current_revision()  # fail early when no endpoint answers
+        try:
+            await self.current_revision()  # fail early when no endpoint answers
+        except BaseException:
+            await self._client.aclose()
+            raise
 
     async def aclose(self) -> None:
         for watch in list(self._watches):
