@@ -170,7 +170,10 @@ def invalid(
     FieldValueNotSupported, FieldValueDuplicate, FieldValueForbidden.
     """
     qualified = f"{kind}.{group}" if group else kind
-    summary = ", ".join(f"{field}: {message}" for field, _, message in causes)
+    # As utilerrors.Aggregate prints: one message alone, several in brackets, no repeats.
+    messages = list(dict.fromkeys(f"{field}: {message}" for field, _, message in causes))
+    summary = messages[0] if len(messages) == 1 else "[" + ", ".join(messages) + "]"
+    text = f'{qualified} "{name}" is invalid' + (f": {summary}" if messages else "")
     details: dict[str, Any] = {
         "name": name,
         "kind": kind,
@@ -181,7 +184,7 @@ def invalid(
     }
     if group:
         details["group"] = group
-    return Invalid(f'{qualified} "{name}" is invalid: {summary}', details=details)
+    return Invalid(text, details=details)
 
 
 _BY_CODE_AND_REASON: dict[tuple[int, str], type[ApiError]] = {}

@@ -206,3 +206,15 @@ def test_binding_and_scale():
 def test_lease_duration_positive():
     lease = {"metadata": {"name": "l", "namespace": "d"}, "spec": {"leaseDurationSeconds": 0}}
     assert ("spec.leaseDurationSeconds", "FieldValueInvalid") in causes(resources.LEASES, lease)
+
+
+def test_invalid_status_message_aggregates_like_kubernetes():
+    from kybernetes.api.errors import invalid
+
+    one = invalid("Pod", "p", [("spec.x", "FieldValueRequired", "Required value")])
+    assert one.message == 'Pod "p" is invalid: spec.x: Required value'
+    two = invalid("Deployment", "d", [("a", "FieldValueRequired", "Required value"),
+                                      ("b", "FieldValueRequired", "Required value")],
+                  group="apps")
+    assert two.message == 'Deployment.apps "d" is invalid: [a: Required value, b: Required value]'
+    assert len(two.details["causes"]) == 2
