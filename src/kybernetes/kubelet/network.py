@@ -6,7 +6,8 @@ pods' gateway); each pod gets a network namespace `kyb-<tag>-<uid>` and a veth
 pair whose host end joins the bridge and whose other end is the pod's `eth0`
 with the pod's address and a default route through the gateway. The host (and
 so the node's other pods) reach every pod directly; a NAT rule masquerades
-pod traffic leaving the pod CIDR so pods reach the outside.
+pod traffic leaving the pod CIDR so pods reach the outside, and
+FORWARD rules let pod traffic through a host whose policy drops it (as Docker's does).
 
 Commands go through `ip -batch` (two processes per pod), so a pod's network
 costs a few milliseconds. Names start with `kyb` (and carry a per-node tag)
@@ -76,23 +77,29 @@ class NodeNetwork:
         return "kyv" + hashlib.sha256(f"{self.tag}{uid}".encode()).hexdigest()[:12]
 
     async def setup(self) -> None:
-        """Create the bridge with the gateway address (idempotent) and the NAT rule."""
+        """Create the bridge with the gateway address and the iptables rules (idempotent)."""
         links = await _ip("-o", "link", "show", "dev", self.bridge, check=False)
         if not links:
             await _ip(batch=f"link add {self.bridge} type bridge\n"
                             f"addr add {self.gateway}/{self.prefix} dev {self.bridge}\n"
                             f"link set {self.bridge} up\n")
-        if not await _iptables("-t", "nat", "-C", *self._nat_rule()):
-            await _iptables("-t", "nat", "-A", *self._nat_rule())
+        for table, chain, rule in self._rules():
+            if not await _iptables("-t", table, "-C", chain, *rule):
+                await _iptables("-t", table, "-A", chain, *rule)
 
-    def _nat_rule(self) -> tuple[str, ...]:
-        return ("POSTROUTING", "-s", self.cidr, "!", "-d", self.cidr, "-m", "comment",
-                "--comment", f"kyb {self.tag}", "-j", "MASQUERADE")
+    def _rules(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """Masquerade traffic leaving the pod CIDR; let the pod CIDR through FORWARD."""
+        tag = ("-m", "comment", "--comment", f"kyb {self.tag}")
+        return [("nat", "POSTROUTING", ("-s", self.cidr, "!", "-d", self.cidr, *tag,
+                                        "-j", "MASQUERADE")),
+                ("filter", "FORWARD", ("-s", self.cidr, *tag, "-j", "ACCEPT")),
+                ("filter", "FORWARD", ("-d", self.cidr, *tag, "-j", "ACCEPT"))]
 
     async def teardown(self) -> None:
-        """Remove the bridge and the NAT rule."""
+        """Remove the bridge and the iptables rules."""
         await _ip("link", "del", self.bridge, check=False)
-        await _iptables("-t", "nat", "-D", *self._nat_rule())
+        for table, chain, rule in self._rules():
+            await _iptables("-t", table, "-D", chain, *rule)
 
     async def add_pod(self, uid: str, ip: str) -> str:
         """Make the pod's namespace and wire it to the bridge; returns the netns path."""

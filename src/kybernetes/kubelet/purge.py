@@ -47,15 +47,15 @@ def purge(root_dir: Path, node_name: str) -> list[str]:
     bridge = f"kyb{tag}"
     if subprocess.run(["ip", "link", "del", bridge], capture_output=True).returncode == 0:
         removed.append(f"bridge {bridge}")
-    rules = subprocess.run(["iptables", "-w", "5", "-t", "nat", "-S", "POSTROUTING"],
-                           capture_output=True, text=True, check=False).stdout
-    for line in rules.splitlines():
-        if f'"kyb {tag}"' in line or f"kyb {tag} " in line:
-            args = line.replace("-A ", "-D ", 1).split()
-            subprocess.run(["iptables", "-w", "5", "-t", "nat", *[a.strip('"') for a in
-                                                                  _rejoin(args)]],
-                           capture_output=True, check=False)
-            removed.append("nat rule")
+    for table, chain in (("nat", "POSTROUTING"), ("filter", "FORWARD")):
+        rules = subprocess.run(["iptables", "-w", "5", "-t", table, "-S", chain],
+                               capture_output=True, text=True, check=False).stdout
+        for line in rules.splitlines():
+            if f'"kyb {tag}"' in line:
+                args = _rejoin(line.replace("-A ", "-D ", 1).split())
+                subprocess.run(["iptables", "-w", "5", "-t", table,
+                                *[a.strip('"') for a in args]], capture_output=True, check=False)
+                removed.append(f"{table} rule")
     Cgroups(tag).remove_all()
     return removed
 

@@ -62,6 +62,8 @@ def container_status(spec: dict[str, Any], obs: PodObservation, *,
         status["state"] = {"running": {"startedAt": rfc3339(latest.started_at)}}
         status["started"] = latest.id in obs.started
         status["ready"] = latest.id in obs.ready and status["started"]
+        if previous:
+            status["lastState"] = {"terminated": _terminated(previous[-1])}
     elif latest.state == EXITED:
         status["state"] = {"terminated": _terminated(latest)}
         if len(previous) > 1:
