@@ -38,6 +38,7 @@ from kybernetes.storage.etcd_client import (
 from kybernetes.storage.interface import Event, KeyValue, ListResult, WriteResult
 from kybernetes.storage.keys import by_revision, prefix_end_bytes
 
+_Compares = list[dict[str, Any]]  # an alias: inside the class `list` is a method
 _PROBE_KEY = b64(b"\0")  # a key nothing stores: ranges on it only read the header
 
 
@@ -136,7 +137,7 @@ class EtcdStore:
         return WriteResult(revision, True,
                            KeyValue(key, prev.value, prev.create_revision, revision))
 
-    async def _txn(self, compare: list[dict[str, Any]], success: dict[str, Any], key: str
+    async def _txn(self, compare: _Compares, success: dict[str, Any], key: str
                    ) -> dict[str, Any]:
         return await self._client.call("/v3/kv/txn", {
             "compare": compare, "success": [success],

@@ -114,7 +114,7 @@ class EtcdClient:
         except (TimeoutError, aiohttp.ClientError) as e:
             raise StorageUnavailable(f"etcd {path}: {e!r}") from e
         try:
-            reply = orjson.loads(data)
+            reply: dict[str, Any] = orjson.loads(data)
         except orjson.JSONDecodeError:
             raise StorageUnavailable(
                 f"etcd {path}: HTTP {response.status}: {data[:200]!r}") from None

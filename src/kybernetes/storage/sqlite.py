@@ -36,9 +36,10 @@ from kybernetes.storage.errors import CompactedError, FutureRevisionError, Stora
 from kybernetes.storage.interface import Event, KeyValue, ListResult, WriteResult
 from kybernetes.storage.keys import prefix_end
 from kybernetes.storage.sqlite_watch import SqliteWatch, WatchHub
-from kybernetes.storage.sqlite_writer import Writer
+from kybernetes.storage.sqlite_writer import OpKind, Writer
 
 T = TypeVar("T")
+LogChunk = tuple[list[Event], int, bool]  # an alias: inside the class `list` is a method
 READERS = 4
 
 
@@ -134,20 +135,24 @@ class SqliteStore:
 
     # -- writes ---------------------------------------------------------------
 
-    def _submit(self, kind: Any, key: str = "", value: bytes = b"", *,
-                mod_revision: int = 0) -> asyncio.Future[Any]:
+    async def _submit(self, kind: OpKind, key: str = "", value: bytes = b"", *,
+                      mod_revision: int = 0) -> Any:
         if self._writer is None:
             raise StorageUnavailable("the sqlite store is not open")
-        return self._writer.submit(kind, key, value, mod_revision=mod_revision)
+        return await self._writer.submit(kind, key, value, mod_revision=mod_revision)
 
     async def create(self, key: str, value: bytes) -> WriteResult:
-        return await self._submit("create", key, bytes(value))
+        result: WriteResult = await self._submit("create", key, bytes(value))
+        return result
 
     async def update(self, key: str, value: bytes, *, mod_revision: int) -> WriteResult:
-        return await self._submit("update", key, bytes(value), mod_revision=mod_revision)
+        result: WriteResult = await self._submit("update", key, bytes(value),
+                                                 mod_revision=mod_revision)
+        return result
 
     async def delete(self, key: str, *, mod_revision: int = 0) -> WriteResult:
-        return await self._submit("delete", key, mod_revision=mod_revision)
+        result: WriteResult = await self._submit("delete", key, mod_revision=mod_revision)
+        return result
 
     async def compact(self, revision: int) -> None:
         await self._submit("compact", mod_revision=revision)
@@ -159,8 +164,7 @@ class SqliteStore:
             raise StorageUnavailable("the sqlite store is not open")
         return SqliteWatch(self._hub, self._read_log, prefix, start_revision)
 
-    async def _read_log(self, prefix: str, start: int, upto: int, limit: int
-                        ) -> tuple[list[Event], int, bool]:
+    async def _read_log(self, prefix: str, start: int, upto: int, limit: int) -> LogChunk:
         return await self._read(_read_log, prefix, start, upto, limit)
 
 

@@ -21,6 +21,7 @@ restarts and compactions that delete the newest tombstones.
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 from kybernetes.storage.interface import Event, KeyValue
 
@@ -113,11 +114,11 @@ def scalar(conn: sqlite3.Connection, sql: str, *params: object) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def replay_event(row: tuple) -> Event:
+def replay_event(row: tuple[Any, ...]) -> Event:
     """A REPLAY row as the event that wrote it."""
     rev, name, deleted, create_rev, prev_rev, value, old_value = row
     if deleted:
-        prev = KeyValue(name, value, create_rev, prev_rev)
-        return Event("DELETE", KeyValue(name, value, create_rev, rev), prev)
+        gone = KeyValue(name, value, create_rev, prev_rev)
+        return Event("DELETE", KeyValue(name, value, create_rev, rev), gone)
     prev = None if old_value is None else KeyValue(name, old_value, create_rev, prev_rev)
     return Event("PUT", KeyValue(name, value, create_rev, rev), prev)
