@@ -357,7 +357,11 @@ def _munged_pod_spec(new: Obj, old: Obj) -> Obj:
             for old_c, new_c in zip(old_list, new_list, strict=True):
                 if isinstance(new_c, dict) and isinstance(old_c, dict):
                     new_c["image"] = old_c.get("image")
-    for field in ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds"):
+    fields = ["activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds"]
+    if not old.get("nodeName"):
+        # Binding sets nodeName once; the API server validates that write as an update.
+        fields.append("nodeName")
+    for field in fields:
         if field in old:
             munged[field] = old[field]
         else:

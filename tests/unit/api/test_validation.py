@@ -218,3 +218,13 @@ def test_invalid_status_message_aggregates_like_kubernetes():
                   group="apps")
     assert two.message == 'Deployment.apps "d" is invalid: [a: Required value, b: Required value]'
     assert len(two.details["causes"]) == 2
+
+
+def test_binding_may_set_node_name_once():
+    old = defaulted(resources.PODS, POD)
+    bound = copy.deepcopy(old)
+    bound["spec"]["nodeName"] = "n1"
+    assert validate(resources.PODS, bound, old) == []
+    moved = copy.deepcopy(bound)
+    moved["spec"]["nodeName"] = "n2"
+    assert [c[0] for c in validate(resources.PODS, moved, bound)] == ["spec"]
