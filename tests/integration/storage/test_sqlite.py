@@ -173,3 +173,39 @@ async def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) ->
     path.unlink()
     await store.start()  # the failed start let go of the lock
     await store.aclose()
+
+
+async def test_compaction_in_chunks_while_writes_go_on(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_writer, "COMPACT_CHUNK", 7)
+    store = open_store(f"sqlite://{tmp_path}/state.db")
+    await store.start()
+    try:
+        versions = {}
+        for i in range(20):
+            versions[f"/k/{i:02d}"] = (await store.create(f"/k/{i:02d}", b"0")).revision
+        for round_ in range(1, 6):
+            for key, revision in versions.items():
+                result = await store.update(key, str(round_).encode(), mod_revision=revision)
+                versions[key] = result.revision
+        target = await store.current_revision()
+
+        async def writer() -> list[int]:
+            revisions = []
+            for i in range(50):
+                revisions.append((await store.create(f"/new/{i:02d}", b"n")).revision)
+            return revisions
+
+        written, _ = await asyncio.gather(writer(), store.compact(target))
+        assert written == list(range(target + 1, target + 51))
+        now = await store.list("/k/")
+        assert [(kv.key, kv.value, kv.mod_revision) for kv in now.kvs] == [
+            (key, b"5", revision) for key, revision in sorted(versions.items())]
+        assert len((await store.list("/new/", revision=target + 50)).kvs) == 50
+        watch = store.watch("/", start_revision=target)
+        events = await collect(watch, 51)
+        await watch.aclose()
+        assert [e.kv.mod_revision for e in events] == list(range(target, target + 51))
+        assert events[0].prev_kv is not None and events[0].prev_kv.value == b"4"
+    finally:
+        await store.aclose()
