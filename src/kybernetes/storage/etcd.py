@@ -85,8 +85,8 @@ class EtcdStore:
         body: dict[str, Any] = _range(prefix)
         if start_after and start_after >= prefix:
             body["key"] = b64(start_after.encode() + b"\0")  # the first key after it
-        if limit > 0:
-            body["limit"] = limit
+        if limit > 0:  # no sort_order: a range is in key order already, and an explicit
+            body["limit"] = limit  # sort makes etcd read the whole range before the limit
         if revision > 0:
             body["revision"] = revision
         try:
