@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from kybernetes.storage.interface import Event
 from kybernetes.storage.keys import by_revision
 
-MAX_BUFFER = 50_000
+MAX_BUFFER = 10_000  # events; a watcher further behind reads the log instead
 REPLAY_CHUNK = 1000
 
 # read_log(prefix, from_revision, upto_revision, limit) -> (events, upto, complete):
