@@ -1,0 +1,108 @@
+"""Field errors as apimachinery's field package words them, and checks every kind shares.
+
+A validator collects `(field, reason, message)` causes in an :class:`ErrorList`;
+the message is Kubernetes' field.Error body (`Required value`, `Invalid value:
+"Foo": <why>`, `Unsupported value: "x": supported values: "a", "b"`, …) because
+kubectl prints causes verbatim, and the reason is the Status CauseType.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from kybernetes.api import meta as names
+
+Cause = tuple[str, str, str]
+Obj = dict[str, Any]
+
+REQUIRED, INVALID = "FieldValueRequired", "FieldValueInvalid"
+NOT_SUPPORTED, DUPLICATE = "FieldValueNotSupported", "FieldValueDuplicate"
+FORBIDDEN, TOO_LONG, NOT_FOUND = "FieldValueForbidden", "FieldValueTooLong", "FieldValueNotFound"
+
+PROTOCOLS = ("SCTP", "TCP", "UDP")
+
+
+def format_value(value: Any) -> str:
+    """A bad value as Go's field.Error prints it (%q for strings, %#v for maps)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+        body = ", ".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in sorted(value.items()))
+        return "map[string]string{" + body + "}"
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "[]string{" + ", ".join(json.dumps(v) for v in value) + "}"
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+class ErrorList:
+    """Collects causes; methods mirror apimachinery's field.Required/Invalid/…"""
+
+    def __init__(self) -> None:
+        self.causes: list[Cause] = []
+
+    def required(self, path: str, detail: str = "") -> None:
+        self.causes.append((path, REQUIRED, "Required value" + (f": {detail}" if detail else "")))
+
+    def invalid(self, path: str, value: Any, detail: str) -> None:
+        self.causes.append((path, INVALID, f"Invalid value: {format_value(value)}: {detail}"))
+
+    def not_supported(self, path: str, value: Any, supported: Iterable[str]) -> None:
+        allowed = ", ".join(json.dumps(s) for s in supported)
+        self.causes.append((path, NOT_SUPPORTED,
+                            f"Unsupported value: {format_value(value)}: supported values: "
+                            f"{allowed}"))
+
+    def duplicate(self, path: str, value: Any) -> None:
+        self.causes.append((path, DUPLICATE, f"Duplicate value: {format_value(value)}"))
+
+    def forbidden(self, path: str, detail: str) -> None:
+        self.causes.append((path, FORBIDDEN, f"Forbidden: {detail}"))
+
+    def too_long(self, path: str, limit: int) -> None:
+        self.causes.append((path, TOO_LONG, f"Too long: may not be more than {limit} bytes"))
+
+    def not_found(self, path: str, value: Any) -> None:
+        self.causes.append((path, NOT_FOUND, f"Not found: {format_value(value)}"))
+
+    def each(self, path: str, value: Any, messages: list[str]) -> None:
+        for message in messages:
+            self.invalid(path, value, message)
+
+    def one_of(self, path: str, value: Any, supported: tuple[str, ...]) -> None:
+        if value in (None, ""):
+            self.required(path)
+        elif value not in supported:
+            self.not_supported(path, value, supported)
+
+    def non_negative(self, path: str, value: Any) -> None:
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            self.invalid(path, value, "must be greater than or equal to 0")
+
+    def immutable(self, path: str, new: Any, old: Any) -> None:
+        if new != old:
+            self.invalid(path, new, "field is immutable")
+
+
+def as_dict(value: Any) -> Obj:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def validate_labels(errs: ErrorList, labels: Any, path: str) -> None:
+    for key, value in as_dict(labels).items():
+        errs.each(path, key, names.is_qualified_name(key))
+        if not isinstance(value, str):
+            errs.invalid(path, value, "label values must be strings")
+        else:
+            errs.each(path, value, names.is_valid_label_value(value))

@@ -1,0 +1,315 @@
+"""Validation of pods and of the pod templates in ReplicationControllers,
+ReplicaSets and Deployments (pkg/apis/core/validation ValidatePodSpec and
+ValidatePodUpdate, pkg/apis/apps/validation), with Kubernetes' paths and wording.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from kybernetes.api import meta as names
+from kybernetes.api.errors import BadRequest
+from kybernetes.api.field_errors import PROTOCOLS, ErrorList, Obj, as_dict, as_list, validate_labels
+from kybernetes.api.labels import from_label_selector, selector_from_map
+from kybernetes.api.quantity import parse_quantity
+
+_RESTART_POLICIES = ("Always", "OnFailure", "Never")
+_DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
+_PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+_UPDATABLE_POD_FIELDS = (
+    "`spec.containers[*].image`", "`spec.initContainers[*].image`",
+    "`spec.activeDeadlineSeconds`", "`spec.tolerations` (only additions to existing tolerations)",
+    "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)")
+
+
+# --- pods --------------------------------------------------------------------------------
+
+def _validate_ports(errs: ErrorList, ports: Any, path: str, *, host_network: bool) -> None:
+    seen_names: set[str] = set()
+    for i, port in enumerate(as_list(ports)):
+        port, p = as_dict(port), f"{path}[{i}]"
+        name = port.get("name")
+        if name:
+            errs.each(f"{p}.name", name, names.is_valid_port_name(name))
+            if name in seen_names:
+                errs.duplicate(f"{p}.name", name)
+            seen_names.add(name)
+        container_port = port.get("containerPort")
+        if not container_port:
+            errs.required(f"{p}.containerPort")
+        else:
+            errs.each(f"{p}.containerPort", container_port, names.is_valid_port_num(container_port))
+        host_port = port.get("hostPort")
+        if host_port:
+            errs.each(f"{p}.hostPort", host_port, names.is_valid_port_num(host_port))
+            if host_network and host_port != container_port:
+                errs.invalid(f"{p}.hostPort", host_port,
+                             "must match `containerPort` when `hostNetwork` is true")
+        errs.one_of(f"{p}.protocol", port.get("protocol"), PROTOCOLS)
+
+
+def _validate_resources(errs: ErrorList, resources: Any, path: str) -> None:
+    resources = as_dict(resources)
+    parsed: dict[str, dict[str, Any]] = {}
+    for kind in ("limits", "requests"):
+        parsed[kind] = {}
+        for name, value in as_dict(resources.get(kind)).items():
+            try:
+                parsed[kind][name] = parse_quantity(value)
+            except (ValueError, TypeError) as e:
+                errs.invalid(f"{path}.{kind}[{name}]", value, str(e))
+                continue
+            if parsed[kind][name] < 0:
+                errs.invalid(f"{path}.{kind}[{name}]", value,
+                             "must be greater than or equal to 0")
+    for name, request in parsed["requests"].items():
+        limit = parsed["limits"].get(name)
+        if limit is not None and request > limit:
+            errs.invalid(f"{path}.requests", resources["requests"][name],
+                         f"must be less than or equal to {name} limit of "
+                         f"{resources['limits'][name]}")
+
+
+def _validate_probe(errs: ErrorList, probe: Any, path: str) -> None:
+    if probe is None:
+        return
+    probe = as_dict(probe)
+    handlers = [k for k in ("exec", "httpGet", "tcpSocket", "grpc") if probe.get(k) is not None]
+    if not handlers:
+        errs.required(path, "must specify a handler type")
+    elif len(handlers) > 1:
+        errs.forbidden(f"{path}.{handlers[1]}", "may not specify more than 1 handler type")
+    for key in ("initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold",
+                "failureThreshold"):
+        errs.non_negative(f"{path}.{key}", probe.get(key))
+
+
+def _validate_container(errs: ErrorList, c: Obj, path: str, *, volumes: set[str],
+                        host_network: bool) -> None:
+    image = c.get("image")
+    if not image:
+        errs.required(f"{path}.image")
+    elif image != image.strip():
+        errs.invalid(f"{path}.image", image, "must not have leading or trailing whitespace")
+    errs.one_of(f"{path}.imagePullPolicy", c.get("imagePullPolicy"), _PULL_POLICIES)
+    errs.one_of(f"{path}.terminationMessagePolicy", c.get("terminationMessagePolicy"),
+                ("File", "FallbackToLogsOnError"))
+    _validate_ports(errs, c.get("ports"), f"{path}.ports", host_network=host_network)
+    for i, env in enumerate(as_list(c.get("env"))):
+        env_name = as_dict(env).get("name")
+        if not env_name:
+            errs.required(f"{path}.env[{i}].name")
+        else:
+            errs.each(f"{path}.env[{i}].name", env_name, names.is_env_var_name(env_name))
+    for i, mount in enumerate(as_list(c.get("volumeMounts"))):
+        mount, p = as_dict(mount), f"{path}.volumeMounts[{i}]"
+        if not mount.get("name"):
+            errs.required(f"{p}.name")
+        elif mount["name"] not in volumes:
+            errs.not_found(f"{p}.name", mount["name"])
+        if not mount.get("mountPath"):
+            errs.required(f"{p}.mountPath")
+    _validate_resources(errs, c.get("resources"), f"{path}.resources")
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        _validate_probe(errs, c.get(probe), f"{path}.{probe}")
+
+
+def _validate_volumes(errs: ErrorList, volumes: Any, path: str) -> set[str]:
+    seen: set[str] = set()
+    for i, volume in enumerate(as_list(volumes)):
+        name = as_dict(volume).get("name")
+        if not name:
+            errs.required(f"{path}[{i}].name")
+            continue
+        errs.each(f"{path}[{i}].name", name, names.is_dns1123_label(name))
+        if name in seen:
+            errs.duplicate(f"{path}[{i}].name", name)
+        seen.add(name)
+    return seen
+
+
+def validate_pod_spec(errs: ErrorList, spec: Any, path: str) -> None:
+    """ValidatePodSpec for the fields kybernetes runs."""
+    spec = as_dict(spec)
+    volumes = _validate_volumes(errs, spec.get("volumes"), f"{path}.volumes")
+    host_network = bool(spec.get("hostNetwork"))
+    seen: set[str] = set()
+    if not as_list(spec.get("containers")):
+        errs.required(f"{path}.containers")
+    for field in ("initContainers", "containers"):
+        for i, container in enumerate(as_list(spec.get(field))):
+            container, p = as_dict(container), f"{path}.{field}[{i}]"
+            name = container.get("name")
+            if not name:
+                errs.required(f"{p}.name")
+            else:
+                errs.each(f"{p}.name", name, names.is_dns1123_label(name))
+                if name in seen:
+                    errs.duplicate(f"{p}.name", name)
+                seen.add(name)
+            _validate_container(errs, container, p, volumes=volumes, host_network=host_network)
+    errs.one_of(f"{path}.restartPolicy", spec.get("restartPolicy"), _RESTART_POLICIES)
+    errs.one_of(f"{path}.dnsPolicy", spec.get("dnsPolicy"), _DNS_POLICIES)
+    deadline = spec.get("activeDeadlineSeconds")
+    if deadline is not None and not (isinstance(deadline, int) and 1 <= deadline <= 2**31 - 1):
+        errs.invalid(f"{path}.activeDeadlineSeconds", deadline,
+                     "must be between 1 and 2147483647, inclusive")
+    for key in ("nodeName", "serviceAccountName"):
+        if spec.get(key):
+            errs.each(f"{path}.{key}", spec[key], names.is_dns1123_subdomain(spec[key]))
+    validate_labels(errs, spec.get("nodeSelector"), f"{path}.nodeSelector")
+
+
+def _munged_pod_spec(new: Obj, old: Obj) -> Obj:
+    """`new` with the fields a pod update may change copied from `old`."""
+    munged = json.loads(json.dumps(new))
+    for field in ("containers", "initContainers"):
+        old_list, new_list = as_list(old.get(field)), as_list(munged.get(field))
+        if len(old_list) == len(new_list):
+            for old_c, new_c in zip(old_list, new_list, strict=True):
+                if isinstance(new_c, dict) and isinstance(old_c, dict):
+                    new_c["image"] = old_c.get("image")
+    fields = ["activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds"]
+    if not old.get("nodeName"):
+        # Binding sets nodeName once; the API server validates that write as an update.
+        fields.append("nodeName")
+    for field in fields:
+        if field in old:
+            munged[field] = old[field]
+        else:
+            munged.pop(field, None)
+    return munged
+
+
+def _validate_pod_update(errs: ErrorList, new: Obj, old: Obj) -> None:
+    spec, old_spec = as_dict(new.get("spec")), as_dict(old.get("spec"))
+    munged = _munged_pod_spec(spec, old_spec)
+    if munged != old_spec:
+        changed = sorted(k for k in set(munged) | set(old_spec) if munged.get(k) != old_spec.get(k))
+        errs.forbidden("spec", "pod updates may not change fields other than "
+                               + ",".join(_UPDATABLE_POD_FIELDS)
+                               + "\n  changed: " + ", ".join(f"spec.{k}" for k in changed))
+    old_deadline = old_spec.get("activeDeadlineSeconds")
+    deadline = spec.get("activeDeadlineSeconds")
+    if old_deadline is not None and (deadline is None or deadline > old_deadline):
+        errs.invalid("spec.activeDeadlineSeconds", deadline,
+                     "must be less than or equal to previous value")
+    old_tolerations = as_list(old_spec.get("tolerations"))
+    if any(t not in as_list(spec.get("tolerations")) for t in old_tolerations):
+        errs.forbidden("spec.tolerations", "existing toleration can not be modified except "
+                                           "its tolerationSeconds")
+
+
+def validate_pod(errs: ErrorList, pod: Obj, old: Obj | None) -> None:
+    validate_pod_spec(errs, pod.get("spec"), "spec")
+    if old is not None:
+        _validate_pod_update(errs, pod, old)
+
+
+# --- workloads ---------------------------------------------------------------------------
+
+def _validate_template(errs: ErrorList, template: Any, path: str, selector_matches: Callable[
+        [dict[str, str]], bool] | None) -> None:
+    if not isinstance(template, dict):
+        errs.required(path)
+        return
+    labels = as_dict(as_dict(template.get("metadata")).get("labels"))
+    if selector_matches is not None and not selector_matches(labels):
+        errs.invalid(f"{path}.metadata.labels", labels,
+                     "`selector` does not match template `labels`")
+    validate_labels(errs, labels, f"{path}.metadata.labels")
+    validate_pod_spec(errs, template.get("spec"), f"{path}.spec")
+    policy = as_dict(template.get("spec")).get("restartPolicy")
+    if policy and policy != "Always":
+        errs.not_supported(f"{path}.spec.restartPolicy", policy, ("Always",))
+
+
+def validate_rc(errs: ErrorList, rc: Obj, old: Obj | None) -> None:
+    spec = as_dict(rc.get("spec"))
+    selector = spec.get("selector")
+    if not selector:
+        errs.required("spec.selector")
+    else:
+        validate_labels(errs, selector, "spec.selector")
+    errs.non_negative("spec.replicas", spec.get("replicas"))
+    errs.non_negative("spec.minReadySeconds", spec.get("minReadySeconds"))
+    matcher = selector_from_map(selector).matches if selector else None
+    _validate_template(errs, spec.get("template"), "spec.template", matcher)
+
+
+def _validate_label_selector(errs: ErrorList, selector: Any, path: str, kind: str) -> bool:
+    if not isinstance(selector, dict):
+        errs.required(path)
+        return False
+    if not selector.get("matchLabels") and not selector.get("matchExpressions"):
+        errs.invalid(path, selector, f"empty selector is invalid for {kind}")
+        return False
+    validate_labels(errs, selector.get("matchLabels"), f"{path}.matchLabels")
+    for i, expr in enumerate(as_list(selector.get("matchExpressions"))):
+        expr, p = as_dict(expr), f"{path}.matchExpressions[{i}]"
+        op, values = expr.get("operator"), as_list(expr.get("values"))
+        if op in ("In", "NotIn") and not values:
+            errs.required(f"{p}.values", "must be specified when `operator` is 'In' or 'NotIn'")
+        elif op in ("Exists", "DoesNotExist") and values:
+            errs.forbidden(f"{p}.values", "may not be specified when `operator` is 'Exists' or "
+                                          "'DoesNotExist'")
+        elif op not in ("In", "NotIn", "Exists", "DoesNotExist"):
+            errs.invalid(f"{p}.operator", op, "not a valid selector operator")
+        errs.each(f"{p}.key", expr.get("key", ""), names.is_qualified_name(expr.get("key", "")))
+    return True
+
+
+def validate_apps(errs: ErrorList, obj: Obj, old: Obj | None, kind: str) -> None:
+    spec = as_dict(obj.get("spec"))
+    selector = spec.get("selector")
+    matcher = None
+    if _validate_label_selector(errs, selector, "spec.selector", kind):
+        try:
+            matcher = from_label_selector(selector).matches
+        except BadRequest:  # reported by the checks above
+            matcher = None
+    for key in ("replicas", "minReadySeconds", "revisionHistoryLimit"):
+        errs.non_negative(f"spec.{key}", spec.get(key))
+    _validate_template(errs, spec.get("template"), "spec.template", matcher)
+    if kind == "deployment":
+        _validate_strategy(errs, as_dict(spec.get("strategy")))
+        deadline, min_ready = spec.get("progressDeadlineSeconds"), spec.get("minReadySeconds", 0)
+        if isinstance(deadline, int) and isinstance(min_ready, int) and deadline <= min_ready:
+            errs.invalid("spec.progressDeadlineSeconds", deadline,
+                         "must be greater than minReadySeconds")
+    if old is not None and as_dict(old.get("spec")).get("selector") != selector:
+        errs.invalid("spec.selector", selector, "field is immutable")
+
+
+def _int_or_percent(errs: ErrorList, value: Any, path: str) -> int | None:
+    """Validate an int-or-percent; returns the value as a number for comparisons."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        errs.non_negative(path, value)
+        return value
+    if isinstance(value, str) and value.endswith("%") and value[:-1].isdigit():
+        if int(value[:-1]) > 100:
+            errs.invalid(path, value, "must not be greater than 100%")
+        return int(value[:-1])
+    errs.invalid(path, value, "a valid percent string must be a numeric string followed by an "
+                              "ending '%' (e.g. '1%',  or '93%', regex used for validation is "
+                              "'[0-9]+%')")
+    return None
+
+
+def _validate_strategy(errs: ErrorList, strategy: Obj) -> None:
+    kind = strategy.get("type")
+    errs.one_of("spec.strategy.type", kind, ("Recreate", "RollingUpdate"))
+    rolling = strategy.get("rollingUpdate")
+    if kind == "Recreate" and rolling is not None:
+        errs.forbidden("spec.strategy.rollingUpdate",
+                       "may not be specified when strategy `type` is 'Recreate'")
+    if kind == "RollingUpdate" and isinstance(rolling, dict):
+        p = "spec.strategy.rollingUpdate"
+        unavailable = _int_or_percent(errs, rolling.get("maxUnavailable", "25%"),
+                                      f"{p}.maxUnavailable")
+        surge = _int_or_percent(errs, rolling.get("maxSurge", "25%"), f"{p}.maxSurge")
+        if unavailable == 0 and surge == 0:
+            errs.invalid(f"{p}.maxUnavailable", rolling.get("maxUnavailable"),
+                         "may not be 0 when `maxSurge` is 0")
