@@ -1,0 +1,187 @@
+"""The aiohttp application: one middleware, the system endpoints, discovery, resources.
+
+The middleware is the one place where
+  * a request is authenticated (401 Status otherwise, except the health and
+    version endpoints),
+  * an :class:`ApiError` becomes a Kubernetes ``Status`` response,
+  * a storage error is translated (compacted → 410 Expired, unreachable → 503),
+  * any other exception becomes a 500 ``InternalError`` Status, its traceback
+    logged but never sent,
+  * and every request is counted in the metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import platform
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from kybernetes import __version__
+from kybernetes.api.errors import (
+    ApiError,
+    Gone,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    ServiceUnavailable,
+    Timeout,
+    Unauthorized,
+)
+from kybernetes.apiserver import discovery
+from kybernetes.apiserver.authn import UNAUTHENTICATED_PATHS, Authenticator
+from kybernetes.apiserver.handlers import ResourceHandlers
+from kybernetes.apiserver.metrics import Metrics
+from kybernetes.apiserver.request_info import NOT_FOUND
+from kybernetes.apiserver.responses import json_response
+from kybernetes.storage.errors import (
+    CompactedError,
+    FutureRevisionError,
+    StorageError,
+    StorageUnavailable,
+)
+
+log = logging.getLogger("kybernetes.apiserver")
+
+KUBE_VERSION = (1, 33)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def version_info() -> dict[str, str]:
+    major, minor = KUBE_VERSION
+    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(),
+                                                          platform.machine())
+    return {"major": str(major), "minor": str(minor),
+            "gitVersion": f"v{major}.{minor}.0-kyb", "gitCommit": __version__,
+            "gitTreeState": "clean", "buildDate": "2026-11-25T00:00:00Z",
+            "goVersion": f"python{platform.python_version()}", "compiler": "cpython",
+            "platform": f"{platform.system().lower()}/{machine}"}
+
+
+def translate(error: StorageError) -> ApiError:
+    """A storage error as the API error clients see (the one translation)."""
+    if isinstance(error, CompactedError):
+        return Gone(f"too old resource version: {error.revision} ({error.compacted_revision})")
+    if isinstance(error, FutureRevisionError):
+        return Timeout(f"Too large resource version: {error.revision}, current: "
+                       f"{error.current_revision}")
+    if isinstance(error, StorageUnavailable):
+        return ServiceUnavailable(f"storage is unavailable: {error}")
+    return InternalError(f"storage error: {error}")
+
+
+def _verb(request: web.Request) -> tuple[str, str]:
+    info = request.get("info")
+    if info is None:
+        return request.method, ""
+    method = request.method
+    if info.name is None and method == "GET":
+        method = "WATCH" if request.query.get("watch") in ("true", "1") else "LIST"
+    elif info.name is None and method == "DELETE":
+        method = "DELETECOLLECTION"
+    return method, info.verb_target
+
+
+def error_response(error: ApiError) -> web.Response:
+    response = json_response(error.to_status(), status=error.code)
+    if error.code == 401:
+        response.headers["WWW-Authenticate"] = 'Basic realm="kubernetes-master"'
+    return response
+
+
+def make_middleware(authenticator: Authenticator, metrics: Metrics) -> Any:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        try:
+            if request.path not in UNAUTHENTICATED_PATHS:
+                user = authenticator.authenticate(request)
+                if user is None:
+                    raise Unauthorized("Unauthorized")
+                request["user"] = user
+            response = await handler(request)
+        except ApiError as e:
+            response = error_response(e)
+        except StorageError as e:
+            response = error_response(translate(e))
+        except web.HTTPNotFound:
+            response = error_response(NotFound(NOT_FOUND))
+        except web.HTTPMethodNotAllowed as e:
+            response = error_response(MethodNotAllowed(
+                f"the server does not allow this method on the requested resource "
+                f"({e.method})"))
+        except web.HTTPException as e:
+            response = error_response(ApiError(e.reason, code=e.status, reason=e.reason))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("request failed", extra={"method": request.method,
+                                                   "path": request.path})
+            response = error_response(InternalError(
+                "an error on the server has prevented the request from succeeding"))
+        verb, resource = _verb(request)
+        metrics.observe(verb, resource, response.status, time.perf_counter() - started)
+        return response
+
+    return middleware
+
+
+def build_app(handlers: ResourceHandlers, *, authenticator: Authenticator, metrics: Metrics,
+              ready: Callable[[], bool], server_address: str) -> web.Application:
+    """The whole HTTP surface of the API server."""
+    app = web.Application(middlewares=[make_middleware(authenticator, metrics)],
+                          client_max_size=64 * 1024 * 1024, handler_args={"max_field_size": 65536})
+
+    async def health(request: web.Request) -> web.Response:
+        ok = request.path != "/readyz" or ready()
+        if "verbose" in request.query:
+            text = "[+]ping ok\n[+]etcd ok\n" + ("[+]informer-sync ok\n" if ok else
+                                                 "[-]informer-sync failed\n")
+            text += "healthz check passed\n" if ok else "healthz check failed\n"
+        else:
+            text = "ok" if ok else "[-]informer-sync failed: not ready\nhealthz check failed"
+        return web.Response(text=text, status=200 if ok else 500,
+                            content_type="text/plain")
+
+    async def version(request: web.Request) -> web.Response:
+        return json_response(version_info())
+
+    async def prometheus(request: web.Request) -> web.Response:
+        return web.Response(text=metrics.render(), content_type="text/plain",
+                            charset="utf-8")
+
+    async def discover(request: web.Request) -> web.StreamResponse:
+        found = discovery.document(request.path, request.headers.get("Accept"),
+                                   server_address)
+        if found is None:
+            raise NotFound(NOT_FOUND)
+        body, content_type = found
+        response = web.Response(body=body)
+        response.headers["Content-Type"] = content_type
+        return response
+
+    async def openapi(request: web.Request) -> web.StreamResponse:
+        try:
+            spec = importlib.import_module("kybernetes.apiserver.openapi")
+        except ImportError:
+            raise NotFound(NOT_FOUND) from None
+        return await spec.handle(request)
+
+    router = app.router
+    for path in ("/healthz", "/livez", "/readyz"):
+        router.add_get(path, health)
+    router.add_get("/version", version)
+    router.add_get("/metrics", prometheus)
+    router.add_get("/openapi/{tail:.*}", openapi)
+    for path in ("/api", "/apis", "/api/{version}", "/apis/{group}",
+                 "/apis/{group}/{version}"):
+        router.add_get(path, discover)
+        router.add_get(path + "/", discover)
+    router.add_route("*", "/api/{tail:.+}", handlers.handle)
+    router.add_route("*", "/apis/{tail:.+}", handlers.handle)
+    return app

@@ -1,0 +1,86 @@
+"""Authentication: who is asking. TLS client certificates, then bearer tokens.
+
+* A client certificate signed by the cluster CA (the TLS layer verified it) names
+  the user in its CN and the groups in its O attributes, as Kubernetes' x509
+  authenticator reads them.
+* ``--token-auth-file``: Kubernetes' static token CSV, one
+  ``token,user,uid,"group1,group2"`` line per user (groups optional).
+* The plain-HTTP ``--insecure-port`` (loopback only) is trusted as
+  ``system:masters``, as Kubernetes' old insecure port was.
+
+Authorization is "any authenticated user may do anything" (documented in the
+README); /healthz, /livez, /readyz and /version need no credentials.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+UNAUTHENTICATED_PATHS = ("/healthz", "/livez", "/readyz", "/version")
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    uid: str = ""
+    groups: tuple[str, ...] = ()
+
+
+INSECURE_USER = User("system:admin", groups=("system:masters", "system:authenticated"))
+
+
+def load_token_file(path: str | Path) -> dict[str, User]:
+    """Parse a static token file; ValueError (with the line) for a malformed one."""
+    tokens: dict[str, User] = {}
+    with open(path, newline="") as f:
+        for lineno, row in enumerate(csv.reader(f), 1):
+            if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
+                continue
+            if len(row) < 3 or not row[0].strip() or not row[1].strip():
+                raise ValueError(f"{path}:{lineno}: want token,user,uid[,\"group1,group2\"]")
+            groups = tuple(g.strip() for g in row[3].split(",") if g.strip()) \
+                if len(row) > 3 else ()
+            tokens[row[0].strip()] = User(row[1].strip(), row[2].strip(), groups)
+    return tokens
+
+
+def _cert_user(request: web.Request) -> User | None:
+    transport = request.transport
+    ssl_object = transport.get_extra_info("ssl_object") if transport else None
+    if ssl_object is None:
+        return None
+    cert = ssl_object.getpeercert()
+    if not cert:
+        return None
+    name, groups = "", []
+    for rdn in cert.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                name = value
+            elif key == "organizationName":
+                groups.append(value)
+    return User(name, groups=(*groups, "system:authenticated")) if name else None
+
+
+class Authenticator:
+    def __init__(self, tokens: dict[str, User] | None = None) -> None:
+        self.tokens = tokens or {}
+
+    def authenticate(self, request: web.Request) -> User | None:
+        """The user behind a request, or None (the caller answers 401)."""
+        if not request.secure:  # only the loopback --insecure-port serves plain HTTP
+            return INSECURE_USER
+        user = _cert_user(request)
+        if user is not None:
+            return user
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            found = self.tokens.get(token.strip())
+            if found is not None:
+                return User(found.name, found.uid, (*found.groups, "system:authenticated"))
+        return None

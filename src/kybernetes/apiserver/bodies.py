@@ -1,0 +1,59 @@
+"""Request bodies: read within the size limit, decode, and check against the path.
+
+A body larger than 3 MiB is refused (413) before and while it is read, so a
+client cannot make the server buffer more. A body's kind and apiVersion, when
+given, must be the path's; when missing they are filled from the path, as
+Kubernetes' decoder does with its defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from kybernetes.api.errors import BadRequest
+from kybernetes.api.resources import Resource
+from kybernetes.apiserver import codec
+from kybernetes.apiserver.request_info import RequestInfo
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The raw body; 413 past the limit (checked before and while reading)."""
+    if request.content_length is not None:
+        codec.check_size(request.content_length)
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        codec.check_size(size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_object(request: web.Request) -> dict[str, Any]:
+    raw = await read_body(request)
+    if not raw.strip():
+        raise BadRequest("the body of the request was empty")
+    return codec.decode_body(raw, request.headers.get("Content-Type"))
+
+
+def check_object(resource: Resource, info: RequestInfo, obj: dict[str, Any]) -> None:
+    """Body kind/apiVersion and namespace must agree with the path (missing: filled)."""
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    if kind and kind != resource.kind:
+        raise BadRequest(f'{kind} in version "{api_version or resource.version}" cannot be '
+                         f'handled as a {resource.kind}: the kind "{kind}" does not match '
+                         f'"{resource.kind}"')
+    if api_version and api_version != resource.api_version:
+        raise BadRequest(f"the API version in the data ({api_version}) does not match the "
+                         f"expected API version ({resource.api_version})")
+    obj["apiVersion"], obj["kind"] = resource.api_version, resource.kind
+    meta = obj.get("metadata")
+    if meta is None:
+        meta = obj["metadata"] = {}
+    if not isinstance(meta, dict):
+        raise BadRequest("metadata must be an object")
+    ns = meta.get("namespace")
+    if resource.namespaced and ns and info.namespace and ns != info.namespace:
+        raise BadRequest("the namespace of the provided object does not match the namespace "
+                         "sent on the request")

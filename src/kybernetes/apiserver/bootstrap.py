@@ -1,0 +1,69 @@
+"""What exists from the first start: the system namespaces and the `kubernetes` Service.
+
+Kubernetes creates ``default``, ``kube-system``, ``kube-public`` and
+``kube-node-lease``, and keeps a ``kubernetes`` Service in ``default`` (the first
+address of the service range, port 443) whose Endpoints point at the API
+server's advertised address and port. Both are reconciled on every start, so
+a restart on another port or address updates the Endpoints.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+from kybernetes.api import resources as r
+from kybernetes.api.errors import AlreadyExists, NotFound
+from kybernetes.apiserver.registry import Registry
+
+log = logging.getLogger("kybernetes.apiserver.bootstrap")
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+async def ensure(registry: Registry, resource: r.Resource, obj: dict[str, Any]) -> None:
+    """Create `obj` unless an object of that name exists."""
+    meta = obj["metadata"]
+    try:
+        await registry.create(resource, meta.get("namespace"), copy.deepcopy(obj))
+    except AlreadyExists:
+        pass
+
+
+async def system_namespaces(registry: Registry) -> None:
+    for name in SYSTEM_NAMESPACES:
+        await ensure(registry, r.NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
+                                              "metadata": {"name": name}})
+
+
+async def kubernetes_service(registry: Registry, *, cluster_ip: str | None,
+                             address: str, port: int) -> None:
+    """The `kubernetes` Service and its Endpoints (address:port of this server)."""
+    labels = {"component": "apiserver", "provider": "kubernetes"}
+    spec: dict[str, Any] = {"type": "ClusterIP", "sessionAffinity": "None",
+                            "ports": [{"name": "https", "port": 443, "protocol": "TCP",
+                                       "targetPort": port}]}
+    if cluster_ip:
+        spec["clusterIP"] = cluster_ip
+    await ensure(registry, r.SERVICES, {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "kubernetes", "namespace": "default", "labels": labels},
+        "spec": spec})
+    subsets = [{"addresses": [{"ip": address}],
+                "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]
+
+    def point_here(ep: dict[str, Any]) -> dict[str, Any]:
+        ep["subsets"] = subsets
+        ep["metadata"].setdefault("labels", {}).update(
+            {"endpointslice.kubernetes.io/skip-mirror": "true"})
+        return ep
+
+    try:
+        await registry.guaranteed_update(r.ENDPOINTS, "default", "kubernetes", point_here)
+    except NotFound:
+        await ensure(registry, r.ENDPOINTS, {
+            "apiVersion": "v1", "kind": "Endpoints",
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": subsets})

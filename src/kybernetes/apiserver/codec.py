@@ -1,0 +1,87 @@
+"""Bytes in and out: request bodies, stored values and responses.
+
+Objects are plain dicts end to end. A stored value is the object's JSON *without*
+``metadata.resourceVersion``: the revision that wrote it is the resourceVersion,
+filled in on read (:func:`decode_stored`), so a value never lies about its own
+version. Request bodies are JSON or YAML by Content-Type; anything that is not a
+JSON object, or is larger than :data:`MAX_BODY`, is a client error, never a 500.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import yaml
+
+from kybernetes.api.errors import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
+from kybernetes.storage.interface import KeyValue
+
+MAX_BODY = 3 * 1024 * 1024
+JSON = "application/json"
+
+_YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
+_JSON_TYPES = (JSON, "application/json-patch+json", "application/merge-patch+json",
+               "application/strategic-merge-patch+json", "application/apply-patch+yaml",
+               "*/*", "")
+
+
+def check_size(length: int) -> None:
+    if length > MAX_BODY:
+        raise RequestEntityTooLarge("Request entity too large: limit is 3145728")
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def decode_body(raw: bytes, content_type: str | None) -> dict[str, Any]:
+    """The request body as an object; 400 for malformed input, 415 for other types."""
+    check_size(len(raw))
+    mt = media_type(content_type)
+    if mt in _YAML_TYPES or mt.endswith("+yaml"):
+        try:
+            obj = yaml.safe_load(raw.decode("utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            raise BadRequest(f"the body of the request was in an unknown format: {e}") from None
+    elif mt in _JSON_TYPES or mt.endswith("+json"):
+        obj = decode_json(raw)
+    else:
+        raise UnsupportedMediaType(
+            f'the body of the request was in an unknown format - accepted media types '
+            f'include: application/json, application/yaml, got "{mt}"')
+    if not isinstance(obj, dict):
+        raise BadRequest("the body of the request must be a JSON object")
+    return obj
+
+
+def decode_json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise BadRequest(f"the body of the request was in an unknown format: "
+                         f"couldn't get version/kind; json parse error: {e}") from None
+
+
+def encode(obj: Any) -> bytes:
+    return orjson.dumps(obj)
+
+
+def encode_stored(obj: dict[str, Any]) -> bytes:
+    """The value to store: the object without its resourceVersion."""
+    meta = obj.get("metadata") or {}
+    if "resourceVersion" in meta:
+        meta = {k: v for k, v in meta.items() if k != "resourceVersion"}
+        obj = {**obj, "metadata": meta}
+    return orjson.dumps(obj)
+
+
+def decode_stored(value: bytes, revision: int) -> dict[str, Any]:
+    """A stored value as an object carrying `revision` as its resourceVersion."""
+    obj: dict[str, Any] = orjson.loads(value)
+    obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
+    return obj
+
+
+def decode_kv(kv: KeyValue) -> dict[str, Any]:
+    return decode_stored(kv.value, kv.mod_revision)

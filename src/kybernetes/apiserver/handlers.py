@@ -1,0 +1,226 @@
+"""The REST verbs of every resource: get, list, watch, create, update, patch, delete,
+deletecollection, and the dispatch to subresources.
+
+One catch-all route parses the path (:mod:`.request_info`) and calls the verb;
+everything resource-specific is in the strategy, the registry and the
+subresource handlers, so this module reads as the HTTP contract: what is checked
+in the request, which status code answers it, what body comes back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from kybernetes.api.errors import BadRequest, MethodNotAllowed, UnsupportedMediaType, conflict
+from kybernetes.api.fields import parse_field_selector
+from kybernetes.api.labels import parse_selector
+from kybernetes.api.patch import apply_patch
+from kybernetes.api.resources import BINDINGS
+from kybernetes.apiserver import admission, codec
+from kybernetes.apiserver.bodies import check_object, read_body, read_object
+from kybernetes.apiserver.lists import ListQuery, list_objects
+from kybernetes.apiserver.registry import MODIFIED, DeleteOptions, Registry
+from kybernetes.apiserver.request_info import RequestInfo, dry_run, parse_path, query_int
+from kybernetes.apiserver.responses import list_response, object_response
+from kybernetes.apiserver.subresources import Subresources
+from kybernetes.apiserver.watch import serve_watch
+from kybernetes.apiserver.watch_cache import WatchCache
+from kybernetes.storage.interface import Store
+
+APPLY_PATCH = "application/apply-patch+yaml"
+PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
+               "application/strategic-merge-patch+json", APPLY_PATCH)
+
+
+def list_query(request: web.Request, info: RequestInfo) -> ListQuery:
+    q = request.query
+    return ListQuery(
+        namespace=info.namespace,
+        labels=parse_selector(q.get("labelSelector")),
+        fields=parse_field_selector(q.get("fieldSelector"), info.resource),
+        resource_version=q.get("resourceVersion", ""),
+        match=q.get("resourceVersionMatch", ""),
+        limit=query_int(request, "limit") or 0,
+        continue_=q.get("continue", ""),
+    )
+
+
+class ResourceHandlers:
+    """The aiohttp handler for every resource path."""
+
+    def __init__(self, store: Store, cache: WatchCache, registry: Registry,
+                 subresources: Subresources) -> None:
+        self.store = store
+        self.cache = cache
+        self.registry = registry
+        self.subresources = subresources
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        info = parse_path(request.path)
+        request["info"] = info
+        if info.subresource:
+            return await self.subresources.handle(request, info)
+        method = request.method
+        if info.name is None:
+            verb = {"GET": self.list_or_watch, "POST": self.create,
+                    "DELETE": self.delete_collection}.get(method)
+        else:
+            verb = {"GET": self.get, "PUT": self.update, "PATCH": self.patch,
+                    "DELETE": self.delete}.get(method)
+        if verb is None:
+            raise MethodNotAllowed(f"the server does not allow this method on the requested "
+                                   f"resource ({method})")
+        return await verb(request, info)
+
+    async def get(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        obj = await self.registry.get(info.resource, info.namespace, str(info.name))
+        return object_response(request, info.resource, obj)
+
+    async def list_or_watch(self, request: web.Request, info: RequestInfo
+                            ) -> web.StreamResponse:
+        query = list_query(request, info)
+        if request.query.get("watch", "").lower() in ("true", "1"):
+            return await serve_watch(request, self.cache, info.resource, query)
+        page = await list_objects(self.store, self.cache, info.resource, query)
+        return list_response(request, info.resource, page.items, revision=page.revision,
+                             continue_=page.continue_, remaining=page.remaining)
+
+    async def create(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        obj = await read_object(request)
+        if info.resource is BINDINGS:
+            return await self.subresources.bind(request, info, obj)
+        check_object(info.resource, info, obj)
+        mode = admission.field_validation(request.query.get("fieldValidation"))
+        warnings = admission.unknown_field_warnings(info.resource, obj, mode)
+        created = await self.registry.create(info.resource, info.namespace, obj,
+                                             dry_run=dry_run(request))
+        return object_response(request, info.resource, created, status=201, warnings=warnings)
+
+    async def update(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        obj = await read_object(request)
+        check_object(info.resource, info, obj)
+        body_name = obj["metadata"].get("name")
+        if body_name and body_name != info.name:
+            raise BadRequest(f"the name of the object ({body_name}) does not match the name on "
+                             f"the URL ({info.name})")
+        mode = admission.field_validation(request.query.get("fieldValidation"))
+        warnings = admission.unknown_field_warnings(info.resource, obj, mode)
+        updated = await self.registry.update(info.resource, info.namespace, str(info.name),
+                                             obj, dry_run=dry_run(request))
+        return object_response(request, info.resource, updated, warnings=warnings)
+
+    async def patch(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        return await self.patch_object(request, info, subresource=None)
+
+    async def patch_object(self, request: web.Request, info: RequestInfo, *,
+                           subresource: str | None) -> web.StreamResponse:
+        """PATCH an object (or its status); server-side apply creates a missing one."""
+        content_type = codec.media_type(request.headers.get("Content-Type"))
+        if content_type not in PATCH_TYPES:
+            raise_unsupported_patch(content_type)
+        body = await read_body(request)
+        mode = admission.field_validation(request.query.get("fieldValidation"))
+        resource, name, warnings = info.resource, str(info.name), []
+        if content_type == APPLY_PATCH:
+            body, content_type = apply_body(body), "application/strategic-merge-patch+json"
+            if subresource is None and not await self.exists(info):
+                return await self.apply_create(request, info, body, mode)
+
+        def mutate(old: dict[str, Any]) -> dict[str, Any]:
+            rv = old["metadata"]["resourceVersion"]
+            new = apply_patch(old, body, content_type, resource)
+            if not isinstance(new, dict):
+                raise BadRequest("the patch did not produce an object")
+            if str((new.get("metadata") or {}).get("resourceVersion") or rv) != rv:
+                raise conflict(resource.plural, name, MODIFIED, resource.group)
+            warnings[:] = admission.unknown_field_warnings(resource, new, mode)
+            return new
+
+        patched = await self.registry.guaranteed_update(
+            resource, info.namespace, name, mutate, subresource=subresource,
+            dry_run=dry_run(request))
+        return object_response(request, resource, patched, warnings=warnings)
+
+    async def exists(self, info: RequestInfo) -> bool:
+        try:
+            await self.registry.get(info.resource, info.namespace, str(info.name))
+        except Exception as e:
+            if getattr(e, "code", None) == 404:
+                return False
+            raise
+        return True
+
+    async def apply_create(self, request: web.Request, info: RequestInfo, body: bytes,
+                           mode: str) -> web.StreamResponse:
+        obj = codec.decode_body(body, codec.JSON)
+        check_object(info.resource, info, obj)
+        obj["metadata"].setdefault("name", info.name)
+        warnings = admission.unknown_field_warnings(info.resource, obj, mode)
+        created = await self.registry.create(info.resource, info.namespace, obj,
+                                             dry_run=dry_run(request))
+        return object_response(request, info.resource, created, status=201, warnings=warnings)
+
+    async def delete(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        options = await delete_options(request)
+        obj = await self.registry.delete(info.resource, info.namespace, str(info.name),
+                                         options)
+        return object_response(request, info.resource, obj)
+
+    async def delete_collection(self, request: web.Request, info: RequestInfo
+                                ) -> web.StreamResponse:
+        options = await delete_options(request)
+        query = list_query(request, info)
+        query.limit, query.continue_ = 0, ""
+        page = await list_objects(self.store, self.cache, info.resource, query)
+        deleted = []
+        for entry in page.items:
+            meta = entry.obj["metadata"]
+            try:
+                deleted.append(await self.registry.delete(
+                    info.resource, meta.get("namespace"), meta["name"], options))
+            except Exception as e:
+                if getattr(e, "code", None) != 404:
+                    raise
+        return object_response(request, info.resource, {
+            "kind": f"{info.resource.kind}List", "apiVersion": info.resource.api_version,
+            "metadata": {"resourceVersion": str(page.revision)}, "items": deleted})
+
+
+def apply_body(body: bytes) -> bytes:
+    """A server-side apply body (YAML or JSON) as JSON bytes."""
+    return codec.encode(codec.decode_body(body, "application/yaml"))
+
+
+def raise_unsupported_patch(content_type: str) -> None:
+    raise UnsupportedMediaType(
+        f'the body of the request was in an unknown format - accepted media types include: '
+        f'{", ".join(PATCH_TYPES)}, got "{content_type}"')
+
+
+async def delete_options(request: web.Request) -> DeleteOptions:
+    """DeleteOptions from the body (optional) and the query."""
+    raw = await read_body(request)
+    body: dict[str, Any] = {}
+    if raw.strip():
+        body = codec.decode_body(raw, request.headers.get("Content-Type") or codec.JSON)
+    grace = query_int(request, "gracePeriodSeconds", minimum=-(1 << 31))
+    if grace is None and body.get("gracePeriodSeconds") is not None:
+        try:
+            grace = int(body["gracePeriodSeconds"])
+        except (TypeError, ValueError):
+            raise BadRequest("gracePeriodSeconds must be an integer") from None
+    policy = request.query.get("propagationPolicy") or body.get("propagationPolicy")
+    if policy not in (None, "Orphan", "Background", "Foreground"):
+        raise BadRequest(f'propagationPolicy: Unsupported value: "{policy}": supported '
+                         f'values: "Background", "Foreground", "Orphan"', reason="Invalid",
+                         code=422)
+    if policy is None and body.get("orphanDependents") is True:
+        policy = "Orphan"
+    preconditions = body.get("preconditions") or {}
+    if not isinstance(preconditions, dict):
+        raise BadRequest("preconditions must be an object")
+    return DeleteOptions(grace_period_seconds=grace, propagation_policy=policy,
+                         preconditions=preconditions, dry_run=dry_run(request, body))
+

@@ -1,0 +1,166 @@
+"""LIST: resourceVersion semantics, selectors and limit/continue paging.
+
+Where a list is served from, as Kubernetes decides it:
+
+* no resourceVersion: a consistent read. From the watch cache once it has caught
+  up with the store's current revision (bounded wait), else from the store.
+* ``resourceVersion=0``: whatever the cache has (the limit is ignored, as the
+  cacher does, so informers get everything in one response).
+* ``resourceVersion=X`` (NotOlderThan): from the cache once it has reached X.
+* ``resourceVersionMatch=Exact``, or ``limit`` with a consistent read, or
+  ``continue``: from the store at that revision, page by page. The continue
+  token is Kubernetes' (base64 JSON ``{"v","rv","start"}``); one whose revision
+  has been compacted is ``410 Gone``.
+
+Items come back as watch-cache entries so their JSON is encoded once and shared.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from kybernetes.api.errors import BadRequest, Gone
+from kybernetes.api.fields import FieldSelector
+from kybernetes.api.labels import Selector
+from kybernetes.api.resources import Resource
+from kybernetes.apiserver.codec import decode_kv
+from kybernetes.apiserver.registry import prefix_for
+from kybernetes.apiserver.watch_cache import Entry, WatchCache
+from kybernetes.storage.errors import CompactedError
+from kybernetes.storage.interface import Store
+
+CONTINUE_EXPIRED = (
+    "The provided continue parameter is too old to display a consistent list result. "
+    "You can start a new list without the continue parameter, or use the continue token "
+    "in this response to retrieve the remainder of the results. Continuing with the "
+    "provided token results in an inconsistent list - objects that were created, modified, "
+    "or deleted between the time the first chunk was returned and now may show up in the "
+    "list.")
+
+
+@dataclass
+class ListQuery:
+    namespace: str | None = None
+    labels: Selector | None = None
+    fields: FieldSelector | None = None
+    resource_version: str = ""
+    match: str = ""
+    limit: int = 0
+    continue_: str = ""
+
+    def matches(self, obj: dict[str, Any]) -> bool:
+        if self.labels is not None and not self.labels.empty and not self.labels.matches(
+                (obj.get("metadata") or {}).get("labels") or {}):
+            return False
+        return self.fields is None or self.fields.empty or self.fields.matches(obj)
+
+    @property
+    def filtered(self) -> bool:
+        return bool((self.labels is not None and not self.labels.empty)
+                    or (self.fields is not None and not self.fields.empty))
+
+
+@dataclass
+class ListPage:
+    revision: int
+    items: list[Entry]
+    continue_: str = ""
+    remaining: int | None = None
+
+
+def encode_continue(revision: int, start: str) -> str:
+    token = orjson.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": start + "\x00"})
+    return base64.urlsafe_b64encode(token).decode().rstrip("=")
+
+
+def decode_continue(token: str) -> tuple[int, str]:
+    """(revision, key suffix to resume after)."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        data = orjson.loads(raw)
+        revision, start = int(data["rv"]), str(data["start"])
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        raise BadRequest("continue key is not valid: invalid continue token") from None
+    if revision <= 0 or data.get("v") != "meta.k8s.io/v1":
+        raise BadRequest("continue key is not valid: incorrect encoded start resourceVersion "
+                         "(version meta.k8s.io/v1)")
+    return revision, start.rstrip("\x00")
+
+
+def check_query(query: ListQuery) -> None:
+    if query.match and not query.resource_version:
+        raise BadRequest("resourceVersionMatch is forbidden unless resourceVersion is provided")
+    if query.match not in ("", "Exact", "NotOlderThan"):
+        raise BadRequest(f'resourceVersionMatch "{query.match}" is not supported')
+    if query.match == "Exact" and query.resource_version == "0":
+        raise BadRequest('resourceVersionMatch "exact" is forbidden for resourceVersion "0"')
+    if query.continue_ and query.resource_version not in ("", "0"):
+        raise BadRequest("specifying resource version is not allowed when using continue")
+    if query.resource_version and not query.resource_version.isdigit():
+        raise BadRequest(f"invalid resource version: {query.resource_version!r}")
+
+
+async def list_objects(store: Store, cache: WatchCache, resource: Resource,
+                       query: ListQuery) -> ListPage:
+    """One page of the list `query` asks for."""
+    check_query(query)
+    prefix = prefix_for(resource, query.namespace)
+    rv = query.resource_version
+    if query.continue_:
+        revision, start = decode_continue(query.continue_)
+        return await _from_store(store, prefix, query, revision=revision,
+                                 start_after=prefix + start, expired=CONTINUE_EXPIRED)
+    if query.match == "Exact" or (query.limit and rv not in ("", "0") and not query.match):
+        return await _from_store(store, prefix, query, revision=int(rv))
+    if query.limit and rv == "":
+        return await _from_store(store, prefix, query, revision=0)
+    if rv == "":
+        if not await cache.wait_fresh():
+            return await _from_store(store, prefix, query, revision=0)
+    elif rv != "0":
+        await cache.wait_not_older(int(rv))
+    entries = cache.for_resource(resource).entries(prefix)
+    if query.filtered:
+        entries = [e for e in entries if query.matches(e.obj)]
+    return ListPage(cache.revision, entries)
+
+
+async def _from_store(store: Store, prefix: str, query: ListQuery, *, revision: int,
+                      start_after: str = "", expired: str = "") -> ListPage:
+    items: list[Entry] = []
+    limit = query.limit
+    batch = max(limit, 500) if query.filtered else limit
+    while True:
+        try:
+            result = await store.list(prefix, revision=revision, limit=batch,
+                                      start_after=start_after)
+        except CompactedError as e:
+            raise Gone(expired or f"too old resource version: {e.revision} "
+                       f"({e.compacted_revision})") from None
+        revision = revision or result.revision
+        for i, kv in enumerate(result.kvs):
+            obj = decode_kv(kv)
+            if query.filtered and not query.matches(obj):
+                continue
+            items.append(Entry(kv.key, obj, kv.mod_revision))
+            if limit and len(items) == limit:
+                more = result.more or i < len(result.kvs) - 1
+                if not more:
+                    return ListPage(revision, items)
+                page = ListPage(revision, items, encode_continue(revision, kv.key[len(prefix):]))
+                if not query.filtered:
+                    page.remaining = await _remaining(store, prefix, kv.key, revision)
+                return page
+        if not result.more or not result.kvs:
+            return ListPage(revision, items)
+        start_after = result.kvs[-1].key
+
+
+async def _remaining(store: Store, prefix: str, after: str, revision: int) -> int:
+    """How many keys follow `after` at `revision` (remainingItemCount)."""
+    rest = await store.list(prefix, revision=revision, start_after=after)
+    return len(rest.kvs)

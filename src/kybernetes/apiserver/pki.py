@@ -1,0 +1,174 @@
+"""The cluster's certificates: one CA, the API server's serving cert, client certs.
+
+This is the only code that makes keys. Layout under ``DATA_DIR/pki/``::
+
+    ca.crt, ca.key                          the cluster CA (10 years)
+    apiserver.crt, apiserver.key            serving cert; SANs 127.0.0.1, the bind and
+                                            advertise addresses, localhost, kubernetes,
+                                            kubernetes.default, kubernetes.default.svc(...)
+    admin.crt, admin.key                    CN=kubernetes-admin, O=system:masters
+    apiserver-kubelet-client.crt/.key       CN=kube-apiserver-kubelet-client (API → kubelet)
+
+Everything is made on first start and reused after, so kubeconfigs written
+earlier stay valid across restarts. The serving cert is re-issued only when an
+address it must name is missing from it. Keys are ECDSA P-256: fast to make and
+accepted by kubectl, client-go and Python's ssl. Client certs carry the user in
+the CN and the groups in O, as Kubernetes' x509 authenticator reads them.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import ipaddress
+import os
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+CA_NAME = "kybernetes-ca"
+ADMIN_USER = "kubernetes-admin"
+MASTERS_GROUP = "system:masters"
+KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client"
+SERVING_DNS = ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+               "kubernetes.default.svc.cluster.local")
+_DAY = _dt.timedelta(days=1)
+
+
+def pki_dir(data_dir: str | Path) -> Path:
+    return Path(data_dir) / "pki"
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.replace(tmp, path)
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM,
+                             serialization.PrivateFormat.TraditionalOpenSSL,
+                             serialization.NoEncryption())
+
+
+def _name(common_name: str, organizations: tuple[str, ...] | list[str] = ()) -> x509.Name:
+    attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
+    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    return x509.Name(attrs)
+
+
+def _builder(subject: x509.Name, issuer: x509.Name, public_key: object,
+             *, days: int) -> x509.CertificateBuilder:
+    now = _dt.datetime.now(_dt.UTC)
+    return (x509.CertificateBuilder()
+            .subject_name(subject).issuer_name(issuer)
+            .public_key(public_key)  # type: ignore[arg-type]
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - _DAY).not_valid_after(now + days * _DAY))
+
+
+def ensure_ca(data_dir: str | Path) -> tuple[bytes, bytes]:
+    """(ca_cert_pem, ca_key_pem), made on first use."""
+    d = pki_dir(data_dir)
+    cert_path, key_path = d / "ca.crt", d / "ca.key"
+    if cert_path.exists() and key_path.exists():
+        return cert_path.read_bytes(), key_path.read_bytes()
+    d.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = _name(CA_NAME)
+    cert = (_builder(name, name, key.public_key(), days=3650)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
+                                         crl_sign=True, content_commitment=False,
+                                         key_encipherment=False, data_encipherment=False,
+                                         key_agreement=False, encipher_only=False,
+                                         decipher_only=False), critical=True)
+            .sign(key, hashes.SHA256()))
+    _write_private(key_path, _key_pem(key))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert_path.read_bytes(), key_path.read_bytes()
+
+
+def _sign(data_dir: str | Path, subject: x509.Name, *, server_sans: list[x509.GeneralName] | None,
+          ) -> tuple[bytes, bytes]:
+    ca_pem, ca_key_pem = ensure_ca(data_dir)
+    ca = x509.load_pem_x509_certificate(ca_pem)
+    ca_key = serialization.load_pem_private_key(ca_key_pem, password=None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    usage = ExtendedKeyUsageOID.SERVER_AUTH if server_sans else ExtendedKeyUsageOID.CLIENT_AUTH
+    builder = (_builder(subject, ca.subject, key.public_key(), days=3650)
+               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+               .add_extension(x509.ExtendedKeyUsage([usage]), critical=False))
+    if server_sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(server_sans), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+
+
+def issue_client_cert(data_dir: str | Path, common_name: str,
+                      organizations: tuple[str, ...] | list[str] = ()) -> tuple[bytes, bytes]:
+    """A new client cert signed by the cluster CA: (cert_pem, key_pem)."""
+    return _sign(data_dir, _name(common_name, organizations), server_sans=None)
+
+
+def _stored_client_cert(data_dir: str | Path, stem: str, common_name: str,
+                        organizations: tuple[str, ...]) -> tuple[Path, Path]:
+    d = pki_dir(data_dir)
+    cert_path, key_path = d / f"{stem}.crt", d / f"{stem}.key"
+    if not (cert_path.exists() and key_path.exists()):
+        cert, key = issue_client_cert(data_dir, common_name, organizations)
+        _write_private(key_path, key)
+        cert_path.write_bytes(cert)
+    return cert_path, key_path
+
+
+def admin_cert(data_dir: str | Path) -> tuple[Path, Path]:
+    """The admin client cert (CN=kubernetes-admin, O=system:masters) paths."""
+    return _stored_client_cert(data_dir, "admin", ADMIN_USER, (MASTERS_GROUP,))
+
+
+def kubelet_client_cert(data_dir: str | Path) -> tuple[Path, Path]:
+    """The cert the API server shows to kubelets (logs, exec, port-forward)."""
+    return _stored_client_cert(data_dir, "apiserver-kubelet-client", KUBELET_CLIENT_USER,
+                               (MASTERS_GROUP,))
+
+
+def _serving_sans(addresses: list[str]) -> set[str]:
+    wanted = {"127.0.0.1", *SERVING_DNS}
+    for a in addresses:
+        if a and a not in ("0.0.0.0", "::"):
+            wanted.add(a)
+    return wanted
+
+
+def _cert_sans(cert_path: Path) -> set[str]:
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return set()
+    return {str(v) for v in ext.get_values_for_type(x509.IPAddress)} | set(
+        ext.get_values_for_type(x509.DNSName))
+
+
+def serving_cert(data_dir: str | Path, addresses: list[str]) -> tuple[Path, Path]:
+    """The serving cert paths; re-issued when an address it must name is missing."""
+    d = pki_dir(data_dir)
+    cert_path, key_path = d / "apiserver.crt", d / "apiserver.key"
+    wanted = _serving_sans(addresses)
+    if key_path.exists() and wanted <= _cert_sans(cert_path):
+        return cert_path, key_path
+    sans: list[x509.GeneralName] = []
+    for value in sorted(wanted):
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(value)))
+        except ValueError:
+            sans.append(x509.DNSName(value))
+    cert, key = _sign(data_dir, _name("kube-apiserver"), server_sans=sans)
+    _write_private(key_path, key)
+    cert_path.write_bytes(cert)
+    return cert_path, key_path

@@ -1,0 +1,99 @@
+"""What a request asks for: the resource, namespace, name and subresource in its path,
+and the common query parameters, checked once so handlers get clean values.
+
+Paths are Kubernetes' (``/api/v1/namespaces/ns/pods/name/status``,
+``/apis/apps/v1/deployments``); as in Kubernetes' RequestInfoFactory,
+``/api/v1/namespaces/x/status`` and ``.../finalize`` are subresources of the
+namespace, not a resource named "status".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from kybernetes.api import resources as r
+from kybernetes.api.errors import BadRequest, NotFound
+
+_NAMESPACE_SUBRESOURCES = ("status", "finalize")
+NOT_FOUND = "the server could not find the requested resource"
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    resource: r.Resource
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+    rest: str = ""  # anything after the subresource (proxy paths)
+
+    @property
+    def verb_target(self) -> str:
+        return f"{self.resource.plural}/{self.subresource}" if self.subresource else \
+            self.resource.plural
+
+
+def parse_path(path: str) -> RequestInfo:
+    """The resource a path names; 404 NotFound when it names none."""
+    parts = [p for p in path.split("/") if p]
+    if len(parts) >= 2 and parts[0] == "api":
+        group, version, rest = "", parts[1], parts[2:]
+    elif len(parts) >= 3 and parts[0] == "apis":
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        raise NotFound(NOT_FOUND)
+    namespace = None
+    if rest and rest[0] == "namespaces" and len(rest) > 1:
+        namespace = rest[1]
+        if len(rest) > 2 and rest[2] not in _NAMESPACE_SUBRESOURCES:
+            rest = rest[2:]
+        else:
+            namespace = None
+    if not rest:
+        raise NotFound(NOT_FOUND)
+    resource = r.by_plural(group, rest[0])
+    if resource is None or resource.version != version:
+        raise NotFound(NOT_FOUND)
+    if not resource.namespaced and namespace is not None:
+        raise NotFound(NOT_FOUND)
+    name = rest[1] if len(rest) > 1 else None
+    subresource = rest[2] if len(rest) > 2 else None
+    if subresource is not None and subresource not in resource.subresources:
+        raise NotFound(NOT_FOUND)
+    return RequestInfo(resource, namespace, name, subresource, "/".join(rest[3:]))
+
+
+def query_int(request: web.Request, name: str, *, minimum: int = 0) -> int | None:
+    text = request.query.get(name)
+    if text is None or text == "":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadRequest(f'invalid value for {name}: "{text}" is not an integer') from None
+    if value < minimum:
+        raise BadRequest(f"{name} must be greater than or equal to {minimum}")
+    return value
+
+
+def query_bool(request: web.Request, name: str) -> bool:
+    text = request.query.get(name, "").lower()
+    if text in ("", "false", "0"):
+        return False
+    if text in ("true", "1"):
+        return True
+    raise BadRequest(f'invalid value for {name}: "{text}" is not a boolean')
+
+
+def dry_run(request: web.Request, body: dict[str, Any] | None = None) -> bool:
+    """``dryRun=All`` (query or DeleteOptions body); anything else is 400."""
+    values = request.query.getall("dryRun", [])
+    if body and isinstance(body.get("dryRun"), list):
+        values = [*values, *body["dryRun"]]
+    for value in values:
+        if value != "All":
+            raise BadRequest(f'dryRun: Unsupported value: "{value}": supported values: "All"',
+                             reason="Invalid", code=422)
+    return bool(values)

@@ -1,0 +1,104 @@
+"""Response bodies: objects, lists, Status, and what the Accept header asks for.
+
+Lists are assembled from the cached JSON bytes of their items, so serving a list
+of ten thousand objects is one join, not ten thousand encodes. ``Accept:
+application/json;as=Table;g=meta.k8s.io;v=v1`` (kubectl get) returns a server-side
+Table from :mod:`~kybernetes.apiserver.tables` when that module is present;
+``as=PartialObjectMetadata(List)`` returns metadata only.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from kybernetes.api.resources import Resource
+from kybernetes.apiserver.watch_cache import Entry
+
+JSON = "application/json"
+
+
+def json_response(obj: Any, *, status: int = 200, warnings: Iterable[str] = ()) -> web.Response:
+    response = web.Response(body=orjson.dumps(obj), status=status, content_type=JSON)
+    add_warnings(response, warnings)
+    return response
+
+
+def add_warnings(response: web.StreamResponse, warnings: Iterable[str]) -> None:
+    for text in warnings:
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+        response.headers.add("Warning", f'299 - "{escaped}"')
+
+
+def status_success(*, code: int = 200, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    status: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                              "status": "Success", "code": code}
+    if details:
+        status["details"] = details
+    return status
+
+
+def wants(request: web.Request) -> str:
+    """'Table', 'PartialObjectMetadata', 'PartialObjectMetadataList' or '' (the object)."""
+    accept = request.headers.get("Accept", "")
+    for clause in accept.split(","):
+        params = dict(p.strip().split("=", 1) for p in clause.split(";")[1:] if "=" in p)
+        kind = params.get("as", "")
+        if kind in ("Table", "PartialObjectMetadata", "PartialObjectMetadataList"):
+            return kind
+        if clause.split(";", 1)[0].strip() in (JSON, "*/*", "application/*", ""):
+            return ""
+    return ""
+
+
+def _tables() -> Any:
+    try:
+        return importlib.import_module("kybernetes.apiserver.tables")
+    except ImportError:
+        return None
+
+
+def partial_metadata(obj: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+            "metadata": obj.get("metadata") or {}}
+
+
+def object_response(request: web.Request, resource: Resource, obj: dict[str, Any], *,
+                    status: int = 200, warnings: Iterable[str] = ()) -> web.Response:
+    """One object, or its Table row / metadata when the client asks so."""
+    as_kind = wants(request)
+    tables = _tables()
+    if as_kind == "Table" and tables is not None:
+        return json_response(tables.table_for(resource, [obj], request), status=status,
+                             warnings=warnings)
+    if as_kind.startswith("PartialObjectMetadata"):
+        return json_response(partial_metadata(obj), status=status, warnings=warnings)
+    return json_response(obj, status=status, warnings=warnings)
+
+
+def list_response(request: web.Request, resource: Resource, items: list[Entry], *,
+                  revision: int, continue_: str = "", remaining: int | None = None
+                  ) -> web.Response:
+    meta: dict[str, Any] = {"resourceVersion": str(revision)}
+    if continue_:
+        meta["continue"] = continue_
+    if remaining is not None:
+        meta["remainingItemCount"] = remaining
+    as_kind = wants(request)
+    tables = _tables()
+    if as_kind == "Table" and tables is not None:
+        table = tables.table_for(resource, [e.obj for e in items], request)
+        table["metadata"] = {**table.get("metadata", {}), **meta}
+        return json_response(table)
+    if as_kind.startswith("PartialObjectMetadata"):
+        return json_response({"kind": "PartialObjectMetadataList",
+                              "apiVersion": "meta.k8s.io/v1", "metadata": meta,
+                              "items": [partial_metadata(e.obj) for e in items]})
+    head = orjson.dumps({"kind": f"{resource.kind}List", "apiVersion": resource.api_version,
+                         "metadata": meta})
+    body = b"".join((head[:-1], b',"items":[', b",".join(e.raw for e in items), b"]}"))
+    return web.Response(body=body, content_type=JSON)

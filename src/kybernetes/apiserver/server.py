@@ -1,0 +1,210 @@
+"""The API server process: its configuration, start-up order and shutdown.
+
+Start: open the store → load the watch cache → start service allocation →
+bootstrap (system namespaces, the `kubernetes` Service) → make the PKI and the
+admin kubeconfig → listen (HTTPS; optionally plain HTTP on loopback).
+Stop (SIGTERM/SIGINT): stop listening, end every watch so its handler returns,
+wait briefly for in-flight requests, close allocation and the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from kybernetes.apiserver import bootstrap, pki
+from kybernetes.apiserver.app import build_app
+from kybernetes.apiserver.authn import Authenticator, load_token_file
+from kybernetes.apiserver.handlers import ResourceHandlers
+from kybernetes.apiserver.metrics import Metrics
+from kybernetes.apiserver.registry import Registry
+from kybernetes.apiserver.subresources import Subresources
+from kybernetes.apiserver.watch_cache import WatchCache
+from kybernetes.client.kubeconfig import write_kubeconfig
+from kybernetes.storage.interface import Store
+
+log = logging.getLogger("kybernetes.apiserver")
+
+
+class StartupError(Exception):
+    """A configuration or environment problem that stops the server (one line)."""
+
+
+@dataclass
+class Config:
+    data_dir: Path
+    store_url: str = ""
+    bind_address: str = "0.0.0.0"
+    port: int = 6443
+    advertise_address: str = ""
+    service_cluster_ip_range: str = "10.96.0.0/12"
+    service_node_port_range: str = "30000-32767"
+    token_auth_file: str = ""
+    insecure_port: int = 0
+    etcd_cafile: str = ""
+    etcd_certfile: str = ""
+    etcd_keyfile: str = ""
+
+    @property
+    def store(self) -> str:
+        return self.store_url or f"sqlite://{(self.data_dir / 'state.db').resolve()}"
+
+
+def default_advertise_address(bind: str) -> str:
+    """The bind address, or for 0.0.0.0 this host's outgoing address (no packet sent)."""
+    if bind not in ("0.0.0.0", "::", ""):
+        return bind
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 1))
+            return str(s.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
+
+
+def open_store(config: Config) -> Store:
+    """The store the URL names (through storage.open_store when present)."""
+    try:
+        from kybernetes.storage import open_store as opener  # type: ignore[attr-defined]
+    except ImportError:
+        opener = None
+    if opener is not None:
+        kwargs = {k: v for k, v in (("ca_file", config.etcd_cafile),
+                                    ("cert_file", config.etcd_certfile),
+                                    ("key_file", config.etcd_keyfile)) if v}
+        try:
+            return opener(config.store, **kwargs)  # type: ignore[no-any-return]
+        except ValueError as e:
+            raise StartupError(str(e)) from None
+    if not config.store.startswith("sqlite://"):
+        raise StartupError(f"unsupported --store {config.store!r}: want sqlite:///path")
+    from kybernetes.storage.sqlite import SqliteStore
+
+    return SqliteStore(config.store[len("sqlite://"):])
+
+
+def _allocator(store: Store, config: Config) -> object | None:
+    try:
+        from kybernetes.apiserver.service_allocation import ServiceAllocator
+    except ImportError:
+        return None
+    try:
+        return ServiceAllocator(store, config.service_cluster_ip_range,
+                                config.service_node_port_range,
+                                services_prefix="/registry/services/")
+    except ValueError as e:
+        raise StartupError(f"bad service range: {e}") from None
+
+
+class ApiServer:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.store = open_store(config)
+        self.cache = WatchCache(self.store)
+        self.allocator = _allocator(self.store, config)
+        self.registry = Registry(self.store, self.cache, allocator=self.allocator)  # type: ignore[arg-type]
+        self.runner: web.AppRunner | None = None
+        self.advertise = config.advertise_address or default_advertise_address(
+            config.bind_address)
+
+    async def start(self) -> None:
+        cfg = self.config
+        tokens = {}
+        if cfg.token_auth_file:
+            try:
+                tokens = load_token_file(cfg.token_auth_file)
+            except (OSError, ValueError) as e:
+                raise StartupError(f"--token-auth-file: {e}") from None
+        await self.store.start()
+        await self.cache.start()
+        if self.allocator is not None:
+            await self.allocator.start()  # type: ignore[attr-defined]
+        await bootstrap.system_namespaces(self.registry)
+        await bootstrap.kubernetes_service(
+            self.registry, port=cfg.port, address=self.advertise,
+            cluster_ip=getattr(self.allocator, "kubernetes_service_ip", None))
+        ssl_context = self._tls()
+        self._write_kubeconfig()
+        subresources = Subresources(self.registry, self._kubelet_proxy())
+        handlers = ResourceHandlers(self.store, self.cache, self.registry, subresources)
+        subresources.handlers = handlers
+        metrics = Metrics(lambda: {k: len(c.watchers) for k, c in self.cache.caches.items()
+                                   if c.watchers})
+        app = build_app(handlers, authenticator=Authenticator(tokens), metrics=metrics,
+                        ready=self.cache.ready.is_set,
+                        server_address=f"{self.advertise}:{cfg.port}")
+        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0,
+                                    handle_signals=False)
+        await self.runner.setup()
+        await self._listen(web.TCPSite(self.runner, cfg.bind_address, cfg.port,
+                                       ssl_context=ssl_context, backlog=1024), cfg.port)
+        if cfg.insecure_port:
+            await self._listen(web.TCPSite(self.runner, "127.0.0.1", cfg.insecure_port),
+                               cfg.insecure_port)
+        log.info("serving", extra={"address": cfg.bind_address, "port": cfg.port,
+                                   "store": cfg.store.split("://", 1)[0]})
+
+    def _kubelet_proxy(self) -> object | None:
+        try:
+            from kybernetes.apiserver.kubelet_proxy import KubeletProxy
+        except ImportError:
+            return None
+        return KubeletProxy(self.registry, self.config.data_dir)
+
+    async def _listen(self, site: web.TCPSite, port: int) -> None:
+        try:
+            await site.start()
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise StartupError(f"port {port} is already in use") from None
+            raise StartupError(f"cannot listen on port {port}: {e.strerror}") from None
+
+    def _tls(self) -> ssl.SSLContext:
+        cfg = self.config
+        cert, key = pki.serving_cert(cfg.data_dir, [cfg.bind_address, self.advertise])
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert, key)
+        ctx.load_verify_locations(pki.pki_dir(cfg.data_dir) / "ca.crt")
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        ctx.set_alpn_protocols(["http/1.1"])
+        return ctx
+
+    def _write_kubeconfig(self) -> None:
+        cfg = self.config
+        cert, key = pki.admin_cert(cfg.data_dir)
+        pki.kubelet_client_cert(cfg.data_dir)
+        host = cfg.advertise_address or (
+            "127.0.0.1" if cfg.bind_address in ("0.0.0.0", "::", "") else cfg.bind_address)
+        write_kubeconfig(cfg.data_dir / "kubeconfig", server=f"https://{host}:{cfg.port}",
+                         ca_pem=(pki.pki_dir(cfg.data_dir) / "ca.crt").read_bytes(),
+                         cert_pem=cert.read_bytes(), key_pem=key.read_bytes(),
+                         user="kubernetes-admin", cluster="kybernetes")
+
+    async def aclose(self) -> None:
+        if self.runner is not None:
+            for site in list(self.runner.sites):
+                await site.stop()
+        await self.cache.aclose()
+        if self.runner is not None:
+            await self.runner.cleanup()
+        if self.allocator is not None:
+            await self.allocator.aclose()  # type: ignore[attr-defined]
+        await self.store.aclose()
+
+
+async def serve(config: Config, stop: asyncio.Event) -> None:
+    """Run until `stop` is set."""
+    server = ApiServer(config)
+    try:
+        await server.start()
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await server.aclose()

@@ -1,0 +1,179 @@
+"""Subresources: status, finalize, binding, eviction, scale, and the kubelet proxies.
+
+* ``*/status`` and ``namespaces/finalize``: GET the object; PUT/PATCH change only
+  status (only ``spec.finalizers``) — the strategy enforces it.
+* ``pods/binding`` (and POST ``bindings``): sets ``spec.nodeName`` once; a bound
+  pod is ``409 Conflict``, as the scheduler expects when it loses a race.
+* ``pods/eviction``: a delete with the eviction's DeleteOptions (no
+  PodDisruptionBudgets here).
+* ``*/scale``: an ``autoscaling/v1`` Scale view of spec.replicas; PUT/PATCH of
+  the Scale update the object's spec.replicas (its resourceVersion is a
+  precondition).
+* ``pods/log``, ``pods/exec``, ``pods/attach``, ``pods/portforward``: forwarded to the
+  pod's kubelet (:mod:`.kubelet_proxy`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from kybernetes.api import resources as r
+from kybernetes.api.errors import BadRequest, MethodNotAllowed, NotFound, conflict, invalid
+from kybernetes.api.labels import label_selector_string, selector_from_map
+from kybernetes.api.meta import now_rfc3339
+from kybernetes.api.patch import apply_patch
+from kybernetes.apiserver import codec
+from kybernetes.apiserver.bodies import check_object, read_body, read_object
+from kybernetes.apiserver.registry import MODIFIED, DeleteOptions, Registry
+from kybernetes.apiserver.request_info import RequestInfo, dry_run
+from kybernetes.apiserver.responses import json_response, object_response, status_success
+
+KUBELET_SUBRESOURCES = ("log", "exec", "attach", "portforward", "proxy")
+
+
+class Subresources:
+    def __init__(self, registry: Registry, kubelet_proxy: Any = None) -> None:
+        self.registry = registry
+        self.kubelet_proxy = kubelet_proxy
+        self.handlers: Any = None  # ResourceHandlers, set by the app (patch reuse)
+
+    async def handle(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        sub, method = info.subresource, request.method
+        if sub in ("status", "finalize"):
+            return await self.status(request, info)
+        if sub == "binding" and method == "POST":
+            return await self.bind(request, info, await self._body(request))
+        if sub == "eviction" and method == "POST":
+            return await self.evict(request, info)
+        if sub == "scale":
+            return await self.scale(request, info)
+        if sub in KUBELET_SUBRESOURCES:
+            if self.kubelet_proxy is None or info.resource is not r.PODS:
+                raise NotFound("the server could not find the requested resource")
+            return await self.kubelet_proxy.handle(request, info)
+        raise MethodNotAllowed(f"the server does not allow this method on the requested "
+                               f"resource ({method})")
+
+    @staticmethod
+    async def _body(request: web.Request) -> dict[str, Any]:
+        return await read_object(request)
+
+    async def status(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        resource, name = info.resource, str(info.name)
+        if request.method == "GET":
+            return object_response(request, resource,
+                                   await self.registry.get(resource, info.namespace, name))
+        if request.method == "PATCH" and info.subresource == "status":
+            return await self.handlers.patch_object(request, info, subresource="status")
+        if request.method != "PUT":
+            raise MethodNotAllowed(f"the server does not allow this method on the requested "
+                                   f"resource ({request.method})")
+        obj = await self._body(request)
+        check_object(resource, info, obj)
+        updated = await self.registry.update(resource, info.namespace, name, obj,
+                                             subresource=info.subresource,
+                                             dry_run=dry_run(request))
+        return object_response(request, resource, updated)
+
+    async def bind(self, request: web.Request, info: RequestInfo, body: dict[str, Any]
+                   ) -> web.StreamResponse:
+        """Assign a pod to a node, once."""
+        meta = body.get("metadata") or {}
+        name = info.name or meta.get("name")
+        target = body.get("target") or {}
+        node = target.get("name")
+        if not name or not node:
+            raise BadRequest("a Binding needs metadata.name and target.name")
+        if target.get("kind", "Node") != "Node":
+            raise BadRequest(f'target.kind: Unsupported value: "{target.get("kind")}"')
+
+        def assign(pod: dict[str, Any]) -> dict[str, Any]:
+            pod_meta = pod["metadata"]
+            if pod_meta.get("deletionTimestamp"):
+                raise conflict("pods/binding", name, f"pod {name} is being deleted, cannot be "
+                               "assigned to a host")
+            current = (pod.get("spec") or {}).get("nodeName")
+            if current:
+                raise conflict("pods/binding", name,
+                               f'pod {name} is already assigned to node "{current}"')
+            pod.setdefault("spec", {})["nodeName"] = node
+            if meta.get("annotations"):
+                pod_meta.setdefault("annotations", {}).update(meta["annotations"])
+            _set_condition(pod, "PodScheduled")
+            return pod
+
+        await self.registry.guaranteed_update(r.PODS, info.namespace, name, assign,
+                                              subresource="binding",
+                                              dry_run=dry_run(request))
+        return json_response(status_success(code=201), status=201)
+
+    async def evict(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        body = await self._body(request)
+        opts = body.get("deleteOptions") or {}
+        options = DeleteOptions(grace_period_seconds=opts.get("gracePeriodSeconds"),
+                                preconditions=opts.get("preconditions") or {},
+                                dry_run=dry_run(request, opts))
+        await self.registry.delete(r.PODS, info.namespace, str(info.name), options)
+        return json_response(status_success(code=201), status=201)
+
+    async def scale(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        resource, name = info.resource, str(info.name)
+        method = request.method
+        if method == "GET":
+            obj = await self.registry.get(resource, info.namespace, name)
+            return json_response(to_scale(resource, obj))
+        if method not in ("PUT", "PATCH"):
+            raise MethodNotAllowed(f"the server does not allow this method on the requested "
+                                   f"resource ({method})")
+        raw = await read_body(request)
+        content_type = request.headers.get("Content-Type") or codec.JSON
+
+        def rescale(obj: dict[str, Any]) -> dict[str, Any]:
+            scale = to_scale(resource, obj)
+            if method == "PUT":
+                new_scale = codec.decode_body(raw, content_type)
+            else:
+                new_scale = apply_patch(scale, raw, content_type, None)
+            wanted = str((new_scale.get("metadata") or {}).get("resourceVersion") or "")
+            if wanted and wanted != obj["metadata"]["resourceVersion"]:
+                raise conflict(resource.plural, name, MODIFIED, resource.group)
+            replicas = (new_scale.get("spec") or {}).get("replicas", 0)
+            if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+                raise invalid("Scale", name, [("spec.replicas", "FieldValueInvalid",
+                                               f"Invalid value: {replicas}: must be greater "
+                                               "than or equal to 0")], group="autoscaling")
+            obj.setdefault("spec", {})["replicas"] = replicas
+            return obj
+
+        updated = await self.registry.guaranteed_update(resource, info.namespace, name, rescale,
+                                                        dry_run=dry_run(request))
+        return json_response(to_scale(resource, updated))
+
+
+def to_scale(resource: r.Resource, obj: dict[str, Any]) -> dict[str, Any]:
+    """The autoscaling/v1 Scale of a replicated object."""
+    meta = obj.get("metadata") or {}
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    if resource is r.REPLICATION_CONTROLLERS:
+        selector = str(selector_from_map(spec.get("selector")))
+    else:
+        selector = label_selector_string(spec.get("selector") or {})
+    return {
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                          "creationTimestamp") if k in meta},
+        "spec": {"replicas": spec.get("replicas", 1)},
+        "status": {"replicas": status.get("replicas", 0), "selector": selector},
+    }
+
+
+def _set_condition(pod: dict[str, Any], condition_type: str) -> None:
+    conditions = pod.setdefault("status", {}).setdefault("conditions", [])
+    for c in conditions:
+        if c.get("type") == condition_type:
+            c["status"] = "True"
+            return
+    conditions.append({"type": condition_type, "status": "True", "lastProbeTime": None,
+                       "lastTransitionTime": now_rfc3339()})

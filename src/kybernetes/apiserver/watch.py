@@ -1,0 +1,141 @@
+"""WATCH over HTTP: a chunked stream of newline-delimited ``{"type", "object"}`` events.
+
+Where a watch starts, as Kubernetes does:
+  * no resourceVersion, or ``0``: synthetic ADDED events for the current state,
+    then changes (``sendInitialEvents=false`` with no resourceVersion skips them);
+  * ``resourceVersion=X``: the events after X, from the cache's ring; too old is
+    an ERROR event carrying a 410 ``Expired`` Status (the client re-lists);
+  * ``sendInitialEvents=true``: the current state, then a BOOKMARK annotated
+    ``k8s.io/initial-events-end: "true"`` (needs allowWatchBookmarks and
+    ``resourceVersionMatch=NotOlderThan``).
+
+With ``allowWatchBookmarks`` an idle stream gets a BOOKMARK every second, so a
+client always knows a recent resourceVersion to resume from. The stream ends at
+``timeoutSeconds`` (default 30-60 minutes, as Kubernetes), when the client goes
+away, or when the watcher fell too far behind (the client then re-watches).
+Tables (``kubectl get -w``) are sent as one-row Table objects.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from kybernetes.api.errors import ApiError, BadRequest
+from kybernetes.api.resources import Resource
+from kybernetes.apiserver.lists import ListQuery
+from kybernetes.apiserver.registry import prefix_for
+from kybernetes.apiserver.request_info import query_bool, query_int
+from kybernetes.apiserver.responses import JSON, _tables, partial_metadata, wants
+from kybernetes.apiserver.watch_cache import Entry, WatchCache
+
+BOOKMARK_INTERVAL = 1.0
+_INITIAL_END = {"k8s.io/initial-events-end": "true"}
+
+
+NOW = -1  # start at the cache's current revision, without initial events
+
+
+def _params(request: web.Request, query: ListQuery) -> tuple[int | None, bool, bool]:
+    """(revision to start after, None for the current state first; send_initial;
+    bookmarks)."""
+    bookmarks = query_bool(request, "allowWatchBookmarks")
+    rv = query.resource_version
+    if rv and not rv.isdigit():
+        raise BadRequest(f"invalid resource version: {rv!r}")
+    if request.query.get("sendInitialEvents") is None:
+        return (None if rv in ("", "0") else int(rv)), False, bookmarks
+    if query_bool(request, "sendInitialEvents"):
+        if not bookmarks or query.match != "NotOlderThan":
+            raise BadRequest("sendInitialEvents requires setting allowWatchBookmarks=true "
+                             "and resourceVersionMatch=NotOlderThan", reason="Invalid",
+                             code=422)
+        return None, True, bookmarks
+    return (NOW if rv in ("", "0") else int(rv)), False, bookmarks
+
+
+class _Encoder:
+    """Event lines for one watch: plain objects, Table rows or metadata only."""
+
+    def __init__(self, request: web.Request, resource: Resource) -> None:
+        self.request, self.resource = request, resource
+        self.as_kind = wants(request)
+        self.tables = _tables() if self.as_kind == "Table" else None
+
+    def line(self, type_: str, entry: Entry) -> bytes:
+        if self.tables is not None:
+            table = self.tables.table_for(self.resource, [entry.obj], self.request)
+            return orjson.dumps({"type": type_, "object": table}) + b"\n"
+        if self.as_kind.startswith("PartialObjectMetadata"):
+            return orjson.dumps({"type": type_, "object": partial_metadata(entry.obj)}) + b"\n"
+        return b'{"type":"' + type_.encode() + b'","object":' + entry.raw + b"}\n"
+
+    def bookmark(self, revision: int, *, annotations: dict[str, str] | None = None) -> bytes:
+        meta: dict[str, Any] = {"resourceVersion": str(revision)}
+        if annotations:
+            meta["annotations"] = annotations
+        obj = {"kind": self.resource.kind, "apiVersion": self.resource.api_version,
+               "metadata": meta}
+        return orjson.dumps({"type": "BOOKMARK", "object": obj}) + b"\n"
+
+
+async def serve_watch(request: web.Request, cache: WatchCache, resource: Resource,
+                      query: ListQuery) -> web.StreamResponse:
+    """Stream the watch `query` asks for until timeout, disconnect or overflow."""
+    from_rv, send_initial, bookmarks = _params(request, query)
+    timeout = query_int(request, "timeoutSeconds")
+    if timeout is None:
+        timeout = random.randint(1800, 3600)
+    if query.resource_version not in ("", "0") and (from_rv or send_initial):
+        await cache.wait_not_older(int(query.resource_version))
+    encoder = _Encoder(request, resource)
+    prefix_cache = cache.for_resource(resource)
+
+    response = web.StreamResponse(headers={"Content-Type": JSON,
+                                           "Cache-Control": "no-cache, private"})
+    response.enable_chunked_encoding()
+    try:
+        watcher, initial, revision = prefix_cache.watch(
+            prefix_for(resource, query.namespace),
+            query.matches if query.filtered else None,
+            from_rv=cache.revision if from_rv == NOW else from_rv)
+    except ApiError as e:
+        await response.prepare(request)
+        await response.write(orjson.dumps({"type": "ERROR", "object": e.to_status()}) + b"\n")
+        return response
+    try:
+        await response.prepare(request)
+        out = [encoder.line(t, e) for t, e in initial]
+        if send_initial:
+            out.append(encoder.bookmark(revision, annotations=_INITIAL_END))
+        if out:
+            await response.write(b"".join(out))
+        await _pump(request, response, watcher, encoder, cache, seconds=timeout,
+                    bookmarks=bookmarks)
+    except (ConnectionResetError, ConnectionError):
+        pass
+    finally:
+        watcher.close()
+    return response
+
+
+async def _pump(request: web.Request, response: web.StreamResponse, watcher: Any,
+                encoder: _Encoder, cache: WatchCache, *, seconds: int, bookmarks: bool
+                ) -> None:
+    deadline = time.monotonic() + seconds
+    while not watcher.closed:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        batch = await watcher.next_batch(min(BOOKMARK_INTERVAL, left))
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return
+        if batch:
+            await response.write(b"".join(encoder.line(t, e) for t, e in batch))
+        elif bookmarks and not watcher.closed:
+            await response.write(encoder.bookmark(cache.revision))

@@ -1,0 +1,315 @@
+"""The watch cache: lists and watches served from memory, as Kubernetes' cacher does.
+
+One store watch on ``/registry/`` feeds every resource's cache, so the cache has
+one revision for all resources (an event anywhere advances it), and a consistent
+read only has to wait until that revision reaches the store's current one.
+
+Per resource the cache keeps
+  * the current objects (decoded dicts, treated as immutable; the JSON bytes of
+    each are made once, on first use, and shared by every list and watcher), and
+  * a ring of recent events, to resume a watch from a resourceVersion. A watch
+    from before the ring's oldest revision is ``410 Gone`` (`too old resource
+    version`), and the client re-lists.
+
+Events fan out synchronously to watchers, each with a bounded buffer; a watcher
+that falls behind is closed (its client re-watches), so one slow reader never
+holds up the others or grows memory without bound. Because registering a watcher
+and dispatching an event never await, a watcher sees every event after its
+starting revision exactly once.
+
+Per-watcher filtering follows the cacher: an object that stops matching the
+watcher's selectors is sent as DELETED, one that starts matching as ADDED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from kybernetes.api.errors import Gone, ServiceUnavailable, Timeout
+from kybernetes.api.resources import ALL, Resource
+from kybernetes.apiserver.codec import decode_kv
+from kybernetes.storage.errors import StorageError
+from kybernetes.storage.interface import Event, Store
+
+log = logging.getLogger("kybernetes.apiserver.watch_cache")
+
+REGISTRY = "/registry/"
+RING_CAPACITY = 20000
+WATCHER_BUFFER = 4096
+
+Matcher = Callable[[dict[str, Any]], bool]
+
+
+class Entry:
+    """One object at one revision; its JSON bytes are made once and shared."""
+
+    __slots__ = ("_raw", "key", "obj", "rv")
+
+    def __init__(self, key: str, obj: dict[str, Any], rv: int) -> None:
+        self.key, self.obj, self.rv = key, obj, rv
+        self._raw: bytes | None = None
+
+    @property
+    def raw(self) -> bytes:
+        if self._raw is None:
+            self._raw = orjson.dumps(self.obj)
+        return self._raw
+
+
+class CacheEvent:
+    __slots__ = ("entry", "prev", "rv", "type")
+
+    def __init__(self, type_: str, entry: Entry, prev: Entry | None) -> None:
+        self.type, self.entry, self.prev, self.rv = type_, entry, prev, entry.rv
+
+
+class Watcher:
+    """A client watch: a bounded buffer of (type, entry) and a wake-up event."""
+
+    def __init__(self, cache: ResourceCache, prefix: str, matcher: Matcher | None) -> None:
+        self.cache, self.prefix, self.matcher = cache, prefix, matcher
+        self.items: deque[tuple[str, Entry]] = deque()
+        self.wake = asyncio.Event()
+        self.closed = False
+        self.dropped = False
+
+    def _matches(self, entry: Entry | None) -> bool:
+        if entry is None or not entry.key.startswith(self.prefix):
+            return False
+        return self.matcher is None or self.matcher(entry.obj)
+
+    def offer(self, ev: CacheEvent) -> None:
+        """Queue `ev` as this watcher sees it (selectors turn it into ADDED/DELETED)."""
+        now, before = self._matches(ev.entry), self._matches(ev.prev)
+        if ev.type == "DELETED":
+            if now:
+                self._push("DELETED", ev.entry)
+        elif now and before:
+            self._push("MODIFIED", ev.entry)
+        elif now:
+            self._push("ADDED", ev.entry)
+        elif before and ev.prev is not None:
+            gone = {**ev.prev.obj, "metadata": {**ev.prev.obj.get("metadata", {}),
+                                                "resourceVersion": str(ev.rv)}}
+            self._push("DELETED", Entry(ev.entry.key, gone, ev.rv))
+
+    def _push(self, type_: str, entry: Entry) -> None:
+        if self.closed:
+            return
+        if len(self.items) >= WATCHER_BUFFER:
+            self.dropped = True
+            log.info("dropping slow watcher", extra={"resource": self.cache.resource.plural})
+            self.close()
+            return
+        self.items.append((type_, entry))
+        self.wake.set()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.cache.watchers.discard(self)
+            self.wake.set()
+
+    async def next_batch(self, wait: float) -> list[tuple[str, Entry]]:
+        """Everything queued, waiting up to `wait` seconds; [] on timeout or close."""
+        if not self.items and not self.closed:
+            try:
+                await asyncio.wait_for(self.wake.wait(), wait)
+            except TimeoutError:
+                return []
+        self.wake.clear()
+        batch = list(self.items)
+        self.items.clear()
+        return batch
+
+
+class ResourceCache:
+    """Current objects and recent events of one resource."""
+
+    def __init__(self, resource: Resource, parent: WatchCache) -> None:
+        self.resource = resource
+        self.parent = parent
+        self.objects: dict[str, Entry] = {}
+        self.ring: deque[CacheEvent] = deque()
+        self.oldest_rv = 0
+        self.watchers: set[Watcher] = set()
+        self._sorted: list[str] | None = None
+
+    def reset(self, revision: int) -> None:
+        for w in list(self.watchers):
+            w.close()
+        self.objects.clear()
+        self.ring.clear()
+        self._sorted = None
+        self.oldest_rv = revision
+
+    def apply(self, ev: Event) -> None:
+        key = ev.kv.key
+        prev = self.objects.get(key)
+        entry = Entry(key, decode_kv(ev.kv), ev.kv.mod_revision)
+        if ev.type == "DELETE":
+            self.objects.pop(key, None)
+            self._sorted = None
+            cev = CacheEvent("DELETED", entry, prev)
+        else:
+            if prev is None:
+                self._sorted = None
+            self.objects[key] = entry
+            cev = CacheEvent("MODIFIED" if prev is not None else "ADDED", entry, prev)
+        self.ring.append(cev)
+        if len(self.ring) > RING_CAPACITY:
+            self.oldest_rv = self.ring.popleft().rv
+        for w in list(self.watchers):
+            w.offer(cev)
+
+    def entries(self, prefix: str) -> list[Entry]:
+        """Current objects under `prefix`, in key order."""
+        if self._sorted is None:
+            self._sorted = sorted(self.objects)
+        keys = self._sorted
+        if prefix != self.resource_prefix:
+            keys = [k for k in keys if k.startswith(prefix)]
+        return [self.objects[k] for k in keys]
+
+    @property
+    def resource_prefix(self) -> str:
+        return f"{REGISTRY}{self.resource.plural}/"
+
+    def watch(self, prefix: str, matcher: Matcher | None, *, from_rv: int | None,
+              ) -> tuple[Watcher, list[tuple[str, Entry]], int]:
+        """Register a watcher. from_rv None: initial ADDED for the current state;
+        else replay the events after from_rv (410 if the ring no longer has them).
+        Returns the watcher, its initial events and the revision they reach."""
+        w = Watcher(self, prefix, matcher)
+        if from_rv is None:
+            initial = [("ADDED", e) for e in self.entries(prefix) if w._matches(e)]
+        else:
+            if from_rv < self.oldest_rv:
+                raise Gone(f"too old resource version: {from_rv} ({self.oldest_rv + 1})")
+            initial = []
+            for cev in self.ring:
+                if cev.rv > from_rv:
+                    w.offer(cev)
+            initial, w.items = list(w.items), deque()
+            w.wake.clear()
+        self.watchers.add(w)
+        return w, initial, self.parent.revision
+
+
+class WatchCache:
+    """All resources' caches, fed by one store watch."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.revision = 0
+        self.ready = asyncio.Event()
+        self.caches: dict[str, ResourceCache] = {r.plural: ResourceCache(r, self) for r in ALL}
+        self._progress = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self._waiting = 0
+
+    def for_resource(self, resource: Resource) -> ResourceCache:
+        return self.caches[resource.plural]
+
+    async def start(self) -> None:
+        from kybernetes.tasks import spawn
+
+        await self._load()
+        self._task = spawn(self._run(), name="watch-cache")
+
+    async def aclose(self) -> None:
+        from kybernetes.tasks import cancel_and_wait
+
+        await cancel_and_wait(self._task)
+        for cache in self.caches.values():
+            cache.reset(self.revision)
+
+    async def _load(self) -> None:
+        result = await self.store.list(REGISTRY)
+        for cache in self.caches.values():
+            cache.reset(result.revision)
+        for kv in result.kvs:
+            cache = self._cache_of(kv.key)
+            if cache is not None:
+                cache.objects[kv.key] = Entry(kv.key, decode_kv(kv), kv.mod_revision)
+        self.revision = result.revision
+        self.ready.set()
+
+    def _cache_of(self, key: str) -> ResourceCache | None:
+        plural = key[len(REGISTRY):].split("/", 1)[0]
+        return self.caches.get(plural)
+
+    async def _run(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                watch = self.store.watch(REGISTRY, start_revision=self.revision + 1)
+                try:
+                    async for batch in watch:
+                        self._apply(batch)
+                        delay = 0.1
+                finally:
+                    await watch.aclose()
+                log.warning("store watch ended; re-listing")
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # any store failure: re-list and go on
+                log.warning("store watch failed; re-listing", extra={"error": repr(e)})
+            self.ready.clear()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+            try:
+                await self._load()
+            except StorageError as e:
+                log.warning("re-list failed", extra={"error": repr(e)})
+
+    def _apply(self, batch: list[Event]) -> None:
+        for ev in batch:
+            cache = self._cache_of(ev.kv.key)
+            if cache is not None:
+                cache.apply(ev)
+            self.revision = max(self.revision, ev.kv.mod_revision)
+        self._notify()
+
+    def _notify(self) -> None:
+        async def wake() -> None:
+            async with self._progress:
+                self._progress.notify_all()
+        if self._waiting:
+            asyncio.get_running_loop().create_task(wake())
+
+    async def wait_for(self, revision: int, wait: float) -> bool:
+        """Wait until the cache has seen `revision`; False on timeout."""
+        if self.revision >= revision:
+            return True
+        self._waiting += 1
+        try:
+            async with self._progress:
+                await asyncio.wait_for(
+                    self._progress.wait_for(lambda: self.revision >= revision), wait)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._waiting -= 1
+
+    async def wait_fresh(self, wait: float = 1.0) -> bool:
+        """Consistent read: wait until the cache reaches the store's current revision."""
+        if not self.ready.is_set():
+            raise ServiceUnavailable("the watch cache is not ready yet")
+        current = await self.store.current_revision()
+        return await self.wait_for(current, wait)
+
+    async def wait_not_older(self, revision: int, wait: float = 3.0) -> None:
+        """For rv=X reads and watches: wait until the cache reaches X (else 504)."""
+        if not await self.wait_for(revision, wait):
+            raise Timeout(f"Too large resource version: {revision}, current: {self.revision}",
+                          details={"causes": [{"reason": "ResourceVersionTooLarge",
+                                               "message": "Too large resource version"}],
+                                   "retryAfterSeconds": 1})

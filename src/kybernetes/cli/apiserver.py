@@ -1,0 +1,105 @@
+"""`kyb apiserver`: run the API server (HTTPS, the Kubernetes REST API) on one store.
+
+With only ``--data-dir`` it keeps everything there: the SQLite store
+(``state.db``), the PKI (``pki/``) and the admin ``kubeconfig``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import signal
+from pathlib import Path
+
+from kybernetes import log
+from kybernetes.cli.errors import CliError
+
+HELP = "run the API server (the Kubernetes REST API over HTTPS)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", default="./kyb-data", type=Path,
+                        help="state, PKI and kubeconfig directory (default ./kyb-data)")
+    parser.add_argument("--store", default="",
+                        help="sqlite:///path or etcd://host:port[,host:port] "
+                             "(default sqlite DATA_DIR/state.db)")
+    parser.add_argument("--etcd-cafile", default="", help="CA to verify etcd with")
+    parser.add_argument("--etcd-certfile", default="", help="client cert for etcd")
+    parser.add_argument("--etcd-keyfile", default="", help="client key for etcd")
+    parser.add_argument("--bind-address", default="0.0.0.0",
+                        help="address to listen on (default 0.0.0.0, as Kubernetes)")
+    parser.add_argument("--port", "--secure-port", type=int, default=6443, dest="port",
+                        help="HTTPS port (default 6443)")
+    parser.add_argument("--advertise-address", default="",
+                        help="address other components reach this server at")
+    parser.add_argument("--service-cluster-ip-range", default="10.96.0.0/12")
+    parser.add_argument("--service-node-port-range", default="30000-32767")
+    parser.add_argument("--token-auth-file", default="",
+                        help='static tokens: CSV token,user,uid,"group1,group2"')
+    parser.add_argument("--insecure-port", type=int, default=0,
+                        help="also serve plain HTTP on 127.0.0.1:N, unauthenticated (tests)")
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+
+
+def _check(args: argparse.Namespace) -> None:
+    for flag, port in (("--port", args.port), ("--insecure-port", args.insecure_port)):
+        if not 0 <= port <= 65535 or (flag == "--port" and port == 0):
+            raise CliError(f"{flag} {port}: must be a port number 1-65535")
+    for flag, address in (("--bind-address", args.bind_address),
+                          ("--advertise-address", args.advertise_address)):
+        if address:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise CliError(f"{flag} {address!r} is not an IP address") from None
+    try:
+        ipaddress.ip_network(args.service_cluster_ip_range, strict=False)
+    except ValueError:
+        raise CliError(f"--service-cluster-ip-range {args.service_cluster_ip_range!r} is not "
+                       "a CIDR") from None
+    first, sep, last = args.service_node_port_range.partition("-")
+    if not (sep and first.isdigit() and last.isdigit() and 0 < int(first) <= int(last) < 65536):
+        raise CliError(f"--service-node-port-range {args.service_node_port_range!r}: want "
+                       "FIRST-LAST, e.g. 30000-32767")
+    if args.token_auth_file and not Path(args.token_auth_file).is_file():
+        raise CliError(f"--token-auth-file {args.token_auth_file}: no such file")
+
+
+def run(args: argparse.Namespace) -> int:
+    _check(args)
+    log.setup(args.verbose)
+    from kybernetes.apiserver.server import Config, StartupError, serve
+    from kybernetes.storage.errors import StorageError
+
+    config = Config(
+        data_dir=args.data_dir, store_url=args.store, bind_address=args.bind_address,
+        port=args.port, advertise_address=args.advertise_address,
+        service_cluster_ip_range=args.service_cluster_ip_range,
+        service_node_port_range=args.service_node_port_range,
+        token_auth_file=args.token_auth_file, insecure_port=args.insecure_port,
+        etcd_cafile=args.etcd_cafile, etcd_certfile=args.etcd_certfile,
+        etcd_keyfile=args.etcd_keyfile)
+    try:
+        import uvloop  # type: ignore[import-not-found]
+    except ImportError:
+        uvloop = None
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(config, stop)
+
+    try:
+        if uvloop is not None:
+            uvloop.run(main())
+        else:
+            asyncio.run(main())
+    except (StartupError, StorageError) as e:
+        raise CliError(str(e)) from None
+    except OSError as e:
+        raise CliError(f"{e.strerror or e}") from None
+    return 0
+

@@ -1,0 +1,51 @@
+"""Fixtures for the API server's tests: one real `kyb apiserver` per module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+
+from tests.support.apiserver import ApiServer
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """A real API server on SQLite, shared by the tests of one module."""
+    srv = ApiServer(tmp_path_factory.mktemp("apiserver")).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def api_client(server: ApiServer) -> Iterator[k8s.ApiClient]:
+    """The official Python client, configured from the kubeconfig the server wrote."""
+    api = k8s_config.new_client_from_config(config_file=str(server.kubeconfig))
+    try:
+        yield api
+    finally:
+        api.close()
+
+
+@pytest.fixture
+def core(api_client: k8s.ApiClient) -> k8s.CoreV1Api:
+    return k8s.CoreV1Api(api_client)
+
+
+@pytest.fixture
+def namespace(core: k8s.CoreV1Api, request: pytest.FixtureRequest) -> str:
+    """A fresh namespace per test, named after it."""
+    name = request.node.name.lower().replace("_", "-")[:50].strip("-")
+    name = "".join(c for c in name if c.isalnum() or c == "-")
+    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
+    return name
+
+
+def admin_cert(server: ApiServer) -> tuple[str, str]:
+    pki = Path(server.data_dir) / "pki"
+    return str(pki / "admin.crt"), str(pki / "admin.key")
