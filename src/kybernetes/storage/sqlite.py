@@ -60,6 +60,8 @@ class SqliteStore:
     async def start(self) -> None:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock_fd = _lock(self.path + ".lock")
+        # Secrets live in this file: owner only (SQLite gives -wal and -shm the same mode).
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         loop = asyncio.get_running_loop()
         self._hub = WatchHub(0)
         self._writer = Writer(self.path, loop=loop, on_commit=self._hub.publish)

@@ -209,3 +209,14 @@ async def test_compaction_in_chunks_while_writes_go_on(tmp_path: Path,
         assert events[0].prev_kv is not None and events[0].prev_kv.value == b"4"
     finally:
         await store.aclose()
+
+
+async def test_the_database_files_are_private_to_their_owner(tmp_path: Path) -> None:
+    store = open_store(f"sqlite://{tmp_path}/state.db")
+    await store.start()
+    try:
+        await store.create("/registry/secrets/default/s", b"password")
+        for name in ("state.db", "state.db-wal", "state.db.lock"):
+            assert (tmp_path / name).stat().st_mode & 0o077 == 0, name
+    finally:
+        await store.aclose()
