@@ -96,6 +96,9 @@ class Etcd:
 
 def _make_pki(directory: Path) -> dict[str, str]:
     """A CA, a server cert for 127.0.0.1 and a client cert, as PEM files."""
+    names = ("ca.crt", "ca.key", "server.crt", "server.key", "client.crt", "client.key")
+    if all((directory / name).exists() for name in names):  # a restart keeps its CA
+        return {name: str(directory / name) for name in names}
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
