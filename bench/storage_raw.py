@@ -2,8 +2,10 @@
 
 Run from the repo root: ``.venv/bin/python bench/storage_raw.py [--creates N]``.
 Prints one JSON object: per backend (sqlite, and etcd if it is installed, started
-here in a temporary directory) the figures, plus this machine's baseline measured
-in the same run, so each figure can be read as a ratio:
+here in a temporary directory) the figures - and how long a watcher of the creates
+still needed to see the last of them after the last create was acknowledged -
+plus this machine's baseline measured in the same run, so each figure can be read
+as a ratio:
 
 - ``baseline.sqlite_commits_per_s``: one INSERT + COMMIT at a time on a bare
   sqlite3 connection in WAL mode (what a store without group commit could do);
@@ -47,6 +49,14 @@ async def _concurrently(count: int, concurrency: int, op: Any) -> float:
     return count / (time.perf_counter() - started)
 
 
+async def _count_events(watch: Any, count: int) -> None:
+    seen = 0
+    async for batch in watch:
+        seen += len(batch)
+        if seen >= count:
+            return
+
+
 async def measure(store: Store, *, creates: int = 20_000, concurrency: int = 64,
                   list_keys: int = 10_000) -> dict[str, float]:
     """The raw figures of one started store (keys under /bench/)."""
@@ -56,7 +66,13 @@ async def measure(store: Store, *, creates: int = 20_000, concurrency: int = 64,
     async def get(i: int) -> None:
         assert (await store.get(f"/bench/c/{i % creates:08d}"))[1] is not None
 
+    watch = store.watch("/bench/c/", start_revision=await store.current_revision() + 1)
+    watched = asyncio.create_task(_count_events(watch, creates))
     creates_per_s = await _concurrently(creates, concurrency, create)
+    started = time.perf_counter()
+    await watched
+    watch_lag = time.perf_counter() - started
+    await watch.aclose()
     gets_per_s = await _concurrently(creates, concurrency, get)
 
     async def fill(i: int) -> None:
@@ -68,7 +84,8 @@ async def measure(store: Store, *, creates: int = 20_000, concurrency: int = 64,
     list_seconds = time.perf_counter() - started
     assert len(result.kvs) == list_keys
     return {"creates_per_s": round(creates_per_s), "gets_per_s": round(gets_per_s),
-            f"list_{list_keys}_s": round(list_seconds, 4)}
+            f"list_{list_keys}_s": round(list_seconds, 4),
+            "watch_lag_after_creates_s": round(watch_lag, 4)}
 
 
 async def _run(url: str, **kwargs: Any) -> dict[str, float]:
