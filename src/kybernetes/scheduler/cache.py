@@ -16,11 +16,20 @@ NodeInfo, so the sums are right when the Node arrives.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from kybernetes.scheduler.nodeinfo import NodeInfo, new_node_info
 from kybernetes.scheduler.podinfo import PodInfo
+
+NODE_FLAGS: dict[str, Callable[[NodeInfo], bool]] = {
+    "tainted": lambda n: any(e in ("NoSchedule", "NoExecute") for _, _, e in n.taints),
+    "prefer_no_schedule": lambda n: any(e == "PreferNoSchedule" for _, _, e in n.taints),
+    "unschedulable": lambda n: n.unschedulable,
+    "not_ready": lambda n: n.ready != "True",
+    "zero_allocatable": lambda n: not (n.alloc_cpu and n.alloc_memory),
+}
 
 
 @dataclass(slots=True)
@@ -41,6 +50,9 @@ class Cache:
         self._present: set[str] = set()
         self._pods: dict[str, _PodState] = {}
         self._list: list[NodeInfo] | None = None
+        #: Nodes with a property most nodes lack, so filters can skip themselves
+        #: for the whole cycle when no node has it (see `any_node`).
+        self._flagged: dict[str, set[str]] = {f: set() for f in NODE_FLAGS}
 
     # --- nodes ---------------------------------------------------------------------
 
@@ -54,6 +66,8 @@ class Cache:
         if name not in self._present:
             self._present.add(name)
             self._list = None
+        for flag, test in NODE_FLAGS.items():
+            (self._flagged[flag].add if test(info) else self._flagged[flag].discard)(name)
         return info
 
     update_node = add_node
@@ -62,9 +76,15 @@ class Cache:
         if name in self._present:
             self._present.discard(name)
             self._list = None
+        for names in self._flagged.values():
+            names.discard(name)
         info = self._infos.get(name)
         if info is not None and not info.pods:
             del self._infos[name]
+
+    def any_node(self, flag: str) -> bool:
+        """Does any node have `flag` (a key of NODE_FLAGS)?"""
+        return bool(self._flagged[flag])
 
     def node(self, name: str) -> NodeInfo | None:
         return self._infos.get(name) if name in self._present else None

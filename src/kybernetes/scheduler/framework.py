@@ -115,7 +115,11 @@ class PreFilterPlugin(Plugin, Protocol):
 @runtime_checkable
 class FilterPlugin(Plugin, Protocol):
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
-        """None (fits) or a rejecting Status for this node."""
+        """None (fits) or a rejecting Status for this node.
+
+        A plugin may also define `filter_nodes(state, pod, nodes) -> dict[int, Status]`,
+        the rejections among many nodes by position, in one call.
+        """
 
 
 @runtime_checkable
@@ -135,7 +139,11 @@ class PreScorePlugin(Plugin, Protocol):
 @runtime_checkable
 class ScorePlugin(Plugin, Protocol):
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
-        """A score in [0, 100] (or raw, when normalize_scores is defined)."""
+        """A score in [0, 100] (or raw, when normalize_scores is defined).
+
+        A plugin may also define `score_nodes(state, pod, nodes) -> list[int]`, the
+        same scores for many nodes in one call; the runtime then uses that.
+        """
 
 
 @runtime_checkable

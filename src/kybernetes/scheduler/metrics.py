@@ -3,6 +3,7 @@
 - `scheduler_schedule_attempts_total{result, profile}`: scheduled, unschedulable, error.
 - `scheduler_scheduling_attempt_duration_seconds{result, profile}`: one cycle's
   decision (histogram).
+- `scheduler_scheduling_algorithm_duration_seconds`: filter + score only (histogram).
 - `scheduler_e2e_scheduling_duration_seconds{result, profile}`: from the pod
   entering the queue to its binding (histogram).
 - `scheduler_pending_pods{queue}`: active, backoff, unschedulable (gauge, read
@@ -57,6 +58,8 @@ class Metrics:
         self.attempt_duration = Histogram(
             "scheduler_scheduling_attempt_duration_seconds",
             "Scheduling attempt latency in seconds (scheduling algorithm + binding)")
+        self.algorithm = Histogram("scheduler_scheduling_algorithm_duration_seconds",
+                                   "Scheduling algorithm latency in seconds")
         self.e2e = Histogram("scheduler_e2e_scheduling_duration_seconds",
                              "E2e scheduling latency in seconds, queue entry to binding")
         self.pending = pending
@@ -71,7 +74,7 @@ class Metrics:
         for (result, profile), n in sorted(self.attempts.items()):
             lines.append(f'scheduler_schedule_attempts_total{{profile="{profile}",'
                          f'result="{result}"}} {n}')
-        lines += self.attempt_duration.render() + self.e2e.render()
+        lines += self.attempt_duration.render() + self.algorithm.render() + self.e2e.render()
         if self.pending is not None:
             lines += ["# HELP scheduler_pending_pods Number of pending pods, by the queue "
                       "type.", "# TYPE scheduler_pending_pods gauge"]

@@ -18,6 +18,7 @@ copied.
 
 from __future__ import annotations
 
+import operator
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -79,6 +80,21 @@ class FitError(Exception):
         return msg
 
 
+def _filter_chunk(plugin: Any, state: CycleState, pod: PodInfo,
+                  nodes: list[NodeInfo]) -> dict[int, Status]:
+    """Rejections by position in `nodes`, from `filter_nodes` or one `filter` per node."""
+    batch = getattr(plugin, "filter_nodes", None)
+    if batch is not None:
+        return batch(state, pod, nodes)
+    f = plugin.filter
+    rejected = {}
+    for i, node in enumerate(nodes):
+        status = f(state, pod, node)
+        if status is not None:
+            rejected[i] = status
+    return rejected
+
+
 def num_feasible_nodes_to_find(nodes: int, percentage: int) -> int:
     """How many feasible nodes are enough to score, as kube-scheduler computes it."""
     if nodes < MIN_FEASIBLE_NODES:
@@ -133,58 +149,73 @@ class Profile:
             raise FitError(pod, len(nodes), statuses, post_filter=post)
         if len(feasible) == 1:
             return feasible[0].name
-        return self._select(self._prioritize(pod, state, feasible))
+        return self._select(self._prioritize(pod, state, feasible), feasible)
 
     def _find_feasible(self, pod: PodInfo, state: CycleState, nodes: list[NodeInfo],
                        ) -> tuple[list[NodeInfo], dict[str, Status]]:
-        filters = [p.filter for p in self.filter if p.name not in state.skip_filter]
+        """Filter in chunks from the round-robin start until `want` nodes fit.
+
+        Each chunk goes through the filters as a pipeline (a node rejected by one
+        filter is not shown to the next); a plugin with `filter_nodes` sees the
+        whole chunk in one call.
+        """
+        filters = [p for p in self.filter if p.name not in state.skip_filter]
         total = len(nodes)
         want = num_feasible_nodes_to_find(total, self.percentage)
         start = self.next_start % total
+        ordered = nodes[start:] + nodes[:start] if start else nodes
         feasible: list[NodeInfo] = []
         statuses: dict[str, Status] = {}
-        processed = 0
-        for node in (*nodes[start:], *nodes[:start]) if start else nodes:
-            processed += 1
-            for f in filters:
-                status = f(state, pod, node)
-                if status is not None:
-                    if status.code == Code.ERROR:
-                        raise RuntimeError(f"filter on {node.name}: {status.message()}")
-                    statuses[node.name] = status
-                    break
-            else:
-                feasible.append(node)
-                if len(feasible) >= want:
-                    break
-        self.next_start = (start + processed) % total
+        pos = 0
+        while pos < total and len(feasible) < want:
+            chunk = ordered[pos:pos + max(want - len(feasible), 64)]
+            pos += len(chunk)
+            for plugin in filters:
+                rejected = _filter_chunk(plugin, state, pod, chunk)
+                if rejected:
+                    for i, status in rejected.items():
+                        if status.code == Code.ERROR:
+                            raise RuntimeError(f"{plugin.name} on {chunk[i].name}: "
+                                               f"{status.message()}")
+                        statuses[chunk[i].name] = status
+                    chunk = [n for i, n in enumerate(chunk) if i not in rejected]
+            feasible += chunk
+        if len(feasible) > want:
+            del feasible[want:]
+        self.next_start = (start + pos) % total
         return feasible, statuses
 
-    def _prioritize(self, pod: PodInfo, state: CycleState,
-                    nodes: list[NodeInfo]) -> list[tuple[int, NodeInfo]]:
+    def _prioritize(self, pod: PodInfo, state: CycleState, nodes: list[NodeInfo]) -> list[int]:
+        """The weighted sum of the scores of each node, in node order."""
         for plugin in self.pre_score:
             status = plugin.pre_score(state, pod, nodes)
             if status is not None and status.code == Code.SKIP:
                 state.skip_score.add(plugin.name)
             elif status is not None and status.code == Code.ERROR:
                 raise RuntimeError(f"{plugin.name}: {status.message()}")
-        totals = [0] * len(nodes)
+        totals: list[int] | None = None
         for plugin, weight in self.score:
             if plugin.name in state.skip_score:
                 continue
-            score = plugin.score
-            scores = [score(state, pod, n) for n in nodes]
+            batch = getattr(plugin, "score_nodes", None)
+            if batch is not None:
+                scores = batch(state, pod, nodes)
+            else:
+                score = plugin.score
+                scores = [score(state, pod, n) for n in nodes]
             normalize = getattr(plugin, "normalize_scores", None)
             if normalize is not None:
                 normalize(state, pod, scores)
-            for i, s in enumerate(scores):
-                totals[i] += s * weight
-        return list(zip(totals, nodes, strict=True))
+            if weight != 1:
+                scores = [s * weight for s in scores]
+            totals = scores if totals is None else list(map(operator.add, totals, scores))
+        return totals if totals is not None else [0] * len(nodes)
 
-    def _select(self, scored: list[tuple[int, NodeInfo]]) -> str:
-        best = max(s for s, _ in scored)
-        ties = [n for s, n in scored if s == best]
-        return ties[0].name if len(ties) == 1 else self.rng.choice(ties).name
+    def _select(self, totals: list[int], nodes: list[NodeInfo]) -> str:
+        """The best-scored node; ties broken uniformly at random."""
+        best = max(totals)
+        ties = [i for i, t in enumerate(totals) if t == best]
+        return nodes[ties[0] if len(ties) == 1 else self.rng.choice(ties)].name
 
     # --- after the decision -------------------------------------------------------
 

@@ -217,6 +217,7 @@ class Scheduler:
             self.metrics.attempt("error", profile.name, time.perf_counter() - started)
             self._failed(pod, profile, f"running scheduler plugins: {e}", cycle=cycle)
             return
+        self.metrics.algorithm.observe(time.perf_counter() - started)
         self.cache.assume_pod(pod, node)
         status = profile.run_reserve(state, pod, node)
         if status is not None:

@@ -131,3 +131,25 @@ def test_score_weights_come_from_the_config():
     config = {"profiles": [{"plugins": {"score": {"enabled": [
         {"name": "NodeResourcesFit", "weight": 10}]}}}]}
     assert schedule(nodes, pod, existing=existing, config=config) == "b"
+
+
+def test_batch_paths_agree_with_the_per_node_paths():
+    nodes = [make_node(f"n{i}", cpu=c, memory=m, pods=p) for i, (c, m, p) in enumerate(
+        [("1", "1Gi", 3), ("2", "8Gi", 110), ("500m", "64Mi", 1), ("4", "32Gi", 2)])]
+    existing = (make_pod("a", cpu="900m", memory="100Mi", nodeName="n0"),
+                make_pod("b", cpu="3", nodeName="n1"),  # overcommitted
+                make_pod("c", memory="1Gi", nodeName="n2"),
+                make_pod("d", nodeName="n3"), make_pod("e", nodeName="n3"))
+    profile = build(nodes, existing=existing)
+    infos = [profile.handle.cache.node(n["metadata"]["name"]) for n in nodes]
+    for pod in (make_pod("p"), make_pod("p", cpu="200m", memory="1Gi"), make_pod("p", cpu="3")):
+        info = pod_info(pod)
+        for name in ("NodeResourcesFit", "NodeResourcesBalancedAllocation"):
+            plugin = profile.plugins[name]
+            assert plugin.score_nodes(CycleState(), info, infos) == \
+                [plugin.score(CycleState(), info, n) for n in infos]
+        fit = profile.plugins["NodeResourcesFit"]
+        expected = {i: s for i, n in enumerate(infos)
+                    if (s := fit.filter(CycleState(), info, n)) is not None}
+        assert fit.filter_nodes(CycleState(), info, infos) == expected
+        assert expected  # each pod is rejected somewhere

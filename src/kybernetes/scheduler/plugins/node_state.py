@@ -34,7 +34,11 @@ class NodeUnschedulable:
     reason = "node(s) were unschedulable"
 
     def __init__(self, args: dict[str, Any] | None = None, handle: Any = None) -> None:
-        pass
+        self.handle = handle
+
+    def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
+        return None if self.handle is None or self.handle.cache.any_node("unschedulable") \
+            else SKIP
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         if node.unschedulable and not tolerated(pod.tolerations, UNSCHEDULABLE_TAINT, "",
@@ -63,7 +67,10 @@ class NodeReady:
     name = "NodeReady"
 
     def __init__(self, args: dict[str, Any] | None = None, handle: Any = None) -> None:
-        pass
+        self.handle = handle
+
+    def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
+        return None if self.handle is None or self.handle.cache.any_node("not_ready") else SKIP
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         if node.ready == "True":

@@ -48,7 +48,10 @@ class TaintToleration:
     name = "TaintToleration"
 
     def __init__(self, args: dict[str, Any] | None = None, handle: Any = None) -> None:
-        pass
+        self.handle = handle
+
+    def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
+        return None if self.handle is None or self.handle.cache.any_node("tainted") else SKIP
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         for key, value, effect in node.taints:
@@ -59,7 +62,7 @@ class TaintToleration:
 
     def pre_score(self, state: CycleState, pod: PodInfo,
                   nodes: list[NodeInfo]) -> Status | None:
-        if not any(e == PREFER_NO_SCHEDULE for n in nodes for _, _, e in n.taints):
+        if self.handle is not None and not self.handle.cache.any_node("prefer_no_schedule"):
             return SKIP
         return None
 
