@@ -57,6 +57,7 @@ class EtcdStore:
         self.url = url
         self._client = EtcdClient(url, cafile=cafile, certfile=certfile, keyfile=keyfile)
         self._watches: weakref.WeakSet[EtcdWatch] = weakref.WeakSet()
+        self._closed = False
 
     async def start(self) -> None:
         await self._client.start()
@@ -67,6 +68,7 @@ class EtcdStore:
             raise
 
     async def aclose(self) -> None:
+        self._closed = True
         for watch in list(self._watches):
             await watch.aclose()
         await self._client.aclose()
@@ -181,6 +183,8 @@ class EtcdStore:
 
     def watch(self, prefix: str, *, start_revision: int) -> EtcdWatch:
         watch = EtcdWatch(self._client, prefix, start_revision)
+        if self._closed:  # the store is closed: the watch ends at once
+            watch.close()
         self._watches.add(watch)
         return watch
 
@@ -257,6 +261,10 @@ class EtcdWatch:
             self._opening = asyncio.ensure_future(
                 self._client.open_stream("/v3/watch", {"create_request": request}))
         return await asyncio.shield(self._opening)
+
+    def close(self) -> None:
+        """Stop the watch without waiting; :meth:`aclose` also frees the stream."""
+        self._closed = True
 
     async def aclose(self) -> None:
         self._closed = True

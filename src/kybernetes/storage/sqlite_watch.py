@@ -40,9 +40,13 @@ class WatchHub:
     def __init__(self, revision: int) -> None:
         self.revision = revision  # the newest revision published
         self._watchers: set[SqliteWatch] = set()
+        self._closed = False
 
     def add(self, watch: SqliteWatch) -> None:
-        self._watchers.add(watch)
+        if self._closed:  # the store is closed: the watch ends at once
+            watch.close()
+        else:
+            self._watchers.add(watch)
 
     def discard(self, watch: SqliteWatch) -> None:
         self._watchers.discard(watch)
@@ -53,6 +57,7 @@ class WatchHub:
             watch.offer(events)
 
     def close(self) -> None:
+        self._closed = True
         for watch in tuple(self._watchers):
             watch.close()
         self._watchers.clear()

@@ -290,6 +290,8 @@ async def test_close_ends_watches_and_refuses_writes(store: Store, p: str) -> No
     assert await asyncio.wait_for(waiting, 5) == []
     with pytest.raises(StorageUnavailable):
         await store.create(f"{p}a", b"v")
+    late = store.watch(p, start_revision=1)
+    assert await asyncio.wait_for(collect(late, 1), 5) == []
 
 
 async def test_large_and_empty_values_round_trip(store: Store, p: str) -> None:
