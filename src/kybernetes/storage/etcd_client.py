@@ -95,10 +95,7 @@ class EtcdClient:
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=256, ssl=self._ssl if self._ssl else False)
-        self._session = aiohttp.ClientSession(
-            connector=connector, timeout=REQUEST_TIMEOUT,
-            json_serialize=lambda obj: orjson.dumps(obj).decode(),
-        )
+        self._session = aiohttp.ClientSession(connector=connector, timeout=REQUEST_TIMEOUT)
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -107,7 +104,8 @@ class EtcdClient:
 
     async def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """One unary RPC; raises RevisionError or StorageUnavailable for etcd's errors."""
-        response = await self._post(path, body, limits=REQUEST_TIMEOUT)
+        response = await self._post(path, body, limits=REQUEST_TIMEOUT,
+                                    idempotent=path == "/v3/kv/range")
         try:
             async with response:
                 data = await response.read()
@@ -127,7 +125,7 @@ class EtcdClient:
 
     async def open_stream(self, path: str, body: dict[str, Any]) -> aiohttp.ClientResponse:
         """Start a streaming RPC (watch); read it with :func:`read_messages`."""
-        response = await self._post(path, body, limits=WATCH_TIMEOUT)
+        response = await self._post(path, body, limits=WATCH_TIMEOUT, idempotent=True)
         if response.status != 200:
             try:
                 data = await response.read()
@@ -137,14 +135,17 @@ class EtcdClient:
             raise StorageUnavailable(f"etcd {path}: HTTP {response.status}: {data[:200]!r}")
         return response
 
-    async def _post(self, path: str, body: dict[str, Any], *, limits: aiohttp.ClientTimeout
-                    ) -> aiohttp.ClientResponse:
+    async def _post(self, path: str, body: dict[str, Any], *, limits: aiohttp.ClientTimeout,
+                    idempotent: bool = False) -> aiohttp.ClientResponse:
+        """POST to the endpoints in turn. A read also survives one pooled connection
+        that the server closed meanwhile (an etcd restart): it is sent once more."""
         if self._session is None:
             raise StorageUnavailable("the etcd store is not open")
         payload = orjson.dumps(body)
         headers = {"Content-Type": "application/json"}
         errors: list[str] = []
-        for attempt in range(len(self.endpoints)):
+        attempts = len(self.endpoints) + (1 if idempotent else 0)
+        for attempt in range(attempts):
             index = (self._current + attempt) % len(self.endpoints)
             url = f"{self._scheme}://{self.endpoints[index]}{path}"
             try:
@@ -153,12 +154,16 @@ class EtcdClient:
             except aiohttp.ClientConnectorError as e:  # never reached a server: next one
                 errors.append(f"{self.endpoints[index]}: {e}")
                 continue
+            except aiohttp.ServerDisconnectedError as e:
+                if idempotent:
+                    errors.append(f"{self.endpoints[index]}: {e!r}")
+                    continue
+                raise StorageUnavailable(f"etcd {path} at {self.endpoints[index]}: {e!r}") from e
             except (TimeoutError, aiohttp.ClientError) as e:
                 raise StorageUnavailable(f"etcd {path} at {self.endpoints[index]}: {e!r}") from e
             self._current = index
             return response
         raise StorageUnavailable("no etcd endpoint answered: " + "; ".join(errors))
-
 
 
 async def read_messages(response: aiohttp.ClientResponse, pending: bytearray
