@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kybernetes.storage import Event, KeyValue, StoreURLError, open_store
+from kybernetes.storage import Event, KeyValue, Store, StoreURLError, open_store
 from kybernetes.storage.etcd import EtcdStore
 from kybernetes.storage.etcd_client import parse_endpoints
 from kybernetes.storage.keys import by_revision, prefix_end, prefix_end_bytes
@@ -68,3 +68,8 @@ def test_sqlite_path_that_is_a_directory_is_refused(tmp_path) -> None:
 def test_etcd_endpoints_and_tls_from_the_url() -> None:
     assert parse_endpoints("etcd://a:1, b:2/") == (False, ["a:1", "b:2"])
     assert parse_endpoints("etcds://a:1") == (True, ["a:1"])
+
+
+def test_both_backends_implement_the_store_protocol(tmp_path) -> None:
+    for store in (open_store(f"sqlite://{tmp_path}/s.db"), open_store("etcd://h:1")):
+        assert isinstance(store, Store)
