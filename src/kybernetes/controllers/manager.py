@@ -51,6 +51,7 @@ Factory = Callable[[ApiClient, InformerFactory, Options], Controller]
 
 def _registry() -> dict[str, Factory]:
     # Imported here so that the module map stays readable and imports stay lazy.
+    from kybernetes.controllers.deployment import DeploymentController
     from kybernetes.controllers.endpoints import EndpointsController
     from kybernetes.controllers.garbage_collector import GarbageCollector
     from kybernetes.controllers.namespace import NamespaceController
@@ -64,6 +65,7 @@ def _registry() -> dict[str, Factory]:
     return {
         "replicationcontroller": lambda c, i, o: ReplicationControllerManager(c, i),
         "replicaset": lambda c, i, o: ReplicaSetManager(c, i),
+        "deployment": lambda c, i, o: DeploymentController(c, i),
         "endpoint": lambda c, i, o: EndpointsController(c, i),
         "nodelifecycle": lambda c, i, o: NodeLifecycleController(
             c, i, grace_period=o.node_monitor_grace_period,

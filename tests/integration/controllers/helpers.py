@@ -101,3 +101,27 @@ async def create_node(client: ApiClient, name: str, *, ready: bool = True) -> di
                                       "reason": "KubeletReady", "message": "ready",
                                       "lastHeartbeatTime": now, "lastTransitionTime": now}]}
     return await client.update_status(NODES, node)
+
+
+@contextlib.asynccontextmanager
+async def fake_kubelet(client: ApiClient, namespace: str) -> AsyncIterator[None]:
+    """Mark every pod of `namespace` Running and Ready soon after it appears."""
+    async def loop() -> None:
+        n = 0
+        while True:
+            for p in (await client.list(PODS, namespace=namespace))["items"]:
+                ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                            for c in (p.get("status") or {}).get("conditions") or ())
+                if not ready and not p["metadata"].get("deletionTimestamp"):
+                    n += 1
+                    with contextlib.suppress(Exception):
+                        await set_pod_status(client, p, ready=True,
+                                             ip=f"10.3.{n // 250}.{n % 250 + 1}")
+            await asyncio.sleep(0.05)
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -101,8 +101,8 @@ def test_unknown_controller_is_one_clear_line(shared_apiserver: ApiServer) -> No
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "kyb controller-manager: error: unknown controller 'bogus'; known: "
-        "replicationcontroller, replicaset, endpoint, nodelifecycle, nodeipam, namespace, "
-        "garbagecollector"]
+        "replicationcontroller, replicaset, deployment, endpoint, nodelifecycle, nodeipam, "
+        "namespace, garbagecollector"]
 
 
 def test_missing_kubeconfig_is_one_clear_line(tmp_path: Path) -> None:

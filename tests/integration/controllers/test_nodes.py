@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 from collections.abc import AsyncIterator
 
 from kybernetes.api import errors
@@ -143,7 +144,7 @@ async def test_pod_tolerating_unreachable_stays_until_its_toleration_ends(
 
 async def test_node_ipam_gives_distinct_cidrs_stable_across_restarts(
         client: ApiClient, ns: str) -> None:
-    options = Options(cluster_cidr=__import__("ipaddress").ip_network("10.77.0.0/16"))
+    options = Options(cluster_cidr=ipaddress.ip_network("10.77.0.0/16"))
     names = [f"{ns}-ipam-{i}" for i in range(3)]
 
     async def cidr(name: str) -> str | None:
