@@ -10,6 +10,7 @@ form, e.g. the `status.selector` string of a scale subresource).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -248,6 +249,12 @@ def parse_selector(text: str | None) -> Selector:
     """Parse `a=b,c!=d,e in (x,y),f notin (z),g,!h`; BadRequest on bad syntax."""
     if not text or not text.strip():
         return EVERYTHING
+    return _parse_cached(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_cached(text: str) -> Selector:
+    """Selectors repeat (every controller list and watch): parse each text once."""
     try:
         reqs = _Parser(text).parse()
     except _SyntaxError as e:

@@ -19,7 +19,6 @@ per-kind code lives here. Everything works on copies: inputs are not mutated.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import orjson
@@ -80,7 +79,7 @@ def apply_patch(obj: dict[str, Any], patch_bytes: bytes, content_type: str,
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386: objects merge recursively, null deletes, anything else replaces."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return _copy(patch)
     result = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
@@ -188,7 +187,7 @@ def json_patch(obj: Any, operations: Any) -> Any:
     if len(operations) > MAX_JSON_PATCH_OPERATIONS:
         raise BadRequest(f"The allowed maximum operations in a JSON patch is "
                          f"{MAX_JSON_PATCH_OPERATIONS}, got {len(operations)}")
-    doc = copy.deepcopy(obj)
+    doc = _copy(obj)
     for op in operations:
         if not isinstance(op, dict):
             raise BadRequest("invalid JSON Patch: each operation must be an object")
@@ -196,17 +195,17 @@ def json_patch(obj: Any, operations: Any) -> Any:
         if kind in ("add", "replace", "test") and "value" not in op:
             raise BadRequest(f"invalid JSON Patch: {kind} operation has no value")
         if kind == "add":
-            doc = _add(doc, path, copy.deepcopy(op["value"]))
+            doc = _add(doc, path, _copy(op["value"]))
         elif kind == "remove":
             _remove(doc, path)
         elif kind == "replace":
-            doc = _replace(doc, path, copy.deepcopy(op["value"]))
+            doc = _replace(doc, path, _copy(op["value"]))
         elif kind in ("move", "copy"):
             source = op.get("from")
             if kind == "move" and isinstance(path, str) and isinstance(source, str) \
                     and path.startswith(source + "/"):
                 raise _op_error(f"move operation: \"from\" {source} is a prefix of {path}")
-            value = _remove(doc, source) if kind == "move" else copy.deepcopy(_get(doc, source))
+            value = _remove(doc, source) if kind == "move" else _copy(_get(doc, source))
             doc = _add(doc, path, value)
         elif kind == "test":
             if _get(doc, path) != op["value"]:
@@ -218,10 +217,15 @@ def json_patch(obj: Any, operations: Any) -> Any:
 
 # --- strategic merge patch --------------------------------------------------------------
 
+def _copy(value: Any) -> Any:
+    """A deep copy of JSON-native data (much faster than copy.deepcopy)."""
+    return orjson.loads(orjson.dumps(value))
+
+
 def strategic_merge_patch(obj: dict[str, Any], patch: dict[str, Any],
                           root: schema.Node) -> dict[str, Any]:
     """Apply a strategic merge patch against the schema `root` of `obj`'s kind."""
-    return _merge_map(copy.deepcopy(obj), copy.deepcopy(patch), root)
+    return _merge_map(_copy(obj), _copy(patch), root)
 
 
 def _field_meta(node: schema.Node | None, key: str) -> tuple[schema.Node | None, str, str]:

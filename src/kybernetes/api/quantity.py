@@ -9,6 +9,7 @@ back (the largest suffix that keeps an integer mantissa), and `cpu_millis` /
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from fractions import Fraction
@@ -34,7 +35,15 @@ def parse_quantity(value: str | int | float) -> Fraction:
         if not math.isfinite(value):
             raise ValueError(_ERROR)
         return Fraction(str(value))
-    match = _PATTERN.match(value.strip()) if isinstance(value, str) else None
+    if not isinstance(value, str):
+        raise ValueError(_ERROR)
+    return _parse_text(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(value: str) -> Fraction:
+    """Quantities repeat (`100m`, `64Mi`): parse each text once (Fractions are immutable)."""
+    match = _PATTERN.match(value.strip())
     if not match:
         raise ValueError(_ERROR)
     number, suffix = Fraction(match.group(1)), match.group(2) or ""

@@ -153,6 +153,8 @@ def _is_open(node: Node) -> bool:
 
 
 def _unknown(node: Node | None, value: Any, path: str, out: list[str]) -> None:
+    if not isinstance(value, dict | list):
+        return  # a scalar has no fields
     node = resolve(node)
     if node is None or _is_open(node) or node.get("x-kubernetes-preserve-unknown-fields"):
         return
