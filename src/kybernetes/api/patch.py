@@ -63,7 +63,11 @@ def apply_patch(obj: dict[str, Any], patch_bytes: bytes, content_type: str,
                          f"{type(body).__name__}")
     if media == MERGE_PATCH:
         return merge_patch(obj, body)
-    root = schema.resource_schema(resource) if resource else None
+    # The object's own kind first: a subresource body (a Scale) is not the resource's kind.
+    root = schema.definition_for(str(obj.get("apiVersion", "")), str(obj.get("kind", ""))) \
+        if isinstance(obj, dict) else None
+    if root is None and resource is not None:
+        root = schema.resource_schema(resource)
     if root is None:
         name = resource.qualified if resource else "this resource"
         raise UnsupportedMediaType(

@@ -172,3 +172,27 @@ def test_smp_errors_are_bad_requests():
         smp(obj, {"spec": {"$patch": "frobnicate"}})
     with pytest.raises(BadRequest):
         apply_patch(obj, b"[1]", STRATEGIC_MERGE_PATCH, resources.PODS)
+
+
+def test_smp_on_a_scale_body_uses_the_scale_schema():
+    scale = {"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "d"},
+             "spec": {"replicas": 1}}
+    out = apply_patch(scale, b'{"spec":{"replicas":4}}', STRATEGIC_MERGE_PATCH, None)
+    assert out["spec"] == {"replicas": 4}
+    with pytest.raises(UnsupportedMediaType):
+        apply_patch({"kind": "Unknown"}, b"{}", STRATEGIC_MERGE_PATCH, None)
+
+
+def test_smp_service_ports_merge_by_port_as_kubectl_apply_sends():
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+           "spec": {"selector": {"app": "a"}, "ports": [
+               {"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"},
+               {"name": "https", "port": 443, "targetPort": 8443, "protocol": "TCP"}]}}
+    patch = {"spec": {"$setElementOrder/ports": [{"port": 80}],
+                      "ports": [{"port": 80, "targetPort": 9090},
+                                {"$patch": "delete", "port": 443}],
+                      "selector": {"app": "b"}}}
+    out = smp(svc, patch, resources.SERVICES)
+    assert out["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": 9090,
+                                     "protocol": "TCP"}]
+    assert out["spec"]["selector"] == {"app": "b"}
