@@ -206,7 +206,7 @@ class ClusterRun:
                 *prefix, *_kyb(), "kubelet", "--kubeconfig", str(node_kubeconfig),
                 "--node-name", node.name, "--runtime", self.runtime, "--root-dir", str(root),
                 "--pod-cidr", node.pod_cidr, "--node-ip", node.ip, "--address", node.ip,
-                "--port", port, *self.args.kubelet_args])
+                "--port", port, "--teardown-on-exit", *self.args.kubelet_args])
             await self._start(f"proxy-{node.name}", [
                 *prefix, *_kyb(), "proxy", "--kubeconfig", str(node_kubeconfig),
                 "--node-name", node.name, "--mode", self.args.proxy_mode,
