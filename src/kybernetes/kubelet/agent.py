@@ -119,7 +119,7 @@ class Kubelet:
                 await informer.aclose()
         await cancel_and_wait(self._heartbeat, *self._tasks.values())
         if teardown:
-            await self.remove_orphans(set())
+            await self.remove_orphans(set(), grace=0)
             await self.runtime.teardown()
         await self.recorder.aclose()
         await self.runtime.aclose()
@@ -159,12 +159,14 @@ class Kubelet:
         if worker is not None:
             worker.wake()
 
-    async def remove_orphans(self, keep: set[str]) -> None:
+    async def remove_orphans(self, keep: set[str], *, grace: float = 2.0) -> None:
         """Remove containers and sandboxes whose pod is not in `keep`."""
-        for c in await self.runtime.list_containers():
-            if c.pod_uid not in keep:
-                await self.runtime.stop_container(c.id, grace=2.0)
-                await self.runtime.remove_container(c.id)
+        async def remove(container_id: str) -> None:
+            if grace > 0:
+                await self.runtime.stop_container(container_id, grace=grace)
+            await self.runtime.remove_container(container_id)
+        await asyncio.gather(*(remove(c.id) for c in await self.runtime.list_containers()
+                               if c.pod_uid not in keep))
         for sandbox in await self.runtime.list_sandboxes():
             if sandbox.pod_uid not in keep:
                 await self.release_sandbox(sandbox.pod_uid)

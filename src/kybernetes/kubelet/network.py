@@ -101,12 +101,14 @@ class NodeNetwork:
         for table, chain, rule in self._rules():
             await _iptables("-t", table, "-D", chain, *rule)
 
-    async def add_pod(self, uid: str, ip: str) -> str:
-        """Make the pod's namespace and wire it to the bridge; returns the netns path."""
+    async def add_pod(self, uid: str, ip: str, *, pid: int | None = None) -> str:
+        """Make the pod's namespace (or name that of process `pid`) and wire it to the
+        bridge; returns the netns path."""
         ns, veth = self.netns_name(uid), self._veth(uid)
         if self.netns_path(uid).exists():
             await self.remove_pod(uid)
-        await _ip(batch=f"netns add {ns}\n"
+        make = f"netns attach {ns} {pid}" if pid else f"netns add {ns}"
+        await _ip(batch=f"{make}\n"
                         f"link add {veth} type veth peer name eth0 netns {ns}\n"
                         f"link set {veth} master {self.bridge} up\n")
         await _ip("-n", ns, batch=f"addr add {ip}/{self.prefix} dev eth0\n"

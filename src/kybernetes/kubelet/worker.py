@@ -66,6 +66,7 @@ class PodWorker:
         self.probes: dict[str, ContainerProbes] = {}
         self.posted: dict[str, Any] | None = None
         self.start_time = ""
+        self._pull_failed: dict[str, float] = {}
         self._wake = asyncio.Event()
         self._wake.set()
 
@@ -213,8 +214,8 @@ class PodWorker:
         except ConfigError as e:
             self._fail(name, "CreateContainerConfigError", str(e))
             return
-        self._event(NORMAL, "Pulled",
-                    f'Container image "{spec.get("image", "")}" already present on machine')
+        if not await self._pull(spec):
+            return
         config = ContainerConfig(pod=self.pod, spec=spec, attempt=attempt, env=env,
                                  mounts=mounts, init=init,
                                  log_path=self.kubelet.log_path(self.uid, name, attempt))
@@ -228,6 +229,27 @@ class PodWorker:
         self._event(NORMAL, "Started", f"Started container {name}")
         if info.state == RUNNING and not init:
             self._open_probes(spec, info)
+
+    async def _pull(self, spec: dict[str, Any]) -> bool:
+        """The image, per imagePullPolicy, with back-off after failed pulls."""
+        name, image = spec["name"], spec.get("image", "")
+        key, now = f"{self.uid}/{name}/pull", time.time()
+        if self.kubelet.backoff.in_backoff(key, self._pull_failed.get(name, 0.0), now) > 0:
+            if self.waiting.get(name, ("",))[0] != "ImagePullBackOff":
+                self._event(NORMAL, "BackOff", f'Back-off pulling image "{image}"')
+            self.waiting[name] = ("ImagePullBackOff", f'Back-off pulling image "{image}"')
+            return False
+        try:
+            message = await self.kubelet.runtime.pull_image(
+                spec, lambda reason, msg: self._event(NORMAL, reason, msg))
+        except RuntimeError_ as e:
+            if e.reason == "ErrImagePull":
+                self.kubelet.backoff.next(key, now)
+                self._pull_failed[name] = now
+            self._fail(name, e.reason, e.message)
+            return False
+        self._event(NORMAL, "Pulled", message)
+        return True
 
     def _fail(self, name: str, reason: str, message: str) -> None:
         self.waiting[name] = (reason, message)

@@ -109,6 +109,12 @@ class Runtime(Protocol):
 
     async def list_sandboxes(self) -> list[Sandbox]: ...
 
+    async def pull_image(self, spec: dict[str, Any],
+                         on_event: Callable[[str, str], None]) -> str:
+        """Make the container's image present; the Pulled event's message.
+
+        Raises RuntimeError_ with reason ErrImagePull or ErrImageNeverPull."""
+
     async def start_container(self, sandbox: Sandbox, config: ContainerConfig) -> ContainerInfo:
         """Create and start a container; raise RuntimeError_ when it cannot start."""
 

@@ -77,6 +77,10 @@ class FakeRuntime:
     async def list_sandboxes(self) -> list[Sandbox]:
         return list(self._sandboxes.values())
 
+    async def pull_image(self, spec: dict[str, Any],
+                         on_event: Callable[[str, str], None]) -> str:
+        return f'Container image "{spec.get("image", "")}" already present on machine'
+
     async def start_container(self, sandbox: Sandbox, config: ContainerConfig) -> ContainerInfo:
         if config.spec.get("image", "") == "":
             raise RuntimeError_("container has no image", reason="InvalidImageName")

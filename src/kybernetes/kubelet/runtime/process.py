@@ -252,6 +252,10 @@ class ProcessRuntime:
             created.append(str(target))
         return created
 
+    async def pull_image(self, spec: dict[str, Any],
+                         on_event: Callable[[str, str], None]) -> str:
+        return f'Container image "{spec.get("image", "")}" already present on machine'
+
     async def start_container(self, sandbox: Sandbox, config: ContainerConfig) -> ContainerInfo:
         spec, meta = config.spec, config.pod["metadata"]
         from kybernetes.kubelet.env import command_line

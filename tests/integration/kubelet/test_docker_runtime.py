@@ -1,0 +1,233 @@
+"""Pods on the docker runtime against a real Docker Engine, with images built locally.
+
+The session fixture starts dockerd if its socket does not answer (and stops only
+a dockerd it started); the image is busybox-static imported with `docker import`.
+Every container a test made is removed by the kubelet's teardown, and then by
+label as a fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+import time
+from collections.abc import Iterator
+from urllib.parse import urlencode
+
+import orjson
+import pytest
+from kubernetes import client as k8s
+
+from tests.integration.kubelet.conftest import (
+    IS_ROOT,
+    condition,
+    container_status,
+    free_pod_cidr,
+    make_pod,
+    node_ready,
+    wait_for,
+)
+from tests.integration.kubelet.test_kubelet_api import _exec, _get, _ssl
+
+pytestmark = [pytest.mark.docker,
+              pytest.mark.skipif(not IS_ROOT, reason="starting and using dockerd needs root")]
+IMAGE = "kyb-test/busybox:1"
+SOCKET = "/var/run/docker.sock"
+
+
+def _docker_ok() -> bool:
+    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def dockerd(tmp_path_factory) -> Iterator[None]:
+    """A Docker Engine: the running one, or one started here (and stopped after)."""
+    if shutil.which("docker") is None or shutil.which("busybox") is None:
+        pytest.skip("needs docker.io and busybox-static")
+    proc = None
+    if not _docker_ok():
+        log = tmp_path_factory.mktemp("dockerd") / "dockerd.log"
+        proc = subprocess.Popen(["dockerd"], stdout=open(log, "wb"),
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while not _docker_ok():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.skip(f"dockerd did not start: {log.read_text()[-500:]}")
+            time.sleep(0.2)
+    _build_image()
+    try:
+        yield
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(20)
+
+
+def _build_image() -> None:
+    if subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode == 0:
+        return
+    busybox = shutil.which("busybox")
+    assert busybox
+    applets = subprocess.run([busybox, "--list"], capture_output=True, text=True).stdout.split()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add(busybox, arcname="bin/busybox")
+        for applet in applets:
+            if applet != "busybox":
+                link = tarfile.TarInfo(f"bin/{applet}")
+                link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+                tar.addfile(link)
+        for d in ("tmp", "etc", "root"):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, 0o1777
+            tar.addfile(info)
+    subprocess.run(["docker", "import", "--change", "ENV PATH=/bin", "--change",
+                    'CMD ["sh"]', "-", IMAGE], input=buf.getvalue(), check=True,
+                   capture_output=True)
+
+
+@pytest.fixture
+def node(dockerd, core: k8s.CoreV1Api, start_kubelet):
+    kubelet = start_kubelet("docker", "--pod-cidr", free_pod_cidr())
+    try:
+        wait_for(lambda: node_ready(core, "node-1"), timeout=30, what="node Ready")
+    except AssertionError:
+        raise AssertionError(kubelet.log_tail()) from None
+    yield kubelet
+    kubelet.stop()
+    from kybernetes.kubelet.network import node_tag
+    tag = node_tag("node-1", kubelet.root.resolve())
+    left = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.kyb.node={tag}"],
+                          capture_output=True, text=True).stdout.split()
+    if left:
+        subprocess.run(["docker", "rm", "-f", *left], capture_output=True)
+    assert not left, f"the kubelet left containers behind: {left}"
+
+
+def _pod(core, name: str):
+    return core.read_namespaced_pod(name, "default")
+
+
+def _running_ready(core, name: str):
+    pod = _pod(core, name)
+    return pod.status.phase == "Running" and condition(pod, "Ready") == "True" and pod
+
+
+def test_docker_pod_with_two_containers_shares_localhost(core, node) -> None:
+    probe = {"exec": {"command": ["wget", "-q", "-O-", "http://127.0.0.1:8080/"]},
+             "periodSeconds": 1}
+    serve = ["sh", "-c", "mkdir -p /www && echo hello > /www/index.html && "
+                         "exec httpd -f -p 8080 -h /www"]
+    core.create_namespaced_pod("default", make_pod("web", [
+        {"name": "server", "image": IMAGE, "command": serve,
+         "readinessProbe": {"httpGet": {"port": 8080}, "periodSeconds": 1}},
+        {"name": "client", "image": IMAGE, "command": ["sleep", "3600"],
+         "readinessProbe": probe}]))
+    pod = wait_for(lambda: _running_ready(core, "web"), timeout=30, what="Running and Ready")
+    assert container_status(pod, "server").container_id.startswith("docker://")
+    assert pod.status.pod_ip and pod.status.pod_ip != pod.status.host_ip
+    node_info = core.read_node("node-1").status.node_info
+    assert node_info.container_runtime_version.startswith("docker://")
+
+
+def test_docker_crash_loop_backs_off_and_liveness_restarts(core, node) -> None:
+    core.create_namespaced_pod("default", make_pod("crash", [
+        {"name": "c", "image": IMAGE, "command": ["sh", "-c", "exit 2"]},
+        {"name": "l", "image": IMAGE, "command": ["sleep", "3600"],
+         "livenessProbe": {"exec": {"command": ["false"]}, "periodSeconds": 1,
+                           "failureThreshold": 1}}]))
+
+    def looping():
+        pod = _pod(core, "crash")
+        c, live = container_status(pod, "c"), container_status(pod, "l")
+        return c and live and c.restart_count >= 2 and live.restart_count >= 1 and \
+            c.state.waiting and c.state.waiting.reason == "CrashLoopBackOff" and c
+    status = wait_for(looping, timeout=40, what="crash loop and a liveness restart")
+    assert status.last_state.terminated.exit_code == 2
+
+
+def test_docker_env_configmap_readiness_and_oom(core, node) -> None:
+    core.create_namespaced_config_map("default", {"metadata": {"name": "cfg"},
+                                                  "data": {"k": "v1"}})
+    core.create_namespaced_pod("default", make_pod("env", [
+        {"name": "c", "image": IMAGE,
+         "command": ["sh", "-c", "echo COLOR=$COLOR; cat /cfg/k; echo; sleep 3600"],
+         "env": [{"name": "COLOR", "value": "red"}],
+         "volumeMounts": [{"name": "cfg", "mountPath": "/cfg"}],
+         "readinessProbe": {"exec": {"command": ["test", "-f", "/tmp/ready"]},
+                            "periodSeconds": 1, "failureThreshold": 1}}],
+        volumes=[{"name": "cfg", "configMap": {"name": "cfg"}}]))
+    wait_for(lambda: _pod(core, "env").status.phase == "Running", timeout=30, what="Running")
+    assert condition(_pod(core, "env"), "Ready") == "False"
+    subprocess.run(["docker", "exec", container_status(_pod(core, "env"), "c").container_id
+                    .split("//")[1], "touch", "/tmp/ready"], check=True)
+    wait_for(lambda: condition(_pod(core, "env"), "Ready") == "True", what="Ready")
+    ctx = _ssl(node.server)
+    url = f"https://127.0.0.1:{node.port}/containerLogs/default/env/c"
+    wait_for(lambda: asyncio.run(_get(url, ctx)) == (200, "COLOR=red\nv1\n"),
+             what="logs through the kubelet")
+    core.create_namespaced_pod("default", make_pod("hog", [
+        {"name": "c", "image": IMAGE, "command": ["sh", "-c", "head -c 300m /dev/zero | tail"],
+         "resources": {"limits": {"memory": "32Mi"}}}], restartPolicy="Never"))
+    pod = wait_for(lambda: (p := _pod(core, "hog")).status.phase == "Failed" and p,
+                   timeout=30, what="hog Failed")
+    assert container_status(pod, "c").state.terminated.reason == "OOMKilled"
+
+
+def test_docker_exec_logs_and_graceful_deletion(core, node) -> None:
+    core.create_namespaced_pod("default", make_pod("box", [
+        {"name": "c", "image": IMAGE,
+         "command": ["sh", "-c", "trap 'echo bye' TERM; echo hi; while true; do sleep 0.2; "
+                                 "done"]}], terminationGracePeriodSeconds=3))
+    wait_for(lambda: _pod(core, "box").status.phase == "Running", timeout=30, what="Running")
+    ctx = _ssl(node.server)
+    query = urlencode([("stdout", "1"), ("stderr", "1"), ("command", "sh"), ("command", "-c"),
+                       ("command", "echo $HOSTNAME; echo oops >&2; exit 5")])
+    out = asyncio.run(_exec(f"wss://127.0.0.1:{node.port}/exec/default/box/c?{query}", ctx))
+    assert out[1] == b"box\n" and out[2] == b"oops\n"
+    assert orjson.loads(out[3])["details"]["causes"][0]["message"] == "5"
+    started = time.monotonic()
+    core.delete_namespaced_pod("box", "default")
+    wait_for(lambda: not core.list_namespaced_pod("default").items, timeout=20,
+             what="pod removed")
+    assert 2.5 <= time.monotonic() - started < 10
+
+
+def test_docker_image_pull_errors_back_off(core, node) -> None:
+    core.create_namespaced_pod("default", make_pod("never", [
+        {"name": "c", "image": "kyb-test/absent:1", "imagePullPolicy": "Never"}]))
+    core.create_namespaced_pod("default", make_pod("pull", [
+        {"name": "c", "image": "127.0.0.1:1/kyb/absent:1"}]))
+    never = wait_for(lambda: (s := container_status(_pod(core, "never"), "c")) and
+                     s.state.waiting and s.state.waiting.reason == "ErrImageNeverPull" and s,
+                     timeout=20, what="ErrImageNeverPull")
+    assert "is not present with pull policy of Never" in never.state.waiting.message
+    seen = set()
+
+    def backing_off():
+        s = container_status(_pod(core, "pull"), "c")
+        if s and s.state.waiting:
+            seen.add(s.state.waiting.reason)
+        return {"ErrImagePull", "ImagePullBackOff"} <= seen
+    wait_for(backing_off, timeout=30, interval=0.05, what="ErrImagePull then ImagePullBackOff")
+
+
+def test_docker_kubelet_restart_adopts(core, node, start_kubelet) -> None:
+    core.create_namespaced_pod("default", make_pod("adopt", [
+        {"name": "c", "image": IMAGE, "command": ["sleep", "3600"]}]))
+    pod = wait_for(lambda: _pod(core, "adopt").status.phase == "Running" and
+                   _pod(core, "adopt"), timeout=30, what="Running")
+    before = container_status(pod, "c").container_id
+    node.kill()
+    again = start_kubelet("docker")
+    node.proc = again.proc  # so the fixture's teardown stops the new one
+    time.sleep(3)
+    pod = _pod(core, "adopt")
+    assert container_status(pod, "c").container_id == before
+    assert container_status(pod, "c").restart_count == 0
+    assert os.path.exists(SOCKET)
