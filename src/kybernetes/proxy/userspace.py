@@ -1,8 +1,9 @@
 """The userspace proxy mode: Python listeners per service port, plus iptables portals.
 
-Each service port gets a listener (:mod:`kybernetes.proxy.relay`) on the bind
-address: on its NodePort when it has one (so, without root, clients reach the
-Service there), otherwise on a free port the kernel picks. A sync opens listeners
+Each service port gets a listener (:mod:`~kybernetes.proxy.tcp`,
+:mod:`~kybernetes.proxy.udp`) on the bind address: on its NodePort when it has
+one (so, without root, clients reach the Service there), otherwise on a free port
+the kernel picks. A sync opens listeners
 for new ports, closes those of deleted ports, reopens one whose cluster IP,
 protocol or NodePort changed, and hands every balancer its new ready endpoints;
 a listener stays up across syncs, so established clients are undisturbed.
@@ -30,7 +31,8 @@ from kybernetes.proxy.balancer import LoadBalancer
 from kybernetes.proxy.metrics import Metrics
 from kybernetes.proxy.model import ProxyState, ServicePort
 from kybernetes.proxy.netfilter import Jump
-from kybernetes.proxy.relay import TcpListener, UdpListener
+from kybernetes.proxy.tcp import TcpListener
+from kybernetes.proxy.udp import UdpListener
 
 log = logging.getLogger("kybernetes.proxy.userspace")
 

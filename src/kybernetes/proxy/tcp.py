@@ -1,0 +1,276 @@
+"""The userspace TCP data path: accept, dial an endpoint, splice the two sockets.
+
+One :class:`TcpListener` per TCP service port. Everything is a callback on the
+event loop's readiness notifications (``add_reader``/``add_writer``), with no
+task, future or transport per connection, because connection setup is what a
+userspace proxy pays for most:
+
+- accept: the listening socket is drained (up to 64 accepts per wake-up);
+- dial: a non-blocking ``connect`` to the endpoint the port's
+  :class:`LoadBalancer` picks, bounded by a short timeout; refused or timed out,
+  the next endpoint is tried (as kube-proxy's userspace proxier does), and with
+  none left the client's connection is closed;
+- relay: each direction moves bytes socket → pipe → socket with ``os.splice``,
+  so payload never enters Python (zero-copy in the kernel). A direction whose
+  destination is full stops reading its source until the pipe drains (back
+  pressure); end of stream becomes ``shutdown(SHUT_WR)`` on the other socket
+  (half-close); the pair closes when both directions ended or on any error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import fcntl
+import logging
+import os
+import socket
+
+from kybernetes.proxy.balancer import LoadBalancer
+from kybernetes.proxy.metrics import Metrics
+from kybernetes.proxy.model import Endpoint, ServicePort
+
+log = logging.getLogger("kybernetes.proxy.tcp")
+
+DIAL_TIMEOUTS = (0.25, 0.5, 1.0, 2.0)  # per attempt, as kube-proxy's userspace proxier
+PIPE_SIZE = 1 << 20
+ACCEPTS_PER_WAKEUP = 64
+_SPLICE_FLAGS = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
+_F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ, missing from older Pythons
+
+
+class _Flow:
+    """One direction of a connection: src socket → pipe → dst socket."""
+
+    __slots__ = ("conn", "dst", "eof", "inbound", "pending", "pipe_r", "pipe_w", "src",
+                 "writing")
+
+    def __init__(self, conn: _Connection, src: socket.socket, dst: socket.socket, *,
+                 inbound: bool) -> None:
+        self.conn, self.src, self.dst, self.inbound = conn, src, dst, inbound
+        self.pipe_r, self.pipe_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        with contextlib.suppress(OSError):  # a smaller default pipe still works
+            fcntl.fcntl(self.pipe_w, _F_SETPIPE_SZ, PIPE_SIZE)
+        self.pending = 0
+        self.eof = False
+        self.writing = False
+
+    def start(self) -> None:
+        self.conn.loop.add_reader(self.src.fileno(), self.readable)
+
+    def readable(self) -> None:
+        try:
+            n = os.splice(self.src.fileno(), self.pipe_w, PIPE_SIZE, flags=_SPLICE_FLAGS)
+        except BlockingIOError:
+            return
+        except OSError:
+            self.conn.close()
+            return
+        if n == 0:
+            self.eof = True
+            self.conn.loop.remove_reader(self.src.fileno())
+        else:
+            self.pending += n
+            self.conn.count(self.inbound, n)
+        self.flush()
+
+    def flush(self) -> None:
+        while self.pending:
+            try:
+                moved = os.splice(self.pipe_r, self.dst.fileno(), self.pending,
+                                  flags=_SPLICE_FLAGS)
+            except BlockingIOError:
+                if not self.writing:  # wait for room; stop reading meanwhile
+                    self.writing = True
+                    self.conn.loop.remove_reader(self.src.fileno())
+                    self.conn.loop.add_writer(self.dst.fileno(), self.writable)
+                return
+            except OSError:
+                self.conn.close()
+                return
+            self.pending -= moved
+        if self.eof:
+            with contextlib.suppress(OSError):
+                self.dst.shutdown(socket.SHUT_WR)
+            self.conn.flow_ended()
+
+    def writable(self) -> None:
+        self.conn.loop.remove_writer(self.dst.fileno())
+        self.writing = False
+        self.flush()
+        if not self.pending and not self.eof and not self.conn.closed:
+            self.conn.loop.add_reader(self.src.fileno(), self.readable)
+
+    def close(self) -> None:
+        os.close(self.pipe_r)
+        os.close(self.pipe_w)
+
+
+class _Connection:
+    """A client connection, its endpoint dial, then the two flows between them."""
+
+    def __init__(self, listener: TcpListener, client: socket.socket, peer: str) -> None:
+        self.listener = listener
+        self.loop = listener.loop
+        self.client = client
+        self.peer = peer
+        self.backend: socket.socket | None = None
+        self.endpoint: Endpoint | None = None
+        self.failed: set[Endpoint] = set()
+        self.attempt = 0
+        self.timer: asyncio.TimerHandle | None = None
+        self.flows: list[_Flow] = []
+        self.ended = 0
+        self.closed = False
+
+    # -- dialling ----------------------------------------------------------------
+
+    def dial(self) -> None:
+        """Connect to the next endpoint; with none left, close the client."""
+        self.endpoint = self.listener.balancer.next_endpoint(self.peer, exclude=self.failed)
+        if self.endpoint is None or self.attempt >= 2 * len(DIAL_TIMEOUTS):
+            self.listener.metrics.errors[self.listener.port.key] += 1
+            self.close()
+            return
+        timeout = DIAL_TIMEOUTS[self.attempt % len(DIAL_TIMEOUTS)]
+        self.attempt += 1
+        backend = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        backend.setblocking(False)
+        backend.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.backend = backend
+        code = backend.connect_ex(self.endpoint)
+        if code == 0:
+            self.connected()
+        elif code == errno.EINPROGRESS:
+            self.loop.add_writer(backend.fileno(), self.dial_done)
+            self.timer = self.loop.call_later(timeout, self.dial_failed, "timeout")
+        else:
+            self.dial_failed(os.strerror(code))
+
+    def dial_done(self) -> None:
+        assert self.backend is not None
+        self.loop.remove_writer(self.backend.fileno())
+        code = self.backend.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            self.dial_failed(os.strerror(code))
+        else:
+            self.connected()
+
+    def dial_failed(self, why: str) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.backend is not None:
+            self.loop.remove_writer(self.backend.fileno())
+            self.backend.close()
+            self.backend = None
+        log.debug("endpoint dial failed", extra={"service": self.listener.port.key,
+                                                 "endpoint": self.endpoint, "error": why})
+        self.listener.metrics.errors[self.listener.port.key] += 1
+        if self.endpoint is not None:
+            self.failed.add(self.endpoint)
+        if not self.closed:
+            self.dial()
+
+    def connected(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        assert self.backend is not None
+        self.flows = [_Flow(self, self.client, self.backend, inbound=True),
+                      _Flow(self, self.backend, self.client, inbound=False)]
+        for flow in self.flows:
+            flow.start()
+
+    # -- relaying ----------------------------------------------------------------
+
+    def count(self, inbound: bool, n: int) -> None:
+        metrics, key = self.listener.metrics, self.listener.port.key
+        if inbound:
+            metrics.bytes_in[key] += n
+        else:
+            metrics.bytes_out[key] += n
+
+    def flow_ended(self) -> None:
+        self.ended += 1
+        if self.ended == 2:
+            self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.timer is not None:
+            self.timer.cancel()
+        for sock in (self.client, self.backend):
+            if sock is not None and sock.fileno() >= 0:
+                self.loop.remove_reader(sock.fileno())
+                self.loop.remove_writer(sock.fileno())
+                sock.close()
+        for flow in self.flows:
+            flow.close()
+        self.listener.closed(self)
+
+
+class TcpListener:
+    """Accepts connections for one service port on (host, port)."""
+
+    def __init__(self, sp: ServicePort, balancer: LoadBalancer, metrics: Metrics, *,
+                 host: str, port: int) -> None:
+        self.port = sp
+        self.balancer = balancer
+        self.metrics = metrics
+        self.host = host
+        self.requested_port = port
+        self.sock: socket.socket | None = None
+        self.connections: set[_Connection] = set()
+        self.loop = asyncio.get_running_loop()
+
+    @property
+    def bound_port(self) -> int:
+        assert self.sock is not None
+        return int(self.sock.getsockname()[1])
+
+    async def start(self) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.requested_port))
+            sock.listen(1024)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+        self.loop.add_reader(sock.fileno(), self._accept)
+
+    def _accept(self) -> None:
+        assert self.sock is not None
+        for _ in range(ACCEPTS_PER_WAKEUP):
+            try:
+                client, address = self.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:  # e.g. EMFILE: keep serving the others
+                log.warning("accept failed", extra={"service": self.port.key, "error": str(e)})
+                return
+            client.setblocking(False)
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = _Connection(self, client, address[0])
+            self.connections.add(conn)
+            self.metrics.connections[self.port.key] += 1
+            self.metrics.active[self.port.key] += 1
+            conn.dial()
+
+    def closed(self, conn: _Connection) -> None:
+        if conn in self.connections:
+            self.connections.discard(conn)
+            self.metrics.active[self.port.key] -= 1
+
+    async def aclose(self) -> None:
+        """Stop accepting; connections already relayed carry on."""
+        if self.sock is not None:
+            self.loop.remove_reader(self.sock.fileno())
+            self.sock.close()
+            self.sock = None
