@@ -37,6 +37,15 @@ _EXTRA_DEFINITIONS = (f"{_META}Status", f"{_META}DeleteOptions", f"{_META}WatchE
                       "io.k8s.api.policy.v1.Eviction")
 _INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 _QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+_DESCRIPTIONS = {
+    _INT_OR_STRING: "IntOrString is a type that can hold an int32 or a string.  When used in "
+                    "JSON or YAML marshalling and unmarshalling, it produces or consumes the "
+                    "inner type.  This allows you to have, for example, a JSON field that can "
+                    "accept a name or number.",
+    _QUANTITY: "Quantity is a fixed-point representation of a number. It provides convenient "
+               "marshaling/unmarshaling in JSON and YAML, in addition to String() and "
+               "AsInt64() accessors.",
+}
 _SUBRESOURCE_BODIES = {"scale": ("autoscaling", "v1", "Scale", "io.k8s.api.autoscaling.v1.Scale"),
                        "binding": ("", "v1", "Binding", "io.k8s.api.core.v1.Binding"),
                        "eviction": ("policy", "v1", "Eviction", "io.k8s.api.policy.v1.Eviction")}
@@ -124,8 +133,8 @@ def _convert(node: Any, prefix: str, v3: bool) -> Any:
             kinds = [v for v in value if v != "null"]
             if kinds:
                 out["type"] = kinds[0]
-        elif key == "oneOf":
-            out["type"] = "string"
+        elif key == "oneOf" and not v3:
+            out["type"] = "string"  # swagger 2.0 has no oneOf: Kubernetes says string
         elif key == "properties":
             out[key] = {k: _convert(v, prefix, v3) for k, v in value.items()}
             for field in ("apiVersion", "kind"):
@@ -140,10 +149,12 @@ def _definitions(names: list[str], prefix: str, v3: bool) -> dict[str, Any]:
     out = {}
     for name in names:
         node = _convert(schema.definition(name), prefix, v3)
+        if name in _DESCRIPTIONS:
+            node.setdefault("description", _DESCRIPTIONS[name])
         if name == _INT_OR_STRING:
             node["format"] = "int-or-string"
-            if v3:
-                node["x-kubernetes-int-or-string"] = True
+            if v3:  # as kube-openapi's OpenAPIV3OneOfTypes: integer first
+                node["oneOf"] = [{"type": "integer"}, {"type": "string"}]
         out[name] = node
     return out
 

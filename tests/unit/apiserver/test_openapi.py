@@ -39,7 +39,10 @@ def test_v3_schemas_have_gvk_and_plain_types():
     assert containers["x-kubernetes-patch-merge-key"] == "name"
     int_or_string = doc["components"]["schemas"][
         "io.k8s.apimachinery.pkg.util.intstr.IntOrString"]
-    assert int_or_string["type"] == "string" and int_or_string["format"] == "int-or-string"
+    assert int_or_string["format"] == "int-or-string" and "type" not in int_or_string
+    assert int_or_string["oneOf"] == [{"type": "integer"}, {"type": "string"}]
+    quantity = doc["components"]["schemas"]["io.k8s.apimachinery.pkg.api.resource.Quantity"]
+    assert quantity["oneOf"] == [{"type": "string"}, {"type": "number"}]
     assert "io.k8s.api.core.v1.PodList" in doc["components"]["schemas"]
     refs = orjson.dumps(doc).decode()
     assert "#/$defs/" not in refs and '"null"' not in refs
@@ -76,6 +79,9 @@ def test_v2_json_and_protobuf():
     body, media = openapi.document("/openapi/v2", "application/json")
     doc = orjson.loads(body)
     assert media == "application/json" and doc["swagger"] == "2.0"
+    assert doc["definitions"]["io.k8s.apimachinery.pkg.util.intstr.IntOrString"] == {
+        "description": doc["definitions"]["io.k8s.apimachinery.pkg.util.intstr.IntOrString"][
+            "description"], "type": "string", "format": "int-or-string"}
     assert doc["definitions"]["io.k8s.api.core.v1.Pod"]["properties"]["spec"]["$ref"] == \
         "#/definitions/io.k8s.api.core.v1.PodSpec"
     post = doc["paths"]["/api/v1/namespaces/{namespace}/pods"]["post"]
