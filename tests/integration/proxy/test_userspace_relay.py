@@ -137,3 +137,28 @@ async def test_deleted_service_closes_its_listener(proxier: UserspaceProxier,
     await proxier.sync(ProxyState({}, {}))
     with pytest.raises(ConnectionRefusedError):
         await asyncio.to_thread(http_get, HOST, sp.node_port)
+
+
+def half_closed_request(port: int) -> bytes:
+    with socket.create_connection((HOST, port), timeout=2) as s:
+        s.sendall(b"GET / HTTP/1.1\r\n\r\n")
+        s.shutdown(socket.SHUT_WR)  # the client is done sending; the answer must still come
+        chunks = []
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def test_half_close_is_passed_on_and_connections_are_released(
+        proxier: UserspaceProxier, pods: list[Backend]) -> None:
+    sp = tcp_port()
+    await proxier.sync(state(sp, [(HOST, pods[0].tcp)]))
+    port = proxier.listeners[sp.key].bound_port
+    answer = await asyncio.to_thread(half_closed_request, port)
+    assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b"a")
+    for _ in range(100):
+        if proxier.metrics.active[sp.key] == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert proxier.metrics.active[sp.key] == 0
+    assert proxier.metrics.bytes_in[sp.key] == len(b"GET / HTTP/1.1\r\n\r\n")
