@@ -178,11 +178,6 @@ def _validate_service(errs: ErrorList, svc: Obj, old: Obj | None) -> None:
     if cluster_ip and cluster_ip != "None" and not _is_ip(cluster_ip):
         errs.invalid("spec.clusterIP", cluster_ip, "must be empty, 'None', or a valid IP "
                                                    "address")
-    if kind == "ClusterIP" and cluster_ip == "None":
-        for i, port in enumerate(as_list(spec.get("ports"))):
-            if as_dict(port).get("nodePort"):
-                errs.forbidden(f"spec.ports[{i}].nodePort", "may not be used when `type` is "
-                                                            "'ClusterIP'")
     validate_labels(errs, spec.get("selector"), "spec.selector")
     old_ip = as_dict((old or {}).get("spec")).get("clusterIP")
     if old is not None and old_ip and kind != "ExternalName" and cluster_ip != old_ip:
