@@ -25,6 +25,12 @@ SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 async def ensure(registry: Registry, resource: r.Resource, obj: dict[str, Any]) -> None:
     """Create `obj` unless an object of that name exists."""
     meta = obj["metadata"]
+    try:  # look first: creating the existing `kubernetes` Service again would ask the
+        # allocator for its taken IP (422) before the store could answer AlreadyExists
+        await registry.get(resource, meta.get("namespace"), meta["name"])
+        return
+    except NotFound:
+        pass
     try:
         await registry.create(resource, meta.get("namespace"), copy.deepcopy(obj))
     except AlreadyExists:
