@@ -12,8 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from kybernetes.api.quantity import cpu_millis, memory_bytes, parse_quantity
-from kybernetes.scheduler.podinfo import CPU, EPHEMERAL, MEMORY, PODS, PodInfo
+from kybernetes.scheduler.podinfo import CPU, EPHEMERAL, MEMORY, PODS, PodInfo, amount
 
 Taint = tuple[str, str, str]  # key, value, effect
 
@@ -23,11 +22,9 @@ def _allocatable(status: dict[str, Any]) -> dict[str, int]:
     out: dict[str, int] = {}
     for name, value in raw.items():
         try:
-            q = parse_quantity(value)
+            out[name] = amount(name, value)
         except ValueError:
             continue
-        out[name] = cpu_millis(q) if name == CPU else (int(q) if name == PODS
-                                                       else memory_bytes(q))
     return out
 
 
@@ -89,8 +86,8 @@ class NodeInfo:
         self.req_cpu += sign * r.cpu
         self.req_memory += sign * r.memory
         self.req_ephemeral += sign * r.ephemeral
-        for name, amount in r.scalar:
-            self.req_scalar[name] += sign * amount
+        for name, value in r.scalar:
+            self.req_scalar[name] += sign * value
         self.nz_cpu += sign * pod.non_zero_cpu
         self.nz_memory += sign * pod.non_zero_memory
         for port in pod.host_ports:

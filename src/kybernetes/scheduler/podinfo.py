@@ -13,6 +13,7 @@ without a cpu or memory request as 100m / 200Mi, as kube-scheduler does.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +39,16 @@ class Resources:
         return not (self.cpu or self.memory or self.ephemeral or self.scalar)
 
 
-def _amount(name: str, value: Any) -> int:
+def amount(name: str, value: Any) -> int:
+    """A quantity in base units (cpu in millicores); ValueError if it is not one."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"{name}: {value!r} is not a quantity")
+    return _amount(name, value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _amount(name: str, value: str | int | float) -> int:
+    """Memoized: pods repeat the same few values, and parsing is exact (slow) math."""
     q = parse_quantity(value)
     return cpu_millis(q) if name == CPU else memory_bytes(q)
 
@@ -49,7 +59,7 @@ def container_requests(container: dict[str, Any]) -> dict[str, int]:
     out: dict[str, int] = {}
     for source in (res.get("limits") or {}, res.get("requests") or {}):
         for name, value in source.items():
-            out[name] = _amount(name, value)
+            out[name] = amount(name, value)
     return out
 
 
@@ -91,7 +101,7 @@ def pod_requests(spec: dict[str, Any], *, non_zero: bool = False) -> dict[str, i
         _max(init_peak, step)
     _max(total, init_peak)
     for name, value in (spec.get("overhead") or {}).items():
-        _add(total, {name: _amount(name, value)})
+        _add(total, {name: amount(name, value)})
     return total
 
 

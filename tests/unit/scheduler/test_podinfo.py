@@ -45,3 +45,12 @@ def test_non_zero_requests_default_cpu_and_memory():
 def test_a_pod_without_requests_requests_nothing():
     info = pod_info({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "x"}]}})
     assert info.requests.zero and info.key == "default/p"
+
+
+def test_a_bad_quantity_is_a_value_error():
+    import pytest
+
+    for bad in ("lots", {"x": 1}, True):
+        spec = {"containers": [{"name": "x", "resources": {"requests": {"cpu": bad}}}]}
+        with pytest.raises(ValueError):
+            pod_info({"metadata": {"name": "p"}, "spec": spec})
