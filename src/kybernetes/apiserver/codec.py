@@ -3,8 +3,9 @@
 Objects are plain dicts end to end. A stored value is the object's JSON *without*
 ``metadata.resourceVersion``: the revision that wrote it is the resourceVersion,
 filled in on read (:func:`decode_stored`), so a value never lies about its own
-version. Request bodies are JSON or YAML by Content-Type; anything that is not a
-JSON object, or is larger than :data:`MAX_BODY`, is a client error, never a 500.
+version. Request bodies are JSON, YAML or Kubernetes protobuf by Content-Type;
+anything that is not an object, or is larger than :data:`MAX_BODY`, is a client
+error, never a 500.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import orjson
 import yaml
 
 from kybernetes.api.errors import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
+from kybernetes.apiserver import protobuf
 from kybernetes.storage.interface import KeyValue
 
 MAX_BODY = 3 * 1024 * 1024
@@ -46,10 +48,12 @@ def decode_body(raw: bytes, content_type: str | None) -> dict[str, Any]:
             raise BadRequest(f"the body of the request was in an unknown format: {e}") from None
     elif mt in _JSON_TYPES or mt.endswith("+json"):
         obj = decode_json(raw)
+    elif mt == protobuf.MEDIA_TYPE:
+        obj = protobuf.decode(raw)
     else:
         raise UnsupportedMediaType(
             f'the body of the request was in an unknown format - accepted media types '
-            f'include: application/json, application/yaml, got "{mt}"')
+            f'include: application/json, application/yaml, {protobuf.MEDIA_TYPE}, got "{mt}"')
     if not isinstance(obj, dict):
         raise BadRequest("the body of the request must be a JSON object")
     return obj

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from kybernetes import storage
 from kybernetes.apiserver import bootstrap, pki
 from kybernetes.apiserver.app import build_app
 from kybernetes.apiserver.authn import Authenticator, load_token_file
@@ -29,8 +30,14 @@ from kybernetes.apiserver.subresources import Subresources
 from kybernetes.apiserver.watch_cache import WatchCache
 from kybernetes.client.kubeconfig import write_kubeconfig
 from kybernetes.storage.interface import Store
+from kybernetes.tasks import cancel_and_wait
 
 log = logging.getLogger("kybernetes.apiserver")
+
+
+# Kubernetes compacts every 5 minutes; keeping 10,000 revisions lets watchers resume.
+COMPACT_INTERVAL = 300.0
+COMPACT_KEEP = 10000
 
 
 class StartupError(Exception):
@@ -70,24 +77,13 @@ def default_advertise_address(bind: str) -> str:
 
 
 def open_store(config: Config) -> Store:
-    """The store the URL names (through storage.open_store when present)."""
+    """The store the URL names; a bad URL is a StartupError (one line)."""
     try:
-        from kybernetes.storage import open_store as opener  # type: ignore[attr-defined]
-    except ImportError:
-        opener = None
-    if opener is not None:
-        kwargs = {k: v for k, v in (("ca_file", config.etcd_cafile),
-                                    ("cert_file", config.etcd_certfile),
-                                    ("key_file", config.etcd_keyfile)) if v}
-        try:
-            return opener(config.store, **kwargs)  # type: ignore[no-any-return]
-        except ValueError as e:
-            raise StartupError(str(e)) from None
-    if not config.store.startswith("sqlite://"):
-        raise StartupError(f"unsupported --store {config.store!r}: want sqlite:///path")
-    from kybernetes.storage.sqlite import SqliteStore
-
-    return SqliteStore(config.store[len("sqlite://"):])
+        return storage.open_store(config.store, cafile=config.etcd_cafile or None,
+                                  certfile=config.etcd_certfile or None,
+                                  keyfile=config.etcd_keyfile or None)
+    except ValueError as e:
+        raise StartupError(f"--store: {e}") from None
 
 
 def _allocator(store: Store, config: Config) -> object | None:
@@ -111,6 +107,7 @@ class ApiServer:
         self.allocator = _allocator(self.store, config)
         self.registry = Registry(self.store, self.cache, allocator=self.allocator)  # type: ignore[arg-type]
         self.runner: web.AppRunner | None = None
+        self.compactor: asyncio.Task[None] | None = None
         self.advertise = config.advertise_address or default_advertise_address(
             config.bind_address)
 
@@ -123,6 +120,8 @@ class ApiServer:
             except (OSError, ValueError) as e:
                 raise StartupError(f"--token-auth-file: {e}") from None
         await self.store.start()
+        self.compactor = storage.start_compactor(self.store, interval=COMPACT_INTERVAL,
+                                                 keep=COMPACT_KEEP)
         await self.cache.start()
         if self.allocator is not None:
             await self.allocator.start()  # type: ignore[attr-defined]
@@ -196,6 +195,7 @@ class ApiServer:
             await self.runner.cleanup()
         if self.allocator is not None:
             await self.allocator.aclose()  # type: ignore[attr-defined]
+        await cancel_and_wait(self.compactor)
         await self.store.aclose()
 
 

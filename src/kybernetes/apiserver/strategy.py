@@ -16,6 +16,7 @@ kept here, in one table-driven module, so the generic registry stays generic:
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as _dt
 import uuid
@@ -40,12 +41,22 @@ _SYSTEM_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGraceP
                 "generation")
 
 
+def normalize(resource: r.Resource, obj: dict[str, Any]) -> None:
+    """Conversions Kubernetes makes on decode: a Secret's stringData becomes data."""
+    if resource is r.SECRETS and isinstance(obj.get("stringData"), dict):
+        data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+        for key, value in obj.pop("stringData").items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+        obj["data"] = data
+
+
 def has_status(resource: r.Resource) -> bool:
     return "status" in resource.subresources
 
 
 def prepare_for_create(resource: r.Resource, obj: dict[str, Any]) -> None:
     """Fill system metadata and reset what a create may not set."""
+    normalize(resource, obj)
     meta = obj.setdefault("metadata", {})
     for field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds",
                   "selfLink"):
@@ -83,6 +94,7 @@ def prepare_for_update(resource: r.Resource, new: dict[str, Any], old: dict[str,
         result.setdefault("spec", {})["finalizers"] = list(
             (new.get("spec") or {}).get("finalizers") or [])
         return result
+    normalize(resource, new)
     meta = new.setdefault("metadata", {})
     old_meta = old.get("metadata") or {}
     for field in _SYSTEM_META:

@@ -1,0 +1,286 @@
+"""Request bodies in Kubernetes' protobuf encoding, decoded to the JSON-shaped dict.
+
+kubectl ≥ 1.32 sends ``application/vnd.kubernetes.protobuf`` bodies for the
+objects its typed clients build (``kubectl create namespace|configmap|secret|
+deployment|service|serviceaccount``, ``kubectl run``), and offers JSON for
+replies; so the API server must read protobuf, never write it.
+
+The encoding: the magic ``k8s\\x00``, then a ``runtime.Unknown`` (typeMeta=1
+{apiVersion=1, kind=2}, raw=2, contentEncoding=3, contentType=4) whose ``raw``
+is the object's message. Messages are proto2 as Kubernetes' go-to-protobuf makes
+them: maps are repeated {key=1, value=2} entries, Time is {seconds, nanos},
+IntOrString is {type, intVal, strVal}, Quantity is {string}.
+
+Go's protobuf code writes every non-pointer field, even when it is empty, where
+JSON would omit it; so empty strings, zeros and false are dropped here, except
+for the pointer fields in :data:`KEEP_ZERO` (``replicas: 0`` is meant). Status
+messages are ignored: a create resets status anyway.
+
+Only the messages below are known (the fields those kubectl commands fill, and
+the common ones around them). A non-empty field this table does not know is
+refused with 415 rather than silently dropped, so a client can resend as JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+from typing import Any
+
+from kybernetes.api.errors import BadRequest, UnsupportedMediaType
+
+MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
+_GO_ZERO_TIME = -62135596800  # time.Time{} in Unix seconds
+MAGIC = b"k8s\x00"
+
+# message → {field number: (json name, type)}; a type is "string", "int", "bool",
+# "bytes", a message name, or "map:<value type>"; a leading "*" marks repeated.
+M = "ObjectMeta"
+SCHEMA: dict[str, dict[int, tuple[str, str]]] = {
+    "Unknown": {1: ("typeMeta", "TypeMeta"), 2: ("raw", "bytes"),
+                3: ("contentEncoding", "string"), 4: ("contentType", "string")},
+    "TypeMeta": {1: ("apiVersion", "string"), 2: ("kind", "string")},
+    "ObjectMeta": {1: ("name", "string"), 2: ("generateName", "string"),
+                   3: ("namespace", "string"), 4: ("selfLink", "string"), 5: ("uid", "string"),
+                   6: ("resourceVersion", "string"), 7: ("generation", "int"),
+                   8: ("creationTimestamp", "Time"), 9: ("deletionTimestamp", "Time"),
+                   10: ("deletionGracePeriodSeconds", "int"), 11: ("labels", "map:string"),
+                   12: ("annotations", "map:string"),
+                   13: ("ownerReferences", "*OwnerReference"), 14: ("finalizers", "*string")},
+    "OwnerReference": {1: ("kind", "string"), 3: ("name", "string"), 4: ("uid", "string"),
+                       5: ("apiVersion", "string"), 6: ("controller", "bool"),
+                       7: ("blockOwnerDeletion", "bool")},
+    "LabelSelector": {1: ("matchLabels", "map:string"),
+                      2: ("matchExpressions", "*LabelSelectorRequirement")},
+    "LabelSelectorRequirement": {1: ("key", "string"), 2: ("operator", "string"),
+                                 3: ("values", "*string")},
+    "LocalObjectReference": {1: ("name", "string")},
+    "Namespace": {1: ("metadata", M), 2: ("spec", "NamespaceSpec"),
+                  3: ("status", "-")},
+    "NamespaceSpec": {1: ("finalizers", "*string")},
+
+    "ConfigMap": {1: ("metadata", M), 2: ("data", "map:string"), 3: ("binaryData", "map:bytes"),
+                  4: ("immutable", "bool")},
+    "Secret": {1: ("metadata", M), 2: ("data", "map:bytes"), 3: ("type", "string"),
+               4: ("stringData", "map:string"), 5: ("immutable", "bool")},
+    "ServiceAccount": {1: ("metadata", M), 2: ("secrets", "*ObjectReference"),
+                       3: ("imagePullSecrets", "*LocalObjectReference"),
+                       4: ("automountServiceAccountToken", "bool")},
+    "ObjectReference": {1: ("kind", "string"), 2: ("namespace", "string"), 3: ("name", "string"),
+                        4: ("uid", "string"), 5: ("apiVersion", "string"),
+                        6: ("resourceVersion", "string"), 7: ("fieldPath", "string")},
+    "Pod": {1: ("metadata", M), 2: ("spec", "PodSpec"), 3: ("status", "-")},
+
+    "PodTemplateSpec": {1: ("metadata", M), 2: ("spec", "PodSpec")},
+    "PodSpec": {2: ("containers", "*Container"), 3: ("restartPolicy", "string"),
+                4: ("terminationGracePeriodSeconds", "int"),
+                5: ("activeDeadlineSeconds", "int"), 6: ("dnsPolicy", "string"),
+                7: ("nodeSelector", "map:string"), 8: ("serviceAccountName", "string"),
+                9: ("serviceAccount", "string"), 10: ("nodeName", "string"),
+                11: ("hostNetwork", "bool"), 12: ("hostPID", "bool"), 13: ("hostIPC", "bool"),
+                15: ("imagePullSecrets", "*LocalObjectReference"), 16: ("hostname", "string"),
+                17: ("subdomain", "string"), 19: ("schedulerName", "string"),
+                20: ("initContainers", "*Container"),
+                21: ("automountServiceAccountToken", "bool"),
+                24: ("priorityClassName", "string"), 25: ("priority", "int"),
+                30: ("enableServiceLinks", "bool")},
+    "Container": {1: ("name", "string"), 2: ("image", "string"), 3: ("command", "*string"),
+                  4: ("args", "*string"), 5: ("workingDir", "string"),
+                  6: ("ports", "*ContainerPort"), 7: ("env", "*EnvVar"),
+                  8: ("resources", "ResourceRequirements"),
+                  13: ("terminationMessagePath", "string"), 14: ("imagePullPolicy", "string"),
+                  16: ("stdin", "bool"), 17: ("stdinOnce", "bool"), 18: ("tty", "bool"),
+                  20: ("terminationMessagePolicy", "string")},
+    "ContainerPort": {1: ("name", "string"), 2: ("hostPort", "int"),
+                      3: ("containerPort", "int"), 4: ("protocol", "string"),
+                      5: ("hostIP", "string")},
+    "EnvVar": {1: ("name", "string"), 2: ("value", "string")},
+    "ResourceRequirements": {1: ("limits", "map:Quantity"), 2: ("requests", "map:Quantity")},
+    "Service": {1: ("metadata", M), 2: ("spec", "ServiceSpec"), 3: ("status", "-")},
+
+    "ServiceSpec": {1: ("ports", "*ServicePort"), 2: ("selector", "map:string"),
+                    3: ("clusterIP", "string"), 4: ("type", "string"),
+                    5: ("externalIPs", "*string"), 7: ("sessionAffinity", "string"),
+                    8: ("loadBalancerIP", "string"), 9: ("loadBalancerSourceRanges", "*string"),
+                    10: ("externalName", "string"), 11: ("externalTrafficPolicy", "string"),
+                    12: ("healthCheckNodePort", "int"), 13: ("publishNotReadyAddresses", "bool"),
+                    20: ("allocateLoadBalancerNodePorts", "bool"),
+                    21: ("loadBalancerClass", "string"), 22: ("internalTrafficPolicy", "string"),
+                    17: ("ipFamilyPolicy", "string"), 18: ("clusterIPs", "*string"),
+                    19: ("ipFamilies", "*string")},
+    "ServicePort": {1: ("name", "string"), 2: ("protocol", "string"), 3: ("port", "int"),
+                    4: ("targetPort", "IntOrString"), 5: ("nodePort", "int"),
+                    6: ("appProtocol", "string")},
+    "Deployment": {1: ("metadata", M), 2: ("spec", "DeploymentSpec"),
+                   3: ("status", "-")},
+
+    "DeploymentSpec": {1: ("replicas", "int"), 2: ("selector", "LabelSelector"),
+                       3: ("template", "PodTemplateSpec"), 4: ("strategy", "DeploymentStrategy"),
+                       5: ("minReadySeconds", "int"), 6: ("revisionHistoryLimit", "int"),
+                       7: ("paused", "bool"), 9: ("progressDeadlineSeconds", "int")},
+    "DeploymentStrategy": {1: ("type", "string"), 2: ("rollingUpdate", "RollingUpdateDeployment")},
+    "RollingUpdateDeployment": {1: ("maxUnavailable", "IntOrString"),
+                                2: ("maxSurge", "IntOrString")},
+    "ReplicaSet": {1: ("metadata", M), 2: ("spec", "ReplicaSetSpec"), 3: ("status", "-")},
+    "ReplicaSetSpec": {1: ("replicas", "int"), 2: ("selector", "LabelSelector"),
+                       3: ("template", "PodTemplateSpec"), 4: ("minReadySeconds", "int")},
+    "ReplicationController": {1: ("metadata", M), 2: ("spec", "RCSpec"), 3: ("status", "-")},
+    "RCSpec": {1: ("replicas", "int"), 2: ("selector", "map:string"),
+               3: ("template", "PodTemplateSpec"), 4: ("minReadySeconds", "int")},
+
+    "DeleteOptions": {1: ("gracePeriodSeconds", "int"), 2: ("preconditions", "Preconditions"),
+                      3: ("orphanDependents", "bool"), 4: ("propagationPolicy", "string"),
+                      5: ("dryRun", "*string")},
+    "Preconditions": {1: ("uid", "string"), 2: ("resourceVersion", "string")},
+    "Eviction": {1: ("metadata", M), 2: ("deleteOptions", "DeleteOptions")},
+    "Binding": {1: ("metadata", M), 2: ("target", "ObjectReference")},
+    "Scale": {1: ("metadata", M), 2: ("spec", "ScaleSpec"), 3: ("status", "-")},
+    "ScaleSpec": {1: ("replicas", "int")},
+}
+# Pointer fields: an explicit zero or false is meant and kept.
+KEEP_ZERO = {"replicas", "terminationGracePeriodSeconds", "activeDeadlineSeconds", "priority",
+             "revisionHistoryLimit", "progressDeadlineSeconds", "gracePeriodSeconds",
+             "deletionGracePeriodSeconds", "enableServiceLinks", "automountServiceAccountToken",
+             "immutable", "allocateLoadBalancerNodePorts", "controller", "blockOwnerDeletion",
+             "orphanDependents"}
+# The message of each top-level kind a client may send.
+KINDS = {"Namespace", "ConfigMap", "Secret", "ServiceAccount", "Pod", "Service", "Deployment",
+         "ReplicaSet", "ReplicationController", "DeleteOptions", "Eviction", "Binding", "Scale"}
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(data):
+            raise BadRequest("the protobuf body is truncated")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 63:
+            raise BadRequest("the protobuf body has a malformed varint")
+
+
+def _fields(data: bytes) -> list[tuple[int, int, Any]]:
+    """(field number, wire type, raw value) of each field in a message."""
+    out, pos = [], 0
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(data, pos)
+        elif wire == 2:
+            length, pos = _varint(data, pos)
+            value, pos = data[pos:pos + length], pos + length
+            if pos > len(data):
+                raise BadRequest("the protobuf body is truncated")
+        elif wire == 1:
+            value, pos = data[pos:pos + 8], pos + 8
+        elif wire == 5:
+            value, pos = data[pos:pos + 4], pos + 4
+        else:
+            raise BadRequest(f"the protobuf body has an unsupported wire type {wire}")
+        out.append((number, wire, value))
+    return out
+
+
+def _signed(value: int) -> int:
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _scalar(kind: str, wire: int, value: Any) -> Any:
+    if kind == "string":
+        return bytes(value).decode("utf-8")
+    if kind == "bytes":
+        return base64.b64encode(bytes(value)).decode()
+    if kind in ("int", "bool"):
+        if wire != 0:
+            raise BadRequest(f"the protobuf body has a {kind} with wire type {wire}")
+        return bool(value) if kind == "bool" else _signed(value)
+    return _special(kind, bytes(value))
+
+
+def _special(kind: str, data: bytes) -> Any:
+    fields = {n: v for n, _, v in _fields(data)}
+    if kind == "Time":
+        seconds = _signed(fields.get(1, 0))
+        if seconds in (0, _GO_ZERO_TIME):
+            return None
+        when = _dt.datetime.fromtimestamp(seconds, _dt.UTC)
+        return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if kind == "Quantity":
+        return bytes(fields.get(1, b"")).decode()
+    if kind == "IntOrString":
+        return _signed(fields.get(2, 0)) if fields.get(1, 0) == 0 else bytes(
+            fields.get(3, b"")).decode()
+    return decode_message(kind, data)
+
+
+def _map_entry(value_kind: str, data: bytes) -> tuple[str, Any]:
+    key, value = "", _empty(value_kind)
+    for number, wire, raw in _fields(data):
+        if number == 1:
+            key = bytes(raw).decode("utf-8")
+        elif number == 2:
+            value = _scalar(value_kind, wire, raw)
+    return key, value
+
+
+def _empty(kind: str) -> Any:
+    return {"string": "", "bytes": "", "int": 0, "bool": False}.get(kind, {})
+
+
+def decode_message(name: str, data: bytes) -> dict[str, Any]:
+    """One message as its JSON-shaped dict; 415 for a field we do not know."""
+    schema = SCHEMA.get(name)
+    if schema is None:
+        raise UnsupportedMediaType(f"protobuf message {name} is not supported; send JSON")
+    out: dict[str, Any] = {}
+    for number, wire, raw in _fields(data):
+        spec = schema.get(number)
+        if spec is None:
+            if not raw:  # an empty field Go wrote anyway
+                continue
+            raise UnsupportedMediaType(f"protobuf field {number} of {name} is not supported; "
+                                       "send JSON")
+        field, kind = spec
+        if kind == "-":
+            continue
+        if kind.startswith("map:"):
+            key, value = _map_entry(kind[4:], raw)
+            out.setdefault(field, {})[key] = value
+        elif kind.startswith("*"):
+            item_kind = kind[1:]
+            items = out.setdefault(field, [])
+            if item_kind == "int" and wire == 2:  # packed
+                pos = 0
+                while pos < len(raw):
+                    value, pos = _varint(raw, pos)
+                    items.append(_signed(value))
+            else:
+                items.append(_scalar(item_kind, wire, raw))
+        else:
+            value = _scalar(kind, wire, raw)
+            if value is None or (value in ("", 0, False) and field not in KEEP_ZERO
+                                 and not isinstance(value, dict)):
+                continue
+            out[field] = value
+    return out
+
+
+def decode(body: bytes) -> dict[str, Any]:
+    """A protobuf request body as the object it carries (kind and apiVersion set)."""
+    if not body.startswith(MAGIC):
+        raise BadRequest("the protobuf body does not start with the Kubernetes magic number")
+    envelope = decode_message("Unknown", body[len(MAGIC):])
+    type_meta = envelope.get("typeMeta") or {}
+    kind, api_version = type_meta.get("kind", ""), type_meta.get("apiVersion", "")
+    if kind not in KINDS:
+        raise UnsupportedMediaType(f"protobuf bodies of kind {kind or '(none)'} are not "
+                                   "supported; send JSON")
+    raw = base64.b64decode(envelope.get("raw", ""))
+    obj = decode_message(kind, raw)
+    obj["kind"], obj["apiVersion"] = kind, api_version
+    return obj
