@@ -67,6 +67,7 @@ class PodWorker:
         self.posted: dict[str, Any] | None = None
         self.start_time = ""
         self._pull_failed: dict[str, float] = {}
+        self._born = time.monotonic()
         self._wake = asyncio.Event()
         self._wake.set()
 
@@ -321,6 +322,8 @@ class PodWorker:
             await self.kubelet.client.patch(PODS, meta["name"], {"status": status},
                                             namespace=meta.get("namespace"),
                                             subresource="status")
+            log.debug("pod status written", extra={"pod": self.name, "phase": status["phase"],
+                                                   "age": round(time.monotonic() - self._born, 3)})
             self.posted = status
         except NotFound:
             self.posted = status
