@@ -1,0 +1,174 @@
+"""pods/log, pods/exec, pods/attach and pods/portforward: forwarded to the pod's kubelet.
+
+The kubelet is found as Kubernetes finds it: the pod's ``spec.nodeName``, that
+Node's InternalIP (``status.addresses``) and
+``status.daemonEndpoints.kubeletEndpoint.Port``. The API server presents its
+``kube-apiserver-kubelet-client`` certificate; the kubelet's self-signed
+serving certificate is not verified (Kubernetes' default too).
+
+* log: ``/containerLogs/<ns>/<pod>/<container>`` with the same query
+  (follow, tailLines, timestamps, previous, sinceSeconds, limitBytes), streamed.
+* exec, attach, portforward: WebSocket upgrades (``v5.channel.k8s.io`` and
+  older channel protocols, as kubectl ≥ 1.30 speaks for exec and ≥ 1.31 for
+  port-forward) are bridged message by message to the kubelet's
+  ``/exec|/attach|/portForward`` paths. SPDY upgrades (older kubectl) are not
+  supported and get a 400 that says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import WSMsgType, web
+
+from kybernetes.api import resources as r
+from kybernetes.api.errors import ApiError, BadRequest, ServiceUnavailable
+from kybernetes.apiserver import pki
+from kybernetes.apiserver.registry import Registry
+from kybernetes.apiserver.request_info import RequestInfo
+from kybernetes.tasks import cancel_and_wait, spawn
+
+LOG_PARAMS = ("follow", "tailLines", "timestamps", "previous", "sinceSeconds", "sinceTime",
+              "limitBytes", "pretty")
+KUBELET_PATHS = {"exec": "exec", "attach": "attach", "portforward": "portForward"}
+DEFAULT_KUBELET_PORT = 10250
+
+
+class KubeletProxy:
+    def __init__(self, registry: Registry, data_dir: Path) -> None:
+        self.registry = registry
+        self.data_dir = data_dir
+        self._ssl: ssl.SSLContext | None = None
+
+    def ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            cert, key = pki.kubelet_client_cert(self.data_dir)
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            ctx.load_cert_chain(cert, key)
+            self._ssl = ctx
+        return self._ssl
+
+    async def handle(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        pod = await self.registry.get(r.PODS, info.namespace, str(info.name))
+        base = await self._kubelet_url(pod)
+        ns, name = info.namespace, info.name
+        if info.subresource == "log":
+            container = _container(pod, request.query.get("container"))
+            query = {k: v for k, v in request.query.items() if k in LOG_PARAMS}
+            return await self._stream_log(
+                request, f"{base}/containerLogs/{ns}/{name}/{container}?{urlencode(query)}")
+        if "websocket" not in request.headers.get("Upgrade", "").lower():
+            raise BadRequest(f"pods/{info.subresource} needs a WebSocket upgrade "
+                             "(v5.channel.k8s.io); SPDY is not supported, use kubectl >= 1.31")
+        path = KUBELET_PATHS[str(info.subresource)]
+        if path == "portForward":
+            target = f"{base}/portForward/{ns}/{name}"
+        else:
+            target = f"{base}/{path}/{ns}/{name}/{_container(pod, request.query.get('container'))}"
+        return await self._bridge(request, f"{target}?{request.query_string}")
+
+    async def _kubelet_url(self, pod: dict[str, Any]) -> str:
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        name = pod["metadata"]["name"]
+        if not node_name:
+            raise BadRequest(f"pod {name} does not have a host assigned")
+        node = await self.registry.get(r.NODES, None, node_name)
+        status = node.get("status") or {}
+        addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
+        host = addresses.get("InternalIP") or addresses.get("ExternalIP") or \
+            addresses.get("Hostname")
+        if not host:
+            raise BadRequest(f"node {node_name} has no address for its kubelet")
+        port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get(
+            "Port") or DEFAULT_KUBELET_PORT
+        host = f"[{host}]" if ":" in host else host
+        return f"https://{host}:{port}"
+
+    async def _stream_log(self, request: web.Request, url: str) -> web.StreamResponse:
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
+        try:
+            async with aiohttp.ClientSession(timeout=timeout) as session, \
+                    session.get(url, ssl=self.ssl_context()) as upstream:
+                if upstream.status != 200:
+                    raise _kubelet_error(upstream.status, await upstream.text())
+                response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+                await response.prepare(request)
+                async for chunk in upstream.content.iter_any():
+                    await response.write(chunk)
+                await response.write_eof()
+                return response
+        except aiohttp.ClientError as e:
+            raise ServiceUnavailable(f"error dialing the kubelet: {e}") from None
+
+    async def _bridge(self, request: web.Request, url: str) -> web.StreamResponse:
+        wanted = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
+                  if p.strip()]
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None,
+                                                                      sock_connect=10))
+        try:
+            try:
+                upstream = await session.ws_connect(url.replace("https://", "wss://", 1),
+                                                    protocols=wanted, ssl=self.ssl_context(),
+                                                    max_msg_size=0)
+            except aiohttp.WSServerHandshakeError as e:
+                raise _kubelet_error(e.status, e.message) from None
+            except aiohttp.ClientError as e:
+                raise ServiceUnavailable(f"error dialing the kubelet: {e}") from None
+            client = web.WebSocketResponse(
+                protocols=(upstream.protocol,) if upstream.protocol else (), max_msg_size=0)
+            await client.prepare(request)
+            await _pump_both(client, upstream)
+            return client
+        finally:
+            await session.close()
+
+
+async def _pump_both(client: web.WebSocketResponse, upstream: Any) -> None:
+    async def copy(source: Any, sink: Any) -> None:
+        async for msg in source:
+            if msg.type == WSMsgType.BINARY:
+                await sink.send_bytes(msg.data)
+            elif msg.type == WSMsgType.TEXT:
+                await sink.send_str(msg.data)
+            else:
+                break
+        await sink.close()
+
+    up = spawn(copy(client, upstream), name="ws-to-kubelet")
+    down = spawn(copy(upstream, client), name="ws-from-kubelet")
+    try:
+        await asyncio.wait([up, down], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        await cancel_and_wait(up, down)
+        await upstream.close()
+        await client.close()
+
+
+def _container(pod: dict[str, Any], wanted: str | None) -> str:
+    """The container a request names, or the pod's only one."""
+    spec = pod.get("spec") or {}
+    names = [c.get("name") for c in (spec.get("containers") or [])]
+    every = names + [c.get("name") for c in (spec.get("initContainers") or [])]
+    pod_name = pod["metadata"]["name"]
+    if wanted:
+        if wanted not in every:
+            raise BadRequest(f"container {wanted} is not valid for pod {pod_name}")
+        return wanted
+    if len(names) == 1:
+        return str(names[0])
+    raise BadRequest(f"a container name must be specified for pod {pod_name}, choose one of: "
+                     f"[{' '.join(str(n) for n in names)}]")
+
+
+def _kubelet_error(status: int, text: str) -> ApiError:
+    if status == 404:
+        return BadRequest(f"the kubelet does not serve this request: {text.strip()[:200]}")
+    return ApiError(text.strip()[:500] or f"kubelet answered {status}", code=status,
+                    reason="InternalError" if status >= 500 else "BadRequest")
