@@ -209,9 +209,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         await client.aclose()
         baseline = spawn_baseline()
         result["spawn_ms"] = round(baseline, 2)
-        result["startup_process"] = await _startup_case(kubeconfig, work, "process",
-                                                        args.pods, baseline)
-        if not args.skip_docker and _docker_ok():
+        if args.pods:
+            result["startup_process"] = await _startup_case(kubeconfig, work, "process",
+                                                            args.pods, baseline)
+        if args.pods and not args.skip_docker and _docker_ok():
             result["startup_docker"] = await _startup_case(kubeconfig, work, "docker",
                                                            args.pods, baseline)
         if args.hollow:

@@ -228,3 +228,34 @@ def test_pods_reach_each_other(core, node) -> None:
          "readinessProbe": {"exec": {"command": check}, "periodSeconds": 1}}]))
     wait_for(lambda: _running_ready(core, "b"), what="b reaches a")
     assert os.path.exists("/var/run/netns")
+
+
+def test_init_containers_run_in_order_before_the_app(core, node, tmp_path: Path) -> None:
+    trail = tmp_path / "trail"
+    core.create_namespaced_pod("default", make_pod("init", [
+        {"name": "app", "image": "busybox",
+         "command": ["sh", "-c", f"echo app >> {trail}; exit 0"]}],
+        restartPolicy="OnFailure",
+        initContainers=[{"name": f"i{n}", "image": "busybox",
+                         "command": ["sh", "-c", f"echo i{n} >> {trail}"]} for n in (1, 2)]))
+    pod = wait_for(lambda: (p := _pod(core, "init")).status.phase == "Succeeded" and p,
+                   timeout=20, what="pod Succeeded")
+    assert trail.read_text().split() == ["i1", "i2", "app"]
+    assert [s.state.terminated.reason for s in pod.status.init_container_statuses] == \
+        ["Completed", "Completed"]
+    assert condition(pod, "Initialized") == "True"
+
+
+def test_containers_of_pods_deleted_while_the_kubelet_was_down_are_removed(
+        core, node, start_kubelet) -> None:
+    core.create_namespaced_pod("default", make_pod("gone", [
+        {"name": "c", "image": "busybox", "command": [BUSYBOX, "sleep", "3602"]}]))
+    wait_for(lambda: _running_ready(core, "gone"), what="Running")
+    node.kill()
+    core.delete_namespaced_pod("gone", "default", grace_period_seconds=0)
+    start_kubelet("process")
+
+    def no_process():
+        return not subprocess.run(["pgrep", "-f", "sleep 3602"], capture_output=True,
+                                  text=True).stdout.split()
+    wait_for(no_process, timeout=20, what="the orphan's process gone")

@@ -2,7 +2,7 @@
 
 A container is its `command` + `args` run as a new session (so its process
 group is signalled as a unit), with the pod's environment, stdout and stderr
-appended to one log file, and, as root: its own cgroup (memory and CPU
+appended to one log file (copy-truncated past 10 MiB), and, as root: its own cgroup (memory and CPU
 limits, OOM detection), the pod's network namespace, and a private mount
 namespace in which its volumes are bind-mounted at their mountPaths. All of
 that is set up in the child between fork and exec (`preexec_fn`), so the
@@ -46,12 +46,15 @@ from kybernetes.kubelet.runtime.base import (
     Sandbox,
 )
 from kybernetes.kubelet.runtime.exec import ProcessExec, nsenter_prefix
+from kybernetes.tasks import cancel_and_wait, spawn
 
 log = logging.getLogger("kybernetes.kubelet.process")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
 MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_SLAVE = 1, 32, 4096, 16384, 1 << 19
+LOG_MAX_BYTES = 10 * 1024 * 1024  # Kubernetes' containerLogMaxSize
+LOG_CHECK_SECONDS = 10.0
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -127,6 +130,7 @@ class ProcessRuntime:
         self._pidfds: dict[str, int] = {}
         self._sandboxes: dict[str, Sandbox] = {}
         self._callbacks: list[Callable[[str], None]] = []
+        self._rotator: asyncio.Task[None] | None = None
 
     @property
     def version(self) -> str:
@@ -185,6 +189,20 @@ class ProcessRuntime:
                     message="The container could not be located when the kubelet restarted",
                     finished_at=time.time()))
                 self._exited[cid].set()
+        self._rotator = spawn(self._rotate_logs(), name=f"log-rotation-{self.tag}")
+
+    async def _rotate_logs(self) -> None:
+        """Copy-truncate logs past LOG_MAX_BYTES (the writer appends, so it goes on)."""
+        while True:
+            await asyncio.sleep(LOG_CHECK_SECONDS)
+            for record in list(self._records.values()):
+                try:
+                    if os.stat(record.log_path).st_size <= LOG_MAX_BYTES:
+                        continue
+                    shutil.copyfile(record.log_path, record.log_path + ".1")
+                    os.truncate(record.log_path, 0)
+                except OSError:
+                    continue
 
     async def configure(self, *, pod_cidr: str | None) -> None:
         """Set up the node bridge once the pod CIDR is known (root only)."""
@@ -196,6 +214,7 @@ class ProcessRuntime:
         await self.network.setup()
 
     async def aclose(self) -> None:
+        await cancel_and_wait(self._rotator)
         loop = asyncio.get_running_loop()
         for fd in self._pidfds.values():
             loop.remove_reader(fd)
@@ -377,6 +396,7 @@ class ProcessRuntime:
                 p = Path(path)
                 p.rmdir() if p.is_dir() else p.unlink()
         Path(record.log_path).unlink(missing_ok=True)
+        Path(record.log_path + ".1").unlink(missing_ok=True)
         self._path("containers", container_id).unlink(missing_ok=True)
 
     async def list_containers(self, pod_uid: str | None = None) -> list[ContainerInfo]:
