@@ -18,7 +18,8 @@ storage/alloc.go):
   shared by two protocols keeps one nodePort);
 - on update, an omitted clusterIP or nodePort keeps the old one; a clusterIP may not
   change once set; a type change allocates what the new type needs and releases what
-  it no longer does.
+  it no longer does — released once the store shows the updated Service (checked
+  shortly after), so a failed write never frees what the stored object still holds.
 
 Repair: on :meth:`start` (before serving) the bitmaps are reconciled with the stored
 Services: anything a Service holds is marked at once; offsets held by no Service
@@ -51,6 +52,7 @@ SERVICE_IPS_KEY = "/registry/ranges/serviceips"
 NODE_PORTS_KEY = "/registry/ranges/servicenodeports"
 SERVICES_PREFIX = "/registry/services/"  # the API server keeps /registry/services/<ns>/<name>
 REPAIR_INTERVAL = 60.0
+RELEASE_CHECKS = (0.05, 0.2, 1.0, 5.0)  # seconds between looks at an updated Service
 
 Cause = tuple[str, str, str]
 
@@ -101,6 +103,31 @@ def _same_port(a: dict[str, Any], b: dict[str, Any]) -> bool:
             and a.get("protocol", "TCP") == b.get("protocol", "TCP"))
 
 
+def patch_allocated_values(service: dict[str, Any], old: dict[str, Any]) -> None:
+    """On update: keep the clusterIP and nodePorts the client left out, and drop
+    the ones the new type cannot have if they are unchanged (Kubernetes'
+    patchAllocatedValues and dropTypeDependentFields). Pure; idempotent; the API
+    server calls it before validating an update."""
+    spec, old_spec = service.setdefault("spec", {}), old.get("spec") or {}
+    if needs_cluster_ip(service) and needs_cluster_ip(old) and old_spec.get("clusterIP"):
+        if not spec.get("clusterIP") and not spec.get("clusterIPs"):
+            spec["clusterIP"] = old_spec["clusterIP"]
+            spec["clusterIPs"] = list(old_spec.get("clusterIPs") or [old_spec["clusterIP"]])
+    elif not needs_cluster_ip(service) and spec.get("clusterIP") == old_spec.get("clusterIP"):
+        for name in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+            spec.pop(name, None)  # ExternalName has no address (dropTypeDependentFields)
+    old_ports = old_spec.get("ports") or []
+    for port in spec.get("ports") or []:
+        match = next((o for o in old_ports if _same_port(o, port) and o.get("nodePort")),
+                     None)
+        if match is None:
+            continue
+        if needs_node_ports(service) and needs_node_ports(old) and not port.get("nodePort"):
+            port["nodePort"] = match["nodePort"]
+        elif not needs_node_ports(service) and port.get("nodePort") == match["nodePort"]:
+            port.pop("nodePort", None)  # the type no longer has nodePorts
+
+
 class ServiceAllocator:
     """Hands out ClusterIPs and NodePorts; one per API server process."""
 
@@ -126,6 +153,7 @@ class ServiceAllocator:
         self._suspect_ips = 0
         self._suspect_ports = 0
         self._repair_task: asyncio.Task[Any] | None = None
+        self._pending: set[asyncio.Task[Any]] = set()
 
     @property
     def kubernetes_service_ip(self) -> str:
@@ -141,7 +169,7 @@ class ServiceAllocator:
             self._repair_task = spawn(self._repair_loop(), name="service-allocation-repair")
 
     async def aclose(self) -> None:
-        await cancel_and_wait(self._repair_task)
+        await cancel_and_wait(self._repair_task, *self._pending)
 
     async def _repair_loop(self) -> None:
         while True:
@@ -197,7 +225,7 @@ class ServiceAllocator:
         """
         spec = service.setdefault("spec", {})
         if old is not None:
-            self._carry_over(service, old)
+            patch_allocated_values(service, old)
         new_ip = await self._allocate_ip(service, old, dry_run=dry_run)
         try:
             await self._allocate_node_ports(service, old, dry_run=dry_run)
@@ -206,18 +234,15 @@ class ServiceAllocator:
                 await self.ips.release([new_ip])
             raise
         if old is not None and not dry_run:
-            await self._release_unheld(old, service)
+            self._release_after_write(old, service)
         if spec.get("clusterIP") and needs_cluster_ip(service):
             spec.setdefault("ipFamilies", ["IPv4"])
             spec.setdefault("ipFamilyPolicy", "SingleStack")
 
     async def release(self, service: dict[str, Any]) -> None:
         """Give back the Service's clusterIP and nodePorts (after a delete)."""
-        ip = self._ip_offset((service.get("spec") or {}).get("clusterIP"))
-        if ip is not None:
-            await self.ips.release([ip])
-        ports = [p - self.port_first for p in _node_ports(service)
-                 if self.port_first <= p <= self.port_last]
+        ips, ports = self._held(service)
+        await self.ips.release(ips)
         await self.ports.release(ports)
 
     # -- clusterIP -------------------------------------------------------------------
@@ -232,27 +257,6 @@ class ServiceAllocator:
             return None
         offset = int(address) - int(self.network.network_address) - 1
         return offset if 0 <= offset < self.ips.size else None
-
-    def _carry_over(self, service: dict[str, Any], old: dict[str, Any]) -> None:
-        """Keep the old clusterIP and nodePorts the update left out (patchAllocatedValues)."""
-        spec, old_spec = service["spec"], old.get("spec") or {}
-        if needs_cluster_ip(service) and needs_cluster_ip(old) and old_spec.get("clusterIP"):
-            if not spec.get("clusterIP") and not spec.get("clusterIPs"):
-                spec["clusterIP"] = old_spec["clusterIP"]
-                spec["clusterIPs"] = list(old_spec.get("clusterIPs") or [old_spec["clusterIP"]])
-        elif not needs_cluster_ip(service) and spec.get("clusterIP") == old_spec.get("clusterIP"):
-            for name in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
-                spec.pop(name, None)  # ExternalName has no address (dropTypeDependentFields)
-        old_ports = old_spec.get("ports") or []
-        for port in spec.get("ports") or []:
-            match = next((o for o in old_ports if _same_port(o, port) and o.get("nodePort")),
-                         None)
-            if match is None:
-                continue
-            if needs_node_ports(service) and needs_node_ports(old) and not port.get("nodePort"):
-                port["nodePort"] = match["nodePort"]
-            elif not needs_node_ports(service) and port.get("nodePort") == match["nodePort"]:
-                port.pop("nodePort", None)  # the type no longer has nodePorts
 
     def _requested_ip(self, service: dict[str, Any]) -> str:
         spec = service["spec"]
@@ -354,16 +358,42 @@ class ServiceAllocator:
                                   f"valid range. The range of valid ports is "
                                   f"{self.port_range_text}")])
 
-    async def _release_unheld(self, old: dict[str, Any], new: dict[str, Any]) -> None:
-        """After an update: give back what `old` held and `new` does not."""
-        old_ip = self._ip_offset(old.get("spec", {}).get("clusterIP"))
-        new_ip = self._ip_offset(new.get("spec", {}).get("clusterIP"))
-        if old_ip is not None and old_ip != new_ip:
-            await self.ips.release([old_ip])
-        gone = _node_ports(old) - _node_ports(new)
-        await self.ports.release(p - self.port_first for p in gone
-                                 if self.port_first <= p <= self.port_last)
+    def _held(self, service: dict[str, Any] | None) -> tuple[set[int], set[int]]:
+        """(ip offsets, nodePort offsets) that `service` holds in our ranges."""
+        if not service:
+            return set(), set()
+        ip = self._ip_offset((service.get("spec") or {}).get("clusterIP"))
+        ports = {p - self.port_first for p in _node_ports(service)
+                 if self.port_first <= p <= self.port_last}
+        return ({ip} if ip is not None else set()), ports
+
+    def _release_after_write(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        """After an update: give back what `old` held and `new` does not — but only
+        once the store shows the new object, so a write that failed (a lost race, a
+        conflict) never leaves a stored Service holding a freed address."""
+        old_ips, old_ports = self._held(old)
+        new_ips, new_ports = self._held(new)
+        ips, ports = old_ips - new_ips, old_ports - new_ports
+        meta = old.get("metadata") or {}
+        if (ips or ports) and meta.get("name"):
+            key = f"{self.services_prefix}{meta.get('namespace') or 'default'}/{meta['name']}"
+            task = spawn(self._release_when_written(key, ips, ports),
+                         name=f"service-allocation-release {key}")
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    async def _release_when_written(self, key: str, ips: set[int], ports: set[int]) -> None:
+        for delay in RELEASE_CHECKS:
+            await asyncio.sleep(delay)
+            _, kv = await self.store.get(key)
+            held_ips, held_ports = self._held(orjson.loads(kv.value) if kv else None)
+            if held_ips & ips or held_ports & ports:
+                continue  # not written (yet): the stored object still holds them
+            await self.ips.release(ips)
+            await self.ports.release(ports)
+            return
+        # still held: the update never landed; the values stay with the stored object
 
 
 __all__ = ["AllocationError", "ServiceAllocator", "needs_cluster_ip", "needs_node_ports",
-           "parse_port_range"]
+           "parse_port_range", "patch_allocated_values"]

@@ -24,6 +24,7 @@ from typing import Any
 
 from kybernetes.api import resources as r
 from kybernetes.api.meta import now_rfc3339
+from kybernetes.apiserver.service_allocation import patch_allocated_values
 
 GENERATION_KINDS = {r.REPLICATION_CONTROLLERS.plural, r.REPLICA_SETS.plural,
                     r.DEPLOYMENTS.plural, r.PODS.plural}
@@ -109,6 +110,8 @@ def prepare_for_update(resource: r.Resource, new: dict[str, Any], old: dict[str,
             new.pop("status", None)
     if resource is r.NAMESPACES:
         new["spec"] = old.get("spec") or {}
+    if resource is r.SERVICES:  # kept/dropped clusterIP and nodePorts, before validation
+        patch_allocated_values(new, old)
     if resource.plural in GENERATION_KINDS and new.get("spec") != old.get("spec"):
         meta["generation"] = int(old_meta.get("generation") or 0) + 1
     return new

@@ -105,3 +105,23 @@ def test_kubectl_sees_kubernetes_messages_and_apply_keeps_the_address(
     assert taken.returncode != 0
     assert ('The Service "other" is invalid: spec.ports[0].nodePort: Invalid value: 30080: '
             "provided port is already allocated") in taken.stderr
+
+
+async def test_type_change_releases_the_node_port(apiserver: ApiServer) -> None:
+    async def run(client: ApiClient) -> None:
+        ports = [{"port": 80, "nodePort": 30123}]
+        await client.create(SERVICES, service("np", type="NodePort", ports=ports),
+                            namespace="default")
+        changed = await client.patch(SERVICES, "np", {"spec": {"type": "ClusterIP"}},
+                                     namespace="default")
+        assert "nodePort" not in changed["spec"]["ports"][0]
+        for _ in range(100):  # released once the update is stored (checked within 0.25 s)
+            try:
+                await client.create(SERVICES, service("reuse", type="NodePort", ports=ports),
+                                    namespace="default")
+                return
+            except Invalid:
+                await asyncio.sleep(0.05)
+        raise AssertionError("nodePort 30123 was not released")
+
+    await with_client(apiserver, run)

@@ -171,23 +171,59 @@ async def test_update_keeps_omitted_values_and_clusterip_is_immutable(store: Sql
         await a.allocate(svc("a", type_="NodePort", ip="10.96.3.3"), old)
 
 
+async def stored(store: SqliteStore, service: dict[str, Any]) -> None:
+    """Write `service` where the API server keeps it (as its registry would)."""
+    key = f"/registry/services/default/{service['metadata']['name']}"
+    _, kv = await store.get(key)
+    if kv is None:
+        await store.create(key, orjson.dumps(service))
+    else:
+        await store.update(key, orjson.dumps(service), mod_revision=kv.mod_revision)
+
+
+async def eventually(check: Any) -> None:
+    for _ in range(300):  # 3 s
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met within 3 s")
+
+
 async def test_type_changes_allocate_and_release_node_ports(store: SqliteStore) -> None:
     a = await allocator(store)
     plain = svc("a")
     await a.allocate(plain, None)
     node_port = svc("a", type_="NodePort")
     await a.allocate(node_port, plain)
+    await stored(store, node_port)
     number = node_port["spec"]["ports"][0]["nodePort"]
     assert a.ports.allocated() == 1 << (number - 30000)
     back = svc("a")
     back["spec"]["ports"][0]["nodePort"] = number  # unchanged from old: dropped with the type
     await a.allocate(back, node_port)
     assert "nodePort" not in back["spec"]["ports"][0]
-    assert a.ports.allocated() == 0
+    await stored(store, back)  # released once the update is in the store
+    await eventually(lambda: a.ports.allocated() == 0)
     with pytest.raises(Invalid, match=r"spec.ports\[0\].nodePort: Forbidden: may not be used "
                                       "when `type` is 'ClusterIP'"):
         await a.allocate(svc("b", ports=[{"port": 80, "protocol": "TCP", "nodePort": 30005}]),
                          None)
+    await a.aclose()
+
+
+async def test_a_failed_update_keeps_what_the_stored_service_holds(store: SqliteStore
+                                                                   ) -> None:
+    a = await allocator(store)
+    node_port = svc("a", type_="NodePort", ports=[{"port": 80, "protocol": "TCP",
+                                                   "nodePort": 30009}])
+    await a.allocate(node_port, None)
+    await stored(store, node_port)
+    await a.allocate(svc("a"), node_port)  # its write never happens (lost a race)
+    await asyncio.sleep(0.4)
+    with pytest.raises(Invalid, match="already allocated"):
+        await a.allocate(svc("b", type_="NodePort", ports=[{"port": 80, "protocol": "TCP",
+                                                            "nodePort": 30009}]), None)
+    await a.aclose()
 
 
 async def test_allocations_survive_a_restart(tmp_path: Path) -> None:
