@@ -11,8 +11,10 @@ SchedulingBasic: nodes of 4 cpu / 32Gi / 110 pods, pods requesting 100m / 500Mi.
    scheduler running. Every scheduled pod needs at least this create plus a
    binding write, so `ratio_to_create_rate` says how close scheduling comes to
    the server's ceiling on this machine.
-4. A real `kyb scheduler` process starts; one warm-up pod proves it has synced.
-5. `--pods` pods are created at full speed while a watch records when each is
+4. Backlog: `--pods` pods are created before a real `kyb scheduler` process
+   starts; `backlog_drain_pods_per_s` is how fast it binds them (first to last
+   binding seen), the scheduler's own rate with no creates competing.
+5. `--pods` more pods are created at full speed while a watch records when each is
    seen bound. Per-pod latency is created (create call returned) → bound seen
    through the watch; throughput is pods / (last bound − first create sent).
 6. Where the time goes: CPU seconds used by the API server, the scheduler and
@@ -129,12 +131,22 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     scheduler: Proc | None = None
     client = ApiClient.from_kubeconfig(server.kubeconfig)
     try:
-        for ns in ("bench", "baseline", "warmup"):
+        for ns in ("bench", "baseline", "warmup", "drain"):
             await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
                                              "metadata": {"name": ns}})
         node_secs = await concurrently(args.nodes, lambda i: client.create(NODES, node(f"n{i}")))
         base_secs = await concurrently(args.pods, lambda i: client.create(
             PODS, pod(f"b{i}", "baseline", "nobody"), namespace="baseline"))
+
+        # Backlog: pods waiting before the scheduler starts, so draining them measures
+        # the scheduler (and bindings) alone, without pod creation competing.
+        await concurrently(args.pods, lambda i: client.create(
+            PODS, pod(f"d{i}", "drain"), namespace="drain"))
+        drained: dict[str, float] = {}
+        drain_ready, drain_done = asyncio.Event(), asyncio.Event()
+        drain_watch = asyncio.create_task(
+            watch_bound(client, "drain", drained, drain_ready, args.pods, drain_done))
+        await drain_ready.wait()
 
         port = free_port()
         prefix = [sys.executable, "-m", "cProfile", "-o", str(work / "scheduler.prof"),
@@ -144,6 +156,11 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                           "--healthz-port", str(port)], log_path=work / "scheduler.log").start()
         await asyncio.to_thread(wait_http_ok, f"http://127.0.0.1:{port}/healthz", timeout=60,
                                 is_alive=scheduler.alive)
+        try:
+            await asyncio.wait_for(drain_done.wait(), args.timeout)
+        finally:
+            drain_watch.cancel()
+        drain_secs = max(drained.values()) - min(drained.values())
         await client.create(PODS, pod("w", "warmup"), namespace="warmup")
         deadline = time.monotonic() + 120
         while not (await client.get(PODS, "w", namespace="warmup"))["spec"].get("nodeName"):
@@ -177,6 +194,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         result = {
             "nodes": args.nodes, "pods": args.pods, "bound": len(bound),
             "pods_per_s": round(args.pods / elapsed, 1),
+            "backlog_drain_pods_per_s": round(args.pods / drain_secs, 1),
             "latency_p50_ms": round(percentile(latencies, 50) * 1000, 1),
             "latency_p99_ms": round(percentile(latencies, 99) * 1000, 1),
             "baseline": {
