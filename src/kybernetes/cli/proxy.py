@@ -68,10 +68,10 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    log.setup(args.verbose)
     if args.cleanup:
         if os.geteuid() != 0:
             raise CliError("--cleanup needs root")
+        log.setup(args.verbose)
         removed = netfilter.cleanup()
         print(f"removed {removed} chain(s)")
         return 0
@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         client = ApiClient.from_kubeconfig(args.kubeconfig)
     except (OSError, ValueError) as e:
         raise CliError(f"cannot load --kubeconfig {args.kubeconfig}: {e}") from None
+    log.setup(args.verbose)
     asyncio.run(_serve(args, client))
     return 0
 
