@@ -35,8 +35,8 @@ from kybernetes.tasks import cancel_and_wait
 log = logging.getLogger("kybernetes.apiserver")
 
 
-# Kubernetes compacts every 5 minutes; keeping 10,000 revisions lets watchers resume.
-COMPACT_INTERVAL = 300.0
+# Revisions kept at each compaction (every --etcd-compaction-interval, 5 min by default,
+# as Kubernetes), so that watchers a little behind can still resume.
 COMPACT_KEEP = 10000
 
 
@@ -58,6 +58,8 @@ class Config:
     etcd_cafile: str = ""
     etcd_certfile: str = ""
     etcd_keyfile: str = ""
+    watch_cache_size: int = 20000
+    compaction_interval: float = 300.0
 
     @property
     def store(self) -> str:
@@ -103,7 +105,7 @@ class ApiServer:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.store = open_store(config)
-        self.cache = WatchCache(self.store)
+        self.cache = WatchCache(self.store, capacity=config.watch_cache_size)
         self.allocator = _allocator(self.store, config)
         self.registry = Registry(self.store, self.cache, allocator=self.allocator)  # type: ignore[arg-type]
         self.runner: web.AppRunner | None = None
@@ -120,8 +122,9 @@ class ApiServer:
             except (OSError, ValueError) as e:
                 raise StartupError(f"--token-auth-file: {e}") from None
         await self.store.start()
-        self.compactor = storage.start_compactor(self.store, interval=COMPACT_INTERVAL,
-                                                 keep=COMPACT_KEEP)
+        if cfg.compaction_interval > 0:
+            self.compactor = storage.start_compactor(
+                self.store, interval=cfg.compaction_interval, keep=COMPACT_KEEP)
         await self.cache.start()
         if self.allocator is not None:
             await self.allocator.start()  # type: ignore[attr-defined]

@@ -137,6 +137,7 @@ class ResourceCache:
         self.parent = parent
         self.objects: dict[str, Entry] = {}
         self.ring: deque[CacheEvent] = deque()
+        self.capacity = parent.capacity
         self.oldest_rv = 0
         self.watchers: set[Watcher] = set()
         self._sorted: list[str] | None = None
@@ -163,7 +164,7 @@ class ResourceCache:
             self.objects[key] = entry
             cev = CacheEvent("MODIFIED" if prev is not None else "ADDED", entry, prev)
         self.ring.append(cev)
-        if len(self.ring) > RING_CAPACITY:
+        if len(self.ring) > self.capacity:
             self.oldest_rv = self.ring.popleft().rv
         for w in list(self.watchers):
             w.offer(cev)
@@ -205,8 +206,9 @@ class ResourceCache:
 class WatchCache:
     """All resources' caches, fed by one store watch."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, capacity: int = RING_CAPACITY) -> None:
         self.store = store
+        self.capacity = capacity
         self.revision = 0
         self.ready = asyncio.Event()
         self.caches: dict[str, ResourceCache] = {r.plural: ResourceCache(r, self) for r in ALL}

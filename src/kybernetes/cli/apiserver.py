@@ -39,6 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='static tokens: CSV token,user,uid,"group1,group2"')
     parser.add_argument("--insecure-port", type=int, default=0,
                         help="also serve plain HTTP on 127.0.0.1:N, unauthenticated (tests)")
+    parser.add_argument("--default-watch-cache-size", type=int, default=20000,
+                        help="events kept per resource for resuming watches (default 20000)")
+    parser.add_argument("--etcd-compaction-interval", type=float, default=300.0,
+                        help="seconds between store compactions, 0 for none (default 300)")
     parser.add_argument("-v", "--verbose", action="count", default=0)
 
 
@@ -62,6 +66,8 @@ def _check(args: argparse.Namespace) -> None:
     if not (sep and first.isdigit() and last.isdigit() and 0 < int(first) <= int(last) < 65536):
         raise CliError(f"--service-node-port-range {args.service_node_port_range!r}: want "
                        "FIRST-LAST, e.g. 30000-32767")
+    if args.default_watch_cache_size < 1:
+        raise CliError("--default-watch-cache-size must be at least 1")
     if args.token_auth_file and not Path(args.token_auth_file).is_file():
         raise CliError(f"--token-auth-file {args.token_auth_file}: no such file")
 
@@ -79,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
         service_node_port_range=args.service_node_port_range,
         token_auth_file=args.token_auth_file, insecure_port=args.insecure_port,
         etcd_cafile=args.etcd_cafile, etcd_certfile=args.etcd_certfile,
-        etcd_keyfile=args.etcd_keyfile)
+        etcd_keyfile=args.etcd_keyfile, watch_cache_size=args.default_watch_cache_size,
+        compaction_interval=args.etcd_compaction_interval)
     try:
         import uvloop  # type: ignore[import-not-found]
     except ImportError:

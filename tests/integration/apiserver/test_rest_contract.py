@@ -1,0 +1,237 @@
+"""The HTTP contract clients see: status codes, Status reasons, resourceVersion semantics."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.integration.apiserver.conftest import admin_cert
+from tests.support.apiserver import ApiServer
+
+
+class Http:
+    """Raw requests with the admin client certificate (or without any)."""
+
+    def __init__(self, server: ApiServer, *, authenticated: bool = True) -> None:
+        self.base = server.url
+        self.session = requests.Session()
+        self.ca = str(Path(server.data_dir) / "pki" / "ca.crt")
+        if authenticated:
+            self.session.cert = admin_cert(server)
+
+    def __call__(self, method: str, path: str, body: Any = None, *,
+                 content_type: str = "application/json", **params: Any) -> requests.Response:
+        data = body if isinstance(body, bytes | str) or body is None else json.dumps(body)
+        return self.session.request(method, self.base + path, data=data, params=params,
+                                    headers={"Content-Type": content_type}, timeout=10,
+                                    verify=self.ca)  # explicit: REQUESTS_CA_BUNDLE wins else
+
+
+@pytest.fixture(scope="module")
+def http(server: ApiServer) -> Iterator[Http]:
+    client = Http(server)
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "rest"}}
+    assert client("POST", "/api/v1/namespaces", ns).status_code == 201
+    yield client
+    client.session.close()
+
+
+def cm(name: str, **data: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
+
+
+CMS = "/api/v1/namespaces/rest/configmaps"
+
+
+def assert_status(response: requests.Response, code: int, reason: str) -> dict[str, Any]:
+    assert response.status_code == code, response.text
+    status = response.json()
+    assert (status["kind"], status["code"], status["reason"]) == ("Status", code, reason)
+    return status
+
+
+def test_health_and_version_need_no_credentials(server: ApiServer) -> None:
+    anonymous = Http(server, authenticated=False)
+    for path in ("/healthz", "/livez", "/readyz"):
+        assert anonymous("GET", path).text == "ok"
+    assert "[+]" in anonymous("GET", "/readyz", verbose="").text
+    assert anonymous("GET", "/version").json()["gitVersion"] == "v1.33.0-kyb"
+    assert_status(anonymous("GET", "/api/v1/pods"), 401, "Unauthorized")
+
+
+def test_malformed_bodies_are_400(http: Http) -> None:
+    assert_status(http("POST", CMS, b"{not json"), 400, "BadRequest")
+    assert_status(http("POST", CMS, b"- a\n- list", content_type="application/yaml"),
+                  400, "BadRequest")
+    assert_status(http("POST", CMS, {**cm("x"), "kind": "Secret"}), 400, "BadRequest")
+    assert_status(http("POST", CMS, {**cm("x"), "apiVersion": "v2"}), 400, "BadRequest")
+    mismatch = cm("x")
+    mismatch["metadata"]["namespace"] = "other"
+    assert_status(http("POST", CMS, mismatch), 400, "BadRequest")
+    assert_status(http("POST", CMS, "x", content_type="text/plain"), 415,
+                  "UnsupportedMediaType")
+
+
+def test_yaml_bodies_are_accepted(http: Http) -> None:
+    body = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-yaml}\ndata: {a: b}\n"
+    created = http("POST", CMS, body, content_type="application/yaml")
+    assert created.status_code == 201 and created.json()["data"] == {"a": "b"}
+
+
+def test_unknown_fields_strict_warn_ignore(http: Http) -> None:
+    body = {**cm("strict"), "bogus": 1}
+    status = assert_status(http("POST", CMS, body, fieldValidation="Strict"), 400, "BadRequest")
+    assert status["message"] == 'strict decoding error: unknown field "bogus"'
+    warned = http("POST", CMS, body, fieldValidation="Warn")
+    assert warned.status_code == 201
+    assert 'unknown field \\"bogus\\"' in warned.headers["Warning"]
+    ignored = http("POST", CMS, {**cm("ignored"), "bogus": 1}, fieldValidation="Ignore")
+    assert ignored.status_code == 201 and "Warning" not in ignored.headers
+
+
+def test_invalid_objects_are_422_with_causes(http: Http) -> None:
+    bad = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "Bad_Name"},
+           "spec": {"containers": []}}
+    status = assert_status(http("POST", "/api/v1/namespaces/rest/pods", bad), 422, "Invalid")
+    fields = {c["field"] for c in status["details"]["causes"]}
+    assert "metadata.name" in fields and "spec.containers" in fields
+
+
+def test_too_large_bodies_are_413(http: Http) -> None:
+    huge = cm("huge", blob="x" * (3 * 1024 * 1024 + 10))
+    assert_status(http("POST", CMS, huge), 413, "RequestEntityTooLarge")
+
+
+def test_not_found_already_exists_and_conflicts(http: Http) -> None:
+    status = assert_status(http("GET", f"{CMS}/missing"), 404, "NotFound")
+    assert status["message"] == 'configmaps "missing" not found'
+    assert status["details"] == {"name": "missing", "kind": "configmaps"}
+    assert_status(http("GET", "/api/v1/namespaces/nowhere/configmaps/x"), 404, "NotFound")
+    assert_status(http("POST", "/api/v1/namespaces/nowhere/configmaps", cm("x")), 404,
+                  "NotFound")
+    assert_status(http("GET", "/api/v1/widgets"), 404, "NotFound")
+    first = http("POST", CMS, cm("dup"))
+    assert first.status_code == 201
+    assert_status(http("POST", CMS, cm("dup")), 409, "AlreadyExists")
+    stale = first.json()
+    http("PUT", f"{CMS}/dup", {**stale, "data": {"v": "2"}})
+    status = assert_status(http("PUT", f"{CMS}/dup", {**stale, "data": {"v": "3"}}), 409,
+                           "Conflict")
+    assert "the object has been modified" in status["message"]
+    uid_pre = {"preconditions": {"uid": "not-the-uid"}}
+    assert_status(http("DELETE", f"{CMS}/dup", uid_pre), 409, "Conflict")
+    assert_status(http("PUT", f"{CMS}/other", cm("dup")), 400, "BadRequest")
+
+
+def test_dry_run_does_not_persist(http: Http) -> None:
+    created = http("POST", CMS, cm("dry"), dryRun="All")
+    assert created.status_code == 201
+    assert_status(http("GET", f"{CMS}/dry"), 404, "NotFound")
+    assert_status(http("POST", CMS, cm("dry2"), dryRun="Some"), 422, "Invalid")
+
+
+def test_update_without_change_keeps_resource_version(http: Http) -> None:
+    obj = http("POST", CMS, cm("same", a="1")).json()
+    again = http("PUT", f"{CMS}/same", obj).json()
+    assert again["metadata"]["resourceVersion"] == obj["metadata"]["resourceVersion"]
+
+
+def test_list_paging_with_continue(http: Http) -> None:
+    http("POST", "/api/v1/namespaces", {"metadata": {"name": "paging"}})
+    for i in range(7):
+        http("POST", "/api/v1/namespaces/paging/configmaps", cm(f"p{i}"))
+    names, token, pages = [], None, 0
+    while True:
+        params = {"limit": 3, **({"continue": token} if token else {})}
+        page = http("GET", "/api/v1/namespaces/paging/configmaps", **params).json()
+        names += [i["metadata"]["name"] for i in page["items"]]
+        pages += 1
+        token = page["metadata"].get("continue")
+        if not token:
+            break
+        assert page["metadata"]["remainingItemCount"] == 7 - len(names)
+    assert names == [f"p{i}" for i in range(7)] and pages == 3
+    assert_status(http("GET", CMS, limit=1, **{"continue": "garbage"}), 400, "BadRequest")
+
+
+def test_status_subresource_changes_only_status(http: Http) -> None:
+    pods = "/api/v1/namespaces/rest/pods"
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "st"},
+           "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    created = http("POST", pods, pod).json()
+    assert created["status"]["phase"] == "Pending"
+    sneaky = {**created, "status": {"phase": "Running"}}
+    sneaky["metadata"] = {**created["metadata"], "labels": {"l": "1"}}
+    updated = http("PUT", f"{pods}/st", sneaky).json()
+    assert updated["status"]["phase"] == "Pending" and updated["metadata"]["labels"] == {"l": "1"}
+    status = {**updated, "status": {"phase": "Running"}, "spec": {"containers": []}}
+    after = http("PUT", f"{pods}/st/status", status).json()
+    assert after["status"]["phase"] == "Running"
+    assert after["spec"]["containers"][0]["name"] == "c"
+
+
+def test_binding_sets_node_once(http: Http) -> None:
+    pods = "/api/v1/namespaces/rest/pods"
+    http("POST", pods, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bind"},
+                        "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "bind"},
+               "target": {"kind": "Node", "name": "n1"}}
+    done = http("POST", f"{pods}/bind/binding", binding)
+    assert done.status_code == 201 and done.json()["status"] == "Success"
+    assert http("GET", f"{pods}/bind").json()["spec"]["nodeName"] == "n1"
+    again = {**binding, "target": {"kind": "Node", "name": "n2"}}
+    status = assert_status(http("POST", "/api/v1/namespaces/rest/bindings", again), 409,
+                           "Conflict")
+    assert 'is already assigned to node "n1"' in status["message"]
+
+
+def test_finalizers_hold_deletion_until_removed(http: Http) -> None:
+    held = cm("held")
+    held["metadata"]["finalizers"] = ["example.com/hold"]
+    http("POST", CMS, held)
+    marked = http("DELETE", f"{CMS}/held").json()
+    assert marked["metadata"]["deletionTimestamp"]
+    current = http("GET", f"{CMS}/held").json()
+    current["metadata"]["finalizers"] = []
+    assert http("PUT", f"{CMS}/held", current).status_code == 200
+    assert_status(http("GET", f"{CMS}/held"), 404, "NotFound")
+
+
+def test_terminating_namespace_refuses_creates(http: Http) -> None:
+    http("POST", "/api/v1/namespaces", {"metadata": {"name": "doomed"}})
+    ns = http("DELETE", "/api/v1/namespaces/doomed").json()
+    assert ns["status"]["phase"] == "Terminating"
+    status = assert_status(http("POST", "/api/v1/namespaces/doomed/configmaps", cm("x")),
+                           403, "Forbidden")
+    assert "because it is being terminated" in status["message"]
+    finalize = {**ns, "spec": {"finalizers": []}}
+    http("PUT", "/api/v1/namespaces/doomed/finalize", finalize)
+    assert_status(http("GET", "/api/v1/namespaces/doomed"), 404, "NotFound")
+
+
+def test_scale_subresource(http: Http) -> None:
+    rcs = "/api/v1/namespaces/rest/replicationcontrollers"
+    rc = {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "rc"},
+          "spec": {"replicas": 1, "selector": {"app": "rc"}, "template": {
+              "metadata": {"labels": {"app": "rc"}},
+              "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+    http("POST", rcs, rc)
+    scale = http("GET", f"{rcs}/rc/scale").json()
+    assert (scale["kind"], scale["spec"]["replicas"], scale["status"]["selector"]) == (
+        "Scale", 1, "app=rc")
+    scale["spec"]["replicas"] = 4
+    assert http("PUT", f"{rcs}/rc/scale", scale).json()["spec"]["replicas"] == 4
+    assert http("GET", f"{rcs}/rc").json()["spec"]["replicas"] == 4
+    assert_status(http("PUT", f"{rcs}/rc/scale", scale), 409, "Conflict")
+
+
+def test_metrics_count_requests(http: Http) -> None:
+    http("GET", CMS)
+    text = http("GET", "/metrics").text
+    assert 'apiserver_request_total{verb="LIST",resource="configmaps",code="200"}' in text
+    assert "apiserver_request_duration_seconds_bucket" in text
