@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import logging
 import os
 import signal
 
@@ -100,6 +101,9 @@ async def _serve(args: argparse.Namespace, client: ApiClient) -> None:
     proxy = Proxy(client, proxier, metrics, node_name=args.node_name,
                   bind_address=args.bind_address, healthz_port=args.healthz_port,
                   metrics_port=args.metrics_port)
+    logging.getLogger("kybernetes.proxy").info("proxy starting", extra={
+        "mode": args.mode, "node": args.node_name, "bind": args.bind_address,
+        "portals": portals if args.mode == "userspace" else None})
     try:
         await proxy.run(stop)
     except OSError as e:  # a port for /healthz or /metrics is taken
