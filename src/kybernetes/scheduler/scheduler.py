@@ -56,6 +56,11 @@ def _spec_changed(old: Obj, new: Obj) -> bool:
             or om.get("deletionTimestamp") != nm.get("deletionTimestamp"))
 
 
+def _finished(pod: Obj) -> bool:
+    """Succeeded and Failed pods hold no resources (kube-scheduler does not cache them)."""
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
 def _node_facts(node: Obj) -> tuple[Any, ...]:
     spec, status = node.get("spec") or {}, node.get("status") or {}
     ready = [c.get("status") for c in status.get("conditions") or () if c.get("type") == "Ready"]
@@ -141,7 +146,8 @@ class Scheduler:
 
     def _pod_added(self, pod: Obj) -> None:
         if (pod.get("spec") or {}).get("nodeName"):
-            self.cache.add_pod(pod_info(pod))
+            if not _finished(pod):
+                self.cache.add_pod(pod_info(pod))
         elif self._responsible(pod) and not pod["metadata"].get("deletionTimestamp"):
             key = f"{pod['metadata'].get('namespace')}/{pod['metadata']['name']}"
             if key not in self._in_flight:
@@ -159,7 +165,11 @@ class Scheduler:
         key = f"{meta.get('namespace')}/{meta['name']}"
         if (new.get("spec") or {}).get("nodeName"):
             self.queue.delete(key)
-            self.cache.update_pod(pod_info(new))
+            if not _finished(new):
+                self.cache.update_pod(pod_info(new))
+            elif self.cache.has_pod(key):  # a finished pod frees its node
+                self.cache.remove_pod(key)
+                self.queue.move_all_to_active_or_backoff("AssignedPodFinished")
         elif meta.get("deletionTimestamp") or not self._responsible(new):
             self.queue.delete(key)
         elif key not in self._in_flight and (key not in self.queue or _spec_changed(old, new)):

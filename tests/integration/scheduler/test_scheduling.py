@@ -124,3 +124,16 @@ async def test_profiles_schedule_by_scheduler_name(client, start_scheduler):
     assert await wait_bound(client, "packed") == "busy"
     (event,) = await until(lambda: _events(client, "packed", "Scheduled"), what="event")
     assert event["source"]["component"] == "packer"
+
+
+async def test_a_finished_pod_frees_its_node(client, start_scheduler):
+    await add_nodes(client, make_node("a", cpu="1"))
+    await client.create(PODS, make_pod("job", cpu="800m", nodeName="a"), namespace="default")
+    scheduler = await start_scheduler()
+    await client.create(PODS, make_pod("next", cpu="800m"), namespace="default")
+    await until(lambda: _condition(client, "next"), what="Unschedulable")
+    job = await client.get(PODS, "job", namespace="default")
+    job["status"] = {**(job.get("status") or {}), "phase": "Succeeded"}
+    await client.update_status(PODS, job)
+    assert await wait_bound(client, "next", within=5) == "a"
+    assert not scheduler.cache.has_pod("default/job")
