@@ -28,15 +28,18 @@ _NOT_READY_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreach
 
 
 def _dict(parent: Obj, key: str) -> Obj:
+    """The dict at `key`, created when missing; a value of another type is left alone
+    (validation reports it) and a detached dict is returned to fill instead."""
     value = parent.get(key)
-    if not isinstance(value, dict):
+    if value is None:
         value = parent[key] = {}
-    return value
+    return value if isinstance(value, dict) else {}
 
 
 def _list(parent: Obj, key: str) -> list[Any]:
-    value = parent.get(key)
-    return value if isinstance(value, list) else []
+    """The dict items of list `key` (anything of another type is validation's to report)."""
+    value = parent.get(key) if isinstance(parent, dict) else None
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def image_pull_policy(image: str) -> str:
@@ -72,7 +75,8 @@ def _container(container: Any) -> None:
         if isinstance(port, dict):
             port.setdefault("protocol", "TCP")
     for env in _list(container, "env"):
-        field_ref = ((env or {}).get("valueFrom") or {}).get("fieldRef")
+        value_from = env.get("valueFrom")
+        field_ref = value_from.get("fieldRef") if isinstance(value_from, dict) else None
         if isinstance(field_ref, dict):
             field_ref.setdefault("apiVersion", "v1")
     for key in ("livenessProbe", "readinessProbe", "startupProbe"):
@@ -116,7 +120,7 @@ def pod_spec_defaults(spec: Obj) -> None:
 
 def _requests_from_limits(spec: Obj) -> None:
     for container in (*_list(spec, "initContainers"), *_list(spec, "containers")):
-        resources = (container or {}).get("resources")
+        resources = container.get("resources")
         if not isinstance(resources, dict) or not isinstance(resources.get("limits"), dict):
             continue
         requests = _dict(resources, "requests")
@@ -130,8 +134,8 @@ def qos_class(spec: Obj) -> str:
                   if isinstance(c, dict)]
     any_set, guaranteed = False, True
     for container in containers:
-        resources = container.get("resources") or {}
-        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+        resources = _dict(dict(container), "resources")
+        requests, limits = _dict(dict(resources), "requests"), _dict(dict(resources), "limits")
         if requests or limits:
             any_set = True
         for name in ("cpu", "memory"):
@@ -144,8 +148,10 @@ def qos_class(spec: Obj) -> str:
 
 def _default_tolerations(spec: Obj) -> None:
     tolerations = spec.get("tolerations")
-    if not isinstance(tolerations, list):
+    if tolerations is None:
         tolerations = []
+    if not isinstance(tolerations, list):
+        return
     for key in _NOT_READY_TAINTS:
         if any(isinstance(t, dict) and t.get("key") == key and t.get("effect") in (None, "",
                "NoExecute") for t in tolerations):
@@ -182,8 +188,10 @@ def _template_defaults(spec: Obj) -> None:
 
 def replication_controller_defaults(rc: Obj) -> None:
     spec = _dict(rc, "spec")
-    labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels")
-    if labels:
+    template = spec.get("template")
+    metadata = template.get("metadata") if isinstance(template, dict) else None
+    labels = metadata.get("labels") if isinstance(metadata, dict) else None
+    if isinstance(labels, dict) and labels:
         if not spec.get("selector"):
             spec["selector"] = dict(labels)
         metadata = _dict(rc, "metadata")
@@ -253,13 +261,14 @@ def secret_defaults(secret: Obj) -> None:
 
 def node_defaults(node: Obj) -> None:
     status = node.get("status")
-    if isinstance(status, dict) and "allocatable" not in status and status.get("capacity"):
+    if isinstance(status, dict) and "allocatable" not in status and \
+            isinstance(status.get("capacity"), dict):
         status["allocatable"] = dict(status["capacity"])
 
 
 def endpoints_defaults(endpoints: Obj) -> None:
     for subset in _list(endpoints, "subsets"):
-        for port in _list(subset or {}, "ports"):
+        for port in _list(subset, "ports"):
             if isinstance(port, dict):
                 port.setdefault("protocol", "TCP")
 

@@ -20,6 +20,7 @@ Obj = dict[str, Any]
 REQUIRED, INVALID = "FieldValueRequired", "FieldValueInvalid"
 NOT_SUPPORTED, DUPLICATE = "FieldValueNotSupported", "FieldValueDuplicate"
 FORBIDDEN, TOO_LONG, NOT_FOUND = "FieldValueForbidden", "FieldValueTooLong", "FieldValueNotFound"
+TYPE_INVALID = "FieldValueTypeInvalid"
 
 PROTOCOLS = ("SCTP", "TCP", "UDP")
 

@@ -280,8 +280,13 @@ def from_label_selector(selector: Mapping[str, Any] | None) -> Selector:
     """
     if selector is None:
         return NOTHING
-    labels = selector.get("matchLabels") or {}
-    expressions = selector.get("matchExpressions") or []
+    labels = selector.get("matchLabels") if isinstance(selector, Mapping) else None
+    expressions = selector.get("matchExpressions") if isinstance(selector, Mapping) else None
+    labels, expressions = labels or {}, expressions or []
+    if not isinstance(labels, Mapping) or not isinstance(expressions, list) or not all(
+            isinstance(e, Mapping) for e in expressions):
+        raise BadRequest("invalid label selector: expected matchLabels (a map) and "
+                         "matchExpressions (a list of requirements)")
     if not labels and not expressions:
         return EVERYTHING
     reqs = []

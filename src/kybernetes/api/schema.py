@@ -174,6 +174,64 @@ def _unknown(node: Node | None, value: Any, path: str, out: list[str]) -> None:
             _unknown(node["items"], item, f"{path}[{i}]", out)
 
 
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
+    "object": (dict,), "array": (list,),
+}
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    return {str: "string", dict: "object", list: "array"}.get(type(value), "null")
+
+
+def _type_ok(kinds: set[str], value: Any) -> bool:
+    if isinstance(value, bool):
+        return "boolean" in kinds
+    if isinstance(value, float) and "integer" in kinds and value.is_integer():
+        return True  # JSON has one number type: 3.0 is an integer
+    return any(isinstance(value, _PY_TYPES[k]) for k in kinds if k in _PY_TYPES)
+
+
+def _types(node: Node | None, value: Any, path: str, out: list[tuple[str, str, str]]) -> None:
+    node = resolve(node)
+    if node is None or value is None:
+        return
+    kinds = set().union(*(types_of(n) for n in node["oneOf"])) if "oneOf" in node \
+        else types_of(node)
+    if kinds and not _type_ok(kinds, value):
+        out.append((path, "/".join(sorted(kinds)), _json_type(value)))
+        return
+    if isinstance(value, dict):
+        props = node.get("properties") or {}
+        extra = node.get("additionalProperties")
+        for key, sub in value.items():
+            child = props.get(key) or (extra if isinstance(extra, dict) else None)
+            if child is not None:
+                _types(child, sub, f"{path}.{key}" if path else key, out)
+    elif isinstance(value, list) and isinstance(node.get("items"), dict):
+        for i, item in enumerate(value):
+            _types(node["items"], item, f"{path}[{i}]", out)
+
+
+def type_errors(resource: Resource, obj: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Fields whose JSON type the schema does not allow: (path, expected, actual).
+
+    Kubernetes rejects these while decoding (a string for `spec.replicas`); we
+    report them before anything reads the object.
+    """
+    root = resource_schema(resource)
+    out: list[tuple[str, str, str]] = []
+    if root is not None:
+        _types(root, obj, "", out)
+    return out
+
+
 def unknown_fields(resource: Resource, obj: dict[str, Any]) -> list[str]:
     """Paths of fields the schema does not know, e.g. `spec.containers[0].imagePullPolcy`.
 

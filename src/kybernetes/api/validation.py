@@ -24,8 +24,10 @@ from collections.abc import Callable
 from typing import Any
 
 from kybernetes.api import meta as names
+from kybernetes.api import schema
 from kybernetes.api.field_errors import (
     PROTOCOLS,
+    TYPE_INVALID,
     Cause,
     ErrorList,
     Obj,
@@ -336,6 +338,10 @@ def validate(resource: Resource, obj: Obj, old: Obj | None = None) -> list[Cause
     """Every problem with `obj` (and with the change from `old`), as (field, reason, message)."""
     if resource.plural == "bindings" and not resource.group:
         return validate_binding(obj)
+    wrong_types = schema.type_errors(resource, obj)
+    if wrong_types:  # nothing below may read a field of the wrong type
+        return [(path, TYPE_INVALID, f'Invalid value: "{actual}": {path or "body"} in body must '
+                 f'be of type {expected}: "{actual}"') for path, expected, actual in wrong_types]
     name_check, check = _BY_RESOURCE.get((resource.group, resource.plural),
                                          (names.is_dns1123_subdomain, None))
     errs = ErrorList()

@@ -79,6 +79,11 @@ def _l(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def _int(value: Any) -> int:
+    """A count as an int; 0 for anything else (tables never fail on odd objects)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def _name(obj: Obj) -> str:
     return str(_d(obj.get("metadata")).get("name", ""))
 
@@ -124,7 +129,7 @@ def _init_status(pod: Obj, reason: str) -> tuple[str, bool, int, int, _dt.dateti
         state = _d(cs.get("state"))
         terminated, waiting = state.get("terminated"), state.get("waiting")
         if _restartable(inits.get(cs.get("name"))):
-            sidecar_restarts += int(cs.get("restartCount") or 0)
+            sidecar_restarts += _int(cs.get("restartCount"))
             last = _later(last, _d(_d(cs.get("lastState")).get("terminated")).get("finishedAt"))
         if terminated is not None and _d(terminated).get("exitCode", 0) == 0:
             continue
@@ -156,14 +161,14 @@ def pod_status(pod: Obj, now: _dt.datetime) -> tuple[str, str, str]:
             reason = "SchedulingGated"
     total = len(_l(spec.get("containers"))) + sum(
         _restartable(_d(c)) for c in _l(spec.get("initContainers")))
-    restarts = sum(int(_d(cs).get("restartCount") or 0)
+    restarts = sum(_int(_d(cs).get("restartCount"))
                    for cs in _l(status.get("initContainerStatuses")))
     reason, initializing, sidecar_restarts, ready, last = _init_status(pod, reason)
     if not initializing or _condition_true(pod, "Initialized"):
         restarts, has_running = sidecar_restarts, False
         for cs in reversed(_l(status.get("containerStatuses"))):
             cs = _d(cs)
-            restarts += int(cs.get("restartCount") or 0)
+            restarts += _int(cs.get("restartCount"))
             last = _later(last, _d(_d(cs.get("lastState")).get("terminated")).get("finishedAt"))
             state = _d(cs.get("state"))
             waiting, terminated = _d(state.get("waiting")), state.get("terminated")
@@ -304,8 +309,8 @@ def _containers_and_images(spec: Obj) -> tuple[str, str]:
 def _print_rc(rc: Obj, now: _dt.datetime) -> list[Any]:
     spec, status = _d(rc.get("spec")), _d(rc.get("status"))
     names, images = _containers_and_images(spec)
-    return [_name(rc), int(spec.get("replicas") or 0), int(status.get("replicas") or 0),
-            int(status.get("readyReplicas") or 0), _age(rc, now), names, images,
+    return [_name(rc), _int(spec.get("replicas")), _int(status.get("replicas")),
+            _int(status.get("readyReplicas")), _age(rc, now), names, images,
             format_labels(_d(spec.get("selector")))]
 
 
@@ -319,16 +324,16 @@ def _selector_text(selector: Any) -> str:
 def _print_rs(rs: Obj, now: _dt.datetime) -> list[Any]:
     spec, status = _d(rs.get("spec")), _d(rs.get("status"))
     names, images = _containers_and_images(spec)
-    return [_name(rs), int(spec.get("replicas") or 0), int(status.get("replicas") or 0),
-            int(status.get("readyReplicas") or 0), _age(rs, now), names, images,
+    return [_name(rs), _int(spec.get("replicas")), _int(status.get("replicas")),
+            _int(status.get("readyReplicas")), _age(rs, now), names, images,
             _selector_text(spec.get("selector"))]
 
 
 def _print_deployment(dep: Obj, now: _dt.datetime) -> list[Any]:
     spec, status = _d(dep.get("spec")), _d(dep.get("status"))
     names, images = _containers_and_images(spec)
-    return [_name(dep), f"{int(status.get('readyReplicas') or 0)}/{int(spec.get('replicas') or 0)}",
-            int(status.get("updatedReplicas") or 0), int(status.get("availableReplicas") or 0),
+    return [_name(dep), f"{_int(status.get('readyReplicas'))}/{_int(spec.get('replicas'))}",
+            _int(status.get("updatedReplicas")), _int(status.get("availableReplicas")),
             _age(dep, now), names, images, _selector_text(spec.get("selector"))]
 
 
@@ -349,7 +354,7 @@ def _print_event(event: Obj, now: _dt.datetime) -> list[Any]:
         component, host = event.get("reportingComponent"), event.get("reportingInstance")
     return [last, event.get("type", ""), event.get("reason", ""), target,
             involved.get("fieldPath", ""), f"{component or ''}, {host}" if host else
-            component or "", str(event.get("message", "")).strip(), first, int(count),
+            component or "", str(event.get("message", "")).strip(), first, _int(count),
             _name(event)]
 
 
