@@ -190,33 +190,75 @@ def _json_type(value: Any) -> str:
     return {str: "string", dict: "object", list: "array"}.get(type(value), "null")
 
 
-def _type_ok(kinds: set[str], value: Any) -> bool:
-    if isinstance(value, bool):
-        return "boolean" in kinds
-    if isinstance(value, float) and "integer" in kinds and value.is_integer():
-        return True  # JSON has one number type: 3.0 is an integer
-    return any(isinstance(value, _PY_TYPES[k]) for k in kinds if k in _PY_TYPES)
+class _Check:
+    """A resolved schema node and the Python types its JSON types allow."""
+
+    __slots__ = ("bools", "integral_floats", "kinds", "node", "py_types")
+
+    def __init__(self, node: Node | None) -> None:
+        self.node = node
+        kinds: set[str] = set()
+        if node is not None:
+            kinds = set().union(*(types_of(n) for n in node["oneOf"])) \
+                if "oneOf" in node else types_of(node)
+        self.kinds = "/".join(sorted(kinds))
+        self.py_types = tuple(t for k in kinds for t in _PY_TYPES.get(k, ()))
+        self.bools = "boolean" in kinds
+        self.integral_floats = "integer" in kinds  # JSON has one number type: 3.0 is 3
+
+    def accepts(self, value: Any) -> bool:
+        if not self.py_types:
+            return True
+        if isinstance(value, bool):
+            return self.bools
+        if isinstance(value, float) and self.integral_floats and value.is_integer():
+            return True
+        return isinstance(value, self.py_types)
 
 
-def _types(node: Node | None, value: Any, path: str, out: list[tuple[str, str, str]]) -> None:
-    node = resolve(node)
-    if node is None or value is None:
+_CHECKS: dict[int, _Check] = {}
+
+
+def _check(node: Node) -> _Check:
+    """Memoized by node identity: schema nodes live as long as the process."""
+    found = _CHECKS.get(id(node))
+    if found is None:
+        found = _CHECKS[id(node)] = _Check(resolve(node))
+    return found
+
+
+def _join(parts: list[str]) -> str:
+    return "".join(p if p.startswith("[") else f".{p}" for p in parts).lstrip(".")
+
+
+def _types(node: Node, value: Any, parts: list[str], out: list[tuple[str, str, str]]) -> None:
+    check = _check(node)
+    target = check.node
+    if target is None:
         return
-    kinds = set().union(*(types_of(n) for n in node["oneOf"])) if "oneOf" in node \
-        else types_of(node)
-    if kinds and not _type_ok(kinds, value):
-        out.append((path, "/".join(sorted(kinds)), _json_type(value)))
+    if not check.accepts(value):
+        out.append((_join(parts), check.kinds, _json_type(value)))
         return
     if isinstance(value, dict):
-        props = node.get("properties") or {}
-        extra = node.get("additionalProperties")
+        props = target.get("properties") or {}
+        extra = target.get("additionalProperties")
+        extra = extra if isinstance(extra, dict) else None
         for key, sub in value.items():
-            child = props.get(key) or (extra if isinstance(extra, dict) else None)
+            if sub is None:
+                continue
+            child = props.get(key) or extra
             if child is not None:
-                _types(child, sub, f"{path}.{key}" if path else key, out)
-    elif isinstance(value, list) and isinstance(node.get("items"), dict):
-        for i, item in enumerate(value):
-            _types(node["items"], item, f"{path}[{i}]", out)
+                parts.append(key)
+                _types(child, sub, parts, out)
+                parts.pop()
+    elif isinstance(value, list):
+        items = target.get("items")
+        if isinstance(items, dict):
+            for i, item in enumerate(value):
+                if item is not None:
+                    parts.append(f"[{i}]")
+                    _types(items, item, parts, out)
+                    parts.pop()
 
 
 def type_errors(resource: Resource, obj: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -227,8 +269,8 @@ def type_errors(resource: Resource, obj: dict[str, Any]) -> list[tuple[str, str,
     """
     root = resource_schema(resource)
     out: list[tuple[str, str, str]] = []
-    if root is not None:
-        _types(root, obj, "", out)
+    if root is not None and obj is not None:
+        _types(root, obj, [], out)
     return out
 
 
