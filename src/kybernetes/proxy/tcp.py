@@ -15,6 +15,7 @@ userspace proxy pays for most:
   destination is full stops reading its source until the pipe drains (back
   pressure); end of stream becomes ``shutdown(SHUT_WR)`` on the other socket
   (half-close); the pair closes when both directions ended or on any error.
+  Empty pipes are kept for the next connections (fewer syscalls per connection).
 """
 
 from __future__ import annotations
@@ -40,6 +41,27 @@ _SPLICE_FLAGS = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
 _F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ, missing from older Pythons
 
 
+_idle_pipes: list[tuple[int, int]] = []  # empty pipes kept for the next connections
+MAX_IDLE_PIPES = 256
+
+
+def _take_pipe() -> tuple[int, int]:
+    if _idle_pipes:
+        return _idle_pipes.pop()
+    r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    with contextlib.suppress(OSError):  # a smaller default pipe still works
+        fcntl.fcntl(w, _F_SETPIPE_SZ, PIPE_SIZE)
+    return r, w
+
+
+def _give_pipe(r: int, w: int, *, empty: bool) -> None:
+    if empty and len(_idle_pipes) < MAX_IDLE_PIPES:
+        _idle_pipes.append((r, w))
+    else:
+        os.close(r)
+        os.close(w)
+
+
 class _Flow:
     """One direction of a connection: src socket → pipe → dst socket."""
 
@@ -49,9 +71,7 @@ class _Flow:
     def __init__(self, conn: _Connection, src: socket.socket, dst: socket.socket, *,
                  inbound: bool) -> None:
         self.conn, self.src, self.dst, self.inbound = conn, src, dst, inbound
-        self.pipe_r, self.pipe_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        with contextlib.suppress(OSError):  # a smaller default pipe still works
-            fcntl.fcntl(self.pipe_w, _F_SETPIPE_SZ, PIPE_SIZE)
+        self.pipe_r, self.pipe_w = _take_pipe()
         self.pending = 0
         self.eof = False
         self.writing = False
@@ -103,8 +123,8 @@ class _Flow:
             self.conn.loop.add_reader(self.src.fileno(), self.readable)
 
     def close(self) -> None:
-        os.close(self.pipe_r)
-        os.close(self.pipe_w)
+        """Give the pipe back for reuse when it is certainly empty."""
+        _give_pipe(self.pipe_r, self.pipe_w, empty=self.pending == 0)
 
 
 class _Connection:
