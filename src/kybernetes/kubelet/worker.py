@@ -68,6 +68,7 @@ class PodWorker:
         self.start_time = ""
         self._pull_failed: dict[str, float] = {}
         self._born = time.monotonic()
+        self._soon = False
         self._wake = asyncio.Event()
         self._wake.set()
 
@@ -131,6 +132,8 @@ class PodWorker:
                 wait = await self._sync_container(spec, containers.get(spec["name"]) or [])
                 next_pass = min(next_pass, wait)
         await self._post_status(await self._containers())
+        if self._soon:
+            self._soon, next_pass = False, min(next_pass, 0.2)
         return max(next_pass, 0.05)
 
     async def _containers(self) -> dict[str, list[ContainerInfo]]:
@@ -244,9 +247,10 @@ class PodWorker:
             message = await self.kubelet.runtime.pull_image(
                 spec, lambda reason, msg: self._event(NORMAL, reason, msg))
         except RuntimeError_ as e:
-            if e.reason == "ErrImagePull":
+            if e.reason == "ErrImagePull":  # shown once, then ImagePullBackOff until retried
                 self.kubelet.backoff.next(key, now)
                 self._pull_failed[name] = now
+                self._soon = True
             self._fail(name, e.reason, e.message)
             return False
         self._event(NORMAL, "Pulled", message)

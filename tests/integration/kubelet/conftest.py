@@ -7,12 +7,14 @@ kubelet left (processes, netns, veths, bridge, NAT rule, cgroups) is purged.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import random
+import secrets
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +149,53 @@ def condition(pod: Any, ctype: str) -> str | None:
         if c.type == ctype:
             return c.status
     return None
+
+
+@pytest.fixture(scope="module")
+def module_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """One API server for a whole test module (tests isolate by namespace)."""
+    server = ApiServer(tmp_path_factory.mktemp("api")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def module_core(module_api: ApiServer) -> Iterator[k8s.CoreV1Api]:
+    api_client = k8s_config.new_client_from_config(config_file=str(module_api.kubeconfig))
+    try:
+        yield k8s.CoreV1Api(api_client)
+    finally:
+        api_client.close()
+
+
+@contextlib.contextmanager
+def shared_kubelet(api: ApiServer, core: k8s.CoreV1Api, root: Path, runtime: str,
+                   *args: str) -> Generator[KubeletProcess, None, None]:
+    """A kubelet for a whole module; stopped (teardown) and purged after."""
+    kubelet = KubeletProcess(api, root / "root-node-1", name="node-1", runtime=runtime,
+                             args=args).start()
+    try:
+        try:
+            wait_for(lambda: node_ready(core, "node-1"), timeout=30, what="node Ready")
+        except AssertionError:
+            raise AssertionError(kubelet.log_tail()) from None
+        yield kubelet
+    finally:
+        kubelet.stop()
+        purge(kubelet.root, kubelet.name)
+
+
+@pytest.fixture
+def ns(module_core: k8s.CoreV1Api) -> Iterator[str]:
+    """A fresh namespace for one test; its pods are force-deleted after."""
+    name = f"t-{secrets.token_hex(4)}"
+    module_core.create_namespace({"metadata": {"name": name}})
+    try:
+        yield name
+    finally:
+        with contextlib.suppress(k8s.ApiException):
+            for pod in module_core.list_namespaced_pod(name).items:
+                module_core.delete_namespaced_pod(pod.metadata.name, name,
+                                                  grace_period_seconds=0)

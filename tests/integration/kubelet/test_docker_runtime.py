@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 import shutil
 import subprocess
 import tarfile
@@ -29,6 +28,7 @@ from tests.integration.kubelet.conftest import (
     free_pod_cidr,
     make_pod,
     node_ready,
+    shared_kubelet,
     wait_for,
 )
 from tests.integration.kubelet.test_kubelet_api import _exec, _get, _ssl
@@ -91,17 +91,9 @@ def _build_image() -> None:
                    capture_output=True)
 
 
-@pytest.fixture
-def node(dockerd, core: k8s.CoreV1Api, start_kubelet):
-    kubelet = start_kubelet("docker", "--pod-cidr", free_pod_cidr())
-    try:
-        wait_for(lambda: node_ready(core, "node-1"), timeout=30, what="node Ready")
-    except AssertionError:
-        raise AssertionError(kubelet.log_tail()) from None
-    yield kubelet
-    kubelet.stop()
+def _no_containers_left(root) -> None:
     from kybernetes.kubelet.network import node_tag
-    tag = node_tag("node-1", kubelet.root.resolve())
+    tag = node_tag("node-1", root.resolve())
     left = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.kyb.node={tag}"],
                           capture_output=True, text=True).stdout.split()
     if left:
@@ -109,41 +101,54 @@ def node(dockerd, core: k8s.CoreV1Api, start_kubelet):
     assert not left, f"the kubelet left containers behind: {left}"
 
 
-def _pod(core, name: str):
-    return core.read_namespaced_pod(name, "default")
+@pytest.fixture(scope="module")
+def node(dockerd, module_api, module_core, tmp_path_factory):
+    with shared_kubelet(module_api, module_core, tmp_path_factory.mktemp("node"), "docker",
+                        "--pod-cidr", free_pod_cidr()) as kubelet:
+        yield kubelet
+    _no_containers_left(kubelet.root)
 
 
-def _running_ready(core, name: str):
-    pod = _pod(core, name)
+@pytest.fixture
+def core(module_core):
+    return module_core
+
+
+def _pod(core, ns: str, name: str):
+    return core.read_namespaced_pod(name, ns)
+
+
+def _running_ready(core, ns: str, name: str):
+    pod = _pod(core, ns, name)
     return pod.status.phase == "Running" and condition(pod, "Ready") == "True" and pod
 
 
-def test_docker_pod_with_two_containers_shares_localhost(core, node) -> None:
+def test_docker_pod_with_two_containers_shares_localhost(core, node, ns) -> None:
     probe = {"exec": {"command": ["wget", "-q", "-O-", "http://127.0.0.1:8080/"]},
              "periodSeconds": 1}
     serve = ["sh", "-c", "mkdir -p /www && echo hello > /www/index.html && "
                          "exec httpd -f -p 8080 -h /www"]
-    core.create_namespaced_pod("default", make_pod("web", [
+    core.create_namespaced_pod(ns, make_pod("web", [
         {"name": "server", "image": IMAGE, "command": serve,
          "readinessProbe": {"httpGet": {"port": 8080}, "periodSeconds": 1}},
         {"name": "client", "image": IMAGE, "command": ["sleep", "3600"],
          "readinessProbe": probe}]))
-    pod = wait_for(lambda: _running_ready(core, "web"), timeout=30, what="Running and Ready")
+    pod = wait_for(lambda: _running_ready(core, ns, "web"), timeout=30, what="Running and Ready")
     assert container_status(pod, "server").container_id.startswith("docker://")
     assert pod.status.pod_ip and pod.status.pod_ip != pod.status.host_ip
     node_info = core.read_node("node-1").status.node_info
     assert node_info.container_runtime_version.startswith("docker://")
 
 
-def test_docker_crash_loop_backs_off_and_liveness_restarts(core, node) -> None:
-    core.create_namespaced_pod("default", make_pod("crash", [
+def test_docker_crash_loop_backs_off_and_liveness_restarts(core, node, ns) -> None:
+    core.create_namespaced_pod(ns, make_pod("crash", [
         {"name": "c", "image": IMAGE, "command": ["sh", "-c", "exit 2"]},
         {"name": "l", "image": IMAGE, "command": ["sleep", "3600"],
          "livenessProbe": {"exec": {"command": ["false"]}, "periodSeconds": 1,
                            "failureThreshold": 1}}]))
 
     def looping():
-        pod = _pod(core, "crash")
+        pod = _pod(core, ns, "crash")
         c, live = container_status(pod, "c"), container_status(pod, "l")
         return c and live and c.restart_count >= 2 and live.restart_count >= 1 and \
             c.state.waiting and c.state.waiting.reason == "CrashLoopBackOff" and c
@@ -151,10 +156,10 @@ def test_docker_crash_loop_backs_off_and_liveness_restarts(core, node) -> None:
     assert status.last_state.terminated.exit_code == 2
 
 
-def test_docker_env_configmap_readiness_and_oom(core, node) -> None:
-    core.create_namespaced_config_map("default", {"metadata": {"name": "cfg"},
+def test_docker_env_configmap_readiness_and_oom(core, node, ns) -> None:
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "cfg"},
                                                   "data": {"k": "v1"}})
-    core.create_namespaced_pod("default", make_pod("env", [
+    core.create_namespaced_pod(ns, make_pod("env", [
         {"name": "c", "image": IMAGE,
          "command": ["sh", "-c", "echo COLOR=$COLOR; cat /cfg/k; echo; sleep 3600"],
          "env": [{"name": "COLOR", "value": "red"}],
@@ -162,72 +167,85 @@ def test_docker_env_configmap_readiness_and_oom(core, node) -> None:
          "readinessProbe": {"exec": {"command": ["test", "-f", "/tmp/ready"]},
                             "periodSeconds": 1, "failureThreshold": 1}}],
         volumes=[{"name": "cfg", "configMap": {"name": "cfg"}}]))
-    wait_for(lambda: _pod(core, "env").status.phase == "Running", timeout=30, what="Running")
-    assert condition(_pod(core, "env"), "Ready") == "False"
-    subprocess.run(["docker", "exec", container_status(_pod(core, "env"), "c").container_id
+    wait_for(lambda: _pod(core, ns, "env").status.phase == "Running", timeout=30, what="Running")
+    assert condition(_pod(core, ns, "env"), "Ready") == "False"
+    subprocess.run(["docker", "exec", container_status(_pod(core, ns, "env"), "c").container_id
                     .split("//")[1], "touch", "/tmp/ready"], check=True)
-    wait_for(lambda: condition(_pod(core, "env"), "Ready") == "True", what="Ready")
+    wait_for(lambda: condition(_pod(core, ns, "env"), "Ready") == "True", what="Ready")
     ctx = _ssl(node.server)
-    url = f"https://127.0.0.1:{node.port}/containerLogs/default/env/c"
+    url = f"https://127.0.0.1:{node.port}/containerLogs/{ns}/env/c"
     wait_for(lambda: asyncio.run(_get(url, ctx)) == (200, "COLOR=red\nv1\n"),
              what="logs through the kubelet")
-    core.create_namespaced_pod("default", make_pod("hog", [
+    core.create_namespaced_pod(ns, make_pod("hog", [
         {"name": "c", "image": IMAGE, "command": ["sh", "-c", "head -c 300m /dev/zero | tail"],
          "resources": {"limits": {"memory": "32Mi"}}}], restartPolicy="Never"))
-    pod = wait_for(lambda: (p := _pod(core, "hog")).status.phase == "Failed" and p,
+    pod = wait_for(lambda: (p := _pod(core, ns, "hog")).status.phase == "Failed" and p,
                    timeout=30, what="hog Failed")
     assert container_status(pod, "c").state.terminated.reason == "OOMKilled"
 
 
-def test_docker_exec_logs_and_graceful_deletion(core, node) -> None:
-    core.create_namespaced_pod("default", make_pod("box", [
+def test_docker_exec_logs_and_graceful_deletion(core, node, ns) -> None:
+    core.create_namespaced_pod(ns, make_pod("box", [
         {"name": "c", "image": IMAGE,
          "command": ["sh", "-c", "trap 'echo bye' TERM; echo hi; while true; do sleep 0.2; "
                                  "done"]}], terminationGracePeriodSeconds=3))
-    wait_for(lambda: _pod(core, "box").status.phase == "Running", timeout=30, what="Running")
+    wait_for(lambda: _pod(core, ns, "box").status.phase == "Running", timeout=30, what="Running")
     ctx = _ssl(node.server)
     query = urlencode([("stdout", "1"), ("stderr", "1"), ("command", "sh"), ("command", "-c"),
                        ("command", "echo $HOSTNAME; echo oops >&2; exit 5")])
-    out = asyncio.run(_exec(f"wss://127.0.0.1:{node.port}/exec/default/box/c?{query}", ctx))
+    out = asyncio.run(_exec(f"wss://127.0.0.1:{node.port}/exec/{ns}/box/c?{query}", ctx))
     assert out[1] == b"box\n" and out[2] == b"oops\n"
     assert orjson.loads(out[3])["details"]["causes"][0]["message"] == "5"
     started = time.monotonic()
-    core.delete_namespaced_pod("box", "default")
-    wait_for(lambda: not core.list_namespaced_pod("default").items, timeout=20,
+    core.delete_namespaced_pod("box", ns)
+    wait_for(lambda: not core.list_namespaced_pod(ns).items, timeout=20,
              what="pod removed")
     assert 2.5 <= time.monotonic() - started < 10
 
 
-def test_docker_image_pull_errors_back_off(core, node) -> None:
-    core.create_namespaced_pod("default", make_pod("never", [
+def test_docker_image_pull_errors_back_off(core, node, ns) -> None:
+    core.create_namespaced_pod(ns, make_pod("never", [
         {"name": "c", "image": "kyb-test/absent:1", "imagePullPolicy": "Never"}]))
-    core.create_namespaced_pod("default", make_pod("pull", [
+    core.create_namespaced_pod(ns, make_pod("pull", [
         {"name": "c", "image": "127.0.0.1:1/kyb/absent:1"}]))
-    never = wait_for(lambda: (s := container_status(_pod(core, "never"), "c")) and
+    never = wait_for(lambda: (s := container_status(_pod(core, ns, "never"), "c")) and
                      s.state.waiting and s.state.waiting.reason == "ErrImageNeverPull" and s,
                      timeout=20, what="ErrImageNeverPull")
     assert "is not present with pull policy of Never" in never.state.waiting.message
     seen = set()
 
     def backing_off():
-        s = container_status(_pod(core, "pull"), "c")
+        s = container_status(_pod(core, ns, "pull"), "c")
         if s and s.state.waiting:
             seen.add(s.state.waiting.reason)
         return {"ErrImagePull", "ImagePullBackOff"} <= seen
-    wait_for(backing_off, timeout=30, interval=0.05, what="ErrImagePull then ImagePullBackOff")
+    wait_for(backing_off, timeout=30, interval=0.05,
+             what=f"ErrImagePull then ImagePullBackOff (saw {seen})")
 
 
-def test_docker_kubelet_restart_adopts(core, node, start_kubelet) -> None:
+@pytest.fixture
+def own_node(dockerd, apiserver, start_kubelet):
+    from kubernetes import config as k8s_config
+    api_client = k8s_config.new_client_from_config(config_file=str(apiserver.kubeconfig))
+    own_core = k8s.CoreV1Api(api_client)
+    kubelet = start_kubelet("docker", "--pod-cidr", free_pod_cidr())
+    wait_for(lambda: node_ready(own_core, "node-1"), timeout=30, what="node Ready")
+    yield own_core, kubelet
+    api_client.close()
+
+
+def test_docker_kubelet_restart_adopts(own_node, start_kubelet) -> None:
+    core, node = own_node
     core.create_namespaced_pod("default", make_pod("adopt", [
         {"name": "c", "image": IMAGE, "command": ["sleep", "3600"]}]))
-    pod = wait_for(lambda: _pod(core, "adopt").status.phase == "Running" and
-                   _pod(core, "adopt"), timeout=30, what="Running")
+    pod = wait_for(lambda: (p := core.read_namespaced_pod("adopt", "default")).status.phase
+                   == "Running" and p, timeout=30, what="Running")
     before = container_status(pod, "c").container_id
     node.kill()
     again = start_kubelet("docker")
-    node.proc = again.proc  # so the fixture's teardown stops the new one
     time.sleep(3)
-    pod = _pod(core, "adopt")
+    pod = core.read_namespaced_pod("adopt", "default")
     assert container_status(pod, "c").container_id == before
     assert container_status(pod, "c").restart_count == 0
-    assert os.path.exists(SOCKET)
+    again.stop()
+    _no_containers_left(node.root)

@@ -18,7 +18,6 @@ from urllib.parse import urlencode
 import aiohttp
 import orjson
 import pytest
-from kubernetes import client as k8s
 
 from kybernetes.client import load_kubeconfig
 from tests.integration.kubelet.conftest import (
@@ -26,7 +25,7 @@ from tests.integration.kubelet.conftest import (
     container_status,
     free_pod_cidr,
     make_pod,
-    node_ready,
+    shared_kubelet,
     wait_for,
 )
 
@@ -34,12 +33,22 @@ BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 KUBECTL = shutil.which("kubectl")
 
 
-@pytest.fixture
-def node(core: k8s.CoreV1Api, start_kubelet):
+@pytest.fixture(scope="module")
+def node(module_api, module_core, tmp_path_factory):
     args = ("--pod-cidr", free_pod_cidr()) if IS_ROOT else ()
-    kubelet = start_kubelet("process", *args)
-    wait_for(lambda: node_ready(core, "node-1"), what="node Ready")
-    return kubelet
+    with shared_kubelet(module_api, module_core, tmp_path_factory.mktemp("node"), "process",
+                        *args) as kubelet:
+        yield kubelet
+
+
+@pytest.fixture
+def core(module_core):
+    return module_core
+
+
+@pytest.fixture
+def apiserver(module_api):
+    return module_api
 
 
 def _ssl(apiserver, *, with_cert: bool = True) -> ssl.SSLContext:
@@ -61,8 +70,8 @@ async def _get(url: str, ctx: ssl.SSLContext) -> tuple[int, str]:
         return r.status, await r.text()
 
 
-def _running(core, name: str):
-    pod = core.read_namespaced_pod(name, "default")
+def _running(core, ns: str, name: str):
+    pod = core.read_namespaced_pod(name, ns)
     return pod.status.phase == "Running" and pod
 
 
@@ -74,21 +83,21 @@ def test_healthz_is_open_and_the_rest_needs_a_client_cert(apiserver, node) -> No
     assert status == 200 and orjson.loads(body)["kind"] == "PodList"
 
 
-def test_container_logs_tail_follow_and_previous(apiserver, core, node) -> None:
+def test_container_logs_tail_follow_and_previous(apiserver, core, node, ns) -> None:
     script = "for i in 1 2 3 4 5; do echo line$i; done; sleep 1; echo last; exit 1"
-    core.create_namespaced_pod("default", make_pod("talk", [
+    core.create_namespaced_pod(ns, make_pod("talk", [
         {"name": "c", "image": "busybox", "command": ["sh", "-c", script]}]))
-    wait_for(lambda: _running(core, "talk"), what="Running")
-    base = f"https://127.0.0.1:{node.port}/containerLogs/default/talk/c"
+    wait_for(lambda: _running(core, ns, "talk"), what="Running")
+    base = f"https://127.0.0.1:{node.port}/containerLogs/{ns}/talk/c"
     ctx = _ssl(apiserver)
     status, text = asyncio.run(_get(f"{base}?follow=true", ctx))
     assert status == 200 and text == "line1\nline2\nline3\nline4\nline5\nlast\n"
-    wait_for(lambda: (s := container_status(core.read_namespaced_pod("talk", "default"), "c"))
+    wait_for(lambda: (s := container_status(core.read_namespaced_pod("talk", ns), "c"))
              and s.restart_count >= 1, timeout=20, what="a restart")
     assert asyncio.run(_get(f"{base}?previous=true&tailLines=2", ctx)) == (200, "line5\nlast\n")
     status, text = asyncio.run(_get(f"{base}?limitBytes=6", ctx))
     assert (status, text) == (200, "line1\n")
-    status, text = asyncio.run(_get(f"https://127.0.0.1:{node.port}/containerLogs/default/"
+    status, text = asyncio.run(_get(f"https://127.0.0.1:{node.port}/containerLogs/{ns}/"
                                     "nope/c", ctx))
     assert status == 404 and 'pod "nope" not found' in text
 
@@ -108,12 +117,13 @@ async def _exec(url: str, ctx: ssl.SSLContext, stdin: bytes | None = None,
     return out
 
 
-def test_exec_over_websocket_streams_and_reports_the_exit_code(apiserver, core, node) -> None:
-    core.create_namespaced_pod("default", make_pod("box", [
+def test_exec_over_websocket_streams_and_reports_the_exit_code(apiserver, core, node,
+                                                               ns) -> None:
+    core.create_namespaced_pod(ns, make_pod("box", [
         {"name": "c", "image": "busybox", "command": [BUSYBOX, "sleep", "3600"],
          "env": [{"name": "WHO", "value": "pod"}]}]))
-    wait_for(lambda: _running(core, "box"), what="Running")
-    base = f"wss://127.0.0.1:{node.port}/exec/default/box/c"
+    wait_for(lambda: _running(core, ns, "box"), what="Running")
+    base = f"wss://127.0.0.1:{node.port}/exec/{ns}/box/c"
     ctx = _ssl(apiserver)
     query = urlencode([("stdout", "1"), ("stderr", "1"), ("command", "sh"), ("command", "-c"),
                        ("command", "echo out $WHO; echo err >&2; exit 3")])
@@ -129,22 +139,23 @@ def test_exec_over_websocket_streams_and_reports_the_exit_code(apiserver, core, 
     assert orjson.loads(v4[3])["status"] == "Success"
 
 
-def _proxy_ready(apiserver) -> bool:
+def _proxy_ready(apiserver, ns: str) -> bool:
     if not KUBECTL:
         return False
-    probe = subprocess.run([KUBECTL, "--kubeconfig", str(apiserver.kubeconfig), "logs", "box",
+    probe = subprocess.run([KUBECTL, "--kubeconfig", str(apiserver.kubeconfig), "-n", ns,
+                            "logs", "box",
                             "-c", "c"], capture_output=True, text=True, timeout=20)
     return probe.returncode == 0
 
 
-def test_kubectl_logs_and_exec_through_the_api_server(apiserver, core, node) -> None:
-    core.create_namespaced_pod("default", make_pod("box", [
+def test_kubectl_logs_and_exec_through_the_api_server(apiserver, core, node, ns) -> None:
+    core.create_namespaced_pod(ns, make_pod("box", [
         {"name": "c", "image": "busybox",
          "command": ["sh", "-c", "echo hello from box; sleep 3600"]}]))
-    wait_for(lambda: _running(core, "box"), what="Running")
-    if not _proxy_ready(apiserver):
+    wait_for(lambda: _running(core, ns, "box"), what="Running")
+    if not _proxy_ready(apiserver, ns):
         pytest.skip("the API server does not proxy pods/log to kubelets yet")
-    kubectl = [KUBECTL, "--kubeconfig", str(apiserver.kubeconfig)]
+    kubectl = [KUBECTL, "--kubeconfig", str(apiserver.kubeconfig), "-n", ns]
     logs = subprocess.run([*kubectl, "logs", "box"], capture_output=True, text=True, timeout=20)
     assert logs.stdout == "hello from box\n"
     done = subprocess.run([*kubectl, "exec", "box", "--", "sh", "-c", "echo $HOSTNAME; exit 4"],

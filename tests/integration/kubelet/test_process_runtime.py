@@ -20,7 +20,7 @@ from tests.integration.kubelet.conftest import (
     container_status,
     free_pod_cidr,
     make_pod,
-    node_ready,
+    shared_kubelet,
     wait_for,
 )
 
@@ -29,22 +29,24 @@ pytestmark = [pytest.mark.root,
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 
 
+@pytest.fixture(scope="module")
+def node(module_api, module_core, tmp_path_factory):
+    with shared_kubelet(module_api, module_core, tmp_path_factory.mktemp("node"), "process",
+                        "--pod-cidr", free_pod_cidr()) as kubelet:
+        yield kubelet
+
+
 @pytest.fixture
-def node(core: k8s.CoreV1Api, start_kubelet):
-    kubelet = start_kubelet("process", "--pod-cidr", free_pod_cidr())
-    try:
-        wait_for(lambda: node_ready(core, "node-1"), what="node Ready")
-    except AssertionError:
-        raise AssertionError(kubelet.log_tail()) from None
-    return kubelet
+def core(module_core):
+    return module_core
 
 
-def _pod(core: k8s.CoreV1Api, name: str):
-    return core.read_namespaced_pod(name, "default")
+def _pod(core: k8s.CoreV1Api, ns: str, name: str):
+    return core.read_namespaced_pod(name, ns)
 
 
-def _running_ready(core: k8s.CoreV1Api, name: str):
-    pod = _pod(core, name)
+def _running_ready(core: k8s.CoreV1Api, ns: str, name: str):
+    pod = _pod(core, ns, name)
     return pod.status.phase == "Running" and condition(pod, "Ready") == "True" and pod
 
 
@@ -53,42 +55,42 @@ def _log(node, pod, container: str, attempt: int = 0) -> str:
     return path.read_text() if path.exists() else ""
 
 
-def test_two_containers_share_localhost_and_go_ready(core, node) -> None:
+def test_two_containers_share_localhost_and_go_ready(core, node, ns) -> None:
     web = [BUSYBOX, "httpd", "-f", "-p", "8080", "-h", str(node.root.parent)]
     (node.root.parent / "index.html").write_text("hello from the pod\n")
     probe = {"exec": {"command": [BUSYBOX, "wget", "-q", "-O-", "http://127.0.0.1:8080/"]},
              "periodSeconds": 1}
-    core.create_namespaced_pod("default", make_pod("web", [
+    core.create_namespaced_pod(ns, make_pod("web", [
         {"name": "server", "image": "busybox", "command": web,
          "readinessProbe": {"httpGet": {"port": 8080, "path": "/"}, "periodSeconds": 1}},
         {"name": "client", "image": "busybox", "command": [BUSYBOX, "sleep", "3600"],
          "readinessProbe": probe}]))
-    pod = wait_for(lambda: _running_ready(core, "web"), what="pod Running and Ready")
+    pod = wait_for(lambda: _running_ready(core, ns, "web"), what="pod Running and Ready")
     assert all(s.ready and s.state.running for s in pod.status.container_statuses)
     assert pod.status.pod_ip != pod.status.host_ip
     with urllib.request.urlopen(f"http://{pod.status.pod_ip}:8080/", timeout=3) as r:
         assert r.read() == b"hello from the pod\n"  # the host reaches the pod's own address
 
 
-def test_crash_loop_backs_off(core, node) -> None:
-    core.create_namespaced_pod("default", make_pod("crash", [
+def test_crash_loop_backs_off(core, node, ns) -> None:
+    core.create_namespaced_pod(ns, make_pod("crash", [
         {"name": "c", "image": "busybox", "command": ["sh", "-c", "echo boom; exit 3"]}]))
 
     def looping():
-        s = container_status(_pod(core, "crash"), "c")
+        s = container_status(_pod(core, ns, "crash"), "c")
         return s and s.restart_count >= 3 and s.state.waiting and \
             s.state.waiting.reason == "CrashLoopBackOff" and s
     status = wait_for(looping, timeout=30, what="CrashLoopBackOff after 3 restarts")
     assert status.last_state.terminated.exit_code == 3
     assert "back-off" in status.state.waiting.message
-    assert _pod(core, "crash").status.phase == "Running"
-    reasons = {e.reason for e in core.list_namespaced_event("default").items}
+    assert _pod(core, ns, "crash").status.phase == "Running"
+    reasons = {e.reason for e in core.list_namespaced_event(ns).items}
     assert "BackOff" in reasons
 
 
-def test_back_off_delays_grow(core, node) -> None:
+def test_back_off_delays_grow(core, node, ns) -> None:
     marker = node.root.parent / "starts"
-    core.create_namespaced_pod("default", make_pod("crash", [
+    core.create_namespaced_pod(ns, make_pod("crash", [
         {"name": "c", "image": "busybox",
          "command": ["sh", "-c", f"date +%s.%N >> {marker}; exit 1"]}]))
     wait_for(lambda: marker.exists() and len(marker.read_text().split()) >= 4, timeout=30,
@@ -100,45 +102,45 @@ def test_back_off_delays_grow(core, node) -> None:
     assert gaps[2] > gaps[1]
 
 
-def test_liveness_failure_restarts_the_container(core, node) -> None:
-    core.create_namespaced_pod("default", make_pod("live", [
+def test_liveness_failure_restarts_the_container(core, node, ns) -> None:
+    core.create_namespaced_pod(ns, make_pod("live", [
         {"name": "c", "image": "busybox", "command": [BUSYBOX, "sleep", "3600"],
          "livenessProbe": {"tcpSocket": {"port": 9}, "periodSeconds": 1,
                            "failureThreshold": 2}}]))
-    status = wait_for(lambda: (s := container_status(_pod(core, "live"), "c")) and
+    status = wait_for(lambda: (s := container_status(_pod(core, ns, "live"), "c")) and
                       s.restart_count >= 1 and s, timeout=20, what="a restart")
     assert status.last_state.terminated is not None
-    messages = [e.message for e in core.list_namespaced_event("default").items]
+    messages = [e.message for e in core.list_namespaced_event(ns).items]
     assert any(m.startswith("Liveness probe failed") for m in messages)
     assert any("failed liveness probe, will be restarted" in m for m in messages)
 
 
-def test_readiness_failure_flips_ready(core, node, tmp_path: Path) -> None:
+def test_readiness_failure_flips_ready(core, node, ns, tmp_path: Path) -> None:
     flag = tmp_path / "ready"
     flag.write_text("yes")
-    core.create_namespaced_pod("default", make_pod("ready", [
+    core.create_namespaced_pod(ns, make_pod("ready", [
         {"name": "c", "image": "busybox", "command": [BUSYBOX, "sleep", "3600"],
          "readinessProbe": {"exec": {"command": ["test", "-f", str(flag)]},
                             "periodSeconds": 1, "failureThreshold": 1}}]))
-    wait_for(lambda: _running_ready(core, "ready"), what="Ready")
+    wait_for(lambda: _running_ready(core, ns, "ready"), what="Ready")
     flag.unlink()
-    wait_for(lambda: condition(_pod(core, "ready"), "Ready") == "False", what="not Ready")
-    assert container_status(_pod(core, "ready"), "c").restart_count == 0
+    wait_for(lambda: condition(_pod(core, ns, "ready"), "Ready") == "False", what="not Ready")
+    assert container_status(_pod(core, ns, "ready"), "c").restart_count == 0
     flag.write_text("again")
-    wait_for(lambda: condition(_pod(core, "ready"), "Ready") == "True", what="Ready again")
+    wait_for(lambda: condition(_pod(core, ns, "ready"), "Ready") == "True", what="Ready again")
 
 
-def test_env_configmap_and_secret_volumes_arrive(core, node, tmp_path: Path) -> None:
-    core.create_namespaced_config_map("default", {
+def test_env_configmap_and_secret_volumes_arrive(core, node, ns, tmp_path: Path) -> None:
+    core.create_namespaced_config_map(ns, {
         "metadata": {"name": "cfg"}, "data": {"color": "blue", "app.conf": "a=1\n"}})
-    core.create_namespaced_secret("default", {
+    core.create_namespaced_secret(ns, {
         "metadata": {"name": "sec"}, "data": {"pw": base64.b64encode(b"hunter2").decode()}})
-    core.create_namespaced_service("default", {
+    core.create_namespaced_service(ns, {
         "metadata": {"name": "redis-master"},
         "spec": {"ports": [{"port": 6379}], "selector": {"app": "redis"}}})
     cfg_dir, sec_dir = tmp_path / "cfg", tmp_path / "sec"
     script = f"env; cat {cfg_dir}/app.conf; cat {sec_dir}/pw; echo; sleep 3600"
-    core.create_namespaced_pod("default", make_pod("env", [{
+    core.create_namespaced_pod(ns, make_pod("env", [{
         "name": "c", "image": "busybox", "command": ["sh", "-c", script],
         "env": [{"name": "COLOR", "valueFrom": {"configMapKeyRef": {"name": "cfg",
                                                                      "key": "color"}}},
@@ -149,7 +151,7 @@ def test_env_configmap_and_secret_volumes_arrive(core, node, tmp_path: Path) -> 
                          {"name": "sec", "mountPath": str(sec_dir), "readOnly": True}]}],
         volumes=[{"name": "cfg", "configMap": {"name": "cfg"}},
                  {"name": "sec", "secret": {"secretName": "sec"}}]))
-    pod = wait_for(lambda: _running_ready(core, "env"), what="Running")
+    pod = wait_for(lambda: _running_ready(core, ns, "env"), what="Running")
     out = wait_for(lambda: (text := _log(node, pod, "c")) and "hunter2" in text and text,
                    what="the container's output")
     lines = set(out.splitlines())
@@ -159,103 +161,70 @@ def test_env_configmap_and_secret_volumes_arrive(core, node, tmp_path: Path) -> 
     assert not any(cfg_dir.iterdir())  # bind-mounted in the container's namespace only
 
 
-def test_memory_limit_kills_an_over_allocating_container(core, node) -> None:
+def test_memory_limit_kills_an_over_allocating_container(core, node, ns) -> None:
     hog = ["python3", "-c", "b = bytearray(400 * 1024 * 1024); import time; time.sleep(60)"]
-    core.create_namespaced_pod("default", make_pod("hog", [
+    core.create_namespaced_pod(ns, make_pod("hog", [
         {"name": "c", "image": "python", "command": hog,
          "resources": {"limits": {"memory": "64Mi"}}}], restartPolicy="Never"))
-    pod = wait_for(lambda: (p := _pod(core, "hog")).status.phase == "Failed" and p,
+    pod = wait_for(lambda: (p := _pod(core, ns, "hog")).status.phase == "Failed" and p,
                    timeout=30, what="pod Failed")
     terminated = container_status(pod, "c").state.terminated
     assert (terminated.reason, terminated.exit_code) == ("OOMKilled", 137)
 
 
-def test_graceful_deletion_honours_the_grace_period(core, node, tmp_path: Path) -> None:
+def test_graceful_deletion_honours_the_grace_period(core, node, ns, tmp_path: Path) -> None:
     marker = tmp_path / "term"
     stubborn = ["sh", "-c", f"trap 'echo TERM >> {marker}' TERM; while true; do sleep 0.1; done"]
-    core.create_namespaced_pod("default", make_pod("slow", [
+    core.create_namespaced_pod(ns, make_pod("slow", [
         {"name": "c", "image": "busybox", "command": stubborn}],
         terminationGracePeriodSeconds=3))
-    pod = wait_for(lambda: _running_ready(core, "slow"), what="Running")
+    pod = wait_for(lambda: _running_ready(core, ns, "slow"), what="Running")
     started = time.monotonic()
-    core.delete_namespaced_pod("slow", "default")
-    wait_for(lambda: not core.list_namespaced_pod("default").items, timeout=15,
+    core.delete_namespaced_pod("slow", ns)
+    wait_for(lambda: not core.list_namespaced_pod(ns).items, timeout=15,
              what="pod removed")
     elapsed = time.monotonic() - started
     assert 2.8 <= elapsed < 8, elapsed
     assert marker.read_text().startswith("TERM")  # SIGTERM first, SIGKILL at the deadline
-    messages = [e.message for e in core.list_namespaced_event("default").items]
+    messages = [e.message for e in core.list_namespaced_event(ns).items]
     assert "Stopping container c" in messages
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert pod.metadata.uid not in netns
 
 
-def test_kubelet_restart_adopts_running_containers(core, node, start_kubelet) -> None:
-    core.create_namespaced_pod("default", make_pod("adopt", [
-        {"name": "c", "image": "busybox", "command": [BUSYBOX, "sleep", "3601"]},
-        {"name": "crash", "image": "busybox", "command": ["sh", "-c", "exit 1"]}]))
-    wait_for(lambda: (s := container_status(_pod(core, "adopt"), "crash")) and
-             s.restart_count >= 2, timeout=20, what="two restarts")
-    before = container_status(_pod(core, "adopt"), "c").container_id
-    node.kill()  # a crash: containers live on
-    restarts = container_status(_pod(core, "adopt"), "crash").restart_count
-    start_kubelet("process")
-    time.sleep(2.5)
-    pod = _pod(core, "adopt")
-    assert container_status(pod, "c").container_id == before
-    assert container_status(pod, "crash").restart_count >= restarts
-    procs = subprocess.run(["pgrep", "-f", "sleep 3601"], capture_output=True, text=True)
-    assert len(procs.stdout.split()) == 1
-
-
-def test_container_without_command_gets_a_clear_error(core, node) -> None:
-    core.create_namespaced_pod("default", make_pod("nocmd", [{"name": "c", "image": "nginx"}]))
-    status = wait_for(lambda: (s := container_status(_pod(core, "nocmd"), "c")) and
+def test_container_without_command_gets_a_clear_error(core, node, ns) -> None:
+    core.create_namespaced_pod(ns, make_pod("nocmd", [{"name": "c", "image": "nginx"}]))
+    status = wait_for(lambda: (s := container_status(_pod(core, ns, "nocmd"), "c")) and
                       s.state.waiting and s.state.waiting.reason == "CreateContainerError" and s,
                       what="CreateContainerError")
     assert "has none (set command)" in status.state.waiting.message
 
 
-def test_pods_reach_each_other(core, node) -> None:
-    core.create_namespaced_pod("default", make_pod("a", [
+def test_pods_reach_each_other(core, node, ns) -> None:
+    core.create_namespaced_pod(ns, make_pod("a", [
         {"name": "c", "image": "busybox",
          "command": [BUSYBOX, "httpd", "-f", "-p", "8080", "-h", str(node.root.parent)]}]))
     (node.root.parent / "index.html").write_text("from a\n")
-    a = wait_for(lambda: _running_ready(core, "a"), what="a Running")
+    a = wait_for(lambda: _running_ready(core, ns, "a"), what="a Running")
     check = [BUSYBOX, "wget", "-q", "-O-", f"http://{a.status.pod_ip}:8080/"]
-    core.create_namespaced_pod("default", make_pod("b", [
+    core.create_namespaced_pod(ns, make_pod("b", [
         {"name": "c", "image": "busybox", "command": [BUSYBOX, "sleep", "3600"],
          "readinessProbe": {"exec": {"command": check}, "periodSeconds": 1}}]))
-    wait_for(lambda: _running_ready(core, "b"), what="b reaches a")
+    wait_for(lambda: _running_ready(core, ns, "b"), what="b reaches a")
     assert os.path.exists("/var/run/netns")
 
 
-def test_init_containers_run_in_order_before_the_app(core, node, tmp_path: Path) -> None:
+def test_init_containers_run_in_order_before_the_app(core, node, ns, tmp_path: Path) -> None:
     trail = tmp_path / "trail"
-    core.create_namespaced_pod("default", make_pod("init", [
+    core.create_namespaced_pod(ns, make_pod("init", [
         {"name": "app", "image": "busybox",
          "command": ["sh", "-c", f"echo app >> {trail}; exit 0"]}],
         restartPolicy="OnFailure",
         initContainers=[{"name": f"i{n}", "image": "busybox",
                          "command": ["sh", "-c", f"echo i{n} >> {trail}"]} for n in (1, 2)]))
-    pod = wait_for(lambda: (p := _pod(core, "init")).status.phase == "Succeeded" and p,
+    pod = wait_for(lambda: (p := _pod(core, ns, "init")).status.phase == "Succeeded" and p,
                    timeout=20, what="pod Succeeded")
     assert trail.read_text().split() == ["i1", "i2", "app"]
     assert [s.state.terminated.reason for s in pod.status.init_container_statuses] == \
         ["Completed", "Completed"]
     assert condition(pod, "Initialized") == "True"
-
-
-def test_containers_of_pods_deleted_while_the_kubelet_was_down_are_removed(
-        core, node, start_kubelet) -> None:
-    core.create_namespaced_pod("default", make_pod("gone", [
-        {"name": "c", "image": "busybox", "command": [BUSYBOX, "sleep", "3602"]}]))
-    wait_for(lambda: _running_ready(core, "gone"), what="Running")
-    node.kill()
-    core.delete_namespaced_pod("gone", "default", grace_period_seconds=0)
-    start_kubelet("process")
-
-    def no_process():
-        return not subprocess.run(["pgrep", "-f", "sleep 3602"], capture_output=True,
-                                  text=True).stdout.split()
-    wait_for(no_process, timeout=20, what="the orphan's process gone")
