@@ -39,6 +39,7 @@ PIPE_SIZE = 1 << 20
 ACCEPTS_PER_WAKEUP = 64
 _SPLICE_FLAGS = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
 _F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ, missing from older Pythons
+_splice = os.splice
 
 
 _idle_pipes: list[tuple[int, int]] = []  # empty pipes kept for the next connections
@@ -63,64 +64,71 @@ def _give_pipe(r: int, w: int, *, empty: bool) -> None:
 
 
 class _Flow:
-    """One direction of a connection: src socket → pipe → dst socket."""
+    """One direction of a connection: src socket → pipe → dst socket.
 
-    __slots__ = ("conn", "dst", "eof", "inbound", "pending", "pipe_r", "pipe_w", "src",
-                 "writing")
+    The hot path (``readable`` → ``flush``) touches only ints and bound methods
+    cached here: two splices and a counter update per chunk.
+    """
+
+    __slots__ = ("bytes", "conn", "dst", "dst_fd", "eof", "key", "loop", "pending", "pipe_r",
+                 "pipe_w", "src_fd", "writing")
 
     def __init__(self, conn: _Connection, src: socket.socket, dst: socket.socket, *,
                  inbound: bool) -> None:
-        self.conn, self.src, self.dst, self.inbound = conn, src, dst, inbound
+        self.conn, self.loop, self.dst = conn, conn.loop, dst
+        self.src_fd, self.dst_fd = src.fileno(), dst.fileno()
+        metrics = conn.listener.metrics
+        self.bytes = metrics.bytes_in if inbound else metrics.bytes_out
+        self.key = conn.listener.port.key
         self.pipe_r, self.pipe_w = _take_pipe()
         self.pending = 0
         self.eof = False
         self.writing = False
 
     def start(self) -> None:
-        self.conn.loop.add_reader(self.src.fileno(), self.readable)
+        self.loop.add_reader(self.src_fd, self.readable)
 
     def readable(self) -> None:
         try:
-            n = os.splice(self.src.fileno(), self.pipe_w, PIPE_SIZE, flags=_SPLICE_FLAGS)
+            n = _splice(self.src_fd, self.pipe_w, PIPE_SIZE, flags=_SPLICE_FLAGS)
         except BlockingIOError:
             return
         except OSError:
             self.conn.close()
             return
-        if n == 0:
-            self.eof = True
-            self.conn.loop.remove_reader(self.src.fileno())
-        else:
+        if n:
             self.pending += n
-            self.conn.count(self.inbound, n)
+            self.bytes[self.key] += n
+        else:
+            self.eof = True
+            self.loop.remove_reader(self.src_fd)
         self.flush()
 
     def flush(self) -> None:
         while self.pending:
             try:
-                moved = os.splice(self.pipe_r, self.dst.fileno(), self.pending,
-                                  flags=_SPLICE_FLAGS)
+                self.pending -= _splice(self.pipe_r, self.dst_fd, self.pending,
+                                        flags=_SPLICE_FLAGS)
             except BlockingIOError:
                 if not self.writing:  # wait for room; stop reading meanwhile
                     self.writing = True
-                    self.conn.loop.remove_reader(self.src.fileno())
-                    self.conn.loop.add_writer(self.dst.fileno(), self.writable)
+                    self.loop.remove_reader(self.src_fd)
+                    self.loop.add_writer(self.dst_fd, self.writable)
                 return
             except OSError:
                 self.conn.close()
                 return
-            self.pending -= moved
         if self.eof:
             with contextlib.suppress(OSError):
                 self.dst.shutdown(socket.SHUT_WR)
             self.conn.flow_ended()
 
     def writable(self) -> None:
-        self.conn.loop.remove_writer(self.dst.fileno())
+        self.loop.remove_writer(self.dst_fd)
         self.writing = False
         self.flush()
         if not self.pending and not self.eof and not self.conn.closed:
-            self.conn.loop.add_reader(self.src.fileno(), self.readable)
+            self.loop.add_reader(self.src_fd, self.readable)
 
     def close(self) -> None:
         """Give the pipe back for reuse when it is certainly empty."""
@@ -204,13 +212,6 @@ class _Connection:
             flow.start()
 
     # -- relaying ----------------------------------------------------------------
-
-    def count(self, inbound: bool, n: int) -> None:
-        metrics, key = self.listener.metrics, self.listener.port.key
-        if inbound:
-            metrics.bytes_in[key] += n
-        else:
-            metrics.bytes_out[key] += n
 
     def flow_ended(self) -> None:
         self.ended += 1
