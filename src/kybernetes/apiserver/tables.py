@@ -383,13 +383,13 @@ _PRINTERS: dict[tuple[str, str], tuple[list[Column], Printer]] = {
                                       ("Ready", _I, 0), _AGE, *_WORKLOAD_WIDE], _print_rc),
     ("apps", "replicasets"): ([_NAME, ("Desired", _I, 0), ("Current", _I, 0), ("Ready", _I, 0),
                                _AGE, *_WORKLOAD_WIDE], _print_rs),
-    ("apps", "deployments"): ([_NAME, ("Ready", _S, 0), ("Up-to-date", _I, 0),
-                               ("Available", _I, 0), _AGE, *_WORKLOAD_WIDE], _print_deployment),
+    ("apps", "deployments"): ([_NAME, ("Ready", _S, 0), ("Up-to-date", _S, 0),
+                               ("Available", _S, 0), _AGE, *_WORKLOAD_WIDE], _print_deployment),
     ("", "namespaces"): ([_NAME, ("Status", _S, 0), _AGE],
                          _age_last(lambda o: _d(o.get("status")).get("phase", ""))),
-    ("", "configmaps"): ([_NAME, ("Data", _I, 0), _AGE], _age_last(
+    ("", "configmaps"): ([_NAME, ("Data", _S, 0), _AGE], _age_last(
         lambda o: len(_d(o.get("data"))) + len(_d(o.get("binaryData"))))),
-    ("", "secrets"): ([_NAME, ("Type", _S, 0), ("Data", _I, 0), _AGE], _age_last(
+    ("", "secrets"): ([_NAME, ("Type", _S, 0), ("Data", _S, 0), _AGE], _age_last(
         lambda o: o.get("type", ""), lambda o: len(_d(o.get("data"))))),
     ("", "events"): ([("Last Seen", _S, 0), ("Type", _S, 0), ("Reason", _S, 0),
                       ("Object", _S, 0), ("Subobject", _S, 1), ("Source", _S, 1),
@@ -397,7 +397,7 @@ _PRINTERS: dict[tuple[str, str], tuple[list[Column], Printer]] = {
                       ("Name", _S, 1)], _print_event),
     ("coordination.k8s.io", "leases"): ([_NAME, ("Holder", _S, 0), _AGE], _age_last(
         lambda o: _d(o.get("spec")).get("holderIdentity", ""))),
-    ("", "serviceaccounts"): ([_NAME, ("Secrets", _I, 0), _AGE],
+    ("", "serviceaccounts"): ([_NAME, ("Secrets", _S, 0), _AGE],
                               _age_last(lambda o: len(_l(o.get("secrets"))))),
 }
 _DEFAULT: tuple[list[Column], Printer] = ([_NAME, _AGE], _age_last())
