@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kybernetes.api.errors import BadRequest
@@ -119,30 +120,48 @@ def _restartable(container: Obj | None) -> bool:
     return bool(container) and container.get("restartPolicy") == "Always"
 
 
-def _init_status(pod: Obj, reason: str) -> tuple[str, bool, int, int, _dt.datetime | None]:
-    """(reason, initializing, restarts of sidecars, ready sidecars, last sidecar restart)."""
+@dataclass
+class _Init:
+    """What printPod's init-container loop leaves behind."""
+
+    reason: str
+    initializing: bool = False
+    restarts: int = 0  # of the init containers looked at
+    last: _dt.datetime | None = None
+    sidecar_restarts: int = 0  # of restartable (sidecar) init containers
+    sidecar_last: _dt.datetime | None = None
+    ready: int = 0
+
+
+def _init_status(pod: Obj, reason: str) -> _Init:
     spec, status = _d(pod.get("spec")), _d(pod.get("status"))
     inits = {c.get("name"): c for c in _l(spec.get("initContainers")) if isinstance(c, dict)}
-    sidecar_restarts, ready, last = 0, 0, None
+    out = _Init(reason)
     for i, cs in enumerate(_l(status.get("initContainerStatuses"))):
         cs = _d(cs)
         state = _d(cs.get("state"))
         terminated, waiting = state.get("terminated"), state.get("waiting")
-        if _restartable(inits.get(cs.get("name"))):
-            sidecar_restarts += _int(cs.get("restartCount"))
-            last = _later(last, _d(_d(cs.get("lastState")).get("terminated")).get("finishedAt"))
+        finished = _d(_d(cs.get("lastState")).get("terminated")).get("finishedAt")
+        out.restarts += _int(cs.get("restartCount"))
+        out.last = _later(out.last, finished)
+        sidecar = _restartable(inits.get(cs.get("name")))
+        if sidecar:
+            out.sidecar_restarts += _int(cs.get("restartCount"))
+            out.sidecar_last = _later(out.sidecar_last, finished)
         if terminated is not None and _d(terminated).get("exitCode", 0) == 0:
             continue
-        if _restartable(inits.get(cs.get("name"))) and cs.get("started"):
-            ready += bool(cs.get("ready"))
+        if sidecar and cs.get("started"):
+            out.ready += bool(cs.get("ready"))
             continue
+        out.initializing = True
         if terminated is not None:
-            return _terminated_reason(_d(terminated), "Init:"), True, sidecar_restarts, ready, last
-        if waiting is not None and _d(waiting).get("reason") and \
-                waiting["reason"] != "PodInitializing":
-            return "Init:" + waiting["reason"], True, sidecar_restarts, ready, last
-        return f"Init:{i}/{len(inits)}", True, sidecar_restarts, ready, last
-    return reason, False, sidecar_restarts, ready, last
+            out.reason = _terminated_reason(_d(terminated), "Init:")
+        elif _d(waiting).get("reason") and waiting["reason"] != "PodInitializing":
+            out.reason = "Init:" + waiting["reason"]
+        else:
+            out.reason = f"Init:{i}/{len(inits)}"
+        break
+    return out
 
 
 def _condition_true(pod: Obj, kind: str) -> bool:
@@ -161,11 +180,10 @@ def pod_status(pod: Obj, now: _dt.datetime) -> tuple[str, str, str]:
             reason = "SchedulingGated"
     total = len(_l(spec.get("containers"))) + sum(
         _restartable(_d(c)) for c in _l(spec.get("initContainers")))
-    restarts = sum(_int(_d(cs).get("restartCount"))
-                   for cs in _l(status.get("initContainerStatuses")))
-    reason, initializing, sidecar_restarts, ready, last = _init_status(pod, reason)
-    if not initializing or _condition_true(pod, "Initialized"):
-        restarts, has_running = sidecar_restarts, False
+    init = _init_status(pod, reason)
+    reason, ready, restarts, last = init.reason, init.ready, init.restarts, init.last
+    if not init.initializing or _condition_true(pod, "Initialized"):
+        restarts, last, has_running = init.sidecar_restarts, init.sidecar_last, False
         for cs in reversed(_l(status.get("containerStatuses"))):
             cs = _d(cs)
             restarts += _int(cs.get("restartCount"))

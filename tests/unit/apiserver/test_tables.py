@@ -133,3 +133,15 @@ def test_endpoints_event_and_small_kinds():
         "default", "Active", "<unknown>"]
     binding = table_for(resources.BINDINGS, [{"metadata": {"name": "b"}}], now=NOW)
     assert [c["name"] for c in binding["columnDefinitions"]] == ["Name", "Age"]
+
+
+def test_pod_status_init_crash_counts_init_restarts_and_sidecars_count_as_containers():
+    crash = container_status("i", {"waiting": {"reason": "CrashLoopBackOff"}}, restarts=3,
+                             lastState={"terminated": {"exitCode": 1, "finishedAt": ago(30)}})
+    assert pod_status(pod(init=("i",), init_statuses=[crash]), NOW) == (
+        "0/1", "Init:CrashLoopBackOff", "3 (30s ago)")
+    sidecar_pod = pod([container_status("c", RUNNING, ready=True)], phase="Running",
+                      init=("s",), init_statuses=[container_status("s", RUNNING, ready=True,
+                                                                   started=True)])
+    sidecar_pod["spec"]["initContainers"][0]["restartPolicy"] = "Always"
+    assert pod_status(sidecar_pod, NOW) == ("2/2", "Running", "0")
