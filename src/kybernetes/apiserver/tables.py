@@ -367,12 +367,11 @@ def _print_event(event: Obj, now: _dt.datetime) -> list[Any]:
     kind = str(involved.get("kind", "")).lower()
     target = f"{kind}/{involved['name']}" if involved.get("name") else kind
     source = _d(event.get("source"))
-    component, host = source.get("component"), source.get("host")
-    if not component:
-        component, host = event.get("reportingComponent"), event.get("reportingInstance")
+    component = source.get("component") or event.get("reportingComponent") or ""
+    host = source.get("host") or event.get("reportingInstance") or ""
     return [last, event.get("type", ""), event.get("reason", ""), target,
-            involved.get("fieldPath", ""), f"{component or ''}, {host}" if host else
-            component or "", str(event.get("message", "")).strip(), first, _int(count),
+            involved.get("fieldPath", ""), f"{component}, {host}" if host else component,
+            str(event.get("message", "")).strip(), first, _int(count),
             _name(event)]
 
 
