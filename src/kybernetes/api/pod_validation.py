@@ -116,10 +116,34 @@ def _validate_container(errs: ErrorList, c: Obj, path: str, *, volumes: set[str]
         _validate_probe(errs, c.get(probe), f"{path}.{probe}")
 
 
+_HOST_PATH_TYPES = ("", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket",
+                    "CharDevice", "BlockDevice")
+_REQUIRED_SOURCE_FIELDS = {"hostPath": "path", "configMap": "name", "secret": "secretName",
+                           "persistentVolumeClaim": "claimName", "nfs": "server"}
+
+
+def _validate_volume_source(errs: ErrorList, volume: Obj, path: str) -> None:
+    """Exactly one source, and the fields each common source needs."""
+    sources = [k for k, v in volume.items() if k != "name" and v is not None]
+    if not sources:
+        errs.required(path, "must specify a volume type")
+        return
+    if len(sources) > 1:
+        errs.forbidden(f"{path}.{sources[1]}", "may not specify more than 1 volume type")
+    for source in sources:
+        field = _REQUIRED_SOURCE_FIELDS.get(source)
+        if field and not as_dict(volume[source]).get(field):
+            errs.required(f"{path}.{source}.{field}")
+    host_path = as_dict(volume.get("hostPath"))
+    if host_path.get("type") not in (None, *_HOST_PATH_TYPES):
+        errs.not_supported(f"{path}.hostPath.type", host_path["type"], _HOST_PATH_TYPES[1:])
+
+
 def _validate_volumes(errs: ErrorList, volumes: Any, path: str) -> set[str]:
     seen: set[str] = set()
     for i, volume in enumerate(as_list(volumes)):
-        name = as_dict(volume).get("name")
+        volume = as_dict(volume)
+        name = volume.get("name")
         if not name:
             errs.required(f"{path}[{i}].name")
             continue
@@ -127,6 +151,7 @@ def _validate_volumes(errs: ErrorList, volumes: Any, path: str) -> set[str]:
         if name in seen:
             errs.duplicate(f"{path}[{i}].name", name)
         seen.add(name)
+        _validate_volume_source(errs, volume, f"{path}[{i}]")
     return seen
 
 

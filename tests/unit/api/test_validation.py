@@ -228,3 +228,17 @@ def test_binding_may_set_node_name_once():
     moved = copy.deepcopy(bound)
     moved["spec"]["nodeName"] = "n2"
     assert [c[0] for c in validate(resources.PODS, moved, bound)] == ["spec"]
+
+
+def test_volume_sources():
+    pod = copy.deepcopy(POD)
+    pod["spec"]["volumes"] = [{"name": "a", "emptyDir": {}, "hostPath": {"path": "/x"}},
+                              {"name": "b", "hostPath": {"type": "Weird"}},
+                              {"name": "c", "configMap": {}}, {"name": "d"}]
+    found = causes(resources.PODS, pod)
+    assert found[("spec.volumes[0].hostPath", "FieldValueForbidden")] == \
+        "Forbidden: may not specify more than 1 volume type"
+    assert ("spec.volumes[1].hostPath.path", "FieldValueRequired") in found
+    assert ("spec.volumes[1].hostPath.type", "FieldValueNotSupported") in found
+    assert ("spec.volumes[2].configMap.name", "FieldValueRequired") in found
+    assert not any(f.startswith("spec.volumes[3]") for f, _ in found)  # defaulted to emptyDir
