@@ -87,7 +87,7 @@ def _validate_probe(errs: ErrorList, probe: Any, path: str) -> None:
 
 
 def _validate_container(errs: ErrorList, c: Obj, path: str, *, volumes: set[str],
-                        host_network: bool) -> None:
+                        host_network: bool, init: bool) -> None:
     image = c.get("image")
     if not image:
         errs.required(f"{path}.image")
@@ -97,12 +97,7 @@ def _validate_container(errs: ErrorList, c: Obj, path: str, *, volumes: set[str]
     errs.one_of(f"{path}.terminationMessagePolicy", c.get("terminationMessagePolicy"),
                 ("File", "FallbackToLogsOnError"))
     _validate_ports(errs, c.get("ports"), f"{path}.ports", host_network=host_network)
-    for i, env in enumerate(as_list(c.get("env"))):
-        env_name = as_dict(env).get("name")
-        if not env_name:
-            errs.required(f"{path}.env[{i}].name")
-        else:
-            errs.each(f"{path}.env[{i}].name", env_name, names.is_env_var_name(env_name))
+    _validate_env(errs, c.get("env"), f"{path}.env")
     for i, mount in enumerate(as_list(c.get("volumeMounts"))):
         mount, p = as_dict(mount), f"{path}.volumeMounts[{i}]"
         if not mount.get("name"):
@@ -114,6 +109,37 @@ def _validate_container(errs: ErrorList, c: Obj, path: str, *, volumes: set[str]
     _validate_resources(errs, c.get("resources"), f"{path}.resources")
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         _validate_probe(errs, c.get(probe), f"{path}.{probe}")
+        threshold = as_dict(c.get(probe)).get("successThreshold")
+        if probe != "readinessProbe" and threshold not in (None, 1):
+            errs.invalid(f"{path}.{probe}.successThreshold", threshold, "must be 1")
+    policy = c.get("restartPolicy")
+    if policy is not None:
+        if not init:
+            errs.forbidden(f"{path}.restartPolicy", "may not be set for non-init containers")
+        elif policy != "Always":
+            errs.not_supported(f"{path}.restartPolicy", policy, ("Always",))
+
+
+def _validate_env(errs: ErrorList, env: Any, path: str) -> None:
+    for i, var in enumerate(as_list(env)):
+        var, p = as_dict(var), f"{path}[{i}]"
+        env_name = var.get("name")
+        if not env_name:
+            errs.required(f"{p}.name")
+        else:
+            errs.each(f"{p}.name", env_name, names.is_env_var_name(env_name))
+        value_from = var.get("valueFrom")
+        if value_from is None:
+            continue
+        if var.get("value"):
+            errs.invalid(f"{p}.valueFrom", "", "may not be specified when `value` is not empty")
+        sources = [k for k, v in as_dict(value_from).items() if v is not None]
+        if not sources:
+            errs.invalid(f"{p}.valueFrom", "", "must specify one of: `fieldRef`, "
+                         "`resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`")
+        elif len(sources) > 1:
+            errs.invalid(f"{p}.valueFrom", "", "may not have more than one field specified at "
+                                               "a time")
 
 
 _HOST_PATH_TYPES = ("", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket",
@@ -174,7 +200,8 @@ def validate_pod_spec(errs: ErrorList, spec: Any, path: str) -> None:
                 if name in seen:
                     errs.duplicate(f"{p}.name", name)
                 seen.add(name)
-            _validate_container(errs, container, p, volumes=volumes, host_network=host_network)
+            _validate_container(errs, container, p, volumes=volumes, host_network=host_network,
+                                init=field == "initContainers")
     errs.one_of(f"{path}.restartPolicy", spec.get("restartPolicy"), _RESTART_POLICIES)
     errs.one_of(f"{path}.dnsPolicy", spec.get("dnsPolicy"), _DNS_POLICIES)
     deadline = spec.get("activeDeadlineSeconds")

@@ -242,3 +242,22 @@ def test_volume_sources():
     assert ("spec.volumes[1].hostPath.type", "FieldValueNotSupported") in found
     assert ("spec.volumes[2].configMap.name", "FieldValueRequired") in found
     assert not any(f.startswith("spec.volumes[3]") for f, _ in found)  # defaulted to emptyDir
+
+
+def test_container_restart_policy_env_sources_and_probe_thresholds():
+    pod = copy.deepcopy(POD)
+    pod["spec"]["initContainers"] = [{"name": "i", "image": "x", "restartPolicy": "Never"}]
+    c = pod["spec"]["containers"][0]
+    c["restartPolicy"] = "Always"
+    c["env"] = [{"name": "A", "value": "1", "valueFrom": {"fieldRef": {"fieldPath": "x"}}},
+                {"name": "B", "valueFrom": {}}]
+    c["livenessProbe"] = {"exec": {"command": ["true"]}, "successThreshold": 2}
+    found = causes(resources.PODS, pod)
+    assert found[("spec.initContainers[0].restartPolicy", "FieldValueNotSupported")] == \
+        'Unsupported value: "Never": supported values: "Always"'
+    assert found[("spec.containers[0].restartPolicy", "FieldValueForbidden")] == \
+        "Forbidden: may not be set for non-init containers"
+    assert ("spec.containers[0].env[0].valueFrom", "FieldValueInvalid") in found
+    assert ("spec.containers[0].env[1].valueFrom", "FieldValueInvalid") in found
+    assert found[("spec.containers[0].livenessProbe.successThreshold", "FieldValueInvalid")] == \
+        "Invalid value: 2: must be 1"
