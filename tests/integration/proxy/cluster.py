@@ -87,6 +87,9 @@ class ProxyProcess:
 
     def start(self) -> ProxyProcess:
         self.proc.start()
+        return self.wait_healthy()
+
+    def wait_healthy(self) -> ProxyProcess:
         try:
             wait_http_ok(self.url("/healthz", self.healthz_port), timeout=20,
                          is_alive=self.proc.alive)

@@ -176,3 +176,12 @@ def kyb_chains() -> list[str]:
     return sorted({line.split()[0][1:] for line in out.splitlines()
                    if line.startswith(":KYB-")}
                   | {line for line in out.splitlines() if "-j KYB-" in line})
+
+
+def assert_no_rules_left() -> None:
+    """Fail if a proxy left KYB- rules behind, after removing them for the next test."""
+    left = kyb_chains()
+    if left:
+        from kybernetes.proxy import netfilter
+        netfilter.cleanup()
+    assert left == [], f"the proxy left iptables rules behind: {left[:5]}"

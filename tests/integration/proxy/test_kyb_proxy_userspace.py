@@ -17,6 +17,7 @@ import pytest
 from tests.integration.proxy.cluster import Api, ProxyProcess, subsets
 from tests.integration.proxy.harness import (
     Backend,
+    assert_no_rules_left,
     backends,
     eventually,
     host_netfilter_lock,
@@ -50,7 +51,7 @@ def locked() -> Iterator[None]:
         pytest.skip("needs root")
     with host_netfilter_lock():
         yield
-        assert kyb_chains() == [], "the proxy left iptables rules behind"
+        assert_no_rules_left()
 
 
 def spread(ip: str, port: int, n: int) -> Counter[bytes]:
