@@ -132,9 +132,19 @@ class Kubelet:
         if worker is not None:
             worker.update(pod)
             return
-        worker = PodWorker(self, pod)
+        worker = PodWorker(self, pod, rejected=self._admit(pod))
         self.workers[uid] = worker
         self._tasks[uid] = spawn(self._run_worker(worker), name=f"pod-{uid}")
+
+    def _admit(self, pod: dict[str, Any]) -> str:
+        """Why the pod cannot run here ('' when it can): the node's pod capacity."""
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return ""
+        used = sum(1 for w in self.workers.values() if w.active)
+        if used >= self.config.max_pods:
+            return ("Pod was rejected: Node didn't have enough resource: pods, requested: 1, "
+                    f"used: {used}, capacity: {self.config.max_pods}")
+        return ""
 
     def _pod_replaced(self, old: dict[str, Any], new: dict[str, Any]) -> None:
         if old["metadata"].get("uid") != new["metadata"].get("uid"):

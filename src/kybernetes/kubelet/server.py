@@ -25,7 +25,7 @@ from aiohttp import WSMsgType, web
 
 from kybernetes.client import load_kubeconfig
 from kybernetes.kubelet.logs import read_log
-from kybernetes.kubelet.runtime.base import RUNNING, ContainerInfo, RuntimeError_
+from kybernetes.kubelet.runtime.base import ContainerInfo, RuntimeError_
 from kybernetes.kubelet.tls import serving_context
 from kybernetes.tasks import cancel_and_wait, spawn
 
@@ -147,11 +147,8 @@ class KubeletServer:
         return response
 
     def _running(self, container_id: str) -> bool:
-        records = getattr(self.kubelet.runtime, "_records", None)
-        if records is not None:
-            record = records.get(container_id)
-            return record is not None and record.info["state"] == RUNNING
-        return False
+        running = getattr(self.kubelet.runtime, "is_running", None)
+        return bool(running and running(container_id))
 
     async def exec(self, request: web.Request) -> web.StreamResponse:
         q = request.query

@@ -54,9 +54,10 @@ def _restart(policy: str, exit_code: int | None) -> bool:
 class PodWorker:
     """Owns one pod on this node until it is gone."""
 
-    def __init__(self, kubelet: Kubelet, pod: dict[str, Any]) -> None:
+    def __init__(self, kubelet: Kubelet, pod: dict[str, Any], *, rejected: str = "") -> None:
         self.kubelet = kubelet
         self.pod = pod
+        self.rejected = rejected
         self.uid: str = pod["metadata"]["uid"]
         self.deleted = False
         self.finished = False
@@ -122,6 +123,9 @@ class PodWorker:
         if self.deleted or self.pod["metadata"].get("deletionTimestamp"):
             await self.terminate()
             return 0.0
+        if self.rejected:
+            await self._post_rejection()
+            return self.kubelet.config.sync_seconds * 6
         if self.sandbox is None:
             self.sandbox = await self.kubelet.sandbox_for(self.pod)
             self.start_time = self.start_time or rfc3339()
@@ -305,6 +309,28 @@ class PodWorker:
             probes = self.probes.pop(cid, None)
             if probes is not None:
                 await probes.aclose()
+
+    @property
+    def active(self) -> bool:
+        """Counts against the node's pod capacity (admitted and not finished)."""
+        phase = (self.posted or self.pod.get("status") or {}).get("phase")
+        return not self.rejected and phase not in ("Succeeded", "Failed")
+
+    async def _post_rejection(self) -> None:
+        """A pod the node cannot admit fails at once (reason OutOfpods), as in Kubernetes."""
+        status = {"phase": "Failed", "reason": "OutOfpods", "message": self.rejected,
+                  "hostIP": self.kubelet.node_ip, "startTime": self.start_time or rfc3339()}
+        if self.posted == status:
+            return
+        meta = self.pod["metadata"]
+        self._event(WARNING, "OutOfpods", self.rejected.removeprefix("Pod was rejected: "))
+        try:
+            await self.kubelet.client.patch(PODS, meta["name"], {"status": status},
+                                            namespace=meta.get("namespace"),
+                                            subresource="status")
+        except NotFound:
+            pass
+        self.posted = status
 
     # -- status ------------------------------------------------------------------
 

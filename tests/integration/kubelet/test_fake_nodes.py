@@ -58,8 +58,8 @@ def test_pod_on_fake_node_runs_and_deletes(core: k8s.CoreV1Api, start_kubelet) -
                    "Running" and condition(p, "Ready") == "True" and p, what="pod Running")
     assert pod.status.pod_ip.startswith("10.78.0.") and pod.status.host_ip == "127.0.0.1"
     assert container_status(pod, "a").container_id.startswith("fake://")
-    reasons = {e.reason for e in core.list_namespaced_event("default").items}
-    assert {"Created", "Started"} <= reasons
+    wait_for(lambda: {"Pulled", "Created", "Started"} <= {
+        e.reason for e in core.list_namespaced_event("default").items}, what="events")
     core.delete_namespaced_pod("p", "default")
     wait_for(lambda: not core.list_namespaced_pod("default").items, what="pod removed")
 
@@ -75,6 +75,20 @@ def test_fake_pods_can_be_told_to_crash(core: k8s.CoreV1Api, start_kubelet) -> N
             s.state.waiting.reason == "CrashLoopBackOff" and s
     status = wait_for(backing_off, timeout=20, what="CrashLoopBackOff")
     assert status.last_state.terminated.exit_code == 1
+
+
+def test_pods_over_max_pods_are_rejected(core: k8s.CoreV1Api, start_kubelet) -> None:
+    start_kubelet("fake", "--max-pods", "2")
+    wait_for(lambda: node_ready(core, "node-1"), what="node Ready")
+    for i in range(3):
+        core.create_namespaced_pod("default", make_pod(f"p{i}", [{"name": "a", "image": "i"}]))
+        wait_for(lambda i=i: core.read_namespaced_pod(f"p{i}", "default").status.phase
+                 in ("Running", "Failed"), what=f"p{i} running or rejected")
+    pod = core.read_namespaced_pod("p2", "default")
+    assert (pod.status.phase, pod.status.reason) == ("Failed", "OutOfpods")
+    assert "used: 2, capacity: 2" in pod.status.message
+    core.delete_namespaced_pod("p2", "default")
+    wait_for(lambda: len(core.list_namespaced_pod("default").items) == 2, what="p2 removed")
 
 
 def test_hollow_nodes_hold_many_ready_nodes(apiserver: ApiServer, core: k8s.CoreV1Api,

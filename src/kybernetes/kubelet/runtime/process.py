@@ -403,6 +403,11 @@ class ProcessRuntime:
         return [ContainerInfo(**r.info) for r in self._records.values()
                 if pod_uid in (None, r.info["pod_uid"])]
 
+    def is_running(self, container_id: str) -> bool:
+        """Whether the container's main process is still alive (for log follow)."""
+        exited = self._exited.get(container_id)
+        return exited is not None and not exited.is_set()
+
     def log_file(self, container_id: str) -> Path | None:
         record = self._records.get(container_id)
         return Path(record.log_path) if record else None
