@@ -3,7 +3,8 @@
 This is Kubernetes' RangeAllocation: one key per range (``/registry/ranges/serviceips``,
 ``/registry/ranges/servicenodeports``) holds a ``RangeAllocation`` object whose
 ``data`` is the bitmap (bit *i* set = offset *i* taken, big-endian bytes, base64 in
-JSON) and whose ``range`` names what the offsets mean. Every change reads the
+JSON, deflated: a sparse bitmap of a /12 is 128 KiB raw) and whose ``range`` names
+what the offsets mean. Every change reads the
 bitmap, flips bits and writes it back with ``update(..., mod_revision=…)``; a lost
 compare-and-swap hands back the current value, and the change is recomputed on
 it. So two API servers (or two racing requests) can never take the same offset.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
+import zlib
 from collections.abc import Callable, Iterable
 
 import orjson
@@ -53,7 +55,8 @@ def _encode(range_text: str, bits: int, revision: int) -> bytes:
         "kind": "RangeAllocation",
         "metadata": {"resourceVersion": str(revision)} if revision else {},
         "range": range_text,
-        "data": base64.b64encode(data).decode(),
+        "dataEncoding": "zlib",  # a sparse /12 bitmap is 128 KiB raw, a few KiB deflated
+        "data": base64.b64encode(zlib.compress(data, 1)).decode(),
     })
 
 
@@ -64,7 +67,10 @@ def _decode(kv: KeyValue | None, range_text: str) -> int:
     obj = orjson.loads(kv.value)
     if obj.get("range") != range_text:
         return 0  # the range flag changed: the repair pass rebuilds it from Services
-    return int.from_bytes(base64.b64decode(obj.get("data") or ""), "big")
+    data = base64.b64decode(obj.get("data") or "")
+    if obj.get("dataEncoding") == "zlib":
+        data = zlib.decompress(data)
+    return int.from_bytes(data, "big")
 
 
 def lowest_free(bits: int, start: int, stop: int) -> int | None:
