@@ -228,3 +228,19 @@ def test_init_containers_run_in_order_before_the_app(core, node, ns, tmp_path: P
     assert [s.state.terminated.reason for s in pod.status.init_container_statuses] == \
         ["Completed", "Completed"]
     assert condition(pod, "Initialized") == "True"
+
+
+def test_startup_probe_gates_readiness_until_it_passes(core, node, ns, tmp_path: Path) -> None:
+    flag = tmp_path / "started"
+    core.create_namespaced_pod(ns, make_pod("slowstart", [
+        {"name": "c", "image": "busybox", "command": [BUSYBOX, "sleep", "3600"],
+         "startupProbe": {"exec": {"command": ["test", "-f", str(flag)]},
+                          "periodSeconds": 1, "failureThreshold": 30},
+         "readinessProbe": {"exec": {"command": ["true"]}, "periodSeconds": 1}}]))
+    wait_for(lambda: _pod(core, ns, "slowstart").status.phase == "Running", what="Running")
+    time.sleep(1.5)
+    status = container_status(_pod(core, ns, "slowstart"), "c")
+    assert status.started is False and status.ready is False
+    flag.write_text("ok")
+    wait_for(lambda: _running_ready(core, ns, "slowstart"), what="Ready after startup")
+    assert container_status(_pod(core, ns, "slowstart"), "c").started is True
