@@ -13,6 +13,7 @@ The middleware is the one place where
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import logging
 import platform
@@ -52,6 +53,7 @@ KUBE_VERSION = (1, 33)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+@functools.cache
 def version_info() -> dict[str, str]:
     major, minor = KUBE_VERSION
     machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(),

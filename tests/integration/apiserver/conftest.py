@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,11 +11,30 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from tests.support.apiserver import ApiServer
+from tests.support.etcd import Etcd, etcd_available
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("etcd", marks=pytest.mark.etcd)])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[ApiServer]:
+    """A real API server shared by the tests of one module, once per store: SQLite,
+    and a private etcd (skipped when etcd is not installed)."""
+    with contextlib.ExitStack() as stack:
+        store = None
+        if request.param == "etcd":
+            if not etcd_available():
+                pytest.skip("etcd is not installed")
+            etcd = Etcd(tmp_path_factory.mktemp("etcd")).start()
+            stack.callback(etcd.stop)
+            store = etcd.url
+        srv = ApiServer(tmp_path_factory.mktemp("apiserver"), store=store).start()
+        stack.callback(srv.stop)
+        yield srv
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    """A real API server on SQLite, shared by the tests of one module."""
+def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """A real API server on SQLite only (for tests too slow to repeat per store)."""
     srv = ApiServer(tmp_path_factory.mktemp("apiserver")).start()
     try:
         yield srv

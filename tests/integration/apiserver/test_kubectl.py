@@ -93,13 +93,14 @@ class Kubectl:
 
 
 @pytest.fixture(params=KUBECTLS)
-def kubectl(request: pytest.FixtureRequest, server: ApiServer, tmp_path: Path) -> Kubectl:
-    return Kubectl(request.param, server, tmp_path)
+def kubectl(request: pytest.FixtureRequest, sqlite_server: ApiServer, tmp_path: Path
+            ) -> Kubectl:
+    return Kubectl(request.param, sqlite_server, tmp_path)
 
 
 @pytest.fixture
-def default_kubectl(server: ApiServer, tmp_path: Path) -> Kubectl:
-    return Kubectl("kubectl", server, tmp_path)
+def default_kubectl(sqlite_server: ApiServer, tmp_path: Path) -> Kubectl:
+    return Kubectl("kubectl", sqlite_server, tmp_path)
 
 
 def apply_manifest(k: Kubectl, ns: str) -> Path:
