@@ -162,6 +162,11 @@ async def _main(args: argparse.Namespace, names: list[str], options: Options) ->
     except LeadershipLost as e:
         log.error("leader election lost", extra={"error": str(e)})
         return 1
+    except CliError:
+        raise
+    except Exception:
+        log.exception("controller manager failed")
+        return 1
     finally:
         if runner is not None:
             await runner.cleanup()

@@ -9,13 +9,16 @@ every handler needs, so each controller module holds only its own logic.
 
 from __future__ import annotations
 
+import asyncio
 import copy
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, ClassVar, TypeVar
 
 from kybernetes.api.meta import object_key
 from kybernetes.client import ApiClient, EventRecorder, InformerFactory, WorkQueue, run_workers
 
 Obj = dict[str, Any]
+T = TypeVar("T")
 
 
 class Controller:
@@ -59,3 +62,17 @@ def deep_copy(obj: Obj) -> Obj:
 
 def meta(obj: Obj) -> Obj:
     return obj.get("metadata") or {}
+
+
+async def for_each(items: Iterable[T], fn: Callable[[T], Awaitable[Any]], *,
+                   concurrency: int = 32) -> None:
+    """Run `fn` on every item, `concurrency` at a time; re-raise the first failure."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(item: T) -> None:
+        async with gate:
+            await fn(item)
+    results = await asyncio.gather(*(one(i) for i in items), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result

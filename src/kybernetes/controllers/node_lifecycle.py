@@ -44,7 +44,7 @@ from kybernetes.api.meta import (
 )
 from kybernetes.api.resources import LEASES, NODES, PODS
 from kybernetes.client import ApiClient, InformerFactory
-from kybernetes.controllers.base import Controller, Obj, deep_copy, meta
+from kybernetes.controllers.base import Controller, Obj, deep_copy, for_each, meta
 from kybernetes.tasks import cancel_and_wait, spawn
 
 log = logging.getLogger("kybernetes.controllers.node_lifecycle")
@@ -189,11 +189,11 @@ class NodeLifecycleController(Controller):
         if silent > self.grace_period and _ready_status(node) != "Unknown":
             node = await self._mark_unknown(node)
         ready = _ready_status(node)
-        # 2. Its pods stop receiving traffic at once.
+        # 2. Taints follow the Ready condition (NoSchedule keeps new pods away).
+        node = await self._reconcile_taints(node, desired_taints(ready))
+        # 3. Its pods stop receiving traffic at once.
         if ready == "Unknown":
             await self._mark_pods_not_ready(key)
-        # 3. Taints follow the Ready condition.
-        node = await self._reconcile_taints(node, desired_taints(ready))
         # 4. Pods under a NoExecute taint are evicted when their time is up.
         await self._evict(node)
         if silent <= self.grace_period and ready != "Unknown":
@@ -224,18 +224,20 @@ class NodeLifecycleController(Controller):
         return result
 
     async def _mark_pods_not_ready(self, node_name: str) -> None:
-        for pod in self.pods.by_index("nodeName", node_name):
-            ready = pod_condition(pod, "Ready")
-            if ready is None or ready.get("status") == "False" or is_being_deleted(pod):
-                continue
-            updated = deep_copy(pod)
-            for condition in updated["status"]["conditions"]:
-                if condition.get("type") == "Ready":
-                    condition.update(status="False", lastTransitionTime=now_rfc3339())
-            try:
-                await self.client.update_status(PODS, updated)
-            except errors.NotFound:
-                continue
+        pods = [p for p in self.pods.by_index("nodeName", node_name)
+                if (pod_condition(p, "Ready") or {}).get("status") == "True"
+                and not is_being_deleted(p)]
+        await for_each(pods, self._mark_pod_not_ready)
+
+    async def _mark_pod_not_ready(self, pod: Obj) -> None:
+        updated = deep_copy(pod)
+        for condition in updated["status"]["conditions"]:
+            if condition.get("type") == "Ready":
+                condition.update(status="False", lastTransitionTime=now_rfc3339())
+        try:
+            await self.client.update_status(PODS, updated)
+        except errors.NotFound:
+            return
 
     async def _reconcile_taints(self, node: Obj, wanted: set[tuple[str, str]]) -> Obj:
         managed = {UNREACHABLE, NOT_READY}
@@ -266,6 +268,7 @@ class NodeLifecycleController(Controller):
         name = meta(node)["name"]
         now = dt.datetime.now(dt.UTC)
         next_check: float | None = None
+        due = []
         for pod in self.pods.by_index("nodeName", name):
             if is_being_deleted(pod):
                 continue
@@ -275,7 +278,8 @@ class NodeLifecycleController(Controller):
             if wait > 0:
                 next_check = wait if next_check is None else min(next_check, wait)
                 continue
-            await self._delete_pod(pod)
+            due.append(pod)
+        await for_each(due, self._delete_pod)
         if next_check is not None:
             self.queue.add_after(name, next_check + 0.05)
 
