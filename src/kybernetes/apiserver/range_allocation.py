@@ -9,9 +9,11 @@ bitmap, flips bits and writes it back with ``update(..., mod_revision=…)``; a 
 compare-and-swap hands back the current value, and the change is recomputed on
 it. So two API servers (or two racing requests) can never take the same offset.
 
-The last value seen is cached, so the common case is one store write per change;
-an asyncio lock serialises changes inside one process so that racing requests
-don't waste round trips on each other's CAS failures.
+The last value seen is cached, so a change costs one store write; inside one
+process changes are serialised by a lock, and those that queue up behind a write
+in flight go together into the next one (group commit: each still succeeds or
+fails on its own), so racing requests neither waste round trips on each other's
+CAS failures nor wait for one write each.
 
 Dynamic picks follow KEP-3070/3668: a random free offset from the upper band
 first, then the lower band, which stays mostly free for user-requested values.
@@ -98,6 +100,27 @@ def pick_free(bits: int, *, size: int, band: int, rng: random.Random) -> int | N
     return None
 
 
+class _Change:
+    """One queued change of a bitmap and its outcome."""
+
+    __slots__ = ("bits", "done", "error", "fn")
+
+    def __init__(self, fn: Callable[[int], int]) -> None:
+        self.fn = fn
+        self.bits = 0
+        self.done = False
+        self.error: BaseException | None = None
+
+    def run(self, bits: int) -> int:
+        """Apply on `bits`; on an AllocationError keep `bits` and remember the error."""
+        self.error = None
+        try:
+            self.bits = self.fn(bits)
+        except AllocationError as e:
+            self.error, self.bits = e, bits
+        return self.bits
+
+
 class RangeAllocation:
     """Offsets 0..size-1 of one range, persisted under `key`.
 
@@ -117,6 +140,7 @@ class RangeAllocation:
         self._mod_revision = 0  # 0: not loaded, or the key does not exist
         self._loaded = False
         self._lock = asyncio.Lock()
+        self._queue: list[_Change] = []
         self._rng = random.Random()
 
     async def load(self) -> int:
@@ -131,29 +155,62 @@ class RangeAllocation:
         self._loaded = True
 
     async def change(self, fn: Callable[[int], int], *, dry_run: bool = False) -> int:
-        """Apply `fn(bits) -> new bits` with compare-and-swap; returns the new bits.
+        """Apply `fn(bits) -> new bits` with compare-and-swap; returns the bits written.
 
-        `fn` may raise an AllocationError, which passes through; nothing is
-        written then, nor when `dry_run`.
+        `fn` may raise an AllocationError, which passes through; nothing of it is
+        written then, nor when `dry_run`. Changes that queue up while a write is in
+        flight are applied together, in order, in the next single write (group
+        commit), each failing or succeeding on its own.
         """
+        if dry_run:
+            async with self._lock:
+                return fn(await self.load())
+        change = _Change(fn)
+        self._queue.append(change)
         async with self._lock:
-            if not self._loaded or dry_run:
-                await self.load()
-            for _ in range(MAX_CAS_ATTEMPTS):
-                new = fn(self._bits)
-                if dry_run or new == self._bits:
-                    return new
-                value = _encode(self.range_text, new, self._mod_revision)
-                if self._mod_revision:
-                    result = await self.store.update(self.key, value,
-                                                     mod_revision=self._mod_revision)
-                else:
-                    result = await self.store.create(self.key, value)
-                if result.succeeded:
-                    assert result.kv is not None
-                    self._bits, self._mod_revision = new, result.kv.mod_revision
-                    return new
-                self._take(result.kv)  # lost the race: recompute on the current value
+            if not change.done:
+                batch, self._queue = self._queue, []
+                await self._apply(batch, own=change)
+        if change.error is not None:
+            raise change.error
+        return change.bits
+
+    async def _apply(self, batch: list[_Change], *, own: _Change) -> None:
+        """Run `batch` and write its result once; mark every change done."""
+        try:
+            await self._write(batch)
+        except asyncio.CancelledError:
+            # only this caller was cancelled: the others go back for the next writer
+            self._queue[:0] = [c for c in batch if c is not own]
+            raise
+        except BaseException as e:
+            for change in batch:
+                change.error = change.error or e
+                change.done = True
+            raise
+        for change in batch:
+            change.done = True
+
+    async def _write(self, batch: list[_Change]) -> None:
+        if not self._loaded:
+            await self.load()
+        for _ in range(MAX_CAS_ATTEMPTS):
+            new = self._bits
+            for change in batch:  # each on the result of the ones before it
+                new = change.run(new)
+            if new == self._bits:
+                return
+            value = _encode(self.range_text, new, self._mod_revision)
+            if self._mod_revision:
+                result = await self.store.update(self.key, value,
+                                                 mod_revision=self._mod_revision)
+            else:
+                result = await self.store.create(self.key, value)
+            if result.succeeded:
+                assert result.kv is not None
+                self._bits, self._mod_revision = new, result.kv.mod_revision
+                return
+            self._take(result.kv)  # lost the race: recompute on the current value
         raise InternalError(f"failed to update {self.key}: too many conflicting writers")
 
     async def allocate(self, requested: Iterable[int], count: int, *,

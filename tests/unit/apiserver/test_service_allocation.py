@@ -274,3 +274,19 @@ async def test_range_flag_change_rebuilds_from_services(store: SqliteStore) -> N
     assert kv is not None and orjson.loads(kv.value)["range"] == "10.96.0.0/16"
     _, ports = await store.get(NODE_PORTS_KEY)
     assert ports is None or orjson.loads(ports.value)["kind"] == "RangeAllocation"
+
+
+async def test_concurrent_changes_share_writes_and_fail_alone(store: SqliteStore) -> None:
+    a = await allocator(store)
+    before = await store.current_revision()
+    wanted = [svc(f"w{i}", ip="10.96.9.9") for i in range(10)]
+    dynamic = [svc(f"d{i}") for i in range(30)]
+    results = await asyncio.gather(*[a.allocate(s, None) for s in wanted + dynamic],
+                                   return_exceptions=True)
+    assert sum(r is None for r in results[:10]) == 1  # one winner for the requested IP
+    assert all(isinstance(r, Invalid) for r in results[:10] if r is not None)
+    assert all(r is None for r in results[10:])  # unaffected by the others' failures
+    ips = {s["spec"]["clusterIP"] for s in dynamic} | {"10.96.9.9"}
+    assert len(ips) == 31
+    assert await store.current_revision() - before < 31  # grouped into fewer writes
+    assert bin(await a.ips.load()).count("1") == 31
