@@ -174,8 +174,9 @@ def pod_defaults(pod: Obj) -> None:
     spec.setdefault("priority", 0)
     spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
     _default_tolerations(spec)
+    # The phase is the strategy's to set on create (Pending), never a default: a status
+    # write without one must not turn a Failed pod back into a Pending one.
     status = _dict(pod, "status")
-    status.setdefault("phase", "Pending")
     status.setdefault("qosClass", qos_class(spec))
 
 

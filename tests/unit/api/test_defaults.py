@@ -31,7 +31,7 @@ def test_pod_defaults():
                                    "timeoutSeconds": 1, "periodSeconds": 10,
                                    "successThreshold": 1, "failureThreshold": 3}
     assert c["resources"]["requests"] == {"cpu": "1", "memory": "1Gi"}
-    assert pod["status"] == {"phase": "Pending", "qosClass": "Guaranteed"}
+    assert pod["status"] == {"qosClass": "Guaranteed"}
 
 
 def test_defaults_are_idempotent():
