@@ -86,7 +86,7 @@ def _container(container: Any) -> None:
 def _volume(volume: Any) -> None:
     if not isinstance(volume, dict):
         return
-    for source in ("configMap", "secret"):
+    for source in ("configMap", "secret", "projected", "downwardAPI"):
         if isinstance(volume.get(source), dict):
             volume[source].setdefault("defaultMode", 420)
     if isinstance(volume.get("hostPath"), dict):
@@ -178,6 +178,11 @@ def pod_defaults(pod: Obj) -> None:
     # write without one must not turn a Failed pod back into a Pending one.
     status = _dict(pod, "status")
     status.setdefault("qosClass", qos_class(spec))
+    # As the v1 conversion does: the plural field follows the singular one.
+    if status.get("podIP") and not status.get("podIPs"):
+        status["podIPs"] = [{"ip": status["podIP"]}]
+    if status.get("hostIP") and not status.get("hostIPs"):
+        status["hostIPs"] = [{"ip": status["hostIP"]}]
 
 
 def _template_defaults(spec: Obj) -> None:
@@ -261,6 +266,9 @@ def secret_defaults(secret: Obj) -> None:
 
 
 def node_defaults(node: Obj) -> None:
+    spec = _dict(node, "spec")
+    if spec.get("podCIDR") and not spec.get("podCIDRs"):
+        spec["podCIDRs"] = [spec["podCIDR"]]
     status = node.get("status")
     if isinstance(status, dict) and "allocatable" not in status and \
             isinstance(status.get("capacity"), dict):

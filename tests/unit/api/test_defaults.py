@@ -102,3 +102,16 @@ def test_namespace_secret_and_endpoints_defaults():
     ep = {"subsets": [{"ports": [{"port": 1}]}]}
     apply_defaults(resources.ENDPOINTS, ep)
     assert ep["subsets"][0]["ports"][0]["protocol"] == "TCP"
+
+
+def test_plural_fields_follow_singular_ones_as_the_v1_conversion_does():
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": []},
+           "status": {"podIP": "10.0.0.5", "hostIP": "10.1.0.1"}}
+    apply_defaults(resources.PODS, pod)
+    assert pod["status"]["podIPs"] == [{"ip": "10.0.0.5"}]
+    assert pod["status"]["hostIPs"] == [{"ip": "10.1.0.1"}]
+    node = {"metadata": {"name": "n"}, "spec": {"podCIDR": "10.244.1.0/24"},
+            "status": {"capacity": {"cpu": "2", "pods": "110"}}}
+    apply_defaults(resources.NODES, node)
+    assert node["spec"]["podCIDRs"] == ["10.244.1.0/24"]
+    assert node["status"]["allocatable"] == {"cpu": "2", "pods": "110"}
