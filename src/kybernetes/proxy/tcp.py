@@ -167,7 +167,11 @@ class _Connection:
         backend.setblocking(False)
         backend.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.backend = backend
-        code = backend.connect_ex(self.endpoint)
+        try:
+            code = backend.connect_ex(self.endpoint)
+        except OSError as e:  # e.g. an address that is not an IP
+            self.dial_failed(str(e))
+            return
         if code == 0:
             self.connected()
         elif code == errno.EINPROGRESS:
