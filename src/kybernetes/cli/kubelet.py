@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import ipaddress
 import signal
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,8 @@ async def _main(args: argparse.Namespace) -> int:
     server = KubeletServer(kubelet, kubeconfig=args.kubeconfig)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    # `ip`, container starts and exec probes fork in worker threads: allow many at once
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="kubelet"))
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:

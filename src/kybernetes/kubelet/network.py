@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import subprocess
 from pathlib import Path
 
 log = logging.getLogger("kybernetes.kubelet.network")
@@ -30,22 +31,22 @@ class NetworkError(Exception):
     """An `ip` command failed; the message has its stderr."""
 
 
+def _run(argv: list[str], stdin: bytes | None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(argv, input=stdin, capture_output=True, check=False)
+
+
 async def _ip(*args: str, batch: str | None = None, check: bool = True) -> str:
+    """Run `ip` in a worker thread: fork and exec never stall the event loop."""
     argv = ["ip", *args] + (["-batch", "-"] if batch is not None else [])
-    proc = await asyncio.create_subprocess_exec(
-        *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
-    out, err = await proc.communicate(batch.encode() if batch is not None else None)
-    if check and proc.returncode != 0:
-        raise NetworkError(f"ip {' '.join(args)}: {err.decode(errors='replace').strip()}")
-    return out.decode()
+    done = await asyncio.to_thread(_run, argv, batch.encode() if batch is not None else None)
+    if check and done.returncode != 0:
+        raise NetworkError(f"ip {' '.join(args)}: {done.stderr.decode(errors='replace').strip()}")
+    return done.stdout.decode()
 
 
 async def _iptables(*args: str) -> bool:
-    proc = await asyncio.create_subprocess_exec(
-        "iptables", "-w", "5", *args, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL)
-    return await proc.wait() == 0
+    done = await asyncio.to_thread(_run, ["iptables", "-w", "5", *args], None)
+    return done.returncode == 0
 
 
 def node_tag(node_name: str, root_dir: Path) -> str:

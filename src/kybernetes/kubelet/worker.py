@@ -129,12 +129,16 @@ class PodWorker:
         if self.sandbox is None:
             self.sandbox = await self.kubelet.sandbox_for(self.pod)
             self.start_time = self.start_time or rfc3339()
+            log.debug("sandbox ready", extra={"pod": self.name,
+                                              "age": round(time.monotonic() - self._born, 3)})
         containers = await self._containers()
         next_pass = self.kubelet.config.sync_seconds
         if await self._init_done(containers):
             for spec in self.pod["spec"].get("containers") or []:
                 wait = await self._sync_container(spec, containers.get(spec["name"]) or [])
                 next_pass = min(next_pass, wait)
+        log.debug("containers synced", extra={"pod": self.name,
+                                               "age": round(time.monotonic() - self._born, 3)})
         await self._post_status(await self._containers())
         if self._soon:
             self._soon, next_pass = False, min(next_pass, 0.2)

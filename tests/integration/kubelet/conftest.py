@@ -24,7 +24,7 @@ from kubernetes import config as k8s_config
 
 from kybernetes.kubelet.purge import purge
 from tests.support.apiserver import ApiServer
-from tests.support.net import free_port
+from tests.support.net import free_port, wait_http_ok
 from tests.support.procs import Proc
 
 IS_ROOT = os.geteuid() == 0
@@ -78,6 +78,16 @@ class KubeletProcess:
             "--backoff-base", "1", "--backoff-max", "8", "--sync-seconds", "1",
             "--teardown-on-exit", *self.args,
             log_path=self.root.parent / f"kubelet-{self.name}.log").start()
+        return self
+
+    def wait_serving(self, timeout: float = 30.0) -> KubeletProcess:
+        """Until its HTTPS API answers /healthz (so it has started, and will tear down)."""
+        assert self.proc is not None
+        try:
+            wait_http_ok(f"https://127.0.0.1:{self.port}/healthz", timeout=timeout,
+                         is_alive=self.proc.alive)
+        except (TimeoutError, RuntimeError):
+            raise AssertionError(self.log_tail()) from None
         return self
 
     def stop(self) -> None:

@@ -242,10 +242,19 @@ def test_docker_kubelet_restart_adopts(own_node, start_kubelet) -> None:
                    == "Running" and p, timeout=30, what="Running")
     before = container_status(pod, "c").container_id
     node.kill()
-    again = start_kubelet("docker")
-    time.sleep(3)
+    again = start_kubelet("docker").wait_serving()
+    time.sleep(1.5)  # a pod sync on the new kubelet
     pod = core.read_namespaced_pod("adopt", "default")
     assert container_status(pod, "c").container_id == before
     assert container_status(pod, "c").restart_count == 0
+    from kybernetes.kubelet.network import node_tag
+    tag = node_tag("node-1", node.root.resolve())
+    ours = subprocess.run(["docker", "ps", "-q", "--filter", f"label=io.kyb.node={tag}",
+                           "--filter", "label=io.kyb.kind=container"],
+                          capture_output=True, text=True).stdout.split()
+    assert len(ours) == 1 and before.split("//")[1].startswith(ours[0])  # no duplicate
     again.stop()
-    _no_containers_left(node.root)
+    try:
+        _no_containers_left(node.root)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{again.log_tail()}\nrc={again.proc.popen.returncode}") from None

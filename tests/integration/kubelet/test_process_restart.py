@@ -52,8 +52,8 @@ def test_kubelet_restart_adopts_running_containers(core, node, start_kubelet) ->
     before = container_status(_pod(core, "adopt"), "c").container_id
     node.kill()  # a crash: containers live on
     restarts = container_status(_pod(core, "adopt"), "crash").restart_count
-    start_kubelet("process")
-    time.sleep(2.5)
+    start_kubelet("process").wait_serving()
+    time.sleep(1.5)  # a pod sync on the new kubelet
     pod = _pod(core, "adopt")
     assert container_status(pod, "c").container_id == before
     assert container_status(pod, "crash").restart_count >= restarts
@@ -68,7 +68,7 @@ def test_containers_of_pods_deleted_while_the_kubelet_was_down_are_removed(
     wait_for(lambda: _running_ready(core, "gone"), what="Running")
     node.kill()
     core.delete_namespaced_pod("gone", "default", grace_period_seconds=0)
-    start_kubelet("process")
+    start_kubelet("process").wait_serving()
 
     def no_process():
         return not subprocess.run(["pgrep", "-f", "sleep 3602"], capture_output=True,

@@ -88,6 +88,15 @@ def _child_setup(*, netns: str, procs: list[str], mounts: list[tuple[str, str, b
     return setup
 
 
+def _spawn(argv: list[str], *, env: dict[str, str], log_path: Path,
+           setup: Callable[[], None]) -> subprocess.Popen[bytes]:
+    """Start a container's process, output appended to its log file."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as out:
+        return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                start_new_session=True, close_fds=True, preexec_fn=setup)
+
+
 def _proc_start(pid: int) -> str:
     """The process's start time in clock ticks (guards against PID reuse)."""
     try:
@@ -298,18 +307,13 @@ class ProcessRuntime:
         except OSError as e:
             raise RuntimeError_(f"preparing container: {e}", reason="CreateContainerError") \
                 from e
-        config.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(config.log_path, "ab") as out:  # noqa: ASYNC230 - local, instant
-            try:
-                popen = subprocess.Popen(  # noqa: ASYNC220 - fork+exec, ms
-                    [exe, *argv[1:]], env=env, stdin=subprocess.DEVNULL, stdout=out,
-                    stderr=out, start_new_session=True, close_fds=True,
-                    preexec_fn=_child_setup(netns=sandbox.netns, procs=procs, mounts=mounts,
-                                            cwd=cwd))
-            except (OSError, subprocess.SubprocessError) as e:
-                self.cgroups.remove(rel)
-                raise RuntimeError_(f"starting {argv[0]}: {e}", reason="RunContainerError") \
-                    from e
+        setup = _child_setup(netns=sandbox.netns, procs=procs, mounts=mounts, cwd=cwd)
+        try:  # in a worker thread: the parent waits for the child's exec, not the loop
+            popen = await asyncio.to_thread(_spawn, [exe, *argv[1:]], env=env,
+                                            log_path=config.log_path, setup=setup)
+        except (OSError, subprocess.SubprocessError) as e:
+            self.cgroups.remove(rel)
+            raise RuntimeError_(f"starting {argv[0]}: {e}", reason="RunContainerError") from e
         info = ContainerInfo(id=cid, pod_uid=sandbox.pod_uid, name=spec["name"],
                              attempt=config.attempt, state=RUNNING, image=spec.get("image", ""),
                              image_id=f"process://{spec.get('image', '')}",
