@@ -58,8 +58,8 @@ def service_ports(service: dict[str, Any]) -> list[ServicePort]:
     """The proxied ports of a Service (none for headless or ExternalName)."""
     meta, spec = service.get("metadata") or {}, service.get("spec") or {}
     cluster_ip = spec.get("clusterIP") or ""
-    if spec.get("type") == "ExternalName" or cluster_ip in ("", "None"):
-        return []
+    if spec.get("type") == "ExternalName" or not _ipv4(cluster_ip):
+        return []  # headless, or nothing an IPv4 rule could name
     node_ports = spec.get("type") in ("NodePort", "LoadBalancer")
     timeout = _affinity_timeout(spec)
     result = []
@@ -85,16 +85,21 @@ def ready_endpoints(endpoints: dict[str, Any] | None, port: ServicePort) -> list
                    and (p.get("protocol") or "TCP") == port.protocol and p.get("port")]
         for address in subset.get("addresses") or []:
             ip = address.get("ip")
-            if ip:
+            if _ipv4(ip):  # one bad address must not break every Service's rules
                 found.update((ip, int(n)) for n in numbers)
     return sorted(found, key=_order)
 
 
-def _order(endpoint: Endpoint) -> tuple[int, int, str, int]:
+def _order(endpoint: Endpoint) -> tuple[int, int]:
+    return int(ipaddress.IPv4Address(endpoint[0])), endpoint[1]
+
+
+def _ipv4(text: Any) -> bool:
     try:
-        return (0, int(ipaddress.ip_address(endpoint[0])), "", endpoint[1])
+        ipaddress.IPv4Address(text)
     except ValueError:
-        return (1, 0, endpoint[0], endpoint[1])
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)

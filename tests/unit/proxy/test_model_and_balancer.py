@@ -29,6 +29,15 @@ def test_only_ready_addresses_of_the_matching_port_name() -> None:
     assert ready_endpoints(ENDPOINTS, sp) == [("10.1.0.9", 8080), ("10.1.0.10", 8080)]
 
 
+def test_addresses_that_are_not_ipv4_are_skipped() -> None:
+    (sp,) = service_ports(service())
+    odd = {"subsets": [{"addresses": [{"ip": "not-an-ip"}, {"ip": "fd00::1"},
+                                      {"ip": "10.1.0.7"}],
+                        "ports": [{"name": "http", "port": 8080}]}]}
+    assert ready_endpoints(odd, sp) == [("10.1.0.7", 8080)]
+    assert service_ports(service(clusterIP="10.96.0.300")) == []
+
+
 def test_headless_and_external_name_are_not_proxied() -> None:
     assert service_ports(service(clusterIP="None")) == []
     assert service_ports(service(type="ExternalName", clusterIP="")) == []
