@@ -82,7 +82,8 @@ def ready_endpoints(endpoints: dict[str, Any] | None, port: ServicePort) -> list
     for subset in (endpoints or {}).get("subsets") or []:
         numbers = [p.get("port") for p in subset.get("ports") or []
                    if (p.get("name") or "") == port.port_name
-                   and (p.get("protocol") or "TCP") == port.protocol and p.get("port")]
+                   and (p.get("protocol") or "TCP") == port.protocol
+                   and isinstance(p.get("port"), int) and 0 < p["port"] < 65536]
         for address in subset.get("addresses") or []:
             ip = address.get("ip")
             if _ipv4(ip):  # one bad address must not break every Service's rules

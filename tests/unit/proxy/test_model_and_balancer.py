@@ -33,7 +33,9 @@ def test_addresses_that_are_not_ipv4_are_skipped() -> None:
     (sp,) = service_ports(service())
     odd = {"subsets": [{"addresses": [{"ip": "not-an-ip"}, {"ip": "fd00::1"},
                                       {"ip": "10.1.0.7"}],
-                        "ports": [{"name": "http", "port": 8080}]}]}
+                        "ports": [{"name": "http", "port": 8080}]},
+                       {"addresses": [{"ip": "10.1.0.8"}],
+                        "ports": [{"name": "http", "port": 70000}]}]}
     assert ready_endpoints(odd, sp) == [("10.1.0.7", 8080)]
     assert service_ports(service(clusterIP="10.96.0.300")) == []
 
