@@ -36,6 +36,7 @@ from typing import Any
 from kybernetes.api.errors import ApiError
 from kybernetes.api.resources import NODES, PODS
 from kybernetes.client import ApiClient
+from kybernetes.kubelet.purge import purge
 
 KYB = [sys.executable, "-m", "kybernetes.cli.main"]
 
@@ -158,7 +159,8 @@ async def _startup_case(kubeconfig: Path, work: Path, runtime: str, pods: int,
         lat = await pod_startup(client, node=node, pods=pods, command=command, image=image)
     finally:
         await client.aclose()
-        _stop(proc)
+        _stop(proc, timeout=120)
+        purge(work / node, node)  # whatever a slow teardown left
     ms = [x * 1000 for x in lat]
     p50, p99 = _percentile(ms, 50), _percentile(ms, 99)
     return {"pods": pods, "p50_ms": round(p50, 1), "p99_ms": round(p99, 1),

@@ -2,8 +2,9 @@
 
 For tests and for `kyb down`-style cleanup: kill the container processes its
 state files name (checking the PID's start time, so a reused PID is never
-hit), delete its pod network namespaces, veths and bridge, its NAT rule and
-its cgroups. Synchronous on purpose: it runs in fixture teardown.
+hit), delete its pod network namespaces, veths and bridge, its iptables rules,
+its cgroups and its Docker containers (by label). Synchronous on purpose: it
+runs in fixture teardown.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -57,6 +59,12 @@ def purge(root_dir: Path, node_name: str) -> list[str]:
                                 *[a.strip('"') for a in args]], capture_output=True, check=False)
                 removed.append(f"{table} rule")
     Cgroups(tag).remove_all()
+    if shutil.which("docker"):
+        left = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.kyb.node={tag}"],
+                              capture_output=True, text=True, check=False).stdout.split()
+        if left:
+            subprocess.run(["docker", "rm", "-f", *left], capture_output=True, check=False)
+            removed += [f"container {c}" for c in left]
     return removed
 
 

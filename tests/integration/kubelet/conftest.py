@@ -182,8 +182,9 @@ def module_core(module_api: ApiServer) -> Iterator[k8s.CoreV1Api]:
 
 @contextlib.contextmanager
 def shared_kubelet(api: ApiServer, core: k8s.CoreV1Api, root: Path, runtime: str,
-                   *args: str) -> Generator[KubeletProcess, None, None]:
-    """A kubelet for a whole module; stopped (teardown) and purged after."""
+                   *args: str, after_stop: Callable[[KubeletProcess], None] | None = None,
+                   ) -> Generator[KubeletProcess, None, None]:
+    """A kubelet for a whole module; stopped (teardown), checked by `after_stop`, purged."""
     kubelet = KubeletProcess(api, root / "root-node-1", name="node-1", runtime=runtime,
                              args=args).start()
     try:
@@ -194,7 +195,11 @@ def shared_kubelet(api: ApiServer, core: k8s.CoreV1Api, root: Path, runtime: str
         yield kubelet
     finally:
         kubelet.stop()
-        purge(kubelet.root, kubelet.name)
+        try:
+            if after_stop is not None:
+                after_stop(kubelet)
+        finally:
+            purge(kubelet.root, kubelet.name)
 
 
 @pytest.fixture

@@ -96,17 +96,15 @@ def _no_containers_left(root) -> None:
     tag = node_tag("node-1", root.resolve())
     left = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.kyb.node={tag}"],
                           capture_output=True, text=True).stdout.split()
-    if left:
-        subprocess.run(["docker", "rm", "-f", *left], capture_output=True)
     assert not left, f"the kubelet left containers behind: {left}"
 
 
 @pytest.fixture(scope="module")
 def node(dockerd, module_api, module_core, tmp_path_factory):
     with shared_kubelet(module_api, module_core, tmp_path_factory.mktemp("node"), "docker",
-                        "--pod-cidr", free_pod_cidr()) as kubelet:
+                        "--pod-cidr", free_pod_cidr(),
+                        after_stop=lambda k: _no_containers_left(k.root)) as kubelet:
         yield kubelet
-    _no_containers_left(kubelet.root)
 
 
 @pytest.fixture
