@@ -36,6 +36,7 @@ log = logging.getLogger("kybernetes.proxy.tcp")
 
 DIAL_TIMEOUTS = (0.25, 0.5, 1.0, 2.0)  # per attempt, as kube-proxy's userspace proxier
 PIPE_SIZE = 1 << 20
+COPY_SIZE = 1 << 16  # a read that fills this is bulk data: splice from then on
 ACCEPTS_PER_WAKEUP = 64
 _SPLICE_FLAGS = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
 _F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ, missing from older Pythons
@@ -64,24 +65,30 @@ def _give_pipe(r: int, w: int, *, empty: bool) -> None:
 
 
 class _Flow:
-    """One direction of a connection: src socket → pipe → dst socket.
+    """One direction of a connection: src socket → dst socket.
 
-    The hot path (``readable`` → ``flush``) touches only ints and bound methods
-    cached here: two splices and a counter update per chunk.
+    Small messages (requests, responses) are copied with one ``recv_into`` and one
+    ``send`` through a buffer of the flow's own; the first read that fills the
+    buffer switches the flow to ``splice`` through a pipe for good (bulk data
+    never enters Python). Either way, bytes the destination cannot take yet wait
+    (``leftover`` or in the pipe) while the source is not read.
     """
 
-    __slots__ = ("bytes", "conn", "dst", "dst_fd", "eof", "key", "loop", "pending", "pipe_r",
-                 "pipe_w", "src_fd", "writing")
+    __slots__ = ("buf", "bytes", "conn", "dst", "dst_fd", "eof", "key", "leftover", "loop",
+                 "pending", "pipe_r", "pipe_w", "src", "src_fd", "view", "writing")
 
     def __init__(self, conn: _Connection, src: socket.socket, dst: socket.socket, *,
                  inbound: bool) -> None:
-        self.conn, self.loop, self.dst = conn, conn.loop, dst
+        self.conn, self.loop, self.src, self.dst = conn, conn.loop, src, dst
         self.src_fd, self.dst_fd = src.fileno(), dst.fileno()
         metrics = conn.listener.metrics
         self.bytes = metrics.bytes_in if inbound else metrics.bytes_out
         self.key = conn.listener.port.key
-        self.pipe_r, self.pipe_w = _take_pipe()
-        self.pending = 0
+        self.buf = bytearray(COPY_SIZE)
+        self.view = memoryview(self.buf)
+        self.leftover = b""
+        self.pipe_r = self.pipe_w = -1  # no pipe until the flow turns out to be bulk
+        self.pending = 0  # bytes in the pipe
         self.eof = False
         self.writing = False
 
@@ -90,49 +97,71 @@ class _Flow:
 
     def readable(self) -> None:
         try:
-            n = _splice(self.src_fd, self.pipe_w, PIPE_SIZE, flags=_SPLICE_FLAGS)
+            if self.pipe_w >= 0:
+                n = _splice(self.src_fd, self.pipe_w, PIPE_SIZE, flags=_SPLICE_FLAGS)
+            else:
+                n = self.src.recv_into(self.buf)
         except BlockingIOError:
             return
         except OSError:
             self.conn.close()
             return
-        if n:
+        if not n:
+            self.eof = True
+            self.loop.remove_reader(self.src_fd)
+        elif self.pipe_w >= 0:
             self.pending += n
             self.bytes[self.key] += n
         else:
-            self.eof = True
-            self.loop.remove_reader(self.src_fd)
+            self.bytes[self.key] += n
+            self.leftover = self.view[:n]
+            if n == COPY_SIZE:  # a full buffer: bulk data, splice from now on
+                with contextlib.suppress(OSError):  # out of fds: keep copying
+                    self.pipe_r, self.pipe_w = _take_pipe()
         self.flush()
 
     def flush(self) -> None:
-        while self.pending:
-            try:
+        try:
+            if self.leftover:
+                sent = self.dst.send(self.leftover)
+                self.leftover = bytes(self.leftover[sent:]) if sent < len(self.leftover) \
+                    else b""
+            while self.pending and not self.leftover:
                 self.pending -= _splice(self.pipe_r, self.dst_fd, self.pending,
                                         flags=_SPLICE_FLAGS)
-            except BlockingIOError:
-                if not self.writing:  # wait for room; stop reading meanwhile
-                    self.writing = True
-                    self.loop.remove_reader(self.src_fd)
-                    self.loop.add_writer(self.dst_fd, self.writable)
-                return
-            except OSError:
-                self.conn.close()
-                return
-        if self.eof:
+        except BlockingIOError:
+            if isinstance(self.leftover, memoryview):
+                self.leftover = bytes(self.leftover)  # the buffer is reused by the next read
+            self._wait_for_room()
+            return
+        except OSError:
+            self.conn.close()
+            return
+        if self.leftover:
+            self._wait_for_room()
+        elif self.eof:
             with contextlib.suppress(OSError):
                 self.dst.shutdown(socket.SHUT_WR)
             self.conn.flow_ended()
+
+    def _wait_for_room(self) -> None:
+        if not self.writing:  # stop reading until the destination drains
+            self.writing = True
+            self.loop.remove_reader(self.src_fd)
+            self.loop.add_writer(self.dst_fd, self.writable)
 
     def writable(self) -> None:
         self.loop.remove_writer(self.dst_fd)
         self.writing = False
         self.flush()
-        if not self.pending and not self.eof and not self.conn.closed:
+        if not (self.pending or self.leftover or self.eof or self.writing
+                or self.conn.closed):
             self.loop.add_reader(self.src_fd, self.readable)
 
     def close(self) -> None:
         """Give the pipe back for reuse when it is certainly empty."""
-        _give_pipe(self.pipe_r, self.pipe_w, empty=self.pending == 0)
+        if self.pipe_r >= 0:
+            _give_pipe(self.pipe_r, self.pipe_w, empty=self.pending == 0)
 
 
 class _Connection:

@@ -16,7 +16,8 @@ import asyncio
 import signal
 import socket
 
-CHUNK = b"x" * (1 << 20)
+PATTERN = bytes(range(256))
+CHUNK = PATTERN * 4096  # 1 MiB; /bytes/<n> is the pattern repeated, so order shows
 
 
 class Http(asyncio.Protocol):

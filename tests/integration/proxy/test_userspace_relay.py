@@ -109,6 +109,7 @@ async def test_bulk_transfer_is_complete(proxier: UserspaceProxier,
     body = await asyncio.to_thread(http_get, HOST, proxier.listeners[sp.key].bound_port,
                                    "/bytes/20000000", timeout=10)
     assert len(body) == 20_000_000
+    assert body == (bytes(range(256)) * (20_000_000 // 256 + 1))[:20_000_000]  # in order
 
 
 async def test_udp_sessions_relay_and_follow_endpoints(proxier: UserspaceProxier,
