@@ -10,12 +10,13 @@ userspace proxy pays for most:
   :class:`LoadBalancer` picks, bounded by a short timeout; refused or timed out,
   the next endpoint is tried (as kube-proxy's userspace proxier does), and with
   none left the client's connection is closed;
-- relay: each direction moves bytes socket → pipe → socket with ``os.splice``,
-  so payload never enters Python (zero-copy in the kernel). A direction whose
-  destination is full stops reading its source until the pipe drains (back
-  pressure); end of stream becomes ``shutdown(SHUT_WR)`` on the other socket
-  (half-close); the pair closes when both directions ended or on any error.
-  Empty pipes are kept for the next connections (fewer syscalls per connection).
+- relay: each direction copies small messages with one ``recv_into`` and one
+  ``send``; once a read fills its 64 KiB buffer the direction is bulk and moves
+  bytes socket → pipe → socket with ``os.splice`` (zero-copy in the kernel; empty
+  pipes are reused by later connections). A direction whose destination is full
+  stops reading its source until it drains (back pressure); end of stream becomes
+  ``shutdown(SHUT_WR)`` on the other socket (half-close); the pair closes when
+  both directions ended or on any error.
 """
 
 from __future__ import annotations
