@@ -22,6 +22,7 @@ from typing import Any
 
 from kybernetes.scheduler.nodeinfo import NodeInfo, new_node_info
 from kybernetes.scheduler.podinfo import PodInfo
+from kybernetes.scheduler.table import NodeTable
 
 NODE_FLAGS: dict[str, Callable[[NodeInfo], bool]] = {
     "tainted": lambda n: any(e in ("NoSchedule", "NoExecute") for _, _, e in n.taints),
@@ -50,6 +51,7 @@ class Cache:
         self._present: set[str] = set()
         self._pods: dict[str, _PodState] = {}
         self._list: list[NodeInfo] | None = None
+        self._table: NodeTable | None = None
         #: Nodes with a property most nodes lack, so filters can skip themselves
         #: for the whole cycle when no node has it (see `any_node`).
         self._flagged: dict[str, set[str]] = {f: set() for f in NODE_FLAGS}
@@ -65,7 +67,9 @@ class Cache:
             info.set_node(node)
         if name not in self._present:
             self._present.add(name)
-            self._list = None
+            self._list = self._table = None
+        else:
+            self._sync(info)
         for flag, test in NODE_FLAGS.items():
             (self._flagged[flag].add if test(info) else self._flagged[flag].discard)(name)
         return info
@@ -75,7 +79,7 @@ class Cache:
     def remove_node(self, name: str) -> None:
         if name in self._present:
             self._present.discard(name)
-            self._list = None
+            self._list = self._table = None
         for names in self._flagged.values():
             names.discard(name)
         info = self._infos.get(name)
@@ -93,7 +97,19 @@ class Cache:
         """The present nodes, in a stable order (for round-robin starts)."""
         if self._list is None:
             self._list = [self._infos[n] for n in sorted(self._present)]
+            self._table = NodeTable(self._list)
         return self._list
+
+    def table(self) -> NodeTable:
+        """The sums of `nodes()` as numpy columns (row i is nodes()[i])."""
+        if self._table is None:
+            self.nodes()
+        assert self._table is not None
+        return self._table
+
+    def _sync(self, info: NodeInfo) -> None:
+        if self._table is not None and info.name in self._present:
+            self._table.write(info)
 
     def __len__(self) -> int:
         return len(self._present)
@@ -105,12 +121,14 @@ class Cache:
         if info is None:
             info = self._infos[node] = NodeInfo(name=node, node={})
         info.add_pod(pod)
+        self._sync(info)
 
     def _unplace(self, key: str, node: str) -> None:
         info = self._infos.get(node)
         if info is None:
             return
         info.remove_pod(key)
+        self._sync(info)
         if not info.pods and node not in self._present:
             del self._infos[node]
 

@@ -90,6 +90,9 @@ class CycleState:
     #: Filled by the runtime: plugins that skipped themselves in this cycle.
     skip_filter: set[str] = field(default_factory=set)
     skip_score: set[str] = field(default_factory=set)
+    #: Filled by the runtime for batch calls: the NodeTable rows of the nodes passed
+    #: to `filter_nodes` / `score_nodes` (a numpy array), or None.
+    rows: Any = None
 
     def read(self, key: str) -> Any:
         return self.data[key]
@@ -141,8 +144,9 @@ class ScorePlugin(Plugin, Protocol):
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         """A score in [0, 100] (or raw, when normalize_scores is defined).
 
-        A plugin may also define `score_nodes(state, pod, nodes) -> list[int]`, the
-        same scores for many nodes in one call; the runtime then uses that.
+        A plugin may also define `score_nodes(state, pod, nodes)` returning the same
+        scores for many nodes in one call (a list or a numpy array); the runtime
+        then uses that.
         """
 
 

@@ -61,6 +61,8 @@ class NodeInfo:
     used_ports: Counter[tuple[str, str, int]] = field(default_factory=Counter)
     #: Bumped on every change, so callers can tell a node moved on.
     generation: int = 0
+    #: This node's row in the cache's NodeTable (-1: none).
+    row: int = -1
 
     def set_node(self, node: dict[str, Any]) -> None:
         """Take a new version of the Node object (labels, taints, allocatable, …)."""

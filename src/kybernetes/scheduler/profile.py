@@ -18,12 +18,13 @@ copied.
 
 from __future__ import annotations
 
-import operator
 import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from kybernetes.scheduler.cache import Cache
 from kybernetes.scheduler.config import ProfileConfig
@@ -157,7 +158,8 @@ class Profile:
 
         Each chunk goes through the filters as a pipeline (a node rejected by one
         filter is not shown to the next); a plugin with `filter_nodes` sees the
-        whole chunk in one call.
+        whole chunk in one call, with the chunk's NodeTable rows in `state.rows`.
+        On return `state.rows` holds the feasible nodes' rows, for scoring.
         """
         filters = [p for p in self.filter if p.name not in state.skip_filter]
         total = len(nodes)
@@ -165,12 +167,15 @@ class Profile:
         start = self.next_start % total
         ordered = nodes[start:] + nodes[:start] if start else nodes
         feasible: list[NodeInfo] = []
+        feasible_rows: list[np.ndarray] = []
         statuses: dict[str, Status] = {}
         pos = 0
         while pos < total and len(feasible) < want:
             chunk = ordered[pos:pos + max(want - len(feasible), 64)]
+            rows = (np.arange(pos, pos + len(chunk)) + start) % total
             pos += len(chunk)
             for plugin in filters:
+                state.rows = rows
                 rejected = _filter_chunk(plugin, state, pod, chunk)
                 if rejected:
                     for i, status in rejected.items():
@@ -178,14 +183,19 @@ class Profile:
                             raise RuntimeError(f"{plugin.name} on {chunk[i].name}: "
                                                f"{status.message()}")
                         statuses[chunk[i].name] = status
+                    keep = np.ones(len(chunk), dtype=bool)
+                    keep[list(rejected)] = False
                     chunk = [n for i, n in enumerate(chunk) if i not in rejected]
+                    rows = rows[keep]
             feasible += chunk
-        if len(feasible) > want:
-            del feasible[want:]
+            feasible_rows.append(rows)
+        del feasible[want:]
+        state.rows = np.concatenate(feasible_rows)[:want] if feasible_rows else None
         self.next_start = (start + pos) % total
         return feasible, statuses
 
-    def _prioritize(self, pod: PodInfo, state: CycleState, nodes: list[NodeInfo]) -> list[int]:
+    def _prioritize(self, pod: PodInfo, state: CycleState,
+                    nodes: list[NodeInfo]) -> np.ndarray:
         """The weighted sum of the scores of each node, in node order."""
         for plugin in self.pre_score:
             status = plugin.pre_score(state, pod, nodes)
@@ -193,7 +203,7 @@ class Profile:
                 state.skip_score.add(plugin.name)
             elif status is not None and status.code == Code.ERROR:
                 raise RuntimeError(f"{plugin.name}: {status.message()}")
-        totals: list[int] | None = None
+        totals = np.zeros(len(nodes), dtype=np.int64)
         for plugin, weight in self.score:
             if plugin.name in state.skip_score:
                 continue
@@ -205,17 +215,15 @@ class Profile:
                 scores = [score(state, pod, n) for n in nodes]
             normalize = getattr(plugin, "normalize_scores", None)
             if normalize is not None:
+                scores = list(scores)
                 normalize(state, pod, scores)
-            if weight != 1:
-                scores = [s * weight for s in scores]
-            totals = scores if totals is None else list(map(operator.add, totals, scores))
-        return totals if totals is not None else [0] * len(nodes)
+            totals += np.asarray(scores, dtype=np.int64) * weight
+        return totals
 
-    def _select(self, totals: list[int], nodes: list[NodeInfo]) -> str:
+    def _select(self, totals: np.ndarray, nodes: list[NodeInfo]) -> str:
         """The best-scored node; ties broken uniformly at random."""
-        best = max(totals)
-        ties = [i for i, t in enumerate(totals) if t == best]
-        return nodes[ties[0] if len(ties) == 1 else self.rng.choice(ties)].name
+        ties = np.flatnonzero(totals == totals.max())
+        return nodes[int(ties[0] if len(ties) == 1 else self.rng.choice(ties))].name
 
     # --- after the decision -------------------------------------------------------
 

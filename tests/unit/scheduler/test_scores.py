@@ -146,7 +146,7 @@ def test_batch_paths_agree_with_the_per_node_paths():
         info = pod_info(pod)
         for name in ("NodeResourcesFit", "NodeResourcesBalancedAllocation"):
             plugin = profile.plugins[name]
-            assert plugin.score_nodes(CycleState(), info, infos) == \
+            assert list(plugin.score_nodes(CycleState(), info, infos)) == \
                 [plugin.score(CycleState(), info, n) for n in infos]
         fit = profile.plugins["NodeResourcesFit"]
         expected = {i: s for i, n in enumerate(infos)

@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from kybernetes.scheduler.framework import MAX_NODE_SCORE, SKIP, CycleState, Status, unschedulable
 from kybernetes.scheduler.nodeinfo import NodeInfo
 from kybernetes.scheduler.podinfo import CPU, EPHEMERAL, MEMORY, PodInfo
@@ -67,6 +69,12 @@ def _least(requested: int, allocatable: int) -> int:
     return (allocatable - requested) * MAX_NODE_SCORE // allocatable
 
 
+def _least_vector(requested: np.ndarray, allocatable: np.ndarray) -> np.ndarray:
+    """`_least` over arrays (allocatable is never zero here)."""
+    return np.where(requested <= allocatable,
+                    (allocatable - requested) * MAX_NODE_SCORE // allocatable, 0)
+
+
 def _most(requested: int, allocatable: int) -> int:
     return min(requested, allocatable) * MAX_NODE_SCORE // allocatable
 
@@ -97,32 +105,33 @@ class NodeResourcesFit:
 
     def filter_nodes(self, state: CycleState, pod: PodInfo,
                      nodes: list[NodeInfo]) -> dict[int, Status]:
-        """Many nodes in one call: the cpu/memory/pods check inlined."""
+        """Many nodes at once: pods/cpu/memory as vector compares on the node table."""
         r = pod.requests
-        if r.ephemeral or r.scalar:
+        if r.ephemeral or r.scalar or self.handle is None:
             return {i: st for i, n in enumerate(nodes)
                     if (st := self.filter(state, pod, n)) is not None}
-        cpu, memory = r.cpu, r.memory
+        t = self.handle.cache.table()
+        rows = t.rows(nodes, state.rows)
+        fits = ((t.npods[rows] < t.alloc_pods[rows])
+                & (t.alloc_cpu[rows] - t.req_cpu[rows] >= r.cpu)
+                & (t.alloc_memory[rows] - t.req_memory[rows] >= r.memory))
         rejected = {}
-        for i, n in enumerate(nodes):
-            if len(n.pods) >= n.alloc_pods or cpu > n.alloc_cpu - n.req_cpu or \
-                    memory > n.alloc_memory - n.req_memory:
-                reasons = fit_reasons(pod, n)
-                if reasons:
-                    rejected[i] = unschedulable(*reasons)
+        for i in np.flatnonzero(~fits).tolist():
+            reasons = fit_reasons(pod, nodes[i])  # also forgives zero requests
+            if reasons:
+                rejected[i] = unschedulable(*reasons)
         return rejected
 
-    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
-        """All nodes at once: the default strategy inlined (no call per node)."""
-        if not self._fast:
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Any:
+        """All nodes at once: the default strategy as vector arithmetic."""
+        if not self._fast or self.handle is None or \
+                self.handle.cache.any_node("zero_allocatable"):
             return [self.score(state, pod, n) for n in nodes]
-        if self.handle is not None and self.handle.cache.any_node("zero_allocatable"):
-            return [self.score(state, pod, n) for n in nodes]
-        pc, pm = pod.non_zero_cpu, pod.non_zero_memory
-        return [(((ac - rc) * 100 // ac) if (rc := n.nz_cpu + pc) <= (ac := n.alloc_cpu) else 0)
-                + (((am - rm) * 100 // am) if (rm := n.nz_memory + pm) <= (am := n.alloc_memory)
-                   else 0) >> 1
-                for n in nodes]
+        t = self.handle.cache.table()
+        rows = t.rows(nodes, state.rows)
+        return ((_least_vector(t.nz_cpu[rows] + pod.non_zero_cpu, t.alloc_cpu[rows])
+                 + _least_vector(t.nz_memory[rows] + pod.non_zero_memory,
+                                 t.alloc_memory[rows])) >> 1)
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         if self._fast:
@@ -157,17 +166,16 @@ class NodeResourcesBalancedAllocation:
                   nodes: list[NodeInfo]) -> Status | None:
         return SKIP if pod.requests.zero else None
 
-    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
-        """All nodes at once; cpu + memory (the default) inlined."""
-        if self.resources != (CPU, MEMORY):
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Any:
+        """All nodes at once; cpu + memory (the default) as vector arithmetic."""
+        if self.resources != (CPU, MEMORY) or self.handle is None or \
+                self.handle.cache.any_node("zero_allocatable"):
             return [self.score(state, pod, n) for n in nodes]
-        if self.handle is not None and self.handle.cache.any_node("zero_allocatable"):
-            return [self.score(state, pod, n) for n in nodes]
-        pc, pm = pod.requests.cpu, pod.requests.memory
-        return [int((1 - abs((fc if (fc := (n.req_cpu + pc) / n.alloc_cpu) < 1.0 else 1.0)
-                             - (fm if (fm := (n.req_memory + pm) / n.alloc_memory) < 1.0
-                                else 1.0)) / 2) * MAX_NODE_SCORE)
-                for n in nodes]
+        t = self.handle.cache.table()
+        rows = t.rows(nodes, state.rows)
+        fc = np.minimum((t.req_cpu[rows] + pod.requests.cpu) / t.alloc_cpu[rows], 1.0)
+        fm = np.minimum((t.req_memory[rows] + pod.requests.memory) / t.alloc_memory[rows], 1.0)
+        return ((1 - np.abs(fc - fm) / 2) * MAX_NODE_SCORE).astype(np.int64)
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         fractions = []
