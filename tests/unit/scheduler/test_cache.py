@@ -82,3 +82,29 @@ def test_node_updates_keep_the_pod_sums():
     cache.update_node(make_node("a", cpu="8", labels={"x": "y"}))
     node = cache.node("a")
     assert (node.alloc_cpu, node.req_cpu, node.labels["x"]) == (8000, 1000, "y")
+
+
+def test_the_node_table_follows_every_change():
+    cache = Cache()
+    for name in ("b", "a", "c"):
+        cache.add_node(make_node(name, cpu="2"))
+    table = cache.table()
+    assert [n.name for n in cache.nodes()] == ["a", "b", "c"]
+
+    def row(name):
+        node = cache.node(name)
+        return dict(zip(("alloc_cpu", "req_cpu", "nz_cpu", "npods"),
+                        (int(table.alloc_cpu[node.row]), int(table.req_cpu[node.row]),
+                         int(table.nz_cpu[node.row]), int(table.npods[node.row])), strict=True))
+
+    cache.assume_pod(pod_info(make_pod("p", cpu="500m")), "b")
+    assert row("b") == {"alloc_cpu": 2000, "req_cpu": 500, "nz_cpu": 500, "npods": 1}
+    cache.forget_pod("default/p")
+    assert row("b")["req_cpu"] == 0 and row("b")["npods"] == 0
+    cache.add_pod(_bound(make_pod("q"), "c"))
+    assert row("c") == {"alloc_cpu": 2000, "req_cpu": 0, "nz_cpu": 100, "npods": 1}
+    cache.update_node(make_node("c", cpu="8"))
+    assert row("c")["alloc_cpu"] == 8000
+    cache.add_node(make_node("aa"))  # a new node: a new table, rows renumbered
+    table = cache.table()
+    assert [n.row for n in cache.nodes()] == [0, 1, 2, 3] and row("c")["npods"] == 1
