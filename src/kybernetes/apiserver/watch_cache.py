@@ -120,7 +120,8 @@ class Watcher:
         """Everything queued, waiting up to `wait` seconds; [] on timeout or close."""
         if not self.items and not self.closed:
             try:
-                await asyncio.wait_for(self.wake.wait(), wait)
+                async with asyncio.timeout(wait):  # no task per wait, unlike wait_for
+                    await self.wake.wait()
             except TimeoutError:
                 return []
         self.wake.clear()
