@@ -17,7 +17,7 @@ two `kyb hollow-nodes` groups (fake runtime).
 4. **node_death** (with nodes): an RC of `--dead-replicas` runs on group A; group
    B starts; group A's process is killed (SIGKILL: its leases stop); time until
    the RC has that many Running pods again, all on group B. Short flags: grace
-   5 s, monitor period 0.5 s, tolerationSeconds 1 in the pod template.
+   8 s, monitor period 0.5 s, tolerationSeconds 1 in the pod template.
 
 Prints one JSON object.
 """
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -54,9 +55,8 @@ TOLERATE_1S = [{"key": k, "operator": "Exists", "effect": "NoExecute", "tolerati
 
 
 def pod_spec(tolerations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    spec: dict[str, Any] = {"containers": [{
-        "name": "pause", "image": "registry.k8s.io/pause:3.10",
-        "resources": {"requests": {"cpu": "10m", "memory": "10Mi"}}}]}
+    spec: dict[str, Any] = {"containers": [{"name": "pause",
+                                            "image": "registry.k8s.io/pause:3.10"}]}
     if tolerations:
         spec["tolerations"] = tolerations
     return spec
@@ -89,7 +89,7 @@ async def baseline(client: ApiClient, count: int) -> float:
 
 
 async def until_pods(client: ApiClient, ns: str, want: int, *, running: bool = False,
-                     ok: Any = None, within: float = 600) -> float:
+                     ok: Any = None, within: float = 600, exactly: bool = False) -> float:
     """Seconds (monotonic time) at which `want` matching pods are seen (a watch)."""
     listing = await client.list(PODS, namespace=ns)
     pods = {p["metadata"]["name"]: p for p in listing["items"]}
@@ -99,7 +99,9 @@ async def until_pods(client: ApiClient, ns: str, want: int, *, running: bool = F
                    if not p["metadata"].get("deletionTimestamp")
                    and (not running or (p.get("status") or {}).get("phase") == "Running")
                    and (ok is None or ok(p)))
-    if counted() >= want:
+    def reached() -> bool:
+        return counted() == want if exactly else counted() >= want
+    if reached():
         return time.monotonic()
     rv = listing["metadata"]["resourceVersion"]
     async with asyncio.timeout(within):
@@ -114,14 +116,14 @@ async def until_pods(client: ApiClient, ns: str, want: int, *, running: bool = F
                         pods.pop(name, None)
                     else:
                         pods[name] = event.object
-                    if counted() >= want:
+                    if reached():
                         return time.monotonic()
 
 
 def start_manager(server: ApiServer, logs: Path) -> Proc:
     port = free_port()
     proc = Proc.kyb("controller-manager", "--kubeconfig", str(server.kubeconfig),
-                    "--healthz-port", str(port), "--node-monitor-grace-period", "5s",
+                    "--healthz-port", str(port), "--node-monitor-grace-period", "8s",
                     "--node-monitor-period", "500ms", "--pod-eviction-timeout", "1s",
                     log_path=logs / "controller-manager.log").start()
     wait_http_ok(f"http://127.0.0.1:{port}/readyz", timeout=60, is_alive=proc.alive)
@@ -133,6 +135,9 @@ async def rc_create(client: ApiClient, replicas: int) -> dict[str, float]:
     start = time.monotonic()
     await client.create(REPLICATION_CONTROLLERS, rc("big", ns, replicas))
     done = await until_pods(client, ns, replicas)
+    # Out of the way before nodes arrive: the next steps measure their own pods.
+    await client.patch(REPLICATION_CONTROLLERS, "big", {"spec": {"replicas": 0}}, namespace=ns)
+    await until_pods(client, ns, 0, exactly=True)
     return {"seconds": round(done - start, 3), "pods_per_second": round(replicas / (
         done - start), 1)}
 
@@ -182,7 +187,7 @@ async def node_death(client: ApiClient, group_a: Proc, replicas: int,
         return (p["spec"].get("nodeName") or "").startswith("group-b")
     done = await until_pods(client, ns, replicas, running=True, ok=on_b, within=120)
     return {"pods_on_dead_nodes": on_a, "seconds_until_all_running_elsewhere":
-            round(done - killed, 3), "grace_period_seconds": 5, "toleration_seconds": 1}
+            round(done - killed, 3), "grace_period_seconds": 8, "toleration_seconds": 1}
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -223,7 +228,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def _interrupt(*_: Any) -> None:
+    raise KeyboardInterrupt  # so `finally` stops every child process
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replicas", type=int, default=1000)
     parser.add_argument("--dead-replicas", type=int, default=100)

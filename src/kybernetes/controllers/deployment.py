@@ -271,7 +271,8 @@ class DeploymentController(Controller):
         scaled = []
         for rs in all_rs:
             want = targets.get(object_key(rs), ro.replicas(rs))
-            scaled.append(await self._scale(d, rs, want) if want != ro.replicas(rs) else rs)
+            # Also refreshes desired-replicas, so this is no scaling event next time.
+            scaled.append(await self._scale(d, rs, want) if ro.replicas(rs) or want else rs)
         new = next((rs for rs in scaled if new is not None and object_key(rs) == object_key(new)),
                    None)
         if paused:
