@@ -47,19 +47,31 @@ Matcher = Callable[[dict[str, Any]], bool]
 
 
 class Entry:
-    """One object at one revision; its JSON bytes are made once and shared."""
+    """One object at one revision; its JSON bytes (and watch event lines) are made
+    once and shared by every list and watcher."""
 
-    __slots__ = ("_raw", "key", "obj", "rv")
+    __slots__ = ("_lines", "_raw", "key", "obj", "rv")
 
     def __init__(self, key: str, obj: dict[str, Any], rv: int) -> None:
         self.key, self.obj, self.rv = key, obj, rv
         self._raw: bytes | None = None
+        self._lines: dict[str, bytes] | None = None
 
     @property
     def raw(self) -> bytes:
         if self._raw is None:
             self._raw = orjson.dumps(self.obj)
         return self._raw
+
+    def event_line(self, type_: str) -> bytes:
+        """``{"type":…,"object":…}\n`` for a watch stream."""
+        if self._lines is None:
+            self._lines = {}
+        line = self._lines.get(type_)
+        if line is None:
+            line = self._lines[type_] = b"".join(
+                (b'{"type":"', type_.encode(), b'","object":', self.raw, b"}\n"))
+        return line
 
 
 class CacheEvent:
@@ -78,6 +90,9 @@ class Watcher:
         self.wake = asyncio.Event()
         self.closed = False
         self.dropped = False
+        # Set once the stream is live: writes an event now; False when it cannot
+        # (the connection is backed up), and the event is queued instead.
+        self.direct: Callable[[str, Entry], bool] | None = None
 
     def _matches(self, entry: Entry | None) -> bool:
         if entry is None or not entry.key.startswith(self.prefix):
@@ -101,6 +116,8 @@ class Watcher:
 
     def _push(self, type_: str, entry: Entry) -> None:
         if self.closed:
+            return
+        if self.direct is not None and not self.items and self.direct(type_, entry):
             return
         if len(self.items) >= WATCHER_BUFFER:
             self.dropped = True
