@@ -16,7 +16,8 @@ two `kyb hollow-nodes` groups (fake runtime).
    (group A) start; a second RC of `--replicas`; time until every pod is Running.
 4. **node_death** (with nodes): an RC of `--dead-replicas` runs on group A; group
    B starts; group A's process is killed (SIGKILL: its leases stop); time until
-   the RC has that many Running pods again, all on group B. Short flags: grace
+   the RC has that many Running pods again, all on group B (the RC of step 3 is
+   on group A too, so its pods move at the same time). Short flags: grace
    8 s, monitor period 0.5 s, tolerationSeconds 1 in the pod template.
 
 Prints one JSON object.
@@ -182,12 +183,25 @@ async def node_death(client: ApiClient, group_a: Proc, replicas: int,
                if (p["spec"].get("nodeName") or "").startswith("group-a"))
     group_a.kill()
     killed = time.monotonic()
+    detected = asyncio.create_task(until_unknown(client, "group-a"))
 
     def on_b(p: dict[str, Any]) -> bool:
         return (p["spec"].get("nodeName") or "").startswith("group-b")
     done = await until_pods(client, ns, replicas, running=True, ok=on_b, within=120)
-    return {"pods_on_dead_nodes": on_a, "seconds_until_all_running_elsewhere":
+    return {"pods_on_dead_nodes": on_a, "seconds_until_node_unknown":
+            round(await detected - killed, 3), "seconds_until_all_running_elsewhere":
             round(done - killed, 3), "grace_period_seconds": 8, "toleration_seconds": 1}
+
+
+async def until_unknown(client: ApiClient, prefix: str) -> float:
+    """When the first node named `prefix`* is seen with Ready=Unknown."""
+    while True:
+        for node in (await client.list(NODES))["items"]:
+            if node["metadata"]["name"].startswith(prefix) and any(
+                    c["type"] == "Ready" and c["status"] == "Unknown"
+                    for c in (node.get("status") or {}).get("conditions") or ()):
+                return time.monotonic()
+        await asyncio.sleep(0.1)
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
