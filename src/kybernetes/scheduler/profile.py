@@ -165,14 +165,17 @@ class Profile:
         total = len(nodes)
         want = num_feasible_nodes_to_find(total, self.percentage)
         start = self.next_start % total
-        ordered = nodes[start:] + nodes[:start] if start else nodes
         feasible: list[NodeInfo] = []
         feasible_rows: list[np.ndarray] = []
         statuses: dict[str, Status] = {}
         pos = 0
         while pos < total and len(feasible) < want:
-            chunk = ordered[pos:pos + max(want - len(feasible), 64)]
-            rows = (np.arange(pos, pos + len(chunk)) + start) % total
+            size = min(max(want - len(feasible), 64), total - pos)
+            lo = (start + pos) % total
+            chunk = nodes[lo:lo + size]
+            if len(chunk) < size:  # the window wraps around the end
+                chunk += nodes[:size - len(chunk)]
+            rows = (np.arange(size) + lo) % total
             pos += len(chunk)
             for plugin in filters:
                 state.rows = rows

@@ -139,3 +139,25 @@ def test_host_ports_conflict():
 def test_no_nodes_at_all():
     with pytest.raises(NoNodesAvailable, match="no nodes available to schedule pods"):
         schedule([], make_pod("p"))
+
+
+def test_round_robin_windows_wrap_and_still_find_the_one_node_that_fits():
+    from kybernetes.scheduler.framework import CycleState
+    from kybernetes.scheduler.podinfo import pod_info
+    from tests.unit.scheduler.harness import build
+
+    nodes = [make_node(f"n{i:03}", cpu="1") for i in range(300)]
+    nodes[5] = make_node("n005", cpu="8")
+    profile = build(nodes)
+    for i in range(7):  # small pods move the round-robin start around the ring
+        state = CycleState()
+        profile.schedule(pod_info(make_pod(f"s{i}", cpu="100m")), state)
+        assert len(state.rows) == 144  # 300 nodes: score 48%, at least 100
+    starts = set()
+    for i in range(5):
+        profile.schedule(pod_info(make_pod(f"m{i}", cpu="100m")), CycleState())
+        starts.add(profile.next_start)
+        assert profile.schedule(pod_info(make_pod(f"big{i}", cpu="2")), CycleState()) == "n005"
+    assert len(starts) == 5  # the one fitting node was found from five different starts
+    msg = schedule(nodes, make_pod("huge", cpu="16"))
+    assert msg.startswith("FIT: 0/300 nodes are available: 300 Insufficient cpu.")
