@@ -59,9 +59,9 @@ class Cgroups:
 
     def create(self, rel: str, resources: dict[str, Any]) -> list[str]:
         """Make the groups for one container; the `cgroup.procs` files to join."""
-        if not self.enabled:
-            return []
         limits = resources.get("limits") or {}
+        if not self.enabled or not ({"memory", "cpu"} & set(limits)):
+            return []  # nothing to enforce: spare the kernel a cgroup per container
         if self.version == 2:
             self._enable_v2(rel)
         procs = []
