@@ -385,7 +385,9 @@ class DeploymentController(Controller):
 
     async def _write_status(self, d: Obj, all_rs: list[Obj], new: Obj | None) -> None:
         status = ro.calculate_status(d, all_rs, new)
-        before = d.get("status") or {}
+        # Compare with what the server has (the cache), not with `d`, whose
+        # conditions this sync may already have set.
+        before = (self.deployments.get(object_key(d)) or {}).get("status") or {}
         paused = bool(d["spec"].get("paused"))
         new_name = meta(new)["name"] if new else ""
         if not paused and new is not None:

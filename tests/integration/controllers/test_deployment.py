@@ -92,14 +92,15 @@ async def test_scale_pause_and_resume(client: ApiClient, ns: str,
         assert len(await pods_of(client, "app=api", ns)) == 5
 
         await kubectl(k, "rollout", "pause", "deployment/api", "-n", ns)
-        await kubectl(k, "set", "image", "deployment/api", "busybox=busybox:2", "-n", ns)
 
         async def paused_condition() -> bool:
             d = await client.get(DEPLOYMENTS, "api", namespace=ns)
             return any(c["type"] == "Progressing" and c["reason"] == "DeploymentPaused"
                        for c in (d.get("status") or {}).get("conditions") or ())
         await eventually(paused_condition, what="Progressing=Unknown DeploymentPaused")
-        assert len(await _replica_sets(client, ns)) == 1
+        await kubectl(k, "set", "image", "deployment/api", "busybox=busybox:2", "-n", ns)
+        await asyncio.sleep(0.5)
+        assert len(await _replica_sets(client, ns)) == 1  # paused: nothing rolls
 
         await kubectl(k, "rollout", "resume", "deployment/api", "-n", ns)
         await kubectl(k, "rollout", "status", "deployment/api", "-n", ns, "--timeout=30s")
@@ -135,3 +136,10 @@ async def test_recreate_stops_old_pods_before_starting_new(client: ApiClient, ns
         assert not mixed
         await kubectl(shared_apiserver, "rollout", "status", "deployment/db", "-n", ns,
                       "--timeout=30s")
+        # Deleting the Deployment takes its ReplicaSets and their pods along.
+        await kubectl(shared_apiserver, "delete", "deployment", "db", "-n", ns)
+
+        async def all_gone() -> bool:
+            return not await _replica_sets(client, ns) and not await pods_of(
+                client, "app=db", ns, active=False)
+        await eventually(all_gone, what="ReplicaSets and pods collected")
