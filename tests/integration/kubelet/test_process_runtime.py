@@ -244,3 +244,16 @@ def test_startup_probe_gates_readiness_until_it_passes(core, node, ns, tmp_path:
     flag.write_text("ok")
     wait_for(lambda: _running_ready(core, ns, "slowstart"), what="Ready after startup")
     assert container_status(_pod(core, ns, "slowstart"), "c").started is True
+
+
+def test_prestop_hook_runs_before_the_container_is_stopped(core, node, ns,
+                                                          tmp_path: Path) -> None:
+    marker = tmp_path / "prestop"
+    core.create_namespaced_pod(ns, make_pod("hook", [
+        {"name": "c", "image": "busybox", "command": [BUSYBOX, "sleep", "3600"],
+         "lifecycle": {"preStop": {"exec": {"command": [
+             "sh", "-c", f"echo stopping $HOSTNAME > {marker}"]}}}}]))
+    wait_for(lambda: _running_ready(core, ns, "hook"), what="Running")
+    core.delete_namespaced_pod("hook", ns)
+    wait_for(lambda: not core.list_namespaced_pod(ns).items, what="pod removed")
+    assert marker.read_text() == "stopping hook\n"
