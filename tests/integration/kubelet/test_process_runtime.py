@@ -184,7 +184,7 @@ def test_graceful_deletion_honours_the_grace_period(core, node, ns, tmp_path: Pa
     wait_for(lambda: not core.list_namespaced_pod(ns).items, timeout=15,
              what="pod removed")
     elapsed = time.monotonic() - started
-    assert 2.8 <= elapsed < 8, elapsed
+    assert 2.8 <= elapsed < 12, elapsed  # the grace period, not the 30 s default
     assert marker.read_text().startswith("TERM")  # SIGTERM first, SIGKILL at the deadline
     messages = [e.message for e in core.list_namespaced_event(ns).items]
     assert "Stopping container c" in messages
