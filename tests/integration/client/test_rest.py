@@ -5,12 +5,20 @@ from __future__ import annotations
 import asyncio
 import itertools
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from kybernetes.api import errors
 from kybernetes.api.resources import CONFIGMAPS, EVENTS, LEASES, PODS
-from kybernetes.client import ApiClient, EventRecorder, Informer, LeaderElector
+from kybernetes.client import (
+    ApiClient,
+    EventRecorder,
+    Informer,
+    LeaderElector,
+    load_kubeconfig,
+    write_kubeconfig,
+)
 from tests.support.apiserver import ApiServer
 from tests.support.net import free_port
 
@@ -185,3 +193,35 @@ async def test_repeated_events_are_aggregated(client: ApiClient,
                           str(shared_apiserver.kubeconfig), "describe", "pod", name],
                          capture_output=True, text=True, timeout=30)
     assert "Stuck" in out.stdout and "(x3 over" in out.stdout, out.stdout + out.stderr
+
+
+async def test_bearer_token_and_ca_file_from_a_written_kubeconfig(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.csv"
+    tokens.write_text('s3cret,alice,1001,"system:masters"\n')
+    server = ApiServer(tmp_path / "api", extra_args=("--token-auth-file", str(tokens))).start()
+    try:
+        admin = load_kubeconfig(server.kubeconfig)
+        ca_file = tmp_path / "ca.crt"
+        ca_file.write_bytes(admin.ca_pem or b"")
+        config = tmp_path / "alice.kubeconfig"
+        write_kubeconfig(config, server=admin.server, ca_pem=None, token="s3cret",
+                         user="alice")
+        # Point the cluster at the CA *file*, as hand-written kubeconfigs often do.
+        text = config.read_text().replace(
+            "server: ", f"certificate-authority: {ca_file}\n    server: ", 1)
+        config.write_text(text)
+        alice = ApiClient.from_kubeconfig(config)
+        try:
+            listing = await alice.list(PODS, namespace="default")
+            assert listing["kind"] == "PodList"
+        finally:
+            await alice.aclose()
+        stranger = ApiClient(admin.server, ssl=load_kubeconfig(config).ssl_context(),
+                             token="wrong")
+        try:
+            with pytest.raises(errors.Unauthorized):
+                await stranger.list(PODS, namespace="default")
+        finally:
+            await stranger.aclose()
+    finally:
+        server.stop()
