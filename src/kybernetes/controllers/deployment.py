@@ -3,8 +3,7 @@
 A Deployment owns ReplicaSets; the one whose template equals the Deployment's
 (apart from the pod-template-hash label) is *new*, the others *old*. A sync:
 
-1. claims ReplicaSets (adopt matching orphans, release the ones that stopped
-   matching), as the replica controllers claim pods;
+1. claims ReplicaSets (:mod:`adoption`), as the replica controllers claim pods;
 2. when paused, or when only `replicas` changed (a scaling event), scales the
    ReplicaSets without rolling (proportionally when several are active);
 3. otherwise rolls out by the strategy:
@@ -42,6 +41,7 @@ from kybernetes.api.meta import (
 from kybernetes.api.resources import DEPLOYMENTS, PODS, REPLICA_SETS
 from kybernetes.client import ApiClient, InformerFactory
 from kybernetes.controllers import rollout as ro
+from kybernetes.controllers.adoption import Claimer
 from kybernetes.controllers.base import Controller, Obj, deep_copy, meta
 from kybernetes.controllers.scaling import proportional_targets
 
@@ -102,7 +102,9 @@ class DeploymentController(Controller):
             self.event(d, "Warning", "SelectingAll",
                        "This deployment is selecting all pods. A non-empty selector is required.")
             return
-        rs_list = await self._claim(d, selector)
+        rs_list = await Claimer(self.client, owner_resource=DEPLOYMENTS, owner=d,
+                                selector=selector, resource=REPLICA_SETS).claim(
+            self.replica_sets.list(meta(d)["namespace"]))
         if is_being_deleted(d):
             new, old = self._split(d, rs_list)
             await self._write_status(d, [*old, *([new] if new else [])], new)
@@ -116,34 +118,6 @@ class DeploymentController(Controller):
             await self._rollout_recreate(d, rs_list)
         else:
             await self._rollout_rolling(d, rs_list)
-
-    async def _claim(self, d: Obj, selector: Selector) -> list[Obj]:
-        uid = meta(d)["uid"]
-        mine = []
-        for rs in self.replica_sets.list(meta(d)["namespace"]):
-            ref = controller_ref(rs)
-            matches = selector.matches(meta(rs).get("labels"))
-            if ref is not None and ref.get("uid") == uid:
-                if matches or is_being_deleted(d):
-                    mine.append(rs)
-                else:
-                    await self._set_refs(rs, [r for r in meta(rs).get("ownerReferences") or []
-                                              if r.get("uid") != uid])
-            elif ref is None and matches and not is_being_deleted(d) and not is_being_deleted(rs):
-                adopted = await self._set_refs(rs, [*(meta(rs).get("ownerReferences") or []),
-                                                    owner_reference(d)])
-                if adopted is not None:
-                    mine.append(adopted)
-        return mine
-
-    async def _set_refs(self, rs: Obj, refs: list[Obj]) -> Obj | None:
-        body = {"metadata": {"ownerReferences": refs or None,
-                             "resourceVersion": meta(rs).get("resourceVersion")}}
-        try:
-            return await self.client.patch(REPLICA_SETS, meta(rs)["name"], body,
-                                           namespace=meta(rs)["namespace"])
-        except errors.NotFound:
-            return None
 
     @staticmethod
     def _split(d: Obj, rs_list: list[Obj]) -> tuple[Obj | None, list[Obj]]:

@@ -8,10 +8,9 @@ Kubernetes where the RC manager wraps the ReplicaSet controller.
 A sync is level-triggered, in straight steps:
 
 1. read the owner from the cache (gone: forget its expectations);
-2. claim pods: of the active pods in its namespace (not finished, not being
-   deleted), keep the ones it controls that still match, *release* the ones it
-   controls whose labels stopped matching, *adopt* matching orphans (after a
-   live re-read proves the owner is not being deleted);
+2. claim pods (:mod:`adoption`): of the active pods in its namespace (not
+   finished, not being deleted), keep the ones it controls that still match,
+   release the ones whose labels stopped matching, adopt matching orphans;
 3. if expectations are satisfied (every create/delete it asked for was seen
    by the informer, or 5 minutes passed), create or delete the difference:
    creations in slow-start batches 1, 2, 4, … (a failing batch stops the rest,
@@ -20,9 +19,6 @@ A sync is level-triggered, in straight steps:
 4. write status (replicas, fullyLabeledReplicas, readyReplicas,
    availableReplicas, observedGeneration, ReplicaFailure) through the status
    subresource when it changed.
-
-Writes to pods' ownerReferences are merge patches carrying the resourceVersion
-read, so a concurrent change makes them fail (409) and the sync retry.
 """
 
 from __future__ import annotations
@@ -46,6 +42,7 @@ from kybernetes.api.meta import (
 )
 from kybernetes.api.resources import PODS, REPLICA_SETS, REPLICATION_CONTROLLERS, Resource
 from kybernetes.client import ApiClient, InformerFactory
+from kybernetes.controllers.adoption import Claimer
 from kybernetes.controllers.base import Controller, Obj, deep_copy, meta
 from kybernetes.controllers.expectations import Expectations
 from kybernetes.controllers.pod_ordering import pods_to_delete
@@ -193,7 +190,8 @@ class ReplicaManager(Controller):
         # 2. The pods it controls.
         namespace = meta(owner).get("namespace") or ""
         active = [p for p in self.pods.list(namespace) if is_pod_active(p)]
-        pods = await self._claim(owner, selector, active)
+        pods = await Claimer(self.client, owner_resource=self.resource, owner=owner,
+                             selector=selector, resource=PODS).claim(active)
         # 3. Create or delete toward spec.replicas.
         error: Exception | None = None
         if needs_sync and not is_being_deleted(owner):
@@ -206,55 +204,6 @@ class ReplicaManager(Controller):
             self.queue.add_after(key, 1.0)
         if error is not None:
             raise error
-
-    async def _claim(self, owner: Obj, selector: Selector, pods: list[Obj]) -> list[Obj]:
-        uid = meta(owner).get("uid")
-        mine: list[Obj] = []
-        can_adopt: bool | None = None
-        for pod in pods:
-            ref = controller_ref(pod)
-            matches = selector.matches(_labels(pod))
-            if ref is not None:
-                if ref.get("uid") != uid:
-                    continue
-                if matches:
-                    mine.append(pod)
-                elif not is_being_deleted(owner):
-                    await self._set_owner_refs(pod, [r for r in self._refs(pod)
-                                                     if r.get("uid") != uid])
-                continue
-            if not matches or is_being_deleted(owner):
-                continue
-            if can_adopt is None:
-                can_adopt = await self._can_adopt(owner)
-            if can_adopt:
-                adopted = await self._set_owner_refs(pod, [*self._refs(pod),
-                                                           owner_reference(owner)])
-                if adopted is not None:
-                    mine.append(adopted)
-        return mine
-
-    @staticmethod
-    def _refs(pod: Obj) -> list[Obj]:
-        return list(meta(pod).get("ownerReferences") or [])
-
-    async def _can_adopt(self, owner: Obj) -> bool:
-        """A live read: adopt only for an owner that exists and is not being deleted."""
-        try:
-            fresh = await self.client.get(self.resource, meta(owner)["name"],
-                                          namespace=meta(owner).get("namespace"))
-        except errors.NotFound:
-            return False
-        return meta(fresh).get("uid") == meta(owner).get("uid") and not is_being_deleted(fresh)
-
-    async def _set_owner_refs(self, pod: Obj, refs: list[Obj]) -> Obj | None:
-        body = {"metadata": {"ownerReferences": refs or None,
-                             "resourceVersion": meta(pod).get("resourceVersion")}}
-        try:
-            return await self.client.patch(PODS, meta(pod)["name"], body,
-                                           namespace=meta(pod).get("namespace"))
-        except errors.NotFound:
-            return None
 
     async def _manage(self, owner: Obj, pods: list[Obj], key: str) -> Exception | None:
         replicas = int((owner.get("spec") or {}).get("replicas", 1))
