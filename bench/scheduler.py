@@ -17,7 +17,9 @@ SchedulingBasic: nodes of 4 cpu / 32Gi / 110 pods, pods requesting 100m / 500Mi.
 5. `--pods` more pods are created at full speed while a watch records when each is
    seen bound. Per-pod latency is created (create call returned) → bound seen
    through the watch; throughput is pods / (last bound − first create sent).
-6. Where the time goes: CPU seconds used by the API server, the scheduler and
+6. `algorithm_only_decisions_per_cpu_s`: the scheduling algorithm alone, in
+   this process over the same nodes (no API server, no HTTP).
+7. Where the time goes: CPU seconds used by the API server, the scheduler and
    this client during step 5 (from /proc), the scheduler's own time in the
    scheduling algorithm (its metrics), and with `--profile` the scheduler's top
    functions (cProfile, which slows it down: figures are then not comparable).
@@ -222,6 +224,29 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         server.stop()
 
 
+def decisions_per_s(nodes: int, pods: int) -> float:
+    """The scheduling algorithm alone, in this process: decisions (filter, score,
+    assume) per CPU second over `nodes` nodes, no API server involved."""
+    import random
+
+    from kybernetes.scheduler.cache import Cache
+    from kybernetes.scheduler.config import parse_config
+    from kybernetes.scheduler.framework import CycleState
+    from kybernetes.scheduler.podinfo import pod_info
+    from kybernetes.scheduler.profile import Handle, Profile
+
+    cache = Cache()
+    for i in range(nodes):
+        cache.add_node(node(f"n{i}"))
+    profile = Profile(parse_config({}).profiles[0], Handle(None, cache, lambda r: None),
+                      rng=random.Random(0))
+    infos = [pod_info(pod(f"p{i}", "default")) for i in range(pods)]
+    started = time.process_time()
+    for info in infos:
+        cache.assume_pod(info, profile.schedule(info, CycleState()))
+    return pods / (time.process_time() - started)
+
+
 def profile_summary(path: Path, top: int = 15) -> list[str]:
     stats = pstats.Stats(str(path))
     stats.sort_stats("tottime")
@@ -245,6 +270,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kyb-bench-sched-") as tmp:
         work = Path(tmp)
         result = asyncio.run(run(args, work))
+        result["algorithm_only_decisions_per_cpu_s"] = round(
+            decisions_per_s(args.nodes, min(args.pods, 5000)), 1)
         if args.profile and (work / "scheduler.prof").exists():
             result["scheduler_profile_top_tottime"] = profile_summary(work / "scheduler.prof")
     print(json.dumps(result, indent=2))
