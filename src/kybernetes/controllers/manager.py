@@ -43,6 +43,7 @@ class Options:
     node_monitor_grace_period: float = 40.0
     node_monitor_period: float = 5.0
     pod_eviction_timeout: float = 300.0
+    pod_gc_period: float = 20.0
     workers: int | None = None
 
 
@@ -57,6 +58,7 @@ def _registry() -> dict[str, Factory]:
     from kybernetes.controllers.namespace import NamespaceController
     from kybernetes.controllers.node_ipam import NodeIpamController
     from kybernetes.controllers.node_lifecycle import NodeLifecycleController
+    from kybernetes.controllers.pod_gc import PodGarbageCollector
     from kybernetes.controllers.replication import (
         ReplicaSetManager,
         ReplicationControllerManager,
@@ -74,6 +76,7 @@ def _registry() -> dict[str, Factory]:
             c, i, cluster_cidr=o.cluster_cidr, mask_size=o.node_cidr_mask_size),
         "namespace": lambda c, i, o: NamespaceController(c, i),
         "garbagecollector": lambda c, i, o: GarbageCollector(c, i),
+        "podgc": lambda c, i, o: PodGarbageCollector(c, i, period=o.pod_gc_period),
     }
 
 

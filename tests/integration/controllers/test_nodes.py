@@ -162,3 +162,27 @@ async def test_node_ipam_gives_distinct_cidrs_stable_across_restarts(
         await client.create(NODES, {"metadata": {"name": f"{ns}-ipam-late"}})
         late = await eventually(lambda: cidr(f"{ns}-ipam-late"), what="late cidr")
     assert late not in cidrs
+
+
+async def test_pods_of_vanished_nodes_are_garbage_collected(client: ApiClient, ns: str) -> None:
+    gone, doomed = f"{ns}-ghost", f"{ns}-doomed"
+    await client.create(PODS, pod("on-ghost", {"app": "gc"}, node=gone, namespace=ns))
+    await create_node(client, doomed)
+    await client.create(PODS, pod("on-doomed", {"app": "gc"}, node=doomed, namespace=ns))
+    await client.create(PODS, pod("healthy", {"app": "gc"}, node=doomed, namespace=ns))
+    await client.delete(PODS, "healthy", namespace=ns)  # Terminating: a kubelet must finish it
+
+    async def names() -> set[str]:
+        listed = (await client.list(PODS, namespace=ns))["items"]
+        return {p["metadata"]["name"] for p in listed}
+
+    async with running(client, "podgc"):
+        async def ghost_pod_gone() -> bool:
+            return "on-ghost" not in await names()
+        await eventually(ghost_pod_gone, what="pod on a node that never existed")
+        assert {"on-doomed", "healthy"} <= await names()
+        await client.delete(NODES, doomed)
+
+        async def doomed_pods_gone() -> bool:
+            return not {"on-doomed", "healthy"} & await names()
+        await eventually(doomed_pods_gone, what="pods of the deleted node")
