@@ -44,6 +44,7 @@ class Options:
     node_monitor_period: float = 5.0
     pod_eviction_timeout: float = 300.0
     pod_gc_period: float = 20.0
+    pod_gc_quarantine: float = 40.0
     workers: int | None = None
 
 
@@ -76,7 +77,8 @@ def _registry() -> dict[str, Factory]:
             c, i, cluster_cidr=o.cluster_cidr, mask_size=o.node_cidr_mask_size),
         "namespace": lambda c, i, o: NamespaceController(c, i),
         "garbagecollector": lambda c, i, o: GarbageCollector(c, i),
-        "podgc": lambda c, i, o: PodGarbageCollector(c, i, period=o.pod_gc_period),
+        "podgc": lambda c, i, o: PodGarbageCollector(
+            c, i, period=o.pod_gc_period, quarantine=o.pod_gc_quarantine),
     }
 
 

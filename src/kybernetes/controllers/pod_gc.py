@@ -5,8 +5,9 @@ pods have no kubelet to do that, and Kubernetes' pod GC controller deletes
 them for good (grace period 0):
 
 - *orphaned* pods, bound to a node that no longer exists (a lost node that an
-  administrator deleted, for example): confirmed with a live read of the node,
-  since the cache may just be behind;
+  administrator deleted, for example): the node must have been absent for a
+  quarantine (40 s, as Kubernetes, so a kubelet that is just registering is
+  not raced) and a live read must confirm it, since the cache may be behind;
 - *unscheduled terminating* pods: being deleted but never bound.
 
 The check runs every `period` seconds over the pod cache and at once when a
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from kybernetes.api import errors
 from kybernetes.api.meta import is_being_deleted, object_key, split_key
@@ -36,9 +38,11 @@ class PodGarbageCollector(Controller):
     default_workers = 2
 
     def __init__(self, client: ApiClient, informers: InformerFactory, *,
-                 period: float = 20.0) -> None:
+                 period: float = 20.0, quarantine: float = 40.0) -> None:
         super().__init__(client, informers)
         self.period = period
+        self.quarantine = quarantine
+        self._absent_since: dict[str, float] = {}
         self.pods = informers.get(PODS)
         self.nodes = informers.get(NODES)
         self.nodes.add_handler(on_delete=lambda node: self._scan())
@@ -68,7 +72,15 @@ class PodGarbageCollector(Controller):
             return
         node = (pod.get("spec") or {}).get("nodeName")
         if node:
-            if self.nodes.get(node) is not None or await self._node_exists(node):
+            if self.nodes.get(node) is not None:
+                self._absent_since.pop(node, None)
+                return
+            now = time.monotonic()
+            since = self._absent_since.setdefault(node, now)
+            if now - since < self.quarantine:
+                self.queue.add_after(key, since + self.quarantine - now + 0.05)
+                return
+            if await self._node_exists(node):
                 return
             reason = f"node {node} no longer exists"
         elif is_being_deleted(pod):

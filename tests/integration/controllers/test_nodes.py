@@ -176,7 +176,7 @@ async def test_pods_of_vanished_nodes_are_garbage_collected(client: ApiClient, n
         listed = (await client.list(PODS, namespace=ns))["items"]
         return {p["metadata"]["name"] for p in listed}
 
-    async with running(client, "podgc"):
+    async with running(client, "podgc", options=Options(pod_gc_quarantine=0.5)):
         async def ghost_pod_gone() -> bool:
             return "on-ghost" not in await names()
         await eventually(ghost_pod_gone, what="pod on a node that never existed")
