@@ -149,6 +149,8 @@ class DockerRuntime:
 
     async def teardown(self) -> None:
         if self.network is not None:
+            for uid in self.network.pod_namespaces():
+                await self.network.remove_pod(uid)
             await self.network.teardown()
 
     async def _watch_events(self) -> None:

@@ -221,6 +221,9 @@ class ProcessRuntime:
         self.network = NodeNetwork(tag=self.tag, gateway=pool.gateway, prefix=pool.prefix,
                                    cidr=str(pool.network))
         await self.network.setup()
+        for uid in self.network.pod_namespaces():  # a namespace whose sandbox record is gone
+            if uid not in self._sandboxes:
+                await self.network.remove_pod(uid)
 
     async def aclose(self) -> None:
         await cancel_and_wait(self._rotator)
@@ -231,8 +234,10 @@ class ProcessRuntime:
         self._pidfds.clear()
 
     async def teardown(self) -> None:
-        """Remove the node bridge and cgroups (after every pod is gone)."""
+        """Remove the node bridge, stray pod namespaces and cgroups (every pod is gone)."""
         if self.network is not None:
+            for uid in self.network.pod_namespaces():
+                await self.network.remove_pod(uid)
             await self.network.teardown()
         self.cgroups.remove_all()
 
@@ -256,9 +261,10 @@ class ProcessRuntime:
         return sandbox
 
     async def remove_sandbox(self, pod_uid: str) -> None:
-        sandbox = self._sandboxes.pop(pod_uid, None)
+        sandbox = self._sandboxes.get(pod_uid)
         if self.network is not None and (sandbox is None or not sandbox.host_network):
-            await self.network.remove_pod(pod_uid)
+            await self.network.remove_pod(pod_uid)  # first: a cancelled removal is retried
+        self._sandboxes.pop(pod_uid, None)
         self._path("sandboxes", pod_uid).unlink(missing_ok=True)
 
     async def list_sandboxes(self) -> list[Sandbox]:
