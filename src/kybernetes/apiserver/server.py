@@ -78,6 +78,18 @@ def default_advertise_address(bind: str) -> str:
             return "127.0.0.1"
 
 
+def _check_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise StartupError(f"port {port} is already in use") from None
+            raise StartupError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+
+
 def open_store(config: Config) -> Store:
     """The store the URL names; a bad URL is a StartupError (one line)."""
     try:
@@ -121,6 +133,9 @@ class ApiServer:
                 tokens = load_token_file(cfg.token_auth_file)
             except (OSError, ValueError) as e:
                 raise StartupError(f"--token-auth-file: {e}") from None
+        for host, port in ((cfg.bind_address, cfg.port), ("127.0.0.1", cfg.insecure_port)):
+            if port:
+                _check_port_free(host, port)  # fail fast, before touching the store
         await self.store.start()
         if cfg.compaction_interval > 0:
             self.compactor = storage.start_compactor(

@@ -98,6 +98,13 @@ def kubectl(request: pytest.FixtureRequest, sqlite_server: ApiServer, tmp_path: 
     return Kubectl(request.param, sqlite_server, tmp_path)
 
 
+@pytest.fixture(params=[k for k in KUBECTLS if k != "kubectl.1.33"])
+def oldest_and_default_kubectl(request: pytest.FixtureRequest, sqlite_server: ApiServer,
+                               tmp_path: Path) -> Kubectl:
+    """kubectl.1.27 and the default kubectl (a 1.33 too: the heavy tests skip kubectl.1.33)."""
+    return Kubectl(request.param, sqlite_server, tmp_path)
+
+
 @pytest.fixture
 def default_kubectl(sqlite_server: ApiServer, tmp_path: Path) -> Kubectl:
     return Kubectl("kubectl", sqlite_server, tmp_path)
@@ -122,7 +129,8 @@ def test_version_and_api_resources(kubectl: Kubectl) -> None:
         assert name in resources.split()
 
 
-def test_apply_get_patch_scale_delete(kubectl: Kubectl) -> None:
+def test_apply_get_patch_scale_delete(oldest_and_default_kubectl: Kubectl) -> None:
+    kubectl = oldest_and_default_kubectl
     ns = "k" + kubectl.binary.rsplit("/", 1)[-1].replace(".", "-").replace("kubectl", "kc")
     path = apply_manifest(kubectl, ns)
     assert "unchanged" in kubectl("apply", "-f", str(path))
