@@ -235,3 +235,37 @@ def test_metrics_count_requests(http: Http) -> None:
     text = http("GET", "/metrics").text
     assert 'apiserver_request_total{verb="LIST",resource="configmaps",code="200"}' in text
     assert "apiserver_request_duration_seconds_bucket" in text
+
+
+def test_delete_collection_with_a_label_selector(http: Http) -> None:
+    for name, app in (("dc-a", "x"), ("dc-b", "x"), ("dc-c", "y")):
+        body = cm(name)
+        body["metadata"]["labels"] = {"app": app}
+        http("POST", CMS, body)
+    deleted = http("DELETE", CMS, labelSelector="app=x").json()
+    assert sorted(i["metadata"]["name"] for i in deleted["items"]) == ["dc-a", "dc-b"]
+    left = http("GET", CMS, labelSelector="app in (x,y)").json()["items"]
+    assert [i["metadata"]["name"] for i in left] == ["dc-c"]
+
+
+def test_eviction_deletes_the_pod(http: Http) -> None:
+    pods = "/api/v1/namespaces/rest/pods"
+    http("POST", pods, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ev"},
+                        "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction",
+                "metadata": {"name": "ev", "namespace": "rest"}}
+    assert http("POST", f"{pods}/ev/eviction", eviction).status_code == 201
+    assert_status(http("GET", f"{pods}/ev"), 404, "NotFound")
+
+
+def test_exact_resource_version_lists_the_past(http: Http) -> None:
+    http("POST", "/api/v1/namespaces", {"metadata": {"name": "history"}})
+    path = "/api/v1/namespaces/history/configmaps"
+    first = http("POST", path, cm("h1")).json()["metadata"]["resourceVersion"]
+    http("POST", path, cm("h2"))
+    past = http("GET", path, resourceVersion=first, resourceVersionMatch="Exact").json()
+    assert [i["metadata"]["name"] for i in past["items"]] == ["h1"]
+    assert past["metadata"]["resourceVersion"] == first
+    now = http("GET", path, resourceVersion=first, resourceVersionMatch="NotOlderThan").json()
+    assert [i["metadata"]["name"] for i in now["items"]] == ["h1", "h2"]
+    assert_status(http("GET", path, resourceVersionMatch="Exact"), 400, "BadRequest")
