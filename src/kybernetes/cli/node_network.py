@@ -104,8 +104,14 @@ class NodeNetwork:
                 pass
 
     def command_prefix(self, node: NodeAddressing) -> list[str]:
-        """What to put before a node component's argv to run it on that node."""
-        return ["ip", "netns", "exec", node.netns] if node.netns else []
+        """What to put before a node component's argv to run it on that node.
+
+        nsenter rather than `ip netns exec`: the latter remounts /sys, which hides
+        the cgroup hierarchies the kubelet enforces limits with.
+        """
+        if not node.netns:
+            return []
+        return ["nsenter", f"--net=/run/netns/{node.netns}", "--"]
 
 
 def _run(argv: list[str], *, check: bool) -> bool:
