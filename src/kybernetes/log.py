@@ -11,7 +11,7 @@ import sys
 import time
 from typing import Any
 
-_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
+_SKIPPED = {*vars(logging.LogRecord("", 0, "", 0, "", None, None)), "message", "asctime"}
 
 
 def _quote(value: Any) -> str:
@@ -27,7 +27,7 @@ class LogfmtFormatter(logging.Formatter):
         parts = [f"ts={ts}.{int(record.msecs):03d}Z", f"level={record.levelname.lower()}",
                  f"logger={record.name}", f"msg={_quote(record.getMessage())}"]
         for key, value in record.__dict__.items():
-            if key not in _RESERVED and not key.startswith("_") and key not in ("message", "asctime"):
+            if key not in _SKIPPED and not key.startswith("_"):
                 parts.append(f"{key}={_quote(value)}")
         if record.exc_info:
             parts.append(f"exc={_quote(self.formatException(record.exc_info))}")

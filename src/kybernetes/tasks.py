@@ -34,10 +34,10 @@ def spawn(coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
     return task
 
 
-async def cancel_and_wait(*tasks: asyncio.Task[Any] | None, timeout: float = 5.0) -> None:
+async def cancel_and_wait(*tasks: asyncio.Task[Any] | None, grace: float = 5.0) -> None:
     """Cancel tasks and wait (bounded) for them to finish."""
     live = [t for t in tasks if t is not None and not t.done()]
     for t in live:
         t.cancel()
     if live:
-        await asyncio.wait(live, timeout=timeout)
+        await asyncio.wait(live, timeout=grace)

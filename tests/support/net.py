@@ -29,7 +29,7 @@ def wait_http_ok(url: str, *, timeout: float = 20.0, is_alive=lambda: True) -> N
             with urllib.request.urlopen(url, timeout=2, context=context) as response:
                 if response.status == 200:
                     return
-        except Exception as e:  # noqa: BLE001 - any failure means "not yet"
+        except Exception as e:
             last = e
         time.sleep(0.05)
     raise TimeoutError(f"{url} not ready after {timeout}s: {last}")
