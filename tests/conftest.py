@@ -21,6 +21,16 @@ def apiserver(tmp_path: Path) -> Iterator[ApiServer]:
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def shared_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """One `kyb apiserver` for a whole test module (starting one takes seconds)."""
+    server = ApiServer(tmp_path_factory.mktemp("apiserver")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def etcd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real single-member etcd for the session (``etcd://127.0.0.1:PORT``).

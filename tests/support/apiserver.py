@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+from kybernetes.client import ApiClient
 from tests.support.net import free_port, wait_http_ok
 from tests.support.procs import Proc
 
@@ -52,3 +55,13 @@ class ApiServer:
     def restart(self) -> ApiServer:
         self.stop()
         return self.start()
+
+
+@contextlib.asynccontextmanager
+async def connected(server: ApiServer) -> AsyncIterator[ApiClient]:
+    """An ApiClient on `server`'s admin kubeconfig, closed afterwards."""
+    client = ApiClient.from_kubeconfig(server.kubeconfig)
+    try:
+        yield client
+    finally:
+        await client.aclose()

@@ -15,7 +15,7 @@ from kybernetes.client import ApiClient
 from kybernetes.scheduler.config import parse_config
 from kybernetes.scheduler.scheduler import Scheduler
 from kybernetes.tasks import cancel_and_wait
-from tests.support.apiserver import ApiServer
+from tests.support.apiserver import ApiServer, connected
 from tests.unit.scheduler.objects import make_node
 
 
@@ -36,11 +36,8 @@ async def until(check: Callable[[], Any], *, within: float = 10.0,
 
 @pytest.fixture
 async def client(apiserver: ApiServer) -> AsyncIterator[ApiClient]:
-    c = ApiClient.from_kubeconfig(apiserver.kubeconfig)
-    try:
+    async with connected(apiserver) as c:
         yield c
-    finally:
-        await c.aclose()
 
 
 @pytest.fixture
