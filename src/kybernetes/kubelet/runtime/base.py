@@ -24,6 +24,21 @@ from typing import Any, Protocol
 CREATED, RUNNING, EXITED = "created", "running", "exited"
 
 
+class ChangeNotifier:
+    """Tells the kubelet which pod's containers changed on their own (an exit, an OOM
+    kill), so its worker re-syncs at once instead of at the next periodic check."""
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable[[str], None]] = []
+
+    def on_change(self, callback: Callable[[str], None]) -> None:
+        self._callbacks.append(callback)
+
+    def notify(self, pod_uid: str) -> None:
+        for callback in self._callbacks:
+            callback(pod_uid)
+
+
 class RuntimeError_(Exception):
     """A runtime operation failed; `reason` is what the container status shows."""
 

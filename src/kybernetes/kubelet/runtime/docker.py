@@ -38,6 +38,7 @@ from kybernetes.kubelet.runtime.base import (
     CREATED,
     EXITED,
     RUNNING,
+    ChangeNotifier,
     ContainerConfig,
     ContainerInfo,
     RuntimeError_,
@@ -85,7 +86,7 @@ def _pause_tar(busybox: str) -> bytes:
     return buf.getvalue()
 
 
-class DockerRuntime:
+class DockerRuntime(ChangeNotifier):
     """Containers as Docker containers; see the module docstring."""
 
     name = "docker"
@@ -97,16 +98,13 @@ class DockerRuntime:
         self.dir = Path(config.root_dir) / "runtime" / "sandboxes"
         self.network: NodeNetwork | None = None
         self._version = "unknown"
-        self._callbacks: list[Callable[[str], None]] = []
+        ChangeNotifier.__init__(self)
         self._cache: dict[str, ContainerInfo] = {}
         self._events: asyncio.Task[None] | None = None
 
     @property
     def version(self) -> str:
         return f"docker://{self._version}"
-
-    def on_change(self, callback: Callable[[str], None]) -> None:
-        self._callbacks.append(callback)
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -162,9 +160,8 @@ class DockerRuntime:
                                                        params={"filters": filters}):
                     self._cache.pop(event.get("id", ""), None)
                     uid = (event.get("Actor") or {}).get("Attributes", {}).get(L_UID)
-                    for callback in self._callbacks:
-                        if uid:
-                            callback(uid)
+                    if uid:
+                        self.notify(uid)
             except asyncio.CancelledError:
                 raise
             except (DockerError, ValueError) as e:

@@ -21,6 +21,7 @@ from kybernetes import __version__
 from kybernetes.kubelet.runtime.base import (
     EXITED,
     RUNNING,
+    ChangeNotifier,
     ContainerConfig,
     ContainerInfo,
     RuntimeError_,
@@ -28,7 +29,7 @@ from kybernetes.kubelet.runtime.base import (
 )
 
 
-class FakeRuntime:
+class FakeRuntime(ChangeNotifier):
     """Containers are dict entries; nothing is executed."""
 
     name = "fake"
@@ -39,14 +40,11 @@ class FakeRuntime:
         self._sandboxes: dict[str, Sandbox] = {}
         self._containers: dict[str, ContainerInfo] = {}
         self._ids = itertools.count(1)
-        self._callbacks: list[Callable[[str], None]] = []
+        ChangeNotifier.__init__(self)
 
     @property
     def version(self) -> str:
         return f"fake://{__version__}"
-
-    def on_change(self, callback: Callable[[str], None]) -> None:
-        self._callbacks.append(callback)
 
     async def start(self) -> None:
         return None

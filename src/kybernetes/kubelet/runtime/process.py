@@ -40,6 +40,7 @@ from kybernetes.kubelet.network import NetworkError, NodeNetwork, can_use_netns,
 from kybernetes.kubelet.runtime.base import (
     EXITED,
     RUNNING,
+    ChangeNotifier,
     ContainerConfig,
     ContainerInfo,
     RuntimeError_,
@@ -122,7 +123,7 @@ class _Record:
     mounts: list[list[Any]] = field(default_factory=list)
 
 
-class ProcessRuntime:
+class ProcessRuntime(ChangeNotifier):
     """Host processes as containers; see the module docstring."""
 
     name = "process"
@@ -138,15 +139,12 @@ class ProcessRuntime:
         self._exited: dict[str, asyncio.Event] = {}
         self._pidfds: dict[str, int] = {}
         self._sandboxes: dict[str, Sandbox] = {}
-        self._callbacks: list[Callable[[str], None]] = []
+        ChangeNotifier.__init__(self)
         self._rotator: asyncio.Task[None] | None = None
 
     @property
     def version(self) -> str:
         return f"process://{__version__}"
-
-    def on_change(self, callback: Callable[[str], None]) -> None:
-        self._callbacks.append(callback)
 
     # -- state on disk ---------------------------------------------------------------
 
@@ -370,8 +368,7 @@ class ProcessRuntime:
         self._set_info(cid, info.replace(state=EXITED, exit_code=exit_code, reason=reason,
                                          finished_at=time.time()))
         self._exited[cid].set()
-        for callback in self._callbacks:
-            callback(info.pod_uid)
+        self.notify(info.pod_uid)
 
     async def stop_container(self, container_id: str, *, grace: float) -> None:
         record = self._records.get(container_id)
