@@ -12,20 +12,15 @@ warnings clients expect:
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from kybernetes.api.defaults import apply_defaults
 from kybernetes.api.errors import BadRequest, invalid
 from kybernetes.api.resources import Resource
+from kybernetes.api.schema import unknown_fields
+from kybernetes.api.validation import validate
 
 FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
-
-
-def _optional(module: str, name: str) -> Any:
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
 
 
 def field_validation(value: str | None) -> str:
@@ -41,10 +36,7 @@ def unknown_field_warnings(resource: Resource, obj: dict[str, Any], mode: str) -
     """Warnings to send (Warn), nothing (Ignore), or raise BadRequest (Strict)."""
     if mode == "Ignore":
         return []
-    finder = _optional("kybernetes.api.schema", "unknown_fields")
-    if finder is None:
-        return []
-    unknown = finder(resource, obj)
+    unknown = unknown_fields(resource, obj)
     if not unknown:
         return []
     messages = [f'unknown field "{path}"' for path in unknown]
@@ -56,12 +48,7 @@ def unknown_field_warnings(resource: Resource, obj: dict[str, Any], mode: str) -
 def default_and_validate(resource: Resource, obj: dict[str, Any],
                          old: dict[str, Any] | None = None) -> None:
     """Apply defaults (mutating `obj`) and raise 422 Invalid for any problem."""
-    apply_defaults = _optional("kybernetes.api.defaults", "apply_defaults")
-    if apply_defaults is not None:
-        apply_defaults(resource, obj)
-    validate = _optional("kybernetes.api.validation", "validate")
-    if validate is None:
-        return
+    apply_defaults(resource, obj)
     causes = validate(resource, obj, old)
     if causes:
         name = (obj.get("metadata") or {}).get("name") or ""

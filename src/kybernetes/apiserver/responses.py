@@ -3,13 +3,12 @@
 Lists are assembled from the cached JSON bytes of their items, so serving a list
 of ten thousand objects is one join, not ten thousand encodes. ``Accept:
 application/json;as=Table;g=meta.k8s.io;v=v1`` (kubectl get) returns a server-side
-Table from :mod:`~kybernetes.apiserver.tables` when that module is present;
+Table from :mod:`~kybernetes.apiserver.tables`;
 ``as=PartialObjectMetadata(List)`` returns metadata only.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,6 +16,7 @@ import orjson
 from aiohttp import web
 
 from kybernetes.api.resources import Resource
+from kybernetes.apiserver import tables
 from kybernetes.apiserver.watch_cache import Entry
 
 JSON = "application/json"
@@ -55,13 +55,6 @@ def wants(request: web.Request) -> str:
     return ""
 
 
-def _tables() -> Any:
-    try:
-        return importlib.import_module("kybernetes.apiserver.tables")
-    except ImportError:
-        return None
-
-
 def partial_metadata(obj: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
             "metadata": obj.get("metadata") or {}}
@@ -71,8 +64,7 @@ def object_response(request: web.Request, resource: Resource, obj: dict[str, Any
                     status: int = 200, warnings: Iterable[str] = ()) -> web.Response:
     """One object, or its Table row / metadata when the client asks so."""
     as_kind = wants(request)
-    tables = _tables()
-    if as_kind == "Table" and tables is not None:
+    if as_kind == "Table":
         return json_response(tables.table_for(resource, [obj], request), status=status,
                              warnings=warnings)
     if as_kind.startswith("PartialObjectMetadata"):
@@ -89,8 +81,7 @@ def list_response(request: web.Request, resource: Resource, items: list[Entry], 
     if remaining is not None:
         meta["remainingItemCount"] = remaining
     as_kind = wants(request)
-    tables = _tables()
-    if as_kind == "Table" and tables is not None:
+    if as_kind == "Table":
         table = tables.table_for(resource, [e.obj for e in items], request)
         table["metadata"] = {**table.get("metadata", {}), **meta}
         return json_response(table)

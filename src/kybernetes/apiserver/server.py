@@ -24,8 +24,10 @@ from kybernetes.apiserver import bootstrap, pki
 from kybernetes.apiserver.app import build_app
 from kybernetes.apiserver.authn import Authenticator, load_token_file
 from kybernetes.apiserver.handlers import ResourceHandlers
+from kybernetes.apiserver.kubelet_proxy import KubeletProxy
 from kybernetes.apiserver.metrics import Metrics
 from kybernetes.apiserver.registry import Registry
+from kybernetes.apiserver.service_allocation import ServiceAllocator
 from kybernetes.apiserver.subresources import Subresources
 from kybernetes.apiserver.watch_cache import WatchCache
 from kybernetes.client.kubeconfig import write_kubeconfig
@@ -102,10 +104,6 @@ def open_store(config: Config) -> Store:
 
 def _allocator(store: Store, config: Config) -> object | None:
     try:
-        from kybernetes.apiserver.service_allocation import ServiceAllocator
-    except ImportError:
-        return None
-    try:
         return ServiceAllocator(store, config.service_cluster_ip_range,
                                 config.service_node_port_range,
                                 services_prefix="/registry/services/")
@@ -168,11 +166,7 @@ class ApiServer:
         log.info("serving", extra={"address": cfg.bind_address, "port": cfg.port,
                                    "store": cfg.store.split("://", 1)[0]})
 
-    def _kubelet_proxy(self) -> object | None:
-        try:
-            from kybernetes.apiserver.kubelet_proxy import KubeletProxy
-        except ImportError:
-            return None
+    def _kubelet_proxy(self) -> KubeletProxy:
         return KubeletProxy(self.registry, self.config.data_dir)
 
     async def _listen(self, site: web.TCPSite, port: int) -> None:

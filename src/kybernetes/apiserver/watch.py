@@ -27,10 +27,11 @@ from aiohttp import web
 
 from kybernetes.api.errors import ApiError, BadRequest
 from kybernetes.api.resources import Resource
+from kybernetes.apiserver import tables
 from kybernetes.apiserver.lists import ListQuery
 from kybernetes.apiserver.registry import prefix_for
 from kybernetes.apiserver.request_info import query_bool, query_int
-from kybernetes.apiserver.responses import JSON, _tables, partial_metadata, wants
+from kybernetes.apiserver.responses import JSON, partial_metadata, wants
 from kybernetes.apiserver.watch_cache import Entry, WatchCache
 
 BOOKMARK_INTERVAL = 1.0
@@ -65,11 +66,10 @@ class _Encoder:
     def __init__(self, request: web.Request, resource: Resource) -> None:
         self.request, self.resource = request, resource
         self.as_kind = wants(request)
-        self.tables = _tables() if self.as_kind == "Table" else None
 
     def line(self, type_: str, entry: Entry) -> bytes:
-        if self.tables is not None:
-            table = self.tables.table_for(self.resource, [entry.obj], self.request)
+        if self.as_kind == "Table":
+            table = tables.table_for(self.resource, [entry.obj], self.request)
             return orjson.dumps({"type": type_, "object": table}) + b"\n"
         if self.as_kind.startswith("PartialObjectMetadata"):
             return orjson.dumps({"type": type_, "object": partial_metadata(entry.obj)}) + b"\n"
