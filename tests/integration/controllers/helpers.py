@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from kybernetes.api.resources import NODES, PODS
 from kybernetes.client import ApiClient
 from kybernetes.controllers.manager import ControllerManager, Options
+from tests.support.background import in_background
 
 T = TypeVar("T")
 
@@ -118,10 +119,5 @@ async def fake_kubelet(client: ApiClient, namespace: str) -> AsyncIterator[None]
                         await set_pod_status(client, p, ready=True,
                                              ip=f"10.3.{n // 250}.{n % 250 + 1}")
             await asyncio.sleep(0.05)
-    task = asyncio.create_task(loop())
-    try:
+    async with in_background(loop()):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -21,6 +21,7 @@ from tests.integration.controllers.helpers import (
     running,
     set_pod_status,
 )
+from tests.support.background import in_background
 
 FAST = Options(node_monitor_grace_period=1.5, node_monitor_period=0.2,
                pod_eviction_timeout=1.0)
@@ -43,13 +44,8 @@ async def heartbeats(client: ApiClient, alive: set[str]) -> AsyncIterator[None]:
                 except errors.NotFound:  # the first beat creates it
                     await client.create(LEASES, lease)
             await asyncio.sleep(0.2)
-    task = asyncio.create_task(beat())
-    try:
+    async with in_background(beat()):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def _ready(node: dict) -> dict:
