@@ -52,6 +52,8 @@ class Allocator(Protocol):
 
     async def release(self, service: dict[str, Any]) -> None: ...
 
+    async def abandon(self, service: dict[str, Any], old: dict[str, Any] | None) -> None: ...
+
 
 @dataclass
 class DeleteOptions:
@@ -211,6 +213,8 @@ class Registry:
             result = await self.store.update(kv.key, value, mod_revision=kv.mod_revision)
             if result.succeeded:
                 return _with_rv(new, result.revision)
+            if resource is r.SERVICES and self.allocator is not None and subresource is None:
+                await self.allocator.abandon(new, old)
         raise Conflict(f"too many concurrent updates of {resource.plural} \"{name}\"")
 
     def _prepare_update(self, resource: r.Resource, new: dict[str, Any], old: dict[str, Any],

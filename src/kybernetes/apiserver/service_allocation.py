@@ -358,6 +358,15 @@ class ServiceAllocator:
                                   f"valid range. The range of valid ports is "
                                   f"{self.port_range_text}")])
 
+    async def abandon(self, service: dict[str, Any], old: dict[str, Any] | None) -> None:
+        """Give back what `allocate` took for `service` beyond what `old` holds, when
+        the write that would have kept it lost its compare-and-swap (it is retried
+        from the fresh object, which allocates again)."""
+        ips, ports = self._held(service)
+        old_ips, old_ports = self._held(old)
+        await self.ips.release(ips - old_ips)
+        await self.ports.release(ports - old_ports)
+
     def _held(self, service: dict[str, Any] | None) -> tuple[set[int], set[int]]:
         """(ip offsets, nodePort offsets) that `service` holds in our ranges."""
         if not service:

@@ -290,3 +290,22 @@ async def test_concurrent_changes_share_writes_and_fail_alone(store: SqliteStore
     assert len(ips) == 31
     assert await store.current_revision() - before < 31  # grouped into fewer writes
     assert bin(await a.ips.load()).count("1") == 31
+
+
+async def test_values_taken_for_a_lost_update_are_given_back(store: SqliteStore) -> None:
+    """An update whose compare-and-swap lost is retried from the fresh object; what its
+    losing attempt allocated must not stay taken."""
+    a = await allocator(store, ports="30000-30001")
+    old = svc("web")
+    await a.allocate(old, None)
+    attempt = svc("web", type_="NodePort", ip=old["spec"]["clusterIP"],
+                  ports=[{"port": 80, "protocol": "TCP", "nodePort": 30001}])
+    await a.allocate(attempt, old)
+    await a.abandon(attempt, old)
+    again = svc("other", type_="NodePort",
+                ports=[{"port": 80, "protocol": "TCP", "nodePort": 30001}])
+    await a.allocate(again, None)  # would be 422 "already allocated" had it leaked
+    assert again["spec"]["ports"][0]["nodePort"] == 30001
+    taken = svc("third")
+    await a.allocate(taken, None)
+    assert taken["spec"]["clusterIP"] != old["spec"]["clusterIP"]  # the kept IP stays kept
