@@ -18,6 +18,7 @@ from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "examples" / "web" / "web.yaml"
+GUESTBOOK = ROOT / "examples" / "guestbook" / "guestbook.yaml"
 pytestmark = pytest.mark.timeout(420)
 
 
@@ -57,22 +58,24 @@ class Cluster:
     def get(self, *args: str) -> dict:
         return json.loads(self.kubectl("get", *args, "-o", "json"))
 
-    def running_web_pods(self) -> list[dict]:
-        pods = self.get("pods", "-l", "app=web")["items"]
+    def running_pods(self, selector: str) -> list[dict]:
+        pods = self.get("pods", "-l", selector)["items"]
         return [p for p in pods if p["status"].get("phase") == "Running"
                 and not p["metadata"].get("deletionTimestamp")
                 and any(c["type"] == "Ready" and c["status"] == "True"
                         for c in p["status"].get("conditions", []))]
 
-    def wait_web_pods(self, count: int, timeout: float) -> list[dict]:
+    def wait_ready_pods(self, count: int, timeout: float, selector: str = "app=web"
+                        ) -> list[dict]:
         deadline = time.monotonic() + timeout
         pods: list[dict] = []
         while time.monotonic() < deadline:
-            pods = self.running_web_pods()
-            if len(pods) == count and len(self.get("pods", "-l", "app=web")["items"]) == count:
+            pods = self.running_pods(selector)
+            if len(pods) == count and len(self.get("pods", "-l", selector)["items"]) == count:
                 return pods
             time.sleep(0.2)
-        raise AssertionError(f"wanted {count} Ready web pods, have {len(pods)}\n{self.logs()}")
+        raise AssertionError(f"wanted {count} Ready pods ({selector}), have {len(pods)}\n"
+                             f"{self.logs()}")
 
     def node_ips(self) -> list[str]:
         ips = []
@@ -80,6 +83,18 @@ class Cluster:
             ips += [a["address"] for a in node["status"]["addresses"]
                     if a["type"] == "InternalIP"]
         return ips
+
+    def http(self, url: str, data: bytes | None = None, timeout: float = 20) -> str:
+        """The body of a request that is retried until the Service answers."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(url, data=data, timeout=3) as r:
+                    return r.read().decode()
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def answers_through_service(self, want: set[str], timeout: float = 20) -> set[str]:
         """Names of the pods that answered requests sent to the Service's NodePort."""
@@ -113,18 +128,18 @@ def test_web_example_end_to_end(cluster: Cluster) -> None:
                    for c in n["status"]["conditions"]) for n in nodes)
 
     cluster.kubectl("apply", "-f", str(WEB))
-    pods = cluster.wait_web_pods(3, timeout=10)
+    pods = cluster.wait_ready_pods(3, timeout=10)
     assert {p["spec"]["nodeName"] for p in pods} == {n["metadata"]["name"] for n in nodes}
     names = {p["metadata"]["name"] for p in pods}
     assert cluster.answers_through_service(names) == names
 
     victim = sorted(names)[0]
     cluster.kubectl("delete", "pod", victim)
-    pods = cluster.wait_web_pods(3, timeout=20)
+    pods = cluster.wait_ready_pods(3, timeout=20)
     assert victim not in {p["metadata"]["name"] for p in pods}
 
     cluster.kubectl("scale", "rc", "web", "--replicas=5")
-    pods = cluster.wait_web_pods(5, timeout=20)
+    pods = cluster.wait_ready_pods(5, timeout=20)
     names = {p["metadata"]["name"] for p in pods}
     assert cluster.answers_through_service(names) == names
 
@@ -132,7 +147,7 @@ def test_web_example_end_to_end(cluster: Cluster) -> None:
     cluster.up()
     assert cluster.get("rc", "web")["spec"]["replicas"] == 5
     assert cluster.get("service", "web")["spec"]["ports"][0]["nodePort"] == 30080
-    cluster.wait_web_pods(5, timeout=30)
+    cluster.wait_ready_pods(5, timeout=30)
 
     cluster.kubectl("delete", "-f", str(WEB))
     deadline = time.monotonic() + 30
@@ -143,6 +158,23 @@ def test_web_example_end_to_end(cluster: Cluster) -> None:
     while time.monotonic() < deadline and any(_serving(name) for name in names):
         time.sleep(0.2)
     assert not [name for name in names if _serving(name)], "pod processes left running"
+
+
+def test_guestbook_frontend_reaches_backend_through_its_service(cluster: Cluster) -> None:
+    cluster.up()
+    cluster.kubectl("apply", "-f", str(GUESTBOOK))
+    cluster.wait_ready_pods(1, timeout=30, selector="app=guestbook,tier=backend")
+    frontends = cluster.wait_ready_pods(2, timeout=30, selector="app=guestbook,tier=frontend")
+    node_ip = cluster.node_ips()[0]
+    cluster.http(f"http://{node_ip}:30081/", data=b"signed by the e2e test")
+    served_by = set()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(served_by) < 2:
+        page = cluster.http(f"http://{node_ip}:30081/")
+        assert "signed by the e2e test" in page
+        served_by.add(page.split("served by ", 1)[1].split(")", 1)[0])
+    assert served_by == {p["metadata"]["name"] for p in frontends}
+    cluster.kubectl("delete", "-f", str(GUESTBOOK))
 
 
 def _serving(pod_name: str) -> bool:
