@@ -1,5 +1,6 @@
 """The README's promise, end to end: `kyb up --nodes 2`, the web example behind its
-Service with the real kubectl, self-healing, scaling, restart with state, cleanup."""
+Service with the real kubectl, self-healing, scaling, restart with state, cleanup;
+and the two-tier guestbook wired through the Service environment variables."""
 
 from __future__ import annotations
 
