@@ -19,13 +19,13 @@ cleared, duration 1 s) so a successor takes over at once.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from kybernetes.api import errors
+from kybernetes.api.meta import now_rfc3339_micro
 from kybernetes.api.resources import LEASES
 from kybernetes.client.rest import ApiClient
 from kybernetes.tasks import cancel_and_wait
@@ -36,12 +36,6 @@ T = TypeVar("T")
 
 class LeadershipLost(Exception):
     """This candidate could not renew its lease in time and stopped leading."""
-
-
-def micro_time(at: float | None = None) -> str:
-    """A Kubernetes MicroTime: RFC 3339 with microseconds, UTC."""
-    moment = dt.datetime.fromtimestamp(time.time() if at is None else at, dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class LeaderElector:
@@ -104,7 +98,7 @@ class LeaderElector:
             "holderIdentity": self.identity,
             "leaseDurationSeconds": max(1, round(self.lease_duration)),
             "acquireTime": acquire_time,
-            "renewTime": micro_time(),
+            "renewTime": now_rfc3339_micro(),
             "leaseTransitions": transitions,
         }
 
@@ -134,10 +128,10 @@ class LeaderElector:
             self.is_leader = False
             return False
         if holder == self.identity:
-            new = self._spec(acquire_time=spec.get("acquireTime") or micro_time(),
+            new = self._spec(acquire_time=spec.get("acquireTime") or now_rfc3339_micro(),
                              transitions=spec.get("leaseTransitions") or 0)
         else:
-            new = self._spec(acquire_time=micro_time(),
+            new = self._spec(acquire_time=now_rfc3339_micro(),
                              transitions=(spec.get("leaseTransitions") or 0) + 1)
         lease["spec"] = new
         try:
@@ -150,7 +144,7 @@ class LeaderElector:
         return True
 
     async def _create(self) -> bool:
-        spec = self._spec(acquire_time=micro_time(), transitions=0)
+        spec = self._spec(acquire_time=now_rfc3339_micro(), transitions=0)
         body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                 "metadata": {"name": self.name, "namespace": self.namespace}, "spec": spec}
         try:
@@ -171,7 +165,7 @@ class LeaderElector:
             if spec.get("holderIdentity") != self.identity:
                 return
             lease["spec"] = {**spec, "holderIdentity": None, "leaseDurationSeconds": 1,
-                             "renewTime": micro_time(), "acquireTime": micro_time()}
+                             "renewTime": now_rfc3339_micro(), "acquireTime": now_rfc3339_micro()}
             await self.client.update(LEASES, lease)
         except (errors.ApiError, OSError) as e:
             log.debug("cannot release lease", extra={"error": str(e)})
