@@ -84,7 +84,7 @@ class _Flow:
         self.src_fd, self.dst_fd = src.fileno(), dst.fileno()
         metrics = conn.listener.metrics
         self.bytes = metrics.bytes_in if inbound else metrics.bytes_out
-        self.key = conn.listener.port.key
+        self.key = conn.listener.key
         self.buf = bytearray(COPY_SIZE)
         self.view = memoryview(self.buf)
         self.leftover = b""
@@ -188,7 +188,7 @@ class _Connection:
         """Connect to the next endpoint; with none left, close the client."""
         self.endpoint = self.listener.balancer.next_endpoint(self.peer, exclude=self.failed)
         if self.endpoint is None or self.attempt >= 2 * len(DIAL_TIMEOUTS):
-            self.listener.metrics.errors[self.listener.port.key] += 1
+            self.listener.metrics.errors[self.listener.key] += 1
             self.close()
             return
         timeout = DIAL_TIMEOUTS[self.attempt % len(DIAL_TIMEOUTS)]
@@ -227,9 +227,9 @@ class _Connection:
             self.loop.remove_writer(self.backend.fileno())
             self.backend.close()
             self.backend = None
-        log.debug("endpoint dial failed", extra={"service": self.listener.port.key,
+        log.debug("endpoint dial failed", extra={"service": self.listener.key,
                                                  "endpoint": self.endpoint, "error": why})
-        self.listener.metrics.errors[self.listener.port.key] += 1
+        self.listener.metrics.errors[self.listener.key] += 1
         if self.endpoint is not None:
             self.failed.add(self.endpoint)
         if not self.closed:
@@ -274,6 +274,7 @@ class TcpListener:
     def __init__(self, sp: ServicePort, balancer: LoadBalancer, metrics: Metrics, *,
                  host: str, port: int) -> None:
         self.port = sp
+        self.key = sp.key  # the metrics' label, once: a listener lives as long as its port
         self.balancer = balancer
         self.metrics = metrics
         self.host = host
@@ -308,20 +309,20 @@ class TcpListener:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as e:  # e.g. EMFILE: keep serving the others
-                log.warning("accept failed", extra={"service": self.port.key, "error": str(e)})
+                log.warning("accept failed", extra={"service": self.key, "error": str(e)})
                 return
             client.setblocking(False)
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = _Connection(self, client, address[0])
             self.connections.add(conn)
-            self.metrics.connections[self.port.key] += 1
-            self.metrics.active[self.port.key] += 1
+            self.metrics.connections[self.key] += 1
+            self.metrics.active[self.key] += 1
             conn.dial()
 
     def closed(self, conn: _Connection) -> None:
         if conn in self.connections:
             self.connections.discard(conn)
-            self.metrics.active[self.port.key] -= 1
+            self.metrics.active[self.key] -= 1
 
     async def aclose(self) -> None:
         """Stop accepting; connections already relayed carry on."""

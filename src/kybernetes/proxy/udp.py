@@ -36,6 +36,7 @@ class UdpListener(asyncio.DatagramProtocol):
     def __init__(self, sp: ServicePort, balancer: LoadBalancer, metrics: Metrics, *,
                  host: str, port: int, idle_timeout: float) -> None:
         self.port = sp
+        self.key = sp.key  # the metrics' label, once, not per datagram
         self.balancer = balancer
         self.metrics = metrics
         self.host = host
@@ -54,7 +55,7 @@ class UdpListener(asyncio.DatagramProtocol):
         loop = asyncio.get_running_loop()
         await loop.create_datagram_endpoint(lambda: self, local_addr=(self.host,
                                                                       self.requested_port))
-        self._sweeper = spawn(self._sweep(), name=f"udp sessions {self.port.key}")
+        self._sweeper = spawn(self._sweep(), name=f"udp sessions {self.key}")
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -64,12 +65,12 @@ class UdpListener(asyncio.DatagramProtocol):
         if session is None:
             session = self._open(addr)
             if session is None:
-                self.metrics.errors[self.port.key] += 1
+                self.metrics.errors[self.key] += 1
                 return
         session.last_used = time.monotonic()
         try:
             session.sock.send(data)
-            self.metrics.bytes_in[self.port.key] += len(data)
+            self.metrics.bytes_in[self.key] += len(data)
         except BlockingIOError:
             pass  # a full socket buffer drops the datagram, as the network may
         except OSError:
@@ -88,7 +89,7 @@ class UdpListener(asyncio.DatagramProtocol):
             return None
         session = _UdpSession(sock, endpoint)
         self.sessions[addr] = session
-        self.metrics.connections[self.port.key] += 1
+        self.metrics.connections[self.key] += 1
         asyncio.get_running_loop().add_reader(sock.fileno(), self._reply, addr, session)
         return session
 
@@ -99,13 +100,13 @@ class UdpListener(asyncio.DatagramProtocol):
             except BlockingIOError:
                 return
             except OSError:  # ICMP unreachable: this endpoint is gone
-                self.metrics.errors[self.port.key] += 1
+                self.metrics.errors[self.key] += 1
                 self._end(addr)
                 return
             session.last_used = time.monotonic()
             if self.transport is not None:
                 self.transport.sendto(data, addr)
-                self.metrics.bytes_out[self.port.key] += len(data)
+                self.metrics.bytes_out[self.key] += len(data)
 
     def _end(self, addr: tuple[str, int]) -> None:
         session = self.sessions.pop(addr, None)
