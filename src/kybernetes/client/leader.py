@@ -134,25 +134,24 @@ class LeaderElector:
             new = self._spec(acquire_time=now_rfc3339_micro(),
                              transitions=(spec.get("leaseTransitions") or 0) + 1)
         lease["spec"] = new
-        try:
-            updated = await self.client.update(LEASES, lease)
-        except errors.ApiError as e:
-            log.debug("cannot update lease", extra={"error": str(e)})
-            return False
-        self._observe(updated.get("spec") or new)
-        self.is_leader = True
-        return True
+        return await self._hold("update", new, self.client.update(LEASES, lease))
 
     async def _create(self) -> bool:
         spec = self._spec(acquire_time=now_rfc3339_micro(), transitions=0)
         body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                 "metadata": {"name": self.name, "namespace": self.namespace}, "spec": spec}
+        return await self._hold("create", spec,
+                                self.client.create(LEASES, body, namespace=self.namespace))
+
+    async def _hold(self, verb: str, spec: dict[str, Any],
+                    write: Awaitable[dict[str, Any]]) -> bool:
+        """Await the lease write carrying `spec`; on success we lead."""
         try:
-            created = await self.client.create(LEASES, body, namespace=self.namespace)
+            written = await write
         except errors.ApiError as e:
-            log.debug("cannot create lease", extra={"error": str(e)})
+            log.debug(f"cannot {verb} lease", extra={"error": str(e)})
             return False
-        self._observe(created.get("spec") or spec)
+        self._observe(written.get("spec") or spec)
         self.is_leader = True
         return True
 
