@@ -93,10 +93,7 @@ class ResourceHandlers:
             return await self.subresources.bind(request, info, obj)
         check_object(info.resource, info, obj)
         mode = admission.field_validation(request.query.get("fieldValidation"))
-        warnings = admission.unknown_field_warnings(info.resource, obj, mode)
-        created = await self.registry.create(info.resource, info.namespace, obj,
-                                             dry_run=dry_run(request))
-        return object_response(request, info.resource, created, status=201, warnings=warnings)
+        return await self.create_checked(request, info, obj, mode)
 
     async def update(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         obj = await read_object(request)
@@ -157,6 +154,11 @@ class ResourceHandlers:
         obj = codec.decode_body(body, codec.JSON)
         check_object(info.resource, info, obj)
         obj["metadata"].setdefault("name", info.name)
+        return await self.create_checked(request, info, obj, mode)
+
+    async def create_checked(self, request: web.Request, info: RequestInfo,
+                             obj: dict[str, Any], mode: str) -> web.StreamResponse:
+        """Create an object that passed check_object; 201 with unknown-field warnings."""
         warnings = admission.unknown_field_warnings(info.resource, obj, mode)
         created = await self.registry.create(info.resource, info.namespace, obj,
                                              dry_run=dry_run(request))
