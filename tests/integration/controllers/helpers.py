@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+from kybernetes.api.meta import now_rfc3339
 from kybernetes.api.resources import NODES, PODS
 from kybernetes.client import ApiClient
 from kybernetes.controllers.manager import ControllerManager, Options
@@ -82,7 +83,7 @@ async def pods_of(client: ApiClient, selector: str, namespace: str = "default",
 async def set_pod_status(client: ApiClient, pod: dict[str, Any], *, ready: bool,
                          ip: str | None = None, phase: str = "Running") -> dict[str, Any]:
     """Act as a kubelet: write the pod's phase, IP and Ready condition."""
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    now = now_rfc3339()
     fresh = await client.get(PODS, pod["metadata"]["name"], namespace=pod["metadata"]["namespace"])
     status = fresh.setdefault("status", {})
     status["phase"] = phase
@@ -95,7 +96,7 @@ async def set_pod_status(client: ApiClient, pod: dict[str, Any], *, ready: bool,
 
 
 async def create_node(client: ApiClient, name: str, *, ready: bool = True) -> dict[str, Any]:
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    now = now_rfc3339()
     node = await client.create(NODES, {"apiVersion": "v1", "kind": "Node",
                                        "metadata": {"name": name}})
     node["status"] = {"conditions": [{"type": "Ready", "status": "True" if ready else "False",

@@ -8,7 +8,7 @@ import ipaddress
 from collections.abc import AsyncIterator
 
 from kybernetes.api import errors
-from kybernetes.api.meta import now_rfc3339_micro
+from kybernetes.api.meta import now_rfc3339, now_rfc3339_micro
 from kybernetes.api.resources import LEASES, NODES, PODS, REPLICATION_CONTROLLERS
 from kybernetes.client import ApiClient
 from kybernetes.controllers.manager import Options
@@ -102,8 +102,7 @@ async def test_lost_node_is_fenced_and_its_pods_move(client: ApiClient, ns: str)
         assert all(p["spec"].get("nodeName") != dead for p in fresh)
         for name in old:  # no traffic to them any more
             evicted = await client.get(PODS, name, namespace=ns)
-            ready = next(c for c in evicted["status"]["conditions"] if c["type"] == "Ready")
-            assert ready["status"] == "False"
+            assert _ready(evicted)["status"] == "False"
             assert evicted["metadata"]["deletionTimestamp"]
         assert _taints(await client.get(NODES, live)) == set()
 
@@ -111,7 +110,7 @@ async def test_lost_node_is_fenced_and_its_pods_move(client: ApiClient, ns: str)
         alive.add(dead)
         back = await client.get(NODES, dead)
         _ready(back).update(status="True", reason="KubeletReady",
-                            lastHeartbeatTime=now_rfc3339_micro()[:19] + "Z")
+                            lastHeartbeatTime=now_rfc3339())
         await client.update_status(NODES, back)
 
         async def untainted() -> bool:
