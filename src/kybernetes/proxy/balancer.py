@@ -62,7 +62,8 @@ class LoadBalancer:
     def next_endpoint(self, client_ip: str, *, exclude: Collection[Endpoint] = ()
                       ) -> Endpoint | None:
         """The endpoint for a new connection from `client_ip`, or None if none is left."""
-        candidates = [e for e in self.endpoints if e not in exclude]
+        candidates = [e for e in self.endpoints if e not in exclude] if exclude \
+            else self.endpoints  # a first dial excludes nothing: no copy per connection
         if not candidates:
             return None
         now = self._clock()
