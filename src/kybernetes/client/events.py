@@ -17,7 +17,6 @@ cluster-scoped objects), as Kubernetes names them.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import socket
 import time
@@ -25,6 +24,7 @@ from collections import OrderedDict
 from typing import Any
 
 from kybernetes.api import errors
+from kybernetes.api.meta import now_rfc3339
 from kybernetes.api.resources import EVENTS
 from kybernetes.client.rest import ApiClient
 from kybernetes.tasks import cancel_and_wait, spawn
@@ -34,10 +34,6 @@ log = logging.getLogger("kybernetes.client.events")
 NORMAL = "Normal"
 WARNING = "Warning"
 _CACHE_SIZE = 4096
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def object_reference(obj: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +65,7 @@ class EventRecorder:
             self._task = spawn(self._send_loop(), name=f"events-{self.source['component']}")
         try:
             self._queue.put_nowait({"involvedObject": ref, "type": type_, "reason": reason,
-                                    "message": message, "at": _now()})
+                                    "message": message, "at": now_rfc3339()})
         except asyncio.QueueFull:
             log.debug("event dropped, queue full", extra={"reason": reason})
 
