@@ -101,13 +101,9 @@ def _check_port_free(port: int) -> None:
 
 
 def _detach(args: argparse.Namespace, cdir: cluster_dir.ClusterDir, runtime: str) -> int:
-    argv = [sys.executable, "-m", "kybernetes.cli.main", *sys.argv[1:]]
-    if "--runtime" in argv or any(a.startswith("--runtime=") for a in argv):
-        argv = [a for a in argv if not a.startswith("--runtime=")]
-        with contextlib.suppress(ValueError):
-            i = argv.index("--runtime")
-            del argv[i:i + 2]
-    argv += ["--supervise", "--runtime", runtime, "--data-dir", str(cdir.root)]
+    # argparse keeps the last of a repeated flag: these override what the user gave.
+    argv = [*_kyb(), *sys.argv[1:], "--supervise", "--runtime", runtime,
+            "--data-dir", str(cdir.root)]
     cdir.status_file.unlink(missing_ok=True)
     with open(cdir.logs / "supervisor.log", "ab") as log:
         subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
