@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -36,12 +35,18 @@ def node_ready(node: dict[str, Any]) -> bool:
     return False
 
 
-def api_ready(cdir: ClusterDir, server: str) -> Check:
+def admin_client(cdir: ClusterDir) -> ApiClient:
+    return ApiClient.from_kubeconfig(str(cdir.kubeconfig))
+
+
+def api_ready(cdir: ClusterDir) -> Check:
+    """Reads the kubeconfig at every poll: until the API server answers, the file may
+    still be one an earlier run left (another port or address)."""
     async def check() -> str | None:
         if not cdir.kubeconfig.exists():
             return "no kubeconfig yet"
         try:
-            async with _client(cdir) as client:
+            async with admin_client(cdir) as client:
                 await client.get(resources.NAMESPACES, "default")
         except (ApiError, OSError, TimeoutError) as e:
             return f"API not answering yet ({e})"
@@ -49,11 +54,10 @@ def api_ready(cdir: ClusterDir, server: str) -> Check:
     return check
 
 
-def nodes_ready(cdir: ClusterDir, names: list[str]) -> Check:
+def nodes_ready(client: ApiClient, names: list[str]) -> Check:
     async def check() -> str | None:
         try:
-            async with _client(cdir) as client:
-                listed = await client.list(resources.NODES)
+            listed = await client.list(resources.NODES)
         except (ApiError, OSError, TimeoutError) as e:
             return f"cannot list nodes ({e})"
         ready = {n["metadata"]["name"] for n in listed.get("items", []) if node_ready(n)}
@@ -62,11 +66,10 @@ def nodes_ready(cdir: ClusterDir, names: list[str]) -> Check:
     return check
 
 
-async def cluster_summary(cdir: ClusterDir) -> dict[str, Any]:
+async def cluster_summary(client: ApiClient) -> dict[str, Any]:
     """Nodes with readiness, and pods counted by phase."""
-    async with _client(cdir) as client:
-        nodes = (await client.list(resources.NODES)).get("items", [])
-        pods = (await client.list(resources.PODS)).get("items", [])
+    nodes = (await client.list(resources.NODES)).get("items", [])
+    pods = (await client.list(resources.PODS)).get("items", [])
     phases: dict[str, int] = {}
     for pod in pods:
         phase = pod.get("status", {}).get("phase", "Pending")
@@ -77,24 +80,15 @@ async def cluster_summary(cdir: ClusterDir) -> dict[str, Any]:
     }
 
 
-async def one_line_status(cdir: ClusterDir, names: list[str], supervisor: Any) -> str:
+async def one_line_status(client: ApiClient, names: list[str], supervisor: Any) -> str:
     components = supervisor.summaries()
     running = sum(1 for c in components if c["state"] == "running")
     restarts = sum(c["restarts"] for c in components)
     try:
-        summary = await cluster_summary(cdir)
+        summary = await cluster_summary(client)
     except (ApiError, OSError, TimeoutError) as e:
         return f"components {running}/{len(components)} running · API unreachable: {e}"
     ready = sum(1 for n in summary["nodes"] if n["ready"])
     pods = ", ".join(f"{k} {v}" for k, v in sorted(summary["pods"].items())) or "none"
     return (f"components {running}/{len(components)} running ({restarts} restarts) · "
             f"nodes {ready}/{len(names)} Ready · pods: {pods}")
-
-
-@contextlib.asynccontextmanager
-async def _client(cdir: ClusterDir):  # type: ignore[no-untyped-def]
-    client = ApiClient.from_kubeconfig(str(cdir.kubeconfig))
-    try:
-        yield client
-    finally:
-        await client.aclose()

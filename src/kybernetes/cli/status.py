@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from typing import Any
 
 from kybernetes.api.errors import ApiError
 from kybernetes.cli import cluster_dir, readiness
@@ -27,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     for c in status.get("components", []):
         print(f"{c['name']:28} {c['state']:11} {c['pid'] or '-':>8} {c['restarts']:>8}")
     try:
-        summary = asyncio.run(readiness.cluster_summary(cdir))
+        summary = asyncio.run(_summary(cdir))
     except (ApiError, OSError, TimeoutError) as e:
         print(f"API unreachable: {e}")
         return 1
@@ -37,3 +38,8 @@ def run(args: argparse.Namespace) -> int:
     pods = ", ".join(f"{v} {k}" for k, v in sorted(summary["pods"].items())) or "none"
     print(f"pods: {pods}")
     return 0
+
+
+async def _summary(cdir: cluster_dir.ClusterDir) -> dict[str, Any]:
+    async with readiness.admin_client(cdir) as client:
+        return await readiness.cluster_summary(client)

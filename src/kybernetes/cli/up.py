@@ -24,6 +24,7 @@ from kybernetes.cli import cluster_dir, readiness
 from kybernetes.cli.errors import CliError
 from kybernetes.cli.node_network import NodeNetwork, is_root
 from kybernetes.cli.supervisor import Component, Supervisor
+from kybernetes.client import ApiClient
 
 HELP = "start a whole cluster on this machine (API server, controllers, scheduler, nodes)"
 COMPONENT_ARG_FLAGS = ("apiserver", "controller-manager", "scheduler", "kubelet", "proxy")
@@ -145,6 +146,8 @@ class ClusterRun:
         self.server = f"https://{self.network.host_ip}:{args.port}"
         self._stop = asyncio.Event()
         self._foreground = not args.supervise
+        # One admin client from when the API server answers until the cluster stops.
+        self.client: ApiClient | None = None
 
     def _event(self, text: str) -> None:
         stamp = time.strftime("%H:%M:%S")
@@ -178,6 +181,8 @@ class ClusterRun:
             raise
         finally:
             self.phase = "Stopping"
+            if self.client is not None:
+                await self.client.aclose()
             await self._tear_down()
             self.phase = "Stopped"
             self._write_status()
@@ -186,7 +191,8 @@ class ClusterRun:
     async def _bring_up(self) -> None:
         await asyncio.to_thread(self.network.setup)
         await self._start("apiserver", self._apiserver_argv())
-        await self._until(readiness.api_ready(self.cdir, self.server), "the API server")
+        await self._until(readiness.api_ready(self.cdir), "the API server")
+        self.client = client = readiness.admin_client(self.cdir)
         node_kubeconfig = readiness.node_kubeconfig(self.cdir, self.server)
         await self._start("controller-manager", [
             *_kyb(), "controller-manager", "--kubeconfig", str(self.cdir.kubeconfig),
@@ -208,7 +214,7 @@ class ClusterRun:
                 "--node-name", node.name, "--mode", self.args.proxy_mode,
                 "--bind-address", node.ip, *self.args.proxy_args])
         names = [n.name for n in self.network.nodes]
-        await self._until(readiness.nodes_ready(self.cdir, names), "every node to be Ready")
+        await self._until(readiness.nodes_ready(client, names), "every node to be Ready")
 
     def _apiserver_argv(self) -> list[str]:
         argv = [*_kyb(), "apiserver", "--data-dir", str(self.cdir.root),
@@ -239,9 +245,10 @@ class ClusterRun:
 
     async def _follow(self) -> None:
         """Until Ctrl-C / SIGTERM: keep the status file fresh, show a live line."""
+        assert self.client is not None
         names = [n.name for n in self.network.nodes]
         while not self._stop.is_set():
-            line = await readiness.one_line_status(self.cdir, names, self.supervisor)
+            line = await readiness.one_line_status(self.client, names, self.supervisor)
             if self._foreground and sys.stdout.isatty():
                 print(f"\r\x1b[K{line}", end="", flush=True)
             self._write_status()
