@@ -29,6 +29,7 @@ import time
 from typing import Any
 
 from kybernetes.api import errors
+from kybernetes.api.meta import object_key
 from kybernetes.api.resources import NODES, PODS, Resource
 from kybernetes.client import EventRecorder, Informer
 from kybernetes.scheduler.cache import Cache
@@ -149,20 +150,18 @@ class Scheduler:
             if not _finished(pod):
                 self.cache.add_pod(pod_info(pod))
         elif self._responsible(pod) and not pod["metadata"].get("deletionTimestamp"):
-            key = f"{pod['metadata'].get('namespace')}/{pod['metadata']['name']}"
-            if key not in self._in_flight:
+            if object_key(pod) not in self._in_flight:
                 self._enqueue(pod)
 
     def _enqueue(self, pod: Obj) -> None:
         try:
             self.queue.add(pod_info(pod))
         except ValueError as e:  # a request the cache cannot parse: tell the user once
-            info_key = f"{pod['metadata'].get('namespace')}/{pod['metadata']['name']}"
-            log.warning("cannot schedule pod", extra={"pod": info_key, "error": str(e)})
+            log.warning("cannot schedule pod", extra={"pod": object_key(pod), "error": str(e)})
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
         meta = new["metadata"]
-        key = f"{meta.get('namespace')}/{meta['name']}"
+        key = object_key(new)
         if (new.get("spec") or {}).get("nodeName"):
             self.queue.delete(key)
             if not _finished(new):
@@ -176,8 +175,7 @@ class Scheduler:
             self._enqueue(new)
 
     def _pod_deleted(self, pod: Obj) -> None:
-        meta = pod["metadata"]
-        key = f"{meta.get('namespace')}/{meta['name']}"
+        key = object_key(pod)
         self.queue.delete(key)
         if self.cache.has_pod(key):
             self.cache.remove_pod(key)
