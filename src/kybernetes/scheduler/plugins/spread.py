@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kybernetes.api import labels
+from kybernetes.api.meta import controller_ref
 from kybernetes.api.resources import REPLICA_SETS, REPLICATION_CONTROLLERS, SERVICES
 from kybernetes.scheduler.framework import MAX_NODE_SCORE, SKIP, CycleState, Status
 from kybernetes.scheduler.nodeinfo import NodeInfo
@@ -39,13 +40,6 @@ class _State:
     host_weight: float
     zone_weight: float
     zone_counts: dict[str, int]
-
-
-def _controller(pod: dict[str, Any]) -> dict[str, Any] | None:
-    for ref in (pod.get("metadata") or {}).get("ownerReferences") or ():
-        if ref.get("controller"):
-            return ref
-    return None
 
 
 class PodTopologySpread:
@@ -66,7 +60,7 @@ class PodTopologySpread:
             if sel and labels.selector_from_map(sel).matches(pod.labels):
                 merged.update(sel)
         out = [labels.selector_from_map(merged)] if merged else []
-        owner = _controller(pod.pod)
+        owner = controller_ref(pod.pod)
         if owner is not None:
             key = f"{pod.namespace}/{owner.get('name')}"
             kind, api = owner.get("kind"), owner.get("apiVersion")
