@@ -37,6 +37,7 @@ from typing import Any
 from kybernetes.api import errors
 from kybernetes.api.meta import (
     is_being_deleted,
+    is_pod_ready,
     now_rfc3339,
     object_key,
     parse_time,
@@ -56,10 +57,7 @@ WATCHED_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 
 
 def _ready_status(node: Obj) -> str | None:
-    for condition in (node.get("status") or {}).get("conditions") or ():
-        if condition.get("type") == "Ready":
-            return condition.get("status")
-    return None
+    return (pod_condition(node, "Ready") or {}).get("status")
 
 
 def desired_taints(ready: str | None) -> set[tuple[str, str]]:
@@ -149,9 +147,7 @@ class NodeLifecycleController(Controller):
         name = meta(node)["name"]
         lease = self.leases.get(f"{NODE_LEASE_NAMESPACE}/{name}")
         renew = ((lease or {}).get("spec") or {}).get("renewTime")
-        ready = next((c for c in (node.get("status") or {}).get("conditions") or ()
-                      if c.get("type") == "Ready"), {})
-        return renew, ready.get("lastHeartbeatTime")
+        return renew, (pod_condition(node, "Ready") or {}).get("lastHeartbeatTime")
 
     def silent_for(self, node: Obj) -> float:
         """Seconds since this node's kubelet was last seen alive (our clock)."""
@@ -225,8 +221,7 @@ class NodeLifecycleController(Controller):
 
     async def _mark_pods_not_ready(self, node_name: str) -> None:
         pods = [p for p in self.pods.by_index("nodeName", node_name)
-                if (pod_condition(p, "Ready") or {}).get("status") == "True"
-                and not is_being_deleted(p)]
+                if is_pod_ready(p) and not is_being_deleted(p)]
         await for_each(pods, self._mark_pod_not_ready)
 
     async def _mark_pod_not_ready(self, pod: Obj) -> None:
