@@ -127,8 +127,8 @@ class ControllerManager:
         try:
             await self.informers.start()
             await self.informers.wait_synced()
-            log.info("caches synced, starting controllers", extra={"controllers": len(tasks)
-                                                                    or len(self.controllers)})
+            log.info("caches synced, starting controllers",
+                     extra={"controllers": len(self.controllers)})
             tasks = [asyncio.create_task(c.run(self.options.workers), name=f"controller-{n}")
                      for n, c in self.controllers.items()]
             self.running.set()
