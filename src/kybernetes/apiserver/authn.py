@@ -15,8 +15,11 @@ README); /healthz, /livez, /readyz and /version need no credentials.
 from __future__ import annotations
 
 import csv
+import ssl
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -48,12 +51,25 @@ def load_token_file(path: str | Path) -> dict[str, User]:
     return tokens
 
 
+# The client certificate is fixed for a TLS connection: read it once per connection
+# (keyed by the connection's SSLObject), not on every request that rides it.
+_CERT_USERS: weakref.WeakKeyDictionary[ssl.SSLObject, User | None] = \
+    weakref.WeakKeyDictionary()
+
+
 def _cert_user(request: web.Request) -> User | None:
     transport = request.transport
     ssl_object = transport.get_extra_info("ssl_object") if transport else None
     if ssl_object is None:
         return None
-    cert = ssl_object.getpeercert()
+    try:
+        return _CERT_USERS[ssl_object]
+    except KeyError:
+        user = _CERT_USERS[ssl_object] = _user_from_cert(ssl_object.getpeercert())
+        return user
+
+
+def _user_from_cert(cert: Any) -> User | None:
     if not cert:
         return None
     name, groups = "", []
