@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from kybernetes.api.meta import object_key
 from kybernetes.api.resources import ENDPOINTS, SERVICES
 from kybernetes.client import ApiClient, Informer
 from kybernetes.proxy.iptables import IptablesProxier
@@ -118,9 +119,7 @@ class Proxy:
             await asyncio.sleep(self.min_sync_period)
 
     def _state(self) -> ProxyState:
-        endpoints = {f"{(e.get('metadata') or {}).get('namespace')}/"
-                     f"{(e.get('metadata') or {}).get('name')}": e
-                     for e in self.endpoints.list()}
+        endpoints = {object_key(e): e for e in self.endpoints.list()}
         return build_state(self.services.list(), endpoints)
 
     # -- health and metrics ------------------------------------------------------
