@@ -249,8 +249,3 @@ class Profile:
             if status is None or status.code != Code.SKIP:
                 return status
         return None
-
-    def watched_resources(self) -> set[Any]:
-        """Resources the plugins read through informers (besides pods and nodes)."""
-        return {r for p in self.plugins.values() for r in getattr(p, "watches", ())}
-

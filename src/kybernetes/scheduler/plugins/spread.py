@@ -44,7 +44,6 @@ class _State:
 
 class PodTopologySpread:
     name = "PodTopologySpread"
-    watches = (SERVICES, REPLICATION_CONTROLLERS, REPLICA_SETS)
 
     def __init__(self, args: dict[str, Any] | None = None, handle: Any = None) -> None:
         self.handle = handle
