@@ -133,16 +133,22 @@ def _parent(doc: Any, tokens: list[str], path: str) -> Any:
     return node
 
 
+def _existing(doc: Any, tokens: list[str], path: str, missing: str) -> tuple[Any, Any]:
+    """The container of an existing value and its key (or list index); `missing` if absent."""
+    parent, last = _parent(doc, tokens, path), tokens[-1]
+    if isinstance(parent, dict):
+        if last not in parent:
+            raise _op_error(missing)
+        return parent, last
+    return parent, _index(parent, last, path, allow_end=False)
+
+
 def _get(doc: Any, path: str) -> Any:
     tokens = _pointer(path)
     if not tokens:
         return doc
-    parent, last = _parent(doc, tokens, path), tokens[-1]
-    if isinstance(parent, dict):
-        if last not in parent:
-            raise _op_error(f"doc is missing key: \"{path}\": missing value")
-        return parent[last]
-    return parent[_index(parent, last, path, allow_end=False)]
+    parent, key = _existing(doc, tokens, path, f"doc is missing key: \"{path}\": missing value")
+    return parent[key]
 
 
 def _add(doc: Any, path: str, value: Any) -> Any:
@@ -161,26 +167,19 @@ def _remove(doc: Any, path: str) -> Any:
     tokens = _pointer(path)
     if not tokens:
         raise _op_error("unable to remove the whole document")
-    parent, last = _parent(doc, tokens, path), tokens[-1]
-    if isinstance(parent, dict):
-        if last not in parent:
-            raise _op_error(f"remove operation does not apply: doc is missing path: \"{path}\"")
-        return parent.pop(last)
-    return parent.pop(_index(parent, last, path, allow_end=False))
+    parent, key = _existing(doc, tokens, path,
+                            f"remove operation does not apply: doc is missing path: \"{path}\"")
+    return parent.pop(key)
 
 
 def _replace(doc: Any, path: str, value: Any) -> Any:
     tokens = _pointer(path)
     if not tokens:
         return value
-    parent, last = _parent(doc, tokens, path), tokens[-1]
-    if isinstance(parent, dict):
-        if last not in parent:
-            raise _op_error(
-                f"replace operation does not apply: doc is missing key: {path}: missing value")
-        parent[last] = value
-    else:
-        parent[_index(parent, last, path, allow_end=False)] = value
+    parent, key = _existing(
+        doc, tokens, path,
+        f"replace operation does not apply: doc is missing key: {path}: missing value")
+    parent[key] = value
     return doc
 
 
