@@ -23,6 +23,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from kybernetes.kubelet.ipam import IpPool
+
 log = logging.getLogger("kybernetes.kubelet.network")
 NETNS_DIR = Path("/var/run/netns")
 
@@ -68,6 +70,14 @@ class NodeNetwork:
         self.prefix = prefix
         self.cidr = cidr
 
+    @classmethod
+    def for_pod_cidr(cls, tag: str, pod_cidr: str | None) -> NodeNetwork | None:
+        """The bridge for `pod_cidr`; None without a CIDR or without network namespaces."""
+        if not pod_cidr or not can_use_netns():
+            return None
+        pool = IpPool(pod_cidr)
+        return cls(tag=tag, gateway=pool.gateway, prefix=pool.prefix, cidr=str(pool.network))
+
     def netns_name(self, uid: str) -> str:
         return f"kyb-{self.tag}-{uid}"
 
@@ -97,7 +107,9 @@ class NodeNetwork:
                 ("filter", "FORWARD", ("-d", self.cidr, *tag, "-j", "ACCEPT"))]
 
     async def teardown(self) -> None:
-        """Remove the bridge and the iptables rules."""
+        """Remove the pods' namespaces, the bridge and the iptables rules."""
+        for uid in self.pod_namespaces():
+            await self.remove_pod(uid)
         await _ip("link", "del", self.bridge, check=False)
         for table, chain, rule in self._rules():
             await _iptables("-t", table, "-D", chain, *rule)

@@ -32,8 +32,7 @@ from typing import Any
 from kybernetes.api.quantity import cpu_millis, memory_bytes
 from kybernetes.kubelet.config import parse_rfc3339
 from kybernetes.kubelet.env import expand
-from kybernetes.kubelet.ipam import IpPool
-from kybernetes.kubelet.network import NetworkError, NodeNetwork, can_use_netns, node_tag
+from kybernetes.kubelet.network import NetworkError, NodeNetwork, node_tag
 from kybernetes.kubelet.runtime.base import (
     CREATED,
     EXITED,
@@ -134,11 +133,9 @@ class DockerRuntime(ChangeNotifier):
             "changes": 'CMD ["/bin/busybox", "sleep", "2147483647"]'}, time_limit=120)
 
     async def configure(self, *, pod_cidr: str | None) -> None:
-        if not pod_cidr or not can_use_netns():
+        self.network = NodeNetwork.for_pod_cidr(self.tag, pod_cidr)
+        if self.network is None:
             return
-        pool = IpPool(pod_cidr)
-        self.network = NodeNetwork(tag=self.tag, gateway=pool.gateway, prefix=pool.prefix,
-                                   cidr=str(pool.network))
         await self.network.setup()
 
     async def aclose(self) -> None:
@@ -147,8 +144,6 @@ class DockerRuntime(ChangeNotifier):
 
     async def teardown(self) -> None:
         if self.network is not None:
-            for uid in self.network.pod_namespaces():
-                await self.network.remove_pod(uid)
             await self.network.teardown()
 
     async def _watch_events(self) -> None:

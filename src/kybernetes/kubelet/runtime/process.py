@@ -35,7 +35,6 @@ from typing import Any
 
 from kybernetes import __version__
 from kybernetes.kubelet.cgroups import Cgroups
-from kybernetes.kubelet.ipam import IpPool
 from kybernetes.kubelet.network import NetworkError, NodeNetwork, can_use_netns, node_tag
 from kybernetes.kubelet.runtime.base import (
     EXITED,
@@ -213,11 +212,9 @@ class ProcessRuntime(ChangeNotifier):
 
     async def configure(self, *, pod_cidr: str | None) -> None:
         """Set up the node bridge once the pod CIDR is known (root only)."""
-        if not pod_cidr or not can_use_netns():
+        self.network = NodeNetwork.for_pod_cidr(self.tag, pod_cidr)
+        if self.network is None:
             return
-        pool = IpPool(pod_cidr)
-        self.network = NodeNetwork(tag=self.tag, gateway=pool.gateway, prefix=pool.prefix,
-                                   cidr=str(pool.network))
         await self.network.setup()
         for uid in self.network.pod_namespaces():  # a namespace whose sandbox record is gone
             if uid not in self._sandboxes:
@@ -234,8 +231,6 @@ class ProcessRuntime(ChangeNotifier):
     async def teardown(self) -> None:
         """Remove the node bridge, stray pod namespaces and cgroups (every pod is gone)."""
         if self.network is not None:
-            for uid in self.network.pod_namespaces():
-                await self.network.remove_pod(uid)
             await self.network.teardown()
         self.cgroups.remove_all()
 
