@@ -13,7 +13,13 @@ from typing import Any
 
 from aiohttp import web
 
-from kybernetes.api.errors import BadRequest, MethodNotAllowed, UnsupportedMediaType, conflict
+from kybernetes.api.errors import (
+    BadRequest,
+    MethodNotAllowed,
+    NotFound,
+    UnsupportedMediaType,
+    conflict,
+)
 from kybernetes.api.fields import parse_field_selector
 from kybernetes.api.labels import parse_selector
 from kybernetes.api.patch import apply_patch
@@ -143,10 +149,8 @@ class ResourceHandlers:
     async def exists(self, info: RequestInfo) -> bool:
         try:
             await self.registry.get(info.resource, info.namespace, str(info.name))
-        except Exception as e:
-            if getattr(e, "code", None) == 404:
-                return False
-            raise
+        except NotFound:
+            return False
         return True
 
     async def apply_create(self, request: web.Request, info: RequestInfo, body: bytes,
