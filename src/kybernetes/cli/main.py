@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from types import ModuleType
 
 from kybernetes import __version__
 from kybernetes.cli.errors import CliError
@@ -21,23 +20,12 @@ SUBCOMMANDS = (
 )
 
 
-def _load(name: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(f"kybernetes.cli.{name}")
-    except ModuleNotFoundError as e:
-        if e.name == f"kybernetes.cli.{name}":
-            return None
-        raise
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kyb", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"kybernetes {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
-        module = _load(name)
-        if module is None:
-            continue
+        module = importlib.import_module(f"kybernetes.cli.{name}")
         command = name.replace("_", "-")
         p = sub.add_parser(command, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
