@@ -9,7 +9,7 @@ kubectl prints causes verbatim, and the reason is the Status CauseType.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from kybernetes.api import meta as names
@@ -76,6 +76,13 @@ class ErrorList:
     def each(self, path: str, value: Any, messages: list[str]) -> None:
         for message in messages:
             self.invalid(path, value, message)
+
+    def required_valid(self, path: str, value: Any, check: Callable[[Any], list[str]]) -> None:
+        """Required when empty; otherwise every message `check(value)` gives is Invalid."""
+        if not value:
+            self.required(path)
+        else:
+            self.each(path, value, check(value))
 
     def one_of(self, path: str, value: Any, supported: tuple[str, ...]) -> None:
         if value in (None, ""):

@@ -37,10 +37,7 @@ def _validate_ports(errs: ErrorList, ports: Any, path: str, *, host_network: boo
                 errs.duplicate(f"{p}.name", name)
             seen_names.add(name)
         container_port = port.get("containerPort")
-        if not container_port:
-            errs.required(f"{p}.containerPort")
-        else:
-            errs.each(f"{p}.containerPort", container_port, names.is_valid_port_num(container_port))
+        errs.required_valid(f"{p}.containerPort", container_port, names.is_valid_port_num)
         host_port = port.get("hostPort")
         if host_port:
             errs.each(f"{p}.hostPort", host_port, names.is_valid_port_num(host_port))
@@ -123,11 +120,7 @@ def _validate_container(errs: ErrorList, c: Obj, path: str, *, volumes: set[str]
 def _validate_env(errs: ErrorList, env: Any, path: str) -> None:
     for i, var in enumerate(as_list(env)):
         var, p = as_dict(var), f"{path}[{i}]"
-        env_name = var.get("name")
-        if not env_name:
-            errs.required(f"{p}.name")
-        else:
-            errs.each(f"{p}.name", env_name, names.is_env_var_name(env_name))
+        errs.required_valid(f"{p}.name", var.get("name"), names.is_env_var_name)
         value_from = var.get("valueFrom")
         if value_from is None:
             continue

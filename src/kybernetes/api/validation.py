@@ -103,10 +103,7 @@ def validate_object_meta(errs: ErrorList, metadata: Any, *, namespaced: bool,
         errs.each(f"{path}.name", name, name_check(name))
     namespace = metadata.get("namespace")
     if namespaced:
-        if not namespace:
-            errs.required(f"{path}.namespace")
-        else:
-            errs.each(f"{path}.namespace", namespace, names.is_dns1123_label(namespace))
+        errs.required_valid(f"{path}.namespace", namespace, names.is_dns1123_label)
     elif namespace:
         errs.forbidden(f"{path}.namespace", "not allowed on this type")
     validate_labels(errs, metadata.get("labels"), f"{path}.labels")
@@ -163,11 +160,8 @@ def _validate_service(errs: ErrorList, svc: Obj, old: Obj | None) -> None:
     errs.one_of("spec.type", kind, _SERVICE_TYPES)
     cluster_ip = spec.get("clusterIP")
     if kind == "ExternalName":
-        external = spec.get("externalName")
-        if not external:
-            errs.required("spec.externalName")
-        else:
-            errs.each("spec.externalName", external, names.is_dns1123_subdomain(external))
+        errs.required_valid("spec.externalName", spec.get("externalName"),
+                            names.is_dns1123_subdomain)
     elif not as_list(spec.get("ports")) and cluster_ip != "None":
         errs.required("spec.ports")
     _validate_service_ports(errs, spec)
