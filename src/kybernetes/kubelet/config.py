@@ -6,9 +6,11 @@ crash back-off from 10 s to 5 min) are fields here so tests can shorten them.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+
+from kybernetes.api.meta import now_rfc3339, now_rfc3339_micro
 
 KUBELET_VERSION = "v1.33.0-kyb"
 
@@ -38,20 +40,22 @@ class KubeletConfig:
     serve: bool = True
 
 
+def _utc(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
 def rfc3339(ts: float | None = None) -> str:
-    """`2026-11-25T22:33:46Z` (Kubernetes' metav1.Time)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if ts is None else ts))
+    """`2026-11-25T22:33:46Z` (Kubernetes' metav1.Time) for an epoch time, or now."""
+    return now_rfc3339(_utc(ts))
 
 
 def micro_time(ts: float | None = None) -> str:
-    """`2026-11-25T22:33:46.123456Z` (Kubernetes' metav1.MicroTime, used by Leases)."""
-    ts = time.time() if ts is None else ts
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1e6):06d}Z"
+    """`2026-11-25T22:33:46.123456Z` (metav1.MicroTime, used by Leases), or now."""
+    return now_rfc3339_micro(_utc(ts))
 
 
 def parse_rfc3339(text: str | None) -> float | None:
     """Seconds since the epoch for a metav1.Time or MicroTime string."""
     if not text:
         return None
-    from datetime import datetime
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
