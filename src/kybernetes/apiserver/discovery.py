@@ -101,6 +101,16 @@ def api_group(group: str) -> dict[str, Any] | None:
     return {"kind": "APIGroup", "apiVersion": "v1", **_api_group(group)}
 
 
+def _names(resource: Resource) -> dict[str, list[str]]:
+    """The optional shortNames and categories both discovery formats carry."""
+    names: dict[str, list[str]] = {}
+    if resource.short_names:
+        names["shortNames"] = list(resource.short_names)
+    if resource.categories:
+        names["categories"] = list(resource.categories)
+    return names
+
+
 def _resource_entry(resource: Resource) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "name": resource.plural,
@@ -109,10 +119,7 @@ def _resource_entry(resource: Resource) -> dict[str, Any]:
         "kind": resource.kind,
         "verbs": list(resource.verbs),
     }
-    if resource.short_names:
-        entry["shortNames"] = list(resource.short_names)
-    if resource.categories:
-        entry["categories"] = list(resource.categories)
+    entry.update(_names(resource))
     return entry
 
 
@@ -149,10 +156,7 @@ def _aggregated_resource(resource: Resource) -> dict[str, Any]:
         "singularResource": resource.singular_name,
         "verbs": list(resource.verbs),
     }
-    if resource.short_names:
-        entry["shortNames"] = list(resource.short_names)
-    if resource.categories:
-        entry["categories"] = list(resource.categories)
+    entry.update(_names(resource))
     if resource.subresources:
         entry["subresources"] = [
             {"subresource": sub,
