@@ -23,13 +23,12 @@ Shape (as kube-scheduler's `scheduleOne`):
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import time
 from typing import Any
 
 from kybernetes.api import errors
-from kybernetes.api.meta import object_key
+from kybernetes.api.meta import now_rfc3339, object_key
 from kybernetes.api.resources import NODES, PODS, Resource
 from kybernetes.client import EventRecorder, Informer
 from kybernetes.scheduler.cache import Cache
@@ -43,10 +42,6 @@ from kybernetes.tasks import cancel_and_wait, spawn
 
 log = logging.getLogger("kybernetes.scheduler")
 Obj = dict[str, Any]
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _spec_changed(old: Obj, new: Obj) -> bool:
@@ -304,7 +299,7 @@ class Scheduler:
                 return
         condition = {"type": "PodScheduled", "status": "False", "reason": reason,
                      "message": message, "lastProbeTime": None,
-                     "lastTransitionTime": _now()}
+                     "lastTransitionTime": now_rfc3339()}
         try:
             await self.client.patch(PODS, pod.name, {"status": {"conditions": [condition]}},
                                     namespace=pod.namespace, patch_type="strategic",
