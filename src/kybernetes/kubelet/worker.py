@@ -76,8 +76,13 @@ class PodWorker:
     # -- inputs ------------------------------------------------------------------
 
     def update(self, pod: dict[str, Any]) -> None:
+        """A newer version of the pod. The echo of our own status write changes
+        nothing we act on, so only a change outside status wakes the worker (an
+        immediate pass would overwrite a state such as ErrImagePull at once)."""
+        changed = _desired(pod) != _desired(self.pod)
         self.pod = pod
-        self.wake()
+        if changed:
+            self.wake()
 
     def gone(self) -> None:
         """The pod object was deleted from the API server."""
@@ -414,3 +419,10 @@ class PodWorker:
             log.warning("pod not deleted", extra={"pod": self.name, "error": str(e)})
             self.finished = False
             raise
+
+
+def _desired(pod: dict[str, Any]) -> tuple[Any, ...]:
+    """What the kubelet acts on: everything but status and the bookkeeping metadata."""
+    meta = {k: v for k, v in (pod.get("metadata") or {}).items()
+            if k not in ("resourceVersion", "managedFields")}
+    return meta, pod.get("spec")
