@@ -19,4 +19,5 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q -e '.[test]' 2>&1 | grep -v 'is ignored' || true
 .venv/bin/python -c "import kybernetes, aiohttp, orjson, kubernetes"
+bash scripts/install-helm.sh
 echo "setup done: $(.venv/bin/kyb --version)"
