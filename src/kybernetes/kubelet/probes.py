@@ -7,6 +7,11 @@ row. Readiness starts false, liveness true; liveness and readiness wait until
 the startup probe (if any) has succeeded. Every flip calls `on_change`, which
 wakes the pod worker: it restarts a container whose liveness (or startup)
 failed and rewrites Ready.
+
+Who runs one try is the runtime's choice (:meth:`Runtime.prober`): a
+:class:`NetworkProber` execs in the container or reaches the pod's IP, which
+is right wherever containers really run; the fake runtime has nothing to reach
+and answers from the pod instead.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -31,6 +36,13 @@ _KINDS = ("startupProbe", "livenessProbe", "readinessProbe")
 class Result:
     ok: bool
     message: str = ""
+
+
+class Prober(Protocol):
+    """Runs one try of a container's probe of the given kind; never raises."""
+
+    async def probe(self, kind: str, probe: dict[str, Any], *, container: dict[str, Any],
+                    pod_ip: str, exec_: Exec, session: aiohttp.ClientSession) -> Result: ...
 
 
 def _port(value: Any, container: dict[str, Any]) -> int:
@@ -90,15 +102,25 @@ async def _http(spec: dict[str, Any], container: dict[str, Any], pod_ip: str, li
             await session.close()
 
 
+class NetworkProber:
+    """The prober of runtimes whose containers really run: exec, HTTP or TCP."""
+
+    async def probe(self, kind: str, probe: dict[str, Any], *, container: dict[str, Any],
+                    pod_ip: str, exec_: Exec, session: aiohttp.ClientSession) -> Result:
+        return await run_probe(probe, container=container, pod_ip=pod_ip, exec_=exec_,
+                               session=session)
+
+
 class ContainerProbes:
     """The probe loops of one running container and their current verdicts."""
 
     def __init__(self, container: dict[str, Any], *, pod_ip: str, exec_: Exec,
-                 on_change: Callable[[str, Result], None]) -> None:
+                 on_change: Callable[[str, Result], None], prober: Prober) -> None:
         self.container = container
         self.pod_ip = pod_ip
         self.exec_ = exec_
         self.on_change = on_change
+        self.prober = prober
         self.started = "startupProbe" not in container
         self.ready = "readinessProbe" not in container
         self.live = True
@@ -128,8 +150,9 @@ class ContainerProbes:
         oks = bads = 0
         async with aiohttp.ClientSession() as session:
             while True:
-                result = await run_probe(probe, container=self.container, pod_ip=self.pod_ip,
-                                         exec_=self.exec_, session=session)
+                result = await self.prober.probe(kind, probe, container=self.container,
+                                                 pod_ip=self.pod_ip, exec_=self.exec_,
+                                                 session=session)
                 oks, bads = (oks + 1, 0) if result.ok else (0, bads + 1)
                 if not result.ok:
                     self.on_change(f"{kind}-failed", result)

@@ -296,7 +296,8 @@ class PodWorker:
                 self._event(WARNING, "Unhealthy", f"{probe} probe failed: {result.message}")
             self.wake()
 
-        probes = ContainerProbes(spec, pod_ip=self.sandbox.ip, exec_=exec_, on_change=on_change)
+        probes = ContainerProbes(spec, pod_ip=self.sandbox.ip, exec_=exec_, on_change=on_change,
+                                 prober=self.kubelet.runtime.prober(self.pod))
         probes.start(f"{self.name}/{spec['name']}")
         self.probes[info.id] = probes
 

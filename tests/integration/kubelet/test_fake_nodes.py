@@ -77,6 +77,27 @@ def test_fake_pods_can_be_told_to_crash(core: k8s.CoreV1Api, start_kubelet) -> N
     assert status.last_state.terminated.exit_code == 1
 
 
+def test_fake_probes_pass_unless_the_pod_says_they_fail(core: k8s.CoreV1Api,
+                                                        start_kubelet) -> None:
+    start_kubelet("fake")
+    wait_for(lambda: node_ready(core, "node-1"), what="node Ready")
+    probed = {"name": "a", "image": "i", "ports": [{"name": "http", "containerPort": 8080}],
+              "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"},
+                                 "periodSeconds": 1}}
+    core.create_namespaced_pod("default", make_pod("ready", [probed]))
+    failing = make_pod("unready", [probed])
+    failing["metadata"]["annotations"] = {"fake.kyb.io/failing-probes": "readinessProbe"}
+    core.create_namespaced_pod("default", failing)
+    wait_for(lambda: condition(core.read_namespaced_pod("ready", "default"), "Ready") == "True",
+             what="probed pod Ready")
+    wait_for(lambda: any(e.reason == "Unhealthy" and e.involved_object.name == "unready"
+                         for e in core.list_namespaced_event("default").items),
+             what="readiness failure event")
+    unready = core.read_namespaced_pod("unready", "default")
+    assert unready.status.phase == "Running" and condition(unready, "Ready") == "False"
+    assert container_status(unready, "a").ready is False
+
+
 def test_pods_over_max_pods_are_rejected(core: k8s.CoreV1Api, start_kubelet) -> None:
     start_kubelet("fake", "--max-pods", "2")
     wait_for(lambda: node_ready(core, "node-1"), what="node Ready")

@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from kybernetes.kubelet.probes import ContainerProbes, Result, run_probe
+from kybernetes.kubelet.probes import ContainerProbes, NetworkProber, Result, run_probe
 
 
 def _scripted(codes: list[int]):
@@ -30,7 +30,8 @@ async def test_readiness_needs_failure_threshold_misses_in_a_row_to_flip() -> No
     spec = {"name": "c", "readinessProbe": {"exec": {"command": ["x"]}, "periodSeconds": 0.01,
                                             "failureThreshold": 3}}
     probes = ContainerProbes(spec, pod_ip="127.0.0.1", exec_=_scripted([0, 1, 1, 0, 1, 1, 1]),
-                             on_change=lambda kind, _r: changes.append(kind))
+                             on_change=lambda kind, _r: changes.append(kind),
+                             prober=NetworkProber())
     assert probes.ready is False  # readiness starts false
     probes.start("t")
     try:
@@ -53,7 +54,8 @@ async def test_liveness_waits_for_the_startup_probe_then_fails_once() -> None:
     async def exec_(command: list[str], limit: float) -> tuple[int, bytes]:
         return (0 if len(changes) > 3 else 1) if command == ["s"] else 1, b""
     probes = ContainerProbes(spec, pod_ip="127.0.0.1", exec_=exec_,
-                             on_change=lambda kind, _r: changes.append(kind))
+                             on_change=lambda kind, _r: changes.append(kind),
+                             prober=NetworkProber())
     assert probes.started is False and probes.live is True
     probes.start("t")
     try:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from kybernetes.kubelet.probes import Prober
+
 CREATED, RUNNING, EXITED = "created", "running", "exited"
 
 
@@ -150,6 +152,9 @@ class Runtime(Protocol):
 
     def log_file(self, container_id: str) -> Path | None:
         """Where the container's stdout/stderr are written (None if unknown)."""
+
+    def prober(self, pod: dict[str, Any]) -> Prober:
+        """Who runs the probes of the pod's containers."""
 
 
 class ExecSession(Protocol):

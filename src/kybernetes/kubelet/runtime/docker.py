@@ -33,6 +33,7 @@ from kybernetes.api.quantity import cpu_millis, memory_bytes
 from kybernetes.kubelet.config import parse_rfc3339
 from kybernetes.kubelet.env import expand
 from kybernetes.kubelet.network import NetworkError, NodeNetwork, node_tag
+from kybernetes.kubelet.probes import NetworkProber, Prober
 from kybernetes.kubelet.runtime.base import (
     CREATED,
     EXITED,
@@ -372,6 +373,10 @@ class DockerRuntime(ChangeNotifier):
 
     def log_file(self, container_id: str) -> Path | None:
         return None
+
+    def prober(self, pod: dict[str, Any]) -> Prober:
+        """Probes reach the container: exec in it, HTTP or TCP to the pod's IP."""
+        return NetworkProber()
 
     async def read_logs(self, container_id: str, *, follow: bool, tail_lines: int | None,
                         limit_bytes: int | None, since_seconds: str | None,

@@ -6,6 +6,11 @@ nodes load the API server, scheduler and controllers as a thousand machines
 would, while costing a few kilobytes each. A pod whose name matches
 `fail_pattern` has containers that exit with code 1 at once, so tests can
 drive crash loops and failed pods without real processes.
+
+Probes have nothing to reach here, so every probe passes, and a chart with
+liveness and readiness probes becomes Ready on hollow nodes. A pod annotated
+`fake.kyb.io/failing-probes: readinessProbe,livenessProbe` (any of
+startupProbe, livenessProbe, readinessProbe) has those probes fail instead.
 """
 
 from __future__ import annotations
@@ -17,7 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from kybernetes import __version__
+from kybernetes.kubelet.probes import Exec, Prober, Result
 from kybernetes.kubelet.runtime.base import (
     EXITED,
     RUNNING,
@@ -27,6 +35,21 @@ from kybernetes.kubelet.runtime.base import (
     RuntimeError_,
     Sandbox,
 )
+
+FAILING_PROBES = "fake.kyb.io/failing-probes"
+
+
+class FixedVerdicts:
+    """A prober that answers without probing: the `failing` kinds fail, the rest pass."""
+
+    def __init__(self, failing: frozenset[str]) -> None:
+        self.failing = failing
+
+    async def probe(self, kind: str, probe: dict[str, Any], *, container: dict[str, Any],
+                    pod_ip: str, exec_: Exec, session: aiohttp.ClientSession) -> Result:
+        if kind in self.failing:
+            return Result(False, f"{kind} set to fail by the {FAILING_PROBES} annotation")
+        return Result(True)
 
 
 class FakeRuntime(ChangeNotifier):
@@ -117,3 +140,8 @@ class FakeRuntime(ChangeNotifier):
 
     def log_file(self, container_id: str) -> Path | None:
         return None
+
+    def prober(self, pod: dict[str, Any]) -> Prober:
+        annotations = (pod.get("metadata") or {}).get("annotations") or {}
+        kinds = annotations.get(FAILING_PROBES, "").split(",")
+        return FixedVerdicts(frozenset(k.strip() for k in kinds if k.strip()))

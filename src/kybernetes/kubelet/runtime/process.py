@@ -36,6 +36,7 @@ from typing import Any
 from kybernetes import __version__
 from kybernetes.kubelet.cgroups import Cgroups
 from kybernetes.kubelet.network import NetworkError, NodeNetwork, can_use_netns, node_tag
+from kybernetes.kubelet.probes import NetworkProber, Prober
 from kybernetes.kubelet.runtime.base import (
     EXITED,
     RUNNING,
@@ -413,6 +414,10 @@ class ProcessRuntime(ChangeNotifier):
     def log_file(self, container_id: str) -> Path | None:
         record = self._records.get(container_id)
         return Path(record.log_path) if record else None
+
+    def prober(self, pod: dict[str, Any]) -> Prober:
+        """Probes reach the container: exec in it, HTTP or TCP to the pod's IP."""
+        return NetworkProber()
 
     # -- exec ------------------------------------------------------------------------------
 
