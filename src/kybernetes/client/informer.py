@@ -20,6 +20,7 @@ callers must copy before changing one.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import random
 from collections.abc import Callable
@@ -102,10 +103,10 @@ class Informer:
             return list(self._items.values())
         return self.by_index("namespace", namespace)
 
-    def keys(self) -> list[str]:
+    def keys(self) -> builtins.list[str]:
         return list(self._items)
 
-    def by_index(self, name: str, value: str) -> list[Obj]:
+    def by_index(self, name: str, value: str) -> builtins.list[Obj]:
         keys = self._indexes[name].get(value, ())
         return [self._items[k] for k in keys if k in self._items]
 
@@ -184,7 +185,7 @@ class Informer:
 
     # -- cache mutation and notification -------------------------------------------
 
-    def _replace(self, items: list[Obj]) -> None:
+    def _replace(self, items: builtins.list[Obj]) -> None:
         fresh = {object_key(o): o for o in items}
         for key in [k for k in self._items if k not in fresh]:
             self._remove(key, self._items[key])

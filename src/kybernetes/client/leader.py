@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from kybernetes.api import errors
@@ -57,7 +57,7 @@ class LeaderElector:
         self._observed_at = 0.0  # monotonic time it was seen to change
         self.is_leader = False
 
-    async def run(self, work: Callable[[], Awaitable[T]]) -> T:
+    async def run(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         """Acquire, run `work()` while leading; raise LeadershipLost if it lapses."""
         await self._acquire()
         task = asyncio.create_task(work(), name=f"leader-{self.name}")

@@ -23,6 +23,7 @@ the iteration for any reason (end, error, break inside ``async with``, or
 from __future__ import annotations
 
 import ssl as ssl_module
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -293,14 +294,14 @@ class ApiClient:
     async def delete(self, resource: Resource, name: str, *, namespace: str | None = None,
                      grace_period_seconds: int | None = None,
                      propagation_policy: str | None = None,
-                     preconditions: dict[str, str] | None = None) -> dict[str, Any]:
+                     preconditions: Mapping[str, str | None] | None = None) -> dict[str, Any]:
         options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
         if grace_period_seconds is not None:
             options["gracePeriodSeconds"] = grace_period_seconds
         if propagation_policy is not None:
             options["propagationPolicy"] = propagation_policy
         if preconditions:
-            options["preconditions"] = preconditions
+            options["preconditions"] = dict(preconditions)
         return await self.request("DELETE", resource.path(namespace, name), body=options)
 
     async def delete_collection(self, resource: Resource, *, namespace: str | None = None,

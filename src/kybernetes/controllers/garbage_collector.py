@@ -83,11 +83,20 @@ class GarbageCollector(Controller):
             informer = informers.get(resource)
             informer.add_index("uid", _uid_index)
             informer.add_index("ownerUID", _owner_index)
-            informer.add_handler(
-                on_add=lambda o, r=resource: self._changed(r, o),
-                on_update=lambda old, new, r=resource: self._changed(r, new, old),
-                on_delete=lambda o, r=resource: self._deleted(r, o))
+            self._follow(resource, informer)
             self.watched[resource.qualified] = (resource, informer)
+
+    def _follow(self, resource: Resource, informer: Informer) -> None:
+        """Handlers that know which resource their object is of."""
+        def added(obj: Obj) -> None:
+            self._changed(resource, obj)
+
+        def updated(old: Obj, new: Obj) -> None:
+            self._changed(resource, new, old)
+
+        def deleted(obj: Obj) -> None:
+            self._deleted(resource, obj)
+        informer.add_handler(on_add=added, on_update=updated, on_delete=deleted)
 
     # -- keys and lookups -------------------------------------------------------------
 

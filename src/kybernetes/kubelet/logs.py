@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import TypedDict
 
 _CHUNK = 65536
 _POLL = 0.1
@@ -26,6 +27,14 @@ def _tail(data: bytes, lines: int) -> bytes:
     return b"".join(parts[-lines:])
 
 
+class LogOptions(TypedDict):
+    """The options every log reader takes (the process runtime's file, Docker's API)."""
+
+    follow: bool
+    tail_lines: int | None
+    limit_bytes: int | None
+
+
 async def read_log(path: Path, *, follow: bool = False, tail_lines: int | None = None,
                    limit_bytes: int | None = None,
                    running: Callable[[], bool] = lambda: False) -> AsyncIterator[bytes]:
@@ -36,9 +45,8 @@ async def read_log(path: Path, *, follow: bool = False, tail_lines: int | None =
     except OSError:
         return
     with f:
-        first = f.read()
-        if tail_lines is not None:
-            first = _tail(first, tail_lines)
+        whole = f.read()
+        first: bytes | None = _tail(whole, tail_lines) if tail_lines is not None else whole
         while True:
             chunk = first if first is not None else f.read(_CHUNK)
             first = None

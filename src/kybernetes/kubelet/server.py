@@ -24,7 +24,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from kybernetes.client import load_kubeconfig
-from kybernetes.kubelet.logs import read_log
+from kybernetes.kubelet.logs import LogOptions, read_log
 from kybernetes.kubelet.runtime.base import ContainerInfo, RuntimeError_
 from kybernetes.kubelet.tls import serving_context
 from kybernetes.tasks import cancel_and_wait, spawn
@@ -81,7 +81,7 @@ class KubeletServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, config.address, config.port, ssl_context=ctx)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1] if site._server else config.port
+        port = self._runner.addresses[0][1]
         self.kubelet.serving_on(int(port))
         log.info("kubelet API serving", extra={"address": config.address, "port": port})
 
@@ -127,9 +127,10 @@ class KubeletServer:
         reader = getattr(self.kubelet.runtime, "read_logs", None)
         response = web.StreamResponse(headers={"Content-Type": "text/plain"})
         await response.prepare(request)
-        options = {"follow": _truthy(q.get("follow")),
-                   "tail_lines": int(q["tailLines"]) if q.get("tailLines") else None,
-                   "limit_bytes": int(q["limitBytes"]) if q.get("limitBytes") else None}
+        options: LogOptions = {
+            "follow": _truthy(q.get("follow")),
+            "tail_lines": int(q["tailLines"]) if q.get("tailLines") else None,
+            "limit_bytes": int(q["limitBytes"]) if q.get("limitBytes") else None}
         if reader is not None:
             chunks = reader(info.id, since_seconds=q.get("sinceSeconds"),
                             since_time=q.get("sinceTime"),

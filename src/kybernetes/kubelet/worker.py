@@ -378,7 +378,7 @@ class PodWorker:
         return float(grace)
 
     async def _stop_one(self, info: ContainerInfo, grace: float) -> None:
-        spec = next((c for c in self.pod["spec"].get("containers") or []
+        spec: dict[str, Any] = next((c for c in self.pod["spec"].get("containers") or []
                      if c["name"] == info.name), {})
         deadline = time.monotonic() + grace
         self._event(NORMAL, "Killing", f"Stopping container {info.name}")

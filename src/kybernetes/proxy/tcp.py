@@ -87,7 +87,7 @@ class _Flow:
         self.key = conn.listener.key
         self.buf = bytearray(COPY_SIZE)
         self.view = memoryview(self.buf)
-        self.leftover = b""
+        self.leftover: bytes | memoryview = b""
         self.pipe_r = self.pipe_w = -1  # no pipe until the flow turns out to be bulk
         self.pending = 0  # bytes in the pipe
         self.eof = False
