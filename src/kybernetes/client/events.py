@@ -26,7 +26,7 @@ from typing import Any
 from kybernetes.api import errors
 from kybernetes.api.meta import now_rfc3339
 from kybernetes.api.resources import EVENTS
-from kybernetes.client.rest import ApiClient
+from kybernetes.client.verbs import EventWriter
 from kybernetes.tasks import cancel_and_wait, spawn
 
 log = logging.getLogger("kybernetes.client.events")
@@ -48,7 +48,7 @@ def object_reference(obj: dict[str, Any]) -> dict[str, Any]:
 class EventRecorder:
     """Writes Events for one component (source.component), aggregating repeats."""
 
-    def __init__(self, client: ApiClient, component: str, *, host: str | None = None,
+    def __init__(self, client: EventWriter, component: str, *, host: str | None = None,
                  max_queue: int = 1000) -> None:
         self.client = client
         self.source = {"component": component}

@@ -30,7 +30,7 @@ from typing import Any
 from kybernetes.api import errors
 from kybernetes.api.meta import object_key
 from kybernetes.api.resources import Resource
-from kybernetes.client.rest import ApiClient
+from kybernetes.client.verbs import ListerWatcher
 from kybernetes.tasks import cancel_and_wait, spawn
 
 log = logging.getLogger("kybernetes.client.informer")
@@ -53,7 +53,7 @@ class _Handler:
 class Informer:
     """List-then-watch cache of one resource, with handlers and indexes."""
 
-    def __init__(self, client: ApiClient, resource: Resource, *, namespace: str | None = None,
+    def __init__(self, client: ListerWatcher, resource: Resource, *, namespace: str | None = None,
                  label_selector: str | None = None, field_selector: str | None = None,
                  page_size: int = 500) -> None:
         self.client = client
@@ -242,7 +242,7 @@ class Informer:
 class InformerFactory:
     """Shared informers: one per resource, started once, for every controller."""
 
-    def __init__(self, client: ApiClient) -> None:
+    def __init__(self, client: ListerWatcher) -> None:
         self.client = client
         self._informers: dict[Resource, Informer] = {}
 

@@ -17,16 +17,17 @@ import asyncio
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kybernetes.api.errors import InternalError, NotFound, ServiceUnavailable, TooManyRequests
 from kybernetes.api.quantity import cpu_millis, memory_bytes
 from kybernetes.api.resources import CONFIGMAPS, PODS, SECRETS, SERVICES
 from kybernetes.client import EventRecorder, Informer
+from kybernetes.client.verbs import Deleter, EventWriter, ListerWatcher
 from kybernetes.kubelet.backoff import Backoff
 from kybernetes.kubelet.config import KubeletConfig
 from kybernetes.kubelet.ipam import IpPool
-from kybernetes.kubelet.node import HostFacts, NodeAgent, default_node_ip
+from kybernetes.kubelet.node import HostFacts, NodeAgent, NodeClient, default_node_ip
 from kybernetes.kubelet.runtime.base import Runtime, Sandbox
 from kybernetes.kubelet.worker import PodWorker
 from kybernetes.tasks import cancel_and_wait, spawn
@@ -34,10 +35,15 @@ from kybernetes.tasks import cancel_and_wait, spawn
 log = logging.getLogger("kybernetes.kubelet")
 
 
+class KubeletClient(NodeClient, ListerWatcher, EventWriter, Deleter, Protocol):
+    """The verbs a kubelet uses: its Node's, its informers', its events', and the pod
+    workers' (status patches, the final delete)."""
+
+
 class Kubelet:
     """Runs the pods bound to one node through one runtime."""
 
-    def __init__(self, client: Any, config: KubeletConfig, runtime: Runtime, *,
+    def __init__(self, client: KubeletClient, config: KubeletConfig, runtime: Runtime, *,
                  host: HostFacts | None = None, own_informer: bool = True,
                  with_services: bool = True) -> None:
         self.client = client

@@ -18,7 +18,7 @@ from typing import Any
 
 from kybernetes.api.resources import PODS
 from kybernetes.client import Informer
-from kybernetes.kubelet.agent import Kubelet
+from kybernetes.kubelet.agent import Kubelet, KubeletClient
 from kybernetes.kubelet.config import KubeletConfig
 from kybernetes.kubelet.node import HostFacts
 from kybernetes.kubelet.runtime.fake import FakeRuntime
@@ -29,7 +29,7 @@ log = logging.getLogger("kybernetes.kubelet.hollow")
 class HollowNodes:
     """N fake-runtime kubelets sharing one client and one pod informer."""
 
-    def __init__(self, client: Any, template: KubeletConfig, *, count: int,
+    def __init__(self, client: KubeletClient, template: KubeletConfig, *, count: int,
                  prefix: str = "hollow-node", start_index: int = 0,
                  concurrency: int = 50) -> None:
         self.client = client

@@ -17,10 +17,11 @@ import platform
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kybernetes.api.errors import AlreadyExists, Conflict, NotFound
 from kybernetes.api.resources import LEASES, NAMESPACES, NODES
+from kybernetes.client.verbs import Creator, Getter, Patcher, Updater
 from kybernetes.kubelet.config import KUBELET_VERSION, KubeletConfig, micro_time, rfc3339
 
 log = logging.getLogger("kybernetes.kubelet.node")
@@ -35,6 +36,11 @@ _CONDITIONS = (
     ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
     ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
 )
+
+
+class NodeClient(Getter, Creator, Patcher, Updater, Protocol):
+    """The verbs the node agent uses: create or take over the Node, patch its status,
+    keep its Lease."""
 
 
 def _read(path: str, default: str = "") -> str:
@@ -136,7 +142,7 @@ def _same_status(a: dict[str, Any], b: dict[str, Any]) -> bool:
 class NodeAgent:
     """Registers the Node, renews its Lease and posts its status."""
 
-    def __init__(self, client: Any, config: KubeletConfig, *, host: HostFacts,
+    def __init__(self, client: NodeClient, config: KubeletConfig, *, host: HostFacts,
                  runtime_version: str, node_ip: str) -> None:
         self.client = client
         self.config = config

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from kybernetes.kubelet.config import KubeletConfig
+from kybernetes.kubelet.runtime.base import Runtime
 
 
-def make_runtime(config: Any) -> Any:
+def make_runtime(config: KubeletConfig) -> Runtime:
     """The runtime named by `config.runtime`, built for this node."""
     if config.runtime == "fake":
         from kybernetes.kubelet.runtime.fake import FakeRuntime

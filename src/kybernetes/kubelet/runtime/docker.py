@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from kybernetes.api.quantity import cpu_millis, memory_bytes
-from kybernetes.kubelet.config import parse_rfc3339
+from kybernetes.kubelet.config import KubeletConfig, parse_rfc3339
 from kybernetes.kubelet.env import expand
 from kybernetes.kubelet.network import NetworkError, NodeNetwork, node_tag
 from kybernetes.kubelet.probes import NetworkProber, Prober
@@ -91,7 +91,7 @@ class DockerRuntime(ChangeNotifier):
 
     name = "docker"
 
-    def __init__(self, config: Any, *, socket_path: str = "/var/run/docker.sock") -> None:
+    def __init__(self, config: KubeletConfig, *, socket_path: str = "/var/run/docker.sock") -> None:
         self.config = config
         self.api = DockerApi(socket_path)
         self.tag = node_tag(config.node_name, Path(config.root_dir))

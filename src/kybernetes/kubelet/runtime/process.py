@@ -35,6 +35,7 @@ from typing import Any
 
 from kybernetes import __version__
 from kybernetes.kubelet.cgroups import Cgroups
+from kybernetes.kubelet.config import KubeletConfig
 from kybernetes.kubelet.network import NetworkError, NodeNetwork, can_use_netns, node_tag
 from kybernetes.kubelet.probes import NetworkProber, Prober
 from kybernetes.kubelet.runtime.base import (
@@ -128,7 +129,7 @@ class ProcessRuntime(ChangeNotifier):
 
     name = "process"
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: KubeletConfig) -> None:
         self.config = config
         self.dir = Path(config.root_dir) / "runtime"
         self.tag = node_tag(config.node_name, Path(config.root_dir))
