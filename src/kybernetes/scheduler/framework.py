@@ -16,11 +16,17 @@ this pod", and the runtime then leaves that plugin out of the per-node loops.
 
 from __future__ import annotations
 
+import builtins
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from kybernetes.api.resources import Resource
+from kybernetes.client.verbs import SubresourceCreator
+
 if TYPE_CHECKING:
+    from kybernetes.scheduler.cache import Cache
     from kybernetes.scheduler.nodeinfo import NodeInfo
     from kybernetes.scheduler.podinfo import PodInfo
 
@@ -99,6 +105,24 @@ class CycleState:
 
     def write(self, key: str, value: Any) -> None:
         self.data[key] = value
+
+
+class Lister(Protocol):
+    """Reads of an informer's cache: all a plugin may do with another resource."""
+
+    def list(self, namespace: str | None = None) -> builtins.list[dict[str, Any]]: ...
+
+    def get(self, key: str) -> dict[str, Any] | None: ...
+
+
+@dataclass
+class Handle:
+    """What plugins may use: the API client (to bind), the cache, informers of other
+    resources."""
+
+    client: SubresourceCreator
+    cache: Cache
+    informer: Callable[[Resource], Lister]
 
 
 # --- the extension points -----------------------------------------------------------

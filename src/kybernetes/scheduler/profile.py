@@ -20,30 +20,32 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
 
-from kybernetes.scheduler.cache import Cache
 from kybernetes.scheduler.config import ProfileConfig
-from kybernetes.scheduler.framework import Code, CycleState, Status
+from kybernetes.scheduler.framework import (
+    BindPlugin,
+    Code,
+    CycleState,
+    FilterPlugin,
+    Handle,
+    Plugin,
+    PostFilterPlugin,
+    PreFilterPlugin,
+    PreScorePlugin,
+    ReservePlugin,
+    ScorePlugin,
+    Status,
+)
 from kybernetes.scheduler.nodeinfo import NodeInfo
 from kybernetes.scheduler.plugins import REGISTRY
 from kybernetes.scheduler.podinfo import PodInfo
 
 MIN_FEASIBLE_NODES = 100
 MIN_PERCENTAGE = 5
-
-
-@dataclass
-class Handle:
-    """What plugins may use: the API client, the cache, informers of other resources."""
-
-    client: Any
-    cache: Cache
-    informer: Callable[[Any], Any]
+P = TypeVar("P", bound=Plugin)
 
 
 class NoNodesAvailable(Exception):
@@ -81,7 +83,7 @@ class FitError(Exception):
         return msg
 
 
-def _filter_chunk(plugin: Any, state: CycleState, pod: PodInfo,
+def _filter_chunk(plugin: FilterPlugin, state: CycleState, pod: PodInfo,
                   nodes: list[NodeInfo]) -> dict[int, Status]:
     """Rejections by position in `nodes`, from `filter_nodes` or one `filter` per node."""
     batch = getattr(plugin, "filter_nodes", None)
@@ -117,13 +119,23 @@ class Profile:
         names = {n for entries in config.plugins.values() for n, _ in entries}
         self.plugins = {n: REGISTRY[n](config.args.get(n), handle) for n in sorted(names)}
         p = config.plugins
-        self.pre_filter = [self.plugins[n] for n, _ in p["preFilter"]]
-        self.filter = [self.plugins[n] for n, _ in p["filter"]]
-        self.post_filter = [self.plugins[n] for n, _ in p["postFilter"]]
-        self.pre_score = [self.plugins[n] for n, _ in p["preScore"]]
-        self.score = [(self.plugins[n], w) for n, w in p["score"]]
-        self.reserve = [self.plugins[n] for n, _ in p["reserve"]]
-        self.bind = [self.plugins[n] for n, _ in p["bind"]]
+        self.pre_filter = self._at(PreFilterPlugin, p["preFilter"])
+        self.filter = self._at(FilterPlugin, p["filter"])
+        self.post_filter = self._at(PostFilterPlugin, p["postFilter"])
+        self.pre_score = self._at(PreScorePlugin, p["preScore"])
+        self.score = list(zip(self._at(ScorePlugin, p["score"]), (w for _, w in p["score"]),
+                              strict=True))
+        self.reserve = self._at(ReservePlugin, p["reserve"])
+        self.bind = self._at(BindPlugin, p["bind"])
+
+    def _at(self, point: type[P], entries: list[tuple[str, int]]) -> list[P]:
+        """The plugins listed for one extension point, each checked against its protocol
+        once here rather than failing in the middle of a scheduling cycle."""
+        plugins = [self.plugins[n] for n, _ in entries]
+        wrong = [p.name for p in plugins if not isinstance(p, point)]
+        if wrong:
+            raise TypeError(f"plugins {wrong} do not implement {point.__name__}")
+        return [p for p in plugins if isinstance(p, point)]
 
     # --- one decision -------------------------------------------------------------
 
@@ -145,8 +157,8 @@ class Profile:
         feasible, statuses = self._find_feasible(pod, state, nodes)
         if not feasible:
             post = None
-            for plugin in self.post_filter:
-                post = plugin.post_filter(state, pod, statuses) or post
+            for post_filter in self.post_filter:
+                post = post_filter.post_filter(state, pod, statuses) or post
             raise FitError(pod, len(nodes), statuses, post_filter=post)
         if len(feasible) == 1:
             return feasible[0].name
@@ -207,16 +219,16 @@ class Profile:
             elif status is not None and status.code == Code.ERROR:
                 raise RuntimeError(f"{plugin.name}: {status.message()}")
         totals = np.zeros(len(nodes), dtype=np.int64)
-        for plugin, weight in self.score:
-            if plugin.name in state.skip_score:
+        for scorer, weight in self.score:
+            if scorer.name in state.skip_score:
                 continue
-            batch = getattr(plugin, "score_nodes", None)
+            batch = getattr(scorer, "score_nodes", None)
             if batch is not None:
                 scores = batch(state, pod, nodes)
             else:
-                score = plugin.score
+                score = scorer.score
                 scores = [score(state, pod, n) for n in nodes]
-            normalize = getattr(plugin, "normalize_scores", None)
+            normalize = getattr(scorer, "normalize_scores", None)
             if normalize is not None:
                 scores = list(scores)
                 normalize(state, pod, scores)

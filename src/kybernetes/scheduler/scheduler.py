@@ -25,23 +25,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from kybernetes.api import errors
 from kybernetes.api.meta import now_rfc3339, object_key
 from kybernetes.api.resources import NODES, PODS, Resource
 from kybernetes.client import EventRecorder, Informer
+from kybernetes.client.verbs import EventWriter, ListerWatcher, SubresourceCreator
 from kybernetes.scheduler.cache import Cache
 from kybernetes.scheduler.config import SchedulerConfig
-from kybernetes.scheduler.framework import CycleState
+from kybernetes.scheduler.framework import CycleState, Handle
 from kybernetes.scheduler.metrics import Metrics
 from kybernetes.scheduler.podinfo import PodInfo, pod_info, refresh
-from kybernetes.scheduler.profile import FitError, Handle, NoNodesAvailable, Profile
+from kybernetes.scheduler.profile import FitError, NoNodesAvailable, Profile
 from kybernetes.scheduler.queue import SchedulingQueue
 from kybernetes.tasks import cancel_and_wait, spawn
 
 log = logging.getLogger("kybernetes.scheduler")
 Obj = dict[str, Any]
+
+
+class SchedulerClient(ListerWatcher, EventWriter, SubresourceCreator, Protocol):
+    """The verbs the scheduler uses: informers, events, the PodScheduled condition
+    (a status patch) and, through its bind plugins, the binding subresource."""
 
 
 def _spec_changed(old: Obj, new: Obj) -> bool:
@@ -67,8 +73,8 @@ def _node_facts(node: Obj) -> tuple[Any, ...]:
 class Scheduler:
     """One scheduler process's state; `await start()`, then `await run()`."""
 
-    def __init__(self, client: Any, config: SchedulerConfig, *, bind_concurrency: int = 64,
-                 assumed_ttl: float = 30.0) -> None:
+    def __init__(self, client: SchedulerClient, config: SchedulerConfig, *,
+                 bind_concurrency: int = 64, assumed_ttl: float = 30.0) -> None:
         self.client = client
         self.cache = Cache(ttl=assumed_ttl)
         self.queue = SchedulingQueue(initial_backoff=config.pod_initial_backoff,

@@ -8,9 +8,9 @@ from typing import Any
 from kybernetes.api.resources import Resource
 from kybernetes.scheduler.cache import Cache
 from kybernetes.scheduler.config import parse_config
-from kybernetes.scheduler.framework import CycleState
+from kybernetes.scheduler.framework import CycleState, Handle
 from kybernetes.scheduler.podinfo import pod_info
-from kybernetes.scheduler.profile import FitError, Handle, Profile
+from kybernetes.scheduler.profile import FitError, Profile
 
 
 class Objects:

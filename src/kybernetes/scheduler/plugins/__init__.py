@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from kybernetes.scheduler.framework import Handle, Plugin
 from kybernetes.scheduler.plugins.binder import DefaultBinder
 from kybernetes.scheduler.plugins.node_affinity import NodeAffinity
 from kybernetes.scheduler.plugins.node_ports import NodePorts
@@ -22,7 +23,8 @@ from kybernetes.scheduler.plugins.preemption import DefaultPreemption
 from kybernetes.scheduler.plugins.spread import PodTopologySpread
 from kybernetes.scheduler.plugins.tolerations import TaintToleration
 
-PluginFactory = Callable[[dict[str, Any] | None, Any], Any]
+#: Builds a plugin from its pluginConfig args (None when there are none).
+PluginFactory = Callable[[dict[str, Any] | None, Handle], Plugin]
 
 REGISTRY: dict[str, PluginFactory] = {
     cls.name: cls for cls in (

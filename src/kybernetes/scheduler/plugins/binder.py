@@ -11,14 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from kybernetes.api.resources import PODS
-from kybernetes.scheduler.framework import CycleState, Status
+from kybernetes.scheduler.framework import CycleState, Handle, Status
 from kybernetes.scheduler.podinfo import PodInfo
 
 
 class DefaultBinder:
     name = "DefaultBinder"
 
-    def __init__(self, args: dict[str, Any] | None = None, handle: Any = None) -> None:
+    def __init__(self, args: dict[str, Any] | None, handle: Handle) -> None:
         self.handle = handle
 
     async def bind(self, state: CycleState, pod: PodInfo, node_name: str) -> Status | None:

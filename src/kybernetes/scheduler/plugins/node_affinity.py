@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from kybernetes.api import labels
-from kybernetes.scheduler.framework import SKIP, CycleState, Status, unresolvable
+from kybernetes.scheduler.framework import SKIP, CycleState, Handle, Status, unresolvable
 from kybernetes.scheduler.nodeinfo import NodeInfo
 from kybernetes.scheduler.plugins.tolerations import default_normalize
 from kybernetes.scheduler.podinfo import PodInfo
@@ -62,7 +62,7 @@ class NodeAffinity:
     name = "NodeAffinity"
     reason = "node(s) didn't match Pod's node affinity/selector"
 
-    def __init__(self, args: dict[str, Any] | None = None, handle: Any = None) -> None:
+    def __init__(self, args: dict[str, Any] | None = None, handle: Handle | None = None) -> None:
         args = args or {}
         added = args.get("addedAffinity") or {}
         required = added.get("requiredDuringSchedulingIgnoredDuringExecution") or {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kybernetes.scheduler.framework import SKIP, CycleState, Status, unschedulable
+from kybernetes.scheduler.framework import SKIP, CycleState, Handle, Status, unschedulable
 from kybernetes.scheduler.nodeinfo import NodeInfo
 from kybernetes.scheduler.podinfo import PodInfo
 
@@ -27,7 +27,7 @@ class NodePorts:
     name = "NodePorts"
     reason = "node(s) didn't have free ports for the requested pod ports"
 
-    def __init__(self, args: dict[str, Any] | None = None, handle: Any = None) -> None:
+    def __init__(self, args: dict[str, Any] | None = None, handle: Handle | None = None) -> None:
         pass
 
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:

@@ -22,7 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from kybernetes.scheduler.framework import MAX_NODE_SCORE, SKIP, CycleState, Status, unschedulable
+from kybernetes.scheduler.framework import (
+    MAX_NODE_SCORE,
+    SKIP,
+    CycleState,
+    Handle,
+    Status,
+    unschedulable,
+)
 from kybernetes.scheduler.nodeinfo import NodeInfo
 from kybernetes.scheduler.podinfo import CPU, EPHEMERAL, MEMORY, PodInfo
 
@@ -82,7 +89,7 @@ def _most(requested: int, allocatable: int) -> int:
 class NodeResourcesFit:
     name = "NodeResourcesFit"
 
-    def __init__(self, args: dict[str, Any] | None = None, handle: Any = None) -> None:
+    def __init__(self, args: dict[str, Any] | None = None, handle: Handle | None = None) -> None:
         self.handle = handle
         strategy = (args or {}).get("scoringStrategy") or {}
         self.strategy = strategy.get("type") or LEAST
@@ -157,7 +164,7 @@ class NodeResourcesFit:
 class NodeResourcesBalancedAllocation:
     name = "NodeResourcesBalancedAllocation"
 
-    def __init__(self, args: dict[str, Any] | None = None, handle: Any = None) -> None:
+    def __init__(self, args: dict[str, Any] | None = None, handle: Handle | None = None) -> None:
         self.handle = handle
         self.resources = tuple(r["name"] for r in (args or {}).get("resources") or ()) \
             or (CPU, MEMORY)

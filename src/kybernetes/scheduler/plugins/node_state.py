@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kybernetes.scheduler.framework import SKIP, CycleState, Status, unresolvable
+from kybernetes.scheduler.framework import SKIP, CycleState, Handle, Status, unresolvable
 from kybernetes.scheduler.nodeinfo import NodeInfo
 from kybernetes.scheduler.plugins.tolerations import (
     NO_SCHEDULE,
@@ -33,7 +33,7 @@ class NodeUnschedulable:
     name = "NodeUnschedulable"
     reason = "node(s) were unschedulable"
 
-    def __init__(self, args: dict[str, Any] | None = None, handle: Any = None) -> None:
+    def __init__(self, args: dict[str, Any] | None = None, handle: Handle | None = None) -> None:
         self.handle = handle
 
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
@@ -51,7 +51,7 @@ class NodeName:
     name = "NodeName"
     reason = "node(s) didn't match the requested node name"
 
-    def __init__(self, args: dict[str, Any] | None = None, handle: Any = None) -> None:
+    def __init__(self, args: dict[str, Any] | None = None, handle: Handle | None = None) -> None:
         pass
 
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
@@ -66,7 +66,7 @@ class NodeName:
 class NodeReady:
     name = "NodeReady"
 
-    def __init__(self, args: dict[str, Any] | None = None, handle: Any = None) -> None:
+    def __init__(self, args: dict[str, Any] | None = None, handle: Handle | None = None) -> None:
         self.handle = handle
 
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:

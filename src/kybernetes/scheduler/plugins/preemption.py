@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from kybernetes.scheduler.framework import CycleState, Status, unschedulable
+from kybernetes.scheduler.framework import CycleState, Handle, Status, unschedulable
 from kybernetes.scheduler.podinfo import PodInfo
 
 
 class DefaultPreemption:
     name = "DefaultPreemption"
 
-    def __init__(self, args: dict[str, Any] | None = None, handle: Any = None) -> None:
+    def __init__(self, args: dict[str, Any] | None = None, handle: Handle | None = None) -> None:
         self.handle = handle
 
     def post_filter(self, state: CycleState, pod: PodInfo,

@@ -26,7 +26,7 @@ from typing import Any
 from kybernetes.api import labels
 from kybernetes.api.meta import controller_ref
 from kybernetes.api.resources import REPLICA_SETS, REPLICATION_CONTROLLERS, SERVICES
-from kybernetes.scheduler.framework import MAX_NODE_SCORE, SKIP, CycleState, Status
+from kybernetes.scheduler.framework import MAX_NODE_SCORE, SKIP, CycleState, Handle, Status
 from kybernetes.scheduler.nodeinfo import NodeInfo
 from kybernetes.scheduler.podinfo import PodInfo
 
@@ -45,7 +45,7 @@ class _State:
 class PodTopologySpread:
     name = "PodTopologySpread"
 
-    def __init__(self, args: dict[str, Any] | None = None, handle: Any = None) -> None:
+    def __init__(self, args: dict[str, Any] | None = None, handle: Handle | None = None) -> None:
         self.handle = handle
         self._services = handle.informer(SERVICES) if handle else None
         self._rcs = handle.informer(REPLICATION_CONTROLLERS) if handle else None

@@ -15,6 +15,7 @@ from kybernetes.scheduler.framework import (
     MAX_NODE_SCORE,
     SKIP,
     CycleState,
+    Handle,
     Status,
     unresolvable,
 )
@@ -47,7 +48,7 @@ def untolerated_taint_reason(key: str, value: str) -> str:
 class TaintToleration:
     name = "TaintToleration"
 
-    def __init__(self, args: dict[str, Any] | None = None, handle: Any = None) -> None:
+    def __init__(self, args: dict[str, Any] | None = None, handle: Handle | None = None) -> None:
         self.handle = handle
 
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
