@@ -20,13 +20,20 @@ Obj = dict[str, Any]
 REQUIRED, INVALID = "FieldValueRequired", "FieldValueInvalid"
 NOT_SUPPORTED, DUPLICATE = "FieldValueNotSupported", "FieldValueDuplicate"
 FORBIDDEN, TOO_LONG, NOT_FOUND = "FieldValueForbidden", "FieldValueTooLong", "FieldValueNotFound"
-TYPE_INVALID = "FieldValueTypeInvalid"
+TYPE_INVALID, TOO_MANY = "FieldValueTypeInvalid", "FieldValueTooMany"
 
 PROTOCOLS = ("SCTP", "TCP", "UDP")
 
 
+class InterfaceMap(dict[str, Any]):
+    """A map Go holds as map[string]interface{} (a list-map entry's keys): printed with %#v."""
+
+
 def format_value(value: Any) -> str:
     """A bad value as Go's field.Error prints it (%q for strings, %#v for maps)."""
+    if isinstance(value, InterfaceMap):
+        body = ", ".join(f"{json.dumps(k)}:{format_value(v)}" for k, v in sorted(value.items()))
+        return "map[string]interface {}{" + body + "}"
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -69,6 +76,13 @@ class ErrorList:
 
     def too_long(self, path: str, limit: int) -> None:
         self.causes.append((path, TOO_LONG, f"Too long: may not be more than {limit} bytes"))
+
+    def too_many(self, path: str, actual: int, limit: int) -> None:
+        self.causes.append((path, TOO_MANY, f"Too many: {actual}: must have at most {limit} items"))
+
+    def type_invalid(self, path: str, value: Any, detail: str) -> None:
+        """field.TypeInvalid: worded as Invalid, reported with its own CauseType."""
+        self.causes.append((path, TYPE_INVALID, f"Invalid value: {format_value(value)}: {detail}"))
 
     def not_found(self, path: str, value: Any) -> None:
         self.causes.append((path, NOT_FOUND, f"Not found: {format_value(value)}"))
