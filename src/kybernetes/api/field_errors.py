@@ -29,8 +29,14 @@ class InterfaceMap(dict[str, Any]):
     """A map Go holds as map[string]interface{} (a list-map entry's keys): printed with %#v."""
 
 
+class GoSyntax(str):
+    """A value already printed as Go prints it (%#v of a struct): shown verbatim."""
+
+
 def format_value(value: Any) -> str:
     """A bad value as Go's field.Error prints it (%q for strings, %#v for maps)."""
+    if isinstance(value, GoSyntax):
+        return str(value)
     if isinstance(value, InterfaceMap):
         body = ", ".join(f"{json.dumps(k)}:{format_value(v)}" for k, v in sorted(value.items()))
         return "map[string]interface {}{" + body + "}"
