@@ -24,7 +24,11 @@ from kybernetes.api import errors
 from kybernetes.api.fieldmanager import managers as mf
 from kybernetes.api.fieldmanager.conflicts import ApplyConflicts, conflict_error, find_conflicts
 from kybernetes.api.fieldmanager.fieldset import FieldSet
-from kybernetes.api.fieldmanager.lastapplied import UPGRADING_MANAGER, allowed_conflicts, with_updated_annotation
+from kybernetes.api.fieldmanager.lastapplied import (
+    UPGRADING_MANAGER,
+    allowed_conflicts,
+    with_updated_annotation,
+)
 from kybernetes.api.fieldmanager.merge import merge
 from kybernetes.api.fieldmanager.prune import prune
 from kybernetes.api.fieldmanager.shape import Shape, shape_of
@@ -33,9 +37,18 @@ from kybernetes.api.fieldmanager.update import body
 from kybernetes.api.fieldmanager.walk import Comparison, value_set
 
 
-def apply(live: dict[str, Any] | None, applied: dict[str, Any], managed: Any, *, manager: str,
-          api_version: str, force: bool, schema: dict[str, Any] | None, ignored: FieldSet | None = None,
-          now: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def apply(
+    live: dict[str, Any] | None,
+    applied: dict[str, Any],
+    managed: Any,
+    *,
+    manager: str,
+    api_version: str,
+    force: bool,
+    schema: dict[str, Any] | None,
+    ignored: FieldSet | None = None,
+    now: str,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The merged object (with its managedFields) and its new managedFields.
 
     `live` is None for a create. Raises errors.Conflict (409) on conflicts,
@@ -50,8 +63,16 @@ def apply(live: dict[str, Any] | None, applied: dict[str, Any], managed: Any, *,
         raise errors.InternalError(f"failed to decode managed fields: {e}") from e
     shape = shape_of(schema)
     live_body = body(live) if live is not None else {}
-    run = _Apply(live_body, applied, entries, manager=manager, api_version=api_version,
-                 shape=shape, ignored=ignored or FieldSet(), now=now)
+    run = _Apply(
+        live_body,
+        applied,
+        entries,
+        manager=manager,
+        api_version=api_version,
+        shape=shape,
+        ignored=ignored or FieldSet(),
+        now=now,
+    )
     try:
         merged, result = run.once(force)
     except ApplyConflicts as conflicts:
@@ -64,16 +85,23 @@ def apply(live: dict[str, Any] | None, applied: dict[str, Any], managed: Any, *,
 
 def _check_config(applied: dict[str, Any], api_version: str) -> None:
     if applied.get("apiVersion") != api_version:
-        raise errors.BadRequest("Incorrect version specified in apply patch. Specified patch version: "
-                                f"{applied.get('apiVersion') or ''}, expected: {api_version}")
+        raise errors.BadRequest(
+            "Incorrect version specified in apply patch. Specified patch version: "
+            f"{applied.get('apiVersion') or ''}, expected: {api_version}"
+        )
     if (applied.get("metadata") or {}).get("managedFields") is not None:
         raise errors.BadRequest("metadata.managedFields must be nil")
 
 
-def _settle_with_last_applied(run: _Apply, conflicts: ApplyConflicts,
-                              live_body: dict[str, Any]) -> tuple[dict[str, Any], mf.Managed]:
+def _settle_with_last_applied(
+    run: _Apply, conflicts: ApplyConflicts, live_body: dict[str, Any]
+) -> tuple[dict[str, Any], mf.Managed]:
     """lastAppliedManager: force through conflicts on fields client-side apply still holds."""
-    allowed = allowed_conflicts(live_body, run.api_version, run.shape) if run.manager == UPGRADING_MANAGER else None
+    allowed = (
+        allowed_conflicts(live_body, run.api_version, run.shape)
+        if run.manager == UPGRADING_MANAGER
+        else None
+    )
     if allowed is None:
         raise conflict_error(conflicts.conflicts) from None
     remaining = conflicts.without(allowed)
@@ -85,8 +113,18 @@ def _settle_with_last_applied(run: _Apply, conflicts: ApplyConflicts,
 class _Apply:
     """One apply's inputs, so the lastapplied retry can run it again with force."""
 
-    def __init__(self, live: dict[str, Any], applied: dict[str, Any], entries: mf.Managed, *, manager: str,
-                 api_version: str, shape: Shape, ignored: FieldSet, now: str) -> None:
+    def __init__(
+        self,
+        live: dict[str, Any],
+        applied: dict[str, Any],
+        entries: mf.Managed,
+        *,
+        manager: str,
+        api_version: str,
+        shape: Shape,
+        ignored: FieldSet,
+        now: str,
+    ) -> None:
         self.live, self.applied, self.entries = live, applied, entries
         self.manager, self.api_version, self.shape = manager, api_version, shape
         self.ignored, self.now = ignored, now
@@ -99,14 +137,18 @@ class _Apply:
             merged = merge(self.live, self.applied, self.shape, (), diff)
             applied_set = FieldSet(value_set(self.applied, self.shape))
         except ValueError as e:
-            raise errors.ApiError(f"failed to create typed patch object: {e}", code=500, reason="") from e
+            raise errors.ApiError(
+                f"failed to create typed patch object: {e}", code=500, reason=""
+            ) from e
         applied_set = applied_set.recursive_difference(self.ignored).difference(STRIPPED)
         others = {k: e for k, e in self.entries.items() if k != self.key}
         previous = self.entries.get(self.key)
         if previous is not None:
             keep = [applied_set.tree, *(e.fields.tree for e in others.values())]
             merged = prune(merged, self.shape, previous.fields.tree, keep, diff)
-        changed = FieldSet(diff.added).union(FieldSet(diff.modified)).recursive_difference(self.ignored)
+        changed = (
+            FieldSet(diff.added).union(FieldSet(diff.modified)).recursive_difference(self.ignored)
+        )
         conflicts = find_conflicts([(e, e.fields) for e in others.values()], changed)
         if conflicts and not force:
             raise ApplyConflicts(conflicts)
@@ -116,8 +158,14 @@ class _Apply:
             time = self.now if not diff.empty() else (previous.time if previous else None)
             unchanged = previous is not None and previous.fields == applied_set
             source = previous.source if previous is not None and unchanged else None
-            result[self.key] = mf.Entry(manager=self.manager, operation=mf.APPLY, api_version=self.api_version,
-                                        fields=applied_set, time=time, source=source)
+            result[self.key] = mf.Entry(
+                manager=self.manager,
+                operation=mf.APPLY,
+                api_version=self.api_version,
+                fields=applied_set,
+                time=time,
+                source=source,
+            )
         return merged, result
 
     @staticmethod
@@ -127,5 +175,9 @@ class _Apply:
         for key, entry in others.items():
             kept = entry.fields.difference(lost)
             if not kept.empty():
-                result[key] = entry if kept is entry.fields else dataclasses.replace(entry, fields=kept, source=None)
+                result[key] = (
+                    entry
+                    if kept is entry.fields
+                    else dataclasses.replace(entry, fields=kept, source=None)
+                )
         return result

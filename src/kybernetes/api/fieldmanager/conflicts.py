@@ -2,7 +2,7 @@
 
 One conflict reads::
 
-    Apply failed with 1 conflict: conflict with "kube-controller-manager" using apps/v1: .spec.replicas
+    Apply failed with 1 conflict: conflict with "kcm" using apps/v1: .spec.replicas
 
 several are grouped by manager (managers sorted by their identifier)::
 
@@ -47,23 +47,32 @@ class ApplyConflicts(Exception):
 
 def find_conflicts(owned: list[tuple[Entry, FieldSet]], changed: FieldSet) -> list[FieldConflict]:
     """Every (manager, field) where a manager owns a changed field, in Kubernetes' order."""
-    found = []
-    for entry, overlap in sorted(((e, s.intersection(changed)) for e, s in owned), key=lambda p: p[0].identifier()):
+    found: list[FieldConflict] = []
+    for entry, overlap in sorted(
+        ((e, s.intersection(changed)) for e, s in owned), key=lambda p: p[0].identifier()
+    ):
         found.extend(FieldConflict(entry, path) for path in overlap)
     return found
 
 
 def conflict_error(conflicts: list[FieldConflict]) -> errors.Conflict:
     """The 409 Conflict for these conflicts, worded as the Kubernetes API server words it."""
-    causes = [{"reason": "FieldManagerConflict", "message": f"conflict with {c.entry.describe()}",
-               "field": path_string(c.path)} for c in conflicts]
+    causes = [
+        {
+            "reason": "FieldManagerConflict",
+            "message": f"conflict with {c.entry.describe()}",
+            "field": path_string(c.path),
+        }
+        for c in conflicts
+    ]
     return errors.Conflict(_message(conflicts), details={"causes": causes})
 
 
 def _message(conflicts: list[FieldConflict]) -> str:
     if len(conflicts) == 1:
         only = conflicts[0]
-        return f"Apply failed with 1 conflict: conflict with {only.entry.describe()}: {path_string(only.path)}"
+        where = path_string(only.path)
+        return f"Apply failed with 1 conflict: conflict with {only.entry.describe()}: {where}"
     by_manager: dict[str, list[FieldConflict]] = {}
     for conflict in conflicts:
         by_manager.setdefault(conflict.entry.identifier(), []).append(conflict)

@@ -31,7 +31,9 @@ def _annotation(obj: dict[str, Any] | None) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def allowed_conflicts(live: dict[str, Any] | None, api_version: str, shape: Shape) -> FieldSet | None:
+def allowed_conflicts(
+    live: dict[str, Any] | None, api_version: str, shape: Shape
+) -> FieldSet | None:
     """The fields a client-side applier still holds (None if there is no usable annotation)."""
     text = _annotation(live)
     if text is None or live is None:
@@ -65,9 +67,14 @@ def with_updated_annotation(merged: dict[str, Any], applied: dict[str, Any]) -> 
         return merged
     config_meta = dict(applied.get("metadata") or {})
     if isinstance(config_meta.get("annotations"), dict):
-        config_meta["annotations"] = {k: v for k, v in config_meta["annotations"].items() if k != LAST_APPLIED}
+        config_meta["annotations"] = {
+            k: v for k, v in config_meta["annotations"].items() if k != LAST_APPLIED
+        }
     config = {**applied, "metadata": config_meta} if "metadata" in applied else applied
     annotations = {**merged["metadata"]["annotations"], LAST_APPLIED: go_json(config)}
-    if sum(len(k.encode()) + len(str(v).encode()) for k, v in annotations.items()) > TOTAL_ANNOTATION_SIZE_LIMIT:
+    if (
+        sum(len(k.encode()) + len(str(v).encode()) for k, v in annotations.items())
+        > TOTAL_ANNOTATION_SIZE_LIMIT
+    ):
         del annotations[LAST_APPLIED]
     return {**merged, "metadata": {**merged["metadata"], "annotations": annotations}}

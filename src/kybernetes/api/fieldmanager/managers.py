@@ -58,8 +58,11 @@ class Entry:
         return orjson.dumps({k: v for k, v in out.items() if v}).decode()
 
     def encode(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"manager": self.manager, "operation": self.operation,
-                               "apiVersion": self.api_version}
+        out: dict[str, Any] = {
+            "manager": self.manager,
+            "operation": self.operation,
+            "apiVersion": self.api_version,
+        }
         if not self.manager:
             del out["manager"]
         if self.time is not None:
@@ -80,7 +83,11 @@ def _valid_tree(node: Any) -> bool:
     if not isinstance(node, dict):
         return False
     for key, child in node.items():
-        if not isinstance(child, dict) or (key == SELF and child) or (child and len(child) == 1 and SELF in child):
+        if (
+            not isinstance(child, dict)
+            or (key == SELF and child)
+            or (child and len(child) == 1 and SELF in child)
+        ):
             return False
         if child and not _valid_tree(child):
             return False
@@ -102,12 +109,25 @@ def decode(entries: Any) -> Managed:
         if not fields_type:
             raise ValueError(f"missing fieldsType in managed fields entry {index}")
         if fields_type != "FieldsV1":
-            raise ValueError(f"invalid fieldsType {orjson.dumps(fields_type).decode()} in managed fields entry {index}")
+            raise ValueError(
+                f"invalid fieldsType {orjson.dumps(fields_type).decode()}"
+                f" in managed fields entry {index}"
+            )
         source = raw.get("fieldsV1") or {}
-        fields = FieldSet(source) if _valid_tree(source) and SELF not in source else FieldSet.from_fields_v1(source)
-        entry = Entry(manager=raw.get("manager") or "", operation=operation, api_version=raw["apiVersion"],
-                      subresource=raw.get("subresource") or "", time=raw.get("time"), fields=fields,
-                      source=source if fields.tree is source else None)
+        fields = (
+            FieldSet(source)
+            if _valid_tree(source) and SELF not in source
+            else FieldSet.from_fields_v1(source)
+        )
+        entry = Entry(
+            manager=raw.get("manager") or "",
+            operation=operation,
+            api_version=raw["apiVersion"],
+            subresource=raw.get("subresource") or "",
+            time=raw.get("time"),
+            fields=fields,
+            source=source if fields.tree is source else None,
+        )
         managed[entry.identity] = entry
     return managed
 
@@ -126,7 +146,9 @@ def is_reset(entries: Any) -> bool:
     return entries == [] or entries == [{}]
 
 
-def store(obj: dict[str, Any], entries: list[dict[str, Any]], *, like: dict[str, Any] | None = None) -> dict[str, Any]:
+def store(
+    obj: dict[str, Any], entries: list[dict[str, Any]], *, like: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """A shallow copy of `obj` whose metadata.managedFields is `entries` (absent if empty).
 
     The key keeps its place from `like`'s metadata (the live object) when it had one,

@@ -38,23 +38,25 @@ def merge(live: Any, config: Any, shape: Shape, path: Path, diff: Comparison) ->
     return _merge_lists(live, config, shape, path, diff)
 
 
-def _merge_maps(live: dict[str, Any], config: dict[str, Any], shape: Shape, path: Path,
-                diff: Comparison) -> dict[str, Any]:
+def _merge_maps(
+    live: dict[str, Any], config: dict[str, Any], shape: Shape, path: Path, diff: Comparison
+) -> dict[str, Any]:
     out = dict(live)
     for key, value in config.items():
         out[key] = merge(live.get(key, MISSING), value, shape.field(key), (*path, "f:" + key), diff)
     return out
 
 
-def _merge_lists(live: list[Any], config: list[Any], shape: Shape, path: Path,
-                 diff: Comparison) -> list[Any]:
+def _merge_lists(
+    live: list[Any], config: list[Any], shape: Shape, path: Path, diff: Comparison
+) -> list[Any]:
     live_pes = [shape.element(item) for item in live]
     config_pes = [shape.element(item) for item in config]
     live_items: dict[str, Any] = {}
-    for pe, item in zip(live_pes, live):
+    for pe, item in zip(live_pes, live, strict=True):
         live_items.setdefault(pe, item)
     config_items: dict[str, Any] = {}
-    for pe, item in zip(config_pes, config):
+    for pe, item in zip(config_pes, config, strict=True):
         if pe in config_items:
             raise ValueError(f"duplicate entries for key {pe[2:]}")
         config_items[pe] = item

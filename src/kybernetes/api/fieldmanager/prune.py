@@ -41,12 +41,18 @@ def _descend(keep: list[Tree], element: str) -> list[Tree]:
 
 def _is_own_member(value: Any, shape: Shape, parent: Shape, key: str) -> bool:
     """Whether the merged object's field set has this map entry as a member."""
-    return (value is None or value == {} or is_leaf_value(shape, value)
-            or parent.kind is Kind.DEDUCED or key not in parent.fields)
+    return (
+        value is None
+        or value == {}
+        or is_leaf_value(shape, value)
+        or parent.kind is Kind.DEDUCED
+        or key not in parent.fields
+    )
 
 
-def _prune_map(value: dict[str, Any], shape: Shape, last: Tree, keep: list[Tree], path: Path,
-               diff: Comparison) -> Any:
+def _prune_map(
+    value: dict[str, Any], shape: Shape, last: Tree, keep: list[Tree], path: Path, diff: Comparison
+) -> Any:
     out = value
     for element, sub in last.items():
         if element == SELF or not element.startswith("f:") or element[2:] not in value:
@@ -54,7 +60,11 @@ def _prune_map(value: dict[str, Any], shape: Shape, last: Tree, keep: list[Tree]
         key = element[2:]
         child, child_shape = value[key], shape.field(key)
         child_path = (*path, element)
-        if is_member(sub) and _is_own_member(child, child_shape, shape, key) and not _kept(element, keep):
+        if (
+            is_member(sub)
+            and _is_own_member(child, child_shape, shape, key)
+            and not _kept(element, keep)
+        ):
             compare_into(child, MISSING, child_shape, child_path, diff)
             new: Any = MISSING
         else:
@@ -69,8 +79,9 @@ def _prune_map(value: dict[str, Any], shape: Shape, last: Tree, keep: list[Tree]
     return _emptied(out, value, path, diff)
 
 
-def _prune_list(value: list[Any], shape: Shape, last: Tree, keep: list[Tree], path: Path,
-                diff: Comparison) -> Any:
+def _prune_list(
+    value: list[Any], shape: Shape, last: Tree, keep: list[Tree], path: Path, diff: Comparison
+) -> Any:
     items = index_items(shape, value)
     item_shape = shape.item_shape()
     replaced: dict[str, Any] = {}
@@ -96,8 +107,9 @@ def _prune_list(value: list[Any], shape: Shape, last: Tree, keep: list[Tree], pa
     return _emptied(out, value, path, diff)
 
 
-def _prune_child(value: Any, shape: Shape, last: Tree, keep: list[Tree], path: Path,
-                 diff: Comparison) -> Any:
+def _prune_child(
+    value: Any, shape: Shape, last: Tree, keep: list[Tree], path: Path, diff: Comparison
+) -> Any:
     if not last or (SELF in last and len(last) == 1) or is_leaf_value(shape, value):
         return value
     if isinstance(value, dict):

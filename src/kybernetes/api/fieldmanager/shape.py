@@ -47,13 +47,30 @@ _BUILTIN_KEY_DEFAULTS = {
 class Shape:
     """The merge-relevant facts of one schema node."""
 
-    __slots__ = ("kind", "atomic", "fields", "extra", "item", "keys", "key_defaults",
-                 "is_set", "_children")
+    __slots__ = (
+        "_children",
+        "atomic",
+        "extra",
+        "fields",
+        "is_set",
+        "item",
+        "key_defaults",
+        "keys",
+        "kind",
+    )
 
-    def __init__(self, kind: Kind, *, atomic: bool = False, fields: Node | None = None,
-                 extra: Node | None = None, item: Node | None = None,
-                 keys: tuple[str, ...] = (), key_defaults: Node | None = None,
-                 is_set: bool = False) -> None:
+    def __init__(
+        self,
+        kind: Kind,
+        *,
+        atomic: bool = False,
+        fields: Node | None = None,
+        extra: Node | None = None,
+        item: Node | None = None,
+        keys: tuple[str, ...] = (),
+        key_defaults: Node | None = None,
+        is_set: bool = False,
+    ) -> None:
         self.kind = kind
         self.atomic = atomic
         self.fields: Node = fields or {}
@@ -94,7 +111,9 @@ class Shape:
         if self.is_set:
             return "v:" + orjson.dumps(item).decode()
         if not isinstance(item, dict):
-            raise ValueError(f"associative list with keys has an element that is not a map: {item!r}")
+            raise ValueError(
+                f"associative list with keys has an element that is not a map: {item!r}"
+            )
         key: Node = {}
         for name in self.keys:
             if name in item:
@@ -102,8 +121,10 @@ class Shape:
             elif name in self.key_defaults:
                 key[name] = self.key_defaults[name]
             else:
-                raise ValueError("associative list with keys has an element that omits key field "
-                                 f"{orjson.dumps(name).decode()} (and doesn't have default value)")
+                raise ValueError(
+                    "associative list with keys has an element that omits key field "
+                    f"{orjson.dumps(name).decode()} (and doesn't have default value)"
+                )
         return "k:" + orjson.dumps(key).decode()
 
 
@@ -138,7 +159,7 @@ def _resolve(node: Node) -> tuple[Node | None, str | None]:
 
 
 def _compile(raw: Node) -> Shape:
-    node, name = _resolve(raw)
+    node, _ = _resolve(raw)
     if node is None:
         return DEDUCED
     if node.get("x-kubernetes-int-or-string") or k8s_schema.is_scalar(node):
@@ -167,16 +188,22 @@ def _list_shape(raw: Node, node: Node) -> Shape:
     list_type = raw.get("x-kubernetes-list-type", node.get("x-kubernetes-list-type"))
     keys: tuple[str, ...] = ()
     if list_type == "map":
-        keys = tuple(raw.get("x-kubernetes-list-map-keys") or node.get("x-kubernetes-list-map-keys") or ())
-    elif list_type is None and raw.get("x-kubernetes-patch-strategy") in ("merge", "merge,retainKeys"):
+        keys = tuple(
+            raw.get("x-kubernetes-list-map-keys") or node.get("x-kubernetes-list-map-keys") or ()
+        )
+    elif list_type is None and raw.get("x-kubernetes-patch-strategy") in (
+        "merge",
+        "merge,retainKeys",
+    ):
         merge_key = raw.get("x-kubernetes-patch-merge-key")
         list_type = "map" if merge_key else "set"
         keys = (merge_key,) if merge_key else ()
     if list_type == "set":
         return Shape(Kind.LIST, item=item, is_set=True)
     if list_type == "map" and keys:
-        return Shape(Kind.LIST, item=item, keys=tuple(sorted(keys)),
-                     key_defaults=_key_defaults(item, keys))
+        return Shape(
+            Kind.LIST, item=item, keys=tuple(sorted(keys)), key_defaults=_key_defaults(item, keys)
+        )
     return _ATOMIC
 
 

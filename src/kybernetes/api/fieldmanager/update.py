@@ -26,7 +26,9 @@ from kybernetes.api.fieldmanager.walk import compare
 
 MAX_UPDATE_MANAGERS = 10
 ANCIENT_CHANGES = "ancient-changes"
-_NEVER_NIL = frozenset({"metadata", "spec", "status", "template", "strategy", "updateStrategy", "jobTemplate"})
+_NEVER_NIL = frozenset(
+    {"metadata", "spec", "status", "template", "strategy", "updateStrategy", "jobTemplate"}
+)
 
 
 def body(obj: dict[str, Any]) -> dict[str, Any]:
@@ -45,8 +47,11 @@ def _builtin_roots() -> frozenset[int]:
 def _zero(shape: Shape, depth: int) -> dict[str, Any]:
     if depth > 4:
         return {}
-    return {name: _zero(shape.field(name), depth + 1) for name in shape.fields
-            if name in _NEVER_NIL and shape.field(name).kind is Kind.MAP}
+    return {
+        name: _zero(shape.field(name), depth + 1)
+        for name in shape.fields
+        if name in _NEVER_NIL and shape.field(name).kind is Kind.MAP
+    }
 
 
 _ZERO: dict[int, tuple[Any, dict[str, Any]]] = {}
@@ -62,7 +67,9 @@ def create_baseline(schema: dict[str, Any] | None) -> dict[str, Any]:
     return cached[1]
 
 
-def managed_fields_for_update(live: dict[str, Any] | None, new: dict[str, Any], subresource: str = "") -> Any:
+def managed_fields_for_update(
+    live: dict[str, Any] | None, new: dict[str, Any], subresource: str = ""
+) -> Any:
     """decodeLiveOrNew: which managedFields an update starts from.
 
     A subresource write always keeps the live ones; a client may reset them with
@@ -82,10 +89,22 @@ def managed_fields_for_update(live: dict[str, Any] | None, new: dict[str, Any], 
     return live_entries
 
 
-def update_managed_fields(old_obj: dict[str, Any] | None, new_obj: dict[str, Any], managed: Any, *,
-                          manager: str, api_version: str, subresource: str = "", now: str,
-                          schema: dict[str, Any] | None, ignored: FieldSet | None = None) -> list[dict[str, Any]]:
-    """The new `metadata.managedFields` after `manager` wrote `new_obj` over `old_obj` (None: create)."""
+def update_managed_fields(
+    old_obj: dict[str, Any] | None,
+    new_obj: dict[str, Any],
+    managed: Any,
+    *,
+    manager: str,
+    api_version: str,
+    subresource: str = "",
+    now: str,
+    schema: dict[str, Any] | None,
+    ignored: FieldSet | None = None,
+) -> list[dict[str, Any]]:
+    """The new `metadata.managedFields` after `manager` wrote `new_obj` over `old_obj`.
+
+    `old_obj` is None for a create.
+    """
     try:
         entries = mf.decode(managed)
     except ValueError:
@@ -106,8 +125,14 @@ def update_managed_fields(old_obj: dict[str, Any] | None, new_obj: dict[str, Any
         key = mf.identity(manager, mf.UPDATE, api_version, subresource)
         previous = entries.get(key)
         fields = gained.union(previous.fields) if previous else gained
-        entries[key] = mf.Entry(manager=manager, operation=mf.UPDATE, api_version=api_version,
-                                subresource=subresource, time=now, fields=fields)
+        entries[key] = mf.Entry(
+            manager=manager,
+            operation=mf.UPDATE,
+            api_version=api_version,
+            subresource=subresource,
+            time=now,
+            fields=fields,
+        )
     return mf.encode(_cap_update_managers(entries))
 
 
@@ -130,9 +155,13 @@ def _cap_update_managers(entries: mf.Managed) -> mf.Managed:
         if bucket is None:
             first = first_of_version[entry.api_version]
             bucket = entries.pop(first.identity)
-        entries[bucket_key] = mf.Entry(manager=ANCIENT_CHANGES, operation=mf.UPDATE,
-                                       api_version=entry.api_version, time=entry.time,
-                                       fields=entry.fields.union(bucket.fields))
+        entries[bucket_key] = mf.Entry(
+            manager=ANCIENT_CHANGES,
+            operation=mf.UPDATE,
+            api_version=entry.api_version,
+            time=entry.time,
+            fields=entry.fields.union(bucket.fields),
+        )
         del entries[entry.identity]
         count -= 1
     return entries

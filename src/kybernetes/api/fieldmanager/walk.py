@@ -105,8 +105,11 @@ def compare_into(lhs: Any, rhs: Any, shape: Shape, path: Path, out: Comparison) 
     if lhs is not MISSING and rhs is not MISSING and same(lhs, rhs):
         return
     probe = rhs if lhs is MISSING else lhs
-    if is_leaf_value(shape, probe) or (_empty(lhs) and _empty(rhs)) or (
-            lhs is not MISSING and rhs is not MISSING and type(lhs) is not type(rhs)):
+    if (
+        is_leaf_value(shape, probe)
+        or (_empty(lhs) and _empty(rhs))
+        or (lhs is not MISSING and rhs is not MISSING and type(lhs) is not type(rhs))
+    ):
         out.leaf(lhs, rhs, path)
         return
     if isinstance(probe, dict):

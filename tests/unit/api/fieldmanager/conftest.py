@@ -11,18 +11,25 @@ from kybernetes.api import schema
 from kybernetes.api.fieldmanager import FieldSet, reset_fields
 
 DEPLOYMENT_CONFIG: dict[str, Any] = {
-    "apiVersion": "apps/v1", "kind": "Deployment",
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
     "metadata": {"name": "web", "labels": {"app": "web"}, "finalizers": ["a/b"]},
     "spec": {
         "replicas": 2,
         "selector": {"matchLabels": {"app": "web"}},
         "template": {
             "metadata": {"labels": {"app": "web"}},
-            "spec": {"containers": [{
-                "name": "nginx", "image": "nginx:1", "args": ["-g", "daemon off;"],
-                "ports": [{"containerPort": 80}],
-                "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
-            }]},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "nginx",
+                        "image": "nginx:1",
+                        "args": ["-g", "daemon off;"],
+                        "ports": [{"containerPort": 80}],
+                        "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+                    }
+                ]
+            },
         },
     },
 }

@@ -8,16 +8,19 @@ import orjson
 
 from kybernetes.api.fieldmanager import FieldSet, path_string, shape_of, value_set
 
-# From the Kubernetes docs (server-side apply, "Field management") and a kubectl-created Deployment.
+# From the Kubernetes docs (server-side apply) and a kubectl-created Deployment.
 DOCS_FIELDS_V1 = orjson.loads(b"""{
   "f:data": {"f:key": {}},
-  "f:metadata": {"f:annotations": {".": {}, "f:kubectl.kubernetes.io/last-applied-configuration": {}}}
+  "f:metadata": {"f:annotations": {
+    ".": {}, "f:kubectl.kubernetes.io/last-applied-configuration": {}}}
 }""")
 DEPLOYMENT_FIELDS_V1 = orjson.loads(b"""{
   "f:metadata": {"f:labels": {".": {}, "f:app": {}}},
   "f:spec": {
-    "f:progressDeadlineSeconds": {}, "f:replicas": {}, "f:revisionHistoryLimit": {}, "f:selector": {},
-    "f:strategy": {"f:rollingUpdate": {".": {}, "f:maxSurge": {}, "f:maxUnavailable": {}}, "f:type": {}},
+    "f:progressDeadlineSeconds": {}, "f:replicas": {}, "f:revisionHistoryLimit": {},
+    "f:selector": {},
+    "f:strategy": {
+      "f:rollingUpdate": {".": {}, "f:maxSurge": {}, "f:maxUnavailable": {}}, "f:type": {}},
     "f:template": {
       "f:metadata": {"f:labels": {".": {}, "f:app": {}}},
       "f:spec": {
@@ -41,9 +44,22 @@ def test_fields_v1_round_trips_byte_for_byte() -> None:
 
 
 def test_serialization_sorts_like_kubernetes() -> None:
-    fields = {"v:\"b\"": {}, "i:2": {}, "k:{\"a\":1}": {}, "f:z": {}, "v:1": {}, "f:a": {"f:x": {}, ".": {}}}
+    fields: dict[str, Any] = {
+        'v:"b"': {},
+        "i:2": {},
+        'k:{"a":1}': {},
+        "f:z": {},
+        "v:1": {},
+        "f:a": {"f:x": {}, ".": {}},
+    }
     assert list(FieldSet.from_fields_v1(fields).to_fields_v1()) == [
-        "f:a", "f:z", "k:{\"a\":1}", "v:1", "v:\"b\"", "i:2"]
+        "f:a",
+        "f:z",
+        'k:{"a":1}',
+        "v:1",
+        'v:"b"',
+        "i:2",
+    ]
     assert list(FieldSet.from_fields_v1(fields).to_fields_v1()["f:a"]) == [".", "f:x"]
 
 
@@ -52,8 +68,11 @@ def test_set_algebra() -> None:
     b = FieldSet.from_paths([("f:spec", "f:replicas"), ("f:spec", "f:paused")])
     assert a.intersection(b) == FieldSet.from_paths([("f:spec", "f:replicas")])
     assert a.difference(b) == FieldSet.from_paths([("f:metadata", "f:labels", "f:app")])
-    assert set(a.union(b)) == {("f:spec", "f:replicas"), ("f:spec", "f:paused"),
-                               ("f:metadata", "f:labels", "f:app")}
+    assert set(a.union(b)) == {
+        ("f:spec", "f:replicas"),
+        ("f:spec", "f:paused"),
+        ("f:metadata", "f:labels", "f:app"),
+    }
     assert a.difference(a).empty() and FieldSet().empty()
 
 
@@ -70,19 +89,27 @@ def test_member_with_children_keeps_its_dot() -> None:
 def test_recursive_difference_drops_everything_under_a_member() -> None:
     fields = FieldSet.from_paths([("f:status", "f:replicas"), ("f:spec", "f:replicas")])
     assert fields.recursive_difference(FieldSet.from_paths([("f:status",)])) == FieldSet.from_paths(
-        [("f:spec", "f:replicas")])
+        [("f:spec", "f:replicas")]
+    )
 
 
 def test_path_strings_match_structured_merge_diff() -> None:
-    assert path_string(("f:spec", "f:template", "f:spec", "f:containers", 'k:{"name":"nginx"}', "f:image")) \
+    assert (
+        path_string(
+            ("f:spec", "f:template", "f:spec", "f:containers", 'k:{"name":"nginx"}', "f:image")
+        )
         == '.spec.template.spec.containers[name="nginx"].image'
-    assert path_string(("f:ports", 'k:{"containerPort":80,"protocol":"TCP"}')) \
+    )
+    assert (
+        path_string(("f:ports", 'k:{"containerPort":80,"protocol":"TCP"}'))
         == '.ports[containerPort=80,protocol="TCP"]'
+    )
     assert path_string(("f:metadata", "f:finalizers", 'v:"a/b"')) == '.metadata.finalizers[="a/b"]'
 
 
 def test_value_set_addresses_items_by_key_value_and_atomic_leaves(
-        deployment_schema: dict[str, Any], config: dict[str, Any]) -> None:
+    deployment_schema: dict[str, Any], config: dict[str, Any]
+) -> None:
     tree = value_set(config, shape_of(deployment_schema))
     container = tree["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"nginx"}']
     assert container["f:args"] == {}
@@ -94,8 +121,12 @@ def test_value_set_addresses_items_by_key_value_and_atomic_leaves(
 
 
 def test_crd_schema_with_preserve_unknown_fields_is_deduced() -> None:
-    crd = {"type": "object", "properties": {
-        "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-        "tags": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"}}}
+    crd = {
+        "type": "object",
+        "properties": {
+            "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            "tags": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
+        },
+    }
     tree = value_set({"spec": {"a": {"b": 1}, "l": [1, 2]}, "tags": ["x"]}, shape_of(crd))
-    assert tree == {"f:spec": {"f:a": {".": {}, "f:b": {}}, "f:l": {}}, "f:tags": {"v:\"x\"": {}}}
+    assert tree == {"f:spec": {"f:a": {".": {}, "f:b": {}}, "f:l": {}}, "f:tags": {'v:"x"': {}}}
