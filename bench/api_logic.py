@@ -31,12 +31,14 @@ from typing import Any
 import orjson
 
 from kybernetes.api import resources
-from kybernetes.api.defaults import apply_defaults
 from kybernetes.api.labels import parse_selector
 from kybernetes.api.patch import STRATEGIC_MERGE_PATCH, apply_patch
 from kybernetes.api.schema import definitions, unknown_fields
-from kybernetes.api.validation import validate
+from kybernetes.apiserver.kinds.builtin import builtin_registry
 from kybernetes.apiserver.tables import table_for
+
+KINDS = builtin_registry()
+PODS, DEPLOYMENTS = KINDS.of(resources.PODS), KINDS.of(resources.DEPLOYMENTS)
 
 
 def _container(i: int) -> dict[str, Any]:
@@ -66,7 +68,7 @@ def _deployment() -> dict[str, Any]:
            "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
                     "template": {"metadata": {"labels": {"app": "web"}},
                                  "spec": template["spec"]}}}
-    apply_defaults(resources.DEPLOYMENTS, dep)
+    DEPLOYMENTS.apply_defaults(dep)
     return dep
 
 
@@ -81,7 +83,7 @@ def _running_pod(i: int) -> dict[str, Any]:
     pod = copy.deepcopy(POD)
     pod["metadata"]["name"] = f"web-{i}"
     pod["metadata"]["creationTimestamp"] = "2026-11-25T10:00:00Z"
-    apply_defaults(resources.PODS, pod)
+    PODS.apply_defaults(pod)
     pod["spec"]["nodeName"] = f"node-{i % 5}"
     pod["status"] = {"phase": "Running", "podIP": f"10.244.0.{i}", "conditions": [
         {"type": "Ready", "status": "True"}], "containerStatuses": [
@@ -114,19 +116,19 @@ def main() -> None:
     labels = [{"app": "web" if i % 2 else "db", "tier": "ab"[i % 2]} for i in range(1000)]
     now = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
     defaulted = copy.deepcopy(POD)
-    apply_defaults(resources.PODS, defaulted)
+    PODS.apply_defaults(defaulted)
 
     def admit() -> None:
         pod = orjson.loads(orjson.dumps(POD))
-        apply_defaults(resources.PODS, pod)
-        assert not validate(resources.PODS, pod)
+        PODS.apply_defaults(pod)
+        assert not PODS.causes(pod)
 
     cases: dict[str, Callable[[], object]] = {
         "admit_pod": admit,
-        "unknown_fields": lambda: unknown_fields(resources.PODS, defaulted),
+        "unknown_fields": lambda: unknown_fields(PODS.schema(), defaulted),
         "smp_apply": lambda: apply_patch(dep, APPLY_PATCH, STRATEGIC_MERGE_PATCH,
-                                         resources.DEPLOYMENTS),
-        "table_100_pods": lambda: table_for(resources.PODS, pods, {}, now=now),
+                                         DEPLOYMENTS.schema()),
+        "table_100_pods": lambda: table_for(PODS.table, pods, {}, now=now),
         "label_select_1000": lambda: sum(map(
             parse_selector("app=web,tier in (a,b),!canary").matches, labels)),
     }

@@ -4,7 +4,8 @@ Follows pkg/apis/core/v1/defaults.go and pkg/apis/apps/v1/defaults.go, plus the
 few fields that Kubernetes' default admission plugins fill on a Pod (priority,
 service account, the not-ready/unreachable tolerations), because clients see
 them on every pod. Defaults only fill what is missing, so applying them twice
-gives the same object; every function mutates in place.
+gives the same object; every function mutates in place. Each kind's definition
+(apiserver/kinds/) names the function that defaults its objects.
 
 A pod template (RC, ReplicaSet, Deployment) gets the PodSpec and Container
 defaults but not the pod-only ones, exactly as in Kubernetes
@@ -13,10 +14,7 @@ defaults but not the pod-only ones, exactly as in Kubernetes
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
-
-from kybernetes.api.resources import Resource
 
 Obj = dict[str, Any]
 
@@ -280,23 +278,3 @@ def endpoints_defaults(endpoints: Obj) -> None:
         for port in _list(subset, "ports"):
             if isinstance(port, dict):
                 port.setdefault("protocol", "TCP")
-
-
-_BY_RESOURCE: dict[tuple[str, str], Callable[[Obj], None]] = {
-    ("", "pods"): pod_defaults,
-    ("", "replicationcontrollers"): replication_controller_defaults,
-    ("apps", "replicasets"): replica_set_defaults,
-    ("apps", "deployments"): deployment_defaults,
-    ("", "services"): service_defaults,
-    ("", "namespaces"): namespace_defaults,
-    ("", "secrets"): secret_defaults,
-    ("", "nodes"): node_defaults,
-    ("", "endpoints"): endpoints_defaults,
-}
-
-
-def apply_defaults(resource: Resource, obj: Obj) -> None:
-    """Fill in Kubernetes' defaults for `resource` (mutates `obj`)."""
-    fill = _BY_RESOURCE.get((resource.group, resource.plural))
-    if fill is not None and isinstance(obj, dict):
-        fill(obj)

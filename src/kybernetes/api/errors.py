@@ -51,7 +51,8 @@ class ApiError(Exception):
             self.code = code
 
     def to_status(self) -> dict[str, Any]:
-        """The `Status` object that clients expect for this error."""
+        """The `Status` object that clients expect for this error, its keys in the
+        order Go's encoder writes metav1.Status (details before code)."""
         status: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
@@ -59,10 +60,10 @@ class ApiError(Exception):
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
-            "code": self.code,
         }
         if self.details:
             status["details"] = self.details
+        status["code"] = self.code
         return status
 
     def __repr__(self) -> str:
@@ -133,32 +134,31 @@ class Timeout(ApiError):
     code, reason = 504, "Timeout"
 
 
+def _details(name: str, group: str, kind: str) -> dict[str, Any]:
+    """StatusDetails in Go's field order (name, group, kind, …), empty ones left out."""
+    details: dict[str, Any] = {"name": name}
+    if group:
+        details["group"] = group
+    details["kind"] = kind
+    return details
+
+
 def not_found(resource: str, name: str, group: str = "") -> NotFound:
     """`pods "x" not found`, exactly as the Kubernetes API words it."""
     qualified = f"{resource}.{group}" if group else resource
-    return NotFound(
-        f'{qualified} "{name}" not found',
-        details={"name": name, "group": group, "kind": resource} if group else
-        {"name": name, "kind": resource},
-    )
+    return NotFound(f'{qualified} "{name}" not found', details=_details(name, group, resource))
 
 
 def already_exists(resource: str, name: str, group: str = "") -> AlreadyExists:
     qualified = f"{resource}.{group}" if group else resource
-    details = {"name": name, "kind": resource}
-    if group:
-        details["group"] = group
-    return AlreadyExists(f'{qualified} "{name}" already exists', details=details)
+    return AlreadyExists(f'{qualified} "{name}" already exists',
+                         details=_details(name, group, resource))
 
 
 def conflict(resource: str, name: str, why: str, group: str = "") -> Conflict:
     qualified = f"{resource}.{group}" if group else resource
-    details = {"name": name, "kind": resource}
-    if group:
-        details["group"] = group
-    return Conflict(
-        f'Operation cannot be fulfilled on {qualified} "{name}": {why}', details=details
-    )
+    return Conflict(f'Operation cannot be fulfilled on {qualified} "{name}": {why}',
+                    details=_details(name, group, resource))
 
 
 def invalid(
@@ -174,16 +174,9 @@ def invalid(
     messages = list(dict.fromkeys(f"{field}: {message}" for field, _, message in causes))
     summary = messages[0] if len(messages) == 1 else "[" + ", ".join(messages) + "]"
     text = f'{qualified} "{name}" is invalid' + (f": {summary}" if messages else "")
-    details: dict[str, Any] = {
-        "name": name,
-        "kind": kind,
-        "causes": [
-            {"reason": reason, "message": message, "field": field}
-            for field, reason, message in causes
-        ],
-    }
-    if group:
-        details["group"] = group
+    details = _details(name, group, kind)
+    details["causes"] = [{"reason": reason, "message": message, "field": field}
+                         for field, reason, message in causes]
     return Invalid(text, details=details)
 
 

@@ -2,24 +2,25 @@
 
 Terms are split on unescaped commas and each on its first `!=`, `==` or `=`
 (apimachinery/pkg/fields/selector.go; `\\,`, `\\=` and `\\\\` escape). Each
-resource supports only the fields Kubernetes registers for it (its
-`GetAttrs`/`AddFieldLabelConversionFunc`), and every field is compared as the
-string Kubernetes derives from the object (`"true"`, `"3"`, `""` when unset).
+kind supports only the fields Kubernetes registers for it (its
+`GetAttrs`/`AddFieldLabelConversionFunc`; each kind's definition lists them),
+and every field is compared as the string Kubernetes derives from the object
+(`"true"`, `"3"`, `""` when unset).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from kybernetes.api.errors import BadRequest
-from kybernetes.api.resources import Resource
 
 Getter = Callable[[dict[str, Any]], str]
 
 
-def _path(*keys: str, default: str = "") -> Getter:
+def field_getter(*keys: str, default: str = "") -> Getter:
+    """The getter of the string Kubernetes derives from the field at `keys`."""
     def get(obj: dict[str, Any]) -> str:
         value: Any = obj
         for key in keys:
@@ -34,41 +35,10 @@ def _path(*keys: str, default: str = "") -> Getter:
     return get
 
 
-_COMMON: dict[str, Getter] = {
-    "metadata.name": _path("metadata", "name"),
-    "metadata.namespace": _path("metadata", "namespace"),
+METADATA_FIELDS: dict[str, Getter] = {
+    "metadata.name": field_getter("metadata", "name"),
+    "metadata.namespace": field_getter("metadata", "namespace"),
 }
-
-_BY_PLURAL: dict[tuple[str, str], dict[str, Getter]] = {
-    ("", "pods"): {
-        "spec.nodeName": _path("spec", "nodeName"),
-        "spec.restartPolicy": _path("spec", "restartPolicy"),
-        "spec.schedulerName": _path("spec", "schedulerName"),
-        "spec.serviceAccountName": _path("spec", "serviceAccountName"),
-        "spec.hostNetwork": _path("spec", "hostNetwork", default="false"),
-        "status.phase": _path("status", "phase"),
-        "status.podIP": _path("status", "podIP"),
-        "status.nominatedNodeName": _path("status", "nominatedNodeName"),
-    },
-    ("", "events"): {
-        **{f"involvedObject.{f}": _path("involvedObject", f) for f in (
-            "kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")},
-        "reason": _path("reason"),
-        "reportingComponent": _path("reportingComponent"),
-        "source": _path("source", "component"),
-        "type": _path("type"),
-    },
-    ("", "nodes"): {"spec.unschedulable": _path("spec", "unschedulable", default="false")},
-    ("", "secrets"): {"type": _path("type")},
-    ("", "replicationcontrollers"): {"status.replicas": _path("status", "replicas", default="0")},
-    ("apps", "replicasets"): {"status.replicas": _path("status", "replicas", default="0")},
-    ("", "namespaces"): {"status.phase": _path("status", "phase")},
-}
-
-
-def supported_fields(resource: Resource) -> dict[str, Getter]:
-    """Field name → getter, for the fields `resource` can be selected by."""
-    return {**_COMMON, **_BY_PLURAL.get((resource.group, resource.plural), {})}
 
 
 @dataclass(frozen=True)
@@ -160,11 +130,10 @@ def _unescape(value: str) -> str:
     return "".join(out)
 
 
-def parse_field_selector(text: str | None, resource: Resource) -> FieldSelector:
-    """Parse and check a field selector for `resource`; BadRequest on any mistake."""
+def parse_field_selector(text: str | None, fields: Mapping[str, Getter]) -> FieldSelector:
+    """Parse a field selector over the `fields` a kind supports; BadRequest on any mistake."""
     if not text or not text.strip():
         return FieldSelector()
-    fields = supported_fields(resource)
     reqs = []
     for term in _split_terms(text):
         if not term:

@@ -265,7 +265,7 @@ def pod_condition(pod: dict[str, Any], condition_type: str) -> dict[str, Any] | 
 def is_pod_ready(pod: dict[str, Any]) -> bool:
     """True when the pod's Ready condition is True."""
     condition = pod_condition(pod, "Ready")
-    return bool(condition) and condition.get("status") == "True"
+    return condition is not None and condition.get("status") == "True"
 
 
 def is_pod_active(pod: dict[str, Any]) -> bool:

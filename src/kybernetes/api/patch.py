@@ -25,7 +25,6 @@ import orjson
 
 from kybernetes.api import schema
 from kybernetes.api.errors import BadRequest, Invalid, UnsupportedMediaType
-from kybernetes.api.resources import Resource
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -45,8 +44,11 @@ class PatchError(Exception):
 
 
 def apply_patch(obj: dict[str, Any], patch_bytes: bytes, content_type: str,
-                resource: Resource | None) -> dict[str, Any]:
-    """Apply a PATCH body of `content_type` to `obj`; returns a new object."""
+                strategic_root: schema.Node | None) -> dict[str, Any]:
+    """Apply a PATCH body of `content_type` to `obj`; returns a new object.
+
+    `strategic_root` is the kind's schema for strategic merge patch; None (custom
+    resources) refuses that patch type with 415, as Kubernetes does."""
     media = content_type.split(";", 1)[0].strip().lower()
     if media not in (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH):
         raise UnsupportedMediaType(
@@ -66,12 +68,12 @@ def apply_patch(obj: dict[str, Any], patch_bytes: bytes, content_type: str,
     # The object's own kind first: a subresource body (a Scale) is not the resource's kind.
     root = schema.definition_for(str(obj.get("apiVersion", "")), str(obj.get("kind", ""))) \
         if isinstance(obj, dict) else None
-    if root is None and resource is not None:
-        root = schema.resource_schema(resource)
     if root is None:
-        name = resource.qualified if resource else "this resource"
+        root = strategic_root
+    if root is None:
         raise UnsupportedMediaType(
-            f"strategic merge patch is not supported for {name}")
+            f"the body of the request was in an unknown format - accepted media types "
+            f"include: {JSON_PATCH}, {MERGE_PATCH}, {APPLY_PATCH}")
     try:
         return strategic_merge_patch(obj, body, root)
     except PatchError as e:
@@ -195,6 +197,8 @@ def json_patch(obj: Any, operations: Any) -> Any:
         if not isinstance(op, dict):
             raise BadRequest("invalid JSON Patch: each operation must be an object")
         kind, path = op.get("op"), op.get("path")
+        if not isinstance(path, str):
+            raise BadRequest(f"invalid JSON pointer: {path!r}")
         if kind in ("add", "replace", "test") and "value" not in op:
             raise BadRequest(f"invalid JSON Patch: {kind} operation has no value")
         if kind == "add":
@@ -205,8 +209,9 @@ def json_patch(obj: Any, operations: Any) -> Any:
             doc = _replace(doc, path, _copy(op["value"]))
         elif kind in ("move", "copy"):
             source = op.get("from")
-            if kind == "move" and isinstance(path, str) and isinstance(source, str) \
-                    and path.startswith(source + "/"):
+            if not isinstance(source, str):
+                raise BadRequest(f"invalid JSON pointer: {source!r}")
+            if kind == "move" and path.startswith(source + "/"):
                 raise _op_error(f"move operation: \"from\" {source} is a prefix of {path}")
             value = _remove(doc, source) if kind == "move" else _copy(_get(doc, source))
             doc = _add(doc, path, value)

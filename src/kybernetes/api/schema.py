@@ -21,8 +21,6 @@ from typing import Any
 
 import orjson
 
-from kybernetes.api.resources import Resource
-
 SCHEMA_VERSION = "v1.33.0-local"
 REF_PREFIX = "#/$defs/"
 Node = dict[str, Any]
@@ -69,11 +67,6 @@ def definition_name(api_version: str, kind: str) -> str | None:
 def definition_for(api_version: str, kind: str) -> Node | None:
     name = definition_name(api_version, kind)
     return definitions()[name] if name else None
-
-
-def resource_schema(resource: Resource) -> Node | None:
-    """The top-level schema of a served resource's objects."""
-    return definition_for(resource.api_version, resource.kind)
 
 
 def ref_name(node: Node) -> str | None:
@@ -187,7 +180,8 @@ def _json_type(value: Any) -> str:
         return "integer"
     if isinstance(value, float):
         return "number"
-    return {str: "string", dict: "object", list: "array"}.get(type(value), "null")
+    names: dict[type, str] = {str: "string", dict: "object", list: "array"}
+    return names.get(type(value), "null")
 
 
 class _Check:
@@ -261,35 +255,25 @@ def _types(node: Node, value: Any, parts: list[str], out: list[tuple[str, str, s
                     parts.pop()
 
 
-def type_errors(resource: Resource, obj: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """Fields whose JSON type the schema does not allow: (path, expected, actual).
+def type_errors(root: Node | None, obj: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Fields whose JSON type the schema `root` does not allow: (path, expected, actual).
 
     Kubernetes rejects these while decoding (a string for `spec.replicas`); we
     report them before anything reads the object.
     """
-    root = resource_schema(resource)
     out: list[tuple[str, str, str]] = []
     if root is not None and obj is not None:
         _types(root, obj, [], out)
     return out
 
 
-def unknown_fields(resource: Resource, obj: dict[str, Any]) -> list[str]:
-    """Paths of fields the schema does not know, e.g. `spec.containers[0].imagePullPolcy`.
+def unknown_fields(root: Node | None, obj: dict[str, Any]) -> list[str]:
+    """Paths of fields the schema `root` does not know, e.g.
+    `spec.containers[0].imagePullPolcy`.
 
     The paths carry no leading dot, so `f'unknown field "{p}"'` is exactly
     Kubernetes' strict-decoding wording. Order follows the object.
     """
-    root = resource_schema(resource)
-    out: list[str] = []
-    if root is not None:
-        _unknown(root, obj, "", out)
-    return out
-
-
-def unknown_fields_for(api_version: str, kind: str, obj: dict[str, Any]) -> list[str]:
-    """`unknown_fields` for any kind the schemas know (e.g. a Scale or a Binding)."""
-    root = definition_for(api_version, kind)
     out: list[str] = []
     if root is not None:
         _unknown(root, obj, "", out)

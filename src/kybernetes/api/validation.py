@@ -1,8 +1,9 @@
 """Validation of the served kinds, with Kubernetes' field paths and messages.
 
-`validate(resource, obj, old=None)` returns a list of causes `(field, reason,
-message)`; the API server turns a non-empty list into a 422 Invalid Status
-through `errors.invalid`. Messages are worded as apimachinery's field.Error
+`validate_object(obj, old, ...)` returns a list of causes `(field, reason,
+message)` (each kind's definition in apiserver/kinds/ names its checks); the
+API server turns a non-empty list into a 422 Invalid Status through
+`errors.invalid`. Messages are worded as apimachinery's field.Error
 body (`Required value`, `Invalid value: "Foo": <why>`, `Unsupported value:
 "Sometimes": supported values: "Always", "OnFailure", "Never"`, …) because
 kubectl prints them verbatim, and the rules are those of
@@ -11,7 +12,7 @@ Defaults are applied before validation, as in Kubernetes.
 
 Three modules: api/field_errors.py (the error list and its wording),
 api/pod_validation.py (pods and the workloads that template them) and this one
-(metadata, services, the smaller kinds, and the dispatch by resource). One
+(metadata, services and the smaller kinds). One
 small function per object part, each adding causes to an `ErrorList`.
 """
 
@@ -35,8 +36,6 @@ from kybernetes.api.field_errors import (
     as_list,
     validate_labels,
 )
-from kybernetes.api.pod_validation import validate_apps, validate_pod, validate_rc
-from kybernetes.api.resources import Resource
 
 _SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
 _STANDARD_FINALIZERS = ("kubernetes", "orphan", "foregroundDeletion")
@@ -154,7 +153,7 @@ def _validate_service_ports(errs: ErrorList, spec: Obj) -> None:
                 errs.each(f"{p}.nodePort", node_port, names.is_valid_port_num(node_port))
 
 
-def _validate_service(errs: ErrorList, svc: Obj, old: Obj | None) -> None:
+def validate_service(errs: ErrorList, svc: Obj, old: Obj | None) -> None:
     spec = as_dict(svc.get("spec"))
     kind = spec.get("type")
     errs.one_of("spec.type", kind, _SERVICE_TYPES)
@@ -188,7 +187,7 @@ def _is_ip(text: Any) -> bool:
     return True
 
 
-def _validate_endpoints(errs: ErrorList, ep: Obj, old: Obj | None) -> None:
+def validate_endpoints(errs: ErrorList, ep: Obj, old: Obj | None) -> None:
     for i, subset in enumerate(as_list(ep.get("subsets"))):
         subset = as_dict(subset)
         for field in ("addresses", "notReadyAddresses"):
@@ -227,7 +226,7 @@ def _validate_data_keys(errs: ErrorList, obj: Obj, *, base64_values: bool) -> No
         errs.too_long("data", _MAX_CONFIG_BYTES)
 
 
-def _validate_secret(errs: ErrorList, secret: Obj, old: Obj | None) -> None:
+def validate_secret(errs: ErrorList, secret: Obj, old: Obj | None) -> None:
     _validate_data_keys(errs, secret, base64_values=True)
     kind, data = secret.get("type"), as_dict(secret.get("data"))
     required = {"kubernetes.io/tls": ("tls.crt", "tls.key"),
@@ -242,14 +241,14 @@ def _validate_secret(errs: ErrorList, secret: Obj, old: Obj | None) -> None:
             errs.forbidden("data", "field is immutable when `immutable` is set")
 
 
-def _validate_configmap(errs: ErrorList, cm: Obj, old: Obj | None) -> None:
+def validate_configmap(errs: ErrorList, cm: Obj, old: Obj | None) -> None:
     _validate_data_keys(errs, cm, base64_values=False)
     if old is not None and old.get("immutable") and (
             cm.get("data") != old.get("data") or cm.get("binaryData") != old.get("binaryData")):
         errs.forbidden("data", "field is immutable when `immutable` is set")
 
 
-def _validate_lease(errs: ErrorList, lease: Obj, old: Obj | None) -> None:
+def validate_lease(errs: ErrorList, lease: Obj, old: Obj | None) -> None:
     spec = as_dict(lease.get("spec"))
     duration = spec.get("leaseDurationSeconds")
     if duration is not None and (not isinstance(duration, int) or duration <= 0):
@@ -257,7 +256,7 @@ def _validate_lease(errs: ErrorList, lease: Obj, old: Obj | None) -> None:
     errs.non_negative("spec.leaseTransitions", spec.get("leaseTransitions"))
 
 
-def _validate_event(errs: ErrorList, event: Obj, old: Obj | None) -> None:
+def validate_event(errs: ErrorList, event: Obj, old: Obj | None) -> None:
     involved = as_dict(event.get("involvedObject"))
     namespace = as_dict(event.get("metadata")).get("namespace")
     if involved.get("namespace") and namespace and involved["namespace"] != namespace:
@@ -267,7 +266,7 @@ def _validate_event(errs: ErrorList, event: Obj, old: Obj | None) -> None:
         errs.not_supported("type", event["type"], ("Normal", "Warning"))
 
 
-def _validate_node(errs: ErrorList, node: Obj, old: Obj | None) -> None:
+def validate_node(errs: ErrorList, node: Obj, old: Obj | None) -> None:
     spec = as_dict(node.get("spec"))
     cidr = spec.get("podCIDR")
     if cidr:
@@ -309,38 +308,19 @@ def validate_scale(scale: Obj) -> list[Cause]:
 
 Validator = Callable[[ErrorList, Obj, Obj | None], None]
 
-_BY_RESOURCE: dict[tuple[str, str], tuple[NameCheck, Validator | None]] = {
-    ("", "pods"): (names.is_dns1123_subdomain, validate_pod),
-    ("", "replicationcontrollers"): (names.is_dns1123_subdomain, validate_rc),
-    ("apps", "replicasets"): (names.is_dns1123_subdomain,
-                              lambda e, o, old: validate_apps(e, o, old, "replicaset")),
-    ("apps", "deployments"): (names.is_dns1123_subdomain,
-                              lambda e, o, old: validate_apps(e, o, old, "deployment")),
-    ("", "services"): (names.is_dns1035_label, _validate_service),
-    ("", "endpoints"): (names.is_dns1123_subdomain, _validate_endpoints),
-    ("", "namespaces"): (names.is_dns1123_label, None),
-    ("", "nodes"): (names.is_dns1123_subdomain, _validate_node),
-    ("", "configmaps"): (names.is_dns1123_subdomain, _validate_configmap),
-    ("", "secrets"): (names.is_dns1123_subdomain, _validate_secret),
-    ("", "serviceaccounts"): (names.is_dns1123_subdomain, None),
-    ("", "events"): (names.is_dns1123_subdomain, _validate_event),
-    ("coordination.k8s.io", "leases"): (names.is_dns1123_subdomain, _validate_lease),
-}
 
-
-def validate(resource: Resource, obj: Obj, old: Obj | None = None) -> list[Cause]:
-    """Every problem with `obj` (and with the change from `old`), as (field, reason, message)."""
-    if resource.plural == "bindings" and not resource.group:
-        return validate_binding(obj)
-    wrong_types = schema.type_errors(resource, obj)
-    if wrong_types:  # nothing below may read a field of the wrong type
+def validate_object(obj: Obj, old: Obj | None, *, schema_root: schema.Node | None,
+                    namespaced: bool, name_check: NameCheck,
+                    check: Validator | None) -> list[Cause]:
+    """Every problem with `obj` (and with the change from `old`), as (field, reason, message):
+    JSON types against the schema first (nothing below may read a field of the wrong
+    type), then metadata, then the kind's own `check`."""
+    wrong_types = schema.type_errors(schema_root, obj)
+    if wrong_types:
         return [(path, TYPE_INVALID, f'Invalid value: "{actual}": {path or "body"} in body must '
                  f'be of type {expected}: "{actual}"') for path, expected, actual in wrong_types]
-    name_check, check = _BY_RESOURCE.get((resource.group, resource.plural),
-                                         (names.is_dns1123_subdomain, None))
     errs = ErrorList()
-    validate_object_meta(errs, obj.get("metadata"), namespaced=resource.namespaced,
-                         name_check=name_check)
+    validate_object_meta(errs, obj.get("metadata"), namespaced=namespaced, name_check=name_check)
     if old is not None:
         _validate_meta_update(errs, obj.get("metadata"), old.get("metadata"))
     if check is not None:

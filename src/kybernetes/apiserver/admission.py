@@ -1,7 +1,8 @@
 """Admission: defaulting, then validation, then the unknown-field check.
 
-The rules themselves live in ``kybernetes.api`` (pure functions); this module only
-runs them in Kubernetes' order and turns their findings into the errors and
+The rules themselves are the kind's (its definition names its defaulting and
+validation, pure functions in ``kybernetes.api``); this module only runs them in
+Kubernetes' order and turns their findings into the errors and
 warnings clients expect:
 
 * validation problems → ``422 Invalid`` with one cause per field;
@@ -14,11 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kybernetes.api.defaults import apply_defaults
 from kybernetes.api.errors import BadRequest, invalid
-from kybernetes.api.resources import Resource
 from kybernetes.api.schema import unknown_fields
-from kybernetes.api.validation import validate
+from kybernetes.apiserver.kinds.definition import KindDefinition
 
 FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
 
@@ -32,11 +31,12 @@ def field_validation(value: str | None) -> str:
     return value
 
 
-def unknown_field_warnings(resource: Resource, obj: dict[str, Any], mode: str) -> list[str]:
+def unknown_field_warnings(kind: KindDefinition, obj: dict[str, Any], mode: str
+                           ) -> list[str]:
     """Warnings to send (Warn), nothing (Ignore), or raise BadRequest (Strict)."""
     if mode == "Ignore":
         return []
-    unknown = unknown_fields(resource, obj)
+    unknown = unknown_fields(kind.schema(), obj)
     if not unknown:
         return []
     messages = [f'unknown field "{path}"' for path in unknown]
@@ -45,11 +45,12 @@ def unknown_field_warnings(resource: Resource, obj: dict[str, Any], mode: str) -
     return messages
 
 
-def default_and_validate(resource: Resource, obj: dict[str, Any],
+def default_and_validate(kind: KindDefinition, obj: dict[str, Any],
                          old: dict[str, Any] | None = None) -> None:
-    """Apply defaults (mutating `obj`) and raise 422 Invalid for any problem."""
-    apply_defaults(resource, obj)
-    causes = validate(resource, obj, old)
+    """Apply the kind's defaults (mutating `obj`) and raise 422 Invalid for any problem."""
+    kind.apply_defaults(obj)
+    causes = kind.causes(obj, old)
     if causes:
         name = (obj.get("metadata") or {}).get("name") or ""
+        resource = kind.resource
         raise invalid(resource.kind, name, list(causes), group=resource.group)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import importlib
 import logging
 import platform
 import time
@@ -34,12 +33,13 @@ from kybernetes.api.errors import (
     Timeout,
     Unauthorized,
 )
-from kybernetes.apiserver import discovery
 from kybernetes.apiserver.authn import UNAUTHENTICATED_PATHS, Authenticator
+from kybernetes.apiserver.discovery import Discovery
 from kybernetes.apiserver.handlers import ResourceHandlers
 from kybernetes.apiserver.metrics import Metrics
+from kybernetes.apiserver.openapi import OpenApi
 from kybernetes.apiserver.request_info import NOT_FOUND
-from kybernetes.apiserver.responses import json_response
+from kybernetes.apiserver.responses import error_body, json_response
 from kybernetes.storage.errors import (
     CompactedError,
     FutureRevisionError,
@@ -90,7 +90,8 @@ def _verb(request: web.Request) -> tuple[str, str]:
 
 
 def error_response(error: ApiError) -> web.Response:
-    response = json_response(error.to_status(), status=error.code)
+    response = web.Response(body=error_body(error), status=error.code,
+                            content_type="application/json")
     if error.code == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="kubernetes-master"'
     return response
@@ -101,7 +102,7 @@ def make_middleware(authenticator: Authenticator, metrics: Metrics) -> Any:
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
         try:
-            if request.path not in UNAUTHENTICATED_PATHS:
+            if request.path.rstrip("/") not in UNAUTHENTICATED_PATHS:
                 user = authenticator.authenticate(request)
                 if user is None:
                     raise Unauthorized("Unauthorized")
@@ -134,7 +135,8 @@ def make_middleware(authenticator: Authenticator, metrics: Metrics) -> Any:
 
 
 def build_app(handlers: ResourceHandlers, *, authenticator: Authenticator, metrics: Metrics,
-              ready: Callable[[], bool], server_address: str) -> web.Application:
+              ready: Callable[[], bool], discovery: Discovery,
+              openapi: OpenApi) -> web.Application:
     """The whole HTTP surface of the API server."""
     app = web.Application(middlewares=[make_middleware(authenticator, metrics)],
                           client_max_size=64 * 1024 * 1024, handler_args={"max_field_size": 65536})
@@ -158,8 +160,7 @@ def build_app(handlers: ResourceHandlers, *, authenticator: Authenticator, metri
                             charset="utf-8")
 
     async def discover(request: web.Request) -> web.StreamResponse:
-        found = discovery.document(request.path, request.headers.get("Accept"),
-                                   server_address)
+        found = discovery.document(request.path, request.headers.get("Accept"))
         if found is None:
             raise NotFound(NOT_FOUND)
         body, content_type = found
@@ -167,19 +168,13 @@ def build_app(handlers: ResourceHandlers, *, authenticator: Authenticator, metri
         response.headers["Content-Type"] = content_type
         return response
 
-    async def openapi(request: web.Request) -> web.StreamResponse:
-        try:
-            spec = importlib.import_module("kybernetes.apiserver.openapi")
-        except ImportError:
-            raise NotFound(NOT_FOUND) from None
-        return await spec.handle(request)
-
     router = app.router
     for path in ("/healthz", "/livez", "/readyz"):
         router.add_get(path, health)
     router.add_get("/version", version)
+    router.add_get("/version/", version)  # kube-apiserver answers both (kr8s asks the latter)
     router.add_get("/metrics", prometheus)
-    router.add_get("/openapi/{tail:.*}", openapi)
+    router.add_get("/openapi/{tail:.*}", openapi.handle)
     for path in ("/api", "/apis", "/api/{version}", "/apis/{group}",
                  "/apis/{group}/{version}"):
         router.add_get(path, discover)

@@ -25,14 +25,15 @@ SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 async def ensure(registry: Registry, resource: r.Resource, obj: dict[str, Any]) -> None:
     """Create `obj` unless an object of that name exists."""
     meta = obj["metadata"]
+    kind = registry.kinds.of(resource)
     try:  # look first: creating the existing `kubernetes` Service again would ask the
         # allocator for its taken IP (422) before the store could answer AlreadyExists
-        await registry.get(resource, meta.get("namespace"), meta["name"])
+        await registry.get(kind, meta.get("namespace"), meta["name"])
         return
     except NotFound:
         pass
     try:
-        await registry.create(resource, meta.get("namespace"), copy.deepcopy(obj))
+        await registry.create(kind, meta.get("namespace"), copy.deepcopy(obj))
     except AlreadyExists:
         pass
 
@@ -66,7 +67,8 @@ async def kubernetes_service(registry: Registry, *, cluster_ip: str | None,
         return ep
 
     try:
-        await registry.guaranteed_update(r.ENDPOINTS, "default", "kubernetes", point_here)
+        await registry.guaranteed_update(registry.kinds.of(r.ENDPOINTS), "default",
+                                         "kubernetes", point_here)
     except NotFound:
         await ensure(registry, r.ENDPOINTS, {
             "apiVersion": "v1", "kind": "Endpoints",

@@ -1,4 +1,4 @@
-"""Discovery documents, built from the resource registry (api/resources.py).
+"""Discovery documents, built from the live kind registry.
 
 Clients learn what the server serves from:
 
@@ -9,20 +9,22 @@ Clients learn what the server serves from:
   APIGroupDiscoveryList) that kubectl ≥ 1.26 asks for on `/api` and `/apis`
   with an Accept header, to learn everything in two requests.
 
-All of it is derived from one table, so discovery can never disagree with the
-routes. The documents never change while a server runs, so `document()` caches
-the serialized bytes; `negotiate()` reads an Accept header the way the
-Kubernetes apiserver does (first acceptable media type wins).
+All of it is derived from the registry routing also reads, so discovery can
+never disagree with the routes. :class:`Discovery` caches the serialized bytes
+under the registry's generation, so a kind added or removed (a CRD) shows at
+once; `negotiate()` reads an Accept header the way the Kubernetes apiserver
+does (first acceptable media type wins).
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import orjson
 
-from kybernetes.api.resources import GROUP_VERSIONS, Resource, in_group_version
+from kybernetes.api.resources import Resource
+from kybernetes.apiserver.kinds.definition import KindDefinition
+from kybernetes.apiserver.kinds.registry import KindRegistry
 
 JSON = "application/json"
 AGGREGATED_GROUP = "apidiscovery.k8s.io"
@@ -64,41 +66,32 @@ def _group_version(group: str, version: str) -> str:
 
 # --- legacy (unaggregated) documents -------------------------------------------------------
 
-def api_versions(server_address: str = "") -> dict[str, Any]:
+def api_versions(kinds: KindRegistry, server_address: str = "") -> dict[str, Any]:
     """`/api`: the core group's versions."""
     return {
         "kind": "APIVersions",
-        "versions": [v for g, v in GROUP_VERSIONS if not g],
+        "versions": kinds.versions(""),
         "serverAddressByClientCIDRs": [
             {"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
     }
 
 
-def _api_group(group: str) -> dict[str, Any]:
-    versions = [{"groupVersion": f"{group}/{v}", "version": v}
-                for g, v in GROUP_VERSIONS if g == group]
+def _api_group(kinds: KindRegistry, group: str) -> dict[str, Any]:
+    versions = [{"groupVersion": f"{group}/{v}", "version": v} for v in kinds.versions(group)]
     return {"name": group, "versions": versions, "preferredVersion": versions[0]}
 
 
-def _named_groups() -> list[str]:
-    groups: list[str] = []
-    for group, _ in GROUP_VERSIONS:
-        if group and group not in groups:
-            groups.append(group)
-    return groups
-
-
-def api_group_list() -> dict[str, Any]:
+def api_group_list(kinds: KindRegistry) -> dict[str, Any]:
     """`/apis`: every named group."""
     return {"kind": "APIGroupList", "apiVersion": "v1",
-            "groups": [_api_group(g) for g in _named_groups()]}
+            "groups": [_api_group(kinds, g) for g in kinds.groups() if g]}
 
 
-def api_group(group: str) -> dict[str, Any] | None:
+def api_group(kinds: KindRegistry, group: str) -> dict[str, Any] | None:
     """`/apis/<group>`: one group, or None if not served."""
-    if group not in _named_groups():
+    if not group or group not in kinds.groups():
         return None
-    return {"kind": "APIGroup", "apiVersion": "v1", **_api_group(group)}
+    return {"kind": "APIGroup", "apiVersion": "v1", **_api_group(kinds, group)}
 
 
 def _names(resource: Resource) -> dict[str, list[str]]:
@@ -133,12 +126,15 @@ def _subresource_entry(resource: Resource, sub: str) -> dict[str, Any]:
     return entry
 
 
-def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
+def api_resource_list(kinds: KindRegistry, group: str, version: str
+                      ) -> dict[str, Any] | None:
     """`/api/v1` or `/apis/<g>/<v>`: the resources and subresources, or None."""
-    if (group, version) not in GROUP_VERSIONS:
+    served = kinds.in_group_version(group, version)
+    if not served:
         return None
     entries: list[dict[str, Any]] = []
-    for resource in sorted(in_group_version(group, version), key=lambda r: r.plural):
+    for kind in served:
+        resource = kind.resource
         entries.append(_resource_entry(resource))
         entries.extend(_subresource_entry(resource, s) for s in resource.subresources)
     return {"kind": "APIResourceList", "apiVersion": "v1",
@@ -147,7 +143,8 @@ def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
 
 # --- aggregated discovery ------------------------------------------------------------------
 
-def _aggregated_resource(resource: Resource) -> dict[str, Any]:
+def _aggregated_resource(kind: KindDefinition) -> dict[str, Any]:
+    resource = kind.resource
     entry: dict[str, Any] = {
         "resource": resource.plural,
         "responseKind": {"group": resource.group, "version": resource.version,
@@ -167,25 +164,23 @@ def _aggregated_resource(resource: Resource) -> dict[str, Any]:
     return entry
 
 
-def _aggregated_group(group: str) -> dict[str, Any]:
+def _aggregated_group(kinds: KindRegistry, group: str) -> dict[str, Any]:
     metadata: dict[str, Any] = {"creationTimestamp": None}
     if group:
         metadata["name"] = group
     versions = []
-    for g, version in GROUP_VERSIONS:
-        if g != group:
-            continue
-        resources = sorted(in_group_version(group, version), key=lambda r: r.plural)
+    for version in kinds.versions(group):
         versions.append({"version": version, "freshness": "Current",
-                         "resources": [_aggregated_resource(r) for r in resources]})
+                         "resources": [_aggregated_resource(k)
+                                       for k in kinds.in_group_version(group, version)]})
     return {"metadata": metadata, "versions": versions}
 
 
-def aggregated(core: bool, version: str = "v2") -> dict[str, Any]:
+def aggregated(kinds: KindRegistry, core: bool, version: str = "v2") -> dict[str, Any]:
     """The APIGroupDiscoveryList for `/api` (core=True) or `/apis`."""
-    groups = [""] if core else _named_groups()
+    groups = [""] if core else [g for g in kinds.groups() if g]
     return {"kind": AGGREGATED_KIND, "apiVersion": f"{AGGREGATED_GROUP}/{version}",
-            "metadata": {}, "items": [_aggregated_group(g) for g in groups]}
+            "metadata": {}, "items": [_aggregated_group(kinds, g) for g in groups]}
 
 
 def aggregated_content_type(version: str) -> str:
@@ -221,34 +216,44 @@ def negotiate(accept: str | None) -> str | None:
     return None
 
 
-@functools.cache
-def _encoded(path: str, version: str | None, server_address: str) -> bytes | None:
-    doc: dict[str, Any] | None
-    if version and path in ("/api", "/apis"):
-        doc = aggregated(path == "/api", version)
-    elif path == "/api":
-        doc = api_versions(server_address)
-    elif path == "/apis":
-        doc = api_group_list()
-    else:
+class Discovery:
+    """The discovery documents of one API server, cached until its kinds change."""
+
+    def __init__(self, kinds: KindRegistry, server_address: str = "") -> None:
+        self.kinds = kinds
+        self.server_address = server_address
+        self._cache: dict[tuple[str, str | None], bytes | None] = {}
+        self._generation = kinds.generation
+
+    def _build(self, path: str, version: str | None) -> dict[str, Any] | None:
+        kinds = self.kinds
+        if version and path in ("/api", "/apis"):
+            return aggregated(kinds, path == "/api", version)
+        if path == "/api":
+            return api_versions(kinds, self.server_address)
+        if path == "/apis":
+            return api_group_list(kinds)
         parts = path.strip("/").split("/")
         if parts[0] == "api" and len(parts) == 2:
-            doc = api_resource_list("", parts[1])
-        elif parts[0] == "apis" and len(parts) == 2:
-            doc = api_group(parts[1])
-        elif parts[0] == "apis" and len(parts) == 3:
-            doc = api_resource_list(parts[1], parts[2])
-        else:
-            doc = None
-    return orjson.dumps(doc) if doc is not None else None
-
-
-def document(path: str, accept: str | None = None,
-             server_address: str = "") -> tuple[bytes, str] | None:
-    """(body, content type) for a discovery path, or None if it is not one we serve."""
-    path = path.rstrip("/") or "/"
-    version = negotiate(accept) if path in ("/api", "/apis") else None
-    body = _encoded(path, version, server_address)
-    if body is None:
+            return api_resource_list(kinds, "", parts[1])
+        if parts[0] == "apis" and len(parts) == 2:
+            return api_group(kinds, parts[1])
+        if parts[0] == "apis" and len(parts) == 3:
+            return api_resource_list(kinds, parts[1], parts[2])
         return None
-    return body, aggregated_content_type(version) if version else JSON
+
+    def document(self, path: str, accept: str | None = None) -> tuple[bytes, str] | None:
+        """(body, content type) for a discovery path, or None if it is not one we serve."""
+        if self._generation != self.kinds.generation:
+            self._cache.clear()
+            self._generation = self.kinds.generation
+        path = path.rstrip("/") or "/"
+        version = negotiate(accept) if path in ("/api", "/apis") else None
+        key = (path, version)
+        if key not in self._cache:
+            doc = self._build(path, version)
+            self._cache[key] = orjson.dumps(doc) if doc is not None else None
+        body = self._cache[key]
+        if body is None:
+            return None
+        return body, aggregated_content_type(version) if version else JSON

@@ -26,9 +26,17 @@ from kybernetes.api.patch import apply_patch
 from kybernetes.api.resources import BINDINGS
 from kybernetes.apiserver import admission, codec
 from kybernetes.apiserver.bodies import check_object, read_body, read_object
+from kybernetes.apiserver.context import WriteContext
+from kybernetes.apiserver.kinds.registry import KindRegistry
 from kybernetes.apiserver.lists import ListQuery, list_objects
 from kybernetes.apiserver.registry import MODIFIED, DeleteOptions, Registry
-from kybernetes.apiserver.request_info import RequestInfo, dry_run, parse_path, query_int
+from kybernetes.apiserver.request_info import (
+    RequestInfo,
+    dry_run,
+    parse_path,
+    query_bool,
+    query_int,
+)
 from kybernetes.apiserver.responses import list_response, object_response
 from kybernetes.apiserver.subresources import Subresources
 from kybernetes.apiserver.watch import serve_watch
@@ -40,12 +48,27 @@ PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
                "application/strategic-merge-patch+json", APPLY_PATCH)
 
 
+def write_context(request: web.Request, info: RequestInfo, *,
+                  body: dict[str, Any] | None = None) -> WriteContext:
+    """Who writes and how, from the request (user, dryRun, fieldManager, force...)."""
+    manager = request.query.get("fieldManager", "")
+    if len(manager) > 128:
+        raise BadRequest("fieldManager: Too long: may not be more than 128 bytes",
+                         reason="Invalid", code=422)
+    return WriteContext(
+        user=request["user"] if "user" in request else WriteContext().user,
+        dry_run=dry_run(request, body), field_manager=manager,
+        field_validation=admission.field_validation(request.query.get("fieldValidation")),
+        subresource=info.subresource, force=query_bool(request, "force"),
+        user_agent=request.headers.get("User-Agent", ""))
+
+
 def list_query(request: web.Request, info: RequestInfo) -> ListQuery:
     q = request.query
     return ListQuery(
         namespace=info.namespace,
         labels=parse_selector(q.get("labelSelector")),
-        fields=parse_field_selector(q.get("fieldSelector"), info.resource),
+        fields=parse_field_selector(q.get("fieldSelector"), info.kind.selectable_fields),
         resource_version=q.get("resourceVersion", ""),
         match=q.get("resourceVersionMatch", ""),
         limit=query_int(request, "limit") or 0,
@@ -57,14 +80,15 @@ class ResourceHandlers:
     """The aiohttp handler for every resource path."""
 
     def __init__(self, store: Store, cache: WatchCache, registry: Registry,
-                 subresources: Subresources) -> None:
+                 subresources: Subresources, kinds: KindRegistry) -> None:
         self.store = store
         self.cache = cache
         self.registry = registry
         self.subresources = subresources
+        self.kinds = kinds
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        info = parse_path(request.path)
+        info = parse_path(request.path, self.kinds)
         request["info"] = info
         if info.subresource:
             return await self.subresources.handle(request, info)
@@ -81,16 +105,16 @@ class ResourceHandlers:
         return await verb(request, info)
 
     async def get(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
-        obj = await self.registry.get(info.resource, info.namespace, str(info.name))
-        return object_response(request, info.resource, obj)
+        obj = await self.registry.get(info.kind, info.namespace, str(info.name))
+        return object_response(request, info.kind, obj)
 
     async def list_or_watch(self, request: web.Request, info: RequestInfo
                             ) -> web.StreamResponse:
         query = list_query(request, info)
         if request.query.get("watch", "").lower() in ("true", "1"):
-            return await serve_watch(request, self.cache, info.resource, query)
-        page = await list_objects(self.store, self.cache, info.resource, query)
-        return list_response(request, info.resource, page.items, revision=page.revision,
+            return await serve_watch(request, self.cache, info.kind, query)
+        page = await list_objects(self.store, self.cache, info.kind, query)
+        return list_response(request, info.kind, page.items, revision=page.revision,
                              continue_=page.continue_, remaining=page.remaining)
 
     async def create(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
@@ -98,8 +122,7 @@ class ResourceHandlers:
         if info.resource is BINDINGS:
             return await self.subresources.bind(request, info, obj)
         check_object(info.resource, info, obj)
-        mode = admission.field_validation(request.query.get("fieldValidation"))
-        return await self.create_checked(request, info, obj, mode)
+        return await self.create_checked(request, info, obj, write_context(request, info))
 
     async def update(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         obj = await read_object(request)
@@ -108,88 +131,82 @@ class ResourceHandlers:
         if body_name and body_name != info.name:
             raise BadRequest(f"the name of the object ({body_name}) does not match the name on "
                              f"the URL ({info.name})")
-        mode = admission.field_validation(request.query.get("fieldValidation"))
-        warnings = admission.unknown_field_warnings(info.resource, obj, mode)
-        updated = await self.registry.update(info.resource, info.namespace, str(info.name),
-                                             obj, dry_run=dry_run(request))
-        return object_response(request, info.resource, updated, warnings=warnings)
+        ctx = write_context(request, info)
+        warnings = admission.unknown_field_warnings(info.kind, obj, ctx.field_validation)
+        updated = await self.registry.update(info.kind, info.namespace, str(info.name), obj, ctx)
+        return object_response(request, info.kind, updated, warnings=warnings)
 
     async def patch(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
-        return await self.patch_object(request, info, subresource=None)
-
-    async def patch_object(self, request: web.Request, info: RequestInfo, *,
-                           subresource: str | None) -> web.StreamResponse:
-        """PATCH an object (or its status); server-side apply creates a missing one."""
+        """PATCH an object (or, through the status subresource, its status); server-side
+        apply creates a missing one."""
         content_type = codec.media_type(request.headers.get("Content-Type"))
         if content_type not in PATCH_TYPES:
             raise_unsupported_patch(content_type)
         body = await read_body(request)
-        mode = admission.field_validation(request.query.get("fieldValidation"))
-        resource, name, warnings = info.resource, str(info.name), []
+        ctx = write_context(request, info)
+        kind, name = info.kind, str(info.name)
+        warnings: list[str] = []
+        resource = kind.resource
         if content_type == APPLY_PATCH:
             body, content_type = apply_body(body), "application/strategic-merge-patch+json"
-            if subresource is None and not await self.exists(info):
-                return await self.apply_create(request, info, body, mode)
+            if info.subresource is None and not await self.exists(info):
+                return await self.apply_create(request, info, body, ctx)
 
         def mutate(old: dict[str, Any]) -> dict[str, Any]:
             rv = old["metadata"]["resourceVersion"]
-            new = apply_patch(old, body, content_type, resource)
+            new = apply_patch(old, body, content_type, kind.schema())
             if not isinstance(new, dict):
                 raise BadRequest("the patch did not produce an object")
             if str((new.get("metadata") or {}).get("resourceVersion") or rv) != rv:
                 raise conflict(resource.plural, name, MODIFIED, resource.group)
-            warnings[:] = admission.unknown_field_warnings(resource, new, mode)
+            warnings[:] = admission.unknown_field_warnings(kind, new, ctx.field_validation)
             return new
 
-        patched = await self.registry.guaranteed_update(
-            resource, info.namespace, name, mutate, subresource=subresource,
-            dry_run=dry_run(request))
-        return object_response(request, resource, patched, warnings=warnings)
+        patched = await self.registry.guaranteed_update(kind, info.namespace, name, mutate, ctx)
+        return object_response(request, kind, patched, warnings=warnings)
 
     async def exists(self, info: RequestInfo) -> bool:
         try:
-            await self.registry.get(info.resource, info.namespace, str(info.name))
+            await self.registry.get(info.kind, info.namespace, str(info.name))
         except NotFound:
             return False
         return True
 
     async def apply_create(self, request: web.Request, info: RequestInfo, body: bytes,
-                           mode: str) -> web.StreamResponse:
+                           ctx: WriteContext) -> web.StreamResponse:
         obj = codec.decode_body(body, codec.JSON)
         check_object(info.resource, info, obj)
         obj["metadata"].setdefault("name", info.name)
-        return await self.create_checked(request, info, obj, mode)
+        return await self.create_checked(request, info, obj, ctx)
 
     async def create_checked(self, request: web.Request, info: RequestInfo,
-                             obj: dict[str, Any], mode: str) -> web.StreamResponse:
+                             obj: dict[str, Any], ctx: WriteContext) -> web.StreamResponse:
         """Create an object that passed check_object; 201 with unknown-field warnings."""
-        warnings = admission.unknown_field_warnings(info.resource, obj, mode)
-        created = await self.registry.create(info.resource, info.namespace, obj,
-                                             dry_run=dry_run(request))
-        return object_response(request, info.resource, created, status=201, warnings=warnings)
+        warnings = admission.unknown_field_warnings(info.kind, obj, ctx.field_validation)
+        created = await self.registry.create(info.kind, info.namespace, obj, ctx)
+        return object_response(request, info.kind, created, status=201, warnings=warnings)
 
     async def delete(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         options = await delete_options(request)
-        obj = await self.registry.delete(info.resource, info.namespace, str(info.name),
-                                         options)
-        return object_response(request, info.resource, obj)
+        obj = await self.registry.delete(info.kind, info.namespace, str(info.name), options)
+        return object_response(request, info.kind, obj)
 
     async def delete_collection(self, request: web.Request, info: RequestInfo
                                 ) -> web.StreamResponse:
         options = await delete_options(request)
         query = list_query(request, info)
         query.limit, query.continue_ = 0, ""
-        page = await list_objects(self.store, self.cache, info.resource, query)
+        page = await list_objects(self.store, self.cache, info.kind, query)
         deleted = []
         for entry in page.items:
             meta = entry.obj["metadata"]
             try:
                 deleted.append(await self.registry.delete(
-                    info.resource, meta.get("namespace"), meta["name"], options))
+                    info.kind, meta.get("namespace"), meta["name"], options))
             except Exception as e:
                 if getattr(e, "code", None) != 404:
                     raise
-        return object_response(request, info.resource, {
+        return object_response(request, info.kind, {
             "kind": f"{info.resource.kind}List", "apiVersion": info.resource.api_version,
             "metadata": {"resourceVersion": str(page.revision)}, "items": deleted})
 

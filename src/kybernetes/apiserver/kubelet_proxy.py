@@ -56,7 +56,8 @@ class KubeletProxy:
         return self._ssl
 
     async def handle(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
-        pod = await self.registry.get(r.PODS, info.namespace, str(info.name))
+        pod = await self.registry.get(self.registry.kinds.of(r.PODS), info.namespace,
+                                      str(info.name))
         base = await self._kubelet_url(pod)
         ns, name = info.namespace, info.name
         if info.subresource == "log":
@@ -79,7 +80,7 @@ class KubeletProxy:
         name = pod["metadata"]["name"]
         if not node_name:
             raise BadRequest(f"pod {name} does not have a host assigned")
-        node = await self.registry.get(r.NODES, None, node_name)
+        node = await self.registry.get(self.registry.kinds.of(r.NODES), None, node_name)
         status = node.get("status") or {}
         addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
         host = addresses.get("InternalIP") or addresses.get("ExternalIP") or \

@@ -26,9 +26,8 @@ import orjson
 from kybernetes.api.errors import BadRequest, Gone
 from kybernetes.api.fields import FieldSelector
 from kybernetes.api.labels import Selector
-from kybernetes.api.resources import Resource
 from kybernetes.apiserver.codec import decode_kv
-from kybernetes.apiserver.registry import prefix_for
+from kybernetes.apiserver.kinds.definition import KindDefinition
 from kybernetes.apiserver.watch_cache import Entry, WatchCache
 from kybernetes.storage.errors import CompactedError
 from kybernetes.storage.interface import Store
@@ -104,11 +103,11 @@ def check_query(query: ListQuery) -> None:
         raise BadRequest(f"invalid resource version: {query.resource_version!r}")
 
 
-async def list_objects(store: Store, cache: WatchCache, resource: Resource,
+async def list_objects(store: Store, cache: WatchCache, kind: KindDefinition,
                        query: ListQuery) -> ListPage:
     """One page of the list `query` asks for."""
     check_query(query)
-    prefix = prefix_for(resource, query.namespace)
+    prefix = kind.prefix(query.namespace)
     rv = query.resource_version
     if query.continue_:
         revision, start = decode_continue(query.continue_)
@@ -123,7 +122,7 @@ async def list_objects(store: Store, cache: WatchCache, resource: Resource,
             return await _from_store(store, prefix, query, revision=0)
     elif rv != "0":
         await cache.wait_not_older(int(rv))
-    entries = cache.for_resource(resource).entries(prefix)
+    entries = cache.for_prefix(kind.key_prefix).entries(prefix)
     if query.filtered:
         entries = [e for e in entries if query.matches(e.obj)]
     return ListPage(cache.revision, entries)

@@ -56,8 +56,8 @@ class Metrics:
                 "# TYPE apiserver_request_duration_seconds histogram"]
         for (verb, resource), hist in sorted(self.durations.items()):
             cumulative = 0.0
-            for bound, n in zip(BUCKETS, hist, strict=False):
-                cumulative += n
+            for bound, count in zip(BUCKETS, hist, strict=False):
+                cumulative += count
                 out.append("apiserver_request_duration_seconds_bucket"
                            f"{_labels(verb=verb, resource=resource, le=str(bound))} "
                            f"{int(cumulative)}")

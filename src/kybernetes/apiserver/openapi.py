@@ -8,14 +8,16 @@ definitions from api/schema.py, keep only what the served kinds reference,
 rewrite them into OpenAPI form (nullable `["string", "null"]` types back to
 plain types, `$ref` into `#/definitions/` or `#/components/schemas/`,
 int-or-string and quantities as strings), and add the paths and operations the
-Kubernetes apiserver documents for each resource and subresource. Documents are
-built once and served as cached bytes.
+Kubernetes apiserver documents for each resource and subresource. The kinds come
+from the live registry (a custom resource's definition is its CRD's schema);
+documents are built on first request and served as cached bytes until the
+registry changes.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -23,8 +25,10 @@ from aiohttp import web
 
 from kybernetes.api import schema
 from kybernetes.api.errors import NotAcceptable, NotFound
-from kybernetes.api.resources import ALL, GROUP_VERSIONS, Resource
+from kybernetes.api.resources import Resource
 from kybernetes.apiserver import openapi_proto
+from kybernetes.apiserver.kinds.definition import KindDefinition
+from kybernetes.apiserver.kinds.registry import KindRegistry
 
 VERSION = "v1.33.0"
 JSON = "application/json"
@@ -100,16 +104,19 @@ def _refs(node: Any, out: set[str]) -> None:
             _refs(value, out)
 
 
-def _closure(roots: list[str]) -> list[str]:
+Lookup = Callable[[str], Any]
+
+
+def _closure(roots: list[str], lookup: Lookup) -> list[str]:
     seen: set[str] = set()
-    todo = [r for r in roots if schema.definition(r) is not None]
+    todo = [r for r in roots if lookup(r) is not None]
     while todo:
         name = todo.pop()
         if name in seen:
             continue
         seen.add(name)
         found: set[str] = set()
-        _refs(schema.definition(name), found)
+        _refs(lookup(name), found)
         todo.extend(found - seen)
     return sorted(seen)
 
@@ -145,10 +152,10 @@ def _convert(node: Any, prefix: str, v3: bool) -> Any:
     return out
 
 
-def _definitions(names: list[str], prefix: str, v3: bool) -> dict[str, Any]:
+def _definitions(names: list[str], lookup: Lookup, prefix: str, v3: bool) -> dict[str, Any]:
     out = {}
     for name in names:
-        node = _convert(schema.definition(name), prefix, v3)
+        node = _convert(lookup(name), prefix, v3)
         if name in _DESCRIPTIONS:
             node.setdefault("description", _DESCRIPTIONS[name])
         if name == _INT_OR_STRING:
@@ -159,12 +166,10 @@ def _definitions(names: list[str], prefix: str, v3: bool) -> dict[str, Any]:
     return out
 
 
-def _root_names(resources: list[Resource]) -> list[str]:
+def _root_names(kinds: list[KindDefinition]) -> list[str]:
     roots = list(_EXTRA_DEFINITIONS)
-    for r in resources:
-        name = schema.definition_name(r.api_version, r.kind)
-        if name:
-            roots += [name, name + "List"]
+    for kind in kinds:
+        roots += [kind.openapi_name, kind.openapi_name + "List"]
     return roots
 
 
@@ -198,10 +203,11 @@ def _param(name: str, v3: bool, where: str = "query") -> dict[str, Any]:
 class _Ops:
     """Builds operations for one resource in v2 or v3 form."""
 
-    def __init__(self, resource: Resource, v3: bool) -> None:
-        self.r, self.v3 = resource, v3
+    def __init__(self, kind: KindDefinition, v3: bool) -> None:
+        self.r: Resource = kind.resource
+        self.v3 = v3
         self.prefix = "#/components/schemas/" if v3 else "#/definitions/"
-        self.definition = schema.definition_name(resource.api_version, resource.kind) or ""
+        self.definition = kind.openapi_name
 
     def gvk(self, group: str, version: str, kind: str) -> dict[str, str]:
         return {"group": group, "kind": kind, "version": version}
@@ -328,59 +334,130 @@ def _info() -> dict[str, str]:
     return {"title": "Kubernetes", "version": VERSION}
 
 
-@functools.cache
-def v2_document() -> dict[str, Any]:
-    """The swagger 2.0 document of everything served."""
-    resources = list(ALL)
-    paths: dict[str, Any] = {}
-    for r in resources:
-        paths.update(_Ops(r, v3=False).paths())
-    return {"swagger": "2.0", "info": _info(), "paths": paths,
-            "definitions": _definitions(_closure(_root_names(resources)), "#/definitions/",
-                                        v3=False),
-            "securityDefinitions": {"BearerToken": {"type": "apiKey", "name": "authorization",
-                                                    "in": "header"}},
-            "security": [{"BearerToken": []}]}
-
-
 def _gv_path(group: str, version: str) -> str:
     return f"apis/{group}/{version}" if group else f"api/{version}"
 
 
-@functools.cache
-def v3_document(group: str, version: str) -> dict[str, Any] | None:
-    """The OpenAPI 3.0 document of one group-version, or None if not served."""
-    resources = [r for r in ALL if (r.group, r.version) == (group, version)]
-    if not resources:
+class OpenApi:
+    """The OpenAPI documents of the served kinds, cached until the registry changes."""
+
+    def __init__(self, kinds: KindRegistry) -> None:
+        self.kinds = kinds
+        self._generation = kinds.generation
+        self._bytes: dict[str, bytes] = {}
+
+    def _lookup(self, name: str) -> Any:
+        """A definition: Kubernetes' own, or a custom kind's schema (its CRD's)."""
+        found = schema.definition(name)
+        if found is not None:
+            return found
+        for kind in self.kinds.definitions():
+            if kind.openapi_name == name:
+                return kind.schema()
+            if kind.openapi_name + "List" == name:
+                return _list_definition(kind.openapi_name)
         return None
-    paths: dict[str, Any] = {}
-    for r in resources:
-        paths.update(_Ops(r, v3=True).paths())
-    return {"openapi": "3.0.0", "info": _info(), "paths": paths,
-            "components": {
-                "schemas": _definitions(_closure(_root_names(resources)),
-                                        "#/components/schemas/", v3=True),
-                "securitySchemes": {"BearerToken": {"type": "apiKey", "name": "authorization",
-                                                    "in": "header"}}}}
+
+    def _document(self, kinds: list[KindDefinition], v3: bool) -> tuple[dict[str, Any],
+                                                                           dict[str, Any]]:
+        prefix = "#/components/schemas/" if v3 else "#/definitions/"
+        paths: dict[str, Any] = {}
+        for kind in kinds:
+            paths.update(_Ops(kind, v3=v3).paths())
+        names = _closure(_root_names(kinds), self._lookup)
+        return paths, _definitions(names, self._lookup, prefix, v3=v3)
+
+    def v2_document(self) -> dict[str, Any]:
+        """The swagger 2.0 document of everything served."""
+        paths, definitions = self._document(self.kinds.definitions(), v3=False)
+        return {"swagger": "2.0", "info": _info(), "paths": paths, "definitions": definitions,
+                "securityDefinitions": {"BearerToken": {"type": "apiKey",
+                                                        "name": "authorization",
+                                                        "in": "header"}},
+                "security": [{"BearerToken": []}]}
+
+    def v3_document(self, group: str, version: str) -> dict[str, Any] | None:
+        """The OpenAPI 3.0 document of one group-version, or None if not served."""
+        kinds = self.kinds.in_group_version(group, version)
+        if not kinds:
+            return None
+        paths, schemas = self._document(kinds, v3=True)
+        return {"openapi": "3.0.0", "info": _info(), "paths": paths,
+                "components": {
+                    "schemas": schemas,
+                    "securitySchemes": {"BearerToken": {"type": "apiKey",
+                                                        "name": "authorization",
+                                                        "in": "header"}}}}
+
+    def encoded(self, key: str) -> bytes:
+        """The bytes of `v2`, `v3` (the index), `v2.proto` or a `api/v1`-style v3 path."""
+        if self._generation != self.kinds.generation:
+            self._bytes.clear()
+            self._generation = self.kinds.generation
+        found = self._bytes.get(key)
+        if found is None:
+            found = self._bytes[key] = self._encode(key)
+        return found
+
+    def _encode(self, key: str) -> bytes:
+        if key == "v2":
+            return orjson.dumps(self.v2_document())
+        if key == "v2.proto":
+            return openapi_proto.document(self.v2_document())
+        if key == "v3":
+            paths = {}
+            for group, version in self.kinds.group_versions():
+                gv = _gv_path(group, version)
+                digest = hashlib.sha512(self.encoded(gv)).hexdigest().upper()
+                paths[gv] = {"serverRelativeURL": f"/openapi/v3/{gv}?hash={digest}"}
+            return orjson.dumps({"paths": paths})
+        parts = key.split("/")
+        doc = self.v3_document(parts[1], parts[2]) if parts[0] == "apis" and len(parts) == 3 \
+            else self.v3_document("", parts[1]) if parts[0] == "api" and len(parts) == 2 \
+            else None
+        if doc is None:
+            raise NotFound("the server could not find the requested resource")
+        return orjson.dumps(doc)
+
+    def document(self, path: str, accept: str | None = None) -> tuple[bytes, str]:
+        """(body, content type) for `/openapi/v2`, `/openapi/v3` or `/openapi/v3/<gv path>`.
+
+        Raises NotFound for other paths and NotAcceptable when the client accepts
+        nothing we serve (v2 also comes as gnostic protobuf, which kubectl ≤ 1.27 asks
+        for; v3 only as JSON).
+        """
+        path = path.rstrip("/")
+        if path == "/openapi/v2":
+            media = _pick(accept, proto=True)
+            if media == JSON:
+                return self.encoded("v2"), JSON
+            return self.encoded("v2.proto"), openapi_proto.RESPONSE_TYPE
+        if path == "/openapi/v3":
+            key = "v3"
+        elif path.startswith("/openapi/v3/"):
+            key = path[len("/openapi/v3/"):]
+        else:
+            raise NotFound("the server could not find the requested resource")
+        return self.encoded(key), _pick(accept, proto=False)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """The aiohttp handler for `/openapi/...` (the app routes here)."""
+        body, media = self.document(request.path, request.headers.get("Accept"))
+        response = web.Response(body=body)
+        response.headers["Content-Type"] = media
+        if request.query.get("hash"):
+            response.headers["Cache-Control"] = "public, immutable"
+        response.headers["ETag"] = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        return response
 
 
-@functools.cache
-def _bytes(key: str) -> bytes:
-    if key == "v2":
-        return orjson.dumps(v2_document())
-    if key == "v3":
-        paths = {}
-        for group, version in GROUP_VERSIONS:
-            digest = hashlib.sha512(_bytes(_gv_path(group, version))).hexdigest().upper()
-            paths[_gv_path(group, version)] = {
-                "serverRelativeURL": f"/openapi/v3/{_gv_path(group, version)}?hash={digest}"}
-        return orjson.dumps({"paths": paths})
-    parts = key.split("/")
-    doc = v3_document(parts[1], parts[2]) if parts[0] == "apis" and len(parts) == 3 else \
-        v3_document("", parts[1]) if parts[0] == "api" and len(parts) == 2 else None
-    if doc is None:
-        raise NotFound("the server could not find the requested resource")
-    return orjson.dumps(doc)
+def _list_definition(item: str) -> dict[str, Any]:
+    """A custom kind's List: apiVersion, kind, items of the kind, ListMeta."""
+    return {"type": "object", "required": ["items"], "properties": {
+        "apiVersion": {"type": "string"},
+        "items": {"type": "array", "items": {"$ref": schema.REF_PREFIX + item}},
+        "kind": {"type": "string"},
+        "metadata": {"$ref": schema.REF_PREFIX + f"{_META}ListMeta"}}}
 
 
 def _pick(accept: str | None, *, proto: bool) -> str:
@@ -395,39 +472,3 @@ def _pick(accept: str | None, *, proto: bool) -> str:
                         + (f", {openapi_proto.MEDIA_TYPE}" if proto else ""))
 
 
-@functools.cache
-def _v2_proto() -> bytes:
-    return openapi_proto.document(v2_document())
-
-
-def document(path: str, accept: str | None = None) -> tuple[bytes, str]:
-    """(body, content type) for `/openapi/v2`, `/openapi/v3` or `/openapi/v3/<gv path>`.
-
-    Raises NotFound for other paths and NotAcceptable when the client accepts
-    nothing we serve (v2 also comes as gnostic protobuf, which kubectl ≤ 1.27 asks
-    for; v3 only as JSON).
-    """
-    path = path.rstrip("/")
-    if path == "/openapi/v2":
-        media = _pick(accept, proto=True)
-        if media == JSON:
-            return _bytes("v2"), JSON
-        return _v2_proto(), openapi_proto.RESPONSE_TYPE
-    if path == "/openapi/v3":
-        key = "v3"
-    elif path.startswith("/openapi/v3/"):
-        key = path[len("/openapi/v3/"):]
-    else:
-        raise NotFound("the server could not find the requested resource")
-    return _bytes(key), _pick(accept, proto=False)
-
-
-async def handle(request: web.Request) -> web.Response:
-    """The aiohttp handler for `/openapi/...` (the app routes here)."""
-    body, media = document(request.path, request.headers.get("Accept"))
-    response = web.Response(body=body)
-    response.headers["Content-Type"] = media
-    if request.query.get("hash"):
-        response.headers["Cache-Control"] = "public, immutable"
-    response.headers["ETag"] = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    return response

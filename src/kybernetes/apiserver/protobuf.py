@@ -143,9 +143,13 @@ KEEP_ZERO = {"replicas", "terminationGracePeriodSeconds", "activeDeadlineSeconds
              "deletionGracePeriodSeconds", "enableServiceLinks", "automountServiceAccountToken",
              "immutable", "allocateLoadBalancerNodePorts", "controller", "blockOwnerDeletion",
              "orphanDependents"}
-# The message of each top-level kind a client may send.
-KINDS = {"Namespace", "ConfigMap", "Secret", "ServiceAccount", "Pod", "Service", "Deployment",
-         "ReplicaSet", "ReplicationController", "DeleteOptions", "Eviction", "Binding", "Scale"}
+# Top-level messages a client may send: the kinds above with an object's metadata, and
+# the request bodies of subresources and deletes.
+_REQUEST_BODIES = {"DeleteOptions", "Eviction", "Binding", "Scale"}
+
+
+def _is_top_level(kind: str) -> bool:
+    return kind in _REQUEST_BODIES or SCHEMA.get(kind, {}).get(1) == ("metadata", M)
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -165,7 +169,9 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
 
 def _fields(data: bytes) -> list[tuple[int, int, Any]]:
     """(field number, wire type, raw value) of each field in a message."""
-    out, pos = [], 0
+    out: list[tuple[int, int, Any]] = []
+    pos = 0
+    value: Any
     while pos < len(data):
         key, pos = _varint(data, pos)
         number, wire = key >> 3, key & 7
@@ -277,7 +283,7 @@ def decode(body: bytes) -> dict[str, Any]:
     envelope = decode_message("Unknown", body[len(MAGIC):])
     type_meta = envelope.get("typeMeta") or {}
     kind, api_version = type_meta.get("kind", ""), type_meta.get("apiVersion", "")
-    if kind not in KINDS:
+    if not _is_top_level(kind):
         raise UnsupportedMediaType(f"protobuf bodies of kind {kind or '(none)'} are not "
                                    "supported; send JSON")
     raw = base64.b64decode(envelope.get("raw", ""))

@@ -7,10 +7,11 @@ again. A client that sent a resourceVersion gets ``409 Conflict`` instead of a
 retry, which is optimistic concurrency. An update that changes nothing is not
 written (the resourceVersion stays), as in Kubernetes.
 
-Keys are ``/registry/<plural>/<namespace>/<name>`` (cluster-scoped:
-``/registry/<plural>/<name>``). The per-kind rules come from
-:mod:`~kybernetes.apiserver.strategy`, defaulting and validation from
-:mod:`~kybernetes.apiserver.admission`; Service address allocation is a hook.
+Keys are ``<kind prefix><namespace>/<name>`` (cluster-scoped: ``<kind
+prefix><name>``; the prefix is ``/registry/<plural>/`` for built-in kinds). Every
+method takes the kind's :class:`KindDefinition`, whose strategy, defaulting,
+validation and write hooks (Service address allocation) it runs, and a
+:class:`WriteContext` saying who writes and how.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from kybernetes.api import resources as r
 from kybernetes.api.errors import (
     Conflict,
     Forbidden,
@@ -31,9 +31,13 @@ from kybernetes.api.errors import (
     invalid,
     not_found,
 )
+from kybernetes.api.resources import NAMESPACES
 from kybernetes.apiserver import strategy
 from kybernetes.apiserver.admission import default_and_validate
 from kybernetes.apiserver.codec import decode_kv, encode_stored
+from kybernetes.apiserver.context import WriteContext, system_context
+from kybernetes.apiserver.kinds.definition import HookSource, KindDefinition, WriteHooks
+from kybernetes.apiserver.kinds.registry import KindRegistry
 from kybernetes.apiserver.watch_cache import WatchCache
 from kybernetes.storage.interface import KeyValue, Store
 
@@ -46,33 +50,12 @@ _CAS_ATTEMPTS = 64
 Mutation = Callable[[dict[str, Any]], dict[str, Any] | Awaitable[dict[str, Any]]]
 
 
-class Allocator(Protocol):
-    async def allocate(self, service: dict[str, Any], old: dict[str, Any] | None, *,
-                       dry_run: bool) -> None: ...
-
-    async def release(self, service: dict[str, Any]) -> None: ...
-
-    async def abandon(self, service: dict[str, Any], old: dict[str, Any] | None) -> None: ...
-
-
 @dataclass
 class DeleteOptions:
     grace_period_seconds: int | None = None
     propagation_policy: str | None = None
     preconditions: dict[str, Any] = field(default_factory=dict)
     dry_run: bool = False
-
-
-def key_for(resource: r.Resource, namespace: str | None, name: str) -> str:
-    if resource.namespaced:
-        return f"/registry/{resource.plural}/{namespace}/{name}"
-    return f"/registry/{resource.plural}/{name}"
-
-
-def prefix_for(resource: r.Resource, namespace: str | None) -> str:
-    if resource.namespaced and namespace:
-        return f"/registry/{resource.plural}/{namespace}/"
-    return f"/registry/{resource.plural}/"
 
 
 def _random_suffix() -> str:
@@ -85,33 +68,41 @@ def _with_rv(obj: dict[str, Any], revision: int) -> dict[str, Any]:
 
 
 class Registry:
-    """Store operations with Kubernetes' semantics, for every resource."""
+    """Store operations with Kubernetes' semantics, for every kind."""
 
-    def __init__(self, store: Store, cache: WatchCache, *,
-                 allocator: Allocator | None = None) -> None:
+    def __init__(self, store: Store, cache: WatchCache, kinds: KindRegistry, *,
+                 hook_source: HookSource | None = None) -> None:
         self.store = store
         self.cache = cache
-        self.allocator = allocator
+        self.kinds = kinds
+        self.hook_source = hook_source
+
+    def _hooks(self, kind: KindDefinition) -> WriteHooks | None:
+        if kind.hooks is None or self.hook_source is None:
+            return None
+        return kind.hooks(self.hook_source)
 
     # -- reads ----------------------------------------------------------------------
 
-    async def _read(self, resource: r.Resource, namespace: str | None, name: str) -> KeyValue:
-        _, kv = await self.store.get(key_for(resource, namespace, name))
+    async def _read(self, kind: KindDefinition, namespace: str | None, name: str) -> KeyValue:
+        _, kv = await self.store.get(kind.key(namespace, name))
         if kv is None:
+            resource = kind.resource
             raise not_found(resource.plural, name, resource.group)
         return kv
 
-    async def get(self, resource: r.Resource, namespace: str | None, name: str
+    async def get(self, kind: KindDefinition, namespace: str | None, name: str
                   ) -> dict[str, Any]:
-        return decode_kv(await self._read(resource, namespace, name))
+        return decode_kv(await self._read(kind, namespace, name))
 
     async def check_namespace(self, namespace: str, *, creating: bool = True) -> None:
         """404 when the namespace does not exist; 403 when it is being terminated."""
-        entry = self.cache.for_resource(r.NAMESPACES).objects.get(
-            key_for(r.NAMESPACES, None, namespace))
+        namespaces = self.kinds.of(NAMESPACES)
+        key = namespaces.key(None, namespace)
+        entry = self.cache.for_prefix(namespaces.key_prefix).objects.get(key)
         ns = entry.obj if entry is not None else None
         if ns is None:
-            _, kv = await self.store.get(key_for(r.NAMESPACES, None, namespace))
+            _, kv = await self.store.get(key)
             if kv is None:
                 raise not_found("namespaces", namespace)
             ns = decode_kv(kv)
@@ -125,16 +116,18 @@ class Registry:
 
     # -- create ---------------------------------------------------------------------
 
-    async def create(self, resource: r.Resource, namespace: str | None, obj: dict[str, Any],
-                     *, dry_run: bool = False) -> dict[str, Any]:
+    async def create(self, kind: KindDefinition, namespace: str | None, obj: dict[str, Any],
+                     ctx: WriteContext | None = None) -> dict[str, Any]:
         """Store a new object; 409 AlreadyExists when the name is taken."""
+        ctx = ctx or system_context()
+        resource = kind.resource
         meta = obj.setdefault("metadata", {})
         if resource.namespaced:
             meta["namespace"] = namespace
             await self.check_namespace(str(namespace))
         else:
             meta.pop("namespace", None)
-        strategy.prepare_for_create(resource, obj)
+        strategy.prepare_for_create(kind, obj)
         generate = not meta.get("name") and meta.get("generateName")
         if generate:
             meta["name"] = f"{meta['generateName']}{_random_suffix()}"
@@ -142,21 +135,22 @@ class Registry:
             raise invalid(resource.kind, "", [("metadata.name", "FieldValueRequired",
                                                "Required value: name or generateName is "
                                                "required")], group=resource.group)
-        default_and_validate(resource, obj)
-        if resource is r.SERVICES and self.allocator is not None:
-            await self.allocator.allocate(obj, None, dry_run=dry_run)
+        default_and_validate(kind, obj)
+        hooks = self._hooks(kind)
+        if hooks is not None:
+            await hooks.before_write(obj, None, dry_run=ctx.dry_run)
         try:
-            return await self._insert(resource, obj, generate=bool(generate), dry_run=dry_run)
+            return await self._insert(kind, obj, generate=bool(generate), dry_run=ctx.dry_run)
         except BaseException:
-            if resource is r.SERVICES and self.allocator is not None and not dry_run:
-                await self.allocator.release(obj)
+            if hooks is not None and not ctx.dry_run:
+                await hooks.write_failed(obj, None)
             raise
 
-    async def _insert(self, resource: r.Resource, obj: dict[str, Any], *, generate: bool,
+    async def _insert(self, kind: KindDefinition, obj: dict[str, Any], *, generate: bool,
                       dry_run: bool) -> dict[str, Any]:
         meta = obj["metadata"]
         for _ in range(_GENERATE_ATTEMPTS):
-            key = key_for(resource, meta.get("namespace"), meta["name"])
+            key = kind.key(meta.get("namespace"), meta["name"])
             if dry_run:
                 _, kv = await self.store.get(key)
                 if kv is None:
@@ -168,57 +162,60 @@ class Registry:
             if not generate:
                 break
             meta["name"] = f"{meta['generateName']}{_random_suffix()}"
-        raise already_exists(resource.plural, meta["name"], resource.group)
+        raise already_exists(kind.resource.plural, meta["name"], kind.resource.group)
 
     # -- update ---------------------------------------------------------------------
 
-    async def update(self, resource: r.Resource, namespace: str | None, name: str,
-                     obj: dict[str, Any], *, subresource: str | None = None,
-                     dry_run: bool = False) -> dict[str, Any]:
+    async def update(self, kind: KindDefinition, namespace: str | None, name: str,
+                     obj: dict[str, Any], ctx: WriteContext | None = None) -> dict[str, Any]:
         """PUT: replace the object; 409 when its resourceVersion is stale."""
         wanted = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+        resource = kind.resource
 
         def replace(old: dict[str, Any]) -> dict[str, Any]:
             if wanted and wanted != old["metadata"]["resourceVersion"]:
                 raise conflict(resource.plural, name, MODIFIED, resource.group)
             return copy.deepcopy(obj)
 
-        return await self.guaranteed_update(resource, namespace, name, replace,
-                                            subresource=subresource, dry_run=dry_run)
+        return await self.guaranteed_update(kind, namespace, name, replace, ctx)
 
-    async def guaranteed_update(self, resource: r.Resource, namespace: str | None, name: str,
-                                mutate: Mutation, *, subresource: str | None = None,
-                                dry_run: bool = False) -> dict[str, Any]:
+    async def guaranteed_update(self, kind: KindDefinition, namespace: str | None, name: str,
+                                mutate: Mutation, ctx: WriteContext | None = None
+                                ) -> dict[str, Any]:
         """Read, mutate a copy, write if unchanged since the read; retry when it was."""
+        ctx = ctx or system_context()
+        subresource = ctx.subresource
+        hooks = self._hooks(kind) if subresource is None else None
         for _ in range(_CAS_ATTEMPTS):
-            kv = await self._read(resource, namespace, name)
+            kv = await self._read(kind, namespace, name)
             old = decode_kv(kv)
             new = mutate(copy.deepcopy(old))
             if not isinstance(new, dict):
                 new = await new
-            new = self._prepare_update(resource, new, old, subresource=subresource)
-            if resource is r.SERVICES and self.allocator is not None and subresource is None:
-                await self.allocator.allocate(new, old, dry_run=dry_run)
+            new = self._prepare_update(kind, new, old, subresource=subresource)
+            if hooks is not None:
+                await hooks.before_write(new, old, dry_run=ctx.dry_run)
             value = encode_stored(new)
             if value == kv.value:
                 return old
-            if dry_run:
+            if ctx.dry_run:
                 return new
-            if strategy.finished_deleting(resource, new, old):
+            if strategy.finished_deleting(kind, new, old):
                 result = await self.store.delete(kv.key, mod_revision=kv.mod_revision)
                 if result.succeeded:
-                    await self._after_delete(resource, new)
+                    await self._after_delete(kind, new)
                     return _with_rv(new, result.revision)
                 continue
             result = await self.store.update(kv.key, value, mod_revision=kv.mod_revision)
             if result.succeeded:
                 return _with_rv(new, result.revision)
-            if resource is r.SERVICES and self.allocator is not None and subresource is None:
-                await self.allocator.abandon(new, old)
-        raise Conflict(f"too many concurrent updates of {resource.plural} \"{name}\"")
+            if hooks is not None:
+                await hooks.write_failed(new, old)
+        raise Conflict(f"too many concurrent updates of {kind.resource.plural} \"{name}\"")
 
-    def _prepare_update(self, resource: r.Resource, new: dict[str, Any], old: dict[str, Any],
+    def _prepare_update(self, kind: KindDefinition, new: dict[str, Any], old: dict[str, Any],
                         *, subresource: str | None) -> dict[str, Any]:
+        resource = kind.resource
         meta = new.setdefault("metadata", {})
         old_meta = old["metadata"]
         if meta.get("name", old_meta["name"]) != old_meta["name"]:
@@ -228,28 +225,29 @@ class Registry:
         meta["name"] = old_meta["name"]
         if resource.namespaced:
             meta["namespace"] = old_meta.get("namespace")
-        new["kind"], new["apiVersion"] = resource.kind, resource.api_version
-        new = strategy.prepare_for_update(resource, new, old, subresource=subresource)
+        new["kind"], new["apiVersion"] = resource.kind, kind.storage_version or \
+            resource.api_version
+        new = strategy.prepare_for_update(kind, new, old, subresource=subresource)
         new["metadata"].pop("resourceVersion", None)
-        default_and_validate(resource, new, old)
+        default_and_validate(kind, new, old)
         new["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
         return new
 
     # -- delete ---------------------------------------------------------------------
 
-    async def delete(self, resource: r.Resource, namespace: str | None, name: str,
+    async def delete(self, kind: KindDefinition, namespace: str | None, name: str,
                      options: DeleteOptions) -> dict[str, Any]:
         """Delete now, or mark for deletion (finalizers, graceful pods, namespaces)."""
         for _ in range(_CAS_ATTEMPTS):
-            kv = await self._read(resource, namespace, name)
+            kv = await self._read(kind, namespace, name)
             old = decode_kv(kv)
-            self._check_preconditions(resource, old, options.preconditions)
+            self._check_preconditions(kind, old, options.preconditions)
             finalizers = list(old["metadata"].get("finalizers") or [])
             policy_finalizer = {"Orphan": "orphan", "Foreground": "foregroundDeletion"}.get(
                 options.propagation_policy or "")
             if policy_finalizer and policy_finalizer not in finalizers:
                 finalizers.append(policy_finalizer)
-            pending = strategy.pending_delete(resource, old, grace=options.grace_period_seconds,
+            pending = strategy.pending_delete(kind, old, grace=options.grace_period_seconds,
                                               finalizers=finalizers)
             if options.dry_run:
                 return pending or old
@@ -263,14 +261,15 @@ class Registry:
                 continue
             result = await self.store.delete(kv.key, mod_revision=kv.mod_revision)
             if result.succeeded:
-                await self._after_delete(resource, old)
+                await self._after_delete(kind, old)
                 return _with_rv(old, result.revision)
-        raise Conflict(f"too many concurrent updates of {resource.plural} \"{name}\"")
+        raise Conflict(f"too many concurrent updates of {kind.resource.plural} \"{name}\"")
 
     @staticmethod
-    def _check_preconditions(resource: r.Resource, obj: dict[str, Any],
+    def _check_preconditions(kind: KindDefinition, obj: dict[str, Any],
                              preconditions: dict[str, Any]) -> None:
         meta = obj["metadata"]
+        resource = kind.resource
         uid, rv = preconditions.get("uid"), preconditions.get("resourceVersion")
         if uid and uid != meta.get("uid"):
             raise conflict(resource.plural, meta["name"],
@@ -282,10 +281,11 @@ class Registry:
                            f"ResourceVersion in object meta: {meta.get('resourceVersion')}",
                            resource.group)
 
-    async def _after_delete(self, resource: r.Resource, obj: dict[str, Any]) -> None:
-        if resource is r.SERVICES and self.allocator is not None:
+    async def _after_delete(self, kind: KindDefinition, obj: dict[str, Any]) -> None:
+        hooks = self._hooks(kind)
+        if hooks is not None:
             try:
-                await self.allocator.release(obj)
+                await hooks.after_delete(obj)
             except Exception:  # the allocator's repair loop frees what this leaves
-                log.warning("releasing a deleted service's addresses failed", exc_info=True)
-
+                log.warning("after-delete hook failed", exc_info=True,
+                            extra={"resource": kind.resource.qualified})

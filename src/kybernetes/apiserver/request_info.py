@@ -14,8 +14,10 @@ from typing import Any
 
 from aiohttp import web
 
-from kybernetes.api import resources as r
 from kybernetes.api.errors import BadRequest, NotFound
+from kybernetes.api.resources import Resource
+from kybernetes.apiserver.kinds.definition import KindDefinition
+from kybernetes.apiserver.kinds.registry import KindRegistry
 
 _NAMESPACE_SUBRESOURCES = ("status", "finalize")
 NOT_FOUND = "the server could not find the requested resource"
@@ -23,11 +25,15 @@ NOT_FOUND = "the server could not find the requested resource"
 
 @dataclass(frozen=True)
 class RequestInfo:
-    resource: r.Resource
+    kind: KindDefinition
     namespace: str | None
     name: str | None
     subresource: str | None
     rest: str = ""  # anything after the subresource (proxy paths)
+
+    @property
+    def resource(self) -> Resource:
+        return self.kind.resource
 
     @property
     def verb_target(self) -> str:
@@ -35,8 +41,8 @@ class RequestInfo:
             self.resource.plural
 
 
-def parse_path(path: str) -> RequestInfo:
-    """The resource a path names; 404 NotFound when it names none."""
+def parse_path(path: str, kinds: KindRegistry) -> RequestInfo:
+    """The served kind a path names (looked up now: kinds come and go); 404 if none."""
     parts = [p for p in path.split("/") if p]
     if len(parts) >= 2 and parts[0] == "api":
         group, version, rest = "", parts[1], parts[2:]
@@ -53,16 +59,17 @@ def parse_path(path: str) -> RequestInfo:
             namespace = None
     if not rest:
         raise NotFound(NOT_FOUND)
-    resource = r.by_plural(group, rest[0])
-    if resource is None or resource.version != version:
+    kind = kinds.get(group, version, rest[0])
+    if kind is None:
         raise NotFound(NOT_FOUND)
+    resource = kind.resource
     if not resource.namespaced and namespace is not None:
         raise NotFound(NOT_FOUND)
     name = rest[1] if len(rest) > 1 else None
     subresource = rest[2] if len(rest) > 2 else None
     if subresource is not None and subresource not in resource.subresources:
         raise NotFound(NOT_FOUND)
-    return RequestInfo(resource, namespace, name, subresource, "/".join(rest[3:]))
+    return RequestInfo(kind, namespace, name, subresource, "/".join(rest[3:]))
 
 
 def query_int(request: web.Request, name: str, *, minimum: int = 0) -> int | None:

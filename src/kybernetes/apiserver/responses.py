@@ -15,8 +15,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from kybernetes.api.resources import Resource
+from kybernetes.api.errors import ApiError
 from kybernetes.apiserver import tables
+from kybernetes.apiserver.kinds.definition import KindDefinition
 from kybernetes.apiserver.watch_cache import Entry
 
 JSON = "application/json"
@@ -26,6 +27,13 @@ def json_response(obj: Any, *, status: int = 200, warnings: Iterable[str] = ()) 
     response = web.Response(body=orjson.dumps(obj), status=status, content_type=JSON)
     add_warnings(response, warnings)
     return response
+
+
+def error_body(error: ApiError) -> bytes:
+    """A Status as kube-apiserver writes it: Go's field order (details before code),
+    then a newline; clients compare these bytes."""
+    status = error.to_status()
+    return orjson.dumps(status) + b"\n"
 
 
 def add_warnings(response: web.StreamResponse, warnings: Iterable[str]) -> None:
@@ -60,19 +68,19 @@ def partial_metadata(obj: dict[str, Any]) -> dict[str, Any]:
             "metadata": obj.get("metadata") or {}}
 
 
-def object_response(request: web.Request, resource: Resource, obj: dict[str, Any], *,
+def object_response(request: web.Request, kind: KindDefinition, obj: dict[str, Any], *,
                     status: int = 200, warnings: Iterable[str] = ()) -> web.Response:
     """One object, or its Table row / metadata when the client asks so."""
     as_kind = wants(request)
     if as_kind == "Table":
-        return json_response(tables.table_for(resource, [obj], request), status=status,
+        return json_response(tables.table_for(kind.table, [obj], request), status=status,
                              warnings=warnings)
     if as_kind.startswith("PartialObjectMetadata"):
         return json_response(partial_metadata(obj), status=status, warnings=warnings)
     return json_response(obj, status=status, warnings=warnings)
 
 
-def list_response(request: web.Request, resource: Resource, items: list[Entry], *,
+def list_response(request: web.Request, kind: KindDefinition, items: list[Entry], *,
                   revision: int, continue_: str = "", remaining: int | None = None
                   ) -> web.Response:
     meta: dict[str, Any] = {"resourceVersion": str(revision)}
@@ -82,13 +90,14 @@ def list_response(request: web.Request, resource: Resource, items: list[Entry], 
         meta["remainingItemCount"] = remaining
     as_kind = wants(request)
     if as_kind == "Table":
-        table = tables.table_for(resource, [e.obj for e in items], request)
+        table = tables.table_for(kind.table, [e.obj for e in items], request)
         table["metadata"] = {**table.get("metadata", {}), **meta}
         return json_response(table)
     if as_kind.startswith("PartialObjectMetadata"):
         return json_response({"kind": "PartialObjectMetadataList",
                               "apiVersion": "meta.k8s.io/v1", "metadata": meta,
                               "items": [partial_metadata(e.obj) for e in items]})
+    resource = kind.resource
     head = orjson.dumps({"kind": f"{resource.kind}List", "apiVersion": resource.api_version,
                          "metadata": meta})
     body = b"".join((head[:-1], b',"items":[', b",".join(e.raw for e in items), b"]}"))

@@ -23,9 +23,13 @@ from kybernetes import storage
 from kybernetes.apiserver import bootstrap, pki
 from kybernetes.apiserver.app import build_app
 from kybernetes.apiserver.authn import Authenticator, load_token_file
-from kybernetes.apiserver.handlers import ResourceHandlers
+from kybernetes.apiserver.discovery import Discovery
+from kybernetes.apiserver.handlers import ResourceHandlers, write_context
+from kybernetes.apiserver.kinds.builtin import builtin_registry
+from kybernetes.apiserver.kinds.definition import WriteHooks
 from kybernetes.apiserver.kubelet_proxy import KubeletProxy
 from kybernetes.apiserver.metrics import Metrics
+from kybernetes.apiserver.openapi import OpenApi
 from kybernetes.apiserver.registry import Registry
 from kybernetes.apiserver.service_allocation import ServiceAllocator
 from kybernetes.apiserver.subresources import Subresources
@@ -102,7 +106,7 @@ def open_store(config: Config) -> Store:
         raise StartupError(f"--store: {e}") from None
 
 
-def _allocator(store: Store, config: Config) -> object | None:
+def _allocator(store: Store, config: Config) -> ServiceAllocator:
     try:
         return ServiceAllocator(store, config.service_cluster_ip_range,
                                 config.service_node_port_range,
@@ -117,11 +121,17 @@ class ApiServer:
         self.store = open_store(config)
         self.cache = WatchCache(self.store, capacity=config.watch_cache_size)
         self.allocator = _allocator(self.store, config)
-        self.registry = Registry(self.store, self.cache, allocator=self.allocator)  # type: ignore[arg-type]
+        self.kinds = builtin_registry()
+        self.registry = Registry(self.store, self.cache, self.kinds, hook_source=self)
         self.runner: web.AppRunner | None = None
         self.compactor: asyncio.Task[None] | None = None
         self.advertise = config.advertise_address or default_advertise_address(
             config.bind_address)
+
+    @property
+    def service_addresses(self) -> WriteHooks | None:
+        """The Service kind's write hooks (HookSource)."""
+        return self.allocator
 
     async def start(self) -> None:
         cfg = self.config
@@ -139,22 +149,23 @@ class ApiServer:
             self.compactor = storage.start_compactor(
                 self.store, interval=cfg.compaction_interval, keep=COMPACT_KEEP)
         await self.cache.start()
-        if self.allocator is not None:
-            await self.allocator.start()  # type: ignore[attr-defined]
+        await self.allocator.start()
         await bootstrap.system_namespaces(self.registry)
         await bootstrap.kubernetes_service(
             self.registry, port=cfg.port, address=self.advertise,
-            cluster_ip=getattr(self.allocator, "kubernetes_service_ip", None))
+            cluster_ip=self.allocator.kubernetes_service_ip)
         ssl_context = self._tls()
         self._write_kubeconfig()
-        subresources = Subresources(self.registry, self._kubelet_proxy())
-        handlers = ResourceHandlers(self.store, self.cache, self.registry, subresources)
-        subresources.handlers = handlers
+        subresources = Subresources(self.registry, write_context, self._kubelet_proxy())
+        handlers = ResourceHandlers(self.store, self.cache, self.registry, subresources,
+                                    self.kinds)
+        subresources.patcher = handlers
         metrics = Metrics(lambda: {k: len(c.watchers) for k, c in self.cache.caches.items()
                                    if c.watchers})
         app = build_app(handlers, authenticator=Authenticator(tokens), metrics=metrics,
                         ready=self.cache.ready.is_set,
-                        server_address=f"{self.advertise}:{cfg.port}")
+                        discovery=Discovery(self.kinds, f"{self.advertise}:{cfg.port}"),
+                        openapi=OpenApi(self.kinds))
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0,
                                     handle_signals=False)
         await self.runner.setup()
@@ -205,8 +216,7 @@ class ApiServer:
         await self.cache.aclose()
         if self.runner is not None:
             await self.runner.cleanup()
-        if self.allocator is not None:
-            await self.allocator.aclose()  # type: ignore[attr-defined]
+        await self.allocator.aclose()
         await cancel_and_wait(self.compactor)
         await self.store.aclose()
 

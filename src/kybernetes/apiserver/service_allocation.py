@@ -367,6 +367,18 @@ class ServiceAllocator:
         await self.ips.release(ips - old_ips)
         await self.ports.release(ports - old_ports)
 
+    # -- WriteHooks: how the Service kind's writes reach the allocator ----------------
+
+    async def before_write(self, new: dict[str, Any], old: dict[str, Any] | None, *,
+                           dry_run: bool) -> None:
+        await self.allocate(new, old, dry_run=dry_run)
+
+    async def write_failed(self, new: dict[str, Any], old: dict[str, Any] | None) -> None:
+        await self.abandon(new, old)
+
+    async def after_delete(self, obj: dict[str, Any]) -> None:
+        await self.release(obj)
+
     def _held(self, service: dict[str, Any] | None) -> tuple[set[int], set[int]]:
         """(ip offsets, nodePort offsets) that `service` holds in our ranges."""
         if not service:

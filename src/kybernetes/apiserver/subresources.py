@@ -15,17 +15,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from kybernetes.api import resources as r
 from kybernetes.api.errors import BadRequest, MethodNotAllowed, NotFound, conflict, invalid
-from kybernetes.api.labels import label_selector_string, selector_from_map
 from kybernetes.api.meta import now_rfc3339
 from kybernetes.api.patch import apply_patch
 from kybernetes.apiserver import codec
 from kybernetes.apiserver.bodies import check_object, read_body, read_object
+from kybernetes.apiserver.context import WriteContext
+from kybernetes.apiserver.kinds.definition import ScaleSpec
 from kybernetes.apiserver.registry import MODIFIED, DeleteOptions, Registry
 from kybernetes.apiserver.request_info import RequestInfo, dry_run
 from kybernetes.apiserver.responses import json_response, object_response, status_success
@@ -33,11 +35,26 @@ from kybernetes.apiserver.responses import json_response, object_response, statu
 KUBELET_SUBRESOURCES = ("log", "exec", "attach", "portforward", "proxy")
 
 
+class KubeletProxy(Protocol):
+    async def handle(self, request: web.Request, info: RequestInfo) -> web.StreamResponse: ...
+
+
+class Patcher(Protocol):
+    """The main handlers' PATCH (status patches reuse it)."""
+
+    async def patch(self, request: web.Request, info: RequestInfo) -> web.StreamResponse: ...
+
+
+ContextFor = Callable[..., WriteContext]
+
+
 class Subresources:
-    def __init__(self, registry: Registry, kubelet_proxy: Any = None) -> None:
+    def __init__(self, registry: Registry, context_for: ContextFor,
+                 kubelet_proxy: KubeletProxy | None = None) -> None:
         self.registry = registry
+        self.context_for = context_for  # (request, info) → WriteContext
         self.kubelet_proxy = kubelet_proxy
-        self.handlers: Any = None  # ResourceHandlers, set by the app (patch reuse)
+        self.patcher: Patcher | None = None  # set by the server once handlers exist
 
     async def handle(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         sub, method = info.subresource, request.method
@@ -61,21 +78,20 @@ class Subresources:
         return await read_object(request)
 
     async def status(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
-        resource, name = info.resource, str(info.name)
+        kind, name = info.kind, str(info.name)
         if request.method == "GET":
-            return object_response(request, resource,
-                                   await self.registry.get(resource, info.namespace, name))
-        if request.method == "PATCH" and info.subresource == "status":
-            return await self.handlers.patch_object(request, info, subresource="status")
+            return object_response(request, kind,
+                                   await self.registry.get(kind, info.namespace, name))
+        if request.method == "PATCH" and info.subresource == "status" and self.patcher:
+            return await self.patcher.patch(request, info)
         if request.method != "PUT":
             raise MethodNotAllowed(f"the server does not allow this method on the requested "
                                    f"resource ({request.method})")
         obj = await self._body(request)
-        check_object(resource, info, obj)
-        updated = await self.registry.update(resource, info.namespace, name, obj,
-                                             subresource=info.subresource,
-                                             dry_run=dry_run(request))
-        return object_response(request, resource, updated)
+        check_object(kind.resource, info, obj)
+        updated = await self.registry.update(kind, info.namespace, name, obj,
+                                             self.context_for(request, info))
+        return object_response(request, kind, updated)
 
     async def bind(self, request: web.Request, info: RequestInfo, body: dict[str, Any]
                    ) -> web.StreamResponse:
@@ -104,9 +120,9 @@ class Subresources:
             _set_condition(pod, "PodScheduled")
             return pod
 
-        await self.registry.guaranteed_update(r.PODS, info.namespace, name, assign,
-                                              subresource="binding",
-                                              dry_run=dry_run(request))
+        ctx = self.context_for(request, info).for_subresource("binding")
+        await self.registry.guaranteed_update(self.registry.kinds.of(r.PODS), info.namespace,
+                                              name, assign, ctx)
         return json_response(status_success(code=201), status=201)
 
     async def evict(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
@@ -115,15 +131,19 @@ class Subresources:
         options = DeleteOptions(grace_period_seconds=opts.get("gracePeriodSeconds"),
                                 preconditions=opts.get("preconditions") or {},
                                 dry_run=dry_run(request, opts))
-        await self.registry.delete(r.PODS, info.namespace, str(info.name), options)
+        await self.registry.delete(self.registry.kinds.of(r.PODS), info.namespace,
+                                   str(info.name), options)
         return json_response(status_success(code=201), status=201)
 
     async def scale(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
-        resource, name = info.resource, str(info.name)
+        kind, name = info.kind, str(info.name)
+        resource, spec = kind.resource, kind.scale
+        if spec is None:
+            raise NotFound("the server could not find the requested resource")
         method = request.method
         if method == "GET":
-            obj = await self.registry.get(resource, info.namespace, name)
-            return json_response(to_scale(resource, obj))
+            obj = await self.registry.get(kind, info.namespace, name)
+            return json_response(to_scale(spec, obj))
         if method not in ("PUT", "PATCH"):
             raise MethodNotAllowed(f"the server does not allow this method on the requested "
                                    f"resource ({method})")
@@ -131,7 +151,7 @@ class Subresources:
         content_type = request.headers.get("Content-Type") or codec.JSON
 
         def rescale(obj: dict[str, Any]) -> dict[str, Any]:
-            scale = to_scale(resource, obj)
+            scale = to_scale(spec, obj)
             if method == "PUT":
                 new_scale = codec.decode_body(raw, content_type)
             else:
@@ -144,28 +164,43 @@ class Subresources:
                 raise invalid("Scale", name, [("spec.replicas", "FieldValueInvalid",
                                                f"Invalid value: {replicas}: must be greater "
                                                "than or equal to 0")], group="autoscaling")
-            obj.setdefault("spec", {})["replicas"] = replicas
+            set_path(obj, spec.spec_replicas, replicas)
             return obj
 
-        updated = await self.registry.guaranteed_update(resource, info.namespace, name, rescale,
-                                                        dry_run=dry_run(request))
-        return json_response(to_scale(resource, updated))
+        ctx = self.context_for(request, info).for_subresource(None)
+        updated = await self.registry.guaranteed_update(kind, info.namespace, name, rescale,
+                                                        ctx)
+        return json_response(to_scale(spec, updated))
 
 
-def to_scale(resource: r.Resource, obj: dict[str, Any]) -> dict[str, Any]:
+def get_path(obj: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def set_path(obj: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for key in path[:-1]:
+        child = obj.get(key)
+        if not isinstance(child, dict):
+            child = obj[key] = {}
+        obj = child
+    obj[path[-1]] = value
+
+
+def to_scale(spec: ScaleSpec, obj: dict[str, Any]) -> dict[str, Any]:
     """The autoscaling/v1 Scale of a replicated object."""
     meta = obj.get("metadata") or {}
-    spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    if resource is r.REPLICATION_CONTROLLERS:
-        selector = str(selector_from_map(spec.get("selector")))
-    else:
-        selector = label_selector_string(spec.get("selector") or {})
+    replicas = get_path(obj, spec.spec_replicas)
+    current = get_path(obj, spec.status_replicas)
     return {
         "kind": "Scale", "apiVersion": "autoscaling/v1",
         "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
                                           "creationTimestamp") if k in meta},
-        "spec": {"replicas": spec.get("replicas", 1)},
-        "status": {"replicas": status.get("replicas", 0), "selector": selector},
+        "spec": {"replicas": spec.default_replicas if replicas is None else replicas},
+        "status": {"replicas": current or 0, "selector": spec.selector(obj)},
     }
 
 

@@ -1,6 +1,7 @@
 """Server-side Table output for `kubectl get` (`Accept: …;as=Table;v=v1;g=meta.k8s.io`).
 
-One printer per kind, after kubernetes pkg/printers/internalversion/printers.go:
+One TableSpec per kind (each kind's definition names its own), after kubernetes
+pkg/printers/internalversion/printers.go:
 the same columns (wide ones have priority 1, so kubectl shows them with
 `-o wide` only), the same cell text (pod STATUS as kubectl computes it, ages
 as duration.HumanDuration, `<none>` placeholders). The server always prints
@@ -19,11 +20,9 @@ from typing import Any
 from kybernetes.api.errors import BadRequest
 from kybernetes.api.labels import label_selector_string
 from kybernetes.api.meta import parse_time
-from kybernetes.api.resources import Resource
+from kybernetes.apiserver.kinds.definition import Column, Printer, TableSpec
 
 Obj = dict[str, Any]
-Column = tuple[str, str, int]  # name, type, priority
-Printer = Callable[[Obj, _dt.datetime], list[Any]]
 
 _NAME_DOC = ("Name must be unique within a namespace. Is required when creating resources, "
              "although some resources may allow a client to request the generation of an "
@@ -117,7 +116,7 @@ def _later(current: _dt.datetime | None, candidate: Any) -> _dt.datetime | None:
 
 
 def _restartable(container: Obj | None) -> bool:
-    return bool(container) and container.get("restartPolicy") == "Always"
+    return container is not None and container.get("restartPolicy") == "Always"
 
 
 @dataclass
@@ -156,8 +155,8 @@ def _init_status(pod: Obj, reason: str) -> _Init:
         out.initializing = True
         if terminated is not None:
             out.reason = _terminated_reason(_d(terminated), "Init:")
-        elif _d(waiting).get("reason") and waiting["reason"] != "PodInitializing":
-            out.reason = "Init:" + waiting["reason"]
+        elif _d(waiting).get("reason") and _d(waiting)["reason"] != "PodInitializing":
+            out.reason = "Init:" + _d(waiting)["reason"]
         else:
             out.reason = f"Init:{i}/{len(inits)}"
         break
@@ -225,6 +224,17 @@ def _print_pod(pod: Obj, now: _dt.datetime) -> list[Any]:
     return [_name(pod), ready, reason, restarts, _age(pod, now), ip or "<none>",
             spec.get("nodeName") or "<none>", status.get("nominatedNodeName") or "<none>",
             gates_text]
+
+
+def _pod_row_conditions(pod: Obj) -> list[Obj] | None:
+    phase = _d(pod.get("status")).get("phase")
+    if phase == "Succeeded":
+        return [{"type": "Completed", "status": "True", "reason": "Succeeded",
+                 "message": "The pod has completed successfully."}]
+    if phase == "Failed":
+        return [{"type": "Completed", "status": "True", "reason": "Failed",
+                 "message": "The pod failed."}]
+    return None
 
 
 # --- other kinds -------------------------------------------------------------------------
@@ -375,57 +385,55 @@ def _print_event(event: Obj, now: _dt.datetime) -> list[Any]:
             _name(event)]
 
 
-def _age_last(*cells: Callable[[Obj], Any]) -> Printer:
+def age_last(*cells: Callable[[Obj], Any]) -> Printer:
     def printer(obj: Obj, now: _dt.datetime) -> list[Any]:
         return [_name(obj), *(cell(obj) for cell in cells), _age(obj, now)]
     return printer
 
 
 _S, _I = "string", "integer"
-_NAME: Column = ("Name", _S, 0)
-_AGE: Column = ("Age", _S, 0)
-_WORKLOAD_WIDE: list[Column] = [("Containers", _S, 1), ("Images", _S, 1), ("Selector", _S, 1)]
+NAME: Column = ("Name", _S, 0)
+AGE: Column = ("Age", _S, 0)
+_WORKLOAD_WIDE: tuple[Column, ...] = (("Containers", _S, 1), ("Images", _S, 1),
+                                      ("Selector", _S, 1))
 
-_PRINTERS: dict[tuple[str, str], tuple[list[Column], Printer]] = {
-    ("", "pods"): ([_NAME, ("Ready", _S, 0), ("Status", _S, 0), ("Restarts", _S, 0), _AGE,
-                    ("IP", _S, 1), ("Node", _S, 1), ("Nominated Node", _S, 1),
-                    ("Readiness Gates", _S, 1)], _print_pod),
-    ("", "nodes"): ([_NAME, ("Status", _S, 0), ("Roles", _S, 0), _AGE, ("Version", _S, 0),
-                     ("Internal-IP", _S, 1), ("External-IP", _S, 1), ("OS-Image", _S, 1),
-                     ("Kernel-Version", _S, 1), ("Container-Runtime", _S, 1)], _print_node),
-    ("", "services"): ([_NAME, ("Type", _S, 0), ("Cluster-IP", _S, 0), ("External-IP", _S, 0),
-                        ("Port(s)", _S, 0), _AGE, ("Selector", _S, 1)], _print_service),
-    ("", "endpoints"): ([_NAME, ("Endpoints", _S, 0), _AGE], _age_last(format_endpoints)),
-    ("", "replicationcontrollers"): ([_NAME, ("Desired", _I, 0), ("Current", _I, 0),
-                                      ("Ready", _I, 0), _AGE, *_WORKLOAD_WIDE], _print_rc),
-    ("apps", "replicasets"): ([_NAME, ("Desired", _I, 0), ("Current", _I, 0), ("Ready", _I, 0),
-                               _AGE, *_WORKLOAD_WIDE], _print_rs),
-    ("apps", "deployments"): ([_NAME, ("Ready", _S, 0), ("Up-to-date", _S, 0),
-                               ("Available", _S, 0), _AGE, *_WORKLOAD_WIDE], _print_deployment),
-    ("", "namespaces"): ([_NAME, ("Status", _S, 0), _AGE],
-                         _age_last(lambda o: _d(o.get("status")).get("phase", ""))),
-    ("", "configmaps"): ([_NAME, ("Data", _S, 0), _AGE], _age_last(
-        lambda o: len(_d(o.get("data"))) + len(_d(o.get("binaryData"))))),
-    ("", "secrets"): ([_NAME, ("Type", _S, 0), ("Data", _S, 0), _AGE], _age_last(
-        lambda o: o.get("type", ""), lambda o: len(_d(o.get("data"))))),
-    ("", "events"): ([("Last Seen", _S, 0), ("Type", _S, 0), ("Reason", _S, 0),
-                      ("Object", _S, 0), ("Subobject", _S, 1), ("Source", _S, 1),
-                      ("Message", _S, 0), ("First Seen", _S, 1), ("Count", _S, 1),
-                      ("Name", _S, 1)], _print_event),
-    ("coordination.k8s.io", "leases"): ([_NAME, ("Holder", _S, 0), _AGE], _age_last(
-        lambda o: _d(o.get("spec")).get("holderIdentity", ""))),
-    ("", "serviceaccounts"): ([_NAME, ("Secrets", _S, 0), _AGE],
-                              _age_last(lambda o: len(_l(o.get("secrets"))))),
-}
-_DEFAULT: tuple[list[Column], Printer] = ([_NAME, _AGE], _age_last())
+POD = TableSpec((NAME, ("Ready", _S, 0), ("Status", _S, 0), ("Restarts", _S, 0), AGE,
+                 ("IP", _S, 1), ("Node", _S, 1), ("Nominated Node", _S, 1),
+                 ("Readiness Gates", _S, 1)), _print_pod, row_conditions=_pod_row_conditions)
+NODE = TableSpec((NAME, ("Status", _S, 0), ("Roles", _S, 0), AGE, ("Version", _S, 0),
+                  ("Internal-IP", _S, 1), ("External-IP", _S, 1), ("OS-Image", _S, 1),
+                  ("Kernel-Version", _S, 1), ("Container-Runtime", _S, 1)), _print_node)
+SERVICE = TableSpec((NAME, ("Type", _S, 0), ("Cluster-IP", _S, 0), ("External-IP", _S, 0),
+                     ("Port(s)", _S, 0), AGE, ("Selector", _S, 1)), _print_service)
+ENDPOINTS = TableSpec((NAME, ("Endpoints", _S, 0), AGE), age_last(format_endpoints))
+REPLICATION_CONTROLLER = TableSpec((NAME, ("Desired", _I, 0), ("Current", _I, 0),
+                                    ("Ready", _I, 0), AGE, *_WORKLOAD_WIDE), _print_rc)
+REPLICA_SET = TableSpec((NAME, ("Desired", _I, 0), ("Current", _I, 0), ("Ready", _I, 0), AGE,
+                         *_WORKLOAD_WIDE), _print_rs)
+DEPLOYMENT = TableSpec((NAME, ("Ready", _S, 0), ("Up-to-date", _S, 0), ("Available", _S, 0),
+                        AGE, *_WORKLOAD_WIDE), _print_deployment)
+NAMESPACE = TableSpec((NAME, ("Status", _S, 0), AGE),
+                      age_last(lambda o: _d(o.get("status")).get("phase", "")))
+CONFIG_MAP = TableSpec((NAME, ("Data", _S, 0), AGE), age_last(
+    lambda o: len(_d(o.get("data"))) + len(_d(o.get("binaryData")))))
+SECRET = TableSpec((NAME, ("Type", _S, 0), ("Data", _S, 0), AGE), age_last(
+    lambda o: o.get("type", ""), lambda o: len(_d(o.get("data")))))
+EVENT = TableSpec((("Last Seen", _S, 0), ("Type", _S, 0), ("Reason", _S, 0), ("Object", _S, 0),
+                   ("Subobject", _S, 1), ("Source", _S, 1), ("Message", _S, 0),
+                   ("First Seen", _S, 1), ("Count", _S, 1), ("Name", _S, 1)), _print_event)
+LEASE = TableSpec((NAME, ("Holder", _S, 0), AGE), age_last(
+    lambda o: _d(o.get("spec")).get("holderIdentity", "")))
+SERVICE_ACCOUNT = TableSpec((NAME, ("Secrets", _S, 0), AGE),
+                            age_last(lambda o: len(_l(o.get("secrets")))))
+DEFAULT = TableSpec((NAME, AGE), age_last())
 
 
-def column_definitions(resource: Resource) -> list[Obj]:
-    columns, _ = _PRINTERS.get((resource.group, resource.plural), _DEFAULT)
+def column_definitions(spec: TableSpec) -> list[Obj]:
     out = []
-    for name, kind, priority in columns:
-        fmt = "name" if name == "Name" else ""
-        doc = _NAME_DOC if name == "Name" else _AGE_DOC if name == "Age" else ""
+    for name, kind, priority in spec.columns:
+        fmt = spec.formats.get(name, "name" if name == "Name" else "")
+        doc = _NAME_DOC if name == "Name" else _AGE_DOC if name == "Age" else \
+            spec.descriptions.get(name, "")
         out.append({"name": name, "type": kind, "format": fmt, "description": doc,
                     "priority": priority})
     return out
@@ -440,25 +448,12 @@ def _row_object(obj: Obj, include: str) -> Obj | None:
             "metadata": obj.get("metadata") or {}}
 
 
-def _row_conditions(resource: Resource, obj: Obj) -> list[Obj] | None:
-    if resource.plural != "pods" or resource.group:
-        return None
-    phase = _d(obj.get("status")).get("phase")
-    if phase == "Succeeded":
-        return [{"type": "Completed", "status": "True", "reason": "Succeeded",
-                 "message": "The pod has completed successfully."}]
-    if phase == "Failed":
-        return [{"type": "Completed", "status": "True", "reason": "Failed",
-                 "message": "The pod failed."}]
-    return None
-
-
 def _query(request: Any) -> Mapping[str, str]:
     query = getattr(request, "query", request)
     return query if isinstance(query, Mapping) else {}
 
 
-def table_for(resource: Resource, objs: list[Obj], request: Any = None, *,
+def table_for(spec: TableSpec, objs: list[Obj], request: Any = None, *,
               now: _dt.datetime | None = None) -> Obj:
     """A meta.k8s.io/v1 Table of `objs`; `request` (or a query mapping) gives includeObject."""
     include = _query(request).get("includeObject") or "Metadata"
@@ -466,11 +461,10 @@ def table_for(resource: Resource, objs: list[Obj], request: Any = None, *,
         raise BadRequest(f'includeObject must be one of "None", "Metadata" or "Object", got '
                          f'"{include}"')
     now = now or _dt.datetime.now(_dt.UTC)
-    _, printer = _PRINTERS.get((resource.group, resource.plural), _DEFAULT)
     rows = []
     for obj in objs:
-        row: Obj = {"cells": printer(obj, now)}
-        conditions = _row_conditions(resource, obj)
+        row: Obj = {"cells": spec.printer(obj, now)}
+        conditions = spec.row_conditions(obj) if spec.row_conditions else None
         if conditions:
             row["conditions"] = conditions
         row_object = _row_object(obj, include)
@@ -478,4 +472,4 @@ def table_for(resource: Resource, objs: list[Obj], request: Any = None, *,
             row["object"] = row_object
         rows.append(row)
     return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {},
-            "columnDefinitions": column_definitions(resource), "rows": rows}
+            "columnDefinitions": column_definitions(spec), "rows": rows}

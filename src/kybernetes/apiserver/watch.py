@@ -26,10 +26,9 @@ import orjson
 from aiohttp import web
 
 from kybernetes.api.errors import ApiError, BadRequest
-from kybernetes.api.resources import Resource
 from kybernetes.apiserver import tables
+from kybernetes.apiserver.kinds.definition import KindDefinition
 from kybernetes.apiserver.lists import ListQuery
-from kybernetes.apiserver.registry import prefix_for
 from kybernetes.apiserver.request_info import query_bool, query_int
 from kybernetes.apiserver.responses import JSON, partial_metadata, wants
 from kybernetes.apiserver.watch_cache import Entry, WatchCache
@@ -63,13 +62,13 @@ def _params(request: web.Request, query: ListQuery) -> tuple[int | None, bool, b
 class _Encoder:
     """Event lines for one watch: plain objects, Table rows or metadata only."""
 
-    def __init__(self, request: web.Request, resource: Resource) -> None:
-        self.request, self.resource = request, resource
+    def __init__(self, request: web.Request, kind: KindDefinition) -> None:
+        self.request, self.kind = request, kind
         self.as_kind = wants(request)
 
     def line(self, type_: str, entry: Entry) -> bytes:
         if self.as_kind == "Table":
-            table = tables.table_for(self.resource, [entry.obj], self.request)
+            table = tables.table_for(self.kind.table, [entry.obj], self.request)
             return orjson.dumps({"type": type_, "object": table}) + b"\n"
         if self.as_kind.startswith("PartialObjectMetadata"):
             return orjson.dumps({"type": type_, "object": partial_metadata(entry.obj)}) + b"\n"
@@ -79,12 +78,13 @@ class _Encoder:
         meta: dict[str, Any] = {"resourceVersion": str(revision)}
         if annotations:
             meta["annotations"] = annotations
-        obj = {"kind": self.resource.kind, "apiVersion": self.resource.api_version,
+        resource = self.kind.resource
+        obj = {"kind": resource.kind, "apiVersion": resource.api_version,
                "metadata": meta}
         return orjson.dumps({"type": "BOOKMARK", "object": obj}) + b"\n"
 
 
-async def serve_watch(request: web.Request, cache: WatchCache, resource: Resource,
+async def serve_watch(request: web.Request, cache: WatchCache, kind: KindDefinition,
                       query: ListQuery) -> web.StreamResponse:
     """Stream the watch `query` asks for until timeout, disconnect or overflow."""
     from_rv, send_initial, bookmarks = _params(request, query)
@@ -93,15 +93,15 @@ async def serve_watch(request: web.Request, cache: WatchCache, resource: Resourc
         timeout = random.randint(1800, 3600)
     if query.resource_version not in ("", "0") and (from_rv or send_initial):
         await cache.wait_not_older(int(query.resource_version))
-    encoder = _Encoder(request, resource)
-    prefix_cache = cache.for_resource(resource)
+    encoder = _Encoder(request, kind)
+    prefix_cache = cache.for_prefix(kind.key_prefix)
 
     response = web.StreamResponse(headers={"Content-Type": JSON,
                                            "Cache-Control": "no-cache, private"})
     response.enable_chunked_encoding()
     try:
         watcher, initial, revision = prefix_cache.watch(
-            prefix_for(resource, query.namespace),
+            kind.prefix(query.namespace),
             query.matches if query.filtered else None,
             from_rv=cache.revision if from_rv == NOW else from_rv)
     except ApiError as e:

@@ -4,6 +4,12 @@ One store watch on ``/registry/`` feeds every resource's cache, so the cache has
 one revision for all resources (an event anywhere advances it), and a consistent
 read only has to wait until that revision reaches the store's current one.
 
+A resource's cache is keyed by the store prefix its objects live under
+(``/registry/pods/``, or ``/registry/<group>/<plural>/`` for custom resources)
+and made on first sight of that prefix, so a kind registered while serving (a
+CustomResourceDefinition) finds its objects already cached, and a removed one
+leaves an empty cache behind.
+
 Per resource the cache keeps
   * the current objects (decoded dicts, treated as immutable; the JSON bytes of
     each are made once, on first use, and shared by every list and watcher), and
@@ -32,7 +38,6 @@ from typing import Any
 import orjson
 
 from kybernetes.api.errors import Gone, ServiceUnavailable, Timeout
-from kybernetes.api.resources import ALL, Resource
 from kybernetes.apiserver.codec import decode_kv
 from kybernetes.storage.errors import StorageError
 from kybernetes.storage.interface import Event, Store
@@ -44,6 +49,8 @@ RING_CAPACITY = 20000
 WATCHER_BUFFER = 4096
 
 Matcher = Callable[[dict[str, Any]], bool]
+# Store state under /registry/ that is not API objects (the Service allocator's bitmaps).
+_NOT_OBJECTS = frozenset({"ranges"})
 
 
 class Entry:
@@ -121,7 +128,7 @@ class Watcher:
             return
         if len(self.items) >= WATCHER_BUFFER:
             self.dropped = True
-            log.info("dropping slow watcher", extra={"resource": self.cache.resource.plural})
+            log.info("dropping slow watcher", extra={"prefix": self.cache.prefix})
             self.close()
             return
         self.items.append((type_, entry))
@@ -150,8 +157,8 @@ class Watcher:
 class ResourceCache:
     """Current objects and recent events of one resource."""
 
-    def __init__(self, resource: Resource, parent: WatchCache) -> None:
-        self.resource = resource
+    def __init__(self, prefix: str, parent: WatchCache) -> None:
+        self.prefix = prefix
         self.parent = parent
         self.objects: dict[str, Entry] = {}
         self.ring: deque[CacheEvent] = deque()
@@ -192,13 +199,9 @@ class ResourceCache:
         if self._sorted is None:
             self._sorted = sorted(self.objects)
         keys = self._sorted
-        if prefix != self.resource_prefix:
+        if prefix != self.prefix:
             keys = [k for k in keys if k.startswith(prefix)]
         return [self.objects[k] for k in keys]
-
-    @property
-    def resource_prefix(self) -> str:
-        return f"{REGISTRY}{self.resource.plural}/"
 
     def watch(self, prefix: str, matcher: Matcher | None, *, from_rv: int | None,
               ) -> tuple[Watcher, list[tuple[str, Entry]], int]:
@@ -228,14 +231,22 @@ class WatchCache:
         self.store = store
         self.capacity = capacity
         self.revision = 0
+        self._loaded = 0  # the revision of the last full load
         self.ready = asyncio.Event()
-        self.caches: dict[str, ResourceCache] = {r.plural: ResourceCache(r, self) for r in ALL}
+        self.caches: dict[str, ResourceCache] = {}
         self._progress = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._waiting = 0
 
-    def for_resource(self, resource: Resource) -> ResourceCache:
-        return self.caches[resource.plural]
+    def for_prefix(self, prefix: str) -> ResourceCache:
+        """The cache of the objects under `prefix` (a kind's key prefix), made if new."""
+        cache = self.caches.get(prefix)
+        if cache is None:
+            cache = self.caches[prefix] = ResourceCache(prefix, self)
+            # Nothing happened under a prefix not seen since the last load: history
+            # reaches back to that load, as for every other prefix.
+            cache.oldest_rv = self._loaded
+        return cache
 
     async def start(self) -> None:
         from kybernetes.tasks import spawn
@@ -252,18 +263,24 @@ class WatchCache:
 
     async def _load(self) -> None:
         result = await self.store.list(REGISTRY)
+        self.revision = self._loaded = result.revision
         for cache in self.caches.values():
             cache.reset(result.revision)
         for kv in result.kvs:
-            cache = self._cache_of(kv.key)
-            if cache is not None:
-                cache.objects[kv.key] = Entry(kv.key, decode_kv(kv), kv.mod_revision)
-        self.revision = result.revision
+            found = self._cache_of(kv.key)
+            if found is not None:
+                found.objects[kv.key] = Entry(kv.key, decode_kv(kv), kv.mod_revision)
         self.ready.set()
 
     def _cache_of(self, key: str) -> ResourceCache | None:
-        plural = key[len(REGISTRY):].split("/", 1)[0]
-        return self.caches.get(plural)
+        """The cache for a key: /registry/<plural>/… for built-in kinds,
+        /registry/<group>/<plural>/… for custom resources (a group has a dot)."""
+        parts = key[len(REGISTRY):].split("/", 2)
+        if parts[0] in _NOT_OBJECTS or len(parts) < 2:
+            return None
+        if "." in parts[0] and len(parts) == 3:
+            return self.for_prefix(f"{REGISTRY}{parts[0]}/{parts[1]}/")
+        return self.for_prefix(f"{REGISTRY}{parts[0]}/")
 
     async def _run(self) -> None:
         delay = 0.1

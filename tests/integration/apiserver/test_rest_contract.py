@@ -61,7 +61,24 @@ def test_health_and_version_need_no_credentials(server: ApiServer) -> None:
         assert anonymous("GET", path).text == "ok"
     assert "[+]" in anonymous("GET", "/readyz", verbose="").text
     assert anonymous("GET", "/version").json()["gitVersion"] == "v1.33.0-kyb"
+    assert anonymous("GET", "/version/").json()["gitVersion"] == "v1.33.0-kyb"  # kr8s asks so
     assert_status(anonymous("GET", "/api/v1/pods"), 401, "Unauthorized")
+
+
+def test_error_bodies_are_byte_identical_to_kube_apiservers(http: Http) -> None:
+    """Go's field order (details before code) and a final newline, as clients compare."""
+    response = http("GET", f"{CMS}/absent")
+    assert response.content == (
+        b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
+        b'"message":"configmaps \\"absent\\" not found","reason":"NotFound",'
+        b'"details":{"name":"absent","kind":"configmaps"},"code":404}\n')
+    lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "l"}}
+    leases = "/apis/coordination.k8s.io/v1/namespaces/rest/leases"
+    assert http("POST", leases, lease).status_code == 201
+    again = http("POST", leases, lease)
+    assert again.content.endswith(
+        b'"reason":"AlreadyExists","details":{"name":"l","group":"coordination.k8s.io",'
+        b'"kind":"leases"},"code":409}\n')
 
 
 def test_malformed_bodies_are_400(http: Http) -> None:
@@ -173,6 +190,28 @@ def test_status_subresource_changes_only_status(http: Http) -> None:
     after = http("PUT", f"{pods}/st/status", status).json()
     assert after["status"]["phase"] == "Running"
     assert after["spec"]["containers"][0]["name"] == "c"
+
+
+def test_main_resource_never_changes_a_nodes_status(http: Http) -> None:
+    """As Kubernetes' node strategy: a create keeps the status the kubelet registers with;
+    afterwards only nodes/status changes it (an update or patch of the node does not)."""
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "status-n1"},
+            "status": {"capacity": {"cpu": "2"}}}
+    created = http("POST", "/api/v1/nodes", node).json()
+    assert created["status"]["capacity"] == {"cpu": "2"}
+    patched = http("PATCH", "/api/v1/nodes/status-n1",
+                   {"status": {"capacity": {"cpu": "99"}}, "metadata": {"labels": {"a": "b"}}},
+                   content_type="application/merge-patch+json").json()
+    assert patched["status"]["capacity"] == {"cpu": "2"}
+    assert patched["metadata"]["labels"] == {"a": "b"}
+    replaced = http("PUT", "/api/v1/nodes/status-n1",
+                    {**patched, "status": {"capacity": {"cpu": "7"}}}).json()
+    assert replaced["status"]["capacity"] == {"cpu": "2"}
+    through_status = http("PATCH", "/api/v1/nodes/status-n1/status",
+                          {"status": {"capacity": {"cpu": "4"}}},
+                          content_type="application/merge-patch+json").json()
+    assert through_status["status"]["capacity"] == {"cpu": "4"}
+    assert http("DELETE", "/api/v1/nodes/status-n1").status_code == 200
 
 
 def test_binding_sets_node_once(http: Http) -> None:

@@ -3,7 +3,8 @@
 import copy
 
 from kybernetes.api import resources
-from kybernetes.api.defaults import apply_defaults, image_pull_policy
+from kybernetes.api.defaults import image_pull_policy
+from tests.support.kinds import apply_defaults
 
 
 def test_pod_defaults():

@@ -4,7 +4,7 @@ import pytest
 
 from kybernetes.api import resources
 from kybernetes.api.errors import BadRequest
-from kybernetes.api.fields import parse_field_selector
+from tests.support.kinds import parse_field_selector
 
 POD = {"metadata": {"name": "p", "namespace": "ns"},
        "spec": {"nodeName": "n1", "restartPolicy": "Always"},

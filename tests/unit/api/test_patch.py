@@ -6,7 +6,8 @@ import pytest
 
 from kybernetes.api import resources
 from kybernetes.api.errors import BadRequest, Invalid, UnsupportedMediaType
-from kybernetes.api.patch import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, apply_patch
+from kybernetes.api.patch import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH
+from tests.support.kinds import apply_patch
 
 
 def smp(obj, patch, resource=resources.PODS):

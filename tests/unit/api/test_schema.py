@@ -3,21 +3,22 @@
 import time
 
 from kybernetes.api import resources, schema
+from tests.support.kinds import KINDS, resource_schema, unknown_fields
 
 
 def test_definitions_load_fast_and_cover_served_kinds():
     schema.definitions.cache_clear()
     schema._gvk_index.cache_clear()
     start = time.perf_counter()
-    for resource in resources.ALL:
-        assert schema.resource_schema(resource) is not None, resource.kind
+    for kind in KINDS.definitions():
+        assert kind.schema() is not None, kind.resource.kind
     assert time.perf_counter() - start < 1.0
     assert schema.definition_name("apps/v1", "Deployment") == "io.k8s.api.apps.v1.Deployment"
     assert schema.definition_for("v1", "NoSuchKind") is None
 
 
 def test_schema_walks_refs_and_lists():
-    pod = schema.resource_schema(resources.PODS)
+    pod = resource_schema(resources.PODS)
     container = schema.schema_at(pod, ["spec", "containers", "[]"])
     assert "imagePullPolicy" in container["properties"]
     assert schema.is_scalar(schema.schema_at(pod, ["spec", "containers", "[]", "ports", "[]",
@@ -33,7 +34,7 @@ def test_unknown_fields_report_paths_like_strict_decoding():
                                    {"name": "b", "ports": [{"containerPort": 1, "prot": 1}]}],
                     "nodeSelector": {"k": "v"}},
            "extra": 1}
-    assert schema.unknown_fields(resources.PODS, obj) == [
+    assert unknown_fields(resources.PODS, obj) == [
         "metadata.colour", "spec.containers[0].imagePullPolcy",
         "spec.containers[1].ports[0].prot", "extra"]
 
@@ -46,5 +47,6 @@ def test_known_objects_have_no_unknown_fields():
                     "strategy": {"rollingUpdate": {"maxSurge": 1}},
                     "template": {"metadata": {"labels": {"a": "b"}},
                                  "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
-    assert schema.unknown_fields(resources.DEPLOYMENTS, dep) == []
-    assert schema.unknown_fields_for("autoscaling/v1", "Scale", {"spec": {"replicas": 2}}) == []
+    assert unknown_fields(resources.DEPLOYMENTS, dep) == []
+    scale = schema.definition_for("autoscaling/v1", "Scale")
+    assert schema.unknown_fields(scale, {"spec": {"replicas": 2}}) == []

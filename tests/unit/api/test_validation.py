@@ -5,8 +5,8 @@ import copy
 import pytest
 
 from kybernetes.api import resources
-from kybernetes.api.defaults import apply_defaults
-from kybernetes.api.validation import validate, validate_binding, validate_scale
+from kybernetes.api.validation import validate_binding, validate_scale
+from tests.support.kinds import apply_defaults, validate
 
 
 def defaulted(resource, obj):
@@ -195,7 +195,7 @@ def test_binding_and_scale():
         ("target.kind", "FieldValueNotSupported",
          'Unsupported value: "Pod": supported values: "Node", "<empty>"'),
         ("target.name", "FieldValueRequired", "Required value")]
-    assert validate(resources.BINDINGS, {"target": {}}) == [
+    assert validate_binding({"target": {}}) == [
         ("target.name", "FieldValueRequired", "Required value")]
     assert validate_scale({"metadata": {"name": "d"}, "spec": {"replicas": 2}}) == []
     assert validate_scale({"metadata": {"name": "d"}, "spec": {"replicas": -1}}) == [

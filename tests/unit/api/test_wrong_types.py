@@ -5,9 +5,7 @@ import copy
 import pytest
 
 from kybernetes.api import resources
-from kybernetes.api.defaults import apply_defaults
-from kybernetes.api.validation import validate
-from kybernetes.apiserver.tables import table_for
+from tests.support.kinds import apply_defaults, table_for, validate
 
 TEMPLATE = {"metadata": {"labels": {"app": "a"}},
             "spec": {"containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 80}],

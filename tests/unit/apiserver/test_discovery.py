@@ -3,22 +3,25 @@
 import orjson
 
 from kybernetes.apiserver import discovery
+from tests.support.kinds import KINDS
+
+DOCS = discovery.Discovery(KINDS)
 
 V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 V2BETA1 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
 
 
 def test_legacy_documents():
-    assert discovery.api_versions("1.2.3.4:6443")["versions"] == ["v1"]
-    groups = discovery.api_group_list()["groups"]
+    assert discovery.api_versions(KINDS, "1.2.3.4:6443")["versions"] == ["v1"]
+    groups = discovery.api_group_list(KINDS)["groups"]
     assert [g["name"] for g in groups] == ["apps", "coordination.k8s.io"]
     assert groups[0]["preferredVersion"] == {"groupVersion": "apps/v1", "version": "v1"}
-    assert discovery.api_group("nope") is None
-    assert discovery.api_resource_list("nope", "v1") is None
+    assert discovery.api_group(KINDS, "nope") is None
+    assert discovery.api_resource_list(KINDS, "nope", "v1") is None
 
 
 def test_core_resource_list_has_resources_and_subresources():
-    doc = discovery.api_resource_list("", "v1")
+    doc = discovery.api_resource_list(KINDS, "", "v1")
     assert doc["kind"] == "APIResourceList" and doc["groupVersion"] == "v1"
     by_name = {r["name"]: r for r in doc["resources"]}
     assert by_name["pods"] == {"name": "pods", "singularName": "pod", "namespaced": True,
@@ -45,7 +48,7 @@ def test_negotiate_prefers_first_acceptable():
 
 
 def test_aggregated_documents():
-    body, content_type = discovery.document("/apis", f"{V2},application/json")
+    body, content_type = DOCS.document("/apis", f"{V2},application/json")
     assert content_type == V2
     doc = orjson.loads(body)
     assert doc["kind"] == "APIGroupDiscoveryList"
@@ -59,15 +62,15 @@ def test_aggregated_documents():
                                            "kind": "Deployment"}
     scale = next(s for s in deployments["subresources"] if s["subresource"] == "scale")
     assert scale["responseKind"]["kind"] == "Scale"
-    core_body, core_type = discovery.document("/api", V2BETA1)
+    core_body, core_type = DOCS.document("/api", V2BETA1)
     assert core_type == V2BETA1
     core = orjson.loads(core_body)
     assert [v["version"] for v in core["items"][0]["versions"]] == ["v1"]
 
 
 def test_document_paths():
-    assert discovery.document("/api/v1")[1] == "application/json"
-    assert orjson.loads(discovery.document("/apis/apps")[0])["kind"] == "APIGroup"
-    assert orjson.loads(discovery.document("/apis/apps/v1/")[0])["groupVersion"] == "apps/v1"
-    assert discovery.document("/apis/apps/v2") is None
-    assert discovery.document("/api/v1/pods") is None
+    assert DOCS.document("/api/v1")[1] == "application/json"
+    assert orjson.loads(DOCS.document("/apis/apps")[0])["kind"] == "APIGroup"
+    assert orjson.loads(DOCS.document("/apis/apps/v1/")[0])["groupVersion"] == "apps/v1"
+    assert DOCS.document("/apis/apps/v2") is None
+    assert DOCS.document("/api/v1/pods") is None

@@ -4,7 +4,11 @@ import orjson
 import pytest
 
 from kybernetes.api.errors import NotAcceptable, NotFound
-from kybernetes.apiserver import openapi, openapi_proto
+from kybernetes.apiserver import openapi_proto
+from kybernetes.apiserver.openapi import OpenApi
+from tests.support.kinds import KINDS
+
+openapi = OpenApi(KINDS)
 
 V3_PREFIX = "#/components/schemas/"
 

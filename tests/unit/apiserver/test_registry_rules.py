@@ -12,6 +12,9 @@ from kybernetes.api.errors import BadRequest
 from kybernetes.apiserver import strategy
 from kybernetes.apiserver.lists import decode_continue, encode_continue
 from kybernetes.apiserver.watch_cache import CacheEvent, Entry, WatchCache
+from tests.support.kinds import kind
+
+PODS, NAMESPACES, CONFIGMAPS = kind(r.PODS), kind(r.NAMESPACES), kind(r.CONFIGMAPS)
 
 
 def pod(**spec: Any) -> dict[str, Any]:
@@ -25,13 +28,13 @@ def pod(**spec: Any) -> dict[str, Any]:
 def test_create_sets_system_fields_and_resets_status() -> None:
     obj = pod()
     obj["metadata"].update(resourceVersion="5", deletionTimestamp="x")
-    strategy.prepare_for_create(r.PODS, obj)
+    strategy.prepare_for_create(PODS, obj)
     meta = obj["metadata"]
     assert meta["uid"] != "u1" and len(meta["uid"]) == 36 and meta["generation"] == 1
     assert "resourceVersion" not in meta and "deletionTimestamp" not in meta
     assert obj["status"] == {"phase": "Pending"}
     ns = {"metadata": {"name": "n"}}
-    strategy.prepare_for_create(r.NAMESPACES, ns)
+    strategy.prepare_for_create(NAMESPACES, ns)
     assert ns["spec"]["finalizers"] == ["kubernetes"] and ns["status"]["phase"] == "Active"
 
 
@@ -40,28 +43,29 @@ def test_update_keeps_status_and_system_fields_and_bumps_generation() -> None:
     new = pod(nodeSelector={"a": "b"})
     new["metadata"].update(uid="forged", generation=9)
     new["status"] = {"phase": "Failed"}
-    result = strategy.prepare_for_update(r.PODS, new, old, subresource=None)
+    result = strategy.prepare_for_update(PODS, new, old, subresource=None)
     assert result["status"] == {"phase": "Running"}
     assert result["metadata"]["uid"] == "u1" and result["metadata"]["generation"] == 2
-    status_only = strategy.prepare_for_update(r.PODS, {**pod(nodeName="x"),
+    status_only = strategy.prepare_for_update(PODS, {**pod(nodeName="x"),
                                                        "status": {"phase": "Succeeded"}},
                                               old, subresource="status")
     assert status_only["spec"] == old["spec"] and status_only["status"]["phase"] == "Succeeded"
 
 
 def test_pod_grace_and_pending_delete() -> None:
-    assert strategy.pod_grace(pod(), None) == 0  # on no node: at once
-    assert strategy.pod_grace(pod(nodeName="n"), None) == 30
-    assert strategy.pod_grace(pod(nodeName="n", terminationGracePeriodSeconds=5), None) == 5
-    assert strategy.pod_grace(pod(nodeName="n"), 0) == 0
-    assert strategy.pending_delete(r.PODS, pod(), grace=None, finalizers=[]) is None
-    marked = strategy.pending_delete(r.PODS, pod(nodeName="n"), grace=10, finalizers=[])
+    grace = PODS.strategy.delete_grace
+    assert grace(pod(), None) == 0  # on no node: at once
+    assert grace(pod(nodeName="n"), None) == 30
+    assert grace(pod(nodeName="n", terminationGracePeriodSeconds=5), None) == 5
+    assert grace(pod(nodeName="n"), 0) == 0
+    assert strategy.pending_delete(PODS, pod(), grace=None, finalizers=[]) is None
+    marked = strategy.pending_delete(PODS, pod(nodeName="n"), grace=10, finalizers=[])
     assert marked is not None and marked["metadata"]["deletionGracePeriodSeconds"] == 10
-    held = strategy.pending_delete(r.CONFIGMAPS, {"metadata": {"name": "c"}}, grace=None,
+    held = strategy.pending_delete(CONFIGMAPS, {"metadata": {"name": "c"}}, grace=None,
                                    finalizers=["x"])
     assert held is not None and held["metadata"]["deletionGracePeriodSeconds"] == 0
     done = {**held, "metadata": {**held["metadata"], "finalizers": []}}
-    assert strategy.finished_deleting(r.CONFIGMAPS, done, held)
+    assert strategy.finished_deleting(CONFIGMAPS, done, held)
 
 
 def test_continue_tokens_round_trip_and_reject_garbage() -> None:
@@ -74,7 +78,7 @@ def test_continue_tokens_round_trip_and_reject_garbage() -> None:
 def test_watcher_sees_selector_transitions() -> None:
     async def run() -> list[tuple[str, str]]:
         cache = WatchCache(store=None)  # type: ignore[arg-type]
-        rc = cache.for_resource(r.CONFIGMAPS)
+        rc = cache.for_prefix(CONFIGMAPS.key_prefix)
         prefix = "/registry/configmaps/ns/"
         watcher, initial, _ = rc.watch(
             prefix, lambda o: o["metadata"].get("labels", {}).get("app") == "a", from_rv=0)

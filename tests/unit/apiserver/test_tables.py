@@ -5,7 +5,8 @@ import datetime as dt
 import pytest
 
 from kybernetes.api import resources
-from kybernetes.apiserver.tables import human_duration, pod_status, table_for
+from kybernetes.apiserver.tables import human_duration, pod_status
+from tests.support.kinds import table_for
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, 0, tzinfo=dt.UTC)
 

@@ -1,0 +1,39 @@
+"""A write's context: who writes, how, and through which endpoint.
+
+Built once by the handler from the request and carried down through admission
+and the registry to the strategy, instead of loose keyword arguments, so a new
+concern (field managers, webhooks' user info, dry-run) reaches every step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kybernetes.apiserver.authn import User
+
+SYSTEM_USER = User("system:apiserver", groups=("system:masters",))
+
+
+@dataclass
+class WriteContext:
+    """Who and how; `warnings` collects what the response will carry as Warning headers."""
+
+    user: User = SYSTEM_USER
+    dry_run: bool = False
+    field_manager: str = ""
+    field_validation: str = "Warn"
+    subresource: str | None = None
+    force: bool = False
+    user_agent: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def for_subresource(self, subresource: str | None) -> WriteContext:
+        """The same context, through another endpoint (status, scale, binding…)."""
+        return WriteContext(self.user, self.dry_run, self.field_manager,
+                            self.field_validation, subresource, self.force, self.user_agent,
+                            self.warnings)
+
+
+def system_context() -> WriteContext:
+    """For the API server's own writes (bootstrap, the allocator's repairs)."""
+    return WriteContext()

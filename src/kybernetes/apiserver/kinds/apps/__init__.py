@@ -1,0 +1,1 @@
+"""Kinds of the apps API group."""

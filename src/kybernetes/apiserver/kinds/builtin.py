@@ -1,0 +1,33 @@
+"""The built-in kinds, in the order discovery lists their groups."""
+
+from __future__ import annotations
+
+from kybernetes.apiserver.kinds.apps import deployment, replicaset
+from kybernetes.apiserver.kinds.coordination import lease
+from kybernetes.apiserver.kinds.core import (
+    binding,
+    configmap,
+    endpoints,
+    event,
+    namespace,
+    node,
+    pod,
+    replicationcontroller,
+    secret,
+    service,
+    serviceaccount,
+)
+from kybernetes.apiserver.kinds.definition import KindDefinition
+from kybernetes.apiserver.kinds.registry import KindRegistry
+
+BUILTIN: tuple[KindDefinition, ...] = tuple(m.DEFINITION for m in (
+    namespace, pod, replicationcontroller, service, endpoints, node, event, configmap, secret,
+    serviceaccount, binding,
+    deployment, replicaset,
+    lease,
+))
+
+
+def builtin_registry() -> KindRegistry:
+    """A registry holding the built-in kinds (a new one per API server)."""
+    return KindRegistry(BUILTIN)

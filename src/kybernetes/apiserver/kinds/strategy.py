@@ -1,0 +1,70 @@
+"""A kind's strategy: what its create, update and delete may change.
+
+Kubernetes gives every resource a strategy (``PrepareForCreate``,
+``PrepareForUpdate``, ``GetResetFields``, graceful deletion). The generic steps
+live in :mod:`kybernetes.apiserver.strategy`; this base class holds the choices
+a kind makes, with Kubernetes' defaults, and a kind overrides only what differs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+class Strategy:
+    """The defaults: no generation, status kept on create, no grace, no extra finalizers."""
+
+    # metadata.generation starts at 1 and grows when the spec changes.
+    tracks_generation: bool = False
+    # A create resets status to `initial_status` (None: no status at all). Kinds
+    # whose creator legitimately sends status (a kubelet registering its Node) keep it.
+    resets_status_on_create: bool = False
+    initial_status: Obj | None = None
+    # Deleted gracefully: whoever runs the object (a kubelet) finishes the delete.
+    graceful_deletion: bool = False
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        """Kind-specific changes to a new object (after the generic ones)."""
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        """Kind-specific changes to an update of the main resource (after the generic ones)."""
+
+    def spec_changed(self, new: Obj, old: Obj) -> bool:
+        """Whether an update bumps metadata.generation (when tracked)."""
+        return new.get("spec") != old.get("spec")
+
+    def delete_grace(self, obj: Obj, requested: int | None) -> int:
+        """Seconds a delete waits (a pod its kubelet stops); 0 deletes at once."""
+        return 0
+
+    def termination_finalizers(self, obj: Obj) -> list[str]:
+        """Finalizers outside metadata that hold a deleted object (a namespace's spec)."""
+        return []
+
+    def mark_terminating(self, obj: Obj) -> None:
+        """Set what a pending deletion shows (a namespace's Terminating phase)."""
+
+    def reset_fields(self, subresource: str | None, has_status: bool) -> tuple[tuple[str, ...],
+                                                                                 ...]:
+        """Top-level paths this endpoint resets whatever the client sends (GetResetFields):
+        the main resource of a kind with status never changes status, and the status
+        subresource changes nothing but status."""
+        if subresource == "status":
+            return (("spec",), ("metadata",))
+        return (("status",),) if has_status else ()
+
+
+class StatusStrategy(Strategy):
+    """A kind with a status subresource whose status starts as `initial_status`."""
+
+    resets_status_on_create = True
+
+    def __init__(self, initial_status: Obj | None = None, *,
+                 tracks_generation: bool = False) -> None:
+        self.initial_status = initial_status
+        self.tracks_generation = tracks_generation
+
+
+DEFAULT = Strategy()
