@@ -16,6 +16,7 @@ import hashlib
 import os
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 from kybernetes.cli.errors import CliError
 
@@ -33,9 +34,30 @@ def is_root() -> bool:
     return os.geteuid() == 0
 
 
+TAGS = 50
+
+
 def cluster_tag(data_dir: str) -> int:
-    """A small number unique enough per data directory (for names and subnets)."""
-    return int(hashlib.sha256(data_dir.encode()).hexdigest(), 16) % 50
+    """A small number for this cluster's link names and subnets, kept in the data dir.
+
+    The first choice is a hash of the data dir; a tag whose bridge already exists
+    belongs to another cluster on this machine (two clusters started at once, or
+    one that was not taken down), so the next free one is taken instead.
+    """
+    path = Path(data_dir) / "network-tag"
+    try:
+        return int(path.read_text())
+    except (OSError, ValueError):
+        pass
+    start = int(hashlib.sha256(data_dir.encode()).hexdigest(), 16) % TAGS
+    tag = next((t for t in ((start + i) % TAGS for i in range(TAGS))
+                if not Path(f"/sys/class/net/kyb{t}").exists()), start)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(str(tag))
+    except OSError:
+        pass  # a read-only data dir: the hash alone
+    return tag
 
 
 class NodeNetwork:
