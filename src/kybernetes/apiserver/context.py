@@ -7,6 +7,7 @@ concern (field managers, webhooks' user info, dry-run) reaches every step.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from kybernetes.apiserver.authn import User
@@ -26,12 +27,12 @@ class WriteContext:
     force: bool = False
     user_agent: str = ""
     warnings: list[str] = field(default_factory=list)
+    # A server-side apply: the object already carries the managedFields it computed.
+    applying: bool = False
 
     def for_subresource(self, subresource: str | None) -> WriteContext:
         """The same context, through another endpoint (status, scale, binding…)."""
-        return WriteContext(self.user, self.dry_run, self.field_manager,
-                            self.field_validation, subresource, self.force, self.user_agent,
-                            self.warnings)
+        return dataclasses.replace(self, subresource=subresource)
 
 
 def system_context() -> WriteContext:

@@ -134,7 +134,7 @@ class ResourceHandlers:
         ctx = write_context(request, info)
         warnings = admission.unknown_field_warnings(info.kind, obj, ctx.field_validation)
         updated = await self.registry.update(info.kind, info.namespace, str(info.name), obj, ctx)
-        return object_response(request, info.kind, updated, warnings=warnings)
+        return object_response(request, info.kind, updated, warnings=[*warnings, *ctx.warnings])
 
     async def patch(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         """PATCH an object (or, through the status subresource, its status); server-side
@@ -163,7 +163,7 @@ class ResourceHandlers:
             return new
 
         patched = await self.registry.guaranteed_update(kind, info.namespace, name, mutate, ctx)
-        return object_response(request, kind, patched, warnings=warnings)
+        return object_response(request, kind, patched, warnings=[*warnings, *ctx.warnings])
 
     async def exists(self, info: RequestInfo) -> bool:
         try:
@@ -184,16 +184,22 @@ class ResourceHandlers:
         """Create an object that passed check_object; 201 with unknown-field warnings."""
         warnings = admission.unknown_field_warnings(info.kind, obj, ctx.field_validation)
         created = await self.registry.create(info.kind, info.namespace, obj, ctx)
-        return object_response(request, info.kind, created, status=201, warnings=warnings)
+        return object_response(request, info.kind, created, status=201,
+                               warnings=[*warnings, *ctx.warnings])
 
     async def delete(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         options = await delete_options(request)
-        obj = await self.registry.delete(info.kind, info.namespace, str(info.name), options)
-        return object_response(request, info.kind, obj)
+        ctx = write_context(request, info)
+        ctx.dry_run = options.dry_run
+        obj = await self.registry.delete(info.kind, info.namespace, str(info.name), options,
+                                         ctx)
+        return object_response(request, info.kind, obj, warnings=ctx.warnings)
 
     async def delete_collection(self, request: web.Request, info: RequestInfo
                                 ) -> web.StreamResponse:
         options = await delete_options(request)
+        ctx = write_context(request, info)
+        ctx.dry_run = options.dry_run
         query = list_query(request, info)
         query.limit, query.continue_ = 0, ""
         page = await list_objects(self.store, self.cache, info.kind, query)
@@ -202,7 +208,7 @@ class ResourceHandlers:
             meta = entry.obj["metadata"]
             try:
                 deleted.append(await self.registry.delete(
-                    info.kind, meta.get("namespace"), meta["name"], options))
+                    info.kind, meta.get("namespace"), meta["name"], options, ctx))
             except Exception as e:
                 if getattr(e, "code", None) != 404:
                     raise

@@ -19,9 +19,10 @@ from __future__ import annotations
 import copy
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from kybernetes.api.errors import (
     Conflict,
@@ -34,6 +35,7 @@ from kybernetes.api.errors import (
 from kybernetes.api.resources import NAMESPACES
 from kybernetes.apiserver import strategy
 from kybernetes.apiserver.admission import default_and_validate
+from kybernetes.apiserver.admission_chain import AdmissionChain
 from kybernetes.apiserver.codec import decode_kv, encode_stored
 from kybernetes.apiserver.context import WriteContext, system_context
 from kybernetes.apiserver.kinds.definition import HookSource, KindDefinition, WriteHooks
@@ -46,6 +48,7 @@ MODIFIED = "the object has been modified; please apply your changes to the lates
 log = logging.getLogger("kybernetes.apiserver.registry")
 _GENERATE_ATTEMPTS = 8
 _CAS_ATTEMPTS = 64
+_LIVE_LOOKUP_SECONDS = 10.0
 
 Mutation = Callable[[dict[str, Any]], dict[str, Any] | Awaitable[dict[str, Any]]]
 
@@ -67,15 +70,30 @@ def _with_rv(obj: dict[str, Any], revision: int) -> dict[str, Any]:
     return obj
 
 
+class FieldTracker(Protocol):
+    """Keeps metadata.managedFields: who set which fields (server-side apply)."""
+
+    def track(self, kind: KindDefinition, new: dict[str, Any], old: dict[str, Any] | None,
+              ctx: WriteContext) -> None:
+        """Record the write of `new` over `old` (None on create) in new's managedFields."""
+
+
 class Registry:
     """Store operations with Kubernetes' semantics, for every kind."""
 
     def __init__(self, store: Store, cache: WatchCache, kinds: KindRegistry, *,
-                 hook_source: HookSource | None = None) -> None:
+                 hook_source: HookSource | None = None,
+                 admission: AdmissionChain | None = None,
+                 fields: FieldTracker | None = None) -> None:
         self.store = store
         self.cache = cache
         self.kinds = kinds
         self.hook_source = hook_source
+        self.admission = admission or AdmissionChain()
+        self.fields = fields
+        # Namespaces this server just marked for deletion: read live until the watch
+        # cache has surely caught up (kube's NamespaceLifecycle forceLiveLookup).
+        self._terminated: dict[str, float] = {}
 
     def _hooks(self, kind: KindDefinition) -> WriteHooks | None:
         if kind.hooks is None or self.hook_source is None:
@@ -101,6 +119,8 @@ class Registry:
         key = namespaces.key(None, namespace)
         entry = self.cache.for_prefix(namespaces.key_prefix).objects.get(key)
         ns = entry.obj if entry is not None else None
+        if self._terminated.get(namespace, 0.0) > time.monotonic():
+            ns = None
         if ns is None:
             _, kv = await self.store.get(key)
             if kv is None:
@@ -127,6 +147,14 @@ class Registry:
             await self.check_namespace(str(namespace))
         else:
             meta.pop("namespace", None)
+        kind.apply_defaults(obj)
+        if self.fields is not None and not ctx.applying:
+            self.fields.track(kind, obj, None, ctx)
+        mutated = await self.admission.mutate(kind, "CREATE", ctx, namespace=namespace,
+                                              name=meta.get("name") or "", obj=obj, old=None)
+        if mutated is not obj and mutated is not None:
+            obj = mutated
+            meta = obj.setdefault("metadata", {})
         strategy.prepare_for_create(kind, obj)
         generate = not meta.get("name") and meta.get("generateName")
         if generate:
@@ -136,6 +164,8 @@ class Registry:
                                                "Required value: name or generateName is "
                                                "required")], group=resource.group)
         default_and_validate(kind, obj)
+        await self.admission.validate(kind, "CREATE", ctx, namespace=namespace,
+                                      name=meta["name"], obj=obj, old=None)
         hooks = self._hooks(kind)
         if hooks is not None:
             await hooks.before_write(obj, None, dry_run=ctx.dry_run)
@@ -192,7 +222,7 @@ class Registry:
             new = mutate(copy.deepcopy(old))
             if not isinstance(new, dict):
                 new = await new
-            new = self._prepare_update(kind, new, old, subresource=subresource)
+            new = await self._admit_update(kind, new, old, ctx)
             if hooks is not None:
                 await hooks.before_write(new, old, dry_run=ctx.dry_run)
             value = encode_stored(new)
@@ -212,6 +242,21 @@ class Registry:
             if hooks is not None:
                 await hooks.write_failed(new, old)
         raise Conflict(f"too many concurrent updates of {kind.resource.plural} \"{name}\"")
+
+    async def _admit_update(self, kind: KindDefinition, new: dict[str, Any],
+                            old: dict[str, Any], ctx: WriteContext) -> dict[str, Any]:
+        """Managed fields, mutating admission, the strategy, validation, then validating
+        admission: Kubernetes' order for an update."""
+        if self.fields is not None and not ctx.applying:
+            self.fields.track(kind, new, old, ctx)
+        name = old["metadata"]["name"]
+        namespace = old["metadata"].get("namespace")
+        new = await self.admission.mutate(kind, "UPDATE", ctx, namespace=namespace, name=name,
+                                          obj=new, old=old) or new
+        new = self._prepare_update(kind, new, old, subresource=ctx.subresource)
+        await self.admission.validate(kind, "UPDATE", ctx, namespace=namespace, name=name,
+                                      obj=new, old=old)
+        return new
 
     def _prepare_update(self, kind: KindDefinition, new: dict[str, Any], old: dict[str, Any],
                         *, subresource: str | None) -> dict[str, Any]:
@@ -236,12 +281,17 @@ class Registry:
     # -- delete ---------------------------------------------------------------------
 
     async def delete(self, kind: KindDefinition, namespace: str | None, name: str,
-                     options: DeleteOptions) -> dict[str, Any]:
+                     options: DeleteOptions, ctx: WriteContext | None = None) -> dict[str, Any]:
         """Delete now, or mark for deletion (finalizers, graceful pods, namespaces)."""
+        ctx = ctx or system_context()
         for _ in range(_CAS_ATTEMPTS):
             kv = await self._read(kind, namespace, name)
             old = decode_kv(kv)
             self._check_preconditions(kind, old, options.preconditions)
+            await self.admission.mutate(kind, "DELETE", ctx, namespace=namespace, name=name,
+                                        obj=None, old=old)
+            await self.admission.validate(kind, "DELETE", ctx, namespace=namespace, name=name,
+                                          obj=None, old=old)
             finalizers = list(old["metadata"].get("finalizers") or [])
             policy_finalizer = {"Orphan": "orphan", "Foreground": "foregroundDeletion"}.get(
                 options.propagation_policy or "")
@@ -257,6 +307,8 @@ class Registry:
                     return old
                 result = await self.store.update(kv.key, value, mod_revision=kv.mod_revision)
                 if result.succeeded:
+                    if kind.resource == NAMESPACES:
+                        self._terminated[name] = time.monotonic() + _LIVE_LOOKUP_SECONDS
                     return _with_rv(pending, result.revision)
                 continue
             result = await self.store.delete(kv.key, mod_revision=kv.mod_revision)
