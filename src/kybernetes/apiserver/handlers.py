@@ -11,14 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+import yaml
 from aiohttp import web
 
 from kybernetes.api.errors import (
+    AlreadyExists,
     BadRequest,
     MethodNotAllowed,
     NotFound,
     UnsupportedMediaType,
     conflict,
+    invalid,
 )
 from kybernetes.api.fields import parse_field_selector
 from kybernetes.api.labels import parse_selector
@@ -27,6 +31,7 @@ from kybernetes.api.resources import BINDINGS
 from kybernetes.apiserver import admission, codec
 from kybernetes.apiserver.bodies import check_object, read_body, read_object
 from kybernetes.apiserver.context import WriteContext
+from kybernetes.apiserver.field_tracking import ManagedFields
 from kybernetes.apiserver.kinds.registry import KindRegistry
 from kybernetes.apiserver.lists import ListQuery, list_objects
 from kybernetes.apiserver.registry import MODIFIED, DeleteOptions, Registry
@@ -86,6 +91,7 @@ class ResourceHandlers:
         self.registry = registry
         self.subresources = subresources
         self.kinds = kinds
+        self.fields = ManagedFields()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         info = parse_path(request.path, self.kinds)
@@ -137,47 +143,60 @@ class ResourceHandlers:
         return object_response(request, info.kind, updated, warnings=[*warnings, *ctx.warnings])
 
     async def patch(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
-        """PATCH an object (or, through the status subresource, its status); server-side
-        apply creates a missing one."""
+        """PATCH an object (or, through the status subresource, its status); an apply
+        patch is server-side apply."""
         content_type = codec.media_type(request.headers.get("Content-Type"))
         if content_type not in PATCH_TYPES:
             raise_unsupported_patch(content_type)
+        check_patch_options(request, content_type)
         body = await read_body(request)
         ctx = write_context(request, info)
+        if content_type == APPLY_PATCH:
+            return await self.apply(request, info, body, ctx)
         kind, name = info.kind, str(info.name)
         warnings: list[str] = []
-        resource = kind.resource
-        if content_type == APPLY_PATCH:
-            body, content_type = apply_body(body), "application/strategic-merge-patch+json"
-            if info.subresource is None and not await self.exists(info):
-                return await self.apply_create(request, info, body, ctx)
 
         def mutate(old: dict[str, Any]) -> dict[str, Any]:
-            rv = old["metadata"]["resourceVersion"]
             new = apply_patch(old, body, content_type, kind.schema())
             if not isinstance(new, dict):
                 raise BadRequest("the patch did not produce an object")
-            if str((new.get("metadata") or {}).get("resourceVersion") or rv) != rv:
-                raise conflict(resource.plural, name, MODIFIED, resource.group)
+            check_resource_version(info, new, old)
             warnings[:] = admission.unknown_field_warnings(kind, new, ctx.field_validation)
             return new
 
         patched = await self.registry.guaranteed_update(kind, info.namespace, name, mutate, ctx)
         return object_response(request, kind, patched, warnings=[*warnings, *ctx.warnings])
 
-    async def exists(self, info: RequestInfo) -> bool:
-        try:
-            await self.registry.get(info.kind, info.namespace, str(info.name))
-        except NotFound:
-            return False
-        return True
+    async def apply(self, request: web.Request, info: RequestInfo, body: bytes,
+                    ctx: WriteContext) -> web.StreamResponse:
+        """Server-side apply: merge the configuration into the live object through the
+        whole update path (CAS, admission, strategy, validation), or create the object."""
+        kind = info.kind
+        warnings = admission.unknown_field_warnings(kind, apply_config(body),
+                                                    ctx.field_validation)
+        ctx.applying = True
 
-    async def apply_create(self, request: web.Request, info: RequestInfo, body: bytes,
-                           ctx: WriteContext) -> web.StreamResponse:
-        obj = codec.decode_body(body, codec.JSON)
-        check_object(info.resource, info, obj)
-        obj["metadata"].setdefault("name", info.name)
-        return await self.create_checked(request, info, obj, ctx)
+        def applied(live: dict[str, Any] | None) -> dict[str, Any]:
+            # Decoded afresh for each attempt: the write path defaults what it is given.
+            merged = self.fields.apply(kind, live, apply_config(body), ctx)
+            check_applied(info, merged)
+            if live is not None:
+                check_resource_version(info, merged, live)
+            return merged
+
+        try:
+            updated = await self.registry.guaranteed_update(kind, info.namespace,
+                                                            str(info.name), applied, ctx)
+        except NotFound:
+            if info.subresource is not None:
+                raise
+            try:
+                created = await self.registry.create(kind, info.namespace, applied(None), ctx)
+            except AlreadyExists:  # created meanwhile: apply to it
+                return await self.apply(request, info, body, ctx)
+            return object_response(request, kind, created, status=201,
+                                   warnings=[*warnings, *ctx.warnings])
+        return object_response(request, kind, updated, warnings=[*warnings, *ctx.warnings])
 
     async def create_checked(self, request: web.Request, info: RequestInfo,
                              obj: dict[str, Any], ctx: WriteContext) -> web.StreamResponse:
@@ -217,9 +236,64 @@ class ResourceHandlers:
             "metadata": {"resourceVersion": str(page.revision)}, "items": deleted})
 
 
-def apply_body(body: bytes) -> bytes:
-    """A server-side apply body (YAML or JSON) as JSON bytes."""
-    return codec.encode(codec.decode_body(body, "application/yaml"))
+def check_patch_options(request: web.Request, content_type: str) -> None:
+    """ValidatePatchOptions: an apply names its field manager; only an apply may force."""
+    if content_type == APPLY_PATCH:
+        if not request.query.get("fieldManager"):
+            raise invalid("PatchOptions", "", [("fieldManager", "FieldValueRequired",
+                                                "Required value: is required for apply patch")],
+                          group="meta.k8s.io")
+    elif "force" in request.query:
+        raise invalid("PatchOptions", "", [("force", "FieldValueForbidden",
+                                            "Forbidden: may not be specified for non-apply "
+                                            "patch")], group="meta.k8s.io")
+
+
+def apply_config(body: bytes) -> dict[str, Any]:
+    """The applied configuration: YAML (JSON being YAML, tried first as the common case)."""
+    try:
+        config = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        try:
+            config = yaml.safe_load(body.decode("utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            raise BadRequest(f"error decoding YAML: {e}") from None
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise BadRequest("error decoding YAML: error unmarshaling JSON: json: cannot unmarshal "
+                         f"{_json_type(config)} into Go value of type map[string]interface {{}}")
+    return config
+
+
+def _json_type(value: Any) -> str:
+    return {list: "array", str: "string", bool: "bool"}.get(type(value), "number")
+
+
+def check_resource_version(info: RequestInfo, new: dict[str, Any], old: dict[str, Any]
+                           ) -> None:
+    """A resourceVersion left in a patched object is a precondition: 409 when stale."""
+    rv = old["metadata"]["resourceVersion"]
+    if str((new.get("metadata") or {}).get("resourceVersion") or rv) != rv:
+        resource = info.resource
+        raise conflict(resource.plural, str(info.name), MODIFIED, resource.group)
+
+
+def check_applied(info: RequestInfo, obj: dict[str, Any]) -> None:
+    """checkName: the applied object keeps the kind, name and namespace of the URL."""
+    resource = info.resource
+    kind = obj.setdefault("kind", resource.kind)
+    if kind != resource.kind:
+        raise BadRequest(f'{kind} in version "{resource.version}" cannot be handled as a '
+                         f'{resource.kind}: the kind "{kind}" does not match "{resource.kind}"')
+    meta = obj.get("metadata") or {}
+    name, namespace = meta.get("name") or "", meta.get("namespace") or ""
+    if name != info.name:
+        raise BadRequest(f"the name of the object ({name}) does not match the name on the URL "
+                         f"({info.name})")
+    if info.namespace and namespace and namespace != info.namespace:
+        raise BadRequest(f"the namespace of the object ({namespace}) does not match the "
+                         f"namespace on the request ({info.namespace})")
 
 
 def raise_unsupported_patch(content_type: str) -> None:

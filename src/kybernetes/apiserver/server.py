@@ -24,6 +24,7 @@ from kybernetes.apiserver import bootstrap, pki
 from kybernetes.apiserver.app import build_app
 from kybernetes.apiserver.authn import Authenticator, load_token_file
 from kybernetes.apiserver.discovery import Discovery
+from kybernetes.apiserver.field_tracking import ManagedFields
 from kybernetes.apiserver.handlers import ResourceHandlers, write_context
 from kybernetes.apiserver.kinds.builtin import builtin_registry
 from kybernetes.apiserver.kinds.definition import WriteHooks
@@ -122,7 +123,8 @@ class ApiServer:
         self.cache = WatchCache(self.store, capacity=config.watch_cache_size)
         self.allocator = _allocator(self.store, config)
         self.kinds = builtin_registry()
-        self.registry = Registry(self.store, self.cache, self.kinds, hook_source=self)
+        self.registry = Registry(self.store, self.cache, self.kinds, hook_source=self,
+                                 fields=ManagedFields())
         self.runner: web.AppRunner | None = None
         self.compactor: asyncio.Task[None] | None = None
         self.advertise = config.advertise_address or default_advertise_address(

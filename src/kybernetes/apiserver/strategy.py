@@ -65,7 +65,7 @@ def prepare_for_update(kind: KindDefinition, new: Obj, old: Obj, *,
                        subresource: str | None) -> Obj:
     """The object to store for an update of `old` to `new` through `subresource`."""
     if subresource == "status":
-        result = copy.deepcopy(old)
+        result = _with_managed_fields(copy.deepcopy(old), new)
         if "status" in new:
             result["status"] = new["status"]
         else:
@@ -74,7 +74,7 @@ def prepare_for_update(kind: KindDefinition, new: Obj, old: Obj, *,
     if subresource == "binding":
         return new
     if subresource == "finalize":
-        result = copy.deepcopy(old)
+        result = _with_managed_fields(copy.deepcopy(old), new)
         result.setdefault("spec", {})["finalizers"] = list(
             (new.get("spec") or {}).get("finalizers") or [])
         return result
@@ -95,6 +95,17 @@ def prepare_for_update(kind: KindDefinition, new: Obj, old: Obj, *,
     if strategy.tracks_generation and strategy.spec_changed(new, old):
         meta["generation"] = int(old_meta.get("generation") or 0) + 1
     return new
+
+
+def _with_managed_fields(result: Obj, new: Obj) -> Obj:
+    """`result` carrying new's managedFields: a subresource write records its manager."""
+    managed = (new.get("metadata") or {}).get("managedFields")
+    meta = result.setdefault("metadata", {})
+    if managed:
+        meta["managedFields"] = managed
+    else:
+        meta.pop("managedFields", None)
+    return result
 
 
 def pending_delete(kind: KindDefinition, obj: Obj, *, grace: int | None,

@@ -167,7 +167,7 @@ class Subresources:
             set_path(obj, spec.spec_replicas, replicas)
             return obj
 
-        ctx = self.context_for(request, info).for_subresource(None)
+        ctx = self.context_for(request, info)
         updated = await self.registry.guaranteed_update(kind, info.namespace, name, rescale,
                                                         ctx)
         return json_response(to_scale(spec, updated))
