@@ -12,8 +12,12 @@ rules the old object already met: a configuration stored before a rule existed
 (a side-effecting webhook, duplicate names, an unknown review version, a bad
 selector value) may still be updated without fixing it.
 
-Not checked: the CEL of `matchConditions` (no CEL compiler here yet); their
-names, count and presence are.
+The CEL of `matchConditions` is compiled (with `object`, `oldObject`,
+`request`, `namespaceObject` and `authorizer` declared) and a compile error is
+the field's Invalid cause; expressions the old object already had are not
+compiled again, as Kubernetes keeps unchanged stored expressions valid.
+The rule, selector and matchConditions checks here also serve
+ValidatingAdmissionPolicy (admission_policy_validation.py).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import urllib.parse
 from typing import Any
 
 from kybernetes.api import meta as names
+from kybernetes.api.admission_expressions import compile_expression, declarations
+from kybernetes.api.cel import CompileError
 from kybernetes.api.field_errors import ErrorList, Obj, as_dict, as_list, validate_labels
 
 ADMISSION_REVIEW_VERSIONS = ("v1", "v1beta1")
@@ -73,10 +79,12 @@ class _Rules:
         versions = [set(map(str, as_list(h.get("admissionReviewVersions")))) for h in hooks]
         self.recognized_versions = fresh or all(
             not v or v.intersection(ADMISSION_REVIEW_VERSIONS) for v in versions)
+        self.stored_expressions = stored_expressions(
+            c for h in hooks for c in as_list(h.get("matchConditions")))
         hook_names = [h.get("name") for h in hooks]
         self.unique_names = fresh or len(hook_names) == len(set(hook_names))
         self.label_values = fresh or not any(
-            _selector_errors(h.get(key), key) for h in hooks
+            label_selector_errors(h.get(key), key) for h in hooks
             for key in ("namespaceSelector", "objectSelector"))
 
 
@@ -102,7 +110,7 @@ def _validate_webhook(errs: ErrorList, hook: Obj, path: str, rules: _Rules, *,
                       mutating: bool) -> None:
     _validate_fully_qualified_name(errs, hook.get("name") or "", f"{path}.name")
     for i, rule in enumerate(as_list(hook.get("rules"))):
-        _validate_rule(errs, as_dict(rule), f"{path}.rules[{i}]")
+        validate_rule(errs, as_dict(rule), f"{path}.rules[{i}]")
     _optional_one_of(errs, hook, "failurePolicy", FAILURE_POLICIES, path)
     _optional_one_of(errs, hook, "matchPolicy", MATCH_POLICIES, path)
     side_effects = hook.get("sideEffects")
@@ -118,12 +126,14 @@ def _validate_webhook(errs: ErrorList, hook: Obj, path: str, rules: _Rules, *,
                      "the timeout value must be between 1 and 30 seconds")
     for key in ("namespaceSelector", "objectSelector"):
         if hook.get(key) is not None:
-            errs.causes.extend(_selector_errors(hook[key], f"{path}.{key}",
-                                                check_values=rules.label_values))
+            errs.causes.extend(label_selector_errors(hook[key], f"{path}.{key}",
+                                                     check_values=rules.label_values))
     if mutating:
         _optional_one_of(errs, hook, "reinvocationPolicy", REINVOCATION_POLICIES, path)
     _validate_client_config(errs, as_dict(hook.get("clientConfig")), f"{path}.clientConfig")
-    _validate_match_conditions(errs, hook.get("matchConditions"), f"{path}.matchConditions")
+    validate_match_conditions(errs, hook.get("matchConditions"), f"{path}.matchConditions",
+                              declared=declarations(params=False),
+                              stored=rules.stored_expressions)
 
 
 def _optional_one_of(errs: ErrorList, hook: Obj, key: str, supported: tuple[str, ...],
@@ -163,7 +173,7 @@ def _validate_review_versions(errs: ErrorList, versions: Any, path: str, *,
 
 # --- rules -------------------------------------------------------------------------------
 
-def _validate_rule(errs: ErrorList, rule: Obj, path: str) -> None:
+def validate_rule(errs: ErrorList, rule: Obj, path: str) -> None:
     """validateRuleWithOperations, subresources allowed."""
     operations = as_list(rule.get("operations"))
     if not operations:
@@ -224,7 +234,7 @@ def _validate_resources(errs: ErrorList, resources: list[Any], path: str) -> Non
 
 # --- selectors, client config, match conditions ------------------------------------------
 
-def _selector_errors(selector: Any, path: str, *, check_values: bool = True) -> list[Any]:
+def label_selector_errors(selector: Any, path: str, *, check_values: bool = True) -> list[Any]:
     """metav1validation.ValidateLabelSelector, as causes."""
     errs = ErrorList()
     selector = as_dict(selector)
@@ -302,7 +312,9 @@ def _validate_service(errs: ErrorList, service: Obj, path: str) -> None:
             errs.invalid(f"{path}.path", url_path, f"segment[{i}]: {problem}")
 
 
-def _validate_match_conditions(errs: ErrorList, conditions: Any, path: str) -> None:
+def validate_match_conditions(errs: ErrorList, conditions: Any, path: str, *,
+                              declared: frozenset[str], stored: frozenset[str]) -> None:
+    """Count, names and CEL of matchConditions; `stored` expressions are not recompiled."""
     conditions = as_list(conditions)
     if len(conditions) > MAX_MATCH_CONDITIONS:
         errs.causes.append((path, TOO_MANY, f"Too many: {len(conditions)}: must have at most "
@@ -310,11 +322,27 @@ def _validate_match_conditions(errs: ErrorList, conditions: Any, path: str) -> N
     seen: set[str] = set()
     for i, condition in enumerate(conditions):
         condition, p = as_dict(condition), f"{path}[{i}]"
-        if not str(condition.get("expression") or "").strip():
+        expression = str(condition.get("expression") or "").strip()
+        if not expression:
             errs.required(f"{p}.expression")
+        elif expression not in stored:
+            check_expression(errs, expression, f"{p}.expression", declared)
         name = condition.get("name") or ""
         errs.required_valid(f"{p}.name", name, names.is_qualified_name)
         if name and name in seen:
             errs.duplicate(f"{p}.name", name)
         seen.add(name)
 
+
+def check_expression(errs: ErrorList, expression: str, path: str,
+                     declared: frozenset[str]) -> None:
+    """An Invalid cause carrying cel-go's compile report when `expression` does not compile."""
+    try:
+        compile_expression(expression, declared)
+    except CompileError as e:
+        errs.invalid(path, expression, str(e))
+
+
+def stored_expressions(conditions: Any) -> frozenset[str]:
+    """The expressions of stored matchConditions (kept valid whatever the compiler says now)."""
+    return frozenset(str(as_dict(c).get("expression") or "").strip() for c in as_list(conditions))

@@ -79,15 +79,30 @@ DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment", True, ("deploy
                        ("status", "scale"), categories=("all",))
 REPLICA_SETS = Resource("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",),
                         ("status", "scale"), categories=("all",))
+MUTATING_WEBHOOK_CONFIGURATIONS = Resource(
+    "admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
+    "MutatingWebhookConfiguration", False, categories=("api-extensions",))
+VALIDATING_WEBHOOK_CONFIGURATIONS = Resource(
+    "admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
+    "ValidatingWebhookConfiguration", False, categories=("api-extensions",))
+VALIDATING_ADMISSION_POLICIES = Resource(
+    "admissionregistration.k8s.io", "v1", "validatingadmissionpolicies",
+    "ValidatingAdmissionPolicy", False, subresources=("status",), categories=("api-extensions",))
+VALIDATING_ADMISSION_POLICY_BINDINGS = Resource(
+    "admissionregistration.k8s.io", "v1", "validatingadmissionpolicybindings",
+    "ValidatingAdmissionPolicyBinding", False, categories=("api-extensions",))
 
 ALL: tuple[Resource, ...] = (
     NAMESPACES, PODS, REPLICATION_CONTROLLERS, SERVICES, ENDPOINTS, NODES, EVENTS,
     CONFIGMAPS, SECRETS, SERVICE_ACCOUNTS, BINDINGS, LEASES, DEPLOYMENTS, REPLICA_SETS,
+    MUTATING_WEBHOOK_CONFIGURATIONS, VALIDATING_WEBHOOK_CONFIGURATIONS,
+    VALIDATING_ADMISSION_POLICIES, VALIDATING_ADMISSION_POLICY_BINDINGS,
 )
 
 # Group versions in the order discovery lists them.
 GROUP_VERSIONS: tuple[tuple[str, str], ...] = (("", "v1"), ("apps", "v1"),
-                                               ("coordination.k8s.io", "v1"))
+                                               ("coordination.k8s.io", "v1"),
+                                               ("admissionregistration.k8s.io", "v1"))
 
 _BY_PLURAL: dict[tuple[str, str], Resource] = {(r.group, r.plural): r for r in ALL}
 _BY_KIND: dict[tuple[str, str], Resource] = {(r.api_version, r.kind): r for r in ALL}

@@ -24,6 +24,7 @@ from kybernetes.apiserver import bootstrap, pki
 from kybernetes.apiserver.app import build_app
 from kybernetes.apiserver.authn import Authenticator, load_token_file
 from kybernetes.apiserver.discovery import Discovery
+from kybernetes.apiserver.dynamic_admission import dynamic_admission
 from kybernetes.apiserver.field_tracking import ManagedFields
 from kybernetes.apiserver.handlers import ResourceHandlers, write_context
 from kybernetes.apiserver.kinds.builtin import builtin_registry
@@ -123,8 +124,9 @@ class ApiServer:
         self.cache = WatchCache(self.store, capacity=config.watch_cache_size)
         self.allocator = _allocator(self.store, config)
         self.kinds = builtin_registry()
+        admission, self.webhooks = dynamic_admission(self.cache, self.kinds)
         self.registry = Registry(self.store, self.cache, self.kinds, hook_source=self,
-                                 fields=ManagedFields())
+                                 fields=ManagedFields(), admission=admission)
         self.runner: web.AppRunner | None = None
         self.compactor: asyncio.Task[None] | None = None
         self.advertise = config.advertise_address or default_advertise_address(
@@ -218,6 +220,7 @@ class ApiServer:
         await self.cache.aclose()
         if self.runner is not None:
             await self.runner.cleanup()
+        await self.webhooks.aclose()
         await self.allocator.aclose()
         await cancel_and_wait(self.compactor)
         await self.store.aclose()

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from kybernetes.apiserver.kinds.admissionregistration import (
+    mutatingwebhookconfiguration,
+    validatingadmissionpolicy,
+    validatingadmissionpolicybinding,
+    validatingwebhookconfiguration,
+)
 from kybernetes.apiserver.kinds.apps import deployment, replicaset
 from kybernetes.apiserver.kinds.coordination import lease
 from kybernetes.apiserver.kinds.core import (
@@ -25,6 +31,8 @@ BUILTIN: tuple[KindDefinition, ...] = tuple(m.DEFINITION for m in (
     serviceaccount, binding,
     deployment, replicaset,
     lease,
+    mutatingwebhookconfiguration, validatingwebhookconfiguration, validatingadmissionpolicy,
+    validatingadmissionpolicybinding,
 ))
 
 

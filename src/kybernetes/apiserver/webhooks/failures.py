@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kybernetes.api.errors import ApiError, BadRequest, InternalError, from_status
+from kybernetes.api.errors import ApiError, BadRequest, Forbidden, InternalError, from_status
+from kybernetes.apiserver.webhooks.attributes import AdmissionAttributes
 
 
 class CallFailure(Exception):
@@ -52,6 +53,17 @@ def denied(webhook: str, result: Any) -> ApiError:
                          "details": details})
     error.reason = reason  # kept even when empty: clients then print no reason, as with Kubernetes
     return error
+
+
+def forbidden(attrs: AdmissionAttributes, message: str) -> Forbidden:
+    """admission.NewForbidden: `<resource>.<group> "name" is forbidden: <message>`."""
+    qualified = f"{attrs.resource}.{attrs.group}" if attrs.group else attrs.resource
+    subject = f'{qualified} "{attrs.name}"' if attrs.name else qualified
+    details: dict[str, Any] = {"name": attrs.name}
+    if attrs.group:
+        details["group"] = attrs.group
+    details["kind"] = attrs.resource
+    return Forbidden(f"{subject} is forbidden: {message}", details=details)
 
 
 def dry_run_unsupported(webhook: str) -> BadRequest:

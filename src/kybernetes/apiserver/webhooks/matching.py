@@ -9,16 +9,24 @@ A selector error or a missing namespace fails the request only when a rule of
 the webhook matches, as there.
 
 matchPolicy needs nothing beyond Exact: we serve one version per resource, so
-no equivalent resource exists to match through. matchConditions (CEL) are not
-evaluated (no CEL here yet): a webhook that has them is called as if they held.
+no equivalent resource exists to match through. matchConditions (CEL) are
+evaluated last, only for a webhook that matched otherwise: a false condition
+skips it, and an evaluation error skips it under `failurePolicy: Ignore` and is
+a 403 under Fail (`pods "p" is forbidden: expression '…' resulted in error: …`).
+
+The rule and selector predicates are public: ValidatingAdmissionPolicy's
+matchConstraints use the very same ones.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from kybernetes.api.admission_expressions import declarations
+from kybernetes.api.cel import CelError
 from kybernetes.api.errors import ApiError, BadRequest, not_found
 from kybernetes.api.labels import Selector, from_label_selector
 from kybernetes.apiserver.webhooks.attributes import (
@@ -28,7 +36,10 @@ from kybernetes.apiserver.webhooks.attributes import (
     NamespaceLabels,
     Obj,
 )
-from kybernetes.apiserver.webhooks.failures import internal_error
+from kybernetes.apiserver.webhooks.conditions import ConditionError, MatchConditions, activation
+from kybernetes.apiserver.webhooks.failures import forbidden, internal_error
+
+log = logging.getLogger("kybernetes.apiserver.webhooks")
 
 MAX_TIMEOUT_SECONDS = 30
 DEFAULT_TIMEOUT_SECONDS = 10
@@ -85,19 +96,33 @@ def is_exempt(attrs: AdmissionAttributes) -> bool:
 def should_call(hook: Hook, attrs: AdmissionAttributes, namespace_labels: NamespaceLabels) -> bool:
     """ShouldCallHook: selectors, then rules; a selector's error counts only if a rule matches."""
     namespace_match, namespace_error = _attempt(
-        lambda: _matches_namespace(hook, attrs, namespace_labels))
-    object_match, object_error = _attempt(lambda: _matches_object(hook, attrs))
+        lambda: namespace_matches(hook.spec.get("namespaceSelector"), attrs, namespace_labels))
+    object_match, object_error = _attempt(
+        lambda: object_matches(hook.spec.get("objectSelector"), attrs))
     if (not namespace_match and namespace_error is None) or (
             not object_match and object_error is None):
         return False
-    if not any(_matches_rule(rule, attrs) for rule in hook.spec.get("rules") or []
+    if not any(matches_rule(rule, attrs) for rule in hook.spec.get("rules") or []
                if isinstance(rule, dict)):
         return False
     if namespace_error is not None:
         raise namespace_error
     if object_error is not None:
         raise object_error
-    return True
+    return _conditions_hold(hook, attrs)
+
+
+def _conditions_hold(hook: Hook, attrs: AdmissionAttributes) -> bool:
+    conditions = [c for c in hook.spec.get("matchConditions") or [] if isinstance(c, dict)]
+    if not conditions:
+        return True
+    try:
+        compiled = MatchConditions.compile(conditions, declarations(params=False))
+        return compiled.matches(activation(attrs), fails_open=hook.fails_open)
+    except (ConditionError, CelError) as e:
+        log.warning("failed evaluating match conditions",
+                    extra={"webhook": hook.name, "error": str(e)})
+        raise forbidden(attrs, str(e)) from None
 
 
 def _attempt(check: Callable[[], bool]) -> tuple[bool, ApiError | None]:
@@ -107,21 +132,21 @@ def _attempt(check: Callable[[], bool]) -> tuple[bool, ApiError | None]:
         return False, e
 
 
-def _selector(hook: Hook, key: str) -> Selector:
-    """A webhook's selector; a missing one is `{}` (the stored default), a bad one a 500."""
-    value = hook.spec.get(key)
+def _selector(value: Any) -> Selector:
+    """A selector as stored; a missing one is `{}` (the stored default), a bad one a 500."""
     try:
         return from_label_selector({} if value is None else value)
     except BadRequest as e:
         raise internal_error(e.message) from None
 
 
-def _matches_namespace(hook: Hook, attrs: AdmissionAttributes,
-                       namespace_labels: NamespaceLabels) -> bool:
+def namespace_matches(selector_value: Any, attrs: AdmissionAttributes,
+                      namespace_labels: NamespaceLabels) -> bool:
+    """predicates/namespace: the request's namespace (or Namespace object) against a selector."""
     is_namespace = attrs.group == "" and attrs.resource == "namespaces"
     if not attrs.namespaced and not is_namespace:
         return True  # cluster-scoped objects are never exempted
-    selector = _selector(hook, "namespaceSelector")
+    selector = _selector(selector_value)
     if selector.empty:
         return True
     if is_namespace and not attrs.subresource and attrs.operation in (CREATE, UPDATE):
@@ -133,8 +158,9 @@ def _matches_namespace(hook: Hook, attrs: AdmissionAttributes,
     return selector.matches(labels)
 
 
-def _matches_object(hook: Hook, attrs: AdmissionAttributes) -> bool:
-    selector = _selector(hook, "objectSelector")
+def object_matches(selector_value: Any, attrs: AdmissionAttributes) -> bool:
+    """predicates/object: the object or the old object against a selector."""
+    selector = _selector(selector_value)
     if selector.empty:
         return True
     return any(obj is not None and selector.matches(_labels(obj))
@@ -146,7 +172,8 @@ def _labels(obj: Obj | None) -> dict[str, str]:
     return labels if isinstance(labels, dict) else {}
 
 
-def _matches_rule(rule: Obj, attrs: AdmissionAttributes) -> bool:
+def matches_rule(rule: Obj, attrs: AdmissionAttributes) -> bool:
+    """A RuleWithOperations: operation, group, version, resource/subresource and scope."""
     operations = rule.get("operations") or []
     return (_matches_scope(rule.get("scope"), attrs)
             and ("*" in operations or attrs.operation in operations)
