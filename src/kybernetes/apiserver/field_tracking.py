@@ -99,5 +99,5 @@ class ManagedFields:
                 subresource=subresource, now=now, schema=schema, ignored=ignored)
         merged, _ = fieldmanager.apply(
             live, config, managed, manager=ctx.field_manager, api_version=api_version,
-            force=ctx.force, schema=schema, ignored=ignored, now=now)
+            force=ctx.force, schema=schema, ignored=ignored, subresource=subresource, now=now)
         return merged

@@ -47,13 +47,16 @@ def apply(
     force: bool,
     schema: dict[str, Any] | None,
     ignored: FieldSet | None = None,
+    subresource: str = "",
     now: str,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The merged object (with its managedFields) and its new managedFields.
 
-    `live` is None for a create. Raises errors.Conflict (409) on conflicts,
-    errors.BadRequest for a config of another version or carrying managedFields,
-    and a 500 for a config the schema cannot address (a keyed item without its key).
+    `live` is None for a create; `subresource` names the endpoint applied through
+    (an applier of `status` is another manager than the same name on the resource).
+    Raises errors.Conflict (409) on conflicts, errors.BadRequest for a config of
+    another version or carrying managedFields, and a 500 for a config the schema
+    cannot address (a keyed item without its key).
     The result shares untouched subtrees with `live` and `applied`.
     """
     _check_config(applied, api_version)
@@ -71,6 +74,7 @@ def apply(
         api_version=api_version,
         shape=shape,
         ignored=ignored or FieldSet(),
+        subresource=subresource,
         now=now,
     )
     try:
@@ -123,12 +127,13 @@ class _Apply:
         api_version: str,
         shape: Shape,
         ignored: FieldSet,
+        subresource: str,
         now: str,
     ) -> None:
         self.live, self.applied, self.entries = live, applied, entries
         self.manager, self.api_version, self.shape = manager, api_version, shape
-        self.ignored, self.now = ignored, now
-        self.key = mf.identity(manager, mf.APPLY, api_version)
+        self.ignored, self.subresource, self.now = ignored, subresource, now
+        self.key = mf.identity(manager, mf.APPLY, api_version, subresource)
 
     def once(self, force: bool) -> tuple[dict[str, Any], mf.Managed]:
         """Merge, prune and settle ownership; ApplyConflicts unless forced."""
@@ -162,6 +167,7 @@ class _Apply:
                 manager=self.manager,
                 operation=mf.APPLY,
                 api_version=self.api_version,
+                subresource=self.subresource,
                 fields=applied_set,
                 time=time,
                 source=source,

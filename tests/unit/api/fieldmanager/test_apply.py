@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from kybernetes.api import errors
-from kybernetes.api.fieldmanager import FieldSet, apply, update_managed_fields
+from kybernetes.api.fieldmanager import FieldSet, apply, reset_fields, update_managed_fields
 
 T0, T1, T2 = "2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z", "2024-01-03T00:00:00Z"
 
@@ -231,6 +231,29 @@ def test_status_in_an_applied_config_is_not_recorded(
     config["status"] = {"replicas": 1}
     _, managed = _apply(None, config, deployment_schema, main_reset)
     assert "f:status" not in managed[0]["fieldsV1"]
+
+
+def test_an_applier_of_status_is_its_own_manager(deployment_schema: Any, config: Any) -> None:
+    live, _ = _apply(None, config, deployment_schema, reset_fields(deployment_schema))
+    status = {"apiVersion": "apps/v1", "kind": "Deployment", "status": {"replicas": 2}}
+    managed = live["metadata"]["managedFields"]
+    _, entries = apply(
+        live,
+        status,
+        managed,
+        manager="kubectl",
+        api_version="apps/v1",
+        force=False,
+        schema=deployment_schema,
+        ignored=reset_fields(deployment_schema, "status"),
+        subresource="status",
+        now=T2,
+    )
+    assert [(e["manager"], e["operation"], e.get("subresource")) for e in entries] == [
+        ("kubectl", "Apply", None),
+        ("kubectl", "Apply", "status"),
+    ]
+    assert entries[1]["fieldsV1"] == {"f:status": {"f:replicas": {}}}
 
 
 def test_a_config_of_another_version_is_a_bad_request(
