@@ -76,10 +76,10 @@ async def create_configmap(client: ApiClient, ns: str, name: str, data: dict[str
                                 body={"metadata": {"name": name}, "data": data})
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
+async def eventually(check: Callable[[], Awaitable[Any]], within: float = 10.0) -> Any:
     """The first result of `check` that does not raise AssertionError (the watch cache
     follows the store within moments, as Kubernetes' informers do)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         try:
             return await check()
