@@ -75,6 +75,9 @@ SECRETS = Resource("", "v1", "secrets", "Secret", True)
 SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",))
 BINDINGS = Resource("", "v1", "bindings", "Binding", True, verbs=("create",))
 LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease", True)
+CUSTOM_RESOURCE_DEFINITIONS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions",
+                                       "CustomResourceDefinition", False, ("crd", "crds"),
+                                       ("status",), categories=("api-extensions",))
 DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment", True, ("deploy",),
                        ("status", "scale"), categories=("all",))
 REPLICA_SETS = Resource("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",),

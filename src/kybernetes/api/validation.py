@@ -75,12 +75,16 @@ def _validate_owner_references(errs: ErrorList, refs: Any, path: str) -> None:
         errs.invalid(path, refs, "Only one reference can have Controller set to true.")
 
 
-def _validate_finalizers(errs: ErrorList, finalizers: Any, path: str) -> None:
+def _validate_finalizers(errs: ErrorList, finalizers: Any, path: str, *,
+                         standard_only: bool) -> None:
+    """Qualified names, no repeats; built-in kinds (pkg/apis/core/validation) also refuse
+    an unqualified name that is not a standard finalizer (CRDs and custom resources,
+    validated by apimachinery's generic checks, do not)."""
     seen: set[str] = set()
     for finalizer in as_list(finalizers):
         text = str(finalizer)
         errs.each(path, text, names.is_qualified_name(text))
-        if "/" not in text and text not in _STANDARD_FINALIZERS:
+        if standard_only and "/" not in text and text not in _STANDARD_FINALIZERS:
             errs.invalid(path, text, "name is neither a standard finalizer name nor is it "
                                      "fully qualified")
         if text in seen:
@@ -89,7 +93,8 @@ def _validate_finalizers(errs: ErrorList, finalizers: Any, path: str) -> None:
 
 
 def validate_object_meta(errs: ErrorList, metadata: Any, *, namespaced: bool,
-                         name_check: NameCheck, path: str = "metadata") -> None:
+                         name_check: NameCheck, path: str = "metadata",
+                         builtin: bool = True) -> None:
     """ValidateObjectMeta: name/generateName, namespace, labels, annotations, owners."""
     metadata = as_dict(metadata)
     name, generate = metadata.get("name") or "", metadata.get("generateName") or ""
@@ -108,7 +113,8 @@ def validate_object_meta(errs: ErrorList, metadata: Any, *, namespaced: bool,
     validate_labels(errs, metadata.get("labels"), f"{path}.labels")
     _validate_annotations(errs, metadata.get("annotations"), f"{path}.annotations")
     _validate_owner_references(errs, metadata.get("ownerReferences"), f"{path}.ownerReferences")
-    _validate_finalizers(errs, metadata.get("finalizers"), f"{path}.finalizers")
+    _validate_finalizers(errs, metadata.get("finalizers"), f"{path}.finalizers",
+                         standard_only=builtin)
 
 
 def _validate_meta_update(errs: ErrorList, new: Any, old: Any) -> None:
@@ -311,7 +317,7 @@ Validator = Callable[[ErrorList, Obj, Obj | None], None]
 
 def validate_object(obj: Obj, old: Obj | None, *, schema_root: schema.Node | None,
                     namespaced: bool, name_check: NameCheck,
-                    check: Validator | None) -> list[Cause]:
+                    check: Validator | None, builtin: bool = True) -> list[Cause]:
     """Every problem with `obj` (and with the change from `old`), as (field, reason, message):
     JSON types against the schema first (nothing below may read a field of the wrong
     type), then metadata, then the kind's own `check`."""
@@ -320,7 +326,8 @@ def validate_object(obj: Obj, old: Obj | None, *, schema_root: schema.Node | Non
         return [(path, TYPE_INVALID, f'Invalid value: "{actual}": {path or "body"} in body must '
                  f'be of type {expected}: "{actual}"') for path, expected, actual in wrong_types]
     errs = ErrorList()
-    validate_object_meta(errs, obj.get("metadata"), namespaced=namespaced, name_check=name_check)
+    validate_object_meta(errs, obj.get("metadata"), namespaced=namespaced, name_check=name_check,
+                         builtin=builtin)
     if old is not None:
         _validate_meta_update(errs, obj.get("metadata"), old.get("metadata"))
     if check is not None:

@@ -7,7 +7,8 @@ warnings clients expect:
 
 * validation problems → ``422 Invalid`` with one cause per field;
 * unknown fields with ``fieldValidation=Strict`` → ``400 BadRequest``
-  ``strict decoding error: unknown field "spec.x"``; with ``Warn`` (the server
+  ``Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown
+  field "spec.x"``; with ``Warn`` (the server
   default, as in Kubernetes) a ``299`` warning per field; ``Ignore`` drops them.
 """
 
@@ -41,7 +42,9 @@ def unknown_field_warnings(kind: KindDefinition, obj: dict[str, Any], mode: str
         return []
     messages = [f'unknown field "{path}"' for path in unknown]
     if mode == "Strict":
-        raise BadRequest("strict decoding error: " + ", ".join(messages))
+        r = kind.resource
+        raise BadRequest(f'{r.kind} in version "{r.version}" cannot be handled as a {r.kind}: '
+                         "strict decoding error: " + ", ".join(messages))
     return messages
 
 

@@ -39,7 +39,7 @@ from kybernetes.apiserver.handlers import ResourceHandlers
 from kybernetes.apiserver.metrics import Metrics
 from kybernetes.apiserver.openapi import OpenApi
 from kybernetes.apiserver.request_info import NOT_FOUND
-from kybernetes.apiserver.responses import error_body, json_response
+from kybernetes.apiserver.responses import add_warnings, error_body, json_response
 from kybernetes.storage.errors import (
     CompactedError,
     FutureRevisionError,
@@ -168,6 +168,12 @@ def build_app(handlers: ResourceHandlers, *, authenticator: Authenticator, metri
         response.headers["Content-Type"] = content_type
         return response
 
+    async def deprecation_warning(request: web.Request, response: web.StreamResponse) -> None:
+        info = request.get("info")
+        if info is not None and info.kind.deprecation_warning:
+            add_warnings(response, [info.kind.deprecation_warning])
+
+    app.on_response_prepare.append(deprecation_warning)
     router = app.router
     for path in ("/healthz", "/livez", "/readyz"):
         router.add_get(path, health)

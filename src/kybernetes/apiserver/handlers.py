@@ -157,7 +157,8 @@ class ResourceHandlers:
         warnings: list[str] = []
 
         def mutate(old: dict[str, Any]) -> dict[str, Any]:
-            new = apply_patch(old, body, content_type, kind.schema())
+            new = apply_patch(old, body, content_type,
+                              kind.schema() if kind.strategic_merge else None)
             if not isinstance(new, dict):
                 raise BadRequest("the patch did not produce an object")
             check_resource_version(info, new, old)

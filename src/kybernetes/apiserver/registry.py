@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from kybernetes.api.errors import (
     Conflict,
     Forbidden,
+    MethodNotAllowed,
     already_exists,
     conflict,
     invalid,
@@ -141,6 +142,8 @@ class Registry:
         """Store a new object; 409 AlreadyExists when the name is taken."""
         ctx = ctx or system_context()
         resource = kind.resource
+        if kind.creates_refused:
+            raise MethodNotAllowed(kind.creates_refused)
         meta = obj.setdefault("metadata", {})
         if resource.namespaced:
             meta["namespace"] = namespace
@@ -166,6 +169,8 @@ class Registry:
         default_and_validate(kind, obj)
         await self.admission.validate(kind, "CREATE", ctx, namespace=namespace,
                                       name=meta["name"], obj=obj, old=None)
+        if kind.storage_version:
+            obj["apiVersion"] = kind.storage_version
         hooks = self._hooks(kind)
         if hooks is not None:
             await hooks.before_write(obj, None, dry_run=ctx.dry_run)
@@ -293,6 +298,9 @@ class Registry:
             await self.admission.validate(kind, "DELETE", ctx, namespace=namespace, name=name,
                                           obj=None, old=old)
             finalizers = list(old["metadata"].get("finalizers") or [])
+            if not old["metadata"].get("deletionTimestamp"):
+                finalizers += [f for f in kind.strategy.finalizers_on_delete(old)
+                               if f not in finalizers]
             policy_finalizer = {"Orphan": "orphan", "Foreground": "foregroundDeletion"}.get(
                 options.propagation_policy or "")
             if policy_finalizer and policy_finalizer not in finalizers:

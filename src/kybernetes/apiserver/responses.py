@@ -70,7 +70,9 @@ def partial_metadata(obj: dict[str, Any]) -> dict[str, Any]:
 
 def object_response(request: web.Request, kind: KindDefinition, obj: dict[str, Any], *,
                     status: int = 200, warnings: Iterable[str] = ()) -> web.Response:
-    """One object, or its Table row / metadata when the client asks so."""
+    """One object (as the request's version shows it), or its Table row / metadata when
+    the client asks so."""
+    obj = kind.present(obj)
     as_kind = wants(request)
     if as_kind == "Table":
         return json_response(tables.table_for(kind.table, [obj], request), status=status,
@@ -90,7 +92,7 @@ def list_response(request: web.Request, kind: KindDefinition, items: list[Entry]
         meta["remainingItemCount"] = remaining
     as_kind = wants(request)
     if as_kind == "Table":
-        table = tables.table_for(kind.table, [e.obj for e in items], request)
+        table = tables.table_for(kind.table, [kind.present(e.obj) for e in items], request)
         table["metadata"] = {**table.get("metadata", {}), **meta}
         return json_response(table)
     if as_kind.startswith("PartialObjectMetadata"):
@@ -100,5 +102,7 @@ def list_response(request: web.Request, kind: KindDefinition, items: list[Entry]
     resource = kind.resource
     head = orjson.dumps({"kind": f"{resource.kind}List", "apiVersion": resource.api_version,
                          "metadata": meta})
-    body = b"".join((head[:-1], b',"items":[', b",".join(e.raw for e in items), b"]}"))
+    api_version = resource.api_version
+    body = b"".join((head[:-1], b',"items":[', b",".join(e.raw_as(api_version) for e in items),
+                     b"]}"))
     return web.Response(body=body, content_type=JSON)

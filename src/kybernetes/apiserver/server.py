@@ -23,6 +23,7 @@ from kybernetes import storage
 from kybernetes.apiserver import bootstrap, pki
 from kybernetes.apiserver.app import build_app
 from kybernetes.apiserver.authn import Authenticator, load_token_file
+from kybernetes.apiserver.crd.controller import CrdController
 from kybernetes.apiserver.discovery import Discovery
 from kybernetes.apiserver.dynamic_admission import dynamic_admission
 from kybernetes.apiserver.field_tracking import ManagedFields
@@ -127,6 +128,7 @@ class ApiServer:
         admission, self.webhooks = dynamic_admission(self.cache, self.kinds)
         self.registry = Registry(self.store, self.cache, self.kinds, hook_source=self,
                                  fields=ManagedFields(), admission=admission)
+        self.crds = CrdController(self.registry, self.cache)
         self.runner: web.AppRunner | None = None
         self.compactor: asyncio.Task[None] | None = None
         self.advertise = config.advertise_address or default_advertise_address(
@@ -155,6 +157,7 @@ class ApiServer:
         await self.cache.start()
         await self.allocator.start()
         await bootstrap.system_namespaces(self.registry)
+        await self.crds.start()
         await bootstrap.kubernetes_service(
             self.registry, port=cfg.port, address=self.advertise,
             cluster_ip=self.allocator.kubernetes_service_ip)
@@ -217,6 +220,7 @@ class ApiServer:
         if self.runner is not None:
             for site in list(self.runner.sites):
                 await site.stop()
+        await self.crds.aclose()
         await self.cache.aclose()
         if self.runner is not None:
             await self.runner.cleanup()

@@ -28,7 +28,7 @@ _NAME_DOC = ("Name must be unique within a namespace. Is required when creating 
              "although some resources may allow a client to request the generation of an "
              "appropriate name automatically. Name is primarily intended for creation "
              "idempotence and configuration definition. Cannot be updated.")
-_AGE_DOC = ("CreationTimestamp is a timestamp representing the server time when this object "
+AGE_DOC = ("CreationTimestamp is a timestamp representing the server time when this object "
             "was created. It is not guaranteed to be set in happens-before order across "
             "separate operations. Clients may not set this value. It is represented in "
             "RFC3339 form and is in UTC.")
@@ -432,7 +432,7 @@ def column_definitions(spec: TableSpec) -> list[Obj]:
     out = []
     for name, kind, priority in spec.columns:
         fmt = spec.formats.get(name, "name" if name == "Name" else "")
-        doc = _NAME_DOC if name == "Name" else _AGE_DOC if name == "Age" else \
+        doc = _NAME_DOC if name == "Name" else AGE_DOC if name == "Age" else \
             spec.descriptions.get(name, "")
         out.append({"name": name, "type": kind, "format": fmt, "description": doc,
                     "priority": priority})

@@ -68,11 +68,12 @@ class _Encoder:
 
     def line(self, type_: str, entry: Entry) -> bytes:
         if self.as_kind == "Table":
-            table = tables.table_for(self.kind.table, [entry.obj], self.request)
+            table = tables.table_for(self.kind.table, [self.kind.present(entry.obj)],
+                                     self.request)
             return orjson.dumps({"type": type_, "object": table}) + b"\n"
         if self.as_kind.startswith("PartialObjectMetadata"):
             return orjson.dumps({"type": type_, "object": partial_metadata(entry.obj)}) + b"\n"
-        return entry.event_line(type_)
+        return entry.event_line(type_, self.kind.resource.api_version)
 
     def bookmark(self, revision: int, *, annotations: dict[str, str] | None = None) -> bytes:
         meta: dict[str, Any] = {"resourceVersion": str(revision)}

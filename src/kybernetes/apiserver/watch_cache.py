@@ -57,12 +57,13 @@ class Entry:
     """One object at one revision; its JSON bytes (and watch event lines) are made
     once and shared by every list and watcher."""
 
-    __slots__ = ("_lines", "_raw", "key", "obj", "rv")
+    __slots__ = ("_lines", "_raw", "_versions", "key", "obj", "rv")
 
     def __init__(self, key: str, obj: dict[str, Any], rv: int) -> None:
         self.key, self.obj, self.rv = key, obj, rv
         self._raw: bytes | None = None
-        self._lines: dict[str, bytes] | None = None
+        self._lines: dict[tuple[str, str], bytes] | None = None
+        self._versions: dict[str, bytes] | None = None
 
     @property
     def raw(self) -> bytes:
@@ -70,14 +71,28 @@ class Entry:
             self._raw = orjson.dumps(self.obj)
         return self._raw
 
-    def event_line(self, type_: str) -> bytes:
-        """``{"type":…,"object":…}\n`` for a watch stream."""
+    def raw_as(self, api_version: str) -> bytes:
+        """The JSON bytes under `api_version`: a custom resource stored in one version is
+        served in every version of its CRD (conversion None changes only apiVersion)."""
+        if self.obj.get("apiVersion", api_version) == api_version:
+            return self.raw
+        if self._versions is None:
+            self._versions = {}
+        found = self._versions.get(api_version)
+        if found is None:
+            found = self._versions[api_version] = orjson.dumps(
+                {**self.obj, "apiVersion": api_version})
+        return found
+
+    def event_line(self, type_: str, api_version: str = "") -> bytes:
+        """``{"type":…,"object":…}\n`` for a watch stream (in `api_version` if given)."""
         if self._lines is None:
             self._lines = {}
-        line = self._lines.get(type_)
+        line = self._lines.get((type_, api_version))
         if line is None:
-            line = self._lines[type_] = b"".join(
-                (b'{"type":"', type_.encode(), b'","object":', self.raw, b"}\n"))
+            raw = self.raw_as(api_version) if api_version else self.raw
+            line = self._lines[(type_, api_version)] = b"".join(
+                (b'{"type":"', type_.encode(), b'","object":', raw, b"}\n"))
         return line
 
 

@@ -103,7 +103,8 @@ def test_yaml_bodies_are_accepted(http: Http) -> None:
 def test_unknown_fields_strict_warn_ignore(http: Http) -> None:
     body = {**cm("strict"), "bogus": 1}
     status = assert_status(http("POST", CMS, body, fieldValidation="Strict"), 400, "BadRequest")
-    assert status["message"] == 'strict decoding error: unknown field "bogus"'
+    assert status["message"] == ('ConfigMap in version "v1" cannot be handled as a ConfigMap: '
+                                 'strict decoding error: unknown field "bogus"')
     warned = http("POST", CMS, body, fieldValidation="Warn")
     assert warned.status_code == 201
     assert 'unknown field \\"bogus\\"' in warned.headers["Warning"]

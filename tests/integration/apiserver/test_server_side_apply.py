@@ -22,8 +22,8 @@ from kubernetes import dynamic
 from kubernetes.client.rest import ApiException
 from kubernetes.dynamic.exceptions import ConflictError
 
-from tests.integration.apiserver.test_kubectl import KUBECTL_DIR, Kubectl
 from tests.support.apiserver import ApiServer
+from tests.support.kubectl import KUBECTL_DIR, Kubectl
 
 OLDEST_AND_NEWEST = [k for k in ("kubectl.1.27", "kubectl.1.33") if (KUBECTL_DIR / k).exists()]
 _NAMESPACES = itertools.count()

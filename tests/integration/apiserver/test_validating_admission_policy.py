@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.apiserver.test_kubectl import Kubectl
 from tests.support.apiserver import ApiServer
+from tests.support.kubectl import Kubectl
 
 POLICY = """\
 apiVersion: admissionregistration.k8s.io/v1

@@ -15,6 +15,7 @@ def test_legacy_documents():
     assert discovery.api_versions(KINDS, "1.2.3.4:6443")["versions"] == ["v1"]
     groups = discovery.api_group_list(KINDS)["groups"]
     assert [g["name"] for g in groups] == ["apps", "coordination.k8s.io",
+                                          "apiextensions.k8s.io",
                                           "admissionregistration.k8s.io"]
     assert groups[0]["preferredVersion"] == {"groupVersion": "apps/v1", "version": "v1"}
     assert discovery.api_group(KINDS, "nope") is None

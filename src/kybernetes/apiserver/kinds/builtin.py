@@ -8,6 +8,7 @@ from kybernetes.apiserver.kinds.admissionregistration import (
     validatingadmissionpolicybinding,
     validatingwebhookconfiguration,
 )
+from kybernetes.apiserver.kinds.apiextensions import customresourcedefinition
 from kybernetes.apiserver.kinds.apps import deployment, replicaset
 from kybernetes.apiserver.kinds.coordination import lease
 from kybernetes.apiserver.kinds.core import (
@@ -31,6 +32,7 @@ BUILTIN: tuple[KindDefinition, ...] = tuple(m.DEFINITION for m in (
     serviceaccount, binding,
     deployment, replicaset,
     lease,
+    customresourcedefinition,
     mutatingwebhookconfiguration, validatingwebhookconfiguration, validatingadmissionpolicy,
     validatingadmissionpolicybinding,
 ))

@@ -112,6 +112,13 @@ class KindDefinition:
     served: bool = True
     # The apiVersion objects are stored in (custom resources with several versions).
     storage_version: str = ""
+    # Strategic merge patch needs Go struct tags; custom resources refuse it (415).
+    strategic_merge: bool = True
+    # Why creates are refused now ("" when they are not): a terminating CRD's kind.
+    creates_refused: str = ""
+    # Validated as kube-apiserver's own kinds (pkg/apis/core/validation's metadata rules);
+    # False for apiextensions' kinds and custom resources (apimachinery's generic rules).
+    core_validation: bool = True
 
     @property
     def key_prefix(self) -> str:
@@ -135,7 +142,15 @@ class KindDefinition:
         """Every validation problem of `obj` (and of the change from `old`)."""
         return validate_object(obj, old, schema_root=self.schema(),
                                namespaced=self.resource.namespaced, name_check=self.name_check,
-                               check=self.validate)
+                               check=self.validate, builtin=self.core_validation)
+
+    def present(self, obj: Obj) -> Obj:
+        """The object as this version shows it: the same fields under this apiVersion
+        (custom resources convert between versions with strategy None)."""
+        api_version = self.resource.api_version
+        if obj.get("apiVersion", api_version) == api_version:
+            return obj
+        return {**obj, "apiVersion": api_version}
 
     def key(self, namespace: str | None, name: str) -> str:
         if self.resource.namespaced:

@@ -64,6 +64,16 @@ class KindRegistry:
             self._changed()
         return gone
 
+    def replace(self, group: str, plural: str, definitions: Iterable[KindDefinition]) -> None:
+        """Serve exactly `definitions` for group/plural (versions not among them go), with
+        one change: a CRD's update never leaves its kind unserved in between."""
+        for old in [d for d in self._by_gvr.values()
+                    if (d.resource.group, d.resource.plural) == (group, plural)]:
+            self._remove(old)
+        for definition in definitions:
+            self._add(definition)
+        self._changed()
+
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 

@@ -39,6 +39,10 @@ class Strategy:
         """Seconds a delete waits (a pod its kubelet stops); 0 deletes at once."""
         return 0
 
+    def finalizers_on_delete(self, obj: Obj) -> list[str]:
+        """Finalizers the first delete adds (a CRD's cleanup of its custom resources)."""
+        return []
+
     def termination_finalizers(self, obj: Obj) -> list[str]:
         """Finalizers outside metadata that hold a deleted object (a namespace's spec)."""
         return []

@@ -1,0 +1,1 @@
+"""CustomResourceDefinitions: the kinds they serve and the controller that serves them."""
