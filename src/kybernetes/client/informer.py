@@ -255,6 +255,12 @@ class InformerFactory:
     def __getitem__(self, resource: Resource) -> Informer:
         return self.get(resource)
 
+    async def discard(self, resource: Resource) -> None:
+        """Stop and forget the informer of a resource the server no longer serves."""
+        informer = self._informers.pop(resource, None)
+        if informer is not None:
+            await informer.aclose()
+
     async def start(self) -> None:
         for informer in list(self._informers.values()):
             await informer.start()

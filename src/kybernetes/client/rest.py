@@ -184,9 +184,10 @@ class ApiClient:
 
     async def _open(self, method: str, path: str, *, params: dict[str, str] | None = None,
                     body: Any = None, content_type: str = "application/json",
-                    streaming: bool = False) -> aiohttp.ClientResponse:
+                    streaming: bool = False, accept: str | None = None
+                    ) -> aiohttp.ClientResponse:
         data = None
-        headers = {}
+        headers = {"Accept": accept} if accept else {}
         if body is not None:
             data = body if isinstance(body, bytes | str) else orjson.dumps(body)
             headers["Content-Type"] = content_type
@@ -222,10 +223,11 @@ class ApiClient:
         return errors.from_status({"code": status, "message": text}, status)
 
     async def request(self, method: str, path: str, *, params: dict[str, str] | None = None,
-                      body: Any = None, content_type: str = "application/json") -> Any:
+                      body: Any = None, content_type: str = "application/json",
+                      accept: str | None = None) -> Any:
         """Send one request and return the decoded JSON (or text) body."""
         response = await self._open(method, path, params=params, body=body,
-                                    content_type=content_type)
+                                    content_type=content_type, accept=accept)
         try:
             raw = await response.read()
         except (TimeoutError, aiohttp.ClientError) as e:

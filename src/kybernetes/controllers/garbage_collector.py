@@ -27,6 +27,7 @@ precondition, so a recreated object of the same name is never hit.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from typing import Any
@@ -35,7 +36,9 @@ from kybernetes.api import errors
 from kybernetes.api.meta import is_being_deleted, object_key
 from kybernetes.api.resources import ALL, BINDINGS, EVENTS, Resource, by_kind
 from kybernetes.client import ApiClient, Informer, InformerFactory
+from kybernetes.client.discovery import served_resources
 from kybernetes.controllers.base import Controller, Obj, meta
+from kybernetes.tasks import cancel_and_wait, spawn
 
 log = logging.getLogger("kybernetes.controllers.garbage_collector")
 
@@ -43,6 +46,8 @@ FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
 ABSENT_CACHE_SIZE = 4096
 FOREGROUND_RECHECK = 2.0
+DISCOVERY_PERIOD = 5.0  # how often new kinds (CRDs) are looked for
+_NOT_COLLECTED = frozenset({EVENTS.qualified, BINDINGS.qualified, "events.events.k8s.io"})
 
 
 def _refs(obj: Obj) -> list[Obj]:
@@ -62,10 +67,15 @@ def _owner_index(obj: Obj) -> list[str]:
     return [r["uid"] for r in _refs(obj) if r.get("uid")]
 
 
+def collectable(resource: Resource) -> bool:
+    """Can own or be owned: listable, watchable, deletable (events and bindings aside)."""
+    return resource.qualified not in _NOT_COLLECTED and \
+        {"list", "watch", "delete"} <= set(resource.verbs)
+
+
 def collected_resources() -> list[Resource]:
-    """Everything that can own or be owned (events and bindings aside)."""
-    return [r for r in ALL if r not in (EVENTS, BINDINGS)
-            and {"list", "watch", "delete"} <= set(r.verbs)]
+    """The built-in kinds the collector always follows (others come from discovery)."""
+    return [r for r in ALL if collectable(r)]
 
 
 class GarbageCollector(Controller):
@@ -79,12 +89,45 @@ class GarbageCollector(Controller):
         super().__init__(client, informers)
         self._absent: OrderedDict[str, None] = OrderedDict()
         self.watched: dict[str, tuple[Resource, Informer]] = {}
+        self._builtin = {r.qualified for r in collected_resources()}
         for resource in collected_resources():
-            informer = informers.get(resource)
-            informer.add_index("uid", _uid_index)
-            informer.add_index("ownerUID", _owner_index)
-            self._follow(resource, informer)
-            self.watched[resource.qualified] = (resource, informer)
+            self._watch(resource)
+
+    def _watch(self, resource: Resource) -> Informer:
+        informer = self.informers.get(resource)
+        informer.add_index("uid", _uid_index)
+        informer.add_index("ownerUID", _owner_index)
+        self._follow(resource, informer)
+        self.watched[resource.qualified] = (resource, informer)
+        return informer
+
+    async def run(self, workers: int | None = None) -> None:
+        """The workers, and a loop that follows the kinds the server serves."""
+        follower = spawn(self._follow_discovery(), name="gc-discovery")
+        try:
+            await super().run(workers)
+        finally:
+            await cancel_and_wait(follower)
+
+    async def _follow_discovery(self) -> None:
+        """Watch every collectable kind the server serves now (custom resources come and
+        go with their CRDs), as kube's collector re-syncs its monitors with discovery."""
+        while True:
+            try:
+                served = {r.qualified: r for r in await served_resources(self.client)
+                          if collectable(r)}
+            except errors.ApiError as e:
+                log.debug("discovery failed", extra={"error": repr(e)})
+            else:
+                for qualified, resource in served.items():
+                    if qualified not in self.watched:
+                        log.info("following a new kind", extra={"resource": qualified})
+                        await self._watch(resource).start()
+                for qualified in [q for q in self.watched
+                                  if q not in served and q not in self._builtin]:
+                    resource, _ = self.watched.pop(qualified)
+                    await self.informers.discard(resource)
+            await asyncio.sleep(DISCOVERY_PERIOD)
 
     def _follow(self, resource: Resource, informer: Informer) -> None:
         """Handlers that know which resource their object is of."""
@@ -115,6 +158,12 @@ class GarbageCollector(Controller):
             if found:
                 return resource, found[0]
         return None
+
+    def _resource_of_kind(self, api_version: str, kind: str) -> Resource | None:
+        for resource, _ in self.watched.values():
+            if (resource.api_version, resource.kind) == (api_version, kind):
+                return resource
+        return by_kind(api_version, kind)
 
     def _dependents(self, uid: str) -> list[tuple[Resource, Obj]]:
         return [(resource, obj) for resource, informer in self.watched.values()
@@ -170,7 +219,7 @@ class GarbageCollector(Controller):
     async def _owner_state(self, obj: Obj, ref: Obj) -> str:
         """'solid', 'waiting' (foreground deletion) or 'dangling' for one reference."""
         uid = ref.get("uid", "")
-        owner_resource = by_kind(ref.get("apiVersion", ""), ref.get("kind", ""))
+        owner_resource = self._resource_of_kind(ref.get("apiVersion", ""), ref.get("kind", ""))
         if owner_resource is None:
             return "solid"  # a kind we do not know: never assume it is gone
         found = self._by_uid(uid)

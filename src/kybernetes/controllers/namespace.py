@@ -22,6 +22,7 @@ from kybernetes.api import errors
 from kybernetes.api.meta import is_being_deleted, now_rfc3339
 from kybernetes.api.resources import ALL, NAMESPACES, Resource
 from kybernetes.client import ApiClient, InformerFactory
+from kybernetes.client.discovery import served_resources
 from kybernetes.controllers.base import Controller, Obj, deep_copy, meta
 
 log = logging.getLogger("kybernetes.controllers.namespace")
@@ -30,9 +31,19 @@ FINALIZER = "kubernetes"
 RECHECK_SECONDS = 0.5
 
 
-def namespaced_resources() -> list[Resource]:
-    """Every namespaced resource that can be listed and deleted."""
-    return [r for r in ALL if r.namespaced and {"list", "delete"} <= set(r.verbs)]
+def namespaced(resources: list[Resource]) -> list[Resource]:
+    """The namespaced resources that can be listed and deleted."""
+    return [r for r in resources if r.namespaced and {"list", "delete"} <= set(r.verbs)]
+
+
+async def namespaced_resources(client: ApiClient) -> list[Resource]:
+    """Every namespaced kind the server serves now (custom resources included); the
+    built-in ones when discovery fails, so a namespace still empties."""
+    try:
+        return namespaced(await served_resources(client))
+    except errors.ApiError as e:
+        log.warning("discovery failed; deleting built-in kinds only", extra={"error": repr(e)})
+        return namespaced(list(ALL))
 
 
 class NamespaceController(Controller):
@@ -54,10 +65,11 @@ class NamespaceController(Controller):
         if FINALIZER not in ((namespace.get("spec") or {}).get("finalizers") or ()):
             return
         # 1. Delete everything in it.
-        for resource in namespaced_resources():
+        resources = await namespaced_resources(self.client)
+        for resource in resources:
             await self._delete_all(resource, key)
         # 2. Is anything left?
-        remaining = await self._remaining(key)
+        remaining = await self._remaining(resources, key)
         if remaining:
             await self._set_remaining_condition(namespace, remaining)
             self.queue.add_after(key, RECHECK_SECONDS)
@@ -73,7 +85,10 @@ class NamespaceController(Controller):
                 return
             except (errors.MethodNotAllowed, errors.NotFound):
                 pass  # fall back to one delete per object
-        listing = await self.client.list_all(resource, namespace=namespace)
+        try:
+            listing = await self.client.list_all(resource, namespace=namespace)
+        except errors.NotFound:
+            return
         for obj in listing.get("items") or ():
             if is_being_deleted(obj):
                 continue
@@ -83,10 +98,13 @@ class NamespaceController(Controller):
             except errors.NotFound:
                 continue
 
-    async def _remaining(self, namespace: str) -> dict[str, int]:
+    async def _remaining(self, resources: list[Resource], namespace: str) -> dict[str, int]:
         left: dict[str, int] = {}
-        for resource in namespaced_resources():
-            listing = await self.client.list_all(resource, namespace=namespace)
+        for resource in resources:
+            try:
+                listing = await self.client.list_all(resource, namespace=namespace)
+            except errors.NotFound:
+                continue  # a kind that went away meanwhile (its CRD was deleted)
             if listing.get("items"):
                 left[resource.qualified] = len(listing["items"])
         return left

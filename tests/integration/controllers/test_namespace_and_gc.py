@@ -8,7 +8,15 @@ import subprocess
 import pytest
 
 from kybernetes.api import errors
-from kybernetes.api.resources import CONFIGMAPS, NAMESPACES, REPLICATION_CONTROLLERS, SERVICES
+from kybernetes.api.meta import owner_reference
+from kybernetes.api.resources import (
+    CONFIGMAPS,
+    CUSTOM_RESOURCE_DEFINITIONS,
+    NAMESPACES,
+    REPLICATION_CONTROLLERS,
+    SERVICES,
+    Resource,
+)
 from kybernetes.client import ApiClient
 from tests.integration.controllers.helpers import eventually, pods_of, rc, running
 from tests.support.apiserver import ApiServer
@@ -101,3 +109,48 @@ async def test_orphan_cascade_keeps_pods_without_owner(
         pods = await pods_of(client, "app=cascade", ns)
         assert len(pods) == 3
         assert all(not p["metadata"].get("ownerReferences") for p in pods)
+
+
+GADGETS = Resource("demo.kyb.io", "v1", "gadgets", "Gadget", True)
+
+
+async def _gadget_crd(client: ApiClient) -> None:
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": "gadgets.demo.kyb.io"},
+           "spec": {"group": "demo.kyb.io", "scope": "Namespaced",
+                    "names": {"plural": "gadgets", "kind": "Gadget"},
+                    "versions": [{"name": "v1", "served": True, "storage": True,
+                                  "schema": {"openAPIV3Schema": {
+                                      "type": "object",
+                                      "x-kubernetes-preserve-unknown-fields": True}}}]}}
+    try:
+        await client.create(CUSTOM_RESOURCE_DEFINITIONS, crd)
+    except errors.AlreadyExists:
+        pass
+
+    async def served() -> bool:
+        try:
+            await client.list(GADGETS, namespace="default")
+        except errors.NotFound:
+            return False
+        return True
+    await eventually(served, what="gadgets served")
+
+
+async def test_custom_resources_own_and_are_collected(client: ApiClient, ns: str) -> None:
+    """The collector learns a CRD's kind from discovery: deleting a custom resource
+    deletes the ConfigMap it owns; deleting the namespace deletes custom resources."""
+    await _gadget_crd(client)
+    async with running(client, "namespace", *GC):
+        owner = await client.create(GADGETS, {"apiVersion": "demo.kyb.io/v1", "kind": "Gadget",
+                                              "metadata": {"name": "g", "namespace": ns}})
+        ref = owner_reference(owner)
+        await client.create(CONFIGMAPS, {"metadata": {"name": "owned", "namespace": ns,
+                                                      "ownerReferences": [ref]}})
+        await client.create(GADGETS, {"apiVersion": "demo.kyb.io/v1", "kind": "Gadget",
+                                      "metadata": {"name": "left", "namespace": ns}})
+        await client.delete(GADGETS, "g", namespace=ns)
+        await eventually(lambda: _gone(client, CONFIGMAPS, "owned", ns), what="owned cm gone")
+        await client.delete(NAMESPACES, ns)
+        await eventually(lambda: _gone(client, NAMESPACES, ns, None), what="namespace gone")
+        assert not (await client.list(GADGETS, namespace=ns))["items"]
