@@ -5,9 +5,7 @@ and the two-tier guestbook wired through the Service environment variables."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -15,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.net import free_port
+from tests.support.cluster import KybCluster
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "examples" / "web" / "web.yaml"
@@ -23,38 +21,11 @@ GUESTBOOK = ROOT / "examples" / "guestbook" / "guestbook.yaml"
 pytestmark = pytest.mark.timeout(420)
 
 
-def kyb(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kybernetes.cli.main", *args],
-                          capture_output=True, text=True, timeout=timeout, check=False)
-
-
-class Cluster:
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.env = {**os.environ, "KUBECONFIG": str(data_dir / "kubeconfig")}
+class Cluster(KybCluster):
+    """A two-node process-runtime cluster, and what the web example needs of it."""
 
     def up(self) -> None:
-        result = kyb("up", "--nodes", "2", "--runtime", "process", "--detach",
-                     "--data-dir", str(self.data_dir), "--port", str(self.port))
-        assert result.returncode == 0, result.stdout + result.stderr + self.logs()
-
-    def down(self) -> None:
-        kyb("down", "--data-dir", str(self.data_dir))
-
-    def logs(self) -> str:
-        out = []
-        for log in sorted((self.data_dir / "logs").glob("*.log")):
-            lines = log.read_text(errors="replace").splitlines()[-15:]
-            out.append(f"--- {log.name}\n" + "\n".join(lines))
-        return "\n".join(out)
-
-    def kubectl(self, *args: str, check: bool = True) -> str:
-        result = subprocess.run(["kubectl", *args], capture_output=True, text=True,
-                                env=self.env, timeout=60, check=False)
-        if check:
-            assert result.returncode == 0, f"kubectl {args}: {result.stderr}"
-        return result.stdout
+        super().up("--nodes", "2", "--runtime", "process")
 
     def get(self, *args: str) -> dict:
         return json.loads(self.kubectl("get", *args, "-o", "json"))

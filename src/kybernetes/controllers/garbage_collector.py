@@ -217,11 +217,12 @@ class GarbageCollector(Controller):
             await self._check_owners(resource, obj)
 
     async def _owner_state(self, obj: Obj, ref: Obj) -> str:
-        """'solid', 'waiting' (foreground deletion) or 'dangling' for one reference."""
+        """'solid', 'waiting' (foreground deletion), 'dangling' or 'unknown' (a kind
+        discovery has not shown us yet) for one reference."""
         uid = ref.get("uid", "")
         owner_resource = self._resource_of_kind(ref.get("apiVersion", ""), ref.get("kind", ""))
         if owner_resource is None:
-            return "solid"  # a kind we do not know: never assume it is gone
+            return "unknown"  # never assume it is gone; look again once discovery knows
         found = self._by_uid(uid)
         owner = found[1] if found else None
         if owner is None:
@@ -242,8 +243,13 @@ class GarbageCollector(Controller):
 
     async def _check_owners(self, resource: Resource, obj: Obj) -> None:
         states = {r.get("uid"): await self._owner_state(obj, r) for r in _refs(obj)}
+        if "unknown" in states.values() and "solid" not in states.values():
+            # The owner's kind is not known yet (a CRD just made, or never): its owner
+            # may be gone with no event left for us to see, so look again later.
+            self.queue.add_after(self.key_for(resource, obj), DISCOVERY_PERIOD)
+            return
         if "solid" in states.values():
-            gone = {uid for uid, s in states.items() if s != "solid"}
+            gone = {uid for uid, s in states.items() if s not in ("solid", "unknown")}
             if gone:
                 await self._set_refs(resource, obj, [r for r in _refs(obj)
                                                      if r.get("uid") not in gone])

@@ -1,0 +1,84 @@
+"""A real kopf operator against a cluster: it registers its CRD, and for a Widget made
+with kubectl creates a ConfigMap the Widget owns and writes the Widget's status; the
+garbage collector deletes the ConfigMap with its Widget."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.cluster import KybCluster
+from tests.support.procs import Proc
+
+OPERATOR = Path(__file__).parent / "operators" / "widget_operator.py"
+pytestmark = pytest.mark.timeout(300)
+
+WIDGET = """\
+apiVersion: demo.kyb.io/v1
+kind: Widget
+metadata: {name: w1, namespace: default}
+spec: {colour: blue}
+"""
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[KybCluster]:
+    c = KybCluster(tmp_path / "kyb", env={"KYB_HOST_NETWORK": "1"})
+    try:
+        c.up("--nodes", "1", "--runtime", "fake")
+        yield c
+    finally:
+        c.down()
+
+
+@pytest.fixture
+def operator(cluster: KybCluster, tmp_path: Path) -> Iterator[Proc]:
+    proc = Proc([sys.executable, "-m", "kopf", "run", "--standalone", "-A", str(OPERATOR)],
+                log_path=tmp_path / "operator.log", env=cluster.env).start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+def eventually(check: Any, what: str, proc: Proc, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        assert proc.alive(), f"the operator exited:\n{proc.log_tail()}"
+        time.sleep(0.25)
+    raise AssertionError(f"no {what} after {timeout}s:\n{proc.log_tail()}")
+
+
+def get(cluster: KybCluster, *args: str) -> dict[str, Any] | None:
+    out = cluster.kubectl("get", *args, "-o", "json", "--ignore-not-found")
+    return json.loads(out) if out.strip() else None
+
+
+def test_kopf_operator_owns_a_config_map_and_writes_status(cluster: KybCluster,
+                                                           operator: Proc) -> None:
+    eventually(lambda: get(cluster, "crd", "widgets.demo.kyb.io"), "Widget CRD", operator)
+    cluster.kubectl("wait", "--for=condition=Established", "crd/widgets.demo.kyb.io")
+    subprocess.run(["kubectl", "apply", "-f", "-"], input=WIDGET, text=True, check=True,
+                   env=cluster.env, capture_output=True, timeout=60)
+    widget = eventually(lambda: (w := get(cluster, "widget", "w1"))
+                        and "configMap" in w.get("status", {}) and w, "Widget status",
+                        operator)
+    assert widget["status"]["create_config"] == {"created": "w1-config"}
+    config = get(cluster, "configmap", "w1-config")
+    assert config is not None and config["data"] == {"colour": "blue"}
+    owner = config["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"], owner["uid"]) == (
+        "Widget", "w1", widget["metadata"]["uid"])
+    cluster.kubectl("delete", "widget", "w1", "--timeout=60s")
+    eventually(lambda: get(cluster, "configmap", "w1-config") is None,
+               "ConfigMap collected with its Widget", operator)
