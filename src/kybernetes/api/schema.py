@@ -145,7 +145,7 @@ def _is_open(node: Node) -> bool:
             and not node.get("items") and not is_scalar(node))
 
 
-def _unknown(node: Node | None, value: Any, path: str, out: list[str]) -> None:
+def _unknown(node: Node | None, value: Any, path: str, out: list[str], drop: bool) -> None:
     if not isinstance(value, dict | list):
         return  # a scalar has no fields
     node = resolve(node)
@@ -154,17 +154,19 @@ def _unknown(node: Node | None, value: Any, path: str, out: list[str]) -> None:
     if isinstance(value, dict):
         props = node.get("properties")
         extra = node.get("additionalProperties")
-        for key, sub in value.items():
+        for key, sub in list(value.items()):
             child = f"{path}.{key}" if path else key
             if props and key in props:
-                _unknown(props[key], sub, child, out)
+                _unknown(props[key], sub, child, out, drop)
             elif isinstance(extra, dict):
-                _unknown(extra, sub, child, out)
+                _unknown(extra, sub, child, out, drop)
             elif props is not None or extra is False:
                 out.append(child)
+                if drop:
+                    del value[key]
     elif isinstance(value, list) and isinstance(node.get("items"), dict):
         for i, item in enumerate(value):
-            _unknown(node["items"], item, f"{path}[{i}]", out)
+            _unknown(node["items"], item, f"{path}[{i}]", out, drop)
 
 
 _PY_TYPES: dict[str, tuple[type, ...]] = {
@@ -267,14 +269,16 @@ def type_errors(root: Node | None, obj: dict[str, Any]) -> list[tuple[str, str, 
     return out
 
 
-def unknown_fields(root: Node | None, obj: dict[str, Any]) -> list[str]:
+def unknown_fields(root: Node | None, obj: dict[str, Any], *, drop: bool = False
+                   ) -> list[str]:
     """Paths of fields the schema `root` does not know, e.g.
-    `spec.containers[0].imagePullPolcy`.
+    `spec.containers[0].imagePullPolcy`; with `drop`, they are removed from `obj` too
+    (as decoding into Kubernetes' Go types loses them).
 
     The paths carry no leading dot, so `f'unknown field "{p}"'` is exactly
     Kubernetes' strict-decoding wording. Order follows the object.
     """
     out: list[str] = []
     if root is not None:
-        _unknown(root, obj, "", out)
+        _unknown(root, obj, "", out, drop)
     return out

@@ -34,11 +34,14 @@ def field_validation(value: str | None) -> str:
 
 def unknown_field_warnings(kind: KindDefinition, obj: dict[str, Any], mode: str
                            ) -> list[str]:
-    """Warnings to send (Warn), nothing (Ignore), or raise BadRequest (Strict)."""
-    if mode == "Ignore":
-        return []
-    unknown = unknown_fields(kind.schema(), obj)
-    if not unknown:
+    """Warnings to send (Warn), nothing (Ignore), or raise BadRequest (Strict).
+
+    Unknown fields never reach the store: Kubernetes' own kinds lose them when the
+    body is decoded into their Go types (dropped here), custom resources when their
+    structural schema prunes them (the kind's defaulting)."""
+    unknown = unknown_fields(kind.schema(), obj, drop=kind.core_validation and
+                             mode != "Strict")
+    if not unknown or mode == "Ignore":
         return []
     messages = [f'unknown field "{path}"' for path in unknown]
     if mode == "Strict":

@@ -110,6 +110,16 @@ def test_unknown_fields_strict_warn_ignore(http: Http) -> None:
     assert 'unknown field \\"bogus\\"' in warned.headers["Warning"]
     ignored = http("POST", CMS, {**cm("ignored"), "bogus": 1}, fieldValidation="Ignore")
     assert ignored.status_code == 201 and "Warning" not in ignored.headers
+    # As decoding into Kubernetes' types does, unknown fields are never stored.
+    assert "bogus" not in http("GET", f"{CMS}/strict").json()
+    assert "bogus" not in http("GET", f"{CMS}/ignored").json()
+    patched = http("PATCH", f"{CMS}/ignored", {"status": {"a": 1}, "data": {"k": "v"}},
+                   content_type="application/merge-patch+json")
+    assert 'unknown field \\"status\\"' in patched.headers["Warning"]
+    assert "status" not in patched.json() and patched.json()["data"] == {"k": "v"}
+    later = http("PATCH", f"{CMS}/ignored", {"data": {"k": "w"}}, fieldValidation="Strict",
+                 content_type="application/merge-patch+json")
+    assert later.status_code == 200, later.text  # nothing unknown was kept to refuse now
 
 
 def test_invalid_objects_are_422_with_causes(http: Http) -> None:
