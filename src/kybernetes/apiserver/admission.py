@@ -55,6 +55,12 @@ def default_and_validate(kind: KindDefinition, obj: dict[str, Any],
                          old: dict[str, Any] | None = None) -> None:
     """Apply the kind's defaults (mutating `obj`) and raise 422 Invalid for any problem."""
     kind.apply_defaults(obj)
+    validate(kind, obj, old)
+
+
+def validate(kind: KindDefinition, obj: dict[str, Any],
+             old: dict[str, Any] | None = None) -> None:
+    """Raise 422 Invalid for any problem of an object already defaulted."""
     causes = kind.causes(obj, old)
     if causes:
         name = (obj.get("metadata") or {}).get("name") or ""

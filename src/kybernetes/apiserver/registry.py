@@ -35,7 +35,7 @@ from kybernetes.api.errors import (
 )
 from kybernetes.api.resources import NAMESPACES
 from kybernetes.apiserver import strategy
-from kybernetes.apiserver.admission import default_and_validate
+from kybernetes.apiserver.admission import default_and_validate, validate
 from kybernetes.apiserver.admission_chain import AdmissionChain
 from kybernetes.apiserver.codec import decode_kv, encode_stored
 from kybernetes.apiserver.context import WriteContext, system_context
@@ -166,7 +166,7 @@ class Registry:
             raise invalid(resource.kind, "", [("metadata.name", "FieldValueRequired",
                                                "Required value: name or generateName is "
                                                "required")], group=resource.group)
-        default_and_validate(kind, obj)
+        validate(kind, obj)  # defaulted on arrival, and after each mutating plugin
         await self.admission.validate(kind, "CREATE", ctx, namespace=namespace,
                                       name=meta["name"], obj=obj, old=None)
         if kind.storage_version:

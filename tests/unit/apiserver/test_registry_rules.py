@@ -32,7 +32,7 @@ def test_create_sets_system_fields_and_resets_status() -> None:
     meta = obj["metadata"]
     assert meta["uid"] != "u1" and len(meta["uid"]) == 36 and meta["generation"] == 1
     assert "resourceVersion" not in meta and "deletionTimestamp" not in meta
-    assert obj["status"] == {"phase": "Pending"}
+    assert obj["status"] == {"phase": "Pending", "qosClass": "BestEffort"}
     ns = {"metadata": {"name": "n"}}
     strategy.prepare_for_create(NAMESPACES, ns)
     assert ns["spec"]["finalizers"] == ["kubernetes"] and ns["status"]["phase"] == "Active"

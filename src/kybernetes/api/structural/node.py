@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kybernetes.api.structural.rules import Rule, compile_rules
+from kybernetes.api.structural.rules import Rule, compile_rules, projection
 from kybernetes.api.structural.values import Check, value_checks
 
 MISSING: Any = object()
@@ -47,6 +47,7 @@ class Node:
     one_of: list[Node] = field(default_factory=list)
     not_: Node | None = None
     rules: tuple[Rule, ...] = ()
+    rule_fields: frozenset[str] | None = None  # what the rules read of self (None: all)
     has_rules: bool = False  # here or anywhere below: whether the CEL walk must enter
 
     @property
@@ -95,6 +96,7 @@ def _build(schema: dict[str, Any]) -> Node:
         one_of=[_build(s) for s in schema.get("oneOf") or ()],
         not_=_build(schema["not"]) if isinstance(schema.get("not"), dict) else None,
         rules=compile_rules(schema),
+        rule_fields=projection(schema),
     )
     children = (*node.properties.values(), node.additional, node.items)
     node.has_rules = bool(node.rules) or any(c is not None and c.has_rules for c in children)

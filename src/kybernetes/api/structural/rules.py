@@ -97,6 +97,30 @@ def compile_rules(schema: dict[str, Any]) -> tuple[Rule, ...]:
     return tuple(compile_rule(entry, schema) for entry in entries)
 
 
+_VARIABLE_USE = re.compile(r"\b(self|oldSelf)\b(\s*\.\s*([A-Za-z_]\w*)(\s*\()?)?")
+
+
+def projection(schema: dict[str, Any]) -> frozenset[str] | None:
+    """The fields of `self`/`oldSelf` a level's rules (and message expressions) read, when
+    they read nothing else of them: only those fields need converting to CEL values, which
+    is most of a rule's cost. None when a rule uses `self` as a whole (`size(self)`, a
+    macro such as `self.all(…)`, a string that merely contains "self"): convert it all."""
+    fields: set[str] = set()
+    for entry in schema.get("x-kubernetes-validations") or ():
+        for text in (entry.get("rule") or "", entry.get("messageExpression") or ""):
+            for match in _VARIABLE_USE.finditer(text):
+                if match.group(3) is None or match.group(4) is not None:
+                    return None
+                fields.add(match.group(3))
+    return frozenset(fields)
+
+
+def _project(value: Any, fields: frozenset[str] | None) -> Any:
+    if fields is None or not isinstance(value, dict):
+        return value
+    return {k: value[k] for k in fields if k in value}
+
+
 class _Activations:
     """The activations of one value, built on first use: without oldSelf, with, optional."""
 
@@ -121,11 +145,13 @@ class _Activations:
 
 
 def run_rules(rules: tuple[Rule, ...], value: Any, *, path: str, type_name: str,
-              errs: ErrorList, old: Any = None, has_old: bool = False) -> None:
-    """Evaluate every rule of one level on `value` (null values are not validated)."""
+              errs: ErrorList, old: Any = None, has_old: bool = False,
+              fields: frozenset[str] | None = None) -> None:
+    """Evaluate every rule of one level on `value` (null values are not validated);
+    `fields` is the level's projection (see :func:`projection`)."""
     if value is None:
         return
-    activations = _Activations(value, old, has_old)
+    activations = _Activations(_project(value, fields), _project(old, fields), has_old)
     for rule in rules:
         if rule.program is None:
             errs.invalid(path, type_name, f"rule compile error: {rule.compile_error}")

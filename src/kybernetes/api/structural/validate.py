@@ -180,7 +180,7 @@ def run_cel(node: Node, value: Any, old: Any, has_old: bool, path: str, errs: Er
         return
     if node.rules:
         run_rules(node.rules, value, path=path, type_name=node.type, errs=errs, old=old,
-                  has_old=has_old)
+                  has_old=has_old, fields=node.rule_fields)
     if isinstance(value, dict):
         old_map = old if has_old and isinstance(old, dict) else {}
         for key, item in value.items():

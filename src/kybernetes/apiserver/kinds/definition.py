@@ -140,7 +140,9 @@ class KindDefinition:
 
     def causes(self, obj: Obj, old: Obj | None = None) -> list[Cause]:
         """Every validation problem of `obj` (and of the change from `old`)."""
-        return validate_object(obj, old, schema_root=self.schema(),
+        # A custom resource's structural validation checks JSON types itself.
+        return validate_object(obj, old,
+                               schema_root=self.schema() if self.core_validation else None,
                                namespaced=self.resource.namespaced, name_check=self.name_check,
                                check=self.validate, builtin=self.core_validation)
 

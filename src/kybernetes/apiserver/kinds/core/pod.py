@@ -20,6 +20,10 @@ class PodStrategy(StatusStrategy):
     def __init__(self) -> None:
         super().__init__({"phase": "Pending"}, tracks_generation=True)
 
+    def prepare_for_create(self, obj: Obj) -> None:
+        """Status starts Pending with the pod's QoS class, as podStrategy sets it."""
+        obj["status"]["qosClass"] = defaults.qos_class(obj.get("spec") or {})
+
     def delete_grace(self, obj: Obj, requested: int | None) -> int:
         """0 when no kubelet runs it (unbound or finished); else the grace asked for,
         or the pod's terminationGracePeriodSeconds (30 by default)."""
