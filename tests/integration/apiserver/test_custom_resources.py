@@ -229,6 +229,18 @@ def test_conflicting_names_are_not_accepted(http: Http) -> None:
     ({"created": "yesterday"}, ("spec.created", "FieldValueTypeInvalid",
                                 'Invalid value: "yesterday": spec.created in body must be of '
                                 'type date-time: "yesterday"')),
+    ({"name": "abcdefghij"}, ("spec.name", "FieldValueTooLong",
+                              "Too long: may not be more than 8 bytes")),
+    ({"size": "x"}, ("spec.size", "FieldValueInvalid",
+                     'Invalid value: "x": spec.size in body should be at least 2 chars long')),
+    ({"labels": {"a": "1", "b": "2", "c": "3"}}, ("spec.labels", "FieldValueTooMany",
+                                                  "Too many: 3: must have at most 2 items")),
+    ({"labels": {"a": 1}}, ("spec.labels.a", "FieldValueTypeInvalid",
+                            'Invalid value: "integer": spec.labels.a in body must be of type '
+                            'string: "integer"')),
+    ({"port": True}, ("spec.port", "FieldValueTypeInvalid",
+                      'Invalid value: "boolean": spec.port in body must be of type '
+                      'integer,string: "boolean"')),
     ({"replicas": 6}, ("spec", "FieldValueInvalid",
                        'Invalid value: "object": replicas must not exceed maxReplicas')),
 ])
@@ -262,6 +274,9 @@ def test_defaulting_pruning_and_preserved_fields(http: Http) -> None:
     assert "unknown" not in spec  # pruned
     assert spec["free"] == {"any": {"thing": 1}}  # x-kubernetes-preserve-unknown-fields
     assert spec["port"] == "http"  # int-or-string
+    assert "note" in spec and spec["note"] is None  # nullable keeps its null
+    nulled = http("POST", WIDGETS, widget("nulled", replicas=None)).json()["spec"]
+    assert nulled["replicas"] == 1  # a null where null is not allowed takes the default
     warned = http("POST", WIDGETS, widget("warned", unknown=1))
     assert warned.status_code == 201
     assert warned.headers.get("Warning") == '299 - "unknown field \\"spec.unknown\\""'
