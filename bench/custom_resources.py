@@ -18,14 +18,10 @@ CRDs, the time from the create's response until a GET shows Established (aim:
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import itertools
-import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -38,8 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from apiserver import ssl_context  # noqa: E402
-from server_side_apply import Step, rate  # noqa: E402
-from tests.support.apiserver import ApiServer  # noqa: E402
+from server_side_apply import Step, arguments, rate, run_on_apiserver  # noqa: E402
 
 NS = "bench"
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
@@ -159,22 +154,12 @@ async def measure(url: str, kubeconfig: Path, *, workers: int, seconds: float, r
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="per phase and round")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=8)
+    parser = arguments(__doc__ or "")
     parser.add_argument("--crds", type=int, default=10)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="kyb-bench-crd-") as tmp:
-        server = ApiServer(Path(tmp)).start()
-        try:
-            figures = asyncio.run(measure(server.url, server.kubeconfig, workers=args.workers,
-                                          seconds=args.seconds, rounds=args.rounds,
-                                          crds=args.crds))
-        finally:
-            server.stop()
-    print(json.dumps({"bench": "custom_resources", "cpus": os.cpu_count(), "store": "sqlite",
-                      "workers": args.workers, **figures}))
+    run_on_apiserver("custom_resources", args.workers, lambda url, kubeconfig: measure(
+        url, kubeconfig, workers=args.workers, seconds=args.seconds, rounds=args.rounds,
+        crds=args.crds))
     return 0
 
 

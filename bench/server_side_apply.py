@@ -157,22 +157,32 @@ async def measure(url: str, kubeconfig: Path, *, workers: int, seconds: float,
     return figures
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(doc: str) -> argparse.ArgumentParser:
+    """The flags the write benchmarks share."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="per phase and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=8)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="kyb-bench-ssa-") as tmp:
+    return parser
+
+
+def run_on_apiserver(name: str, workers: int,
+                     measure_on: Callable[[str, Path], Awaitable[dict[str, Any]]]) -> None:
+    """Start a kyb apiserver (SQLite) in a temp dir, measure, print the JSON report."""
+    with tempfile.TemporaryDirectory(prefix=f"kyb-bench-{name}-") as tmp:
         server = ApiServer(Path(tmp)).start()
         try:
-            figures = asyncio.run(measure(server.url, server.kubeconfig, workers=args.workers,
-                                          seconds=args.seconds, rounds=args.rounds))
+            figures = asyncio.run(measure_on(server.url, server.kubeconfig))
         finally:
             server.stop()
-    report = {"bench": "server_side_apply", "cpus": os.cpu_count(), "store": "sqlite",
-              "workers": args.workers, **figures}
-    print(json.dumps(report))
+    print(json.dumps({"bench": name, "cpus": os.cpu_count(), "store": "sqlite",
+                      "workers": workers, **figures}))
+
+
+def main() -> int:
+    args = arguments(__doc__ or "").parse_args()
+    run_on_apiserver("server_side_apply", args.workers, lambda url, kubeconfig: measure(
+        url, kubeconfig, workers=args.workers, seconds=args.seconds, rounds=args.rounds))
     return 0
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cluster import KybCluster
+from tests.support.cluster import KybCluster, fake_runtime_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 HELM = shutil.which("helm") or str(ROOT / ".venv" / "bin" / "helm")
@@ -24,12 +24,8 @@ pytestmark = [pytest.mark.timeout(420),
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[KybCluster]:
-    c = KybCluster(tmp_path / "kyb", env={"KYB_HOST_NETWORK": "1"})
-    try:
-        c.up("--nodes", "2", "--runtime", "fake")
+    with fake_runtime_cluster(tmp_path / "kyb", nodes=2) as c:
         yield c
-    finally:
-        c.down()
 
 
 def helm(cluster: KybCluster, *args: str, cwd: Path) -> str:

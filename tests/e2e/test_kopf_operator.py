@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cluster import KybCluster
+from tests.support.cluster import KybCluster, fake_runtime_cluster
 from tests.support.procs import Proc
 
 OPERATOR = Path(__file__).parent / "operators" / "widget_operator.py"
@@ -30,12 +30,8 @@ spec: {colour: blue}
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[KybCluster]:
-    c = KybCluster(tmp_path / "kyb", env={"KYB_HOST_NETWORK": "1"})
-    try:
-        c.up("--nodes", "1", "--runtime", "fake")
+    with fake_runtime_cluster(tmp_path / "kyb", nodes=1) as c:
         yield c
-    finally:
-        c.down()
 
 
 @pytest.fixture

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.support.net import free_port
@@ -48,3 +50,15 @@ class KybCluster:
         if check:
             assert result.returncode == 0, f"kubectl {args}: {result.stderr}"
         return result.stdout
+
+
+@contextlib.contextmanager
+def fake_runtime_cluster(data_dir: Path, nodes: int = 1) -> Iterator[KybCluster]:
+    """A cluster of fake nodes on the host network (nothing runs: pods report Running
+    and their probes pass), for clients that drive the API (Helm, operators)."""
+    cluster = KybCluster(data_dir, env={"KYB_HOST_NETWORK": "1"})
+    try:
+        cluster.up("--nodes", str(nodes), "--runtime", "fake")
+        yield cluster
+    finally:
+        cluster.down()

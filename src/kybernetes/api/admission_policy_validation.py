@@ -25,12 +25,11 @@ from kybernetes.api.admissionregistration_validation import (
     FAILURE_POLICIES,
     MATCH_POLICIES,
     check_expression,
-    label_selector_errors,
     stored_expressions,
     validate_match_conditions,
     validate_rule,
 )
-from kybernetes.api.field_errors import ErrorList, Obj, as_dict, as_list
+from kybernetes.api.field_errors import ErrorList, Obj, as_dict, as_list, label_selector_errors
 
 VALIDATION_ACTIONS = ("Audit", "Deny", "Warn")
 PARAMETER_NOT_FOUND_ACTIONS = ("Deny", "Allow")

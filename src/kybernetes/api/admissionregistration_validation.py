@@ -28,7 +28,13 @@ from typing import Any
 from kybernetes.api import meta as names
 from kybernetes.api.admission_expressions import compile_expression, declarations
 from kybernetes.api.cel import CompileError
-from kybernetes.api.field_errors import ErrorList, Obj, as_dict, as_list, validate_labels
+from kybernetes.api.field_errors import (
+    ErrorList,
+    Obj,
+    as_dict,
+    as_list,
+    label_selector_errors,
+)
 
 ADMISSION_REVIEW_VERSIONS = ("v1", "v1beta1")
 FAILURE_POLICIES = ("Fail", "Ignore")
@@ -40,7 +46,6 @@ SCOPES = ("*", "Cluster", "Namespaced")
 DEFAULT_TIMEOUT_SECONDS = 10
 MAX_MATCH_CONDITIONS = 64
 _URL_FORM = "; desired format: https://host[/path]"
-_SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 TOO_MANY = "FieldValueTooMany"
 
 
@@ -233,27 +238,6 @@ def _validate_resources(errs: ErrorList, resources: list[Any], path: str) -> Non
 
 
 # --- selectors, client config, match conditions ------------------------------------------
-
-def label_selector_errors(selector: Any, path: str, *, check_values: bool = True) -> list[Any]:
-    """metav1validation.ValidateLabelSelector, as causes."""
-    errs = ErrorList()
-    selector = as_dict(selector)
-    validate_labels(errs, selector.get("matchLabels"), f"{path}.matchLabels")
-    for i, expr in enumerate(as_list(selector.get("matchExpressions"))):
-        expr, p = as_dict(expr), f"{path}.matchExpressions[{i}]"
-        op, values = expr.get("operator"), as_list(expr.get("values"))
-        if op in ("In", "NotIn") and not values:
-            errs.required(f"{p}.values", "must be specified when `operator` is 'In' or 'NotIn'")
-        elif op in ("Exists", "DoesNotExist") and values:
-            errs.forbidden(f"{p}.values", "may not be specified when `operator` is 'Exists' or "
-                                          "'DoesNotExist'")
-        elif op not in _SELECTOR_OPERATORS:
-            errs.invalid(f"{p}.operator", op, "not a valid selector operator")
-        key = str(expr.get("key", ""))
-        errs.each(f"{p}.key", key, names.is_qualified_name(key))
-        for j, value in enumerate(values if check_values else ()):
-            errs.each(f"{p}.values[{j}]", value, names.is_valid_label_value(str(value)))
-    return errs.causes
 
 
 def _validate_client_config(errs: ErrorList, config: Obj, path: str) -> None:

@@ -134,3 +134,28 @@ def validate_labels(errs: ErrorList, labels: Any, path: str) -> None:
             errs.invalid(path, value, "label values must be strings")
         else:
             errs.each(path, value, names.is_valid_label_value(value))
+
+
+SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+
+
+def label_selector_errors(selector: Any, path: str, *, check_values: bool = True) -> list[Any]:
+    """metav1validation.ValidateLabelSelector, as causes."""
+    errs = ErrorList()
+    selector = as_dict(selector)
+    validate_labels(errs, selector.get("matchLabels"), f"{path}.matchLabels")
+    for i, expr in enumerate(as_list(selector.get("matchExpressions"))):
+        expr, p = as_dict(expr), f"{path}.matchExpressions[{i}]"
+        op, values = expr.get("operator"), as_list(expr.get("values"))
+        if op in ("In", "NotIn") and not values:
+            errs.required(f"{p}.values", "must be specified when `operator` is 'In' or 'NotIn'")
+        elif op in ("Exists", "DoesNotExist") and values:
+            errs.forbidden(f"{p}.values", "may not be specified when `operator` is 'Exists' or "
+                                          "'DoesNotExist'")
+        elif op not in SELECTOR_OPERATORS:
+            errs.invalid(f"{p}.operator", op, "not a valid selector operator")
+        key = str(expr.get("key", ""))
+        errs.each(f"{p}.key", key, names.is_qualified_name(key))
+        for j, value in enumerate(values if check_values else ()):
+            errs.each(f"{p}.values[{j}]", value, names.is_valid_label_value(str(value)))
+    return errs.causes

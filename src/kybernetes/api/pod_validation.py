@@ -11,7 +11,15 @@ from typing import Any
 
 from kybernetes.api import meta as names
 from kybernetes.api.errors import BadRequest
-from kybernetes.api.field_errors import PROTOCOLS, ErrorList, Obj, as_dict, as_list, validate_labels
+from kybernetes.api.field_errors import (
+    PROTOCOLS,
+    ErrorList,
+    Obj,
+    as_dict,
+    as_list,
+    label_selector_errors,
+    validate_labels,
+)
 from kybernetes.api.labels import from_label_selector, selector_from_map
 from kybernetes.api.quantity import parse_quantity
 
@@ -291,18 +299,7 @@ def _validate_label_selector(errs: ErrorList, selector: Any, path: str, kind: st
     if not selector.get("matchLabels") and not selector.get("matchExpressions"):
         errs.invalid(path, selector, f"empty selector is invalid for {kind}")
         return False
-    validate_labels(errs, selector.get("matchLabels"), f"{path}.matchLabels")
-    for i, expr in enumerate(as_list(selector.get("matchExpressions"))):
-        expr, p = as_dict(expr), f"{path}.matchExpressions[{i}]"
-        op, values = expr.get("operator"), as_list(expr.get("values"))
-        if op in ("In", "NotIn") and not values:
-            errs.required(f"{p}.values", "must be specified when `operator` is 'In' or 'NotIn'")
-        elif op in ("Exists", "DoesNotExist") and values:
-            errs.forbidden(f"{p}.values", "may not be specified when `operator` is 'Exists' or "
-                                          "'DoesNotExist'")
-        elif op not in ("In", "NotIn", "Exists", "DoesNotExist"):
-            errs.invalid(f"{p}.operator", op, "not a valid selector operator")
-        errs.each(f"{p}.key", expr.get("key", ""), names.is_qualified_name(expr.get("key", "")))
+    errs.causes.extend(label_selector_errors(selector, path, check_values=False))
     return True
 
 
