@@ -408,3 +408,15 @@ def test_deleting_a_crd_deletes_its_custom_resources(http: Http, kubectl: Kubect
     kubectl("apply", "-f", str(path))
     kubectl("wait", "--for=condition=Established", "crd/sprockets.demo.kyb.io")
     assert http("GET", "/apis/demo.kyb.io/v1/sprockets").json()["items"] == []
+
+
+def test_custom_kinds_are_served_again_after_a_restart(apiserver: ApiServer) -> None:
+    http = Http(apiserver)
+    assert http("POST", CRDS, widget_crd()).status_code == 201
+    assert wait_for(lambda: established(http, "widgets.demo.kyb.io"))
+    assert http("POST", WIDGETS, widget("kept")).status_code == 201
+    apiserver.restart()
+    http = Http(apiserver)
+    assert http("GET", f"{WIDGETS}/kept").json()["spec"]["colour"] == "red"
+    assert any(r["name"] == "widgets" for r in
+               http("GET", "/apis/demo.kyb.io/v1").json()["resources"])
