@@ -199,11 +199,21 @@ def path_string(path: Path) -> str:
     return "".join(element_string(e) for e in path)
 
 
+def _sorted_keys(node: Tree) -> list[str]:
+    """The child keys in PathElement order; byte order is that order when all are fields."""
+    keys = sorted(node)
+    if keys and keys[0] == SELF:
+        del keys[0]
+    if keys and not keys[-1].startswith("f:"):
+        keys.sort(key=element_order)
+    return keys
+
+
 def _sorted_tree(node: Tree, include_self: bool) -> Tree:
     out: Tree = {}
     if include_self and node:
         out[SELF] = {}
-    for key in sorted((k for k in node if k != SELF), key=element_order):
+    for key in _sorted_keys(node):
         child = node[key]
         out[key] = _sorted_tree(child, SELF in child) if child else {}
     return out
@@ -315,20 +325,38 @@ def _walk(node: Tree, prefix: Path, *, leaves_only: bool) -> Iterator[Path]:
         yield from _walk(child, path, leaves_only=leaves_only)
 
 
-def insert(tree: Tree, path: Path) -> None:
-    """Add a member path to a tree being built (only for trees not yet shared)."""
+def _parent(tree: Tree, path: Path) -> Tree:
+    """The node holding `path`'s last element, made on the way (a member leaf gains ".")."""
     node = tree
-    last = len(path) - 1
-    for depth, element in enumerate(path):
+    for element in path[:-1]:
         child = node.get(element)
-        if depth == last:
-            if child is None:
-                node[element] = {}
-            elif child and SELF not in child:
-                child[SELF] = {}
-            return
         if child is None:
             child = node[element] = {}
         elif not child:
             child[SELF] = {}
         node = child
+    return node
+
+
+def insert(tree: Tree, path: Path) -> None:
+    """Add a member path to a tree being built (only for trees not yet shared)."""
+    if not path:
+        return
+    node = _parent(tree, path)
+    child = node.get(path[-1])
+    if child is None:
+        node[path[-1]] = {}
+    elif child and SELF not in child:
+        child[SELF] = {}
+
+
+def graft(tree: Tree, path: Path, node: Tree) -> None:
+    """Add the child node `node` at `path` of a tree being built; at the root, its members."""
+    if not path:
+        for key, child in node.items():
+            if key != SELF:
+                tree[key] = union_tree(tree[key], child) if key in tree else child
+        return
+    parent = _parent(tree, path)
+    existing = parent.get(path[-1])
+    parent[path[-1]] = node if existing is None else union_tree(existing, node)

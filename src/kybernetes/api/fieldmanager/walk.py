@@ -7,14 +7,16 @@ struct field with content is only a path to its members.
 `compare` is TypedValue.Compare: the leaf paths added, modified and removed, plus
 every non-leaf node (list item, object) that appeared or disappeared as a whole.
 Equal subtrees are skipped with one `==`, so comparing an object with a slightly
-changed copy costs about the size of the change, not of the object.
+changed copy costs about the size of the change, not of the object; a subtree on
+one side only (all of a create) is built in one pass and grafted, not inserted
+path by path.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from kybernetes.api.fieldmanager.fieldset import Path, Tree, insert
+from kybernetes.api.fieldmanager.fieldset import SELF, Path, Tree, graft, insert
 from kybernetes.api.fieldmanager.shape import Kind, Shape, is_leaf_value
 
 MISSING: Any = object()
@@ -102,25 +104,40 @@ def compare(lhs: Any, rhs: Any, shape: Shape) -> Comparison:
 
 def compare_into(lhs: Any, rhs: Any, shape: Shape, path: Path, out: Comparison) -> None:
     """Record the differences of lhs → rhs at `path` into `out`."""
-    if lhs is not MISSING and rhs is not MISSING and same(lhs, rhs):
+    if lhs is MISSING:
+        graft(out.added, path, whole(rhs, shape))
         return
-    probe = rhs if lhs is MISSING else lhs
-    if (
-        is_leaf_value(shape, probe)
-        or (_empty(lhs) and _empty(rhs))
-        or (lhs is not MISSING and rhs is not MISSING and type(lhs) is not type(rhs))
-    ):
+    if rhs is MISSING:
+        graft(out.removed, path, whole(lhs, shape))
+        return
+    if same(lhs, rhs):
+        return
+    if is_leaf_value(shape, lhs) or (_empty(lhs) and _empty(rhs)) or type(lhs) is not type(rhs):
         out.leaf(lhs, rhs, path)
         return
-    if isinstance(probe, dict):
+    if isinstance(lhs, dict):
         _compare_maps(lhs, rhs, shape, path, out)
     else:
         _compare_lists(lhs, rhs, shape, path, out)
-    if path:
-        if lhs is MISSING:
-            insert(out.added, path)
-        elif rhs is MISSING:
-            insert(out.removed, path)
+
+
+def whole(value: Any, shape: Shape) -> Tree:
+    """The child node of a value present on one side only: it and everything below it.
+
+    What comparing it with MISSING records: a leaf or an empty value is one member;
+    an object or list is a member with each field or item (the first of duplicates).
+    """
+    if is_leaf_value(shape, value) or _empty(value):
+        return {}
+    if isinstance(value, dict):
+        # Scalars are leaves whatever their shape, and most of an object: no lookup.
+        children = {"f:" + key: whole(child, shape.field(key)) if isinstance(child, dict | list)
+                    else {} for key, child in value.items()}
+    else:
+        item_shape = shape.item_shape()
+        children = {element: whole(item, item_shape)
+                    for element, item in index_items(shape, value).items()}
+    return {SELF: {}, **children}
 
 
 def _empty(value: Any) -> bool:
@@ -128,9 +145,8 @@ def _empty(value: Any) -> bool:
     return value is MISSING or not value
 
 
-def _compare_maps(lhs: Any, rhs: Any, shape: Shape, path: Path, out: Comparison) -> None:
-    left = {} if lhs is MISSING else lhs
-    right = {} if rhs is MISSING else rhs
+def _compare_maps(left: dict[str, Any], right: dict[str, Any], shape: Shape, path: Path,
+                  out: Comparison) -> None:
     for key, value in left.items():
         compare_into(value, right.get(key, MISSING), shape.field(key), (*path, "f:" + key), out)
     for key, value in right.items():
@@ -138,9 +154,10 @@ def _compare_maps(lhs: Any, rhs: Any, shape: Shape, path: Path, out: Comparison)
             compare_into(MISSING, value, shape.field(key), (*path, "f:" + key), out)
 
 
-def _compare_lists(lhs: Any, rhs: Any, shape: Shape, path: Path, out: Comparison) -> None:
-    left = index_items(shape, [] if lhs is MISSING else lhs)
-    right = index_items(shape, [] if rhs is MISSING else rhs)
+def _compare_lists(lhs: list[Any], rhs: list[Any], shape: Shape, path: Path,
+                   out: Comparison) -> None:
+    left = index_items(shape, lhs)
+    right = index_items(shape, rhs)
     item_shape = shape.item_shape()
     for element, value in left.items():
         compare_into(value, right.get(element, MISSING), item_shape, (*path, element), out)
