@@ -11,8 +11,9 @@ CustomResourceDefinition) finds its objects already cached, and a removed one
 leaves an empty cache behind.
 
 Per resource the cache keeps
-  * the current objects (decoded dicts, treated as immutable; the JSON bytes of
-    each are made once, on first use, and shared by every list and watcher), and
+  * the current objects (kept as the stored bytes until first read, then decoded
+    dicts treated as immutable; the JSON bytes of each are made once, on first
+    use, and shared by every list and watcher), and
   * a ring of recent events, to resume a watch from a resourceVersion. A watch
     from before the ring's oldest revision is ``410 Gone`` (`too old resource
     version`), and the client re-lists.
@@ -38,9 +39,9 @@ from typing import Any
 import orjson
 
 from kybernetes.api.errors import Gone, ServiceUnavailable, Timeout
-from kybernetes.apiserver.codec import decode_kv
+from kybernetes.apiserver.codec import decode_stored
 from kybernetes.storage.errors import StorageError
-from kybernetes.storage.interface import Event, Store
+from kybernetes.storage.interface import Event, KeyValue, Store
 
 log = logging.getLogger("kybernetes.apiserver.watch_cache")
 
@@ -57,13 +58,28 @@ class Entry:
     """One object at one revision; its JSON bytes (and watch event lines) are made
     once and shared by every list and watcher."""
 
-    __slots__ = ("_lines", "_raw", "_versions", "key", "obj", "rv")
+    __slots__ = ("_lines", "_obj", "_raw", "_stored", "_versions", "key", "rv")
 
-    def __init__(self, key: str, obj: dict[str, Any], rv: int) -> None:
-        self.key, self.obj, self.rv = key, obj, rv
+    def __init__(self, key: str, obj: dict[str, Any] | None, rv: int,
+                 stored: bytes | None = None) -> None:
+        self.key, self._obj, self.rv, self._stored = key, obj, rv, stored
         self._raw: bytes | None = None
         self._lines: dict[tuple[str, str], bytes] | None = None
         self._versions: dict[str, bytes] | None = None
+
+    @classmethod
+    def of(cls, kv: KeyValue) -> Entry:
+        """A stored value, decoded on first read: most writes are never read from the
+        cache, and bytes are cheaper to hold than dicts the garbage collector walks."""
+        return cls(kv.key, None, kv.mod_revision, kv.value)
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        if self._obj is None:
+            assert self._stored is not None, "an entry holds an object or its stored bytes"
+            self._obj = decode_stored(self._stored, self.rv)
+            self._stored = None
+        return self._obj
 
     @property
     def raw(self) -> bytes:
@@ -193,7 +209,7 @@ class ResourceCache:
     def apply(self, ev: Event) -> None:
         key = ev.kv.key
         prev = self.objects.get(key)
-        entry = Entry(key, decode_kv(ev.kv), ev.kv.mod_revision)
+        entry = Entry.of(ev.kv)
         if ev.type == "DELETE":
             self.objects.pop(key, None)
             self._sorted = None
@@ -284,7 +300,7 @@ class WatchCache:
         for kv in result.kvs:
             found = self._cache_of(kv.key)
             if found is not None:
-                found.objects[kv.key] = Entry(kv.key, decode_kv(kv), kv.mod_revision)
+                found.objects[kv.key] = Entry.of(kv)
         self.ready.set()
 
     def _cache_of(self, key: str) -> ResourceCache | None:
