@@ -155,15 +155,19 @@ def _unknown(node: Node | None, value: Any, path: str, out: list[str], drop: boo
         props = node.get("properties")
         extra = node.get("additionalProperties")
         for key, sub in list(value.items()):
-            child = f"{path}.{key}" if path else key
             if props and key in props:
-                _unknown(props[key], sub, child, out, drop)
+                known = props[key]
             elif isinstance(extra, dict):
-                _unknown(extra, sub, child, out, drop)
+                known = extra
             elif props is not None or extra is False:
-                out.append(child)
+                out.append(f"{path}.{key}" if path else key)
                 if drop:
                     del value[key]
+                continue
+            else:
+                continue
+            if isinstance(sub, dict | list):  # a scalar has no fields: no call, no path
+                _unknown(known, sub, f"{path}.{key}" if path else key, out, drop)
     elif isinstance(value, list) and isinstance(node.get("items"), dict):
         for i, item in enumerate(value):
             _unknown(node["items"], item, f"{path}[{i}]", out, drop)
