@@ -9,6 +9,7 @@ of the schema dict (the dict is kept alive with it, so the id cannot be reused).
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,10 @@ class Node:
     not_: Node | None = None
     rules: tuple[Rule, ...] = ()
     rule_fields: frozenset[str] | None = None  # what the rules read of self (None: all)
+    # The Python types of values that have the node's type for sure (None: any value);
+    # others still may (an integral float for "integer").
+    matching_types: frozenset[builtins.type] | None = None
+    has_junctors: bool = False
     has_rules: bool = False  # here or anywhere below: whether the CEL walk must enter
 
     @property
@@ -98,6 +103,21 @@ def _build(schema: dict[str, Any]) -> Node:
         rules=compile_rules(schema),
         rule_fields=projection(schema),
     )
+    node.matching_types = _matching_types(node)
+    node.has_junctors = bool(node.all_of or node.any_of or node.one_of or node.not_ is not None)
     children = (*node.properties.values(), node.additional, node.items)
     node.has_rules = bool(node.rules) or any(c is not None and c.has_rules for c in children)
     return node
+
+
+_PYTHON_TYPES: dict[str, frozenset[type]] = {
+    "string": frozenset({str}), "boolean": frozenset({bool}), "integer": frozenset({int}),
+    "number": frozenset({int, float}), "object": frozenset({dict}), "array": frozenset({list})}
+
+
+def _matching_types(node: Node) -> frozenset[type] | None:
+    if node.int_or_string:
+        return frozenset({int, str})
+    if not node.type:
+        return None
+    return _PYTHON_TYPES.get(node.type, frozenset())

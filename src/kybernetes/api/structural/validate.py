@@ -60,11 +60,12 @@ def check_value(node: Node, value: Any, path: str, errs: ErrorList) -> None:
             errs.type_invalid(path, "null", f"{path} in body must be of type {node.type_names}: "
                                             '"null"')
         return
-    if not _type_matches(node, value):
+    types = node.matching_types
+    if types is not None and type(value) not in types and not _type_matches(node, value):
         actual = _JSON_TYPES.get(type(value), "")
         errs.type_invalid(path, actual, f"{path} in body must be of type {node.type_names}: "
                                         f'"{actual}"')
-    if node.all_of or node.any_of or node.one_of or node.not_ is not None:
+    if node.has_junctors:
         _check_junctors(node, value, path, errs)
     for check in node.checks:
         check(value, path, errs)
