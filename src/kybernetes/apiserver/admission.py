@@ -37,10 +37,12 @@ def unknown_field_warnings(kind: KindDefinition, obj: dict[str, Any], mode: str
     """Warnings to send (Warn), nothing (Ignore), or raise BadRequest (Strict).
 
     Unknown fields never reach the store: Kubernetes' own kinds lose them when the
-    body is decoded into their Go types (dropped here), custom resources when their
-    structural schema prunes them (the kind's defaulting)."""
-    unknown = unknown_fields(kind.schema(), obj, drop=kind.core_validation and
-                             mode != "Strict")
+    body is decoded into their Go types, custom resources when their structural schema
+    prunes them; both are dropped here, and the warnings name exactly what went."""
+    if kind.prune_unknown is not None:
+        unknown = kind.prune_unknown(obj)
+    else:
+        unknown = unknown_fields(kind.schema(), obj, drop=mode != "Strict")
     if not unknown or mode == "Ignore":
         return []
     messages = [f'unknown field "{path}"' for path in unknown]

@@ -283,6 +283,17 @@ def test_defaulting_pruning_and_preserved_fields(http: Http) -> None:
     strict = http("POST", WIDGETS, widget("strict", unknown=1), fieldValidation="Strict")
     assert_status(strict, 400, "BadRequest")
     assert 'unknown field "spec.unknown"' in strict.json()["message"]
+    # An embedded resource's apiVersion/kind/metadata and anything under
+    # preserve-unknown-fields are known; an unknown metadata field is not.
+    embedded = widget("embedded", template={"apiVersion": "v1", "kind": "Pod",
+                                            "metadata": {"name": "p"}},
+                      free={"whatever": 1})
+    assert http("POST", WIDGETS, embedded, fieldValidation="Strict").status_code == 201
+    odd = widget("odd")
+    odd["metadata"]["colour"] = "red"
+    warned = http("POST", WIDGETS, odd)
+    assert warned.headers.get("Warning") == '299 - "unknown field \\"metadata.colour\\""'
+    assert "colour" not in warned.json()["metadata"]
 
 
 def test_transition_rule_sees_old_self(http: Http) -> None:

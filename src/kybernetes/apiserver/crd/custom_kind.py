@@ -23,7 +23,7 @@ from kybernetes.api import jsonpath
 from kybernetes.api.field_errors import ErrorList
 from kybernetes.api.fields import Getter
 from kybernetes.api.resources import ALL_VERBS, Resource
-from kybernetes.api.schema import REF_PREFIX
+from kybernetes.api.schema import REF_PREFIX, definition, unknown_fields
 from kybernetes.api.structural import defaults as structural_defaults
 from kybernetes.api.structural import prune as structural_prune
 from kybernetes.api.structural import validate as structural_validate
@@ -149,6 +149,20 @@ def _defaulter(schema: Obj) -> Callable[[Obj], None]:
     return apply
 
 
+def _pruner(schema: Obj) -> Callable[[Obj], list[str]]:
+    """What Kubernetes reports as a custom resource's unknown fields: those of its
+    metadata that ObjectMeta does not know, and those its structural schema prunes
+    (a known field under preserve-unknown-fields stays; an embedded resource keeps
+    its apiVersion, kind and metadata)."""
+    def prune_unknown(obj: Obj) -> list[str]:
+        meta = obj.get("metadata")
+        found = [f"metadata.{p}" for p in
+                 unknown_fields(definition(_OBJECT_META), meta, drop=True)] \
+            if isinstance(meta, dict) else []
+        return found + structural_prune.prune(schema, obj)
+    return prune_unknown
+
+
 def _validator(schema: Obj) -> Callable[[ErrorList, Obj, Obj | None], None]:
     def check(errs: ErrorList, obj: Obj, old: Obj | None) -> None:
         errs.causes.extend(structural_validate.validate(schema, obj, old))
@@ -189,6 +203,7 @@ def definitions_for(crd: Obj) -> list[KindDefinition]:
             schema=functools.partial(lambda s: s, published),
             defaults=_defaulter(schema),
             validate=_validator(schema),
+            prune_unknown=_pruner(schema),
             strategy=CustomResourceStrategy(has_status),
             table=table_spec(version.get("additionalPrinterColumns") or []),
             field_selectors={str(f["jsonPath"]).lstrip("."): _path_getter(f["jsonPath"])

@@ -116,6 +116,9 @@ class KindDefinition:
     strategic_merge: bool = True
     # Why creates are refused now ("" when they are not): a terminating CRD's kind.
     creates_refused: str = ""
+    # Drops the fields its schema does not know and says which (custom resources: the
+    # structural prune); None: the walk over `schema` (Kubernetes' own kinds).
+    prune_unknown: Callable[[Obj], list[str]] | None = None
     # Validated as kube-apiserver's own kinds (pkg/apis/core/validation's metadata rules);
     # False for apiextensions' kinds and custom resources (apimachinery's generic rules).
     core_validation: bool = True
