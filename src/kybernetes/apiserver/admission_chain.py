@@ -34,11 +34,12 @@ class ValidatingPlugin(Protocol):
         """Raise an ApiError to refuse; return warnings."""
 
 
-def attributes(kind: KindDefinition, operation: str, ctx: WriteContext, *,
+def attributes(kind: KindDefinition, ctx: WriteContext, *,
                namespace: str | None, name: str, obj: Obj | None,
                old: Obj | None) -> AdmissionAttributes:
     """One request as admission sees it."""
     r = kind.resource
+    operation = ctx.operation
     options: Obj = {"kind": _OPTIONS.get(operation, "CreateOptions"),
                     "apiVersion": "meta.k8s.io/v1"}
     if ctx.dry_run:
@@ -61,12 +62,12 @@ class AdmissionChain:
     mutating: list[MutatingPlugin] = field(default_factory=list)
     validating: list[ValidatingPlugin] = field(default_factory=list)
 
-    async def mutate(self, kind: KindDefinition, operation: str, ctx: WriteContext, *,
+    async def mutate(self, kind: KindDefinition, ctx: WriteContext, *,
                      namespace: str | None, name: str, obj: Obj | None,
                      old: Obj | None) -> Obj | None:
         """`obj` after every mutating plugin (re-defaulted after each change)."""
         for plugin in self.mutating:
-            attrs = attributes(kind, operation, ctx, namespace=namespace, name=name, obj=obj,
+            attrs = attributes(kind, ctx, namespace=namespace, name=name, obj=obj,
                                old=old)
             changed, warnings = await plugin.mutate(attrs)
             ctx.warnings.extend(warnings)
@@ -75,13 +76,13 @@ class AdmissionChain:
                 kind.apply_defaults(obj)
         return obj
 
-    async def validate(self, kind: KindDefinition, operation: str, ctx: WriteContext, *,
+    async def validate(self, kind: KindDefinition, ctx: WriteContext, *,
                        namespace: str | None, name: str, obj: Obj | None,
                        old: Obj | None) -> None:
         """Every validating plugin must allow the request."""
         if not self.validating:
             return
-        attrs = attributes(kind, operation, ctx, namespace=namespace, name=name, obj=obj,
+        attrs = attributes(kind, ctx, namespace=namespace, name=name, obj=obj,
                            old=old)
         for plugin in self.validating:
             ctx.warnings.extend(await plugin.validate(attrs))

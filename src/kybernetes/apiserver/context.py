@@ -29,6 +29,9 @@ class WriteContext:
     warnings: list[str] = field(default_factory=list)
     # A server-side apply: the object already carries the managedFields it computed.
     applying: bool = False
+    # CREATE, UPDATE or DELETE: set by the registry as the write starts (admission,
+    # webhooks and policies see it).
+    operation: str = ""
 
     def for_subresource(self, subresource: str | None) -> WriteContext:
         """The same context, through another endpoint (status, scale, binding…)."""

@@ -141,6 +141,7 @@ class Registry:
                      ctx: WriteContext | None = None) -> dict[str, Any]:
         """Store a new object; 409 AlreadyExists when the name is taken."""
         ctx = ctx or system_context()
+        ctx.operation = "CREATE"
         resource = kind.resource
         if kind.creates_refused:
             raise MethodNotAllowed(kind.creates_refused)
@@ -153,7 +154,7 @@ class Registry:
         kind.apply_defaults(obj)
         if self.fields is not None and not ctx.applying:
             self.fields.track(kind, obj, None, ctx)
-        mutated = await self.admission.mutate(kind, "CREATE", ctx, namespace=namespace,
+        mutated = await self.admission.mutate(kind, ctx, namespace=namespace,
                                               name=meta.get("name") or "", obj=obj, old=None)
         if mutated is not obj and mutated is not None:
             obj = mutated
@@ -167,7 +168,7 @@ class Registry:
                                                "Required value: name or generateName is "
                                                "required")], group=resource.group)
         validate(kind, obj)  # defaulted on arrival, and after each mutating plugin
-        await self.admission.validate(kind, "CREATE", ctx, namespace=namespace,
+        await self.admission.validate(kind, ctx, namespace=namespace,
                                       name=meta["name"], obj=obj, old=None)
         if kind.storage_version:
             obj["apiVersion"] = kind.storage_version
@@ -219,6 +220,7 @@ class Registry:
                                 ) -> dict[str, Any]:
         """Read, mutate a copy, write if unchanged since the read; retry when it was."""
         ctx = ctx or system_context()
+        ctx.operation = "UPDATE"
         subresource = ctx.subresource
         hooks = self._hooks(kind) if subresource is None else None
         for _ in range(_CAS_ATTEMPTS):
@@ -256,10 +258,10 @@ class Registry:
             self.fields.track(kind, new, old, ctx)
         name = old["metadata"]["name"]
         namespace = old["metadata"].get("namespace")
-        new = await self.admission.mutate(kind, "UPDATE", ctx, namespace=namespace, name=name,
+        new = await self.admission.mutate(kind, ctx, namespace=namespace, name=name,
                                           obj=new, old=old) or new
         new = self._prepare_update(kind, new, old, subresource=ctx.subresource)
-        await self.admission.validate(kind, "UPDATE", ctx, namespace=namespace, name=name,
+        await self.admission.validate(kind, ctx, namespace=namespace, name=name,
                                       obj=new, old=old)
         return new
 
@@ -289,13 +291,14 @@ class Registry:
                      options: DeleteOptions, ctx: WriteContext | None = None) -> dict[str, Any]:
         """Delete now, or mark for deletion (finalizers, graceful pods, namespaces)."""
         ctx = ctx or system_context()
+        ctx.operation = "DELETE"
         for _ in range(_CAS_ATTEMPTS):
             kv = await self._read(kind, namespace, name)
             old = decode_kv(kv)
             self._check_preconditions(kind, old, options.preconditions)
-            await self.admission.mutate(kind, "DELETE", ctx, namespace=namespace, name=name,
+            await self.admission.mutate(kind, ctx, namespace=namespace, name=name,
                                         obj=None, old=old)
-            await self.admission.validate(kind, "DELETE", ctx, namespace=namespace, name=name,
+            await self.admission.validate(kind, ctx, namespace=namespace, name=name,
                                           obj=None, old=old)
             finalizers = list(old["metadata"].get("finalizers") or [])
             if not old["metadata"].get("deletionTimestamp"):
