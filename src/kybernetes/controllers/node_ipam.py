@@ -1,14 +1,16 @@
 """Node IPAM: give every node its own slice of the cluster's pod range.
 
 As Kubernetes' range allocator: the cluster CIDR (`--cluster-cidr`) is cut
-into subnets of `--node-cidr-mask-size`; a node without `spec.podCIDR` gets the
-lowest subnet no node holds. Nothing is stored besides the nodes themselves:
-the set of used subnets is derived from the nodes in the informer cache, so a
-restart (or a new leader) continues where the last one stopped and never hands
-a subnet out twice. Subnets this process has just assigned but not yet seen
-through the watch are remembered, and the controller runs one worker, so two
-nodes cannot race for the same subnet. A full range is a Warning event
-`CIDRNotAvailable` on the node.
+into subnets of `--node-cidr-mask-size`, kept as a bitmap (:mod:`.cidr_set`)
+that node events update, so handing out a subnet is O(1) amortised however many
+nodes there are. Nothing is stored besides the nodes themselves: the bitmap is
+rebuilt from the nodes in the informer cache, so a restart (or a new leader)
+continues where the last one stopped and never hands a subnet out twice.
+Subnets this process has just assigned but not yet seen through the watch stay
+occupied, and the controller runs one worker, so two nodes cannot race for the
+same subnet. When the range is full the node gets a Warning event
+`CIDRNotAvailable` and the condition NetworkUnavailable=True (reason
+`CIDRNotAvailable`) saying so; it is retried as nodes go.
 """
 
 from __future__ import annotations
@@ -17,21 +19,30 @@ import logging
 from ipaddress import IPv4Network, IPv6Network, ip_network
 
 from kybernetes.api import errors
+from kybernetes.api.meta import now_rfc3339
 from kybernetes.api.resources import NODES
 from kybernetes.client import ApiClient, InformerFactory
 from kybernetes.controllers.base import Controller, Obj, meta
+from kybernetes.controllers.cidr_set import CidrSet
 
 log = logging.getLogger("kybernetes.controllers.node_ipam")
 
 Network = IPv4Network | IPv6Network
+UNAVAILABLE = "CIDRNotAvailable"
 
 
-def _node_cidrs(node: Obj) -> list[str]:
+def _node_cidrs(node: Obj) -> list[Network]:
     spec = node.get("spec") or {}
-    cidrs = list(spec.get("podCIDRs") or [])
-    if spec.get("podCIDR") and spec["podCIDR"] not in cidrs:
-        cidrs.append(spec["podCIDR"])
-    return cidrs
+    texts = list(spec.get("podCIDRs") or [])
+    if spec.get("podCIDR") and spec["podCIDR"] not in texts:
+        texts.append(spec["podCIDR"])
+    out = []
+    for text in texts:
+        try:
+            out.append(ip_network(text, strict=False))
+        except ValueError:
+            continue
+    return out
 
 
 class NodeIpamController(Controller):
@@ -46,35 +57,32 @@ class NodeIpamController(Controller):
         super().__init__(client, informers)
         self.cluster_cidr = ip_network(cluster_cidr, strict=False) if isinstance(
             cluster_cidr, str) else cluster_cidr
-        if not self.cluster_cidr.prefixlen < mask_size <= self.cluster_cidr.max_prefixlen:
-            raise ValueError(f"mask size {mask_size} does not fit in {self.cluster_cidr}")
+        self.cidrs = CidrSet(self.cluster_cidr, mask_size)
         self.mask_size = mask_size
-        self._assigned: dict[str, str] = {}  # node name -> subnet we wrote, until seen
+        self._assigned: dict[str, Network] = {}  # node name -> subnet we wrote, until seen
+        self._waiting: set[str] = set()  # nodes left without a subnet (the range was full)
         self.nodes = informers.get(NODES)
-        self.nodes.add_handler(on_add=self.enqueue, on_update=lambda o, n: self.enqueue(n),
+        self.nodes.add_handler(on_add=self._node_seen,
+                               on_update=lambda old, new: self._node_seen(new),
                                on_delete=self._node_deleted)
 
-    def _node_deleted(self, node: Obj) -> None:
-        self._assigned.pop(meta(node).get("name", ""), None)
+    def _node_seen(self, node: Obj) -> None:
+        for net in _node_cidrs(node):
+            self.cidrs.occupy(net)
+        self.enqueue(node)
 
-    def _used(self) -> set[Network]:
-        used: set[Network] = set()
-        for node in self.nodes.list():
-            for cidr in _node_cidrs(node):
-                try:
-                    used.add(ip_network(cidr, strict=False))
-                except ValueError:
-                    continue
-        used.update(ip_network(c) for c in self._assigned.values())
-        return used
+    def _node_deleted(self, node: Obj) -> None:
+        name = meta(node).get("name", "")
+        pending = self._assigned.pop(name, None)
+        for net in [*_node_cidrs(node), *([pending] if pending else [])]:
+            self.cidrs.release(net)
+        self._waiting.discard(name)
+        for waiting in list(self._waiting):  # a subnet came free: try again
+            self.queue.add(waiting)
 
     def next_free(self) -> Network | None:
-        """The lowest subnet of the cluster CIDR that no node holds."""
-        used = self._used()
-        for subnet in self.cluster_cidr.subnets(new_prefix=self.mask_size):
-            if not any(subnet.overlaps(u) for u in used):
-                return subnet
-        return None
+        """The next subnet of the cluster CIDR that no node holds (now taken)."""
+        return self.cidrs.allocate()
 
     async def sync(self, key: str) -> None:
         node = self.nodes.get(key)
@@ -82,18 +90,50 @@ class NodeIpamController(Controller):
             return
         if _node_cidrs(node):
             self._assigned.pop(key, None)
+            self._waiting.discard(key)
             return
         if key in self._assigned:
             return  # written; the watch has not shown it yet
         subnet = self.next_free()
         if subnet is None:
-            self.event(node, "Warning", "CIDRNotAvailable",
-                       f"Node {key} status is now: CIDRNotAvailable")
+            await self._range_full(node)
             return
         patch = {"spec": {"podCIDR": str(subnet), "podCIDRs": [str(subnet)]}}
         try:
             await self.client.patch(NODES, key, patch)
         except errors.NotFound:
+            self.cidrs.release(subnet)
             return
-        self._assigned[key] = str(subnet)
+        except errors.ApiError:
+            self.cidrs.release(subnet)
+            raise
+        self._assigned[key] = subnet
+        if key in self._waiting:
+            self._waiting.discard(key)
+            await self._set_network_unavailable(key, "False", "CIDRAssigned",
+                                                f"pod CIDR {subnet} assigned")
         log.info("assigned pod CIDR", extra={"node": key, "cidr": str(subnet)})
+
+    async def _range_full(self, node: Obj) -> None:
+        """Say so on the node, once: an event and NetworkUnavailable=True."""
+        name = meta(node)["name"]
+        if name in self._waiting:
+            return
+        self._waiting.add(name)
+        message = f"no pod CIDR of /{self.mask_size} is left in {self.cluster_cidr}"
+        self.event(node, "Warning", UNAVAILABLE, f"Node {name} status is now: {UNAVAILABLE}")
+        await self._set_network_unavailable(name, "True", UNAVAILABLE, message)
+        log.warning("pod CIDR range exhausted", extra={"node": name,
+                                                       "cluster_cidr": str(self.cluster_cidr)})
+
+    async def _set_network_unavailable(self, name: str, status: str, reason: str,
+                                       message: str) -> None:
+        """The node's NetworkUnavailable condition (merged by type: others stay)."""
+        now = now_rfc3339()
+        condition = {"type": "NetworkUnavailable", "status": status, "reason": reason,
+                     "message": message, "lastTransitionTime": now, "lastHeartbeatTime": now}
+        try:
+            await self.client.patch(NODES, name, {"status": {"conditions": [condition]}},
+                                    patch_type="strategic", subresource="status")
+        except errors.NotFound:
+            return

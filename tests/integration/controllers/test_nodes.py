@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from kybernetes.api import errors
 from kybernetes.api.meta import now_rfc3339, now_rfc3339_micro
-from kybernetes.api.resources import LEASES, NODES, PODS, REPLICATION_CONTROLLERS
+from kybernetes.api.resources import EVENTS, LEASES, NODES, PODS, REPLICATION_CONTROLLERS
 from kybernetes.client import ApiClient
 from kybernetes.controllers.manager import Options
 from tests.integration.controllers.helpers import (
@@ -181,3 +181,44 @@ async def test_pods_of_vanished_nodes_are_garbage_collected(client: ApiClient, n
         async def doomed_pods_gone() -> bool:
             return not {"on-doomed", "healthy"} & await names()
         await eventually(doomed_pods_gone, what="pods of the deleted node")
+
+
+async def test_node_ipam_says_when_the_range_is_full_and_recovers(
+        client: ApiClient, ns: str) -> None:
+    """A /23 holds two /24s: the third node gets NetworkUnavailable=True and a Warning
+    event; once a node goes, it gets the freed subnet and the condition turns False."""
+    options = Options(cluster_cidr=ipaddress.ip_network("10.78.0.0/23"))
+    names = [f"{ns}-full-{i}" for i in range(3)]
+
+    async def node(name: str) -> dict:
+        return await client.get(NODES, name)
+
+    def unavailable(obj: dict) -> dict | None:
+        return next((c for c in obj.get("status", {}).get("conditions", [])
+                     if c["type"] == "NetworkUnavailable"), None)
+
+    async with running(client, "nodeipam", options=options):
+        for name in names[:2]:
+            await client.create(NODES, {"metadata": {"name": name}})
+            await eventually(lambda n=name: _has_cidr(client, n), what=f"{name} cidr")
+        await client.create(NODES, {"metadata": {"name": names[2]}})
+
+        async def refused() -> dict | None:
+            found = unavailable(await node(names[2]))
+            return found if found and found["status"] == "True" else None
+        condition = await eventually(refused, what="NetworkUnavailable=True")
+        assert condition["reason"] == "CIDRNotAvailable"
+        assert "10.78.0.0/23" in condition["message"]
+        events = (await client.list(EVENTS, namespace="default",
+                                    field_selector=f"involvedObject.name={names[2]}"))
+        assert any(e["reason"] == "CIDRNotAvailable" for e in events["items"])
+        freed = (await node(names[0]))["spec"]["podCIDR"]
+        await client.delete(NODES, names[0])
+        await eventually(lambda: _has_cidr(client, names[2]), what="cidr after a node went")
+        late = await node(names[2])
+        assert late["spec"]["podCIDR"] == freed
+        assert unavailable(late)["status"] == "False"
+
+
+async def _has_cidr(client: ApiClient, name: str) -> bool:
+    return bool((await client.get(NODES, name)).get("spec", {}).get("podCIDR"))
