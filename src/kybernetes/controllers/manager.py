@@ -64,6 +64,7 @@ def _registry() -> dict[str, Factory]:
         ReplicaSetManager,
         ReplicationControllerManager,
     )
+    from kybernetes.controllers.service_account import ServiceAccountController
 
     return {
         "replicationcontroller": lambda c, i, o: ReplicationControllerManager(c, i),
@@ -79,6 +80,7 @@ def _registry() -> dict[str, Factory]:
         "garbagecollector": lambda c, i, o: GarbageCollector(c, i),
         "podgc": lambda c, i, o: PodGarbageCollector(
             c, i, period=o.pod_gc_period, quarantine=o.pod_gc_quarantine),
+        "serviceaccount": lambda c, i, o: ServiceAccountController(c, i),
     }
 
 

@@ -102,7 +102,7 @@ def test_unknown_controller_is_one_clear_line(shared_apiserver: ApiServer) -> No
     assert result.stderr.strip().splitlines() == [
         "kyb controller-manager: error: unknown controller 'bogus'; known: "
         "replicationcontroller, replicaset, deployment, endpoint, nodelifecycle, nodeipam, "
-        "namespace, garbagecollector, podgc"]
+        "namespace, garbagecollector, podgc, serviceaccount"]
 
 
 def test_missing_kubeconfig_is_one_clear_line(tmp_path: Path) -> None:
