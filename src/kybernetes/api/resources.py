@@ -72,7 +72,8 @@ NODES = Resource("", "v1", "nodes", "Node", False, ("no",), ("status", "proxy"))
 EVENTS = Resource("", "v1", "events", "Event", True, ("ev",))
 CONFIGMAPS = Resource("", "v1", "configmaps", "ConfigMap", True, ("cm",))
 SECRETS = Resource("", "v1", "secrets", "Secret", True)
-SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",))
+SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",),
+                            ("token",))
 BINDINGS = Resource("", "v1", "bindings", "Binding", True, verbs=("create",))
 LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease", True)
 CUSTOM_RESOURCE_DEFINITIONS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions",

@@ -5,6 +5,8 @@
   authenticator reads them.
 * ``--token-auth-file``: Kubernetes' static token CSV, one
   ``token,user,uid,"group1,group2"`` line per user (groups optional).
+* Other bearer tokens go to the token authenticators in turn (service-account
+  JWTs: :mod:`.serviceaccount.authenticator`).
 * The plain-HTTP ``--insecure-port`` (loopback only) is trusted as
   ``system:masters``, as Kubernetes' old insecure port was.
 
@@ -17,9 +19,10 @@ from __future__ import annotations
 import csv
 import ssl
 import weakref
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -31,6 +34,12 @@ class User:
     name: str
     uid: str = ""
     groups: tuple[str, ...] = ()
+    extra: dict[str, list[str]] = field(default_factory=dict, compare=False, hash=False)
+
+
+class TokenAuthenticator(Protocol):
+    def authenticate_token(self, token: str) -> User | None:
+        """The user a bearer token stands for, or None when it is not this kind's."""
 
 
 INSECURE_USER = User("system:admin", groups=("system:masters", "system:authenticated"))
@@ -83,8 +92,10 @@ def _user_from_cert(cert: Any) -> User | None:
 
 
 class Authenticator:
-    def __init__(self, tokens: dict[str, User] | None = None) -> None:
+    def __init__(self, tokens: dict[str, User] | None = None,
+                 token_authenticators: Sequence[TokenAuthenticator] = ()) -> None:
         self.tokens = tokens or {}
+        self.token_authenticators = token_authenticators
 
     def authenticate(self, request: web.Request) -> User | None:
         """The user behind a request, or None (the caller answers 401)."""
@@ -99,4 +110,8 @@ class Authenticator:
             found = self.tokens.get(token.strip())
             if found is not None:
                 return User(found.name, found.uid, (*found.groups, "system:authenticated"))
+            for authenticator in self.token_authenticators:
+                user = authenticator.authenticate_token(token.strip())
+                if user is not None:
+                    return user
         return None

@@ -44,6 +44,7 @@ _SUBRESOURCES: dict[str, tuple[tuple[str, str, str] | None, tuple[str, ...]]] = 
     "attach": (("", "v1", "PodAttachOptions"), ("create", "get")),
     "portforward": (("", "v1", "PodPortForwardOptions"), ("create", "get")),
     "eviction": (("policy", "v1", "Eviction"), ("create",)),
+    "token": (("authentication.k8s.io", "v1", "TokenRequest"), ("create",)),
     "finalize": (None, ("update",)),
     "proxy": (None, _PROXY_VERBS),
 }

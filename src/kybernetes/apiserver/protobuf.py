@@ -66,6 +66,12 @@ SCHEMA: dict[str, dict[int, tuple[str, str]]] = {
     "ServiceAccount": {1: ("metadata", M), 2: ("secrets", "*ObjectReference"),
                        3: ("imagePullSecrets", "*LocalObjectReference"),
                        4: ("automountServiceAccountToken", "bool")},
+    "TokenRequest": {1: ("metadata", M), 2: ("spec", "TokenRequestSpec"), 3: ("status", "-")},
+    "TokenRequestSpec": {1: ("audiences", "*string"), 3: ("boundObjectRef", "BoundObjectReference"),
+                         4: ("expirationSeconds", "int")},
+    "BoundObjectReference": {1: ("kind", "string"), 2: ("apiVersion", "string"),
+                             3: ("name", "string"), 4: ("uid", "string")},
+    "SelfSubjectReview": {1: ("metadata", M), 2: ("status", "-")},
     "ObjectReference": {1: ("kind", "string"), 2: ("namespace", "string"), 3: ("name", "string"),
                         4: ("uid", "string"), 5: ("apiVersion", "string"),
                         6: ("resourceVersion", "string"), 7: ("fieldPath", "string")},
@@ -142,7 +148,7 @@ KEEP_ZERO = {"replicas", "terminationGracePeriodSeconds", "activeDeadlineSeconds
              "revisionHistoryLimit", "progressDeadlineSeconds", "gracePeriodSeconds",
              "deletionGracePeriodSeconds", "enableServiceLinks", "automountServiceAccountToken",
              "immutable", "allocateLoadBalancerNodePorts", "controller", "blockOwnerDeletion",
-             "orphanDependents"}
+             "orphanDependents", "expirationSeconds"}
 # Top-level messages a client may send: the kinds above with an object's metadata, and
 # the request bodies of subresources and deletes.
 _REQUEST_BODIES = {"DeleteOptions", "Eviction", "Binding", "Scale"}

@@ -20,7 +20,7 @@ from pathlib import Path
 from aiohttp import web
 
 from kybernetes import storage
-from kybernetes.apiserver import bootstrap, pki
+from kybernetes.apiserver import bootstrap, pki, self_subject_review
 from kybernetes.apiserver.app import build_app
 from kybernetes.apiserver.authn import Authenticator, load_token_file
 from kybernetes.apiserver.crd.controller import CrdController
@@ -35,6 +35,7 @@ from kybernetes.apiserver.metrics import Metrics
 from kybernetes.apiserver.openapi import OpenApi
 from kybernetes.apiserver.registry import Registry
 from kybernetes.apiserver.service_allocation import ServiceAllocator
+from kybernetes.apiserver.serviceaccount.service import ServiceAccountTokens
 from kybernetes.apiserver.subresources import Subresources
 from kybernetes.apiserver.watch_cache import WatchCache
 from kybernetes.client.kubeconfig import write_kubeconfig
@@ -167,12 +168,16 @@ class ApiServer:
         handlers = ResourceHandlers(self.store, self.cache, self.registry, subresources,
                                     self.kinds)
         subresources.patcher = handlers
+        account_tokens = ServiceAccountTokens.load(cfg.data_dir, self.registry)
+        subresources.token_requests = account_tokens.requests
         metrics = Metrics(lambda: {k: len(c.watchers) for k, c in self.cache.caches.items()
                                    if c.watchers})
-        app = build_app(handlers, authenticator=Authenticator(tokens), metrics=metrics,
+        authenticator = Authenticator(tokens, [account_tokens.authenticator])
+        app = build_app(handlers, authenticator=authenticator, metrics=metrics,
                         ready=self.cache.ready.is_set,
                         discovery=Discovery(self.kinds, f"{self.advertise}:{cfg.port}"),
                         openapi=OpenApi(self.kinds))
+        app.add_routes([*account_tokens.routes(), *self_subject_review.routes()])
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0,
                                     handle_signals=False)
         await self.runner.setup()

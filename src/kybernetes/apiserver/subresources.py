@@ -6,6 +6,7 @@
   pod is ``409 Conflict``, as the scheduler expects when it loses a race.
 * ``pods/eviction``: a delete with the eviction's DeleteOptions (no
   PodDisruptionBudgets here).
+* ``serviceaccounts/token``: a TokenRequest (:mod:`.serviceaccount.token_request`).
 * ``*/scale``: an ``autoscaling/v1`` Scale view of spec.replicas; PUT/PATCH of
   the Scale update the object's spec.replicas (its resourceVersion is a
   precondition).
@@ -39,6 +40,10 @@ class KubeletProxy(Protocol):
     async def handle(self, request: web.Request, info: RequestInfo) -> web.StreamResponse: ...
 
 
+class TokenRequestHandler(Protocol):
+    async def create(self, request: web.Request, info: RequestInfo) -> web.StreamResponse: ...
+
+
 class Patcher(Protocol):
     """The main handlers' PATCH (status patches reuse it)."""
 
@@ -55,6 +60,7 @@ class Subresources:
         self.context_for = context_for  # (request, info) → WriteContext
         self.kubelet_proxy = kubelet_proxy
         self.patcher: Patcher | None = None  # set by the server once handlers exist
+        self.token_requests: TokenRequestHandler | None = None  # set by the server
 
     async def handle(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         sub, method = info.subresource, request.method
@@ -64,6 +70,8 @@ class Subresources:
             return await self.bind(request, info, await self._body(request))
         if sub == "eviction" and method == "POST":
             return await self.evict(request, info)
+        if sub == "token" and method == "POST" and self.token_requests is not None:
+            return await self.token_requests.create(request, info)
         if sub == "scale":
             return await self.scale(request, info)
         if sub in KUBELET_SUBRESOURCES:

@@ -1,0 +1,85 @@
+"""Bearer tokens that are service-account JWTs: who holds them, if they still hold.
+
+As Kubernetes' service-account token authenticator (pkg/serviceaccount/jwt.go,
+claims.go): a token this server signed, for its audiences, within its lifetime,
+is the user ``system:serviceaccount:<ns>:<name>`` in the groups
+``system:serviceaccounts`` and ``system:serviceaccounts:<ns>`` only while its
+ServiceAccount, and the Pod or Secret it is bound to, still exist with the uids
+the token names (a Pod deleted more than a minute ago no longer counts). The
+objects are read from the watch cache, so authentication stays off the store.
+Every refusal is an anonymous "no": the caller answers 401.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+from typing import Any
+
+from kybernetes.api import resources as r
+from kybernetes.api.meta import parse_time
+from kybernetes.api.resources import Resource
+from kybernetes.apiserver.authn import User
+from kybernetes.apiserver.kinds.registry import KindRegistry
+from kybernetes.apiserver.serviceaccount.jwt import InvalidToken, looks_like_jwt
+from kybernetes.apiserver.serviceaccount.tokens import (
+    LEEWAY_SECONDS,
+    ObjectRef,
+    TokenAuthority,
+    TokenSubject,
+    groups,
+    username,
+)
+from kybernetes.apiserver.watch_cache import WatchCache
+
+log = logging.getLogger("kybernetes.apiserver.serviceaccount")
+
+POD_NAME = "authentication.kubernetes.io/pod-name"
+POD_UID = "authentication.kubernetes.io/pod-uid"
+CREDENTIAL_ID = "authentication.kubernetes.io/credential-id"
+
+
+class ServiceAccountTokenAuthenticator:
+    """Turns a live service-account token into its user."""
+
+    def __init__(self, authority: TokenAuthority, cache: WatchCache,
+                 kinds: KindRegistry) -> None:
+        self.authority = authority
+        self.cache = cache
+        self.kinds = kinds
+
+    def authenticate_token(self, token: str) -> User | None:
+        if not looks_like_jwt(token):
+            return None
+        try:
+            subject = self.authority.check(token)
+            self._check_live(subject)
+        except InvalidToken as e:
+            log.debug("service account token refused", extra={"why": str(e)})
+            return None
+        extra: dict[str, list[str]] = {}
+        if subject.pod is not None:
+            extra[POD_NAME], extra[POD_UID] = [subject.pod.name], [subject.pod.uid]
+        if subject.token_id:
+            extra[CREDENTIAL_ID] = [f"JTI={subject.token_id}"]
+        return User(username(subject.namespace, subject.account.name), subject.account.uid,
+                    (*groups(subject.namespace), "system:authenticated"), extra)
+
+    def _check_live(self, subject: TokenSubject) -> None:
+        self._live(r.SERVICE_ACCOUNTS, subject.namespace, subject.account)
+        for resource, ref in ((r.PODS, subject.pod), (r.SECRETS, subject.secret)):
+            if ref is not None:
+                self._live(resource, subject.namespace, ref)
+
+    def _live(self, resource: Resource, namespace: str, ref: ObjectRef) -> None:
+        kind = self.kinds.of(resource)
+        entry = self.cache.for_prefix(kind.key_prefix).objects.get(kind.key(namespace, ref.name))
+        if entry is None:
+            raise InvalidToken(f"{resource.kind} named in the token no longer exists")
+        meta: dict[str, Any] = entry.obj.get("metadata") or {}
+        if meta.get("uid") != ref.uid:
+            raise InvalidToken(f"{resource.kind} named in the token was recreated")
+        deleted = parse_time(meta.get("deletionTimestamp"))
+        cutoff = _dt.datetime.now(_dt.UTC) - _dt.timedelta(seconds=LEEWAY_SECONDS)
+        if deleted is not None and deleted < cutoff:
+            raise InvalidToken(f"{resource.kind} named in the token was deleted")

@@ -1,0 +1,102 @@
+"""POST ``serviceaccounts/<name>/token``: an authentication.k8s.io/v1 TokenRequest.
+
+As pkg/registry/core/serviceaccount/storage/token.go: the ServiceAccount must
+exist; `expirationSeconds` defaults to 3600 and must lie within [600 s, 2^32 s];
+empty `audiences` mean the API server's own; a `boundObjectRef` names a Pod or a
+Secret in the same namespace, whose uid (checked against the request's, when
+given) is written into the token so that the token dies with that object. The
+answer is the request with `status.token` and `status.expirationTimestamp`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+from aiohttp import web
+
+from kybernetes.api import resources as r
+from kybernetes.api.errors import BadRequest, conflict, invalid
+from kybernetes.api.field_errors import ErrorList, as_dict
+from kybernetes.api.meta import now_rfc3339
+from kybernetes.apiserver.bodies import read_object
+from kybernetes.apiserver.registry import Registry
+from kybernetes.apiserver.request_info import RequestInfo
+from kybernetes.apiserver.responses import json_response
+from kybernetes.apiserver.serviceaccount.tokens import ObjectRef, TokenAuthority, TokenSubject
+
+API_VERSION = "authentication.k8s.io/v1"
+KIND = "TokenRequest"
+DEFAULT_EXPIRATION_SECONDS = 3600
+MIN_EXPIRATION_SECONDS = 600
+MAX_EXPIRATION_SECONDS = 1 << 32
+BINDABLE = {"Pod": r.PODS, "Secret": r.SECRETS}
+
+
+def _validate(spec: dict[str, Any]) -> None:
+    errs = ErrorList()
+    seconds = spec["expirationSeconds"]
+    if not isinstance(seconds, int) or isinstance(seconds, bool):
+        errs.type_invalid("spec.expirationSeconds", seconds, "must be an integer")
+    elif seconds < MIN_EXPIRATION_SECONDS:
+        errs.invalid("spec.expirationSeconds", seconds,
+                     "may not specify a duration less than 10 minutes")
+    elif seconds > MAX_EXPIRATION_SECONDS:
+        errs.invalid("spec.expirationSeconds", seconds,
+                     "may not specify a duration larger than 2^32 seconds")
+    if errs.causes:
+        raise invalid(KIND, "", errs.causes, "authentication.k8s.io")
+
+
+class TokenRequests:
+    """Issues tokens for ServiceAccounts through the TokenRequest subresource."""
+
+    def __init__(self, registry: Registry, authority: TokenAuthority) -> None:
+        self.registry = registry
+        self.authority = authority
+
+    async def create(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        namespace, name = str(info.namespace), str(info.name)
+        body = await read_object(request)
+        spec = as_dict(body.get("spec"))
+        spec.setdefault("expirationSeconds", DEFAULT_EXPIRATION_SECONDS)
+        _validate(spec)
+        account = await self.registry.get(self.registry.kinds.of(r.SERVICE_ACCOUNTS),
+                                          namespace, name)
+        pod, secret = await self._bound_object(namespace, spec)
+        audiences = list(spec.get("audiences") or self.authority.api_audiences)
+        meta = account["metadata"]
+        subject = TokenSubject(namespace, ObjectRef(name, meta.get("uid", "")), pod, secret)
+        token, expiry = self.authority.issue(subject, audiences=audiences,
+                                             expiration_seconds=spec["expirationSeconds"])
+        spec["audiences"] = audiences
+        answer = {"kind": KIND, "apiVersion": API_VERSION,
+                  "metadata": {"name": name, "namespace": namespace,
+                               "creationTimestamp": None},
+                  "spec": spec,
+                  "status": {"token": token, "expirationTimestamp": now_rfc3339(
+                      _dt.datetime.fromtimestamp(expiry, _dt.UTC))}}
+        return json_response(answer, status=201)
+
+    async def _bound_object(self, namespace: str, spec: dict[str, Any]
+                            ) -> tuple[ObjectRef | None, ObjectRef | None]:
+        """(pod, secret) the token is bound to; the reference gets the object's uid."""
+        ref = spec.get("boundObjectRef")
+        if not isinstance(ref, dict):
+            return None, None
+        api_version, kind = ref.get("apiVersion", ""), ref.get("kind", "")
+        resource = BINDABLE.get(kind) if api_version in ("v1", "") else None
+        if resource is None:
+            group, _, version = api_version.rpartition("/")
+            raise BadRequest(f"cannot bind token for object of type {group}/{version}, "
+                             f"Kind={kind}")
+        name = str(ref.get("name", ""))
+        obj = await self.registry.get(self.registry.kinds.of(resource), namespace, name)
+        uid = obj["metadata"].get("uid", "")
+        if ref.get("uid") and ref["uid"] != uid:
+            raise conflict(kind, name, f"the UID in the bound object reference ({ref['uid']}) "
+                           "does not match the UID in record. The object might have been "
+                           "deleted and then recreated")
+        ref["uid"] = uid
+        bound = ObjectRef(name, uid)
+        return (bound, None) if kind == "Pod" else (None, bound)
