@@ -35,6 +35,7 @@ from kybernetes.apiserver.metrics import Metrics
 from kybernetes.apiserver.openapi import OpenApi
 from kybernetes.apiserver.registry import Registry
 from kybernetes.apiserver.service_allocation import ServiceAllocator
+from kybernetes.apiserver.serviceaccount import admission as service_account_admission
 from kybernetes.apiserver.serviceaccount.service import ServiceAccountTokens
 from kybernetes.apiserver.subresources import Subresources
 from kybernetes.apiserver.watch_cache import WatchCache
@@ -70,6 +71,7 @@ class Config:
     etcd_keyfile: str = ""
     watch_cache_size: int = 20000
     compaction_interval: float = 300.0
+    admission_plugins: tuple[str, ...] = ()  # opt-in built-in plugins (ServiceAccount)
 
     @property
     def store(self) -> str:
@@ -129,6 +131,9 @@ class ApiServer:
         admission, self.webhooks = dynamic_admission(self.cache, self.kinds)
         self.registry = Registry(self.store, self.cache, self.kinds, hook_source=self,
                                  fields=ManagedFields(), admission=admission)
+        if service_account_admission.NAME in config.admission_plugins:
+            admission.mutating.insert(
+                0, service_account_admission.ServiceAccountAdmission(self.registry))
         self.crds = CrdController(self.registry, self.cache)
         self.runner: web.AppRunner | None = None
         self.compactor: asyncio.Task[None] | None = None

@@ -16,6 +16,9 @@ from kybernetes import log
 from kybernetes.cli.errors import CliError
 
 HELP = "run the API server (the Kubernetes REST API over HTTPS)"
+# Built-in admission plugins that are off unless named (Kubernetes has them on; ours
+# would refuse pods until the controller manager has made each `default` account).
+OPTIONAL_ADMISSION_PLUGINS = ("ServiceAccount",)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="events kept per resource for resuming watches (default 20000)")
     parser.add_argument("--etcd-compaction-interval", type=float, default=300.0,
                         help="seconds between store compactions, 0 for none (default 300)")
+    parser.add_argument("--enable-admission-plugins", default="",
+                        help="comma-separated built-in admission plugins to turn on "
+                             f"(known: {', '.join(OPTIONAL_ADMISSION_PLUGINS)})")
     parser.add_argument("-v", "--verbose", action="count", default=0)
 
 
@@ -70,6 +76,13 @@ def _check(args: argparse.Namespace) -> None:
         raise CliError("--default-watch-cache-size must be at least 1")
     if args.token_auth_file and not Path(args.token_auth_file).is_file():
         raise CliError(f"--token-auth-file {args.token_auth_file}: no such file")
+    for plugin in _admission_plugins(args):
+        if plugin not in OPTIONAL_ADMISSION_PLUGINS:
+            raise CliError(f"--enable-admission-plugins: plugin {plugin!r} is unknown")
+
+
+def _admission_plugins(args: argparse.Namespace) -> tuple[str, ...]:
+    return tuple(p.strip() for p in args.enable_admission_plugins.split(",") if p.strip())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
         token_auth_file=args.token_auth_file, insecure_port=args.insecure_port,
         etcd_cafile=args.etcd_cafile, etcd_certfile=args.etcd_certfile,
         etcd_keyfile=args.etcd_keyfile, watch_cache_size=args.default_watch_cache_size,
-        compaction_interval=args.etcd_compaction_interval)
+        compaction_interval=args.etcd_compaction_interval,
+        admission_plugins=_admission_plugins(args))
     try:
         import uvloop  # type: ignore[import-not-found]
     except ImportError:
