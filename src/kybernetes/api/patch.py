@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from kybernetes.api import schema
+from kybernetes.api.depth import check_depth
 from kybernetes.api.errors import BadRequest, Invalid, UnsupportedMediaType
 
 JSON_PATCH = "application/json-patch+json"
@@ -58,6 +59,7 @@ def apply_patch(obj: dict[str, Any], patch_bytes: bytes, content_type: str,
         body = orjson.loads(patch_bytes or b"null")
     except orjson.JSONDecodeError as e:
         raise BadRequest(f"error decoding patch: {e}") from None
+    check_depth(body)
     if media == JSON_PATCH:
         return json_patch(obj, body)
     if not isinstance(body, dict):

@@ -190,10 +190,14 @@ def _json_type(value: Any) -> str:
     return names.get(type(value), "null")
 
 
-class _Check:
-    """A resolved schema node and the Python types its JSON types allow."""
+_INT_RANGES = {"int32": (-(1 << 31), (1 << 31) - 1), "int64": (-(1 << 63), (1 << 63) - 1)}
 
-    __slots__ = ("bools", "integral_floats", "kinds", "node", "py_types")
+
+class _Check:
+    """A resolved schema node, the Python types its JSON types allow and, for an
+    integer with a `format`, the range Go's int32/int64 can hold."""
+
+    __slots__ = ("bools", "int_format", "integral_floats", "kinds", "node", "py_types")
 
     def __init__(self, node: Node | None) -> None:
         self.node = node
@@ -205,6 +209,8 @@ class _Check:
         self.py_types = tuple(t for k in kinds for t in _PY_TYPES.get(k, ()))
         self.bools = "boolean" in kinds
         self.integral_floats = "integer" in kinds  # JSON has one number type: 3.0 is 3
+        fmt = (node or {}).get("format")
+        self.int_format = fmt if kinds == {"integer"} and fmt in _INT_RANGES else None
 
     def accepts(self, value: Any) -> bool:
         if not self.py_types:
@@ -214,6 +220,12 @@ class _Check:
         if isinstance(value, float) and self.integral_floats and value.is_integer():
             return True
         return isinstance(value, self.py_types)
+
+    def in_range(self, value: Any) -> bool:
+        if self.int_format is None or isinstance(value, bool):
+            return True
+        low, high = _INT_RANGES[self.int_format]
+        return low <= value <= high
 
 
 _CHECKS: dict[int, _Check] = {}
@@ -239,6 +251,9 @@ def _types(node: Node, value: Any, parts: list[str], out: list[tuple[str, str, s
     if not check.accepts(value):
         out.append((_join(parts), check.kinds, _json_type(value)))
         return
+    if not check.in_range(value):
+        out.append((_join(parts), str(check.int_format), str(value)))
+        return
     if isinstance(value, dict):
         props = target.get("properties") or {}
         extra = target.get("additionalProperties")
@@ -251,6 +266,8 @@ def _types(node: Node, value: Any, parts: list[str], out: list[tuple[str, str, s
                 parts.append(key)
                 _types(child, sub, parts, out)
                 parts.pop()
+                if isinstance(sub, float):
+                    value[key] = _integral(child, sub)
     elif isinstance(value, list):
         items = target.get("items")
         if isinstance(items, dict):
@@ -259,13 +276,23 @@ def _types(node: Node, value: Any, parts: list[str], out: list[tuple[str, str, s
                     parts.append(f"[{i}]")
                     _types(items, item, parts, out)
                     parts.pop()
+                    if isinstance(item, float):
+                        value[i] = _integral(items, item)
+
+
+def _integral(node: Node, number: float) -> int | float:
+    """An integral float in an integer field as an int: Go clients cannot decode `2.0`
+    into an int32, so it must be stored as `2`."""
+    return int(number) if _check(node).kinds == "integer" and number.is_integer() else number
 
 
 def type_errors(root: Node | None, obj: dict[str, Any]) -> list[tuple[str, str, str]]:
     """Fields whose JSON type the schema `root` does not allow: (path, expected, actual).
 
-    Kubernetes rejects these while decoding (a string for `spec.replicas`); we
-    report them before anything reads the object.
+    Kubernetes rejects these while decoding (a string for `spec.replicas`, or
+    2147483648 for an int32); we report them before anything reads the object. On
+    the way, integral floats in integer fields become ints in `obj` (`replicas: 2.0`
+    is stored as 2), as decoding into Go's integer types does.
     """
     out: list[tuple[str, str, str]] = []
     if root is not None and obj is not None:

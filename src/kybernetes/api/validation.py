@@ -313,6 +313,27 @@ def validate_scale(scale: Obj) -> list[Cause]:
 
 
 Validator = Callable[[ErrorList, Obj, Obj | None], None]
+OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+
+
+def type_causes(root: schema.Node | None, obj: Obj, prefix: str = "") -> list[Cause]:
+    """One cause per field of the wrong JSON type or out of its int32/int64 range, worded
+    as kube-openapi's type check."""
+    causes: list[Cause] = []
+    for path, expected, actual in schema.type_errors(root, obj):
+        path = f"{prefix}.{path}" if prefix and path else prefix or path
+        causes.append((path, TYPE_INVALID, f'Invalid value: "{actual}": {path or "body"} in '
+                       f'body must be of type {expected}: "{actual}"'))
+    return causes
+
+
+def metadata_type_causes(obj: Obj) -> list[Cause]:
+    """Type causes of `metadata` alone: checked as a body is decoded, before the write
+    path overwrites server-set fields (resourceVersion, generation) it would hide."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return []
+    return type_causes(schema.definition(OBJECT_META), meta, "metadata")
 
 
 def validate_object(obj: Obj, old: Obj | None, *, schema_root: schema.Node | None,
@@ -321,10 +342,9 @@ def validate_object(obj: Obj, old: Obj | None, *, schema_root: schema.Node | Non
     """Every problem with `obj` (and with the change from `old`), as (field, reason, message):
     JSON types against the schema first (nothing below may read a field of the wrong
     type), then metadata, then the kind's own `check`."""
-    wrong_types = schema.type_errors(schema_root, obj)
+    wrong_types = type_causes(schema_root, obj)
     if wrong_types:
-        return [(path, TYPE_INVALID, f'Invalid value: "{actual}": {path or "body"} in body must '
-                 f'be of type {expected}: "{actual}"') for path, expected, actual in wrong_types]
+        return wrong_types
     errs = ErrorList()
     validate_object_meta(errs, obj.get("metadata"), namespaced=namespaced, name_check=name_check,
                          builtin=builtin)

@@ -18,6 +18,7 @@ from typing import Any
 
 from kybernetes.api.errors import BadRequest, invalid
 from kybernetes.api.schema import unknown_fields
+from kybernetes.api.validation import metadata_type_causes
 from kybernetes.apiserver.kinds.definition import KindDefinition
 
 FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
@@ -38,7 +39,9 @@ def unknown_field_warnings(kind: KindDefinition, obj: dict[str, Any], mode: str
 
     Unknown fields never reach the store: Kubernetes' own kinds lose them when the
     body is decoded into their Go types, custom resources when their structural schema
-    prunes them; both are dropped here, and the warnings name exactly what went."""
+    prunes them; both are dropped here, and the warnings name exactly what went.
+    Metadata of the wrong type or range is refused first, as decoding would."""
+    refuse_bad_metadata(kind, obj)
     if kind.prune_unknown is not None:
         unknown = kind.prune_unknown(obj)
     else:
@@ -51,6 +54,15 @@ def unknown_field_warnings(kind: KindDefinition, obj: dict[str, Any], mode: str
         raise BadRequest(f'{r.kind} in version "{r.version}" cannot be handled as a {r.kind}: '
                          "strict decoding error: " + ", ".join(messages))
     return messages
+
+
+def refuse_bad_metadata(kind: KindDefinition, obj: dict[str, Any]) -> None:
+    causes = metadata_type_causes(obj)
+    if causes:
+        name = (obj.get("metadata") or {}).get("name")
+        resource = kind.resource
+        raise invalid(resource.kind, name if isinstance(name, str) else "", causes,
+                      group=resource.group)
 
 
 def default_and_validate(kind: KindDefinition, obj: dict[str, Any],

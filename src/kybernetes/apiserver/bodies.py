@@ -34,7 +34,20 @@ async def read_object(request: web.Request) -> dict[str, Any]:
     raw = await read_body(request)
     if not raw.strip():
         raise BadRequest("the body of the request was empty")
-    return codec.decode_body(raw, request.headers.get("Content-Type"))
+    obj = codec.decode_body(raw, request.headers.get("Content-Type"))
+    if request.query.get("fieldValidation") == "Strict":
+        _refuse_duplicate_fields(request, raw)
+    return obj
+
+
+def _refuse_duplicate_fields(request: web.Request, raw: bytes) -> None:
+    """Strict decoding refuses a JSON body that repeats a field (orjson keeps the last)."""
+    duplicates = codec.duplicate_fields(raw)
+    if duplicates and "info" in request:
+        r = request["info"].resource
+        fields = ", ".join(f'duplicate field "{path}"' for path in duplicates)
+        raise BadRequest(f'{r.kind} in version "{r.version}" cannot be handled as a {r.kind}: '
+                         f"strict decoding error: {fields}")
 
 
 def check_object(resource: Resource, info: RequestInfo, obj: dict[str, Any]) -> None:

@@ -4,17 +4,19 @@ Objects are plain dicts end to end. A stored value is the object's JSON *without
 ``metadata.resourceVersion``: the revision that wrote it is the resourceVersion,
 filled in on read (:func:`decode_stored`), so a value never lies about its own
 version. Request bodies are JSON, YAML or Kubernetes protobuf by Content-Type;
-anything that is not an object, or is larger than :data:`MAX_BODY`, is a client
-error, never a 500.
+anything that is not an object, is larger than :data:`MAX_BODY` or is nested deeper
+than :data:`MAX_DEPTH` is a client error, never a 500.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
 import yaml
 
+from kybernetes.api.depth import MAX_DEPTH, check_depth
 from kybernetes.api.errors import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 from kybernetes.apiserver import protobuf
 from kybernetes.storage.interface import KeyValue
@@ -26,6 +28,11 @@ _YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 _JSON_TYPES = (JSON, "application/json-patch+json", "application/merge-patch+json",
                "application/strategic-merge-patch+json", "application/apply-patch+yaml",
                "*/*", "")
+
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_OPEN_EVENTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_CLOSE_EVENTS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 
 
 def check_size(length: int) -> None:
@@ -43,7 +50,7 @@ def decode_body(raw: bytes, content_type: str | None) -> dict[str, Any]:
     mt = media_type(content_type)
     if mt in _YAML_TYPES or mt.endswith("+yaml"):
         try:
-            obj = yaml.safe_load(raw.decode("utf-8"))
+            obj = load_yaml(raw)
         except (yaml.YAMLError, UnicodeDecodeError) as e:
             raise BadRequest(f"the body of the request was in an unknown format: {e}") from None
     elif mt in _JSON_TYPES or mt.endswith("+json"):
@@ -61,10 +68,57 @@ def decode_body(raw: bytes, content_type: str | None) -> dict[str, Any]:
 
 def decode_json(raw: bytes) -> Any:
     try:
-        return orjson.loads(raw)
+        obj = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
         raise BadRequest(f"the body of the request was in an unknown format: "
                          f"couldn't get version/kind; json parse error: {e}") from None
+    check_depth(obj)
+    return obj
+
+
+class _Fields(list[tuple[str, Any]]):
+    """A JSON object's fields in order, repeats kept (orjson keeps only the last)."""
+
+
+def duplicate_fields(raw: bytes) -> list[str]:
+    """Paths of fields a JSON body repeats (`data.x`), for strict decoding; [] for a body
+    that is not JSON. Parsed a second time, so only asked for under Strict."""
+    try:
+        tree = json.loads(raw, object_pairs_hook=_Fields)
+    except (ValueError, RecursionError):
+        return []
+    out: list[str] = []
+    stack: list[tuple[Any, str]] = [(tree, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, _Fields):
+            seen: set[str] = set()
+            for key, value in node:
+                child = f"{path}.{key}" if path else key
+                if key in seen:
+                    out.append(child)
+                seen.add(key)
+                stack.append((value, child))
+        elif isinstance(node, list):
+            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(node))
+    return sorted(out)
+
+
+def load_yaml(raw: bytes) -> Any:
+    """A YAML body, its nesting checked on the parser's events before anything is built:
+    PyYAML and everything after it recurse per level. YAML and Unicode errors are left
+    to the caller to word."""
+    text = raw.decode("utf-8")
+    depth = 0
+    for event in yaml.parse(text, Loader=_YAML_LOADER):
+        if isinstance(event, _OPEN_EVENTS):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise BadRequest(f"error converting YAML to JSON: yaml: exceeded max depth "
+                                 f"of {MAX_DEPTH}")
+        elif isinstance(event, _CLOSE_EVENTS):
+            depth -= 1
+    return yaml.load(text, Loader=_YAML_LOADER)
 
 
 def encode(obj: Any) -> bytes:

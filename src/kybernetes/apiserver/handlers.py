@@ -15,6 +15,7 @@ import orjson
 import yaml
 from aiohttp import web
 
+from kybernetes.api.depth import check_depth
 from kybernetes.api.errors import (
     AlreadyExists,
     BadRequest,
@@ -24,6 +25,7 @@ from kybernetes.api.errors import (
     conflict,
     invalid,
 )
+from kybernetes.api.field_errors import format_value
 from kybernetes.api.fields import parse_field_selector
 from kybernetes.api.labels import parse_selector
 from kybernetes.api.patch import apply_patch
@@ -119,6 +121,10 @@ class ResourceHandlers:
         query = list_query(request, info)
         if request.query.get("watch", "").lower() in ("true", "1"):
             return await serve_watch(request, self.cache, info.kind, query)
+        if "sendInitialEvents" in request.query:
+            raise invalid("ListOptions", "", [("sendInitialEvents", "FieldValueForbidden",
+                                               "Forbidden: sendInitialEvents is forbidden for "
+                                               "list")], group="meta.k8s.io")
         page = await list_objects(self.store, self.cache, info.kind, query)
         return list_response(request, info.kind, page.items, revision=page.revision,
                              continue_=page.continue_, remaining=page.remaining)
@@ -161,6 +167,7 @@ class ResourceHandlers:
                               kind.schema() if kind.strategic_merge else None)
             if not isinstance(new, dict):
                 raise BadRequest("the patch did not produce an object")
+            check_type_kept(new, old)
             check_resource_version(info, new, old)
             warnings[:] = admission.unknown_field_warnings(kind, new, ctx.field_validation)
             return new
@@ -254,9 +261,10 @@ def apply_config(body: bytes) -> dict[str, Any]:
     """The applied configuration: YAML (JSON being YAML, tried first as the common case)."""
     try:
         config = orjson.loads(body)
+        check_depth(config)
     except orjson.JSONDecodeError:
         try:
-            config = yaml.safe_load(body.decode("utf-8"))
+            config = codec.load_yaml(body)
         except (yaml.YAMLError, UnicodeDecodeError) as e:
             raise BadRequest(f"error decoding YAML: {e}") from None
     if config is None:
@@ -269,6 +277,18 @@ def apply_config(body: bytes) -> dict[str, Any]:
 
 def _json_type(value: Any) -> str:
     return {list: "array", str: "string", bool: "bool"}.get(type(value), "number")
+
+
+def check_type_kept(new: dict[str, Any], old: dict[str, Any]) -> None:
+    """A patch cannot turn an object into another kind or version: the patched object
+    no longer decodes into the original's type, which Kubernetes reports as an invalid
+    `patch` (422)."""
+    for field in ("kind", "apiVersion"):
+        if new.get(field) != old.get(field):
+            raise invalid("", "", [("patch", "FieldValueInvalid",
+                                    f"Invalid value: {format_value(new.get(field))}: "
+                                    f"{field} may not be changed from "
+                                    f"{format_value(old.get(field))}")])
 
 
 def check_resource_version(info: RequestInfo, new: dict[str, Any], old: dict[str, Any]
@@ -309,6 +329,7 @@ async def delete_options(request: web.Request) -> DeleteOptions:
     body: dict[str, Any] = {}
     if raw.strip():
         body = codec.decode_body(raw, request.headers.get("Content-Type") or codec.JSON)
+        check_delete_options_kind(body)
     grace = query_int(request, "gracePeriodSeconds", minimum=-(1 << 31))
     if grace is None and body.get("gracePeriodSeconds") is not None:
         try:
@@ -328,3 +349,12 @@ async def delete_options(request: web.Request) -> DeleteOptions:
     return DeleteOptions(grace_period_seconds=grace, propagation_policy=policy,
                          preconditions=preconditions, dry_run=dry_run(request, body))
 
+
+
+def check_delete_options_kind(body: dict[str, Any]) -> None:
+    """A DELETE body is DeleteOptions (of meta.k8s.io/v1 or any group version): another
+    kind, such as the object itself, is refused instead of deleting with defaults."""
+    kind = body.get("kind")
+    if kind not in (None, "", "DeleteOptions"):
+        version = body.get("apiVersion") or "meta.k8s.io/v1"
+        raise BadRequest(f'no kind "{kind}" is registered for version "{version}"')

@@ -18,6 +18,7 @@ Items come back as watch-cache entries so their JSON is encoded once and shared.
 from __future__ import annotations
 
 import base64
+import posixpath
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,10 +29,13 @@ from kybernetes.api.fields import FieldSelector
 from kybernetes.api.labels import Selector
 from kybernetes.apiserver.codec import decode_kv
 from kybernetes.apiserver.kinds.definition import KindDefinition
+from kybernetes.apiserver.request_info import parse_resource_version
 from kybernetes.apiserver.watch_cache import Entry, WatchCache
 from kybernetes.storage.errors import CompactedError
 from kybernetes.storage.interface import Store
 
+_BAD_CONTINUE = "invalid continue token"
+_INVALID_KEY = "continue key is not valid"
 CONTINUE_EXPIRED = (
     "The provided continue parameter is too old to display a consistent list result. "
     "You can start a new list without the continue parameter, or use the continue token "
@@ -77,16 +81,25 @@ def encode_continue(revision: int, start: str) -> str:
 
 
 def decode_continue(token: str) -> tuple[int, str]:
-    """(revision, key suffix to resume after)."""
+    """(revision, key suffix to resume after), checked as Kubernetes' DecodeContinue:
+    a start key must be present and already clean, so `../` cannot leave the prefix."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         data = orjson.loads(raw)
         revision, start = int(data["rv"]), str(data["start"])
     except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
-        raise BadRequest("continue key is not valid: invalid continue token") from None
-    if revision <= 0 or data.get("v") != "meta.k8s.io/v1":
-        raise BadRequest("continue key is not valid: incorrect encoded start resourceVersion "
-                         "(version meta.k8s.io/v1)")
+        raise BadRequest(f"{_BAD_CONTINUE}: {_INVALID_KEY}") from None
+    if data.get("v") != "meta.k8s.io/v1":
+        raise BadRequest(f"{_BAD_CONTINUE}: {_INVALID_KEY}: server does not recognize this "
+                         f"encoded version")
+    if revision <= 0:
+        raise BadRequest(f"{_BAD_CONTINUE}: {_INVALID_KEY}: incorrect encoded start "
+                         f"resourceVersion (version meta.k8s.io/v1)")
+    if not start:
+        raise BadRequest(f"{_BAD_CONTINUE}: {_INVALID_KEY}: encoded start key empty "
+                         f"(version meta.k8s.io/v1)")
+    if start.startswith("/") or posixpath.normpath("/" + start) != "/" + start:
+        raise BadRequest(f"{_BAD_CONTINUE}: {_INVALID_KEY}: {start}")
     return revision, start.rstrip("\x00")
 
 
@@ -99,8 +112,7 @@ def check_query(query: ListQuery) -> None:
         raise BadRequest('resourceVersionMatch "exact" is forbidden for resourceVersion "0"')
     if query.continue_ and query.resource_version not in ("", "0"):
         raise BadRequest("specifying resource version is not allowed when using continue")
-    if query.resource_version and not query.resource_version.isdigit():
-        raise BadRequest(f"invalid resource version: {query.resource_version!r}")
+    parse_resource_version(query.resource_version)
 
 
 async def list_objects(store: Store, cache: WatchCache, kind: KindDefinition,

@@ -204,13 +204,16 @@ class Registry:
 
     async def update(self, kind: KindDefinition, namespace: str | None, name: str,
                      obj: dict[str, Any], ctx: WriteContext | None = None) -> dict[str, Any]:
-        """PUT: replace the object; 409 when its resourceVersion is stale."""
-        wanted = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+        """PUT: replace the object; 409 when its resourceVersion is stale or its uid,
+        a precondition as in Kubernetes, is another object's."""
+        meta = obj.get("metadata") or {}
+        wanted = str(meta.get("resourceVersion") or "")
         resource = kind.resource
 
         def replace(old: dict[str, Any]) -> dict[str, Any]:
             if wanted and wanted != old["metadata"]["resourceVersion"]:
                 raise conflict(resource.plural, name, MODIFIED, resource.group)
+            self._check_preconditions(kind, old, {"uid": meta.get("uid")})
             return copy.deepcopy(obj)
 
         return await self.guaranteed_update(kind, namespace, name, replace, ctx)

@@ -72,14 +72,41 @@ def parse_path(path: str, kinds: KindRegistry) -> RequestInfo:
     return RequestInfo(kind, namespace, name, subresource, "/".join(rest[3:]))
 
 
+def parse_go_int(text: str, *, unsigned: bool = False) -> int:
+    """`text` as Go's strconv.ParseInt/ParseUint (base 10, 64 bits) reads it; ValueError
+    with Go's message otherwise. Query parameters are int64 (or uint64) in Kubernetes,
+    so a 23-digit value is refused instead of reaching the store or a timer."""
+    func = "ParseUint" if unsigned else "ParseInt"
+    digits = text[1:] if not unsigned and text[:1] in ("+", "-") else text
+    if not digits.isascii() or not digits.isdigit():
+        raise ValueError(f'strconv.{func}: parsing "{text}": invalid syntax')
+    value = int(text)
+    low, high = (0, (1 << 64) - 1) if unsigned else (-(1 << 63), (1 << 63) - 1)
+    if not low <= value <= high:
+        raise ValueError(f'strconv.{func}: parsing "{text}": value out of range')
+    return value
+
+
+def parse_resource_version(text: str) -> int:
+    """A resourceVersion as Kubernetes' APIObjectVersioner parses it ("" and "0" are 0);
+    400 with its message when it is not a uint64."""
+    if text in ("", "0"):
+        return 0
+    try:
+        return parse_go_int(text, unsigned=True)
+    except ValueError as e:
+        raise BadRequest(f'invalid resource version: resourceVersion: Invalid value: '
+                         f'"{text}": {e}') from None
+
+
 def query_int(request: web.Request, name: str, *, minimum: int = 0) -> int | None:
     text = request.query.get(name)
     if text is None or text == "":
         return None
     try:
-        value = int(text)
-    except ValueError:
-        raise BadRequest(f'invalid value for {name}: "{text}" is not an integer') from None
+        value = parse_go_int(text)
+    except ValueError as e:
+        raise BadRequest(str(e)) from None
     if value < minimum:
         raise BadRequest(f"{name} must be greater than or equal to {minimum}")
     return value

@@ -21,6 +21,8 @@ import random
 import uuid
 from typing import Any
 
+from kybernetes.api.errors import invalid
+from kybernetes.api.field_errors import format_value
 from kybernetes.api.meta import now_rfc3339
 from kybernetes.apiserver.kinds.definition import KindDefinition
 
@@ -80,6 +82,7 @@ def prepare_for_update(kind: KindDefinition, new: Obj, old: Obj, *,
         return result
     meta = new.setdefault("metadata", {})
     old_meta = old.get("metadata") or {}
+    _check_uid_kept(kind, meta, old_meta)
     for field in _SYSTEM_META:
         if field in old_meta:
             meta[field] = old_meta[field]
@@ -95,6 +98,17 @@ def prepare_for_update(kind: KindDefinition, new: Obj, old: Obj, *,
     if strategy.tracks_generation and strategy.spec_changed(new, old):
         meta["generation"] = int(old_meta.get("generation") or 0) + 1
     return new
+
+
+def _check_uid_kept(kind: KindDefinition, meta: Obj, old_meta: Obj) -> None:
+    """An update may leave the uid out (it is kept) but not change it: BeforeUpdate's
+    common metadata validation."""
+    uid = meta.get("uid")
+    if uid and uid != old_meta.get("uid"):
+        resource = kind.resource
+        raise invalid(resource.kind, str(old_meta.get("name") or ""), [
+            ("metadata.uid", "FieldValueInvalid", f"Invalid value: {format_value(uid)}: "
+                                                  "field is immutable")], group=resource.group)
 
 
 def _with_managed_fields(result: Obj, new: Obj) -> Obj:

@@ -29,7 +29,7 @@ from kybernetes.api.errors import ApiError, BadRequest
 from kybernetes.apiserver import tables
 from kybernetes.apiserver.kinds.definition import KindDefinition
 from kybernetes.apiserver.lists import ListQuery
-from kybernetes.apiserver.request_info import query_bool, query_int
+from kybernetes.apiserver.request_info import parse_resource_version, query_bool, query_int
 from kybernetes.apiserver.responses import JSON, partial_metadata, wants
 from kybernetes.apiserver.watch_cache import Entry, WatchCache
 
@@ -46,8 +46,7 @@ def _params(request: web.Request, query: ListQuery) -> tuple[int | None, bool, b
     bookmarks)."""
     bookmarks = query_bool(request, "allowWatchBookmarks")
     rv = query.resource_version
-    if rv and not rv.isdigit():
-        raise BadRequest(f"invalid resource version: {rv!r}")
+    parse_resource_version(rv)
     if request.query.get("sendInitialEvents") is None:
         return (None if rv in ("", "0") else int(rv)), False, bookmarks
     if query_bool(request, "sendInitialEvents"):

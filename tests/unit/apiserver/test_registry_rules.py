@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kybernetes.api import resources as r
-from kybernetes.api.errors import BadRequest
+from kybernetes.api.errors import BadRequest, Invalid
 from kybernetes.apiserver import strategy
 from kybernetes.apiserver.lists import decode_continue, encode_continue
 from kybernetes.apiserver.watch_cache import CacheEvent, Entry, WatchCache
@@ -41,7 +41,8 @@ def test_create_sets_system_fields_and_resets_status() -> None:
 def test_update_keeps_status_and_system_fields_and_bumps_generation() -> None:
     old = pod()
     new = pod(nodeSelector={"a": "b"})
-    new["metadata"].update(uid="forged", generation=9)
+    new["metadata"].update(generation=9)
+    new["metadata"].pop("uid", None)  # left out: kept
     new["status"] = {"phase": "Failed"}
     result = strategy.prepare_for_update(PODS, new, old, subresource=None)
     assert result["status"] == {"phase": "Running"}
@@ -50,6 +51,14 @@ def test_update_keeps_status_and_system_fields_and_bumps_generation() -> None:
                                                        "status": {"phase": "Succeeded"}},
                                               old, subresource="status")
     assert status_only["spec"] == old["spec"] and status_only["status"]["phase"] == "Succeeded"
+
+
+def test_update_may_not_change_the_uid() -> None:
+    forged = pod()
+    forged["metadata"]["uid"] = "forged"
+    with pytest.raises(Invalid, match=r'metadata\.uid: Invalid value: "forged": field is '
+                                      r'immutable'):
+        strategy.prepare_for_update(PODS, forged, pod(), subresource=None)
 
 
 def test_pod_grace_and_pending_delete() -> None:

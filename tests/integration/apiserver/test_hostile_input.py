@@ -1,0 +1,192 @@
+"""Hostile and malformed requests get Kubernetes' 4xx answer, never a 5xx or a hang,
+nothing invalid is stored, and the server keeps answering `/healthz` meanwhile."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import requests
+
+from tests.integration.apiserver.test_rest_contract import Http, assert_status
+from tests.support.apiserver import ApiServer
+
+NS = "hostile"
+CMS = f"/api/v1/namespaces/{NS}/configmaps"
+DEPLOYS = f"/apis/apps/v1/namespaces/{NS}/deployments"
+PODS = f"/api/v1/namespaces/{NS}/pods"
+HUGE = "1" * 23
+
+
+@pytest.fixture(scope="module")
+def http(server: ApiServer) -> Iterator[Http]:
+    client = Http(server)
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}
+    assert client("POST", "/api/v1/namespaces", ns).status_code == 201
+    yield client
+    client.session.close()
+
+
+def answered_while_healthy(http: Http, send: Callable[[], requests.Response]
+                           ) -> requests.Response:
+    """`send()`'s response; meanwhile `/healthz` must keep answering within 2 s."""
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(send)
+        while True:
+            started = time.monotonic()
+            health = http.session.get(http.base + "/healthz", timeout=2, verify=http.ca)
+            assert health.status_code == 200
+            assert time.monotonic() - started < 2
+            if pending.done():
+                return pending.result()
+            time.sleep(0.05)
+
+
+def deployment(name: str, **spec: Any) -> dict[str, Any]:
+    labels = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"selector": {"matchLabels": labels}, "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]}}, **spec}}
+
+
+def assert_absent(http: Http, path: str) -> None:
+    assert http("GET", path).status_code == 404
+
+
+def test_out_of_range_query_numbers_are_bad_requests(http: Http) -> None:
+    for params, message in [
+        ({"resourceVersion": HUGE}, f'invalid resource version: resourceVersion: Invalid value: '
+                                    f'"{HUGE}": strconv.ParseUint: parsing "{HUGE}": value out '
+                                    f'of range'),
+        ({"resourceVersion": "12abc"}, 'strconv.ParseUint: parsing "12abc": invalid syntax'),
+        ({"limit": HUGE}, f'strconv.ParseInt: parsing "{HUGE}": value out of range'),
+        ({"watch": "true", "timeoutSeconds": HUGE},
+         f'strconv.ParseInt: parsing "{HUGE}": value out of range'),
+    ]:
+        response = answered_while_healthy(http, lambda p=params: http("GET", CMS, **p))
+        assert message in assert_status(response, 400, "BadRequest")["message"]
+
+
+def test_deep_bodies_are_refused_quickly(http: Http) -> None:
+    deep_json = '{"a":' * 10_000 + "1" + "}" * 10_000
+    deep_yaml = "data: " + "[" * 10_000 + "]" * 10_000
+    nested_yaml = "".join(f"{' ' * i}a{i}:\n" for i in range(150)) + " " * 150 + "1\n"
+    for body, content_type in [
+        (deep_json, "application/json"),
+        (deep_yaml, "application/yaml"),
+        ("metadata:\n  name: deep\n" + nested_yaml, "application/yaml"),
+    ]:
+        response = answered_while_healthy(
+            http, lambda b=body, t=content_type: http("POST", CMS, b, content_type=t))
+        assert_status(response, 400, "BadRequest")
+    applied = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\n" + nested_yaml
+    response = answered_while_healthy(http, lambda: http(
+        "PATCH", f"{CMS}/deep", applied, content_type="application/apply-patch+yaml",
+        fieldManager="test"))
+    assert "exceeded max depth" in assert_status(response, 400, "BadRequest")["message"]
+    assert_absent(http, f"{CMS}/deep")
+
+
+def test_deep_patches_are_refused(http: Http) -> None:
+    assert http("POST", CMS, {"apiVersion": "v1", "kind": "ConfigMap",
+                              "metadata": {"name": "shallow"}}).status_code == 201
+    before = http("GET", f"{CMS}/shallow").json()
+    deep = '{"metadata":{"annotations":' * 500 + "1" + "}}" * 500
+    response = answered_while_healthy(http, lambda: http(
+        "PATCH", f"{CMS}/shallow", deep, content_type="application/merge-patch+json"))
+    assert "exceeded max depth" in assert_status(response, 400, "BadRequest")["message"]
+    assert http("GET", f"{CMS}/shallow").json() == before
+
+
+@pytest.mark.parametrize(("field", "value", "path", "format_"), [
+    ("replicas", 2147483648, "spec.replicas", "int32"),
+    ("generation", 10**30, "metadata.generation", "int64"),
+    ("grace", 2**63, "spec.template.spec.terminationGracePeriodSeconds", "int64"),
+])
+def test_integers_out_of_their_format_are_invalid(http: Http, field: str, value: int,
+                                                  path: str, format_: str) -> None:
+    name = f"range-{field}"
+    obj = deployment(name)
+    if field == "replicas":
+        obj["spec"]["replicas"] = value
+    elif field == "generation":
+        obj["metadata"]["generation"] = value
+    else:
+        obj["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = value
+    status = assert_status(answered_while_healthy(http, lambda: http("POST", DEPLOYS, obj)),
+                           422, "Invalid")
+    assert f"{path} in body must be of type {format_}" in status["message"]
+    assert_absent(http, f"{DEPLOYS}/{name}")
+
+
+def test_integral_floats_are_stored_as_integers(http: Http) -> None:
+    created = http("POST", DEPLOYS, deployment("floaty", replicas=2.0))
+    assert created.status_code == 201, created.text
+    assert '"replicas":2,' in http("GET", f"{DEPLOYS}/floaty").text.replace(" ", "")
+
+
+def test_a_numeric_resource_version_is_invalid(http: Http) -> None:
+    obj = {**deployment("numeric-rv")}
+    obj["metadata"]["resourceVersion"] = 5
+    status = assert_status(http("POST", DEPLOYS, obj), 422, "Invalid")
+    assert "metadata.resourceVersion in body must be of type string" in status["message"]
+    assert_absent(http, f"{DEPLOYS}/numeric-rv")
+
+
+def test_strict_decoding_reports_duplicate_fields(http: Http) -> None:
+    body = ('{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"dup"},'
+            '"data":{"x":"1","x":"2"}}')
+    status = assert_status(http("POST", CMS, body, fieldValidation="Strict"), 400, "BadRequest")
+    assert 'strict decoding error: duplicate field "data.x"' in status["message"]
+    assert_absent(http, f"{CMS}/dup")
+
+
+def test_patches_may_not_change_identity(http: Http) -> None:
+    assert http("POST", CMS, {"apiVersion": "v1", "kind": "ConfigMap",
+                              "metadata": {"name": "fixed"}}).status_code == 201
+    before = http("GET", f"{CMS}/fixed").json()
+    merge = "application/merge-patch+json"
+    status = assert_status(http("PATCH", f"{CMS}/fixed", {"metadata": {"uid": "other"}},
+                                content_type=merge), 422, "Invalid")
+    assert 'metadata.uid: Invalid value: "other": field is immutable' in status["message"]
+    for change in ({"kind": "Secret"}, {"apiVersion": "v2"}):
+        response = http("PATCH", f"{CMS}/fixed", change, content_type=merge)
+        assert 400 <= response.status_code < 500, response.text
+    after = http("GET", f"{CMS}/fixed").json()
+    assert after == before
+
+
+def continue_token(start: str) -> str:
+    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": 1, "start": start}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def test_continue_tokens_must_stay_in_their_prefix(http: Http) -> None:
+    for start, detail in [("../secrets/x", "continue key is not valid: ../secrets/x"),
+                          ("", "encoded start key empty")]:
+        status = assert_status(http("GET", CMS, limit=1, **{"continue": continue_token(start)}),
+                               400, "BadRequest")
+        assert status["message"].startswith("invalid continue token: ")
+        assert detail in status["message"]
+
+
+def test_send_initial_events_is_for_watches_only(http: Http) -> None:
+    status = assert_status(http("GET", CMS, sendInitialEvents="true"), 422, "Invalid")
+    assert status["message"] == ('ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: '
+                                 'Forbidden: sendInitialEvents is forbidden for list')
+
+
+def test_a_delete_body_must_be_delete_options(http: Http) -> None:
+    assert http("POST", CMS, {"apiVersion": "v1", "kind": "ConfigMap",
+                              "metadata": {"name": "kept"}}).status_code == 201
+    status = assert_status(http("DELETE", f"{CMS}/kept", {"kind": "Pod"}), 400, "BadRequest")
+    assert 'no kind "Pod" is registered' in status["message"]
+    assert http("GET", f"{CMS}/kept").status_code == 200
+    deleted = http("DELETE", f"{CMS}/kept", {"kind": "DeleteOptions", "apiVersion": "v1"})
+    assert deleted.status_code == 200, deleted.text
