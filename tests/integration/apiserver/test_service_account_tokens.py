@@ -88,14 +88,21 @@ def test_whoami_answers_for_client_certificates(kubectl: Kubectl) -> None:
 
 def test_token_bound_to_a_deleted_pod_stops_working(
         kubectl: Kubectl, sqlite_server: ApiServer, robot: str) -> None:
-    overrides = json.dumps({"spec": {"serviceAccountName": robot}})
+    node = f"{robot}-node"
+    kubectl("create", "-f", "-", stdin=json.dumps(
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}}))
+    overrides = json.dumps({"spec": {"serviceAccountName": robot, "nodeName": node}})
     kubectl("run", f"{robot}-pod", "--image", "busybox", f"--overrides={overrides}")
     pod_uid = kubectl.json("get", "pod", f"{robot}-pod")["metadata"]["uid"]
+    node_uid = kubectl.json("get", "node", node)["metadata"]["uid"]
     token = kubectl("create", "token", robot, "--bound-object-kind", "Pod",
                     "--bound-object-name", f"{robot}-pod").strip()
-    assert _claims(token)["kubernetes.io"]["pod"] == {"name": f"{robot}-pod", "uid": pod_uid}
-    user = _whoami(kubectl, sqlite_server, token)
-    assert user["extra"]["authentication.kubernetes.io/pod-uid"] == [pod_uid]
+    bound = _claims(token)["kubernetes.io"]
+    assert bound["pod"] == {"name": f"{robot}-pod", "uid": pod_uid}
+    assert bound["node"] == {"name": node, "uid": node_uid}
+    extra = _whoami(kubectl, sqlite_server, token)["extra"]
+    assert extra["authentication.kubernetes.io/pod-uid"] == [pod_uid]
+    assert extra["authentication.kubernetes.io/node-name"] == [node]
     kubectl("delete", "pod", f"{robot}-pod", "--grace-period=0", "--force")
     deadline = time.monotonic() + 5
     while (response := _get_with(sqlite_server, token)).status_code != 401:
@@ -145,6 +152,12 @@ def test_token_request_validation_is_worded_as_kubernetes(kubectl: Kubectl, robo
     unbound = kubectl.run("create", "token", robot, "--bound-object-kind", "Pod",
                           "--bound-object-name", "no-such-pod", check=False)
     assert 'pods "no-such-pod" not found' in unbound.stderr
+    kubectl("create", "secret", "generic", f"{robot}-secret")
+    recreated = kubectl.run("create", "token", robot, "--bound-object-kind", "Secret",
+                            "--bound-object-name", f"{robot}-secret",
+                            "--bound-object-uid", "not-its-uid", check=False)
+    assert (f'Operation cannot be fulfilled on Secret "{robot}-secret": the UID in the bound '
+            "object reference (not-its-uid) does not match the UID in record") in recreated.stderr
 
 
 def test_issuer_discovery_serves_the_verification_key(

@@ -36,6 +36,8 @@ log = logging.getLogger("kybernetes.apiserver.serviceaccount")
 
 POD_NAME = "authentication.kubernetes.io/pod-name"
 POD_UID = "authentication.kubernetes.io/pod-uid"
+NODE_NAME = "authentication.kubernetes.io/node-name"
+NODE_UID = "authentication.kubernetes.io/node-uid"
 CREDENTIAL_ID = "authentication.kubernetes.io/credential-id"
 
 
@@ -60,6 +62,8 @@ class ServiceAccountTokenAuthenticator:
         extra: dict[str, list[str]] = {}
         if subject.pod is not None:
             extra[POD_NAME], extra[POD_UID] = [subject.pod.name], [subject.pod.uid]
+        if subject.node is not None:
+            extra[NODE_NAME], extra[NODE_UID] = [subject.node.name], [subject.node.uid]
         if subject.token_id:
             extra[CREDENTIAL_ID] = [f"JTI={subject.token_id}"]
         return User(username(subject.namespace, subject.account.name), subject.account.uid,

@@ -4,19 +4,22 @@ As pkg/registry/core/serviceaccount/storage/token.go: the ServiceAccount must
 exist; `expirationSeconds` defaults to 3600 and must lie within [600 s, 2^32 s];
 empty `audiences` mean the API server's own; a `boundObjectRef` names a Pod or a
 Secret in the same namespace, whose uid (checked against the request's, when
-given) is written into the token so that the token dies with that object. The
+given) is written into the token so that the token dies with that object; a
+bound Pod's Node, when it has one that exists, is named too (for the user's
+extra, as Kubernetes' ServiceAccountTokenPodNodeInfo does). The
 answer is the request with `status.token` and `status.expirationTimestamp`.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 
 from kybernetes.api import resources as r
-from kybernetes.api.errors import BadRequest, conflict, invalid
+from kybernetes.api.errors import BadRequest, NotFound, conflict, invalid
 from kybernetes.api.field_errors import ErrorList, as_dict
 from kybernetes.api.meta import now_rfc3339
 from kybernetes.apiserver.bodies import read_object
@@ -63,10 +66,9 @@ class TokenRequests:
         _validate(spec)
         account = await self.registry.get(self.registry.kinds.of(r.SERVICE_ACCOUNTS),
                                           namespace, name)
-        pod, secret = await self._bound_object(namespace, spec)
         audiences = list(spec.get("audiences") or self.authority.api_audiences)
-        meta = account["metadata"]
-        subject = TokenSubject(namespace, ObjectRef(name, meta.get("uid", "")), pod, secret)
+        subject = await self._bind(spec, TokenSubject(
+            namespace, ObjectRef(name, account["metadata"].get("uid", ""))))
         token, expiry = self.authority.issue(subject, audiences=audiences,
                                              expiration_seconds=spec["expirationSeconds"])
         spec["audiences"] = audiences
@@ -78,12 +80,12 @@ class TokenRequests:
                       _dt.datetime.fromtimestamp(expiry, _dt.UTC))}}
         return json_response(answer, status=201)
 
-    async def _bound_object(self, namespace: str, spec: dict[str, Any]
-                            ) -> tuple[ObjectRef | None, ObjectRef | None]:
-        """(pod, secret) the token is bound to; the reference gets the object's uid."""
+    async def _bind(self, spec: dict[str, Any], subject: TokenSubject) -> TokenSubject:
+        """The subject bound to the `pod` (and its `node`) or `secret` the request names;
+        the request's reference gets the object's uid."""
         ref = spec.get("boundObjectRef")
         if not isinstance(ref, dict):
-            return None, None
+            return subject
         api_version, kind = ref.get("apiVersion", ""), ref.get("kind", "")
         resource = BINDABLE.get(kind) if api_version in ("v1", "") else None
         if resource is None:
@@ -91,12 +93,24 @@ class TokenRequests:
             raise BadRequest(f"cannot bind token for object of type {group}/{version}, "
                              f"Kind={kind}")
         name = str(ref.get("name", ""))
-        obj = await self.registry.get(self.registry.kinds.of(resource), namespace, name)
+        obj = await self.registry.get(self.registry.kinds.of(resource), subject.namespace,
+                                      name)
         uid = obj["metadata"].get("uid", "")
         if ref.get("uid") and ref["uid"] != uid:
             raise conflict(kind, name, f"the UID in the bound object reference ({ref['uid']}) "
                            "does not match the UID in record. The object might have been "
                            "deleted and then recreated")
         ref["uid"] = uid
-        bound = ObjectRef(name, uid)
-        return (bound, None) if kind == "Pod" else (None, bound)
+        if kind == "Secret":
+            return replace(subject, secret=ObjectRef(name, uid))
+        return replace(subject, pod=ObjectRef(name, uid),
+                       node=await self._node((obj.get("spec") or {}).get("nodeName")))
+
+    async def _node(self, name: str | None) -> ObjectRef | None:
+        if not name:
+            return None
+        try:
+            node = await self.registry.get(self.registry.kinds.of(r.NODES), None, name)
+        except NotFound:
+            return None  # a pod bound to a vanished node: the token names no node
+        return ObjectRef(name, node["metadata"].get("uid", ""))

@@ -3,8 +3,9 @@
 
 A token carries the registered claims (iss, sub, aud, exp, iat, nbf, jti) and a
 private ``kubernetes.io`` claim naming the namespace, the ServiceAccount and the
-object it is bound to (a Pod or a Secret), each by name and uid, so that the
-authenticator can tell a token of a deleted-and-recreated object from a live one.
+object it is bound to (a Pod or a Secret; for a Pod also its Node), each by name
+and uid, so that the authenticator can tell a token of a deleted-and-recreated
+object from a live one.
 Time checks allow Kubernetes' (go-jose's) one minute of clock skew.
 """
 
@@ -50,6 +51,7 @@ class TokenSubject:
     account: ObjectRef
     pod: ObjectRef | None = None
     secret: ObjectRef | None = None
+    node: ObjectRef | None = None
     token_id: str = ""
 
 
@@ -76,6 +78,8 @@ class TokenAuthority:
             private["pod"] = _ref(subject.pod)
         if subject.secret is not None:
             private["secret"] = _ref(subject.secret)
+        if subject.node is not None:
+            private["node"] = _ref(subject.node)
         claims = {"aud": audiences, "exp": expiry, "iat": issued, "iss": self.issuer,
                   "jti": str(uuid.uuid4()), PRIVATE_CLAIM: private, "nbf": issued,
                   "sub": username(subject.namespace, subject.account.name)}
@@ -125,4 +129,5 @@ def _subject(claims: dict[str, Any]) -> TokenSubject:
     if claims.get("sub") != username(namespace, account.name):
         raise InvalidToken("subject does not match the service account claim")
     return TokenSubject(namespace, account, _ref_of(private.get("pod")),
-                        _ref_of(private.get("secret")), str(claims.get("jti", "")))
+                        _ref_of(private.get("secret")), _ref_of(private.get("node")),
+                        str(claims.get("jti", "")))
