@@ -84,6 +84,9 @@ def test_whoami_answers_for_client_certificates(kubectl: Kubectl) -> None:
     user = json.loads(kubectl("auth", "whoami", "-o", "json"))["status"]["userInfo"]
     assert user == {"username": "kubernetes-admin",
                     "groups": ["system:masters", "system:authenticated"]}
+    listed = kubectl("api-resources", "--api-group", "authentication.k8s.io", "-o", "wide")
+    assert listed.splitlines()[1].split() == ["selfsubjectreviews", "authentication.k8s.io/v1",
+                                              "false", "SelfSubjectReview", "create"]
 
 
 def test_token_bound_to_a_deleted_pod_stops_working(

@@ -10,6 +10,7 @@ from kybernetes.apiserver.kinds.admissionregistration import (
 )
 from kybernetes.apiserver.kinds.apiextensions import customresourcedefinition
 from kybernetes.apiserver.kinds.apps import deployment, replicaset
+from kybernetes.apiserver.kinds.authentication import selfsubjectreview
 from kybernetes.apiserver.kinds.coordination import lease
 from kybernetes.apiserver.kinds.core import (
     binding,
@@ -31,6 +32,7 @@ BUILTIN: tuple[KindDefinition, ...] = tuple(m.DEFINITION for m in (
     namespace, pod, replicationcontroller, service, endpoints, node, event, configmap, secret,
     serviceaccount, binding,
     deployment, replicaset,
+    selfsubjectreview,
     lease,
     customresourcedefinition,
     mutatingwebhookconfiguration, validatingwebhookconfiguration, validatingadmissionpolicy,

@@ -1,0 +1,1 @@
+"""authentication.k8s.io: kinds that are answered, never stored."""
