@@ -4,7 +4,8 @@ This is the only code that makes keys. Layout under ``DATA_DIR/pki/``::
 
     ca.crt, ca.key                          the cluster CA (10 years)
     apiserver.crt, apiserver.key            serving cert; SANs 127.0.0.1, the bind and
-                                            advertise addresses, localhost, kubernetes,
+                                            advertise addresses, the `kubernetes`
+                                            Service's ClusterIP, localhost, kubernetes,
                                             kubernetes.default, kubernetes.default.svc(...)
     admin.crt, admin.key                    CN=kubernetes-admin, O=system:masters
     apiserver-kubelet-client.crt/.key       CN=kube-apiserver-kubelet-client (API → kubelet)

@@ -207,7 +207,10 @@ class ApiServer:
 
     def _tls(self) -> ssl.SSLContext:
         cfg = self.config
-        cert, key = pki.serving_cert(cfg.data_dir, [cfg.bind_address, self.advertise])
+        # The `kubernetes` Service's ClusterIP too: in-cluster clients dial
+        # KUBERNETES_SERVICE_HOST and verify the certificate against it.
+        cert, key = pki.serving_cert(cfg.data_dir, [cfg.bind_address, self.advertise,
+                                                    self.allocator.kubernetes_service_ip])
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(cert, key)
         ctx.load_verify_locations(pki.pki_dir(cfg.data_dir) / "ca.crt")

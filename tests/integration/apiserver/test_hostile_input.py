@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from cryptography import x509
 
+from kybernetes.apiserver import pki
 from tests.integration.apiserver.test_rest_contract import Http, assert_status
 from tests.support.apiserver import ApiServer
 
@@ -190,3 +194,22 @@ def test_a_delete_body_must_be_delete_options(http: Http) -> None:
     assert http("GET", f"{CMS}/kept").status_code == 200
     deleted = http("DELETE", f"{CMS}/kept", {"kind": "DeleteOptions", "apiVersion": "v1"})
     assert deleted.status_code == 200, deleted.text
+
+
+def serving_cert_ips(cert_path: Path) -> set[str]:
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)}
+
+
+def test_serving_cert_covers_the_kubernetes_service_ip(server: ApiServer,
+                                                       tmp_path: Path) -> None:
+    """In-cluster clients dial KUBERNETES_SERVICE_HOST (10.96.0.1 by default) and verify
+    the certificate against it; a cert made before without it is re-issued."""
+    served = ssl.get_server_certificate(("127.0.0.1", int(server.url.rsplit(":", 1)[1])))
+    (tmp_path / "served.crt").write_text(served)
+    assert "10.96.0.1" in serving_cert_ips(tmp_path / "served.crt")
+    old, _ = pki.serving_cert(tmp_path, ["127.0.0.1"])
+    assert "10.96.0.1" not in serving_cert_ips(old)
+    cert, _ = pki.serving_cert(tmp_path, ["127.0.0.1", "10.96.0.1"])
+    assert "10.96.0.1" in serving_cert_ips(cert)
