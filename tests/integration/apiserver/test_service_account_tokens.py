@@ -155,12 +155,26 @@ def test_token_request_validation_is_worded_as_kubernetes(kubectl: Kubectl, robo
     unbound = kubectl.run("create", "token", robot, "--bound-object-kind", "Pod",
                           "--bound-object-name", "no-such-pod", check=False)
     assert 'pods "no-such-pod" not found' in unbound.stderr
+    kubectl("run", f"{robot}-other", "--image", "busybox")  # runs as `default`
+    foreign_pod = kubectl.run("create", "token", robot, "--bound-object-kind", "Pod",
+                              "--bound-object-name", f"{robot}-other", check=False)
+    assert (f'cannot bind token for serviceaccount "{robot}" to pod running with different '
+            "serviceaccount name.") in foreign_pod.stderr
     kubectl("create", "secret", "generic", f"{robot}-secret")
     recreated = kubectl.run("create", "token", robot, "--bound-object-kind", "Secret",
                             "--bound-object-name", f"{robot}-secret",
                             "--bound-object-uid", "not-its-uid", check=False)
     assert (f'Operation cannot be fulfilled on Secret "{robot}-secret": the UID in the bound '
             "object reference (not-its-uid) does not match the UID in record") in recreated.stderr
+
+
+def test_token_request_answer_is_the_request_completed(kubectl: Kubectl, robot: str) -> None:
+    answer = kubectl.json("create", "token", robot)
+    assert answer["kind"] == "TokenRequest"
+    assert answer["apiVersion"] == "authentication.k8s.io/v1"
+    assert answer["spec"] == {"audiences": ["https://kubernetes.default.svc.cluster.local"],
+                              "boundObjectRef": None, "expirationSeconds": 3600}
+    assert set(answer["status"]) == {"token", "expirationTimestamp"}
 
 
 def test_issuer_discovery_serves_the_verification_key(

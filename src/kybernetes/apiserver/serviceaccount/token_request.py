@@ -3,11 +3,12 @@
 As pkg/registry/core/serviceaccount/storage/token.go: the ServiceAccount must
 exist; `expirationSeconds` defaults to 3600 and must lie within [600 s, 2^32 s];
 empty `audiences` mean the API server's own; a `boundObjectRef` names a Pod or a
-Secret in the same namespace, whose uid (checked against the request's, when
-given) is written into the token so that the token dies with that object; a
-bound Pod's Node, when it has one that exists, is named too (for the user's
-extra, as Kubernetes' ServiceAccountTokenPodNodeInfo does). The
-answer is the request with `status.token` and `status.expirationTimestamp`.
+Secret in the same namespace (a Pod must run as this ServiceAccount), whose uid
+(checked against the request's, when given) is written into the token so that
+the token dies with that object; a bound Pod's Node, when it has one that
+exists, is named too (for the user's extra, as Kubernetes'
+ServiceAccountTokenPodNodeInfo does). The answer is the request (its metadata as
+sent) with the spec filled in and `status.token` and `status.expirationTimestamp`.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class TokenRequests:
         body = await read_object(request)
         spec = as_dict(body.get("spec"))
         spec.setdefault("expirationSeconds", DEFAULT_EXPIRATION_SECONDS)
+        spec.setdefault("boundObjectRef", None)
         _validate(spec)
         account = await self.registry.get(self.registry.kinds.of(r.SERVICE_ACCOUNTS),
                                           namespace, name)
@@ -73,8 +75,7 @@ class TokenRequests:
                                              expiration_seconds=spec["expirationSeconds"])
         spec["audiences"] = audiences
         answer = {"kind": KIND, "apiVersion": API_VERSION,
-                  "metadata": {"name": name, "namespace": namespace,
-                               "creationTimestamp": None},
+                  "metadata": body.get("metadata") or {"creationTimestamp": None},
                   "spec": spec,
                   "status": {"token": token, "expirationTimestamp": now_rfc3339(
                       _dt.datetime.fromtimestamp(expiry, _dt.UTC))}}
@@ -90,12 +91,16 @@ class TokenRequests:
         resource = BINDABLE.get(kind) if api_version in ("v1", "") else None
         if resource is None:
             group, _, version = api_version.rpartition("/")
-            raise BadRequest(f"cannot bind token for object of type {group}/{version}, "
+            raise BadRequest(f"cannot bind token to object of type {group}/{version}, "
                              f"Kind={kind}")
         name = str(ref.get("name", ""))
         obj = await self.registry.get(self.registry.kinds.of(resource), subject.namespace,
                                       name)
         uid = obj["metadata"].get("uid", "")
+        account = subject.account.name
+        if kind == "Pod" and (obj.get("spec") or {}).get("serviceAccountName") != account:
+            raise BadRequest(f'cannot bind token for serviceaccount "{account}" to pod running '
+                             "with different serviceaccount name.")
         if ref.get("uid") and ref["uid"] != uid:
             raise conflict(kind, name, f"the UID in the bound object reference ({ref['uid']}) "
                            "does not match the UID in record. The object might have been "
