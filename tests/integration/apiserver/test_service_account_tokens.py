@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
 
 from kybernetes.apiserver.serviceaccount.keys import SigningKey, ensure_signing_key
 from kybernetes.apiserver.serviceaccount.tokens import ObjectRef, TokenAuthority, TokenSubject
@@ -189,3 +191,17 @@ def test_issuer_discovery_serves_the_verification_key(
     anonymous = requests.get(f"{sqlite_server.url}/openid/v1/jwks", timeout=5,
                              verify=str(sqlite_server.data_dir / "pki" / "ca.crt"))
     assert anonymous.status_code == 401
+
+
+def test_official_python_client_requests_a_token_and_reviews_itself(
+        sqlite_server: ApiServer, robot: str) -> None:
+    with k8s_config.new_client_from_config(config_file=str(sqlite_server.kubeconfig)) as api:
+        request = k8s.AuthenticationV1TokenRequest(
+            spec=k8s.V1TokenRequestSpec(audiences=[], expiration_seconds=600))
+        answer = k8s.CoreV1Api(api).create_namespaced_service_account_token(
+            robot, "default", request)
+        assert answer.spec.expiration_seconds == 600
+        review = k8s.AuthenticationV1Api(api).create_self_subject_review(
+            k8s.V1SelfSubjectReview())
+        assert review.status.user_info.username == "kubernetes-admin"
+    assert _claims(answer.status.token)["exp"] - _claims(answer.status.token)["iat"] == 600
