@@ -34,6 +34,9 @@ from kybernetes.apiserver.watch_cache import Entry, WatchCache
 from kybernetes.storage.errors import CompactedError
 from kybernetes.storage.interface import Store
 
+# The most keys asked of the store at once (etcd3 store's maxLimit): a larger `limit`
+# (up to int64's maximum) is served in several reads, not passed on to overflow there.
+MAX_STORE_PAGE = 10_000
 _BAD_CONTINUE = "invalid continue token"
 _INVALID_KEY = "continue key is not valid"
 CONTINUE_EXPIRED = (
@@ -144,7 +147,7 @@ async def _from_store(store: Store, prefix: str, query: ListQuery, *, revision: 
                       start_after: str = "", expired: str = "") -> ListPage:
     items: list[Entry] = []
     limit = query.limit
-    batch = max(limit, 500) if query.filtered else limit
+    batch = min(max(limit, 500) if query.filtered else limit, MAX_STORE_PAGE)
     while True:
         try:
             result = await store.list(prefix, revision=revision, limit=batch,

@@ -77,6 +77,14 @@ def test_out_of_range_query_numbers_are_bad_requests(http: Http) -> None:
         assert message in assert_status(response, 400, "BadRequest")["message"]
 
 
+def test_the_largest_int64_limit_lists_everything(http: Http) -> None:
+    assert http("POST", CMS, {"apiVersion": "v1", "kind": "ConfigMap",
+                              "metadata": {"name": "listed"}}).status_code == 201
+    response = http("GET", CMS, limit=str((1 << 63) - 1))
+    assert response.status_code == 200, response.text
+    assert "listed" in [item["metadata"]["name"] for item in response.json()["items"]]
+
+
 def test_deep_bodies_are_refused_quickly(http: Http) -> None:
     deep_json = '{"a":' * 10_000 + "1" + "}" * 10_000
     deep_yaml = "data: " + "[" * 10_000 + "]" * 10_000
@@ -191,6 +199,11 @@ def test_a_delete_body_must_be_delete_options(http: Http) -> None:
                               "metadata": {"name": "kept"}}).status_code == 201
     status = assert_status(http("DELETE", f"{CMS}/kept", {"kind": "Pod"}), 400, "BadRequest")
     assert 'no kind "Pod" is registered' in status["message"]
+    assert http("GET", f"{CMS}/kept").status_code == 200
+    status = assert_status(http("DELETE", f"{CMS}/kept", {"gracePeriodSeconds": 10**30}),
+                           400, "BadRequest")
+    assert status["message"] == ("json: cannot unmarshal number 1e+30 into Go struct field "
+                                 "DeleteOptions.gracePeriodSeconds of type int64")
     assert http("GET", f"{CMS}/kept").status_code == 200
     deleted = http("DELETE", f"{CMS}/kept", {"kind": "DeleteOptions", "apiVersion": "v1"})
     assert deleted.status_code == 200, deleted.text
