@@ -103,7 +103,7 @@ def make_middleware(authenticator: Authenticator, metrics: Metrics) -> Any:
         started = time.perf_counter()
         try:
             if request.path.rstrip("/") not in UNAUTHENTICATED_PATHS:
-                user = authenticator.authenticate(request)
+                user = await authenticator.authenticate(request)
                 if user is None:
                     raise Unauthorized("Unauthorized")
                 request["user"] = user

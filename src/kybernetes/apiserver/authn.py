@@ -38,7 +38,7 @@ class User:
 
 
 class TokenAuthenticator(Protocol):
-    def authenticate_token(self, token: str) -> User | None:
+    async def authenticate_token(self, token: str) -> User | None:
         """The user a bearer token stands for, or None when it is not this kind's."""
 
 
@@ -97,7 +97,7 @@ class Authenticator:
         self.tokens = tokens or {}
         self.token_authenticators = token_authenticators
 
-    def authenticate(self, request: web.Request) -> User | None:
+    async def authenticate(self, request: web.Request) -> User | None:
         """The user behind a request, or None (the caller answers 401)."""
         if not request.secure:  # only the loopback --insecure-port serves plain HTTP
             return INSECURE_USER
@@ -111,7 +111,7 @@ class Authenticator:
             if found is not None:
                 return User(found.name, found.uid, (*found.groups, "system:authenticated"))
             for authenticator in self.token_authenticators:
-                user = authenticator.authenticate_token(token.strip())
+                user = await authenticator.authenticate_token(token.strip())
                 if user is not None:
                     return user
         return None

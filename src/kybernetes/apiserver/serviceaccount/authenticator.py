@@ -6,7 +6,9 @@ is the user ``system:serviceaccount:<ns>:<name>`` in the groups
 ``system:serviceaccounts`` and ``system:serviceaccounts:<ns>`` only while its
 ServiceAccount, and the Pod or Secret it is bound to, still exist with the uids
 the token names (a Pod deleted more than a minute ago no longer counts). The
-objects are read from the watch cache, so authentication stays off the store.
+objects are read from the watch cache, so authentication stays off the store; a
+miss waits once for the cache to catch up with the store (as Kubernetes falls back
+from its informers to a live read), so an object written just before is seen.
 Every refusal is an anonymous "no": the caller answers 401.
 """
 
@@ -39,6 +41,7 @@ POD_UID = "authentication.kubernetes.io/pod-uid"
 NODE_NAME = "authentication.kubernetes.io/node-name"
 NODE_UID = "authentication.kubernetes.io/node-uid"
 CREDENTIAL_ID = "authentication.kubernetes.io/credential-id"
+FRESHNESS_WAIT_SECONDS = 1.0
 
 
 class ServiceAccountTokenAuthenticator:
@@ -50,12 +53,12 @@ class ServiceAccountTokenAuthenticator:
         self.cache = cache
         self.kinds = kinds
 
-    def authenticate_token(self, token: str) -> User | None:
+    async def authenticate_token(self, token: str) -> User | None:
         if not looks_like_jwt(token):
             return None
         try:
             subject = self.authority.check(token)
-            self._check_live(subject)
+            await self._check_live(subject)
         except InvalidToken as e:
             log.debug("service account token refused", extra={"why": str(e)})
             return None
@@ -69,18 +72,27 @@ class ServiceAccountTokenAuthenticator:
         return User(username(subject.namespace, subject.account.name), subject.account.uid,
                     (*groups(subject.namespace), "system:authenticated"), extra)
 
-    def _check_live(self, subject: TokenSubject) -> None:
-        self._live(r.SERVICE_ACCOUNTS, subject.namespace, subject.account)
+    async def _check_live(self, subject: TokenSubject) -> None:
+        await self._live(r.SERVICE_ACCOUNTS, subject.namespace, subject.account)
         for resource, ref in ((r.PODS, subject.pod), (r.SECRETS, subject.secret)):
             if ref is not None:
-                self._live(resource, subject.namespace, ref)
+                await self._live(resource, subject.namespace, ref)
 
-    def _live(self, resource: Resource, namespace: str, ref: ObjectRef) -> None:
+    def _cached(self, resource: Resource, namespace: str, name: str) -> dict[str, Any] | None:
         kind = self.kinds.of(resource)
-        entry = self.cache.for_prefix(kind.key_prefix).objects.get(kind.key(namespace, ref.name))
+        entry = self.cache.for_prefix(kind.key_prefix).objects.get(kind.key(namespace, name))
         if entry is None:
-            raise InvalidToken(f"{resource.kind} named in the token no longer exists")
+            return None
         meta: dict[str, Any] = entry.obj.get("metadata") or {}
+        return meta
+
+    async def _live(self, resource: Resource, namespace: str, ref: ObjectRef) -> None:
+        meta = self._cached(resource, namespace, ref.name)
+        if meta is None or meta.get("uid") != ref.uid:
+            await self.cache.wait_fresh(FRESHNESS_WAIT_SECONDS)
+            meta = self._cached(resource, namespace, ref.name)
+        if meta is None:
+            raise InvalidToken(f"{resource.kind} named in the token no longer exists")
         if meta.get("uid") != ref.uid:
             raise InvalidToken(f"{resource.kind} named in the token was recreated")
         deleted = parse_time(meta.get("deletionTimestamp"))
