@@ -91,6 +91,18 @@ def test_whoami_answers_for_client_certificates(kubectl: Kubectl) -> None:
                                               "false", "SelfSubjectReview", "create"]
 
 
+def test_whoami_answers_for_static_tokens(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.csv"
+    tokens.write_text('static-secret,alice,uid-1,"dev,ops"\n')
+    server = ApiServer(tmp_path / "srv", extra_args=("--token-auth-file", str(tokens))).start()
+    try:
+        user = _whoami(Kubectl("kubectl", server, tmp_path), server, "static-secret")
+        assert user == {"username": "alice", "uid": "uid-1",
+                        "groups": ["dev", "ops", "system:authenticated"]}
+    finally:
+        server.stop()
+
+
 def test_token_bound_to_a_deleted_pod_stops_working(
         kubectl: Kubectl, sqlite_server: ApiServer, robot: str) -> None:
     node = f"{robot}-node"
