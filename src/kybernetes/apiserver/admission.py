@@ -18,7 +18,7 @@ from typing import Any
 
 from kybernetes.api.errors import BadRequest, invalid
 from kybernetes.api.schema import unknown_fields
-from kybernetes.api.validation import metadata_type_causes
+from kybernetes.api.validation import metadata_type_causes, type_causes
 from kybernetes.apiserver.kinds.definition import KindDefinition
 
 FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
@@ -40,8 +40,8 @@ def unknown_field_warnings(kind: KindDefinition, obj: dict[str, Any], mode: str
     Unknown fields never reach the store: Kubernetes' own kinds lose them when the
     body is decoded into their Go types, custom resources when their structural schema
     prunes them; both are dropped here, and the warnings name exactly what went.
-    Metadata of the wrong type or range is refused first, as decoding would."""
-    refuse_bad_metadata(kind, obj)
+    Fields of the wrong type or range are refused first, as decoding would."""
+    refuse_wrong_types(kind, obj)
     if kind.prune_unknown is not None:
         unknown = kind.prune_unknown(obj)
     else:
@@ -56,10 +56,16 @@ def unknown_field_warnings(kind: KindDefinition, obj: dict[str, Any], mode: str
     return messages
 
 
-def refuse_bad_metadata(kind: KindDefinition, obj: dict[str, Any]) -> None:
-    causes = metadata_type_causes(obj)
+def refuse_wrong_types(kind: KindDefinition, obj: dict[str, Any]) -> None:
+    """422 for fields of the wrong JSON type or range, checked as the body is decoded:
+    before the write path reads them (`metadata: true`) or overwrites them
+    (resourceVersion, generation). A custom resource's own fields are its structural
+    schema's to check; its metadata is checked here."""
+    root = kind.schema() if kind.core_validation else None
+    causes = type_causes(root, obj) if root is not None else metadata_type_causes(obj)
     if causes:
-        name = (obj.get("metadata") or {}).get("name")
+        meta = obj.get("metadata")
+        name = meta.get("name") if isinstance(meta, dict) else None
         resource = kind.resource
         raise invalid(resource.kind, name if isinstance(name, str) else "", causes,
                       group=resource.group)

@@ -66,16 +66,22 @@ class ManagedFields:
 
         new's metadata dict is changed in place (the registry holds it), with
         managedFields where `old` had them, so a no-op update stores the same bytes.
+        An object the field sets cannot describe (a list item without its merge key) keeps
+        no managedFields, as Kubernetes' UpdateNoErrors does: validation then answers.
         """
         subresource = ctx.subresource or ""
         if subresource in _UNTRACKED_SUBRESOURCES:
             return
-        entries = fieldmanager.update_managed_fields(
-            old, new, fieldmanager.managed_fields_for_update(old, new, subresource),
-            manager=manager_of(ctx), api_version=kind.resource.api_version,
-            subresource=subresource, now=self.clock(), schema=kind.schema(),
-            ignored=reset_fields(kind, subresource))
         metadata = new.setdefault("metadata", {})
+        try:
+            entries = fieldmanager.update_managed_fields(
+                old, new, fieldmanager.managed_fields_for_update(old, new, subresource),
+                manager=manager_of(ctx), api_version=kind.resource.api_version,
+                subresource=subresource, now=self.clock(), schema=kind.schema(),
+                ignored=reset_fields(kind, subresource))
+        except ValueError:
+            metadata.pop("managedFields", None)
+            return
         updated = fieldmanager.store(new, entries, like=old)["metadata"]
         metadata.clear()
         metadata.update(updated)

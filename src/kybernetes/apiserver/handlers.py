@@ -168,8 +168,8 @@ class ResourceHandlers:
             if not isinstance(new, dict):
                 raise BadRequest("the patch did not produce an object")
             check_type_kept(new, old)
-            check_resource_version(info, new, old)
             warnings[:] = admission.unknown_field_warnings(kind, new, ctx.field_validation)
+            check_resource_version(info, new, old)
             return new
 
         patched = await self.registry.guaranteed_update(kind, info.namespace, name, mutate, ctx)

@@ -108,7 +108,8 @@ def patch_allocated_values(service: dict[str, Any], old: dict[str, Any]) -> None
     the ones the new type cannot have if they are unchanged (Kubernetes'
     patchAllocatedValues and dropTypeDependentFields). Pure; idempotent; the API
     server calls it before validating an update."""
-    spec, old_spec = service.setdefault("spec", {}), old.get("spec") or {}
+    spec = service["spec"] = service.get("spec") or {}  # `spec: null` decodes as empty
+    old_spec = old.get("spec") or {}
     if needs_cluster_ip(service) and needs_cluster_ip(old) and old_spec.get("clusterIP"):
         if not spec.get("clusterIP") and not spec.get("clusterIPs"):
             spec["clusterIP"] = old_spec["clusterIP"]

@@ -226,3 +226,21 @@ def test_serving_cert_covers_the_kubernetes_service_ip(server: ApiServer,
     assert "10.96.0.1" not in serving_cert_ips(old)
     cert, _ = pki.serving_cert(tmp_path, ["127.0.0.1", "10.96.0.1"])
     assert "10.96.0.1" in serving_cert_ips(cert)
+
+
+def test_malformed_shapes_found_by_fuzzing_are_client_errors(http: Http) -> None:
+    services = f"/api/v1/namespaces/{NS}/services"
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "shapes"},
+               "spec": {"ports": [{"port": 80}]}}
+    assert http("POST", services, service).status_code == 201
+    status = assert_status(http("PATCH", f"{services}/shapes", {"metadata": True},
+                                content_type="application/merge-patch+json"), 422, "Invalid")
+    assert "metadata in body must be of type object" in status["message"]
+    live = http("GET", f"{services}/shapes").json()
+    replaced = http("PUT", f"{services}/shapes", {**live, "spec": None})
+    assert replaced.status_code < 500, replaced.text
+    nameless = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nameless"},
+                "spec": {"containers": [{"image": "busybox"}]}}
+    status = assert_status(http("POST", PODS, nameless), 422, "Invalid")
+    assert "spec.containers[0].name: Required value" in status["message"]
+    assert_absent(http, f"{PODS}/nameless")
