@@ -21,6 +21,7 @@ from tests.integration.controllers.helpers import (
     running,
     set_pod_status,
 )
+from tests.support.apiserver import ApiServer, connected
 from tests.support.background import in_background
 
 FAST = Options(node_monitor_grace_period=1.5, node_monitor_period=0.2,
@@ -183,12 +184,18 @@ async def test_pods_of_vanished_nodes_are_garbage_collected(client: ApiClient, n
         await eventually(doomed_pods_gone, what="pods of the deleted node")
 
 
-async def test_node_ipam_says_when_the_range_is_full_and_recovers(
-        client: ApiClient, ns: str) -> None:
+async def test_node_ipam_says_when_the_range_is_full_and_recovers(apiserver: ApiServer
+                                                                   ) -> None:
     """A /23 holds two /24s: the third node gets NetworkUnavailable=True and a Warning
-    event; once a node goes, it gets the freed subnet and the condition turns False."""
+    event; once a node goes, it gets the freed subnet and the condition turns False.
+    (A server of its own: other tests' nodes would take subnets from a shared one.)"""
+    async with connected(apiserver) as client:
+        await _range_full_and_recovery(client)
+
+
+async def _range_full_and_recovery(client: ApiClient) -> None:
     options = Options(cluster_cidr=ipaddress.ip_network("10.78.0.0/23"))
-    names = [f"{ns}-full-{i}" for i in range(3)]
+    names = [f"full-{i}" for i in range(3)]
 
     async def node(name: str) -> dict:
         return await client.get(NODES, name)
