@@ -31,6 +31,8 @@ _JSON_TYPES = (JSON, "application/json-patch+json", "application/merge-patch+jso
 
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_YAML_ERROR = "error converting YAML to JSON: yaml: "
+MAX_ALIAS_NODES = 100_000
 _OPEN_EVENTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
 _CLOSE_EVENTS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 
@@ -105,20 +107,41 @@ def duplicate_fields(raw: bytes) -> list[str]:
 
 
 def load_yaml(raw: bytes) -> Any:
-    """A YAML body, its nesting checked on the parser's events before anything is built:
-    PyYAML and everything after it recurse per level. YAML and Unicode errors are left
-    to the caller to word."""
+    """A YAML body, checked on the parser's events before anything is built. YAML and
+    Unicode errors are left to the caller to word."""
     text = raw.decode("utf-8")
-    depth = 0
+    _check_yaml_events(text)
+    return yaml.load(text, Loader=_YAML_LOADER)
+
+
+def _check_yaml_events(text: str) -> None:
+    """400 for nesting past :data:`MAX_DEPTH` (PyYAML and everything after it recurse per
+    level) and for aliases that expand past :data:`MAX_ALIAS_NODES` (a "billion laughs"
+    document is a few lines of text but an object too large to walk)."""
+    sizes: dict[str, int] = {}  # anchor → nodes it stands for
+    open_nodes: list[list[Any]] = []  # per open collection: [anchor, nodes so far]
+    expanded = 0
     for event in yaml.parse(text, Loader=_YAML_LOADER):
         if isinstance(event, _OPEN_EVENTS):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise BadRequest(f"error converting YAML to JSON: yaml: exceeded max depth "
-                                 f"of {MAX_DEPTH}")
-        elif isinstance(event, _CLOSE_EVENTS):
-            depth -= 1
-    return yaml.load(text, Loader=_YAML_LOADER)
+            if len(open_nodes) >= MAX_DEPTH:
+                raise BadRequest(f"{_YAML_ERROR}exceeded max depth of {MAX_DEPTH}")
+            open_nodes.append([event.anchor, 1])
+            continue
+        if isinstance(event, _CLOSE_EVENTS):
+            anchor, size = open_nodes.pop()
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, size = event.anchor, 1
+        elif isinstance(event, yaml.AliasEvent):
+            anchor, size = None, sizes.get(event.anchor or "", 1)
+            expanded += size
+            if expanded > MAX_ALIAS_NODES:
+                raise BadRequest(f"{_YAML_ERROR}document contains excessive aliasing")
+        else:
+            continue
+        if anchor:
+            sizes[anchor] = size
+        if open_nodes:
+            open_nodes[-1][1] += size
 
 
 def encode(obj: Any) -> bytes:

@@ -105,6 +105,22 @@ def test_deep_bodies_are_refused_quickly(http: Http) -> None:
     assert_absent(http, f"{CMS}/deep")
 
 
+def test_alias_bombs_are_refused(http: Http) -> None:
+    """A "billion laughs" YAML: nine lines of text, 9^9 strings once aliases expand."""
+    laughs = "  l0: &l0 [" + ", ".join(["lol"] * 9) + "]\n" + "".join(
+        f"  l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]\n" for i in range(1, 9))
+    bomb = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\nlaughs:\n" + laughs
+    for method, path, content_type, params in [
+        ("POST", CMS, "application/yaml", {}),
+        ("PATCH", f"{CMS}/bomb", "application/apply-patch+yaml", {"fieldManager": "test"}),
+    ]:
+        response = answered_while_healthy(http, lambda m=method, p=path, t=content_type, q=params:
+                                          http(m, p, bomb, content_type=t, **q))
+        status = assert_status(response, 400, "BadRequest")
+        assert "document contains excessive aliasing" in status["message"]
+    assert_absent(http, f"{CMS}/bomb")
+
+
 def test_deep_patches_are_refused(http: Http) -> None:
     assert http("POST", CMS, {"apiVersion": "v1", "kind": "ConfigMap",
                               "metadata": {"name": "shallow"}}).status_code == 201
