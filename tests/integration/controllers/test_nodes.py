@@ -222,9 +222,12 @@ async def _range_full_and_recovery(client: ApiClient) -> None:
         freed = (await node(names[0]))["spec"]["podCIDR"]
         await client.delete(NODES, names[0])
         await eventually(lambda: _has_cidr(client, names[2]), what="cidr after a node went")
-        late = await node(names[2])
-        assert late["spec"]["podCIDR"] == freed
-        assert unavailable(late)["status"] == "False"
+        assert (await node(names[2]))["spec"]["podCIDR"] == freed
+
+        async def recovered() -> bool:  # the condition is written after the CIDR
+            found = unavailable(await node(names[2]))
+            return found is not None and found["status"] == "False"
+        await eventually(recovered, what="NetworkUnavailable=False")
 
 
 async def _has_cidr(client: ApiClient, name: str) -> bool:
