@@ -142,19 +142,20 @@ def _junctor_branches(s: dict[str, Any], path: str, errs: ErrorList) -> None:
         _nested(s["not"], f"{path}.not", errs)
 
 
+def _branches(v: dict[str, Any], junctor: str, path: str) -> list[tuple[str, Any]]:
+    """The schemas `junctor` holds in `v`, each with its path: `not` names one, the
+    others a list."""
+    if junctor == "not":
+        return [(f"{path}.not", v["not"])] if isinstance(v.get("not"), dict) else []
+    return [(f"{path}.{junctor}[{index}]", branch)
+            for index, branch in enumerate(v.get(junctor) or [])]
+
+
 def _nested(v: dict[str, Any], path: str, errs: ErrorList, *, skip_any_of: bool = False) -> None:
     for junctor in _JUNCTORS:
         if junctor == "anyOf" and skip_any_of:
             continue
-        branches = (
-            [v[junctor]]
-            if junctor == "not" and isinstance(v.get("not"), dict)
-            else (v.get(junctor) or [])
-            if junctor != "not"
-            else []
-        )
-        for index, branch in enumerate(branches):
-            where = f"{path}.not" if junctor == "not" else f"{path}.{junctor}[{index}]"
+        for where, branch in _branches(v, junctor, path):
             _nested(branch, where, errs)
     if isinstance(v.get("items"), dict):
         _nested(v["items"], f"{path}.items", errs)
@@ -196,15 +197,7 @@ def _completeness(
                     sub, known, f"{s_path}.properties[{key}]", f"{v_path}.properties[{key}]", errs
                 )
     for junctor in ("not", "allOf", "anyOf", "oneOf"):
-        branches = (
-            [v["not"]]
-            if junctor == "not" and isinstance(v.get("not"), dict)
-            else (v.get(junctor) or [])
-            if junctor != "not"
-            else []
-        )
-        for index, branch in enumerate(branches):
-            where = f"{v_path}.not" if junctor == "not" else f"{v_path}.{junctor}[{index}]"
+        for where, branch in _branches(v, junctor, v_path):
             _completeness(branch, s, s_path, where, errs)
     if top:
         for key, sub in (s.get("properties") or {}).items():
