@@ -96,6 +96,13 @@ class Registry:
         # cache has surely caught up (kube's NamespaceLifecycle forceLiveLookup).
         self._terminated: dict[str, float] = {}
 
+    def _live_lookup(self, namespace: str) -> None:
+        """Read `namespace` from the store for a while (forgetting the expired ones)."""
+        now = time.monotonic()
+        for name in [n for n, until in self._terminated.items() if until <= now]:
+            del self._terminated[name]
+        self._terminated[namespace] = now + _LIVE_LOOKUP_SECONDS
+
     def _hooks(self, kind: KindDefinition) -> WriteHooks | None:
         if kind.hooks is None or self.hook_source is None:
             return None
@@ -322,7 +329,7 @@ class Registry:
                 result = await self.store.update(kv.key, value, mod_revision=kv.mod_revision)
                 if result.succeeded:
                     if kind.resource == NAMESPACES:
-                        self._terminated[name] = time.monotonic() + _LIVE_LOOKUP_SECONDS
+                        self._live_lookup(name)
                     return _with_rv(pending, result.revision)
                 continue
             result = await self.store.delete(kv.key, mod_revision=kv.mod_revision)
