@@ -29,17 +29,18 @@ def _drops_null(node: Node | None) -> bool:
 
 def prune_nulls(node: Node | None, value: Any) -> None:
     """PruneNonNullableNullsWithoutDefaults."""
+    if node is None:
+        return  # nothing below an unspecified field has a schema that could drop its null
     if isinstance(value, dict):
         for key in list(value):
-            child = node.child(key) if node is not None else None
+            child = node.child(key)
             if value[key] is None and _drops_null(child):
                 del value[key]
             else:
                 prune_nulls(child, value[key])
     elif isinstance(value, list):
-        items = node.items if node is not None else None
         for item in value:
-            prune_nulls(items, item)
+            prune_nulls(node.items, item)
 
 
 def _replaces_null(node: Node) -> bool:
