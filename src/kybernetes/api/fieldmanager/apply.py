@@ -151,13 +151,10 @@ class _Apply:
         if previous is not None:
             keep = [applied_set.tree, *(e.fields.tree for e in others.values())]
             merged = prune(merged, self.shape, previous.fields.tree, keep, diff)
-        changed = (
-            FieldSet(diff.added).union(FieldSet(diff.modified)).recursive_difference(self.ignored)
-        )
+        changed, lost = diff.changes(self.ignored)
         conflicts = find_conflicts([(e, e.fields) for e in others.values()], changed)
         if conflicts and not force:
             raise ApplyConflicts(conflicts)
-        lost = changed.union(FieldSet(diff.removed).recursive_difference(self.ignored))
         result = self._others_after(others, lost)
         if not applied_set.empty():
             time = self.now if not diff.empty() else (previous.time if previous else None)

@@ -112,8 +112,7 @@ def update_managed_fields(
     ignored = ignored or FieldSet()
     old = create_baseline(schema) if old_obj is None else body(old_obj)
     diff = compare(old, body(new_obj), shape_of(schema))
-    changed = FieldSet(diff.added).union(FieldSet(diff.modified)).recursive_difference(ignored)
-    lost = changed.union(FieldSet(diff.removed).recursive_difference(ignored))
+    changed, lost = diff.changes(ignored)
     for key, entry in list(entries.items()):
         kept = entry.fields.difference(lost)
         if kept.empty():

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kybernetes.api.fieldmanager.fieldset import SELF, Path, Tree, graft, insert
+from kybernetes.api.fieldmanager.fieldset import SELF, FieldSet, Path, Tree, graft, insert
 from kybernetes.api.fieldmanager.shape import Kind, Shape, is_leaf_value
 
 MISSING: Any = object()
@@ -84,6 +84,11 @@ class Comparison:
 
     def empty(self) -> bool:
         return not (self.added or self.modified or self.removed)
+
+    def changes(self, ignored: FieldSet) -> tuple[FieldSet, FieldSet]:
+        """(changed, lost) outside `ignored`: added or modified, and those plus removed."""
+        changed = FieldSet(self.added).union(FieldSet(self.modified)).recursive_difference(ignored)
+        return changed, changed.union(FieldSet(self.removed).recursive_difference(ignored))
 
     def leaf(self, lhs: Any, rhs: Any, path: Path) -> None:
         """Record one leaf (or atomic value) that differs."""
