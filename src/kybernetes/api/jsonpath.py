@@ -99,12 +99,17 @@ def compile_path(path: str) -> tuple[Step, ...]:
     return tuple(steps)
 
 
-def find(obj: Any, path: str) -> list[Any]:
-    """Every value `path` selects in `obj` (none when a key is missing)."""
+def follow(obj: Any, steps: tuple[Step, ...]) -> list[Any]:
+    """Every value compiled `steps` select in `obj` (none when a key is missing)."""
     values = [obj]
-    for step in compile_path(path):
+    for step in steps:
         values = [found for value in values for found in step(value)]
     return values
+
+
+def find(obj: Any, path: str) -> list[Any]:
+    """Every value `path` selects in `obj` (none when a key is missing)."""
+    return follow(obj, compile_path(path))
 
 
 def first(obj: Any, path: str) -> Any:

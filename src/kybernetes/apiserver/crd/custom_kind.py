@@ -73,15 +73,18 @@ def published_schema(schema: Obj, group: str, version: str, kind: str) -> Obj:
     return published
 
 
-def _cell(column: Obj) -> Callable[[Obj], Any]:
-    """One printer column's cell: the first value its JSONPath finds, as its type shows it."""
-    path, kind = str(column.get("jsonPath") or ""), column.get("type")
+def _cell(column: Obj) -> Callable[[Obj, _dt.datetime], Any]:
+    """One printer column's cell: the first value its JSONPath finds, as its type shows it
+    (a path outside the supported subset shows nothing)."""
+    kind = column.get("type")
+    try:
+        steps = jsonpath.compile_path(str(column.get("jsonPath") or ""))
+    except jsonpath.JsonPathError:
+        return lambda obj, now: None
 
-    def cell(obj: Obj) -> Any:
-        try:
-            value = jsonpath.first(obj, path)
-        except jsonpath.JsonPathError:
-            return None
+    def cell(obj: Obj, now: _dt.datetime) -> Any:
+        found = jsonpath.follow(obj, steps)
+        value = found[0] if found else None
         if value is None:
             return None
         if kind == "string":
@@ -93,8 +96,7 @@ def _cell(column: Obj) -> Callable[[Obj], Any]:
         if kind == "boolean" and isinstance(value, bool):
             return value
         if kind == "date" and isinstance(value, str):
-            return tables.since(value, _dt.datetime.now(_dt.UTC)) \
-                if value else "<unknown>"
+            return tables.since(value, now)
         return None
     return cell
 
@@ -108,7 +110,7 @@ def table_spec(columns: list[Obj]) -> TableSpec:
               for c in columns]
 
     def printer(obj: Obj, now: _dt.datetime) -> list[Any]:
-        return [(obj.get("metadata") or {}).get("name", ""), *(cell(obj) for cell in cells)]
+        return [(obj.get("metadata") or {}).get("name", ""), *(cell(obj, now) for cell in cells)]
 
     return TableSpec(tuple(specs), printer,
                      descriptions={str(c["name"]): c.get("description") or
