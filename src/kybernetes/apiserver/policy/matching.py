@@ -16,13 +16,12 @@ matches; none found → no evaluation, or an error under
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Protocol
 
-from kybernetes.api.errors import ApiError, BadRequest
+from kybernetes.api.errors import BadRequest
 from kybernetes.api.labels import from_label_selector
 from kybernetes.apiserver.webhooks.attributes import AdmissionAttributes, NamespaceLabels, Obj
-from kybernetes.apiserver.webhooks.matching import matches_rule, namespace_matches, object_matches
+from kybernetes.apiserver.webhooks.matching import matches_rule, selectors_match
 
 
 class ConfigurationError(Exception):
@@ -46,28 +45,17 @@ def matches(match: Obj | None, attrs: AdmissionAttributes,
     """Matcher.Matches for a MatchResources; ConfigurationError for a selector problem."""
     if match is None:
         return False
-    namespace_match, namespace_error = _attempt(
-        lambda: namespace_matches(match.get("namespaceSelector"), attrs, namespace_labels))
-    object_match, object_error = _attempt(
-        lambda: object_matches(match.get("objectSelector"), attrs))
-    if (not namespace_match and namespace_error is None) or (
-            not object_match and object_error is None):
+    possible, selector_error = selectors_match(match, attrs, namespace_labels)
+    if not possible:
         return False
     if _matches_named_rules(match.get("excludeResourceRules"), attrs):
         return False
     rules = match.get("resourceRules")
     if rules and not _matches_named_rules(rules, attrs):  # no rules: every resource
         return False
-    if namespace_error is not None or object_error is not None:
-        raise ConfigurationError(namespace_error or object_error)
+    if selector_error is not None:
+        raise ConfigurationError(selector_error.message)
     return True
-
-
-def _attempt(check: Callable[[], bool]) -> tuple[bool, str | None]:
-    try:
-        return check(), None
-    except ApiError as e:
-        return False, e.message
 
 
 def _matches_named_rules(rules: Any, attrs: AdmissionAttributes) -> bool:

@@ -95,21 +95,30 @@ def is_exempt(attrs: AdmissionAttributes) -> bool:
 
 def should_call(hook: Hook, attrs: AdmissionAttributes, namespace_labels: NamespaceLabels) -> bool:
     """ShouldCallHook: selectors, then rules; a selector's error counts only if a rule matches."""
-    namespace_match, namespace_error = _attempt(
-        lambda: namespace_matches(hook.spec.get("namespaceSelector"), attrs, namespace_labels))
-    object_match, object_error = _attempt(
-        lambda: object_matches(hook.spec.get("objectSelector"), attrs))
-    if (not namespace_match and namespace_error is None) or (
-            not object_match and object_error is None):
+    possible, selector_error = selectors_match(hook.spec, attrs, namespace_labels)
+    if not possible:
         return False
     if not any(matches_rule(rule, attrs) for rule in hook.spec.get("rules") or []
                if isinstance(rule, dict)):
         return False
-    if namespace_error is not None:
-        raise namespace_error
-    if object_error is not None:
-        raise object_error
+    if selector_error is not None:
+        raise selector_error
     return _conditions_hold(hook, attrs)
+
+
+def selectors_match(spec: Obj, attrs: AdmissionAttributes,
+                    namespace_labels: NamespaceLabels) -> tuple[bool, ApiError | None]:
+    """The namespaceSelector and objectSelector of `spec`: (False, None) when one of them
+    rules the request out; else (True, the first selector error, which the caller raises
+    only when its rules match)."""
+    namespace_match, namespace_error = _attempt(
+        lambda: namespace_matches(spec.get("namespaceSelector"), attrs, namespace_labels))
+    object_match, object_error = _attempt(
+        lambda: object_matches(spec.get("objectSelector"), attrs))
+    if (not namespace_match and namespace_error is None) or (
+            not object_match and object_error is None):
+        return False, None
+    return True, namespace_error or object_error
 
 
 def _conditions_hold(hook: Hook, attrs: AdmissionAttributes) -> bool:
