@@ -134,8 +134,7 @@ class PolicyAdmission:
                 _act(name, binding, decisions, refusals, warnings)
 
     def _compiled_policy(self, policy: Obj) -> CompiledPolicy:
-        metadata = policy.get("metadata") or {}
-        key = (str(metadata.get("uid") or _name(policy)), int(metadata.get("generation") or 0))
+        key = _generation_key(policy)
         compiled = self._compiled.get(key)
         if compiled is None:
             try:
@@ -158,8 +157,7 @@ class PolicyAdmission:
         return store
 
     def _forget_removed(self, policies: list[Obj]) -> None:
-        live = {(str((p.get("metadata") or {}).get("uid") or _name(p)),
-                 int((p.get("metadata") or {}).get("generation") or 0)) for p in policies}
+        live = {_generation_key(policy) for policy in policies}
         for key in set(self._compiled) - live:
             del self._compiled[key]
 
@@ -200,6 +198,12 @@ def _status(attrs: AdmissionAttributes, refusal: _Refusal) -> ApiError:
     return from_status({"code": _CODES.get(reason, 422), "reason": reason,
                         "message": refused.message,
                         "details": {**refused.details, "causes": [{"message": message}]}})
+
+
+def _generation_key(policy: Obj) -> tuple[str, int]:
+    """What a compiled policy is kept under: its uid (else name) and generation."""
+    metadata = policy.get("metadata") or {}
+    return str(metadata.get("uid") or _name(policy)), int(metadata.get("generation") or 0)
 
 
 def _name(obj: Obj) -> str:
