@@ -106,12 +106,13 @@ class Authenticator:
             return user
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        if scheme.lower() == "bearer" and token.strip():
-            found = self.tokens.get(token.strip())
+        token = token.strip()
+        if scheme.lower() == "bearer" and token:
+            found = self.tokens.get(token)
             if found is not None:
                 return User(found.name, found.uid, (*found.groups, "system:authenticated"))
             for authenticator in self.token_authenticators:
-                user = await authenticator.authenticate_token(token.strip())
+                user = await authenticator.authenticate_token(token)
                 if user is not None:
                     return user
         return None
