@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from kubernetes import client as k8s
@@ -64,8 +63,3 @@ def namespace(core: k8s.CoreV1Api, request: pytest.FixtureRequest) -> str:
     name = "".join(c for c in name if c.isalnum() or c == "-")
     core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
     return name
-
-
-def admin_cert(server: ApiServer) -> tuple[str, str]:
-    pki = Path(server.data_dir) / "pki"
-    return str(pki / "admin.crt"), str(pki / "admin.key")

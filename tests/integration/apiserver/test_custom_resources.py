@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.integration.apiserver.test_rest_contract import Http, assert_status
 from tests.support.apiserver import ApiServer
+from tests.support.http import Http, assert_status
 from tests.support.kubectl import Kubectl
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"

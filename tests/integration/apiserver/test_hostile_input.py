@@ -17,8 +17,8 @@ import requests
 from cryptography import x509
 
 from kybernetes.apiserver import pki
-from tests.integration.apiserver.test_rest_contract import Http, assert_status
 from tests.support.apiserver import ApiServer
+from tests.support.http import Http, assert_status
 
 NS = "hostile"
 CMS = f"/api/v1/namespaces/{NS}/configmaps"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import requests
 
-from tests.integration.apiserver.conftest import admin_cert
 from tests.support.apiserver import ApiServer
+from tests.support.http import admin_cert
 from tests.support.net import free_port
 
 

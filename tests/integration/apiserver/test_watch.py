@@ -14,8 +14,8 @@ from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
 from kubernetes.client.rest import ApiException
 
-from tests.integration.apiserver.conftest import admin_cert
 from tests.support.apiserver import ApiServer
+from tests.support.http import admin_cert
 
 CACHE_SIZE = 20
 
