@@ -17,7 +17,6 @@ structured-merge-diff's Updater.Apply, with the Kubernetes managers around it:
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from kybernetes.api import errors
@@ -155,7 +154,7 @@ class _Apply:
         conflicts = find_conflicts([(e, e.fields) for e in others.values()], changed)
         if conflicts and not force:
             raise ApplyConflicts(conflicts)
-        result = self._others_after(others, lost)
+        result = mf.without(others, lost)
         if not applied_set.empty():
             time = self.now if not diff.empty() else (previous.time if previous else None)
             unchanged = previous is not None and previous.fields == applied_set
@@ -170,17 +169,3 @@ class _Apply:
                 source=source,
             )
         return merged, result
-
-    @staticmethod
-    def _others_after(others: mf.Managed, lost: FieldSet) -> mf.Managed:
-        """Every other manager without the fields this apply changed or removed."""
-        result: mf.Managed = {}
-        for key, entry in others.items():
-            kept = entry.fields.difference(lost)
-            if not kept.empty():
-                result[key] = (
-                    entry
-                    if kept is entry.fields
-                    else dataclasses.replace(entry, fields=kept, source=None)
-                )
-        return result

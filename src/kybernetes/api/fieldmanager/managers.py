@@ -10,7 +10,7 @@ An entry whose set was not touched re-emits the caller's fieldsV1 object as is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -76,6 +76,18 @@ class Entry:
 
 def identity(manager: str, operation: str, api_version: str, subresource: str = "") -> Identity:
     return (manager, operation, "" if operation == APPLY else api_version, subresource)
+
+
+def without(entries: Managed, lost: FieldSet) -> Managed:
+    """Every entry without the fields in `lost`; entries left empty go, untouched ones stay."""
+    result: Managed = {}
+    for key, entry in entries.items():
+        kept = entry.fields.difference(lost)
+        if not kept.empty():
+            result[key] = (
+                entry if kept is entry.fields else replace(entry, fields=kept, source=None)
+            )
+    return result
 
 
 def _valid_tree(node: Any) -> bool:

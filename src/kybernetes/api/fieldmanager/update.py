@@ -13,7 +13,6 @@ so `f:spec` carries no "." on create, as in Kubernetes; for custom resources `{}
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from typing import Any
 
@@ -113,12 +112,7 @@ def update_managed_fields(
     old = create_baseline(schema) if old_obj is None else body(old_obj)
     diff = compare(old, body(new_obj), shape_of(schema))
     changed, lost = diff.changes(ignored)
-    for key, entry in list(entries.items()):
-        kept = entry.fields.difference(lost)
-        if kept.empty():
-            del entries[key]
-        elif kept is not entry.fields:
-            entries[key] = dataclasses.replace(entry, fields=kept, source=None)
+    entries = mf.without(entries, lost)
     gained = changed.difference(STRIPPED)
     if not gained.empty():
         key = mf.identity(manager, mf.UPDATE, api_version, subresource)
