@@ -75,9 +75,12 @@ def _matches(pattern: re.Pattern[str]) -> Callable[[str], bool]:
     return lambda text: pattern.match(text) is not None
 
 
-def _isbn(text: str) -> bool:
-    compact = text.replace("-", "").replace(" ", "")
-    return bool(_ISBN10.match(compact) or _ISBN13.match(compact))
+def _isbn(*patterns: re.Pattern[str]) -> Callable[[str], bool]:
+    """An ISBN check: `text` without its dashes and spaces matches one of `patterns`."""
+    def accepts(text: str) -> bool:
+        compact = text.replace("-", "").replace(" ", "")
+        return any(pattern.match(compact) for pattern in patterns)
+    return accepts
 
 
 FORMATS: dict[str, Callable[[str], bool]] = {
@@ -94,9 +97,9 @@ FORMATS: dict[str, Callable[[str], bool]] = {
     "hostname": _matches(_HOSTNAME),
     "ipv4": _is_ipv4,
     "ipv6": _is_ipv6,
-    "isbn": _isbn,
-    "isbn10": lambda t: bool(_ISBN10.match(t.replace("-", "").replace(" ", ""))),
-    "isbn13": lambda t: bool(_ISBN13.match(t.replace("-", "").replace(" ", ""))),
+    "isbn": _isbn(_ISBN10, _ISBN13),
+    "isbn10": _isbn(_ISBN10),
+    "isbn13": _isbn(_ISBN13),
     "mac": _matches(_MAC),
     "password": lambda _: True,
     "rgbcolor": _matches(_RGBCOLOR),
