@@ -18,6 +18,7 @@ import yaml
 from tests.support.apiserver import ApiServer
 from tests.support.http import Http, assert_status
 from tests.support.kubectl import Kubectl
+from tests.support.poll import wait_for
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 WIDGETS = "/apis/demo.kyb.io/v1/namespaces/default/widgets"
@@ -100,15 +101,6 @@ def established(http: Http, name: str) -> bool:
                for c in got.get("status", {}).get("conditions", []))
 
 
-def wait_for(check: Any, timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
-
-
 @pytest.fixture(scope="module")
 def http(sqlite_server: ApiServer) -> Iterator[Http]:
     client = Http(sqlite_server)
@@ -150,7 +142,7 @@ def test_crd_create_to_established_is_quick(http: Http) -> None:
     crd["spec"]["names"] = {"plural": "gadgets", "kind": "Gadget"}
     started = time.monotonic()
     assert http("POST", CRDS, crd).status_code == 201
-    assert wait_for(lambda: established(http, "gadgets.demo.kyb.io"), 2.0)
+    assert wait_for(lambda: established(http, "gadgets.demo.kyb.io"), within=2.0)
     assert http("POST", "/apis/demo.kyb.io/v1/namespaces/default/gadgets",
                 {**widget("g1"), "kind": "Gadget"}).status_code == 201
     assert time.monotonic() - started < 2.0

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 from kybernetes.api.meta import now_rfc3339
@@ -34,19 +33,6 @@ async def running(client: ApiClient, *names: str,
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-async def eventually(check: Callable[[], Awaitable[T]], *, within: float = 10.0,
-                     interval: float = 0.05, what: str = "condition") -> T:
-    """Poll `check` until it returns a truthy value; fail with its last value."""
-    deadline = time.monotonic() + within
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"timed out after {within}s waiting for {what}; last: {last!r}")
 
 
 def rc(name: str, replicas: int, labels: dict[str, str] | None = None,

@@ -12,9 +12,10 @@ from pathlib import Path
 from kybernetes.api import errors
 from kybernetes.api.resources import LEASES, REPLICATION_CONTROLLERS
 from kybernetes.client import ApiClient
-from tests.integration.controllers.helpers import eventually, pods_of, rc
+from tests.integration.controllers.helpers import pods_of, rc
 from tests.support.apiserver import ApiServer
 from tests.support.net import free_port
+from tests.support.poll import eventually
 from tests.support.procs import Proc
 
 FAST_ELECTION = ("--leader-elect", "--leader-elect-lease-duration", "3s",

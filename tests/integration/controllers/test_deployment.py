@@ -6,9 +6,10 @@ import asyncio
 
 from kybernetes.api.resources import DEPLOYMENTS, REPLICA_SETS
 from kybernetes.client import ApiClient
-from tests.integration.controllers.helpers import eventually, fake_kubelet, pods_of, running
+from tests.integration.controllers.helpers import fake_kubelet, pods_of, running
 from tests.integration.controllers.test_namespace_and_gc import kubectl
 from tests.support.apiserver import ApiServer
+from tests.support.poll import eventually
 
 CONTROLLERS = ("deployment", "replicaset", "garbagecollector")
 

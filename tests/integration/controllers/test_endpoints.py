@@ -7,7 +7,8 @@ import time
 from kybernetes.api import errors
 from kybernetes.api.resources import ENDPOINTS, PODS, SERVICES
 from kybernetes.client import ApiClient
-from tests.integration.controllers.helpers import eventually, pod, running, set_pod_status
+from tests.integration.controllers.helpers import pod, running, set_pod_status
+from tests.support.poll import eventually
 
 
 def service(name: str, ns: str, selector: dict[str, str]) -> dict:

@@ -18,8 +18,9 @@ from kybernetes.api.resources import (
     Resource,
 )
 from kybernetes.client import ApiClient
-from tests.integration.controllers.helpers import eventually, pods_of, rc, running
+from tests.integration.controllers.helpers import pods_of, rc, running
 from tests.support.apiserver import ApiServer
+from tests.support.poll import eventually
 
 KUBECTL = "/usr/lib/google-cloud-sdk/bin/kubectl"
 GC = ("replicationcontroller", "garbagecollector")

@@ -14,7 +14,6 @@ from kybernetes.client import ApiClient
 from kybernetes.controllers.manager import Options
 from tests.integration.controllers.helpers import (
     create_node,
-    eventually,
     pod,
     pods_of,
     rc,
@@ -23,6 +22,7 @@ from tests.integration.controllers.helpers import (
 )
 from tests.support.apiserver import ApiServer, connected
 from tests.support.background import in_background
+from tests.support.poll import eventually
 
 FAST = Options(node_monitor_grace_period=1.5, node_monitor_period=0.2,
                pod_eviction_timeout=1.0)

@@ -6,14 +6,8 @@ import asyncio
 
 from kybernetes.api.resources import PODS, REPLICA_SETS, REPLICATION_CONTROLLERS
 from kybernetes.client import ApiClient
-from tests.integration.controllers.helpers import (
-    eventually,
-    pod,
-    pods_of,
-    rc,
-    running,
-    set_pod_status,
-)
+from tests.integration.controllers.helpers import pod, pods_of, rc, running, set_pod_status
+from tests.support.poll import eventually
 
 
 async def _count(client: ApiClient, selector: str, n: int, ns: str) -> list[dict]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from kybernetes.api import errors
 from kybernetes.api.resources import NAMESPACES, SERVICE_ACCOUNTS
 from kybernetes.client import ApiClient
-from tests.integration.controllers.helpers import eventually, running
+from tests.integration.controllers.helpers import running
+from tests.support.poll import eventually
 
 
 async def _default_account(client: ApiClient, ns: str) -> dict | None:
