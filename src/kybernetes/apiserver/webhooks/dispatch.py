@@ -99,6 +99,8 @@ class WebhookAdmission:
         if is_exempt(attrs):
             return attrs.object, []
         hooks = hooks_of(self._source(MUTATING_CONFIGURATIONS))
+        if not hooks:
+            return attrs.object, []
         attrs = dataclasses.replace(attrs)  # attrs.object advances; the caller's stays put
         reinvocation, warnings = _Reinvocation(), list[str]()
         await self._mutating_round(hooks, attrs, reinvocation, warnings, reinvoking=False)
