@@ -34,7 +34,8 @@ def is_member(node: Tree) -> bool:
     return not node or SELF in node
 
 
-def _make(member: bool, children: Tree) -> Tree | None:
+def make_node(member: bool, children: Tree) -> Tree | None:
+    """A child node: a member and/or a path to `children`; None if neither."""
     if not children:
         return {} if member else None
     if member:
@@ -90,7 +91,7 @@ def _difference(a: Tree, b: Tree) -> Tree:
             continue
         member = is_member(a_child) and not is_member(b_child)
         rest = _difference(a_child, b_child) if a_child and b_child else _children(a_child)
-        node = _make(member, rest)
+        node = make_node(member, rest)
         if node is not None:
             out[key] = node
     return out
@@ -106,7 +107,7 @@ def _intersection(a: Tree, b: Tree) -> Tree:
             continue
         member = is_member(a_child) and is_member(b_child)
         rest = _intersection(a_child, b_child) if a_child and b_child else {}
-        node = _make(member, rest)
+        node = make_node(member, rest)
         if node is not None:
             out[key] = node
     return out
@@ -122,7 +123,7 @@ def _recursive_difference(a: Tree, b: Tree) -> Tree:
         if b_child is None:
             out[key] = a_child
         elif not is_member(b_child):
-            node = _make(is_member(a_child), _recursive_difference(a_child, b_child))
+            node = make_node(is_member(a_child), _recursive_difference(a_child, b_child))
             if node is not None:
                 out[key] = node
     return out
@@ -226,8 +227,7 @@ def _check(node: Any, where: str) -> Tree:
     for key, child in node.items():
         if key != SELF and (len(key) < 2 or key[1] != ":" or key[0] not in _PREFIX_RANK):
             raise ValueError(f"{where}: unexpected path element {key!r}")
-        checked = _check(child, where)
-        out[key] = checked
+        out[key] = _check(child, where)
     if len(out) == 1 and SELF in out:
         return {}
     return out

@@ -16,7 +16,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from kybernetes.api.fieldmanager.fieldset import SELF, FieldSet, Path, Tree, graft, insert
+from kybernetes.api.fieldmanager.fieldset import (
+    SELF,
+    FieldSet,
+    Path,
+    Tree,
+    graft,
+    insert,
+    make_node,
+)
 from kybernetes.api.fieldmanager.shape import Kind, Shape, is_leaf_value
 
 MISSING: Any = object()
@@ -57,9 +65,7 @@ def _node(value: Any, shape: Shape, member: bool) -> Tree | None:
         children = _map_children(value, shape)
     else:
         children = _list_children(value, shape)
-    if not children:
-        return {} if member else None
-    return {".": {}, **children} if member else children
+    return make_node(member, children)
 
 
 def _list_children(items: list[Any], shape: Shape) -> Tree:
