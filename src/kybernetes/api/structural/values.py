@@ -124,10 +124,7 @@ def _count_checks(schema: dict[str, Any]) -> list[Check]:
                              f"{_name(path)} should have at least {min_items} items")
         checks.append(check_min_items)
     if max_items is not None:
-        def check_max_items(value: Any, path: str, errs: ErrorList) -> None:
-            if isinstance(value, list) and len(value) > max_items:
-                errs.too_many(path, len(value), max_items)
-        checks.append(check_max_items)
+        checks.append(_too_many_check(list, max_items))
     if min_props is not None:
         def check_min_properties(value: Any, path: str, errs: ErrorList) -> None:
             if isinstance(value, dict) and len(value) < min_props:
@@ -135,11 +132,16 @@ def _count_checks(schema: dict[str, Any]) -> list[Check]:
                              f"{_name(path)} should have at least {min_props} properties")
         checks.append(check_min_properties)
     if max_props is not None:
-        def check_max_properties(value: Any, path: str, errs: ErrorList) -> None:
-            if isinstance(value, dict) and len(value) > max_props:
-                errs.too_many(path, len(value), max_props)
-        checks.append(check_max_properties)
+        checks.append(_too_many_check(dict, max_props))
     return checks
+
+
+def _too_many_check(kind: type[list[Any]] | type[dict[str, Any]], limit: int) -> Check:
+    """maxItems (kind list) or maxProperties (kind dict): both are field.TooMany."""
+    def check_too_many(value: Any, path: str, errs: ErrorList) -> None:
+        if isinstance(value, kind) and len(value) > limit:
+            errs.too_many(path, len(value), limit)
+    return check_too_many
 
 
 def _same(a: Any, b: Any) -> bool:
