@@ -141,8 +141,7 @@ class ResourceHandlers:
         check_object(info.resource, info, obj)
         body_name = obj["metadata"].get("name")
         if body_name and body_name != info.name:
-            raise BadRequest(f"the name of the object ({body_name}) does not match the name on "
-                             f"the URL ({info.name})")
+            raise name_mismatch(body_name, info)
         ctx = write_context(request, info)
         warnings = admission.unknown_field_warnings(info.kind, obj, ctx.field_validation)
         updated = await self.registry.update(info.kind, info.namespace, str(info.name), obj, ctx)
@@ -310,11 +309,16 @@ def check_applied(info: RequestInfo, obj: dict[str, Any]) -> None:
     meta = obj.get("metadata") or {}
     name, namespace = meta.get("name") or "", meta.get("namespace") or ""
     if name != info.name:
-        raise BadRequest(f"the name of the object ({name}) does not match the name on the URL "
-                         f"({info.name})")
+        raise name_mismatch(name, info)
     if info.namespace and namespace and namespace != info.namespace:
         raise BadRequest(f"the namespace of the object ({namespace}) does not match the "
                          f"namespace on the request ({info.namespace})")
+
+
+def name_mismatch(name: str, info: RequestInfo) -> BadRequest:
+    """The 400 for a body whose name is not the one on the URL (update and apply)."""
+    return BadRequest(f"the name of the object ({name}) does not match the name on the URL "
+                      f"({info.name})")
 
 
 def raise_unsupported_patch(content_type: str) -> None:
