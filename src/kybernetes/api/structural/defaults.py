@@ -49,8 +49,8 @@ def _replaces_null(node: Node) -> bool:
 
 def default(node: Node | None, value: Any) -> None:
     """structuraldefaulting.Default on an already null-pruned value."""
-    if node is None:
-        return
+    if node is None or not node.has_defaults:
+        return  # no default here or below: the walk would change nothing
     if isinstance(value, dict):
         for key, prop in node.properties.items():
             if prop.default is not MISSING and (key not in value or

@@ -54,6 +54,7 @@ class Node:
     matching_types: frozenset[builtins.type] | None = None
     has_junctors: bool = False
     has_rules: bool = False  # here or anywhere below: whether the CEL walk must enter
+    has_defaults: bool = False  # here or anywhere below: whether defaulting must enter
 
     @property
     def type_names(self) -> str:
@@ -107,6 +108,8 @@ def _build(schema: dict[str, Any]) -> Node:
     node.has_junctors = bool(node.all_of or node.any_of or node.one_of or node.not_ is not None)
     children = (*node.properties.values(), node.additional, node.items)
     node.has_rules = bool(node.rules) or any(c is not None and c.has_rules for c in children)
+    node.has_defaults = node.default is not MISSING or any(
+        c is not None and c.has_defaults for c in children)
     return node
 
 
