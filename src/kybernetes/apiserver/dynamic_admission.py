@@ -31,13 +31,6 @@ from kybernetes.apiserver.webhooks import WebhookAdmission
 Obj = dict[str, Any]
 
 
-def _cached(cache: WatchCache, kind: KindDefinition, namespace: str | None,
-            name: str) -> Obj | None:
-    """One object as the watch cache holds it, or None."""
-    entry = cache.for_prefix(kind.key_prefix).objects.get(kind.key(namespace, name))
-    return entry.obj if entry is not None else None
-
-
 class CachedParams:
     """The objects of one paramKind, read from the watch cache (a ParamStore)."""
 
@@ -49,7 +42,7 @@ class CachedParams:
         return self._kind.resource.namespaced
 
     def get(self, namespace: str, name: str) -> Obj | None:
-        return _cached(self._cache, self._kind, namespace, name)
+        return self._cache.cached(self._kind, namespace, name)
 
     def list(self, namespace: str) -> list[Obj]:
         cache = self._cache.for_prefix(self._kind.key_prefix)
@@ -67,7 +60,7 @@ class CachedAdmissionState:
         return [e.obj for e in self._cache.for_prefix(prefix).objects.values()]
 
     def _get(self, resource: r.Resource, namespace: str | None, name: str) -> Obj | None:
-        return _cached(self._cache, self._kinds.of(resource), namespace, name)
+        return self._cache.cached(self._kinds.of(resource), namespace, name)
 
     # -- webhooks -------------------------------------------------------------------------
 

@@ -124,13 +124,11 @@ class Registry:
     async def check_namespace(self, namespace: str, *, creating: bool = True) -> None:
         """404 when the namespace does not exist; 403 when it is being terminated."""
         namespaces = self.kinds.of(NAMESPACES)
-        key = namespaces.key(None, namespace)
-        entry = self.cache.for_prefix(namespaces.key_prefix).objects.get(key)
-        ns = entry.obj if entry is not None else None
+        ns = self.cache.cached(namespaces, None, namespace)
         if self._terminated.get(namespace, 0.0) > time.monotonic():
             ns = None
         if ns is None:
-            _, kv = await self.store.get(key)
+            _, kv = await self.store.get(namespaces.key(None, namespace))
             if kv is None:
                 raise not_found("namespaces", namespace)
             ns = decode_kv(kv)

@@ -40,6 +40,7 @@ import orjson
 
 from kybernetes.api.errors import Gone, ServiceUnavailable, Timeout
 from kybernetes.apiserver.codec import decode_stored
+from kybernetes.apiserver.kinds.definition import KindDefinition
 from kybernetes.storage.errors import StorageError
 from kybernetes.storage.interface import Event, KeyValue, Store
 
@@ -268,6 +269,12 @@ class WatchCache:
         self._progress = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._waiting = 0
+
+    def cached(self, kind: KindDefinition, namespace: str | None, name: str
+               ) -> dict[str, Any] | None:
+        """One object as the cache holds it now (which may trail the store), or None."""
+        entry = self.for_prefix(kind.key_prefix).objects.get(kind.key(namespace, name))
+        return entry.obj if entry is not None else None
 
     def for_prefix(self, prefix: str) -> ResourceCache:
         """The cache of the objects under `prefix` (a kind's key prefix), made if new."""

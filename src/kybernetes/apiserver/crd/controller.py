@@ -143,8 +143,7 @@ class CrdController:
             self._later(name)
 
     def _stored(self, name: str) -> Obj | None:
-        entry = self._cache().objects.get(self.crds.key(None, name))
-        return entry.obj if entry is not None else None
+        return self.cache.cached(self.crds, None, name)
 
     async def reconcile(self, name: str) -> None:
         crd = self._stored(name)

@@ -54,8 +54,7 @@ class ServiceAccountAdmission:
 
     async def _exists(self, namespace: str, name: str) -> bool:
         kind = self.registry.kinds.of(r.SERVICE_ACCOUNTS)
-        key = kind.key(namespace, name)
-        if key in self.registry.cache.for_prefix(kind.key_prefix).objects:
+        if self.registry.cache.cached(kind, namespace, name) is not None:
             return True
         try:
             await self.registry.get(kind, namespace, name)

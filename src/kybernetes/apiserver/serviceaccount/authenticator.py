@@ -79,11 +79,10 @@ class ServiceAccountTokenAuthenticator:
                 await self._live(resource, subject.namespace, ref)
 
     def _cached(self, resource: Resource, namespace: str, name: str) -> dict[str, Any] | None:
-        kind = self.kinds.of(resource)
-        entry = self.cache.for_prefix(kind.key_prefix).objects.get(kind.key(namespace, name))
-        if entry is None:
+        obj = self.cache.cached(self.kinds.of(resource), namespace, name)
+        if obj is None:
             return None
-        meta: dict[str, Any] = entry.obj.get("metadata") or {}
+        meta: dict[str, Any] = obj.get("metadata") or {}
         return meta
 
     async def _live(self, resource: Resource, namespace: str, ref: ObjectRef) -> None:
