@@ -27,12 +27,12 @@ from kybernetes.api.schema import REF_PREFIX, definition, unknown_fields
 from kybernetes.api.structural import defaults as structural_defaults
 from kybernetes.api.structural import prune as structural_prune
 from kybernetes.api.structural import validate as structural_validate
+from kybernetes.api.validation import OBJECT_META
 from kybernetes.apiserver import tables
 from kybernetes.apiserver.kinds.definition import Column, KindDefinition, ScaleSpec, TableSpec
 from kybernetes.apiserver.kinds.strategy import Strategy
 
 Obj = dict[str, Any]
-_OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 _AGE_COLUMN = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
 
 
@@ -66,7 +66,7 @@ def published_schema(schema: Obj, group: str, version: str, kind: str) -> Obj:
         "APIVersion defines the versioned schema of this representation of an object.")})
     properties.setdefault("kind", {"type": "string", "description": (
         "Kind is a string value representing the REST resource this object represents.")})
-    properties["metadata"] = {"$ref": REF_PREFIX + _OBJECT_META}
+    properties["metadata"] = {"$ref": REF_PREFIX + OBJECT_META}
     published.setdefault("type", "object")
     published["x-kubernetes-group-version-kind"] = [
         {"group": group, "version": version, "kind": kind}]
@@ -159,7 +159,7 @@ def _pruner(schema: Obj) -> Callable[[Obj], list[str]]:
     def prune_unknown(obj: Obj) -> list[str]:
         meta = obj.get("metadata")
         found = [f"metadata.{p}" for p in
-                 unknown_fields(definition(_OBJECT_META), meta, drop=True)] \
+                 unknown_fields(definition(OBJECT_META), meta, drop=True)] \
             if isinstance(meta, dict) else []
         return found + structural_prune.prune(schema, obj)
     return prune_unknown
