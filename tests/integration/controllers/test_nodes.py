@@ -216,9 +216,11 @@ async def _range_full_and_recovery(client: ApiClient) -> None:
         condition = await eventually(refused, what="NetworkUnavailable=True")
         assert condition["reason"] == "CIDRNotAvailable"
         assert "10.78.0.0/23" in condition["message"]
-        events = (await client.list(EVENTS, namespace="default",
-                                    field_selector=f"involvedObject.name={names[2]}"))
-        assert any(e["reason"] == "CIDRNotAvailable" for e in events["items"])
+        async def warned() -> bool:  # the event recorder writes in the background
+            events = await client.list(EVENTS, namespace="default",
+                                       field_selector=f"involvedObject.name={names[2]}")
+            return any(e["reason"] == "CIDRNotAvailable" for e in events["items"])
+        await eventually(warned, what="CIDRNotAvailable event")
         freed = (await node(names[0]))["spec"]["podCIDR"]
         await client.delete(NODES, names[0])
         await eventually(lambda: _has_cidr(client, names[2]), what="cidr after a node went")
