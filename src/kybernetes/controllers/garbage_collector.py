@@ -47,6 +47,7 @@ ORPHAN = "orphan"
 ABSENT_CACHE_SIZE = 4096
 FOREGROUND_RECHECK = 2.0
 DISCOVERY_PERIOD = 5.0  # how often new kinds (CRDs) are looked for
+UNKNOWN_OWNER_RECHECK = 1.0  # retry a dependent whose owner's kind is not followed yet
 _NOT_COLLECTED = frozenset({EVENTS.qualified, BINDINGS.qualified, "events.events.k8s.io"})
 
 
@@ -165,6 +166,10 @@ class GarbageCollector(Controller):
                 return resource
         return by_kind(api_version, kind)
 
+    def _observing(self, resource: Resource) -> bool:
+        watched = self.watched.get(resource.qualified)
+        return watched is None or watched[1].synced
+
     def _dependents(self, uid: str) -> list[tuple[Resource, Obj]]:
         return [(resource, obj) for resource, informer in self.watched.values()
                 for obj in informer.by_index("ownerUID", uid)]
@@ -221,8 +226,11 @@ class GarbageCollector(Controller):
         discovery has not shown us yet) for one reference."""
         uid = ref.get("uid", "")
         owner_resource = self._resource_of_kind(ref.get("apiVersion", ""), ref.get("kind", ""))
-        if owner_resource is None:
-            return "unknown"  # never assume it is gone; look again once discovery knows
+        if owner_resource is None or not self._observing(owner_resource):
+            # Never assume it is gone; look again once discovery knows the kind and its
+            # informer has listed (an owner made and deleted before that list leaves no
+            # event behind, so a live read saying "solid" now would never be revisited).
+            return "unknown"
         found = self._by_uid(uid)
         owner = found[1] if found else None
         if owner is None:
@@ -244,9 +252,10 @@ class GarbageCollector(Controller):
     async def _check_owners(self, resource: Resource, obj: Obj) -> None:
         states = {r.get("uid"): await self._owner_state(obj, r) for r in _refs(obj)}
         if "unknown" in states.values() and "solid" not in states.values():
-            # The owner's kind is not known yet (a CRD just made, or never): its owner
-            # may be gone with no event left for us to see, so look again later.
-            self.queue.add_after(self.key_for(resource, obj), DISCOVERY_PERIOD)
+            # The owner's kind is not known or not listed yet (a CRD just made, or
+            # never): its owner may be gone with no event left for us to see, so look
+            # again later.
+            self.queue.add_after(self.key_for(resource, obj), UNKNOWN_OWNER_RECHECK)
             return
         if "solid" in states.values():
             gone = {uid for uid, s in states.items() if s not in ("solid", "unknown")}
