@@ -1,0 +1,1 @@
+"""Authorization: may this user do this? (attributes, the authorizer chain, RBAC, Node)."""
