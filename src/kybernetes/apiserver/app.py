@@ -1,8 +1,8 @@
 """The aiohttp application: one middleware, the system endpoints, discovery, resources.
 
 The middleware is the one place where
-  * a request is authenticated (401 Status otherwise, except the health and
-    version endpoints),
+  * a request is authenticated and authorized (:class:`.authz.guard.RequestGuard`;
+    401 or 403 Status otherwise),
   * an :class:`ApiError` becomes a Kubernetes ``Status`` response,
   * a storage error is translated (compacted → 410 Expired, unreachable → 503),
   * any other exception becomes a 500 ``InternalError`` Status, its traceback
@@ -31,9 +31,8 @@ from kybernetes.api.errors import (
     NotFound,
     ServiceUnavailable,
     Timeout,
-    Unauthorized,
 )
-from kybernetes.apiserver.authn import UNAUTHENTICATED_PATHS, Authenticator
+from kybernetes.apiserver.authz.guard import RequestGuard
 from kybernetes.apiserver.discovery import Discovery
 from kybernetes.apiserver.handlers import ResourceHandlers
 from kybernetes.apiserver.metrics import Metrics
@@ -97,16 +96,12 @@ def error_response(error: ApiError) -> web.Response:
     return response
 
 
-def make_middleware(authenticator: Authenticator, metrics: Metrics) -> Any:
+def make_middleware(guard: RequestGuard, metrics: Metrics) -> Any:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
         try:
-            if request.path.rstrip("/") not in UNAUTHENTICATED_PATHS:
-                user = await authenticator.authenticate(request)
-                if user is None:
-                    raise Unauthorized("Unauthorized")
-                request["user"] = user
+            request["user"] = await guard.admit(request)
             response = await handler(request)
         except ApiError as e:
             response = error_response(e)
@@ -134,11 +129,11 @@ def make_middleware(authenticator: Authenticator, metrics: Metrics) -> Any:
     return middleware
 
 
-def build_app(handlers: ResourceHandlers, *, authenticator: Authenticator, metrics: Metrics,
+def build_app(handlers: ResourceHandlers, *, guard: RequestGuard, metrics: Metrics,
               ready: Callable[[], bool], discovery: Discovery,
               openapi: OpenApi) -> web.Application:
     """The whole HTTP surface of the API server."""
-    app = web.Application(middlewares=[make_middleware(authenticator, metrics)],
+    app = web.Application(middlewares=[make_middleware(guard, metrics)],
                           client_max_size=64 * 1024 * 1024, handler_args={"max_field_size": 65536})
 
     async def health(request: web.Request) -> web.Response:

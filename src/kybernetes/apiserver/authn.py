@@ -10,8 +10,11 @@
 * The plain-HTTP ``--insecure-port`` (loopback only) is trusted as
   ``system:masters``, as Kubernetes' old insecure port was.
 
-Authorization is "any authenticated user may do anything" (documented in the
-README); /healthz, /livez, /readyz and /version need no credentials.
+A request with no credentials at all is ``system:anonymous`` in group
+``system:unauthenticated`` (``--anonymous-auth``, on by default as in Kubernetes),
+whom the default RBAC policy lets read only health and version; credentials that
+do not check out are 401, never anonymous. What anyone may do is
+:mod:`.authz`'s question.
 """
 
 from __future__ import annotations
@@ -25,8 +28,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from aiohttp import web
-
-UNAUTHENTICATED_PATHS = ("/healthz", "/livez", "/readyz", "/version")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class TokenAuthenticator(Protocol):
 
 
 INSECURE_USER = User("system:admin", groups=("system:masters", "system:authenticated"))
+ANONYMOUS_USER = User("system:anonymous", groups=("system:unauthenticated",))
 
 
 def load_token_file(path: str | Path) -> dict[str, User]:
@@ -93,9 +95,11 @@ def _user_from_cert(cert: Any) -> User | None:
 
 class Authenticator:
     def __init__(self, tokens: dict[str, User] | None = None,
-                 token_authenticators: Sequence[TokenAuthenticator] = ()) -> None:
+                 token_authenticators: Sequence[TokenAuthenticator] = (), *,
+                 anonymous: bool = True) -> None:
         self.tokens = tokens or {}
         self.token_authenticators = token_authenticators
+        self.anonymous = anonymous
 
     async def authenticate(self, request: web.Request) -> User | None:
         """The user behind a request, or None (the caller answers 401)."""
@@ -115,4 +119,5 @@ class Authenticator:
                 user = await authenticator.authenticate_token(token)
                 if user is not None:
                     return user
-        return None
+            return None
+        return ANONYMOUS_USER if self.anonymous else None

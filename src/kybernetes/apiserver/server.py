@@ -23,6 +23,14 @@ from kybernetes import storage
 from kybernetes.apiserver import bootstrap, pki, self_subject_review
 from kybernetes.apiserver.app import build_app
 from kybernetes.apiserver.authn import Authenticator, load_token_file
+from kybernetes.apiserver.authz.attributes import Attributes
+from kybernetes.apiserver.authz.authorizer import NO_OPINION, Decision
+from kybernetes.apiserver.authz.guard import RequestGuard
+from kybernetes.apiserver.authz.modes import DEFAULT_MODES, build_chain
+from kybernetes.apiserver.authz.rbac.authorizer import RbacAuthorizer
+from kybernetes.apiserver.authz.rbac.escalation import EscalationCheck
+from kybernetes.apiserver.authz.rbac.objects import CachedRbacObjects
+from kybernetes.apiserver.authz.rbac.resolver import RuleResolver
 from kybernetes.apiserver.crd.controller import CrdController
 from kybernetes.apiserver.discovery import Discovery
 from kybernetes.apiserver.dynamic_admission import dynamic_admission
@@ -51,6 +59,13 @@ log = logging.getLogger("kybernetes.apiserver")
 COMPACT_KEEP = 10000
 
 
+class NodeAuthorizerPending:
+    """TEMPORARY until the Node authorizer lands: no opinion on anything."""
+
+    def authorize(self, attributes: Attributes) -> Decision:
+        return NO_OPINION
+
+
 class StartupError(Exception):
     """A configuration or environment problem that stops the server (one line)."""
 
@@ -72,6 +87,8 @@ class Config:
     watch_cache_size: int = 20000
     compaction_interval: float = 300.0
     admission_plugins: tuple[str, ...] = ()  # opt-in built-in plugins (ServiceAccount)
+    authorization_modes: tuple[str, ...] = DEFAULT_MODES
+    anonymous_auth: bool = True
 
     @property
     def store(self) -> str:
@@ -135,6 +152,12 @@ class ApiServer:
             admission.mutating.insert(
                 0, service_account_admission.ServiceAccountAdmission(self.registry))
         self.crds = CrdController(self.registry, self.cache)
+        self.rbac = RuleResolver(CachedRbacObjects(self.cache))
+        self.authorizer = build_chain(config.authorization_modes, {
+            "RBAC": lambda: RbacAuthorizer(self.rbac),
+            "Node": NodeAuthorizerPending})
+        if "RBAC" in config.authorization_modes:
+            admission.validating.insert(0, EscalationCheck(self.authorizer, self.rbac))
         self.runner: web.AppRunner | None = None
         self.compactor: asyncio.Task[None] | None = None
         self.advertise = config.advertise_address or default_advertise_address(
@@ -177,8 +200,10 @@ class ApiServer:
         subresources.token_requests = account_tokens.requests
         metrics = Metrics(lambda: {k: len(c.watchers) for k, c in self.cache.caches.items()
                                    if c.watchers})
-        authenticator = Authenticator(tokens, [account_tokens.authenticator])
-        app = build_app(handlers, authenticator=authenticator, metrics=metrics,
+        authenticator = Authenticator(tokens, [account_tokens.authenticator],
+                                      anonymous=cfg.anonymous_auth)
+        app = build_app(handlers, guard=RequestGuard(authenticator, self.authorizer),
+                        metrics=metrics,
                         ready=self.cache.ready.is_set,
                         discovery=Discovery(self.kinds, f"{self.advertise}:{cfg.port}"),
                         openapi=OpenApi(self.kinds))

@@ -226,6 +226,11 @@ class ResourceCache:
         for w in list(self.watchers):
             w.offer(cev)
 
+    def last_change(self) -> int:
+        """The revision of the newest change seen (or of the last full load): it moves
+        whenever anything under this prefix changes."""
+        return self.ring[-1].rv if self.ring else self.oldest_rv
+
     def entries(self, prefix: str) -> list[Entry]:
         """Current objects under `prefix`, in key order."""
         if self._sorted is None:

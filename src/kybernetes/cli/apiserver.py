@@ -13,6 +13,7 @@ import signal
 from pathlib import Path
 
 from kybernetes import log
+from kybernetes.apiserver.authz.modes import DEFAULT_MODES, parse_modes
 from kybernetes.cli.errors import CliError
 
 HELP = "run the API server (the Kubernetes REST API over HTTPS)"
@@ -49,6 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--enable-admission-plugins", default="",
                         help="comma-separated built-in admission plugins to turn on "
                              f"(known: {', '.join(OPTIONAL_ADMISSION_PLUGINS)})")
+    parser.add_argument("--authorization-mode", default=",".join(DEFAULT_MODES),
+                        help="comma-separated authorizers, tried in order: RBAC, Node, "
+                             "AlwaysAllow, AlwaysDeny (default RBAC,Node)")
+    parser.add_argument("--anonymous-auth", default="true", choices=("true", "false"),
+                        help="requests without credentials run as system:anonymous "
+                             "(default true, as Kubernetes); false answers them 401")
     parser.add_argument("-v", "--verbose", action="count", default=0)
 
 
@@ -76,6 +83,10 @@ def _check(args: argparse.Namespace) -> None:
         raise CliError("--default-watch-cache-size must be at least 1")
     if args.token_auth_file and not Path(args.token_auth_file).is_file():
         raise CliError(f"--token-auth-file {args.token_auth_file}: no such file")
+    try:
+        parse_modes(args.authorization_mode)
+    except ValueError as e:
+        raise CliError(f"--authorization-mode: {e}") from None
     for plugin in _admission_plugins(args):
         if plugin not in OPTIONAL_ADMISSION_PLUGINS:
             raise CliError(f"--enable-admission-plugins: plugin {plugin!r} is unknown")
@@ -100,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
         etcd_cafile=args.etcd_cafile, etcd_certfile=args.etcd_certfile,
         etcd_keyfile=args.etcd_keyfile, watch_cache_size=args.default_watch_cache_size,
         compaction_interval=args.etcd_compaction_interval,
-        admission_plugins=_admission_plugins(args))
+        admission_plugins=_admission_plugins(args),
+        authorization_modes=parse_modes(args.authorization_mode),
+        anonymous_auth=args.anonymous_auth == "true")
     try:
         import uvloop  # type: ignore[import-not-found]
     except ImportError:

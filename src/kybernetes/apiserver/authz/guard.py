@@ -1,0 +1,36 @@
+"""The three questions every request answers before a handler runs: who is asking
+(authentication), as whom (impersonation) and may they (authorization).
+
+The attributes of the question are left on the request (``request["attributes"]``)
+for whatever records it afterwards (audit, metrics).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from kybernetes.api.errors import Unauthorized
+from kybernetes.apiserver.authn import Authenticator, User
+from kybernetes.apiserver.authz.attributes import request_attributes
+from kybernetes.apiserver.authz.authorizer import Authorizer, forbidden
+from kybernetes.apiserver.authz.impersonation import impersonate, wants_impersonation
+
+
+class RequestGuard:
+    def __init__(self, authenticator: Authenticator, authorizer: Authorizer) -> None:
+        self.authenticator = authenticator
+        self.authorizer = authorizer
+
+    async def admit(self, request: web.Request) -> User:
+        """The user the request runs as; 401 or 403 (an ApiError) otherwise."""
+        user = await self.authenticator.authenticate(request)
+        if user is None:
+            raise Unauthorized("Unauthorized")
+        if wants_impersonation(request.headers):
+            user = impersonate(user, request.headers, self.authorizer)
+        attributes = request_attributes(user, request.method, request.path, request.query)
+        request["attributes"] = attributes
+        decision = self.authorizer.authorize(attributes)
+        if not decision.allowed:
+            raise forbidden(attributes, decision.reason)
+        return user

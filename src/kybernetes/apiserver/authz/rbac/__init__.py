@@ -1,0 +1,1 @@
+"""Role-based access control: rules, the bindings that grant them, escalation checks."""
