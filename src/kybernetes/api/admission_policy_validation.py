@@ -175,11 +175,7 @@ def _validate_named_rule(errs: ErrorList, rule: Obj, path: str) -> None:
     validate_rule(errs, rule, path)
 
 
-def path_segment_problems(name: str) -> list[str]:
-    """apimachinery's path.ValidatePathSegmentName (prefix false)."""
-    if name in (".", ".."):
-        return [f"may not be '{name}'"]
-    return [f"may not contain '{c}'" for c in ("/", "%") if c in name]
+path_segment_problems = names.is_path_segment_name
 
 
 def _validate_variable(errs: ErrorList, variable: Obj, path: str, declared: frozenset[str],

@@ -116,6 +116,14 @@ def is_qualified_name(value: str) -> list[str]:
     return errs
 
 
+def is_path_segment_name(value: str) -> list[str]:
+    """apimachinery's path.IsValidPathSegmentName: a name that is safe as one URL path
+    segment (RBAC roles and bindings, admission policies)."""
+    if value in (".", ".."):
+        return [f"may not be '{value}'"]
+    return [f"may not contain '{c}'" for c in ("/", "%") if c in value]
+
+
 def is_valid_label_value(value: str) -> list[str]:
     """Errors for a label value (may be empty)."""
     errs = []

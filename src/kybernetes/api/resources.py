@@ -97,17 +97,24 @@ VALIDATING_ADMISSION_POLICY_BINDINGS = Resource(
     "ValidatingAdmissionPolicyBinding", False, categories=("api-extensions",))
 SELF_SUBJECT_REVIEWS = Resource("authentication.k8s.io", "v1", "selfsubjectreviews",
                                 "SelfSubjectReview", False, verbs=("create",))
+ROLES = Resource("rbac.authorization.k8s.io", "v1", "roles", "Role", True)
+ROLE_BINDINGS = Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True)
+CLUSTER_ROLES = Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False)
+CLUSTER_ROLE_BINDINGS = Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings",
+                                 "ClusterRoleBinding", False)
 
 ALL: tuple[Resource, ...] = (
     NAMESPACES, PODS, REPLICATION_CONTROLLERS, SERVICES, ENDPOINTS, NODES, EVENTS,
     CONFIGMAPS, SECRETS, SERVICE_ACCOUNTS, BINDINGS, LEASES, DEPLOYMENTS, REPLICA_SETS,
     MUTATING_WEBHOOK_CONFIGURATIONS, VALIDATING_WEBHOOK_CONFIGURATIONS,
     VALIDATING_ADMISSION_POLICIES, VALIDATING_ADMISSION_POLICY_BINDINGS, SELF_SUBJECT_REVIEWS,
+    ROLES, ROLE_BINDINGS, CLUSTER_ROLES, CLUSTER_ROLE_BINDINGS,
 )
 
 # Group versions in the order discovery lists them.
 GROUP_VERSIONS: tuple[tuple[str, str], ...] = (("", "v1"), ("apps", "v1"),
                                                ("authentication.k8s.io", "v1"),
+                                               ("rbac.authorization.k8s.io", "v1"),
                                                ("coordination.k8s.io", "v1"),
                                                ("admissionregistration.k8s.io", "v1"))
 

@@ -26,6 +26,7 @@ from kybernetes.apiserver.kinds.core import (
     serviceaccount,
 )
 from kybernetes.apiserver.kinds.definition import KindDefinition
+from kybernetes.apiserver.kinds.rbac import clusterrole, clusterrolebinding, role, rolebinding
 from kybernetes.apiserver.kinds.registry import KindRegistry
 
 BUILTIN: tuple[KindDefinition, ...] = tuple(m.DEFINITION for m in (
@@ -33,6 +34,7 @@ BUILTIN: tuple[KindDefinition, ...] = tuple(m.DEFINITION for m in (
     serviceaccount, binding,
     deployment, replicaset,
     selfsubjectreview,
+    role, rolebinding, clusterrole, clusterrolebinding,
     lease,
     customresourcedefinition,
     mutatingwebhookconfiguration, validatingwebhookconfiguration, validatingadmissionpolicy,
