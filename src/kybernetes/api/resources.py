@@ -97,6 +97,20 @@ VALIDATING_ADMISSION_POLICY_BINDINGS = Resource(
     "ValidatingAdmissionPolicyBinding", False, categories=("api-extensions",))
 SELF_SUBJECT_REVIEWS = Resource("authentication.k8s.io", "v1", "selfsubjectreviews",
                                 "SelfSubjectReview", False, verbs=("create",))
+CERTIFICATE_SIGNING_REQUESTS = Resource("certificates.k8s.io", "v1",
+                                        "certificatesigningrequests",
+                                        "CertificateSigningRequest", False, ("csr",),
+                                        ("status", "approval"))
+SUBJECT_ACCESS_REVIEWS = Resource("authorization.k8s.io", "v1", "subjectaccessreviews",
+                                  "SubjectAccessReview", False, verbs=("create",))
+SELF_SUBJECT_ACCESS_REVIEWS = Resource("authorization.k8s.io", "v1",
+                                       "selfsubjectaccessreviews", "SelfSubjectAccessReview",
+                                       False, verbs=("create",))
+LOCAL_SUBJECT_ACCESS_REVIEWS = Resource("authorization.k8s.io", "v1",
+                                        "localsubjectaccessreviews",
+                                        "LocalSubjectAccessReview", True, verbs=("create",))
+SELF_SUBJECT_RULES_REVIEWS = Resource("authorization.k8s.io", "v1", "selfsubjectrulesreviews",
+                                      "SelfSubjectRulesReview", False, verbs=("create",))
 ROLES = Resource("rbac.authorization.k8s.io", "v1", "roles", "Role", True)
 ROLE_BINDINGS = Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True)
 CLUSTER_ROLES = Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False)
@@ -108,12 +122,17 @@ ALL: tuple[Resource, ...] = (
     CONFIGMAPS, SECRETS, SERVICE_ACCOUNTS, BINDINGS, LEASES, DEPLOYMENTS, REPLICA_SETS,
     MUTATING_WEBHOOK_CONFIGURATIONS, VALIDATING_WEBHOOK_CONFIGURATIONS,
     VALIDATING_ADMISSION_POLICIES, VALIDATING_ADMISSION_POLICY_BINDINGS, SELF_SUBJECT_REVIEWS,
+    CERTIFICATE_SIGNING_REQUESTS,
+    SELF_SUBJECT_ACCESS_REVIEWS, SELF_SUBJECT_RULES_REVIEWS, SUBJECT_ACCESS_REVIEWS,
+    LOCAL_SUBJECT_ACCESS_REVIEWS,
     ROLES, ROLE_BINDINGS, CLUSTER_ROLES, CLUSTER_ROLE_BINDINGS,
 )
 
 # Group versions in the order discovery lists them.
 GROUP_VERSIONS: tuple[tuple[str, str], ...] = (("", "v1"), ("apps", "v1"),
                                                ("authentication.k8s.io", "v1"),
+                                               ("authorization.k8s.io", "v1"),
+                                               ("certificates.k8s.io", "v1"),
                                                ("rbac.authorization.k8s.io", "v1"),
                                                ("coordination.k8s.io", "v1"),
                                                ("admissionregistration.k8s.io", "v1"))

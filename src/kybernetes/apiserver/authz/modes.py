@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from kybernetes.apiserver.authz.access_review import RuleLister, full_authority, union
 from kybernetes.apiserver.authz.authorizer import AlwaysAllow, AlwaysDeny, Authorizer, Chain
 
 DEFAULT_MODES = ("AlwaysAllow",)  # RBAC,Node once the bootstrap policy lands
@@ -30,3 +31,9 @@ def build_chain(modes: Sequence[str],
     fixed: dict[str, Callable[[], Authorizer]] = {"AlwaysAllow": AlwaysAllow,
                                                    "AlwaysDeny": AlwaysDeny}
     return Chain([{**fixed, **makers}[mode]() for mode in modes])
+
+
+def build_rule_lister(modes: Sequence[str], listers: Mapping[str, RuleLister]) -> RuleLister:
+    """What SelfSubjectRulesReview lists: each mode's rules that can be listed, in order."""
+    known: dict[str, RuleLister] = {"AlwaysAllow": full_authority, **listers}
+    return union([known[mode] for mode in modes if mode in known])

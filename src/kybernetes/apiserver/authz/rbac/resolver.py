@@ -14,6 +14,7 @@ from collections.abc import Hashable, Iterator
 from typing import Any
 
 from kybernetes.apiserver.authn import User
+from kybernetes.apiserver.authz.access_review import RuleList
 from kybernetes.apiserver.authz.rbac.objects import Obj, RbacObjects
 from kybernetes.apiserver.authz.rbac.rules import Rule
 
@@ -110,3 +111,9 @@ class RuleResolver:
 
     def rules(self, user: User, namespace: str) -> Iterator[Rule]:
         return iter(self.resolve(user, namespace).rules)
+
+    def listed(self, user: User, namespace: str) -> RuleList:
+        """The rules for SelfSubjectRulesReview (incomplete when a role is missing)."""
+        resolution = self.resolve(user, namespace)
+        return RuleList(list(resolution.rules), bool(resolution.errors),
+                        list(resolution.errors))

@@ -1,0 +1,1 @@
+"""authorization.k8s.io: the access reviews (create-only, never stored)."""
