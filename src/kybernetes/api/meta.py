@@ -4,12 +4,14 @@ The name checks return lists of messages worded exactly as Kubernetes'
 apimachinery/pkg/util/validation does, because clients show them verbatim
 (`a lowercase RFC 1123 subdomain must consist of …`). Validation, label
 selectors and the API server all take their wording from here, so a rule is
-written once. Everything is pure: no clock is read except by `now_rfc3339`.
+written once. Everything is pure: no clock is read except by `now_rfc3339`, and no
+randomness drawn except by `random_suffix`.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import random
 import re
 from typing import Any
 
@@ -189,6 +191,16 @@ def is_valid_port_name(name: str) -> list[str]:
     if name.startswith("-") or name.endswith("-"):
         errs.append("must not begin or end with a hyphen")
     return errs
+
+
+# --- generated names ------------------------------------------------------------------
+
+NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # no vowels: no words by chance
+
+
+def random_suffix(length: int = 5) -> str:
+    """Kubernetes' SimpleNameGenerator suffix (`kube-api-access-7xq2k`)."""
+    return "".join(random.choices(NAME_SUFFIX_ALPHABET, k=length))
 
 
 # --- time ------------------------------------------------------------------------------

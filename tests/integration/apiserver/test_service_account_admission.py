@@ -51,3 +51,81 @@ def test_pod_naming_a_missing_account_is_refused(kubectl: Kubectl) -> None:
                           check=False)
     assert ('pods "haunted" is forbidden: error looking up service account default/ghost: '
             'serviceaccount "ghost" not found') in refused.stderr
+
+
+TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def _create_pod(kubectl: Kubectl, tmp_path: Path, name: str, spec: dict) -> dict:
+    manifest = tmp_path / f"{name}.json"
+    manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "Pod",
+                                    "metadata": {"name": name}, "spec": spec}))
+    kubectl("create", "-f", str(manifest))
+    return kubectl.json("get", "pod", name)
+
+
+def _container(name: str, **extra: object) -> dict:
+    return {"name": name, "image": "busybox", **extra}
+
+
+def test_pods_get_the_kube_api_access_volume_in_every_container(
+        kubectl: Kubectl, tmp_path: Path) -> None:
+    kubectl("create", "serviceaccount", "default", check=False)
+    pod = _create_pod(kubectl, tmp_path, "mounted", {
+        "initContainers": [_container("init")],
+        "containers": [_container("a"), _container("b")]})
+    volumes = pod["spec"]["volumes"]
+    assert len(volumes) == 1
+    name = volumes[0]["name"]
+    assert name.startswith("kube-api-access-") and len(name) == len("kube-api-access-") + 5
+    assert volumes[0]["projected"] == {"defaultMode": 420, "sources": [
+        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+        {"configMap": {"name": "kube-root-ca.crt",
+                       "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+        {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {
+            "apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}]}
+    for container in pod["spec"]["initContainers"] + pod["spec"]["containers"]:
+        assert container["volumeMounts"] == [{"name": name, "readOnly": True,
+                                              "mountPath": TOKEN_PATH}]
+
+
+def test_automount_false_on_the_pod_or_the_account_mounts_nothing(
+        kubectl: Kubectl, tmp_path: Path) -> None:
+    kubectl("create", "serviceaccount", "default", check=False)
+    pod = _create_pod(kubectl, tmp_path, "unmounted", {
+        "automountServiceAccountToken": False, "containers": [_container("a")]})
+    assert not pod["spec"].get("volumes")
+    assert not pod["spec"]["containers"][0].get("volumeMounts")
+
+    (tmp_path / "sa.json").write_text(json.dumps({
+        "apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "quiet"},
+        "automountServiceAccountToken": False,
+        "imagePullSecrets": [{"name": "registry-key"}]}))
+    kubectl("create", "-f", str(tmp_path / "sa.json"))
+    pod = _create_pod(kubectl, tmp_path, "quiet", {
+        "serviceAccountName": "quiet", "containers": [_container("a")]})
+    assert not pod["spec"].get("volumes")
+    assert pod["spec"]["imagePullSecrets"] == [{"name": "registry-key"}]
+
+    pod = _create_pod(kubectl, tmp_path, "loud", {
+        "serviceAccountName": "quiet", "automountServiceAccountToken": True,
+        "containers": [_container("a")]})
+    assert pod["spec"]["volumes"][0]["name"].startswith("kube-api-access-")
+
+
+def test_a_container_with_its_own_mount_at_the_token_path_keeps_it(
+        kubectl: Kubectl, tmp_path: Path) -> None:
+    kubectl("create", "serviceaccount", "default", check=False)
+    own = {"name": "mine", "mountPath": TOKEN_PATH}
+    pod = _create_pod(kubectl, tmp_path, "own-mount", {
+        "volumes": [{"name": "mine", "emptyDir": {}}],
+        "containers": [_container("a", volumeMounts=[own]), _container("b")]})
+    names = [v["name"] for v in pod["spec"]["volumes"]]
+    assert names[0] == "mine" and names[1].startswith("kube-api-access-")
+    assert pod["spec"]["containers"][0]["volumeMounts"] == [own]
+    assert pod["spec"]["containers"][1]["volumeMounts"][0]["name"] == names[1]
+
+    pod = _create_pod(kubectl, tmp_path, "all-own", {
+        "volumes": [{"name": "mine", "emptyDir": {}}],
+        "containers": [_container("a", volumeMounts=[own])]})
+    assert [v["name"] for v in pod["spec"]["volumes"]] == ["mine"]
