@@ -1,8 +1,8 @@
 """Authentication: who is asking. TLS client certificates, then bearer tokens.
 
-* A client certificate signed by the cluster CA (the TLS layer verified it) names
-  the user in its CN and the groups in its O attributes, as Kubernetes' x509
-  authenticator reads them.
+* A client certificate signed by the cluster CA names the user in its CN and the
+  groups in its O attributes, as Kubernetes' x509 authenticator reads them
+  (:mod:`.client_certs` verifies it; a foreign or expired one is 401).
 * ``--token-auth-file``: Kubernetes' static token CSV, one
   ``token,user,uid,"group1,group2"`` line per user (groups optional).
 * Other bearer tokens go to the token authenticators in turn (service-account
@@ -20,14 +20,14 @@ do not check out are 401, never anonymous. What anyone may do is
 from __future__ import annotations
 
 import csv
-import ssl
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from aiohttp import web
+
+from kybernetes.apiserver.client_certs import ClientCertAuthenticator
 
 
 @dataclass(frozen=True)
@@ -62,42 +62,13 @@ def load_token_file(path: str | Path) -> dict[str, User]:
     return tokens
 
 
-# The client certificate is fixed for a TLS connection: read it once per connection
-# (keyed by the connection's SSLObject), not on every request that rides it.
-_CERT_USERS: weakref.WeakKeyDictionary[ssl.SSLObject, User | None] = \
-    weakref.WeakKeyDictionary()
-
-
-def _cert_user(request: web.Request) -> User | None:
-    transport = request.transport
-    ssl_object = transport.get_extra_info("ssl_object") if transport else None
-    if ssl_object is None:
-        return None
-    try:
-        return _CERT_USERS[ssl_object]
-    except KeyError:
-        user = _CERT_USERS[ssl_object] = _user_from_cert(ssl_object.getpeercert())
-        return user
-
-
-def _user_from_cert(cert: Any) -> User | None:
-    if not cert:
-        return None
-    name, groups = "", []
-    for rdn in cert.get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                name = value
-            elif key == "organizationName":
-                groups.append(value)
-    return User(name, groups=(*groups, "system:authenticated")) if name else None
-
-
 class Authenticator:
     def __init__(self, tokens: dict[str, User] | None = None,
                  token_authenticators: Sequence[TokenAuthenticator] = (), *,
-                 anonymous: bool = True) -> None:
+                 anonymous: bool = True,
+                 client_certs: ClientCertAuthenticator | None = None) -> None:
         self.tokens = tokens or {}
+        self.client_certs = client_certs or ClientCertAuthenticator()
         self.token_authenticators = token_authenticators
         self.anonymous = anonymous
 
@@ -105,9 +76,9 @@ class Authenticator:
         """The user behind a request, or None (the caller answers 401)."""
         if not request.secure:  # only the loopback --insecure-port serves plain HTTP
             return INSECURE_USER
-        user = _cert_user(request)
-        if user is not None:
-            return user
+        cert = self.client_certs.verdict(request)
+        if cert.name:
+            return User(cert.name, groups=(*cert.groups, "system:authenticated"))
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         token = token.strip()
@@ -119,5 +90,7 @@ class Authenticator:
                 user = await authenticator.authenticate_token(token)
                 if user is not None:
                     return user
+            return None
+        if cert.rejected:  # bad credentials are 401, never anonymous
             return None
         return ANONYMOUS_USER if self.anonymous else None

@@ -36,6 +36,7 @@ KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client"
 SERVING_DNS = ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
                "kubernetes.default.svc.cluster.local")
 _DAY = _dt.timedelta(days=1)
+_TEN_YEARS = 3650 * _DAY
 
 
 def pki_dir(data_dir: str | Path) -> Path:
@@ -63,13 +64,13 @@ def _name(common_name: str, organizations: tuple[str, ...] | list[str] = ()) -> 
 
 
 def _builder(subject: x509.Name, issuer: x509.Name, public_key: object,
-             *, days: int) -> x509.CertificateBuilder:
+             *, lifetime: _dt.timedelta) -> x509.CertificateBuilder:
     now = _dt.datetime.now(_dt.UTC)
     return (x509.CertificateBuilder()
             .subject_name(subject).issuer_name(issuer)
             .public_key(public_key)  # type: ignore[arg-type]
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _DAY).not_valid_after(now + days * _DAY))
+            .not_valid_before(now - _DAY).not_valid_after(now + lifetime))
 
 
 def ensure_ca(data_dir: str | Path) -> tuple[bytes, bytes]:
@@ -81,7 +82,7 @@ def ensure_ca(data_dir: str | Path) -> tuple[bytes, bytes]:
     d.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
     name = _name(CA_NAME)
-    cert = (_builder(name, name, key.public_key(), days=3650)
+    cert = (_builder(name, name, key.public_key(), lifetime=_TEN_YEARS)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
                                          crl_sign=True, content_commitment=False,
@@ -94,14 +95,20 @@ def ensure_ca(data_dir: str | Path) -> tuple[bytes, bytes]:
     return cert_path.read_bytes(), key_path.read_bytes()
 
 
+def has_ca(data_dir: str | Path) -> bool:
+    """Whether the data dir holds a cluster CA (certificate and key)."""
+    d = pki_dir(data_dir)
+    return (d / "ca.crt").is_file() and (d / "ca.key").is_file()
+
+
 def _sign(data_dir: str | Path, subject: x509.Name, *, server_sans: list[x509.GeneralName] | None,
-          ) -> tuple[bytes, bytes]:
+          lifetime: _dt.timedelta = _TEN_YEARS) -> tuple[bytes, bytes]:
     ca_pem, ca_key_pem = ensure_ca(data_dir)
     ca = x509.load_pem_x509_certificate(ca_pem)
     ca_key = serialization.load_pem_private_key(ca_key_pem, password=None)
     key = ec.generate_private_key(ec.SECP256R1())
     usage = ExtendedKeyUsageOID.SERVER_AUTH if server_sans else ExtendedKeyUsageOID.CLIENT_AUTH
-    builder = (_builder(subject, ca.subject, key.public_key(), days=3650)
+    builder = (_builder(subject, ca.subject, key.public_key(), lifetime=lifetime)
                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
                .add_extension(x509.ExtendedKeyUsage([usage]), critical=False))
     if server_sans:
@@ -111,9 +118,11 @@ def _sign(data_dir: str | Path, subject: x509.Name, *, server_sans: list[x509.Ge
 
 
 def issue_client_cert(data_dir: str | Path, common_name: str,
-                      organizations: tuple[str, ...] | list[str] = ()) -> tuple[bytes, bytes]:
+                      organizations: tuple[str, ...] | list[str] = (), *,
+                      lifetime: _dt.timedelta = _TEN_YEARS) -> tuple[bytes, bytes]:
     """A new client cert signed by the cluster CA: (cert_pem, key_pem)."""
-    return _sign(data_dir, _name(common_name, organizations), server_sans=None)
+    return _sign(data_dir, _name(common_name, organizations), server_sans=None,
+                 lifetime=lifetime)
 
 
 def _stored_client_cert(data_dir: str | Path, stem: str, common_name: str,

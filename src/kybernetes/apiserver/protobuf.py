@@ -2,7 +2,8 @@
 
 kubectl ≥ 1.32 sends ``application/vnd.kubernetes.protobuf`` bodies for the
 objects its typed clients build (``kubectl create namespace|configmap|secret|
-deployment|service|serviceaccount``, ``kubectl run``), and offers JSON for
+deployment|service|serviceaccount``, ``kubectl run``, ``kubectl certificate
+approve|deny``), and offers JSON for
 replies; so the API server must read protobuf, never write it.
 
 The encoding: the magic ``k8s\\x00``, then a ``runtime.Unknown`` (typeMeta=1
@@ -46,7 +47,10 @@ SCHEMA: dict[str, dict[int, tuple[str, str]]] = {
                    8: ("creationTimestamp", "Time"), 9: ("deletionTimestamp", "Time"),
                    10: ("deletionGracePeriodSeconds", "int"), 11: ("labels", "map:string"),
                    12: ("annotations", "map:string"),
-                   13: ("ownerReferences", "*OwnerReference"), 14: ("finalizers", "*string")},
+                   13: ("ownerReferences", "*OwnerReference"), 14: ("finalizers", "*string"),
+                   # managedFields: a read-modify-write (certificate approve) echoes them;
+                   # left out, the write path keeps the stored ones.
+                   17: ("managedFields", "-")},
     "OwnerReference": {1: ("kind", "string"), 3: ("name", "string"), 4: ("uid", "string"),
                        5: ("apiVersion", "string"), 6: ("controller", "bool"),
                        7: ("blockOwnerDeletion", "bool")},
@@ -134,6 +138,22 @@ SCHEMA: dict[str, dict[int, tuple[str, str]]] = {
     "RCSpec": {1: ("replicas", "int"), 2: ("selector", "map:string"),
                3: ("template", "PodTemplateSpec"), 4: ("minReadySeconds", "int")},
 
+    "CertificateSigningRequest": {1: ("metadata", M),
+                                  2: ("spec", "CertificateSigningRequestSpec"),
+                                  3: ("status", "CertificateSigningRequestStatus")},
+    "CertificateSigningRequestSpec": {1: ("request", "bytes"), 2: ("username", "string"),
+                                      3: ("uid", "string"), 4: ("groups", "*string"),
+                                      5: ("usages", "*string"), 6: ("extra", "-"),
+                                      7: ("signerName", "string"),
+                                      8: ("expirationSeconds", "int")},
+    # kubectl certificate approve|deny PUTs the whole object to /approval: status counts.
+    "CertificateSigningRequestStatus": {
+        1: ("conditions", "*CertificateSigningRequestCondition"), 2: ("certificate", "bytes")},
+    "CertificateSigningRequestCondition": {1: ("type", "string"), 2: ("reason", "string"),
+                                           3: ("message", "string"),
+                                           4: ("lastUpdateTime", "Time"),
+                                           5: ("lastTransitionTime", "Time"),
+                                           6: ("status", "string")},
     "DeleteOptions": {1: ("gracePeriodSeconds", "int"), 2: ("preconditions", "Preconditions"),
                       3: ("orphanDependents", "bool"), 4: ("propagationPolicy", "string"),
                       5: ("dryRun", "*string")},

@@ -164,7 +164,7 @@ class Registry:
         if mutated is not obj and mutated is not None:
             obj = mutated
             meta = obj.setdefault("metadata", {})
-        strategy.prepare_for_create(kind, obj)
+        strategy.prepare_for_create(kind, obj, ctx.user)
         generate = not meta.get("name") and meta.get("generateName")
         if generate:
             meta["name"] = f"{meta['generateName']}{_random_suffix()}"

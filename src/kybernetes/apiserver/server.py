@@ -31,6 +31,7 @@ from kybernetes.apiserver.authz.rbac.authorizer import RbacAuthorizer
 from kybernetes.apiserver.authz.rbac.escalation import EscalationCheck
 from kybernetes.apiserver.authz.rbac.objects import CachedRbacObjects
 from kybernetes.apiserver.authz.rbac.resolver import RuleResolver
+from kybernetes.apiserver.client_certs import ClientCertAuthenticator
 from kybernetes.apiserver.crd.controller import CrdController
 from kybernetes.apiserver.discovery import Discovery
 from kybernetes.apiserver.dynamic_admission import dynamic_admission
@@ -46,6 +47,7 @@ from kybernetes.apiserver.service_allocation import ServiceAllocator
 from kybernetes.apiserver.serviceaccount import admission as service_account_admission
 from kybernetes.apiserver.serviceaccount.service import ServiceAccountTokens
 from kybernetes.apiserver.subresources import Subresources
+from kybernetes.apiserver.tls_client_certs import request_any_client_cert
 from kybernetes.apiserver.watch_cache import WatchCache
 from kybernetes.client.kubeconfig import write_kubeconfig
 from kybernetes.storage.interface import Store
@@ -200,8 +202,9 @@ class ApiServer:
         subresources.token_requests = account_tokens.requests
         metrics = Metrics(lambda: {k: len(c.watchers) for k, c in self.cache.caches.items()
                                    if c.watchers})
-        authenticator = Authenticator(tokens, [account_tokens.authenticator],
-                                      anonymous=cfg.anonymous_auth)
+        authenticator = Authenticator(
+            tokens, [account_tokens.authenticator], anonymous=cfg.anonymous_auth,
+            client_certs=ClientCertAuthenticator(pki.pki_dir(cfg.data_dir) / "ca.crt"))
         app = build_app(handlers, guard=RequestGuard(authenticator, self.authorizer),
                         metrics=metrics,
                         ready=self.cache.ready.is_set,
@@ -239,7 +242,9 @@ class ApiServer:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(cert, key)
         ctx.load_verify_locations(pki.pki_dir(cfg.data_dir) / "ca.crt")
-        ctx.verify_mode = ssl.CERT_OPTIONAL
+        # Any client certificate completes the handshake; the authenticator verifies it
+        # and answers a foreign or expired one with 401, as Kubernetes does.
+        request_any_client_cert(ctx)
         ctx.set_alpn_protocols(["http/1.1"])
         return ctx
 

@@ -24,6 +24,7 @@ from typing import Any
 from kybernetes.api.errors import invalid
 from kybernetes.api.field_errors import format_value
 from kybernetes.api.meta import now_rfc3339
+from kybernetes.apiserver.authn import User
 from kybernetes.apiserver.kinds.definition import KindDefinition
 
 Obj = dict[str, Any]
@@ -42,8 +43,8 @@ def new_uid() -> str:
     return str(uuid.UUID(int=_uids[1].getrandbits(128), version=4))
 
 
-def prepare_for_create(kind: KindDefinition, obj: Obj) -> None:
-    """Fill system metadata and reset what a create may not set."""
+def prepare_for_create(kind: KindDefinition, obj: Obj, user: User | None = None) -> None:
+    """Fill system metadata and reset what a create may not set; `user` creates."""
     meta = obj.setdefault("metadata", {})
     for field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds",
                   "selfLink"):
@@ -61,17 +62,20 @@ def prepare_for_create(kind: KindDefinition, obj: Obj) -> None:
         else:
             obj["status"] = copy.deepcopy(strategy.initial_status)
     strategy.prepare_for_create(obj)
+    if user is not None:
+        strategy.prepare_for_create_by(obj, user)
 
 
 def prepare_for_update(kind: KindDefinition, new: Obj, old: Obj, *,
                        subresource: str | None) -> Obj:
     """The object to store for an update of `old` to `new` through `subresource`."""
-    if subresource == "status":
+    if subresource is not None and subresource in kind.strategy.status_subresources:
         result = _with_managed_fields(copy.deepcopy(old), new)
         if "status" in new:
             result["status"] = new["status"]
         else:
             result.pop("status", None)
+        kind.strategy.prepare_for_subresource_update(subresource, result, old)
         return result
     if subresource == "binding":
         return new

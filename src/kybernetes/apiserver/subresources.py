@@ -1,7 +1,8 @@
 """Subresources: status, finalize, binding, eviction, scale, and the kubelet proxies.
 
-* ``*/status`` and ``namespaces/finalize``: GET the object; PUT/PATCH change only
-  status (only ``spec.finalizers``) — the strategy enforces it.
+* ``*/status`` (and a kind's other status subresources: a CSR's ``approval``) and
+  ``namespaces/finalize``: GET the object; PUT/PATCH change only status (only
+  ``spec.finalizers``) — the strategy enforces it.
 * ``pods/binding`` (and POST ``bindings``): sets ``spec.nodeName`` once; a bound
   pod is ``409 Conflict``, as the scheduler expects when it loses a race.
 * ``pods/eviction``: a delete with the eviction's DeleteOptions (no
@@ -64,7 +65,7 @@ class Subresources:
 
     async def handle(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         sub, method = info.subresource, request.method
-        if sub in ("status", "finalize"):
+        if sub == "finalize" or sub in info.kind.strategy.status_subresources:
             return await self.status(request, info)
         if sub == "binding" and method == "POST":
             return await self.bind(request, info, await self._body(request))
@@ -90,7 +91,8 @@ class Subresources:
         if request.method == "GET":
             return object_response(request, kind,
                                    await self.registry.get(kind, info.namespace, name))
-        if request.method == "PATCH" and info.subresource == "status" and self.patcher:
+        if request.method == "PATCH" and self.patcher and \
+                info.subresource in kind.strategy.status_subresources:
             return await self.patcher.patch(request, info)
         if request.method != "PUT":
             raise MethodNotAllowed(f"the server does not allow this method on the requested "

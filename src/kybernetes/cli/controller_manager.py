@@ -77,6 +77,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pod-eviction-timeout", type=parse_duration, default=300.0,
                         help="how long pods stay on a lost node before they are deleted "
                         "(default 5m; a pod's tolerationSeconds wins)")
+    parser.add_argument("--cluster-signing-cert-file", default="",
+                        help="CA certificate (PEM) that signs approved CSRs of the "
+                        "kubernetes.io/kube-apiserver-client(-kubelet) signers")
+    parser.add_argument("--cluster-signing-key-file", default="",
+                        help="the CA's private key (PEM)")
+    parser.add_argument("--cluster-signing-duration", type=parse_duration,
+                        default=365 * 24 * 3600.0,
+                        help="longest lifetime of a signed certificate (default 8760h)")
     parser.add_argument("--concurrent-syncs", type=int, default=None,
                         help="workers per controller (default: each controller's own)")
     parser.add_argument("--healthz-port", type=int, default=0,
@@ -102,11 +110,31 @@ def _options(args: argparse.Namespace) -> tuple[list[str], Options]:
     if args.leader_elect and not le[0] > le[1] > le[2] > 0:
         raise CliError("need --leader-elect-lease-duration > --leader-elect-renew-deadline > "
                        "--leader-elect-retry-period > 0")
+    _check_signing(args)
     return names, Options(cluster_cidr=cidr, node_cidr_mask_size=args.node_cidr_mask_size,
                           node_monitor_grace_period=args.node_monitor_grace_period,
                           node_monitor_period=args.node_monitor_period,
                           pod_eviction_timeout=args.pod_eviction_timeout,
-                          workers=args.concurrent_syncs)
+                          workers=args.concurrent_syncs,
+                          cluster_signing_cert_file=args.cluster_signing_cert_file,
+                          cluster_signing_key_file=args.cluster_signing_key_file,
+                          cluster_signing_duration=args.cluster_signing_duration)
+
+
+def _check_signing(args: argparse.Namespace) -> None:
+    """Both signing files or neither, and readable: fail at start, not in a controller."""
+    cert, key = args.cluster_signing_cert_file, args.cluster_signing_key_file
+    if bool(cert) != bool(key):
+        raise CliError("give both --cluster-signing-cert-file and --cluster-signing-key-file")
+    if args.cluster_signing_duration <= 0:
+        raise CliError("--cluster-signing-duration must be longer than 0")
+    if cert:
+        from kybernetes.controllers.csr_signing import CertificateAuthority
+
+        try:
+            CertificateAuthority(cert, key)
+        except (OSError, ValueError, TypeError) as e:
+            raise CliError(f"cannot load the cluster signing CA: {e}") from None
 
 
 async def _serve_healthz(manager: ControllerManager, host: str, port: int) -> web.AppRunner:

@@ -20,6 +20,7 @@ import sys
 import time
 from typing import Any
 
+from kybernetes.apiserver import pki
 from kybernetes.cli import cluster_dir, readiness
 from kybernetes.cli.errors import CliError
 from kybernetes.cli.node_network import NodeNetwork, is_root
@@ -196,7 +197,10 @@ class ClusterRun:
         node_kubeconfig = readiness.node_kubeconfig(self.cdir, self.server)
         await self._start("controller-manager", [
             *_kyb(), "controller-manager", "--kubeconfig", str(self.cdir.kubeconfig),
-            "--cluster-cidr", self.network.cluster_cidr, *self.args.controller_manager_args])
+            "--cluster-cidr", self.network.cluster_cidr,
+            "--cluster-signing-cert-file", str(pki.pki_dir(self.cdir.root) / "ca.crt"),
+            "--cluster-signing-key-file", str(pki.pki_dir(self.cdir.root) / "ca.key"),
+            *self.args.controller_manager_args])
         await self._start("scheduler", [*_kyb(), "scheduler", "--kubeconfig",
                                         str(self.cdir.kubeconfig), *self.args.scheduler_args])
         for node in self.network.nodes:

@@ -160,6 +160,44 @@ def _upsert(entries: list[dict[str, Any]], name: str, what: str, body: dict[str,
     entries.append({"name": name, what: body})
 
 
+def merge_kubeconfig(
+    doc: dict[str, Any],
+    *,
+    server: str,
+    ca_pem: bytes | str | None,
+    cert_pem: bytes | str | None = None,
+    key_pem: bytes | str | None = None,
+    token: str | None = None,
+    user: str = "admin",
+    cluster: str = "kybernetes",
+) -> dict[str, Any]:
+    """`doc` (a parsed kubeconfig, or {}) with user@cluster added and made current."""
+    doc.setdefault("apiVersion", "v1")
+    doc.setdefault("kind", "Config")
+    doc.setdefault("preferences", {})
+    cluster_body: dict[str, Any] = {"server": server}
+    if ca_pem:
+        cluster_body["certificate-authority-data"] = _b64(ca_pem)
+    user_body: dict[str, Any] = {}
+    if cert_pem and key_pem:
+        user_body["client-certificate-data"] = _b64(cert_pem)
+        user_body["client-key-data"] = _b64(key_pem)
+    if token:
+        user_body["token"] = token
+    context = f"{user}@{cluster}"
+    _upsert(doc.setdefault("clusters", []), cluster, "cluster", cluster_body)
+    _upsert(doc.setdefault("users", []), user, "user", user_body)
+    _upsert(doc.setdefault("contexts", []), context, "context",
+            {"cluster": cluster, "user": user})
+    doc["current-context"] = context
+    return doc
+
+
+def dump_kubeconfig(doc: dict[str, Any]) -> str:
+    """A kubeconfig document as the YAML kubectl reads."""
+    return str(yaml.safe_dump(doc, default_flow_style=False, sort_keys=False))
+
+
 def write_kubeconfig(
     path: str | Path,
     *,
@@ -179,29 +217,13 @@ def write_kubeconfig(
             doc = yaml.safe_load(file.read_text()) or {}
         except yaml.YAMLError as e:
             raise KubeconfigError(f"cannot merge into {file}: {e}") from e
-    doc.setdefault("apiVersion", "v1")
-    doc.setdefault("kind", "Config")
-    doc.setdefault("preferences", {})
-    cluster_body: dict[str, Any] = {"server": server}
-    if ca_pem:
-        cluster_body["certificate-authority-data"] = _b64(ca_pem)
-    user_body: dict[str, Any] = {}
-    if cert_pem and key_pem:
-        user_body["client-certificate-data"] = _b64(cert_pem)
-        user_body["client-key-data"] = _b64(key_pem)
-    if token:
-        user_body["token"] = token
-    context = f"{user}@{cluster}"
-    _upsert(doc.setdefault("clusters", []), cluster, "cluster", cluster_body)
-    _upsert(doc.setdefault("users", []), user, "user", user_body)
-    _upsert(doc.setdefault("contexts", []), context, "context",
-            {"cluster": cluster, "user": user})
-    doc["current-context"] = context
+    merge_kubeconfig(doc, server=server, ca_pem=ca_pem, cert_pem=cert_pem, key_pem=key_pem,
+                     token=token, user=user, cluster=cluster)
     file.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".kubeconfig-", dir=file.parent)
     try:
         with os.fdopen(fd, "w") as out:
-            yaml.safe_dump(doc, out, default_flow_style=False, sort_keys=False)
+            out.write(dump_kubeconfig(doc))
         os.chmod(tmp, 0o600)
         os.replace(tmp, file)
     except BaseException:

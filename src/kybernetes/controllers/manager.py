@@ -24,6 +24,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network, ip_network
 
 from kybernetes.client import ApiClient, InformerFactory, LeaderElector
@@ -46,9 +47,26 @@ class Options:
     pod_gc_period: float = 20.0
     pod_gc_quarantine: float = 40.0
     workers: int | None = None
+    # The CA that signs approved CSRs; the csrsigning controller is off without it.
+    cluster_signing_cert_file: str = ""
+    cluster_signing_key_file: str = ""
+    cluster_signing_duration: float = 365 * 24 * 3600.0
 
 
-Factory = Callable[[ApiClient, InformerFactory, Options], Controller]
+# A factory gives None when its controller is not configured (csrsigning without a CA).
+Factory = Callable[[ApiClient, InformerFactory, Options], Controller | None]
+
+
+def _csr_signing(client: ApiClient, informers: InformerFactory, o: Options) -> Controller | None:
+    from kybernetes.controllers.csr_signing import CertificateAuthority, CsrSigningController
+
+    if not (o.cluster_signing_cert_file and o.cluster_signing_key_file):
+        log.info("skipping the CSR signing controller: no --cluster-signing-cert-file/"
+                 "--cluster-signing-key-file")
+        return None
+    authority = CertificateAuthority(o.cluster_signing_cert_file, o.cluster_signing_key_file)
+    return CsrSigningController(client, informers, authority,
+                                timedelta(seconds=o.cluster_signing_duration))
 
 
 def _registry() -> dict[str, Factory]:
@@ -81,6 +99,7 @@ def _registry() -> dict[str, Factory]:
         "podgc": lambda c, i, o: PodGarbageCollector(
             c, i, period=o.pod_gc_period, quarantine=o.pod_gc_quarantine),
         "serviceaccount": lambda c, i, o: ServiceAccountController(c, i),
+        "csrsigning": _csr_signing,
     }
 
 
@@ -123,8 +142,8 @@ class ControllerManager:
         """Run until cancelled."""
         registry = _registry()
         self.informers = InformerFactory(self.client)
-        self.controllers = {n: registry[n](self.client, self.informers, self.options)
-                            for n in self.names}
+        built = {n: registry[n](self.client, self.informers, self.options) for n in self.names}
+        self.controllers = {n: c for n, c in built.items() if c is not None}
         tasks: list[asyncio.Task[None]] = []
         try:
             await self.informers.start()

@@ -11,6 +11,7 @@ from kybernetes.apiserver.kinds.admissionregistration import (
 from kybernetes.apiserver.kinds.apiextensions import customresourcedefinition
 from kybernetes.apiserver.kinds.apps import deployment, replicaset
 from kybernetes.apiserver.kinds.authentication import selfsubjectreview
+from kybernetes.apiserver.kinds.certificates import certificatesigningrequest
 from kybernetes.apiserver.kinds.coordination import lease
 from kybernetes.apiserver.kinds.core import (
     binding,
@@ -34,6 +35,7 @@ BUILTIN: tuple[KindDefinition, ...] = tuple(m.DEFINITION for m in (
     serviceaccount, binding,
     deployment, replicaset,
     selfsubjectreview,
+    certificatesigningrequest,
     role, rolebinding, clusterrole, clusterrolebinding,
     lease,
     customresourcedefinition,

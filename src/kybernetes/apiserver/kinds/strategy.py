@@ -8,7 +8,10 @@ a kind makes, with Kubernetes' defaults, and a kind overrides only what differs.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kybernetes.apiserver.authn import User
 
 Obj = dict[str, Any]
 
@@ -24,9 +27,18 @@ class Strategy:
     initial_status: Obj | None = None
     # Deleted gracefully: whoever runs the object (a kubelet) finishes the delete.
     graceful_deletion: bool = False
+    # Subresources that write status only (a CSR's approval too): the object is the
+    # stored one with the status sent, then prepare_for_subresource_update.
+    status_subresources: tuple[str, ...] = ("status",)
 
     def prepare_for_create(self, obj: Obj) -> None:
         """Kind-specific changes to a new object (after the generic ones)."""
+
+    def prepare_for_create_by(self, obj: Obj, user: User) -> None:
+        """Changes that depend on who creates (a CSR records its requester)."""
+
+    def prepare_for_subresource_update(self, subresource: str, new: Obj, old: Obj) -> None:
+        """Kind-specific changes to a write through one of `status_subresources`."""
 
     def prepare_for_update(self, new: Obj, old: Obj) -> None:
         """Kind-specific changes to an update of the main resource (after the generic ones)."""
@@ -55,7 +67,7 @@ class Strategy:
         """Top-level paths this endpoint resets whatever the client sends (GetResetFields):
         the main resource of a kind with status never changes status, and the status
         subresource changes nothing but status."""
-        if subresource == "status":
+        if subresource in self.status_subresources:
             return (("spec",), ("metadata",))
         return (("status",),) if has_status else ()
 
