@@ -15,6 +15,7 @@ import ipaddress
 import logging
 import re
 import signal
+from pathlib import Path
 
 from aiohttp import web
 
@@ -85,6 +86,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cluster-signing-duration", type=parse_duration,
                         default=365 * 24 * 3600.0,
                         help="longest lifetime of a signed certificate (default 8760h)")
+    parser.add_argument("--root-ca-file", default="",
+                        help="CA bundle (PEM) published to every namespace as the "
+                        "kube-root-ca.crt ConfigMap (default: the kubeconfig's CA)")
     parser.add_argument("--concurrent-syncs", type=int, default=None,
                         help="workers per controller (default: each controller's own)")
     parser.add_argument("--healthz-port", type=int, default=0,
@@ -135,6 +139,16 @@ def _check_signing(args: argparse.Namespace) -> None:
             CertificateAuthority(cert, key)
         except (OSError, ValueError, TypeError) as e:
             raise CliError(f"cannot load the cluster signing CA: {e}") from None
+
+
+def _root_ca(path: str, kubeconfig_ca: bytes | None) -> str:
+    """--root-ca-file's PEM, else the CA the kubeconfig trusts, as kube-controller-manager."""
+    if not path:
+        return (kubeconfig_ca or b"").decode()
+    try:
+        return Path(path).read_text()
+    except OSError as e:
+        raise CliError(f"--root-ca-file {path}: {e.strerror}") from None
 
 
 async def _serve_healthz(manager: ControllerManager, host: str, port: int) -> web.AppRunner:
@@ -206,9 +220,10 @@ def run(args: argparse.Namespace) -> int:
     logsetup.setup(args.verbose)
     names, options = _options(args)
     try:
-        load_kubeconfig(args.kubeconfig)
+        kubeconfig = load_kubeconfig(args.kubeconfig)
     except KubeconfigError as e:
         raise CliError(str(e)) from None
+    options.root_ca = _root_ca(args.root_ca_file, kubeconfig.ca_pem)
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(_main(args, names, options))
     return 0

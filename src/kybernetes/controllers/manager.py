@@ -51,6 +51,8 @@ class Options:
     cluster_signing_cert_file: str = ""
     cluster_signing_key_file: str = ""
     cluster_signing_duration: float = 365 * 24 * 3600.0
+    # The CA bundle (PEM) published to every namespace as kube-root-ca.crt.
+    root_ca: str = ""
 
 
 # A factory gives None when its controller is not configured (csrsigning without a CA).
@@ -67,6 +69,16 @@ def _csr_signing(client: ApiClient, informers: InformerFactory, o: Options) -> C
     authority = CertificateAuthority(o.cluster_signing_cert_file, o.cluster_signing_key_file)
     return CsrSigningController(client, informers, authority,
                                 timedelta(seconds=o.cluster_signing_duration))
+
+
+def _root_ca_publisher(client: ApiClient, informers: InformerFactory,
+                       o: Options) -> Controller | None:
+    from kybernetes.controllers.root_ca_publisher import RootCaPublisher
+
+    if not o.root_ca:
+        log.info("skipping the root CA publisher: no --root-ca-file and no CA in the kubeconfig")
+        return None
+    return RootCaPublisher(client, informers, o.root_ca)
 
 
 def _registry() -> dict[str, Factory]:
@@ -100,6 +112,7 @@ def _registry() -> dict[str, Factory]:
             c, i, period=o.pod_gc_period, quarantine=o.pod_gc_quarantine),
         "serviceaccount": lambda c, i, o: ServiceAccountController(c, i),
         "csrsigning": _csr_signing,
+        "root-ca-cert-publisher": _root_ca_publisher,
     }
 
 
