@@ -8,7 +8,6 @@ import base64
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -260,10 +259,3 @@ def test_foreign_and_expired_client_certificates_are_401(
                              certs.key_pem(key))
     assert whoami(sqlite_server, tmp_path, config)["username"] == "fresh"
 
-
-def test_serving_certificate_names_the_kubernetes_service_ip(sqlite_server: ApiServer) -> None:
-    cert = x509.load_pem_x509_certificate(
-        (sqlite_server.data_dir / "pki" / "apiserver.crt").read_bytes())
-    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert "10.96.0.1" in {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)}
-    assert time.time() < cert.not_valid_after_utc.timestamp()
