@@ -130,24 +130,36 @@ def _unescape(value: str) -> str:
     return "".join(out)
 
 
-def parse_field_selector(text: str | None, fields: Mapping[str, Getter]) -> FieldSelector:
-    """Parse a field selector over the `fields` a kind supports; BadRequest on any mistake."""
-    if not text or not text.strip():
-        return FieldSelector()
-    reqs = []
-    for term in _split_terms(text):
+def field_terms(text: str | None) -> list[tuple[str, bool, str]]:
+    """The terms of a field selector as (field, equal, value), whatever the fields;
+    ValueError naming what is wrong."""
+    terms = []
+    for term in _split_terms(text or ""):
         if not term:
             continue
         split = _split_term(term)
         if split is None:
-            raise BadRequest(f"invalid selector: '{text}'; can't understand '{term}'")
+            raise ValueError(f"invalid selector: '{text}'; can't understand '{term}'")
         lhs, op, rhs = split
         try:
-            field, value = _unescape(lhs), _unescape(rhs)
+            terms.append((_unescape(lhs), op != "!=", _unescape(rhs)))
         except ValueError as e:
-            raise BadRequest(f"invalid field selector: {e}") from None
+            raise ValueError(f"invalid field selector: {e}") from None
+    return terms
+
+
+def parse_field_selector(text: str | None, fields: Mapping[str, Getter]) -> FieldSelector:
+    """Parse a field selector over the `fields` a kind supports; BadRequest on any mistake."""
+    if not text or not text.strip():
+        return FieldSelector()
+    try:
+        terms = field_terms(text)
+    except ValueError as e:
+        raise BadRequest(str(e)) from None
+    reqs = []
+    for field, equal, value in terms:
         getter = fields.get(field)
         if getter is None:
             raise BadRequest(f"field label not supported: {field}")
-        reqs.append(FieldRequirement(field, op != "!=", value, getter))
+        reqs.append(FieldRequirement(field, equal, value, getter))
     return FieldSelector(tuple(reqs))

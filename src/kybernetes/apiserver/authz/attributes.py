@@ -7,6 +7,7 @@ anything knows whether the resource exists (so a user without rights gets 403, n
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -32,11 +33,12 @@ class Attributes:
     subresource: str = ""
     namespace: str = ""
     name: str = ""
+    # The raw fieldSelector of a list or watch (the Node authorizer lets a kubelet list
+    # pods only with spec.nodeName=<itself>, as kube's AuthorizeNodeWithSelectors).
+    field_selector: str = ""
 
     def with_user(self, user: User) -> Attributes:
-        return Attributes(user, self.verb, self.resource_request, self.path, self.api_group,
-                          self.api_version, self.resource, self.subresource,
-                          self.namespace, self.name)
+        return dataclasses.replace(self, user=user)
 
 
 def _name_from_field_selector(selector: str) -> str:
@@ -72,11 +74,13 @@ def request_attributes(user: User, method: str, path: str,
     resource = rest[0] if rest else ""
     name = rest[1] if len(rest) > 1 else ""
     subresource = rest[2] if len(rest) > 2 else ""
+    field_selector = ""
     if not name and verb == "get":
         verb = "watch" if query.get("watch", "").lower() in ("true", "1") else "list"
-        name = _name_from_field_selector(query.get("fieldSelector", ""))
+        field_selector = query.get("fieldSelector", "")
+        name = _name_from_field_selector(field_selector)
     elif not name and verb == "delete":
         verb = "deletecollection"
     return Attributes(user, verb, True, path=path, api_group=group, api_version=version,
                       resource=resource, subresource=subresource, namespace=namespace,
-                      name=name)
+                      name=name, field_selector=field_selector)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -28,6 +28,10 @@ from kybernetes.apiserver.registry import Registry
 from kybernetes.apiserver.request_info import RequestInfo
 from kybernetes.apiserver.responses import json_response
 from kybernetes.apiserver.serviceaccount.tokens import ObjectRef, TokenAuthority, TokenSubject
+from kybernetes.apiserver.webhooks.attributes import CREATE, AdmissionAttributes, UserInfo
+
+if TYPE_CHECKING:
+    from kybernetes.apiserver.admission_chain import ValidatingPlugin
 
 API_VERSION = "authentication.k8s.io/v1"
 KIND = "TokenRequest"
@@ -58,6 +62,9 @@ class TokenRequests:
     def __init__(self, registry: Registry, authority: TokenAuthority) -> None:
         self.registry = registry
         self.authority = authority
+        # Validating admission of the request as sent (kube's NodeRestriction: a
+        # kubelet's tokens must be bound to a pod on its node), set by the server.
+        self.validators: list[ValidatingPlugin] = []
 
     async def create(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         namespace, name = str(info.namespace), str(info.name)
@@ -66,6 +73,7 @@ class TokenRequests:
         spec.setdefault("expirationSeconds", DEFAULT_EXPIRATION_SECONDS)
         spec.setdefault("boundObjectRef", None)
         _validate(spec)
+        await self._admit(request, namespace, name, body)
         account = await self.registry.get(self.registry.kinds.of(r.SERVICE_ACCOUNTS),
                                           namespace, name)
         audiences = list(spec.get("audiences") or self.authority.api_audiences)
@@ -80,6 +88,19 @@ class TokenRequests:
                   "status": {"token": token, "expirationTimestamp": now_rfc3339(
                       _dt.datetime.fromtimestamp(expiry, _dt.UTC))}}
         return json_response(answer, status=201)
+
+    async def _admit(self, request: web.Request, namespace: str, name: str,
+                     body: dict[str, Any]) -> None:
+        if not self.validators:
+            return
+        user = request["user"]
+        attrs = AdmissionAttributes(
+            operation=CREATE, group="", version="v1", resource="serviceaccounts",
+            kind=KIND, user=UserInfo(user.name, user.uid, tuple(user.groups)),
+            subresource="token", namespace=namespace, name=name, object=body,
+            kind_group="authentication.k8s.io", kind_version="v1")
+        for plugin in self.validators:
+            await plugin.validate(attrs)
 
     async def _bind(self, spec: dict[str, Any], subject: TokenSubject) -> TokenSubject:
         """The subject bound to the `pod` (and its `node`) or `secret` the request names;
