@@ -2,8 +2,8 @@
 
 kubectl ≥ 1.32 sends ``application/vnd.kubernetes.protobuf`` bodies for the
 objects its typed clients build (``kubectl create namespace|configmap|secret|
-deployment|service|serviceaccount``, ``kubectl run``, ``kubectl certificate
-approve|deny``), and offers JSON for
+deployment|service|serviceaccount|role|clusterrole|rolebinding|clusterrolebinding``,
+``kubectl run``, ``kubectl certificate approve|deny``), and offers JSON for
 replies; so the API server must read protobuf, never write it.
 
 The encoding: the magic ``k8s\\x00``, then a ``runtime.Unknown`` (typeMeta=1
@@ -58,6 +58,20 @@ SCHEMA: dict[str, dict[int, tuple[str, str]]] = {
                       2: ("matchExpressions", "*LabelSelectorRequirement")},
     "LabelSelectorRequirement": {1: ("key", "string"), 2: ("operator", "string"),
                                  3: ("values", "*string")},
+    # rbac.authorization.k8s.io/v1 (kubectl create role|clusterrole|rolebinding|...)
+    "Role": {1: ("metadata", M), 2: ("rules", "*PolicyRule")},
+    "ClusterRole": {1: ("metadata", M), 2: ("rules", "*PolicyRule"),
+                    3: ("aggregationRule", "AggregationRule")},
+    "RoleBinding": {1: ("metadata", M), 2: ("subjects", "*Subject"), 3: ("roleRef", "RoleRef")},
+    "ClusterRoleBinding": {1: ("metadata", M), 2: ("subjects", "*Subject"),
+                           3: ("roleRef", "RoleRef")},
+    "PolicyRule": {1: ("verbs", "*string"), 2: ("apiGroups", "*string"),
+                   3: ("resources", "*string"), 4: ("resourceNames", "*string"),
+                   5: ("nonResourceURLs", "*string")},
+    "AggregationRule": {1: ("clusterRoleSelectors", "*LabelSelector")},
+    "RoleRef": {1: ("apiGroup", "string"), 2: ("kind", "string"), 3: ("name", "string")},
+    "Subject": {1: ("kind", "string"), 2: ("apiGroup", "string"), 3: ("name", "string"),
+                4: ("namespace", "string")},
     "LocalObjectReference": {1: ("name", "string")},
     "Namespace": {1: ("metadata", M), 2: ("spec", "NamespaceSpec"),
                   3: ("status", "-")},

@@ -27,6 +27,7 @@ from kybernetes.apiserver.authz.attributes import Attributes
 from kybernetes.apiserver.authz.authorizer import NO_OPINION, Decision
 from kybernetes.apiserver.authz.guard import RequestGuard
 from kybernetes.apiserver.authz.modes import DEFAULT_MODES, build_chain
+from kybernetes.apiserver.authz.rbac import bootstrap as rbac_bootstrap
 from kybernetes.apiserver.authz.rbac.authorizer import RbacAuthorizer
 from kybernetes.apiserver.authz.rbac.escalation import EscalationCheck
 from kybernetes.apiserver.authz.rbac.objects import CachedRbacObjects
@@ -188,6 +189,7 @@ class ApiServer:
         await self.cache.start()
         await self.allocator.start()
         await bootstrap.system_namespaces(self.registry)
+        await rbac_bootstrap.reconcile(self.registry)
         await self.crds.start()
         await bootstrap.kubernetes_service(
             self.registry, port=cfg.port, address=self.advertise,
