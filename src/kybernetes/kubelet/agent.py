@@ -23,21 +23,24 @@ from kybernetes.api.errors import InternalError, NotFound, ServiceUnavailable, T
 from kybernetes.api.quantity import cpu_millis, memory_bytes
 from kybernetes.api.resources import CONFIGMAPS, PODS, SECRETS, SERVICES
 from kybernetes.client import EventRecorder, Informer
-from kybernetes.client.verbs import Deleter, EventWriter, ListerWatcher
+from kybernetes.client.verbs import Deleter, EventWriter, ListerWatcher, SubresourceCreator
 from kybernetes.kubelet.backoff import Backoff
 from kybernetes.kubelet.config import KubeletConfig
 from kybernetes.kubelet.ipam import IpPool
 from kybernetes.kubelet.node import HostFacts, NodeAgent, NodeClient, default_node_ip
+from kybernetes.kubelet.pod_volumes import PodVolumes
 from kybernetes.kubelet.runtime.base import Runtime, Sandbox
+from kybernetes.kubelet.tokens import TokenManager
 from kybernetes.kubelet.worker import PodWorker
 from kybernetes.tasks import cancel_and_wait, spawn
 
 log = logging.getLogger("kybernetes.kubelet")
 
 
-class KubeletClient(NodeClient, ListerWatcher, EventWriter, Deleter, Protocol):
-    """The verbs a kubelet uses: its Node's, its informers', its events', and the pod
-    workers' (status patches, the final delete)."""
+class KubeletClient(NodeClient, ListerWatcher, EventWriter, Deleter, SubresourceCreator,
+                    Protocol):
+    """The verbs a kubelet uses: its Node's, its informers', its events', the pod
+    workers' (status patches, the final delete) and the pods' tokens (TokenRequest)."""
 
 
 class Kubelet:
@@ -55,6 +58,7 @@ class Kubelet:
                               node_ip=self.node_ip)
         self.recorder = EventRecorder(client, "kubelet", host=config.node_name)
         self.backoff = Backoff(base=config.backoff_base, cap=config.backoff_max)
+        self.pod_volumes = PodVolumes(config.root_dir, self.lookup, TokenManager(client))
         self.workers: dict[str, PodWorker] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._own_informer = own_informer
@@ -124,6 +128,7 @@ class Kubelet:
             if informer is not None:
                 await informer.aclose()
         await cancel_and_wait(self._heartbeat, *self._tasks.values())
+        await self.pod_volumes.aclose()
         if teardown:
             await self.remove_orphans(set(), grace=0)
             await self.runtime.teardown()

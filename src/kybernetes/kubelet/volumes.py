@@ -2,9 +2,13 @@
 
 Each volume becomes a directory under `<root>/pods/<uid>/volumes/<name>` (or is
 the host path itself for hostPath): emptyDir is an empty directory that lives
-as long as the pod; configMap, secret and downwardAPI volumes are filled with
-one file per key (honouring `items`, `defaultMode` and `optional`). The
-runtime then bind-mounts these at each container's `mountPath`.
+as long as the pod; configMap, secret, downwardAPI and projected volumes are
+filled with one file per key (honouring `items`, `defaultMode` and `optional`),
+written atomically (atomic_writer) so that a rewrite is never seen half done.
+A projected `serviceAccountToken` source is a token for the pod's
+ServiceAccount from a :class:`TokenSource`; :func:`refresh` rewrites those
+volumes when their tokens are renewed. The runtime then bind-mounts these at
+each container's `mountPath`.
 """
 
 from __future__ import annotations
@@ -14,11 +18,22 @@ import os
 import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from kybernetes.api.errors import ApiError
+from kybernetes.kubelet.atomic_writer import PayloadError, write_atomic
 from kybernetes.kubelet.env import ConfigError, field_ref
+from kybernetes.kubelet.tokens import DEFAULT_EXPIRATION_SECONDS, Token
 
 Lookup = Callable[[str, str, str], Awaitable[dict[str, Any] | None]]
+ATOMIC = ("configMap", "secret", "downwardAPI", "projected")
+
+
+class TokenSource(Protocol):
+    """Where a projected serviceAccountToken comes from (the kubelet's TokenManager)."""
+
+    async def pod_token(self, pod: dict[str, Any], audience: str,
+                        expiration_seconds: int) -> Token: ...
 
 
 def pod_dir(root: Path, uid: str) -> Path:
@@ -26,16 +41,10 @@ def pod_dir(root: Path, uid: str) -> Path:
 
 
 def _write(target: Path, files: dict[str, bytes], mode: int) -> None:
-    target.mkdir(parents=True, exist_ok=True)
-    for rel, data in files.items():
-        path = target / rel
-        if not path.resolve().is_relative_to(target.resolve()):
-            raise ConfigError(f"volume path {rel!r} escapes the volume")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(data)
-        os.chmod(tmp, mode)
-        tmp.replace(path)
+    try:
+        write_atomic(target, files, mode)
+    except PayloadError as e:
+        raise ConfigError(str(e)) from None
 
 
 def _select(data: dict[str, bytes], source: dict[str, Any], what: str) -> dict[str, bytes]:
@@ -78,11 +87,64 @@ def _downward(pod: dict[str, Any], source: dict[str, Any]) -> dict[str, bytes]:
     return out
 
 
-async def prepare(pod: dict[str, Any], root: Path, lookup: Lookup) -> dict[str, Path]:
-    """Make every volume of `pod`; the host directory for each volume name."""
-    uid = pod["metadata"]["uid"]
+async def _token(pod: dict[str, Any], source: dict[str, Any],
+                 tokens: TokenSource | None) -> bytes:
+    if tokens is None:
+        raise ConfigError("this node cannot issue service account tokens")
+    try:
+        token = await tokens.pod_token(pod, str(source.get("audience") or ""), int(
+            source.get("expirationSeconds") or DEFAULT_EXPIRATION_SECONDS))
+    except ApiError as e:
+        account = pod["spec"].get("serviceAccountName") or "default"
+        raise ConfigError(f"failed to fetch token: serviceaccounts \"{account}\": "
+                          f"{e.message}") from None
+    return token.value.encode()
+
+
+async def _projected(pod: dict[str, Any], source: dict[str, Any], namespace: str,
+                     lookup: Lookup, tokens: TokenSource | None) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for projection in source.get("sources") or []:
+        if "serviceAccountToken" in projection:
+            token_source = projection["serviceAccountToken"]
+            files[token_source["path"]] = await _token(pod, token_source, tokens)
+        elif "configMap" in projection:
+            files.update(await _from_object("ConfigMap", projection["configMap"], namespace,
+                                            lookup))
+        elif "secret" in projection:
+            files.update(await _from_object("Secret", projection["secret"], namespace, lookup))
+        elif "downwardAPI" in projection:
+            files.update(_downward(pod, projection["downwardAPI"]))
+    return files
+
+
+async def _contents(pod: dict[str, Any], volume: dict[str, Any], lookup: Lookup,
+                    tokens: TokenSource | None) -> tuple[dict[str, bytes], int]:
+    """The files of a configMap, secret, downwardAPI or projected volume, and their mode."""
     namespace = pod["metadata"].get("namespace", "default")
-    base = pod_dir(root, uid) / "volumes"
+    kind = next(k for k in ATOMIC if k in volume)
+    src = volume[kind]
+    mode = int(src.get("defaultMode", 0o644))
+    if kind == "configMap":
+        return await _from_object("ConfigMap", src, namespace, lookup), mode
+    if kind == "secret":
+        return await _from_object("Secret", src, namespace, lookup), mode
+    if kind == "downwardAPI":
+        return _downward(pod, src), mode
+    return await _projected(pod, src, namespace, lookup, tokens), mode
+
+
+def has_tokens(pod: dict[str, Any]) -> bool:
+    """Whether a projected volume of `pod` carries a service-account token."""
+    return any("serviceAccountToken" in projection
+               for volume in pod["spec"].get("volumes") or []
+               for projection in (volume.get("projected") or {}).get("sources") or [])
+
+
+async def prepare(pod: dict[str, Any], root: Path, lookup: Lookup,
+                  tokens: TokenSource | None = None) -> dict[str, Path]:
+    """Make every volume of `pod`; the host directory for each volume name."""
+    base = pod_dir(root, pod["metadata"]["uid"]) / "volumes"
     paths: dict[str, Path] = {}
     for volume in pod["spec"].get("volumes") or []:
         name = volume["name"]
@@ -94,22 +156,21 @@ async def prepare(pod: dict[str, Any], root: Path, lookup: Lookup) -> dict[str, 
                 os.makedirs(path, exist_ok=True)
             paths[name] = path
             continue
-        if "configMap" in volume:
-            src = volume["configMap"]
-            files = await _from_object("ConfigMap", src, namespace, lookup)
-            _write(target, files, int(src.get("defaultMode", 0o644)))
-        elif "secret" in volume:
-            src = volume["secret"]
-            files = await _from_object("Secret", src, namespace, lookup)
-            _write(target, files, int(src.get("defaultMode", 0o644)))
-        elif "downwardAPI" in volume:
-            src = volume["downwardAPI"]
-            _write(target, _downward(pod, src), int(src.get("defaultMode", 0o644)))
+        if any(k in volume for k in ATOMIC):
+            _write(target, *await _contents(pod, volume, lookup, tokens))
         else:  # emptyDir, and any volume type we cannot provide becomes one
             target.mkdir(parents=True, exist_ok=True)
             os.chmod(target, 0o777)
         paths[name] = target
     return paths
+
+
+async def refresh(pod: dict[str, Any], root: Path, lookup: Lookup, tokens: TokenSource) -> None:
+    """Rewrite the projected volumes that carry tokens (a due token is fetched anew)."""
+    base = pod_dir(root, pod["metadata"]["uid"]) / "volumes"
+    for volume in pod["spec"].get("volumes") or []:
+        if has_tokens({"spec": {"volumes": [volume]}}):
+            _write(base / volume["name"], *await _contents(pod, volume, lookup, tokens))
 
 
 def mounts_for(container: dict[str, Any], volumes: dict[str, Path]) -> list[tuple[str, str, bool]]:

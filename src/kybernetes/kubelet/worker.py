@@ -34,8 +34,7 @@ from kybernetes.kubelet.runtime.base import (
     Sandbox,
 )
 from kybernetes.kubelet.status import PodObservation, pod_status
-from kybernetes.kubelet.volumes import mounts_for, prepare
-from kybernetes.kubelet.volumes import remove as remove_volumes
+from kybernetes.kubelet.volumes import mounts_for
 
 if TYPE_CHECKING:
     from kybernetes.kubelet.agent import Kubelet
@@ -221,8 +220,7 @@ class PodWorker:
         assert self.sandbox is not None
         try:
             if self.volumes is None:
-                self.volumes = await prepare(self.pod, self.kubelet.config.root_dir,
-                                             self.kubelet.lookup)
+                self.volumes = await self.kubelet.pod_volumes.setup(lambda: self.pod)
             env = await container_env(self.pod_with_ips(), spec,
                                       services=self.kubelet.services(self.pod),
                                       lookup=self.kubelet.lookup,
@@ -405,7 +403,7 @@ class PodWorker:
         for c in await self.kubelet.runtime.list_containers(self.uid):
             await self.kubelet.runtime.remove_container(c.id)
         await self.kubelet.release_sandbox(self.uid)
-        remove_volumes(self.kubelet.config.root_dir, self.uid)
+        await self.kubelet.pod_volumes.teardown(self.uid)
         self.finished = True
         if self.deleted:
             return

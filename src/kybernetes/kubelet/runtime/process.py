@@ -396,12 +396,25 @@ class ProcessRuntime(ChangeNotifier):
     def _forget(self, container_id: str, record: _Record) -> None:
         self.cgroups.remove(record.cgroup)
         for path in record.mount_dirs:
+            if self._hand_over(path):
+                continue
             with contextlib.suppress(OSError):
                 p = Path(path)
                 p.rmdir() if p.is_dir() else p.unlink()
         Path(record.log_path).unlink(missing_ok=True)
         Path(record.log_path + ".1").unlink(missing_ok=True)
         self._path("containers", container_id).unlink(missing_ok=True)
+
+    def _hand_over(self, mount_dir: str) -> bool:
+        """Give a mount point this runtime made to another container mounted there: it
+        must outlive us (removing a mount point detaches it in every namespace, and
+        every pod mounts /var/run/secrets/kubernetes.io/serviceaccount)."""
+        for cid, other in self._records.items():
+            if any(m[1] == mount_dir for m in other.mounts):
+                other.mount_dirs.append(mount_dir)
+                self._save(cid)
+                return True
+        return False
 
     async def list_containers(self, pod_uid: str | None = None) -> list[ContainerInfo]:
         return [ContainerInfo(**r.info) for r in self._records.values()
