@@ -3,8 +3,8 @@
 kubectl ≥ 1.32 sends ``application/vnd.kubernetes.protobuf`` bodies for the
 objects its typed clients build (``kubectl create namespace|configmap|secret|
 deployment|service|serviceaccount|role|clusterrole|rolebinding|clusterrolebinding``,
-``kubectl run``, ``kubectl certificate approve|deny``), and offers JSON for
-replies; so the API server must read protobuf, never write it.
+``kubectl run``, ``kubectl certificate approve|deny``, ``kubectl auth can-i``), and
+offers JSON for replies; so the API server must read protobuf, never write it.
 
 The encoding: the magic ``k8s\\x00``, then a ``runtime.Unknown`` (typeMeta=1
 {apiVersion=1, kind=2}, raw=2, contentEncoding=3, contentType=4) whose ``raw``
@@ -168,6 +168,27 @@ SCHEMA: dict[str, dict[int, tuple[str, str]]] = {
                                            4: ("lastUpdateTime", "Time"),
                                            5: ("lastTransitionTime", "Time"),
                                            6: ("status", "string")},
+    # kubectl auth can-i [--list] (authorization.k8s.io/v1).
+    "SelfSubjectAccessReview": {1: ("metadata", M), 2: ("spec", "SelfSubjectAccessReviewSpec"),
+                                3: ("status", "-")},
+    "SelfSubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes"),
+                                    2: ("nonResourceAttributes", "NonResourceAttributes")},
+    "SubjectAccessReview": {1: ("metadata", M), 2: ("spec", "SubjectAccessReviewSpec"),
+                            3: ("status", "-")},
+    "LocalSubjectAccessReview": {1: ("metadata", M), 2: ("spec", "SubjectAccessReviewSpec"),
+                                 3: ("status", "-")},
+    "SubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes"),
+                                2: ("nonResourceAttributes", "NonResourceAttributes"),
+                                3: ("user", "string"), 4: ("groups", "*string"),
+                                6: ("uid", "string")},
+    "ResourceAttributes": {1: ("namespace", "string"), 2: ("verb", "string"),
+                           3: ("group", "string"), 4: ("version", "string"),
+                           5: ("resource", "string"), 6: ("subresource", "string"),
+                           7: ("name", "string")},
+    "NonResourceAttributes": {1: ("path", "string"), 2: ("verb", "string")},
+    "SelfSubjectRulesReview": {1: ("metadata", M), 2: ("spec", "SelfSubjectRulesReviewSpec"),
+                               3: ("status", "-")},
+    "SelfSubjectRulesReviewSpec": {1: ("namespace", "string")},
     "DeleteOptions": {1: ("gracePeriodSeconds", "int"), 2: ("preconditions", "Preconditions"),
                       3: ("orphanDependents", "bool"), 4: ("propagationPolicy", "string"),
                       5: ("dryRun", "*string")},

@@ -28,13 +28,17 @@ CMS = "/api/v1/namespaces/rest/configmaps"
 
 
 def test_health_and_version_need_no_credentials(server: ApiServer) -> None:
+    """Anonymous requests reach what system:public-info-viewer allows, nothing else."""
     anonymous = Http(server, authenticated=False)
     for path in ("/healthz", "/livez", "/readyz"):
         assert anonymous("GET", path).text == "ok"
     assert "[+]" in anonymous("GET", "/readyz", verbose="").text
     assert anonymous("GET", "/version").json()["gitVersion"] == "v1.33.0-kyb"
     assert anonymous("GET", "/version/").json()["gitVersion"] == "v1.33.0-kyb"  # kr8s asks so
-    assert_status(anonymous("GET", "/api/v1/pods"), 401, "Unauthorized")
+    assert_status(anonymous("GET", "/api/v1/pods"), 403, "Forbidden")
+    bad_token = anonymous.session.get(server.url + "/version", timeout=10, verify=anonymous.ca,
+                                      headers={"Authorization": "Bearer not-a-token"})
+    assert_status(bad_token, 401, "Unauthorized")  # bad credentials are never anonymous
 
 
 def test_error_bodies_are_byte_identical_to_kube_apiservers(http: Http) -> None:

@@ -202,7 +202,7 @@ def test_issuer_discovery_serves_the_verification_key(
     assert [k["kid"] for k in keys] == [_part(token, 0)["kid"]] and keys[0]["kty"] == "RSA"
     anonymous = requests.get(f"{sqlite_server.url}/openid/v1/jwks", timeout=5,
                              verify=str(sqlite_server.data_dir / "pki" / "ca.crt"))
-    assert anonymous.status_code == 401
+    assert anonymous.status_code == 403  # only system:serviceaccounts is bound to read it
 
 
 def test_official_python_client_requests_a_token_and_reviews_itself(

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from kybernetes.apiserver.authz.access_review import RuleLister, full_authority, union
 from kybernetes.apiserver.authz.authorizer import AlwaysAllow, AlwaysDeny, Authorizer, Chain
 
-DEFAULT_MODES = ("AlwaysAllow",)  # RBAC,Node once the bootstrap policy lands
+DEFAULT_MODES = ("RBAC", "Node")
 KNOWN_MODES = ("AlwaysAllow", "AlwaysDeny", "RBAC", "Node")
 
 

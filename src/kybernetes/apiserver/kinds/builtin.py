@@ -11,6 +11,7 @@ from kybernetes.apiserver.kinds.admissionregistration import (
 from kybernetes.apiserver.kinds.apiextensions import customresourcedefinition
 from kybernetes.apiserver.kinds.apps import deployment, replicaset
 from kybernetes.apiserver.kinds.authentication import selfsubjectreview
+from kybernetes.apiserver.kinds.authorization import reviews
 from kybernetes.apiserver.kinds.certificates import certificatesigningrequest
 from kybernetes.apiserver.kinds.coordination import lease
 from kybernetes.apiserver.kinds.core import (
@@ -35,6 +36,7 @@ BUILTIN: tuple[KindDefinition, ...] = tuple(m.DEFINITION for m in (
     serviceaccount, binding,
     deployment, replicaset,
     selfsubjectreview,
+)) + reviews.DEFINITIONS + tuple(m.DEFINITION for m in (
     certificatesigningrequest,
     role, rolebinding, clusterrole, clusterrolebinding,
     lease,
