@@ -104,7 +104,7 @@ def test_unknown_controller_is_one_clear_line(shared_apiserver: ApiServer) -> No
         "kyb controller-manager: error: unknown controller 'bogus'; known: "
         "replicationcontroller, replicaset, deployment, endpoint, nodelifecycle, nodeipam, "
         "namespace, garbagecollector, podgc, serviceaccount, csrsigning, "
-        "root-ca-cert-publisher"]
+        "root-ca-cert-publisher, clusterrole-aggregation"]
 
 
 def test_missing_kubeconfig_is_one_clear_line(tmp_path: Path) -> None:
