@@ -7,7 +7,9 @@ The middleware is the one place where
   * a storage error is translated (compacted → 410 Expired, unreachable → 503),
   * any other exception becomes a 500 ``InternalError`` Status, its traceback
     logged but never sent,
-  * and every request is counted in the metrics.
+  * every request is counted in the metrics,
+  * and, with ``--audit-policy-file`` and ``--audit-log-path``, audited
+    (:mod:`.audit`; nothing but a None check per request otherwise).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from kybernetes.api.errors import (
     ServiceUnavailable,
     Timeout,
 )
+from kybernetes.apiserver.audit import Auditor, audit_id
 from kybernetes.apiserver.authz.guard import RequestGuard
 from kybernetes.apiserver.discovery import Discovery
 from kybernetes.apiserver.handlers import ResourceHandlers
@@ -96,10 +99,13 @@ def error_response(error: ApiError) -> web.Response:
     return response
 
 
-def make_middleware(guard: RequestGuard, metrics: Metrics) -> Any:
+def make_middleware(guard: RequestGuard, metrics: Metrics,
+                    auditor: Auditor | None = None) -> Any:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
+        if auditor is not None:
+            auditor.receive(request)
         try:
             request["user"] = await guard.admit(request)
             response = await handler(request)
@@ -116,6 +122,8 @@ def make_middleware(guard: RequestGuard, metrics: Metrics) -> Any:
         except web.HTTPException as e:
             response = error_response(ApiError(e.reason, code=e.status, reason=e.reason))
         except asyncio.CancelledError:
+            if auditor is not None:
+                auditor.cancelled(request)
             raise
         except Exception:
             log.exception("request failed", extra={"method": request.method,
@@ -124,6 +132,8 @@ def make_middleware(guard: RequestGuard, metrics: Metrics) -> Any:
                 "an error on the server has prevented the request from succeeding"))
         verb, resource = _verb(request)
         metrics.observe(verb, resource, response.status, time.perf_counter() - started)
+        if auditor is not None:
+            auditor.complete(request, response)
         return response
 
     return middleware
@@ -131,9 +141,9 @@ def make_middleware(guard: RequestGuard, metrics: Metrics) -> Any:
 
 def build_app(handlers: ResourceHandlers, *, guard: RequestGuard, metrics: Metrics,
               ready: Callable[[], bool], discovery: Discovery,
-              openapi: OpenApi) -> web.Application:
+              openapi: OpenApi, auditor: Auditor | None = None) -> web.Application:
     """The whole HTTP surface of the API server."""
-    app = web.Application(middlewares=[make_middleware(guard, metrics)],
+    app = web.Application(middlewares=[make_middleware(guard, metrics, auditor)],
                           client_max_size=64 * 1024 * 1024, handler_args={"max_field_size": 65536})
 
     async def health(request: web.Request) -> web.Response:
@@ -168,7 +178,14 @@ def build_app(handlers: ResourceHandlers, *, guard: RequestGuard, metrics: Metri
         if info is not None and info.kind.deprecation_warning:
             add_warnings(response, [info.kind.deprecation_warning])
 
+    async def audit_started(request: web.Request, response: web.StreamResponse) -> None:
+        """Every response names its audit ID, as kube-apiserver's (audited or not)."""
+        response.headers["Audit-Id"] = audit_id(request)
+        if auditor is not None:
+            auditor.started(request, response)
+
     app.on_response_prepare.append(deprecation_warning)
+    app.on_response_prepare.append(audit_started)
     router = app.router
     for path in ("/healthz", "/livez", "/readyz"):
         router.add_get(path, health)

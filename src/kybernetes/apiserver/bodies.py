@@ -27,7 +27,8 @@ async def read_body(request: web.Request) -> bytes:
         size += len(chunk)
         codec.check_size(size)
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = request["body"] = b"".join(chunks)  # the audit log's requestObject
+    return body
 
 
 async def read_object(request: web.Request) -> dict[str, Any]:

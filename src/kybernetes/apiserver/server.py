@@ -20,7 +20,7 @@ from pathlib import Path
 from aiohttp import web
 
 from kybernetes import storage
-from kybernetes.apiserver import bootstrap, pki, self_subject_review
+from kybernetes.apiserver import audit, bootstrap, pki, self_subject_review
 from kybernetes.apiserver.app import build_app
 from kybernetes.apiserver.authn import Authenticator, load_token_file
 from kybernetes.apiserver.authz.attributes import Attributes
@@ -92,6 +92,12 @@ class Config:
     admission_plugins: tuple[str, ...] = ()  # opt-in built-in plugins (ServiceAccount)
     authorization_modes: tuple[str, ...] = DEFAULT_MODES
     anonymous_auth: bool = True
+    # kube-apiserver's audit flags: no policy file, no events.
+    audit_policy_file: str = ""
+    audit_log_path: str = ""  # a file, or "-" for stdout
+    audit_log_maxsize: int = 0  # MB before rotation; 0 is lumberjack's 100
+    audit_log_maxbackup: int = 0  # rotated files kept; 0 keeps all
+    audit_log_maxage: int = 0  # days a rotated file is kept; 0 keeps all
 
     @property
     def store(self) -> str:
@@ -144,6 +150,7 @@ def _allocator(store: Store, config: Config) -> ServiceAllocator:
 class ApiServer:
     def __init__(self, config: Config) -> None:
         self.config = config
+        self.audit_policy = _audit_policy(config)  # a bad file stops us before anything
         self.store = open_store(config)
         self.cache = WatchCache(self.store, capacity=config.watch_cache_size)
         self.allocator = _allocator(self.store, config)
@@ -162,6 +169,7 @@ class ApiServer:
         if "RBAC" in config.authorization_modes:
             admission.validating.insert(0, EscalationCheck(self.authorizer, self.rbac))
         self.runner: web.AppRunner | None = None
+        self.auditor: audit.Auditor | None = None
         self.compactor: asyncio.Task[None] | None = None
         self.advertise = config.advertise_address or default_advertise_address(
             config.bind_address)
@@ -179,6 +187,7 @@ class ApiServer:
                 tokens = load_token_file(cfg.token_auth_file)
             except (OSError, ValueError) as e:
                 raise StartupError(f"--token-auth-file: {e}") from None
+        self.auditor = _auditor(cfg, self.audit_policy)
         for host, port in ((cfg.bind_address, cfg.port), ("127.0.0.1", cfg.insecure_port)):
             if port:
                 _check_port_free(host, port)  # fail fast, before touching the store
@@ -211,7 +220,7 @@ class ApiServer:
                         metrics=metrics,
                         ready=self.cache.ready.is_set,
                         discovery=Discovery(self.kinds, f"{self.advertise}:{cfg.port}"),
-                        openapi=OpenApi(self.kinds))
+                        openapi=OpenApi(self.kinds), auditor=self.auditor)
         app.add_routes([*account_tokens.routes(), *self_subject_review.routes()])
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0,
                                     handle_signals=False)
@@ -273,6 +282,30 @@ class ApiServer:
         await self.allocator.aclose()
         await cancel_and_wait(self.compactor)
         await self.store.aclose()
+        if self.auditor is not None:
+            self.auditor.close()  # after the last request: every event is written
+
+
+def _audit_policy(cfg: Config) -> audit.Policy | None:
+    """The policy of --audit-policy-file, loaded (and refused when bad) even without a
+    log path, as kube-apiserver does."""
+    if not cfg.audit_policy_file:
+        return None
+    try:
+        return audit.load_policy(cfg.audit_policy_file)
+    except audit.PolicyError as e:
+        raise StartupError(f"--audit-policy-file {cfg.audit_policy_file}: {e}") from None
+
+
+def _auditor(cfg: Config, policy: audit.Policy | None) -> audit.Auditor | None:
+    try:
+        return audit.open_auditor(policy, cfg.audit_log_path,
+                                  max_size_mb=cfg.audit_log_maxsize,
+                                  max_backups=cfg.audit_log_maxbackup,
+                                  max_age_days=cfg.audit_log_maxage)
+    except OSError as e:
+        raise StartupError(f"--audit-log-path {cfg.audit_log_path}: "
+                           f"{e.strerror or e}") from None
 
 
 async def serve(config: Config, stop: asyncio.Event) -> None:

@@ -56,6 +56,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--anonymous-auth", default="true", choices=("true", "false"),
                         help="requests without credentials run as system:anonymous "
                              "(default true, as Kubernetes); false answers them 401")
+    parser.add_argument("--audit-policy-file", default="", metavar="FILE",
+                        help="audit.k8s.io/v1 Policy: which requests are audited, at which "
+                             "level (without it nothing is audited)")
+    parser.add_argument("--audit-log-path", default="", metavar="FILE",
+                        help="write audit events (JSON lines) to FILE, '-' for stdout")
+    parser.add_argument("--audit-log-maxsize", type=int, default=0, metavar="MB",
+                        help="rotate the audit log at this size (default 0: 100 MB)")
+    parser.add_argument("--audit-log-maxbackup", type=int, default=0, metavar="N",
+                        help="rotated audit logs to keep (default 0: all)")
+    parser.add_argument("--audit-log-maxage", type=int, default=0, metavar="DAYS",
+                        help="days to keep rotated audit logs (default 0: forever)")
     parser.add_argument("-v", "--verbose", action="count", default=0)
 
 
@@ -81,6 +92,10 @@ def _check(args: argparse.Namespace) -> None:
                        "FIRST-LAST, e.g. 30000-32767")
     if args.default_watch_cache_size < 1:
         raise CliError("--default-watch-cache-size must be at least 1")
+    for flag in ("maxage", "maxbackup", "maxsize"):
+        value = getattr(args, f"audit_log_{flag}")
+        if value < 0:
+            raise CliError(f"--audit-log-{flag} {value} can't be a negative number")
     if args.token_auth_file and not Path(args.token_auth_file).is_file():
         raise CliError(f"--token-auth-file {args.token_auth_file}: no such file")
     try:
@@ -113,7 +128,10 @@ def run(args: argparse.Namespace) -> int:
         compaction_interval=args.etcd_compaction_interval,
         admission_plugins=_admission_plugins(args),
         authorization_modes=parse_modes(args.authorization_mode),
-        anonymous_auth=args.anonymous_auth == "true")
+        anonymous_auth=args.anonymous_auth == "true",
+        audit_policy_file=args.audit_policy_file, audit_log_path=args.audit_log_path,
+        audit_log_maxsize=args.audit_log_maxsize, audit_log_maxbackup=args.audit_log_maxbackup,
+        audit_log_maxage=args.audit_log_maxage)
     try:
         import uvloop  # type: ignore[import-not-found]
     except ImportError:

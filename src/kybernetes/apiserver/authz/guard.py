@@ -1,8 +1,10 @@
 """The three questions every request answers before a handler runs: who is asking
 (authentication), as whom (impersonation) and may they (authorization).
 
-The attributes of the question are left on the request (``request["attributes"]``)
-for whatever records it afterwards (audit, metrics).
+The attributes of the question are left on the request (``request["attributes"]``),
+with the authenticated user before impersonation (``request["requester"]``) and the
+authorizer's decision (``request["decision"]``), for whatever records it afterwards
+(audit, metrics).
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ class RequestGuard:
         user = await self.authenticator.authenticate(request)
         if user is None:
             raise Unauthorized("Unauthorized")
+        request["requester"] = user
         if wants_impersonation(request.headers):
             user = impersonate(user, request.headers, self.authorizer)
         attributes = request_attributes(user, request.method, request.path, request.query)
         request["attributes"] = attributes
-        decision = self.authorizer.authorize(attributes)
+        decision = request["decision"] = self.authorizer.authorize(attributes)
         if not decision.allowed:
             raise forbidden(attributes, decision.reason)
         return user
