@@ -12,7 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
+from kybernetes.cli import cluster_dir
+from kybernetes.client.kubeconfig import load_kubeconfig
 from tests.support.cluster import KybCluster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,6 +72,23 @@ class Cluster(KybCluster):
                     raise
                 time.sleep(0.2)
 
+    def component_users(self) -> dict[str, tuple[str, list[str]]]:
+        """The user (CN) and groups (O) of the kubeconfig each running component was
+        started with, read from its command line."""
+        users: dict[str, tuple[str, list[str]]] = {}
+        for component in cluster_dir.resolve(str(self.data_dir)).read_status()["components"]:
+            argv = Path(f"/proc/{component['pid']}/cmdline").read_bytes().decode().split("\0")
+            if "--kubeconfig" not in argv:
+                continue
+            config = load_kubeconfig(argv[argv.index("--kubeconfig") + 1])
+            assert config.cert_pem, component["name"]
+            subject = x509.load_pem_x509_certificate(config.cert_pem).subject
+            users[component["name"]] = (
+                str(subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value),
+                [str(a.value) for a in
+                 subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)])
+        return users
+
     def answers_through_service(self, want: set[str], timeout: float = 20) -> set[str]:
         """Names of the pods that answered requests sent to the Service's NodePort."""
         seen: set[str] = set()
@@ -98,6 +119,13 @@ def test_web_example_end_to_end(cluster: Cluster) -> None:
     assert len(nodes) == 2
     assert all(any(c["type"] == "Ready" and c["status"] == "True"
                    for c in n["status"]["conditions"]) for n in nodes)
+    # every component runs as its own least-privilege user, none as the admin
+    node_names = sorted(n["metadata"]["name"] for n in nodes)
+    assert cluster.component_users() == {
+        "controller-manager": ("system:kube-controller-manager", []),
+        "scheduler": ("system:kube-scheduler", []),
+        **{f"kubelet-{n}": (f"system:node:{n}", ["system:nodes"]) for n in node_names},
+        **{f"proxy-{n}": ("system:kube-proxy", []) for n in node_names}}
 
     cluster.kubectl("apply", "-f", str(WEB))
     pods = cluster.wait_ready_pods(3, timeout=10)

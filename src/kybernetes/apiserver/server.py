@@ -23,11 +23,13 @@ from kybernetes import storage
 from kybernetes.apiserver import audit, bootstrap, pki, self_subject_review
 from kybernetes.apiserver.app import build_app
 from kybernetes.apiserver.authn import Authenticator, load_token_file
-from kybernetes.apiserver.authz.attributes import Attributes
-from kybernetes.apiserver.authz.authorizer import NO_OPINION, Decision
 from kybernetes.apiserver.authz.guard import RequestGuard
 from kybernetes.apiserver.authz.modes import DEFAULT_MODES, build_chain
+from kybernetes.apiserver.authz.node.authorizer import NodeAuthorizer, node_role_rules
+from kybernetes.apiserver.authz.node.graph import NodeGraph
+from kybernetes.apiserver.authz.node.restriction import NodeRestriction
 from kybernetes.apiserver.authz.rbac import bootstrap as rbac_bootstrap
+from kybernetes.apiserver.authz.rbac import bootstrap_policy
 from kybernetes.apiserver.authz.rbac.authorizer import RbacAuthorizer
 from kybernetes.apiserver.authz.rbac.escalation import EscalationCheck
 from kybernetes.apiserver.authz.rbac.objects import CachedRbacObjects
@@ -60,13 +62,6 @@ log = logging.getLogger("kybernetes.apiserver")
 # Revisions kept at each compaction (every --etcd-compaction-interval, 5 min by default,
 # as Kubernetes), so that watchers a little behind can still resume.
 COMPACT_KEEP = 10000
-
-
-class NodeAuthorizerPending:
-    """TEMPORARY until the Node authorizer lands: no opinion on anything."""
-
-    def authorize(self, attributes: Attributes) -> Decision:
-        return NO_OPINION
 
 
 class StartupError(Exception):
@@ -165,7 +160,13 @@ class ApiServer:
         self.rbac = RuleResolver(CachedRbacObjects(self.cache))
         self.authorizer = build_chain(config.authorization_modes, {
             "RBAC": lambda: RbacAuthorizer(self.rbac),
-            "Node": NodeAuthorizerPending})
+            "Node": lambda: NodeAuthorizer(NodeGraph(self.cache), node_role_rules(
+                bootstrap_policy.cluster_roles()))})
+        # Always on: it narrows only what users who are nodes may write.
+        self.node_restriction = NodeRestriction(
+            lambda resource, namespace, name: self.cache.cached(self.kinds.of(resource),
+                                                                namespace, name))
+        admission.validating.insert(0, self.node_restriction)
         if "RBAC" in config.authorization_modes:
             admission.validating.insert(0, EscalationCheck(self.authorizer, self.rbac))
         self.runner: web.AppRunner | None = None
@@ -211,6 +212,7 @@ class ApiServer:
         subresources.patcher = handlers
         account_tokens = ServiceAccountTokens.load(cfg.data_dir, self.registry)
         subresources.token_requests = account_tokens.requests
+        account_tokens.requests.validators.append(self.node_restriction)
         metrics = Metrics(lambda: {k: len(c.watchers) for k, c in self.cache.caches.items()
                                    if c.watchers})
         authenticator = Authenticator(

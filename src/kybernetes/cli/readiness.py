@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from kybernetes.api import resources
 from kybernetes.api.errors import ApiError
@@ -14,18 +11,6 @@ from kybernetes.cli.cluster_dir import ClusterDir
 from kybernetes.client import ApiClient
 
 Check = Callable[[], Awaitable[str | None]]
-
-
-def node_kubeconfig(cdir: ClusterDir, server: str) -> Path:
-    """The admin kubeconfig pointed at `server`, the address nodes reach the API on."""
-    config = yaml.safe_load(cdir.kubeconfig.read_text())
-    for cluster in config.get("clusters", []):
-        cluster["cluster"]["server"] = server
-    path = cdir.root / "nodes" / "kubeconfig"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config))
-    path.chmod(0o600)
-    return path
 
 
 def node_ready(node: dict[str, Any]) -> bool:

@@ -18,10 +18,11 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from kybernetes.apiserver import pki
-from kybernetes.cli import cluster_dir, readiness
+from kybernetes.cli import cluster_dir, identities, readiness
 from kybernetes.cli.errors import CliError
 from kybernetes.cli.node_network import NodeNetwork, is_root
 from kybernetes.cli.supervisor import Component, Supervisor
@@ -194,31 +195,39 @@ class ClusterRun:
         await self._start("apiserver", self._apiserver_argv())
         await self._until(readiness.api_ready(self.cdir), "the API server")
         self.client = client = readiness.admin_client(self.cdir)
-        node_kubeconfig = readiness.node_kubeconfig(self.cdir, self.server)
         await self._start("controller-manager", [
-            *_kyb(), "controller-manager", "--kubeconfig", str(self.cdir.kubeconfig),
+            *_kyb(), "controller-manager", "--kubeconfig",
+            str(self._kubeconfig("controller-manager", identities.CONTROLLER_MANAGER)),
             "--cluster-cidr", self.network.cluster_cidr,
             "--cluster-signing-cert-file", str(pki.pki_dir(self.cdir.root) / "ca.crt"),
             "--cluster-signing-key-file", str(pki.pki_dir(self.cdir.root) / "ca.key"),
             *self.args.controller_manager_args])
-        await self._start("scheduler", [*_kyb(), "scheduler", "--kubeconfig",
-                                        str(self.cdir.kubeconfig), *self.args.scheduler_args])
+        await self._start("scheduler", [
+            *_kyb(), "scheduler", "--kubeconfig",
+            str(self._kubeconfig("scheduler", identities.SCHEDULER)),
+            *self.args.scheduler_args])
         for node in self.network.nodes:
             prefix = self.network.command_prefix(node)
             root = self.cdir.node_dir(node.name)
             root.mkdir(parents=True, exist_ok=True)
             port = "10250" if node.netns else str(10250 + node.index)
             await self._start(f"kubelet-{node.name}", [
-                *prefix, *_kyb(), "kubelet", "--kubeconfig", str(node_kubeconfig),
+                *prefix, *_kyb(), "kubelet", "--kubeconfig",
+                str(self._kubeconfig(f"kubelet-{node.name}", identities.kubelet(node.name))),
                 "--node-name", node.name, "--runtime", self.runtime, "--root-dir", str(root),
                 "--pod-cidr", node.pod_cidr, "--node-ip", node.ip, "--address", node.ip,
                 "--port", port, "--teardown-on-exit", *self.args.kubelet_args])
             await self._start(f"proxy-{node.name}", [
-                *prefix, *_kyb(), "proxy", "--kubeconfig", str(node_kubeconfig),
+                *prefix, *_kyb(), "proxy", "--kubeconfig",
+                str(self._kubeconfig(f"proxy-{node.name}", identities.PROXY)),
                 "--node-name", node.name, "--mode", self.args.proxy_mode,
                 "--bind-address", node.ip, *self.args.proxy_args])
         names = [n.name for n in self.network.nodes]
         await self._until(readiness.nodes_ready(client, names), "every node to be Ready")
+
+    def _kubeconfig(self, component: str, identity: identities.Identity) -> Path:
+        """The component's own least-privilege credentials (never the admin's)."""
+        return identities.component_kubeconfig(self.cdir, self.server, component, identity)
 
     def _apiserver_argv(self) -> list[str]:
         argv = [*_kyb(), "apiserver", "--data-dir", str(self.cdir.root),
