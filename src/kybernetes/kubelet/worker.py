@@ -136,6 +136,8 @@ class PodWorker:
             log.debug("sandbox ready", extra={"pod": self.name,
                                               "age": round(time.monotonic() - self._born, 3)})
         containers = await self._containers()
+        if self.volumes is None and containers:
+            await self._adopt_volumes()
         next_pass = self.kubelet.config.sync_seconds
         if await self._init_done(containers):
             for spec in self.pod["spec"].get("containers") or []:
@@ -147,6 +149,15 @@ class PodWorker:
         if self._soon:
             self._soon, next_pass = False, min(next_pass, 0.2)
         return max(next_pass, 0.05)
+
+    async def _adopt_volumes(self) -> None:
+        """Containers that ran before this kubelet started: set their volumes up again,
+        so their tokens are renewed (a failure is left to the next container start)."""
+        try:
+            self.volumes = await self.kubelet.pod_volumes.setup(lambda: self.pod)
+        except ConfigError as e:
+            log.info("volumes of adopted pod not refreshed",
+                     extra={"pod": self.name, "error": str(e)})
 
     async def _containers(self) -> dict[str, list[ContainerInfo]]:
         grouped: dict[str, list[ContainerInfo]] = {}
