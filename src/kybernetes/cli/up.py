@@ -232,7 +232,10 @@ class ClusterRun:
     def _apiserver_argv(self) -> list[str]:
         argv = [*_kyb(), "apiserver", "--data-dir", str(self.cdir.root),
                 "--port", str(self.args.port), "--bind-address", "0.0.0.0",
-                "--advertise-address", self.network.host_ip]
+                "--advertise-address", self.network.host_ip,
+                # a controller manager runs here, so pods get their identity as in
+                # Kubernetes (a bare `kyb apiserver` keeps the plugin opt-in)
+                "--enable-admission-plugins", "ServiceAccount"]
         if self.args.store:
             argv += ["--store", self.args.store]
         return argv + list(self.args.apiserver_args)
