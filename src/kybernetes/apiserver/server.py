@@ -213,6 +213,7 @@ class ApiServer:
         account_tokens = ServiceAccountTokens.load(cfg.data_dir, self.registry)
         subresources.token_requests = account_tokens.requests
         account_tokens.requests.validators.append(self.node_restriction)
+        subresources.eviction_validators.append(self.node_restriction)
         metrics = Metrics(lambda: {k: len(c.watchers) for k, c in self.cache.caches.items()
                                    if c.watchers})
         authenticator = Authenticator(

@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
@@ -33,6 +33,10 @@ from kybernetes.apiserver.kinds.definition import ScaleSpec
 from kybernetes.apiserver.registry import MODIFIED, DeleteOptions, Registry
 from kybernetes.apiserver.request_info import RequestInfo, dry_run
 from kybernetes.apiserver.responses import json_response, object_response, status_success
+from kybernetes.apiserver.webhooks.attributes import CREATE, AdmissionAttributes, UserInfo
+
+if TYPE_CHECKING:
+    from kybernetes.apiserver.admission_chain import ValidatingPlugin
 
 KUBELET_SUBRESOURCES = ("log", "exec", "attach", "portforward", "proxy")
 
@@ -62,6 +66,9 @@ class Subresources:
         self.kubelet_proxy = kubelet_proxy
         self.patcher: Patcher | None = None  # set by the server once handlers exist
         self.token_requests: TokenRequestHandler | None = None  # set by the server
+        # Validating admission of an Eviction as sent (kube's NodeRestriction: a kubelet
+        # evicts only pods bound to it); the delete itself runs as the server.
+        self.eviction_validators: list[ValidatingPlugin] = []
 
     async def handle(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         sub, method = info.subresource, request.method
@@ -137,6 +144,7 @@ class Subresources:
 
     async def evict(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         body = await self._body(request)
+        await self._admit_eviction(request, info, body)
         opts = body.get("deleteOptions") or {}
         options = DeleteOptions(grace_period_seconds=opts.get("gracePeriodSeconds"),
                                 preconditions=opts.get("preconditions") or {},
@@ -144,6 +152,19 @@ class Subresources:
         await self.registry.delete(self.registry.kinds.of(r.PODS), info.namespace,
                                    str(info.name), options)
         return json_response(status_success(code=201), status=201)
+
+    async def _admit_eviction(self, request: web.Request, info: RequestInfo,
+                              body: dict[str, Any]) -> None:
+        if not self.eviction_validators:
+            return
+        user = self.context_for(request, info).user
+        attrs = AdmissionAttributes(
+            operation=CREATE, group="", version="v1", resource="pods", kind="Eviction",
+            user=UserInfo(user.name, user.uid, tuple(user.groups)), subresource="eviction",
+            namespace=str(info.namespace or ""), name=str(info.name or ""), object=body,
+            kind_group="policy", kind_version="v1")
+        for plugin in self.eviction_validators:
+            await plugin.validate(attrs)
 
     async def scale(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         kind, name = info.kind, str(info.name)

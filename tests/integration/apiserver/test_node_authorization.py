@@ -127,6 +127,12 @@ async def test_a_node_deletes_only_its_own_pods(kubelet: ApiClient,
     assert await refusal(kubelet.delete(r.PODS, "p2", namespace=NS)) == (
         'pods "p2" is forbidden: node "n1" can only delete pods with spec.nodeName set to '
         'itself')
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction",
+                "metadata": {"name": "p2", "namespace": NS}}
+    assert await refusal(kubelet.request("POST", r.PODS.path(NS, "p2", "eviction"),
+                                         body=eviction)) == (
+        'pods "p2" is forbidden: node n1 can only evict pods with spec.nodeName set to '
+        'itself')
     assert "can only create mirror pods" in await refusal(kubelet.create(
         r.PODS, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
                  "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "i"}]}},

@@ -263,6 +263,10 @@ async def test_restriction_keeps_a_node_to_its_own_pods() -> None:
     relabelled = {**mine, "metadata": {**mine["metadata"], "labels": {"a": "b"}}}
     assert "cannot update labels through pod status" in await refused(
         admission(UPDATE, "pods", "mine", relabelled, mine, subresource="status"))
+    assert await refused(admission(CREATE, "pods", "mine", {}, subresource="eviction")) == ""
+    assert await refused(admission(CREATE, "pods", "theirs", {}, subresource="eviction")) == \
+        'pods "theirs" is forbidden: node n1 can only evict pods with spec.nodeName set to ' \
+        'itself'
     assert await refused(admission(CREATE, "pods", "x", pod("x", "n1"))) == \
         'pods "x" is forbidden: pod does not have "kubernetes.io/config.mirror" annotation, ' \
         'node "n1" can only create mirror pods'
