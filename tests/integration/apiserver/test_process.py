@@ -82,9 +82,12 @@ def test_bearer_tokens_from_token_file(tmp_path: Path) -> None:
     server = ApiServer(tmp_path / "tok", extra_args=("--token-auth-file", str(tokens))).start()
     try:
         ca = str(tmp_path / "tok" / "pki" / "ca.crt")
-        ok = requests.get(f"{server.url}/api/v1/namespaces", verify=ca, timeout=5,
+        ok = requests.get(f"{server.url}/api", verify=ca, timeout=5,
                           headers={"Authorization": "Bearer secret-token"})
         assert ok.status_code == 200
+        unbound = requests.get(f"{server.url}/api/v1/namespaces", verify=ca, timeout=5,
+                               headers={"Authorization": "Bearer secret-token"})
+        assert unbound.status_code == 403  # authenticated, but RBAC grants alice nothing
         bad = requests.get(f"{server.url}/api/v1/namespaces", verify=ca, timeout=5,
                            headers={"Authorization": "Bearer wrong"})
         assert bad.status_code == 401 and bad.json()["reason"] == "Unauthorized"

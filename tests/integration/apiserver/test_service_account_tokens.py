@@ -59,7 +59,8 @@ def _whoami(kubectl: Kubectl, server: ApiServer, token: str) -> dict:
 
 
 def _get_with(server: ApiServer, token: str) -> requests.Response:
-    return requests.get(f"{server.url}/api/v1/namespaces", timeout=5,
+    """GET /api (discovery: any authenticated user may) with a bearer token."""
+    return requests.get(f"{server.url}/api", timeout=5,
                         verify=str(server.data_dir / "pki" / "ca.crt"),
                         headers={"Authorization": f"Bearer {token}"})
 
