@@ -61,13 +61,13 @@ def source_ips(headers: CIMultiDictProxy[str], remote: str | None) -> list[str]:
     """X-Forwarded-For, then X-Real-Ip if new, then the peer if not already last
     (k8s.io/apimachinery/pkg/util/net.SourceIPs)."""
     ips: list[str] = []
-    for part in headers.get("X-Forwarded-For", "").split(","):
-        if _ip(part.strip()):
-            ips.append(part.strip())
+    forwarded = headers.get("X-Forwarded-For")
+    if forwarded:
+        ips += [part.strip() for part in forwarded.split(",") if _ip(part.strip())]
     real = headers.get("X-Real-Ip", "").strip()
-    if _ip(real) and real not in ips:
+    if real and _ip(real) and real not in ips:
         ips.append(real)
-    if remote and _ip(remote) and (not ips or ips[-1] != remote):
+    if remote and (not ips or ips[-1] != remote):  # the peer's address, always an IP
         ips.append(remote)
     return ips
 
@@ -97,13 +97,17 @@ def object_ref(attrs: Attributes) -> dict[str, str] | None:
 def decode(raw: bytes, content_type: str | None) -> Any:
     """A request body as JSON-native data (JSON, YAML or protobuf); None when it is none
     of them (the handler has already refused it)."""
+    if codec.media_type(content_type) in ("application/json", "application/merge-patch+json",
+                                          "application/strategic-merge-patch+json",
+                                          "application/json-patch+json"):
+        try:  # the handler has decoded it already: no need for codec's checks again
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
     try:
         return codec.decode_body(raw, content_type)
     except ApiError:
-        try:
-            return orjson.loads(raw)  # a JSON patch is a list
-        except orjson.JSONDecodeError:
-            return None
+        return None
 
 
 def without_managed_fields(obj: Any) -> Any:
