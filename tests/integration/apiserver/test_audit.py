@@ -331,3 +331,19 @@ def test_a_log_path_without_a_policy_logs_nothing(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert log.exists() and log.read_text() == ""  # made, as kube makes it, but empty
+
+
+def test_dash_writes_events_to_stdout(tmp_path: Path) -> None:
+    server = ApiServer(tmp_path / "srv", extra_args=(
+        "--audit-policy-file", _write(tmp_path, "policy.yaml", ROTATING_POLICY),
+        "--audit-log-path", "-")).start()
+    try:
+        response = Http(server)("GET", "/api/v1/namespaces/default/configmaps/none")
+        assert response.status_code == 404
+    finally:
+        server.stop()
+    output = (server.data_dir / "logs" / "apiserver.log").read_text().splitlines()
+    [event] = [json.loads(line) for line in output if line.startswith('{"kind":"Event"')]
+    assert event["auditID"] == response.headers["Audit-Id"]
+    assert event["responseStatus"]["reason"] == "NotFound"
+    assert event["responseObject"]["kind"] == "Status"
