@@ -53,5 +53,5 @@ class ClusterRoleAggregationController(Controller):
             await self.client.update(CLUSTER_ROLES, updated)
         except errors.NotFound:
             return  # deleted meanwhile
-        log.info("aggregated cluster role", extra={"name": meta(role).get("name"),
+        log.info("aggregated cluster role", extra={"role": meta(role).get("name"),
                                                    "rules": len(rules)})

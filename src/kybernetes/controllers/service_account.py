@@ -57,4 +57,4 @@ class ServiceAccountController(Controller):
         except (errors.AlreadyExists, errors.NotFound, errors.Forbidden):
             # Already there, or the namespace is gone or terminating: nothing to do.
             return
-        log.info("created service account", extra={"namespace": namespace, "name": name})
+        log.info("created service account", extra={"namespace": namespace, "account": name})
