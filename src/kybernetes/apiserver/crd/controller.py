@@ -259,7 +259,7 @@ class CrdController:
                 continue
             except ApiError as e:
                 log.warning("deleting a custom resource failed", extra={
-                    "resource": kind.resource.qualified, "name": meta["name"], "error": repr(e)})
+                    "resource": kind.resource.qualified, "object": meta["name"], "error": repr(e)})
         return len(entries)
 
 
