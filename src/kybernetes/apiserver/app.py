@@ -2,7 +2,8 @@
 
 The middleware is the one place where
   * a request is authenticated and authorized (:class:`.authz.guard.RequestGuard`;
-    401 or 403 Status otherwise),
+    401 or 403 Status otherwise), and in between counted against the in-flight
+    limits (:mod:`.inflight`; 429 past them), in kube-apiserver's order,
   * an :class:`ApiError` becomes a Kubernetes ``Status`` response,
   * a storage error is translated (compacted → 410 Expired, unreachable → 503),
   * any other exception becomes a 500 ``InternalError`` Status, its traceback
@@ -36,8 +37,10 @@ from kybernetes.api.errors import (
 )
 from kybernetes.apiserver.audit import Auditor, audit_id
 from kybernetes.apiserver.authz.guard import RequestGuard
+from kybernetes.apiserver.bodies import BODY_READ_TIMEOUT, DEFAULT_BODY_READ_TIMEOUT
 from kybernetes.apiserver.discovery import Discovery
 from kybernetes.apiserver.handlers import ResourceHandlers
+from kybernetes.apiserver.inflight import InflightLimit, TooManyRequests, too_many_requests
 from kybernetes.apiserver.metrics import Metrics
 from kybernetes.apiserver.openapi import OpenApi
 from kybernetes.apiserver.request_info import NOT_FOUND
@@ -100,15 +103,22 @@ def error_response(error: ApiError) -> web.Response:
 
 
 def make_middleware(guard: RequestGuard, metrics: Metrics,
-                    auditor: Auditor | None = None) -> Any:
+                    auditor: Auditor | None = None,
+                    inflight: InflightLimit | None = None) -> Any:
+    inflight = inflight or InflightLimit(0, 0)
+
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
         if auditor is not None:
             auditor.receive(request)
         try:
-            request["user"] = await guard.admit(request)
-            response = await handler(request)
+            request["user"] = await guard.authenticate(request)
+            with inflight.admit(request["attributes"]):
+                guard.authorize(request)
+                response = await handler(request)
+        except TooManyRequests:
+            response = too_many_requests()
         except ApiError as e:
             response = error_response(e)
         except StorageError as e:
@@ -130,6 +140,8 @@ def make_middleware(guard: RequestGuard, metrics: Metrics,
                                                    "path": request.path})
             response = error_response(InternalError(
                 "an error on the server has prevented the request from succeeding"))
+        if response.status == 408:  # a body not received in time: the rest is not read
+            response.force_close()
         verb, resource = _verb(request)
         metrics.observe(verb, resource, response.status, time.perf_counter() - started)
         if auditor is not None:
@@ -141,10 +153,13 @@ def make_middleware(guard: RequestGuard, metrics: Metrics,
 
 def build_app(handlers: ResourceHandlers, *, guard: RequestGuard, metrics: Metrics,
               ready: Callable[[], bool], discovery: Discovery,
-              openapi: OpenApi, auditor: Auditor | None = None) -> web.Application:
+              openapi: OpenApi, auditor: Auditor | None = None,
+              inflight: InflightLimit | None = None,
+              body_read_timeout: float = DEFAULT_BODY_READ_TIMEOUT) -> web.Application:
     """The whole HTTP surface of the API server."""
-    app = web.Application(middlewares=[make_middleware(guard, metrics, auditor)],
+    app = web.Application(middlewares=[make_middleware(guard, metrics, auditor, inflight)],
                           client_max_size=64 * 1024 * 1024, handler_args={"max_field_size": 65536})
+    app[BODY_READ_TIMEOUT] = body_read_timeout
 
     async def health(request: web.Request) -> web.Response:
         ok = request.path != "/readyz" or ready()

@@ -8,25 +8,40 @@ Kubernetes' decoder does with its defaults.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
 
-from kybernetes.api.errors import BadRequest
+from kybernetes.api.errors import ApiError, BadRequest
 from kybernetes.api.resources import Resource
 from kybernetes.apiserver import codec
 from kybernetes.apiserver.request_info import RequestInfo
 
+# How long a request body may take to arrive: kube-apiserver's --request-timeout
+# (which bounds the whole request there; here the body, the part a client controls).
+DEFAULT_BODY_READ_TIMEOUT = 60.0
+BODY_READ_TIMEOUT = web.AppKey("body_read_timeout", float)
+
 
 async def read_body(request: web.Request) -> bytes:
-    """The raw body; 413 past the limit (checked before and while reading)."""
+    """The raw body; 413 past the limit (checked before and while reading); 408 when
+    it has not all arrived within the app's BODY_READ_TIMEOUT (a client trickling a
+    body holds a connection and a buffer no longer than that)."""
     if request.content_length is not None:
         codec.check_size(request.content_length)
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        codec.check_size(size)
-        chunks.append(chunk)
+    chunks: list[bytes] = []
+    size = 0
+    limit = request.config_dict.get(BODY_READ_TIMEOUT, DEFAULT_BODY_READ_TIMEOUT)
+    try:
+        async with asyncio.timeout(limit or None):
+            async for chunk in request.content.iter_chunked(1 << 16):
+                size += len(chunk)
+                codec.check_size(size)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ApiError(f"the request body was not received within {limit:g}s",
+                       code=408, reason="Timeout") from None
     body = request["body"] = b"".join(chunks)  # the audit log's requestObject
     return body
 

@@ -14,7 +14,7 @@ import errno
 import logging
 import socket
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
@@ -34,12 +34,20 @@ from kybernetes.apiserver.authz.rbac.authorizer import RbacAuthorizer
 from kybernetes.apiserver.authz.rbac.escalation import EscalationCheck
 from kybernetes.apiserver.authz.rbac.objects import CachedRbacObjects
 from kybernetes.apiserver.authz.rbac.resolver import RuleResolver
+from kybernetes.apiserver.bodies import DEFAULT_BODY_READ_TIMEOUT
 from kybernetes.apiserver.client_certs import ClientCertAuthenticator
+from kybernetes.apiserver.connections import (
+    ConnectionLimits,
+    LimitedSite,
+    MemoryTrimmer,
+    shrink_tls_read_buffers,
+)
 from kybernetes.apiserver.crd.controller import CrdController
 from kybernetes.apiserver.discovery import Discovery
 from kybernetes.apiserver.dynamic_admission import dynamic_admission
 from kybernetes.apiserver.field_tracking import ManagedFields
 from kybernetes.apiserver.handlers import ResourceHandlers, write_context
+from kybernetes.apiserver.inflight import DEFAULT_MAX_MUTATING, DEFAULT_MAX_REQUESTS, InflightLimit
 from kybernetes.apiserver.kinds.builtin import builtin_registry
 from kybernetes.apiserver.kinds.definition import WriteHooks
 from kybernetes.apiserver.kubelet_proxy import KubeletProxy
@@ -93,6 +101,11 @@ class Config:
     audit_log_maxsize: int = 0  # MB before rotation; 0 is lumberjack's 100
     audit_log_maxbackup: int = 0  # rotated files kept; 0 keeps all
     audit_log_maxage: int = 0  # days a rotated file is kept; 0 keeps all
+    # What a client may hold: in-flight requests (0: no limit), connection timeouts.
+    max_requests_inflight: int = DEFAULT_MAX_REQUESTS
+    max_mutating_requests_inflight: int = DEFAULT_MAX_MUTATING
+    body_read_timeout: float = DEFAULT_BODY_READ_TIMEOUT
+    connections: ConnectionLimits = field(default_factory=ConnectionLimits)
 
     @property
     def store(self) -> str:
@@ -172,6 +185,7 @@ class ApiServer:
         self.runner: web.AppRunner | None = None
         self.auditor: audit.Auditor | None = None
         self.compactor: asyncio.Task[None] | None = None
+        self.trimmer: asyncio.Task[None] | None = None
         self.advertise = config.advertise_address or default_advertise_address(
             config.bind_address)
 
@@ -223,16 +237,29 @@ class ApiServer:
                         metrics=metrics,
                         ready=self.cache.ready.is_set,
                         discovery=Discovery(self.kinds, f"{self.advertise}:{cfg.port}"),
-                        openapi=OpenApi(self.kinds), auditor=self.auditor)
+                        openapi=OpenApi(self.kinds), auditor=self.auditor,
+                        inflight=InflightLimit(cfg.max_requests_inflight,
+                                               cfg.max_mutating_requests_inflight),
+                        body_read_timeout=cfg.body_read_timeout)
         app.add_routes([*account_tokens.routes(), *self_subject_review.routes()])
+        shrink_tls_read_buffers()
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0,
-                                    handle_signals=False)
+                                    handle_signals=False,
+                                    keepalive_timeout=cfg.connections.read_header_timeout)
         await self.runner.setup()
-        await self._listen(web.TCPSite(self.runner, cfg.bind_address, cfg.port,
-                                       ssl_context=ssl_context, backlog=1024), cfg.port)
+        server = self.runner.server
+        assert server is not None
+        limits = cfg.connections
+        trimmer = MemoryTrimmer(lambda: len(server.connections), horizon=(
+            limits.tls_handshake_timeout + limits.read_header_timeout + 5))
+        await self._listen(LimitedSite(self.runner, cfg.bind_address, cfg.port,
+                                       limits=cfg.connections, ssl_context=ssl_context,
+                                       backlog=1024, accepted=trimmer.accepted), cfg.port)
         if cfg.insecure_port:
-            await self._listen(web.TCPSite(self.runner, "127.0.0.1", cfg.insecure_port),
+            await self._listen(LimitedSite(self.runner, "127.0.0.1", cfg.insecure_port,
+                                           limits=cfg.connections, accepted=trimmer.accepted),
                                cfg.insecure_port)
+        self.trimmer = asyncio.create_task(trimmer.run())
         log.info("serving", extra={"address": cfg.bind_address, "port": cfg.port,
                                    "store": cfg.store.split("://", 1)[0]})
 
@@ -284,6 +311,7 @@ class ApiServer:
         await self.webhooks.aclose()
         await self.allocator.aclose()
         await cancel_and_wait(self.compactor)
+        await cancel_and_wait(self.trimmer)
         await self.store.aclose()
         if self.auditor is not None:
             self.auditor.close()  # after the last request: every event is written

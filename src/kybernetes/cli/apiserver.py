@@ -14,6 +14,7 @@ from pathlib import Path
 
 from kybernetes import log
 from kybernetes.apiserver.authz.modes import DEFAULT_MODES, parse_modes
+from kybernetes.cli.controller_manager import parse_duration
 from kybernetes.cli.errors import CliError
 
 HELP = "run the API server (the Kubernetes REST API over HTTPS)"
@@ -67,6 +68,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="rotated audit logs to keep (default 0: all)")
     parser.add_argument("--audit-log-maxage", type=int, default=0, metavar="DAYS",
                         help="days to keep rotated audit logs (default 0: forever)")
+    parser.add_argument("--max-requests-inflight", type=int, default=400, metavar="N",
+                        help="read-only requests served at once (watches and other "
+                             "long-running requests aside); past it 429 with Retry-After. "
+                             "0: no limit")
+    parser.add_argument("--max-mutating-requests-inflight", type=int, default=200,
+                        metavar="N", help="the same for mutating requests. 0: no limit")
+    parser.add_argument("--request-timeout", type=parse_duration, default=60.0,
+                        metavar="DURATION",
+                        help="how long a request body may take to arrive (then 408)")
+    parser.add_argument("--read-header-timeout", type=parse_duration, default=32.0,
+                        metavar="DURATION",
+                        help="a connection that sends no request headers this long after "
+                             "opening or after its last response is closed (kube: 32s to "
+                             "read headers, 90s idle)")
+    parser.add_argument("--tls-handshake-timeout", type=parse_duration, default=10.0,
+                        metavar="DURATION", help="a TLS handshake must finish within this")
     parser.add_argument("-v", "--verbose", action="count", default=0)
 
 
@@ -96,6 +113,12 @@ def _check(args: argparse.Namespace) -> None:
         value = getattr(args, f"audit_log_{flag}")
         if value < 0:
             raise CliError(f"--audit-log-{flag} {value} can't be a negative number")
+    for flag in ("max_requests_inflight", "max_mutating_requests_inflight"):
+        if getattr(args, flag) < 0:
+            raise CliError(f"--{flag.replace('_', '-')} can't be a negative number")
+    for flag in ("request_timeout", "read_header_timeout", "tls_handshake_timeout"):
+        if getattr(args, flag) <= 0:
+            raise CliError(f"--{flag.replace('_', '-')} must be a positive duration")
     if args.token_auth_file and not Path(args.token_auth_file).is_file():
         raise CliError(f"--token-auth-file {args.token_auth_file}: no such file")
     try:
@@ -114,6 +137,7 @@ def _admission_plugins(args: argparse.Namespace) -> tuple[str, ...]:
 def run(args: argparse.Namespace) -> int:
     _check(args)
     log.setup(args.verbose)
+    from kybernetes.apiserver.connections import ConnectionLimits
     from kybernetes.apiserver.server import Config, StartupError, serve
     from kybernetes.storage.errors import StorageError
 
@@ -131,7 +155,12 @@ def run(args: argparse.Namespace) -> int:
         anonymous_auth=args.anonymous_auth == "true",
         audit_policy_file=args.audit_policy_file, audit_log_path=args.audit_log_path,
         audit_log_maxsize=args.audit_log_maxsize, audit_log_maxbackup=args.audit_log_maxbackup,
-        audit_log_maxage=args.audit_log_maxage)
+        audit_log_maxage=args.audit_log_maxage,
+        max_requests_inflight=args.max_requests_inflight,
+        max_mutating_requests_inflight=args.max_mutating_requests_inflight,
+        body_read_timeout=args.request_timeout,
+        connections=ConnectionLimits(tls_handshake_timeout=args.tls_handshake_timeout,
+                                     read_header_timeout=args.read_header_timeout))
     try:
         import uvloop  # type: ignore[import-not-found]
     except ImportError:

@@ -25,15 +25,27 @@ class RequestGuard:
 
     async def admit(self, request: web.Request) -> User:
         """The user the request runs as; 401 or 403 (an ApiError) otherwise."""
+        user = await self.authenticate(request)
+        self.authorize(request)
+        return user
+
+    async def authenticate(self, request: web.Request) -> User:
+        """Who asks, and as whom (impersonation); 401 otherwise. Apart from
+        :meth:`authorize` so that filters between the two (the in-flight limit) see the
+        user, as in kube-apiserver's handler chain."""
         user = await self.authenticator.authenticate(request)
         if user is None:
             raise Unauthorized("Unauthorized")
         request["requester"] = user
         if wants_impersonation(request.headers):
             user = impersonate(user, request.headers, self.authorizer)
-        attributes = request_attributes(user, request.method, request.path, request.query)
-        request["attributes"] = attributes
+        request["attributes"] = request_attributes(user, request.method, request.path,
+                                                   request.query)
+        return user
+
+    def authorize(self, request: web.Request) -> None:
+        """403 unless the authorizer allows the attributes :meth:`authenticate` left."""
+        attributes = request["attributes"]
         decision = request["decision"] = self.authorizer.authorize(attributes)
         if not decision.allowed:
             raise forbidden(attributes, decision.reason)
-        return user

@@ -1,0 +1,71 @@
+"""kube-apiserver's --max-requests-inflight and --max-mutating-requests-inflight.
+
+As kube's WithMaxInFlightLimit (which runs after authentication and impersonation,
+before authorization): requests past the limit of their class (read-only: get, list,
+watch; mutating: every other verb) are answered at once with 429, ``Retry-After: 1``
+and kube's plain-text body; clients such as client-go wait and retry. Long-running
+requests (watch, proxy; attach, exec, log, portforward and proxy subresources) are not
+counted, and a member of system:masters is always served. A limit of 0 disables it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from aiohttp import web
+
+from kybernetes.apiserver.authz.attributes import Attributes
+
+DEFAULT_MAX_REQUESTS = 400
+DEFAULT_MAX_MUTATING = 200
+READ_ONLY_VERBS = frozenset({"get", "list", "watch"})
+LONG_RUNNING_VERBS = frozenset({"watch", "proxy"})
+LONG_RUNNING_SUBRESOURCES = frozenset({"attach", "exec", "proxy", "log", "portforward"})
+PRIVILEGED_GROUP = "system:masters"
+RETRY_AFTER = "1"
+
+
+def long_running(attributes: Attributes) -> bool:
+    """kube's BasicLongRunningRequestCheck with kube-apiserver's verbs and subresources."""
+    return attributes.verb in LONG_RUNNING_VERBS or (
+        attributes.resource_request and attributes.subresource in LONG_RUNNING_SUBRESOURCES)
+
+
+class TooManyRequests(Exception):
+    """The request's class is at its limit."""
+
+
+def too_many_requests() -> web.Response:
+    """kube's answer: Go's http.Error text, not a Status object."""
+    response = web.Response(status=429, text="Too many requests, please try again later.\n",
+                            content_type="text/plain", charset="utf-8")
+    response.headers["Retry-After"] = RETRY_AFTER
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+class InflightLimit:
+    def __init__(self, max_requests: int = DEFAULT_MAX_REQUESTS,
+                 max_mutating: int = DEFAULT_MAX_MUTATING) -> None:
+        self.limits = {False: max_requests, True: max_mutating}
+        self.inflight = {False: 0, True: 0}
+
+    @contextlib.contextmanager
+    def admit(self, attributes: Attributes) -> Iterator[None]:
+        """Count the request while it runs; TooManyRequests when its class is full."""
+        mutating = attributes.verb not in READ_ONLY_VERBS
+        limit = self.limits[mutating]
+        if not limit or long_running(attributes):
+            yield
+            return
+        if self.inflight[mutating] >= limit:
+            if PRIVILEGED_GROUP in attributes.user.groups:
+                yield
+                return
+            raise TooManyRequests
+        self.inflight[mutating] += 1
+        try:
+            yield
+        finally:
+            self.inflight[mutating] -= 1
