@@ -97,6 +97,8 @@ VALIDATING_ADMISSION_POLICY_BINDINGS = Resource(
     "ValidatingAdmissionPolicyBinding", False, categories=("api-extensions",))
 SELF_SUBJECT_REVIEWS = Resource("authentication.k8s.io", "v1", "selfsubjectreviews",
                                 "SelfSubjectReview", False, verbs=("create",))
+TOKEN_REVIEWS = Resource("authentication.k8s.io", "v1", "tokenreviews", "TokenReview", False,
+                         verbs=("create",))
 CERTIFICATE_SIGNING_REQUESTS = Resource("certificates.k8s.io", "v1",
                                         "certificatesigningrequests",
                                         "CertificateSigningRequest", False, ("csr",),
@@ -122,6 +124,7 @@ ALL: tuple[Resource, ...] = (
     CONFIGMAPS, SECRETS, SERVICE_ACCOUNTS, BINDINGS, LEASES, DEPLOYMENTS, REPLICA_SETS,
     MUTATING_WEBHOOK_CONFIGURATIONS, VALIDATING_WEBHOOK_CONFIGURATIONS,
     VALIDATING_ADMISSION_POLICIES, VALIDATING_ADMISSION_POLICY_BINDINGS, SELF_SUBJECT_REVIEWS,
+    TOKEN_REVIEWS,
     CERTIFICATE_SIGNING_REQUESTS,
     SELF_SUBJECT_ACCESS_REVIEWS, SELF_SUBJECT_RULES_REVIEWS, SUBJECT_ACCESS_REVIEWS,
     LOCAL_SUBJECT_ACCESS_REVIEWS,

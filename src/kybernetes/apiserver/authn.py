@@ -42,6 +42,11 @@ class TokenAuthenticator(Protocol):
     async def authenticate_token(self, token: str) -> User | None:
         """The user a bearer token stands for, or None when it is not this kind's."""
 
+    async def authenticate_for(self, token: str, audiences: Sequence[str],
+                               ) -> tuple[User, tuple[str, ...]] | None:
+        """As `authenticate_token` for any of `audiences` (a TokenReview's), with the
+        ones the token is for."""
+
 
 INSECURE_USER = User("system:admin", groups=("system:masters", "system:authenticated"))
 ANONYMOUS_USER = User("system:anonymous", groups=("system:unauthenticated",))
@@ -83,9 +88,9 @@ class Authenticator:
         scheme, _, token = header.partition(" ")
         token = token.strip()
         if scheme.lower() == "bearer" and token:
-            found = self.tokens.get(token)
-            if found is not None:
-                return User(found.name, found.uid, (*found.groups, "system:authenticated"))
+            static = self._static(token)
+            if static is not None:
+                return static
             for authenticator in self.token_authenticators:
                 user = await authenticator.authenticate_token(token)
                 if user is not None:
@@ -94,3 +99,22 @@ class Authenticator:
         if cert.rejected:  # bad credentials are 401, never anonymous
             return None
         return ANONYMOUS_USER if self.anonymous else None
+
+    def _static(self, token: str) -> User | None:
+        found = self.tokens.get(token)
+        if found is None:
+            return None
+        return User(found.name, found.uid, (*found.groups, "system:authenticated"))
+
+    async def review_token(self, token: str, audiences: Sequence[str],
+                           ) -> tuple[User, tuple[str, ...]] | None:
+        """A TokenReview's question: who holds `token`, for which of `audiences`. Static
+        tokens are audience-agnostic: they are for all of them, as in Kubernetes."""
+        static = self._static(token)
+        if static is not None:
+            return static, tuple(audiences)
+        for authenticator in self.token_authenticators:
+            found = await authenticator.authenticate_for(token, audiences)
+            if found is not None:
+                return found
+        return None

@@ -59,6 +59,7 @@ from kybernetes.apiserver.serviceaccount import admission as service_account_adm
 from kybernetes.apiserver.serviceaccount.service import ServiceAccountTokens
 from kybernetes.apiserver.subresources import Subresources
 from kybernetes.apiserver.tls_client_certs import request_any_client_cert
+from kybernetes.apiserver.token_review import TokenReviews
 from kybernetes.apiserver.watch_cache import WatchCache
 from kybernetes.client.kubeconfig import write_kubeconfig
 from kybernetes.storage.interface import Store
@@ -241,7 +242,9 @@ class ApiServer:
                         inflight=InflightLimit(cfg.max_requests_inflight,
                                                cfg.max_mutating_requests_inflight),
                         body_read_timeout=cfg.body_read_timeout)
-        app.add_routes([*account_tokens.routes(), *self_subject_review.routes()])
+        app.add_routes([*account_tokens.routes(), *self_subject_review.routes(),
+                        *TokenReviews(authenticator,
+                                      account_tokens.authority.api_audiences).routes()])
         shrink_tls_read_buffers()
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0,
                                     handle_signals=False,

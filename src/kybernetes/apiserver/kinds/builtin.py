@@ -10,7 +10,7 @@ from kybernetes.apiserver.kinds.admissionregistration import (
 )
 from kybernetes.apiserver.kinds.apiextensions import customresourcedefinition
 from kybernetes.apiserver.kinds.apps import deployment, replicaset
-from kybernetes.apiserver.kinds.authentication import selfsubjectreview
+from kybernetes.apiserver.kinds.authentication import selfsubjectreview, tokenreview
 from kybernetes.apiserver.kinds.authorization import reviews
 from kybernetes.apiserver.kinds.certificates import certificatesigningrequest
 from kybernetes.apiserver.kinds.coordination import lease
@@ -35,7 +35,7 @@ BUILTIN: tuple[KindDefinition, ...] = tuple(m.DEFINITION for m in (
     namespace, pod, replicationcontroller, service, endpoints, node, event, configmap, secret,
     serviceaccount, binding,
     deployment, replicaset,
-    selfsubjectreview,
+    selfsubjectreview, tokenreview,
 )) + reviews.DEFINITIONS + tuple(m.DEFINITION for m in (
     certificatesigningrequest,
     role, rolebinding, clusterrole, clusterrolebinding,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from kybernetes.api import resources as r
@@ -54,10 +55,16 @@ class ServiceAccountTokenAuthenticator:
         self.kinds = kinds
 
     async def authenticate_token(self, token: str) -> User | None:
+        found = await self.authenticate_for(token, self.authority.api_audiences)
+        return found[0] if found else None
+
+    async def authenticate_for(self, token: str, audiences: Sequence[str],
+                               ) -> tuple[User, tuple[str, ...]] | None:
+        """The user of a token for any of `audiences`, and which of them it is for."""
         if not looks_like_jwt(token):
             return None
         try:
-            subject = self.authority.check(token)
+            subject, matched = self.authority.check_for(token, audiences)
             await self._check_live(subject)
         except InvalidToken as e:
             log.debug("service account token refused", extra={"why": str(e)})
@@ -70,7 +77,7 @@ class ServiceAccountTokenAuthenticator:
         if subject.token_id:
             extra[CREDENTIAL_ID] = [f"JTI={subject.token_id}"]
         return User(username(subject.namespace, subject.account.name), subject.account.uid,
-                    (*groups(subject.namespace), "system:authenticated"), extra)
+                    (*groups(subject.namespace), "system:authenticated"), extra), matched
 
     async def _check_live(self, subject: TokenSubject) -> None:
         await self._live(r.SERVICE_ACCOUNTS, subject.namespace, subject.account)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,15 +89,22 @@ class TokenAuthority:
     def check(self, token: str, now: float | None = None) -> TokenSubject:
         """The subject of a token this authority signed, for the API server's audiences,
         within its lifetime; InvalidToken otherwise."""
+        return self.check_for(token, self.api_audiences, now)[0]
+
+    def check_for(self, token: str, audiences: Sequence[str],
+                  now: float | None = None) -> tuple[TokenSubject, tuple[str, ...]]:
+        """As `check`, for any of `audiences` (a TokenReview's); also which of them the
+        token is for."""
         claims = jwt.verify(token, self.key)
         if claims.get("iss") != self.issuer:
             raise InvalidToken("issuer mismatch")
-        audiences = claims.get("aud")
-        audiences = [audiences] if isinstance(audiences, str) else audiences or []
-        if not set(audiences) & set(self.api_audiences):
+        claimed = claims.get("aud")
+        claimed = [claimed] if isinstance(claimed, str) else claimed or []
+        matched = tuple(a for a in audiences if a in claimed)
+        if not matched:
             raise InvalidToken("token audiences are not accepted")
         _check_times(claims, now if now is not None else time.time())
-        return _subject(claims)
+        return _subject(claims), matched
 
 
 def _ref(ref: ObjectRef) -> dict[str, str]:
