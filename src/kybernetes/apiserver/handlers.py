@@ -102,12 +102,15 @@ class ResourceHandlers:
             return await self.subresources.handle(request, info)
         method = request.method
         if info.name is None:
-            verb = {"GET": self.list_or_watch, "POST": self.create,
-                    "DELETE": self.delete_collection}.get(method)
+            verb, name = {"GET": (self.list_or_watch, "list"), "POST": (self.create, "create"),
+                          "DELETE": (self.delete_collection, "deletecollection"),
+                          }.get(method, (None, ""))
         else:
-            verb = {"GET": self.get, "PUT": self.update, "PATCH": self.patch,
-                    "DELETE": self.delete}.get(method)
-        if verb is None:
+            verb, name = {"GET": (self.get, "get"), "PUT": (self.update, "update"),
+                          "PATCH": (self.patch, "patch"), "DELETE": (self.delete, "delete"),
+                          }.get(method, (None, ""))
+        # a verb the resource does not serve (a list of TokenReviews) is not routed either
+        if verb is None or name not in info.resource.verbs:
             raise MethodNotAllowed(f"the server does not allow this method on the requested "
                                    f"resource ({method})")
         return await verb(request, info)

@@ -260,3 +260,12 @@ def test_malformed_shapes_found_by_fuzzing_are_client_errors(http: Http) -> None
     status = assert_status(http("POST", PODS, nameless), 422, "Invalid")
     assert "spec.containers[0].name: Required value" in status["message"]
     assert_absent(http, f"{PODS}/nameless")
+
+
+def test_verbs_a_resource_does_not_serve_are_not_allowed(http: Http) -> None:
+    """Found by fuzzing: a list or deletecollection of TokenReviews (create-only) reached
+    the store (a future resourceVersion answered 504); kube answers 405."""
+    reviews = "/apis/authentication.k8s.io/v1/tokenreviews"
+    for method, params in [("GET", {}), ("DELETE", {"resourceVersion": str(2**53 + 1)})]:
+        assert_status(http(method, reviews, **params), 405, "MethodNotAllowed")
+    assert_status(http("GET", f"/api/v1/namespaces/{NS}/bindings"), 405, "MethodNotAllowed")
