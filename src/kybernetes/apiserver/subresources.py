@@ -114,8 +114,10 @@ class Subresources:
                    ) -> web.StreamResponse:
         """Assign a pod to a node, once."""
         meta = body.get("metadata") or {}
-        name = info.name or meta.get("name")
         target = body.get("target") or {}
+        if not isinstance(meta, dict) or not isinstance(target, dict):
+            raise BadRequest("a Binding's metadata and target must be objects")
+        name = info.name or meta.get("name")
         node = target.get("name")
         if not name or not node:
             raise BadRequest("a Binding needs metadata.name and target.name")

@@ -269,3 +269,11 @@ def test_verbs_a_resource_does_not_serve_are_not_allowed(http: Http) -> None:
     for method, params in [("GET", {}), ("DELETE", {"resourceVersion": str(2**53 + 1)})]:
         assert_status(http(method, reviews, **params), 405, "MethodNotAllowed")
     assert_status(http("GET", f"/api/v1/namespaces/{NS}/bindings"), 405, "MethodNotAllowed")
+
+
+def test_a_binding_with_malformed_metadata_or_target_is_a_bad_request(http: Http) -> None:
+    """Found by fuzzing: a Binding whose metadata or target was not an object was a 500."""
+    bindings = f"/api/v1/namespaces/{NS}/bindings"
+    for shape in ({"metadata": 9007199254740993}, {"metadata": {"name": "p"}, "target": [1]}):
+        body = {"apiVersion": "v1", "kind": "Binding", **shape}
+        assert_status(http("POST", bindings, body), 400, "BadRequest")
