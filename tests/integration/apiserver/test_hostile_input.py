@@ -277,3 +277,13 @@ def test_a_binding_with_malformed_metadata_or_target_is_a_bad_request(http: Http
     for shape in ({"metadata": 9007199254740993}, {"metadata": {"name": "p"}, "target": [1]}):
         body = {"apiVersion": "v1", "kind": "Binding", **shape}
         assert_status(http("POST", bindings, body), 400, "BadRequest")
+
+
+def test_a_crd_whose_spec_is_not_an_object_is_invalid(http: Http) -> None:
+    """Found by fuzzing: reading the storage version of `spec: [...]` was a 500."""
+    crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    body = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "things.example.com"}, "spec": [9007199254740993, None]}
+    response = http("POST", crds, body)
+    assert 400 <= response.status_code < 500, response.text
+    assert_absent(http, f"{crds}/things.example.com")

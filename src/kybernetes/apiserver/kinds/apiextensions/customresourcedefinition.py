@@ -23,7 +23,8 @@ OPENAPI_NAME = "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomR
 
 
 def storage_version(crd: Obj) -> str | None:
-    for version in (crd.get("spec") or {}).get("versions") or ():
+    spec = crd.get("spec")
+    for version in (spec.get("versions") or () if isinstance(spec, dict) else ()):
         if isinstance(version, dict) and version.get("storage"):
             return str(version.get("name"))
     return None
