@@ -287,3 +287,15 @@ def test_a_crd_whose_spec_is_not_an_object_is_invalid(http: Http) -> None:
     response = http("POST", crds, body)
     assert 400 <= response.status_code < 500, response.text
     assert_absent(http, f"{crds}/things.example.com")
+
+
+def test_an_apply_whose_metadata_is_not_an_object_is_a_bad_request(http: Http) -> None:
+    """Found by fuzzing: server-side apply of a new CRD read managedFields from a list
+    (500)."""
+    crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    body = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": [{}, []]}
+    response = http("PATCH", f"{crds}/applied.example.com", body,
+                    content_type="application/apply-patch+yaml", fieldManager="test")
+    assert 400 <= response.status_code < 500, response.text
+    assert_absent(http, f"{crds}/applied.example.com")

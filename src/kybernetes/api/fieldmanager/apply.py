@@ -92,7 +92,10 @@ def _check_config(applied: dict[str, Any], api_version: str) -> None:
             "Incorrect version specified in apply patch. Specified patch version: "
             f"{applied.get('apiVersion') or ''}, expected: {api_version}"
         )
-    if (applied.get("metadata") or {}).get("managedFields") is not None:
+    meta = applied.get("metadata") or {}
+    if not isinstance(meta, dict):
+        raise errors.BadRequest("metadata must be an object")
+    if meta.get("managedFields") is not None:
         raise errors.BadRequest("metadata.managedFields must be nil")
 
 
