@@ -31,6 +31,49 @@ _JSON_TYPES = (JSON, "application/json-patch+json", "application/merge-patch+jso
 
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _JsonYamlLoader(_YAML_LOADER):  # type: ignore[misc,valid-type]
+    """Builds only what JSON holds, as sigs.k8s.io/yaml's YAML-to-JSON conversion does:
+    timestamps stay strings, !!binary is its decoded text, a !!set a map of nulls, and
+    keys that are not strings (1, true, null) their YAML text."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[str, Any]:
+        self.flatten_mapping(node)  # merge keys (<<)
+        mapping = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, list | dict):
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark, "found unhashable key",
+                    key_node.start_mark)
+            mapping[_key_text(key)] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+
+def _key_text(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, bool):
+        return orjson.dumps(key).decode()
+    return str(key)
+
+
+def _binary_text(loader: Any, node: Any) -> str:
+    return bytes(loader.construct_yaml_binary(node)).decode("utf-8", "replace")
+
+
+_JsonYamlLoader.add_constructor("tag:yaml.org,2002:timestamp",
+                                lambda loader, node: loader.construct_scalar(node))
+_JsonYamlLoader.add_constructor("tag:yaml.org,2002:binary", _binary_text)
+_JsonYamlLoader.add_constructor(
+    "tag:yaml.org,2002:set",
+    lambda loader, node: {_key_text(k): None for k in loader.construct_mapping(node)})
+
+_YAML_ERROR = "error converting YAML to JSON: yaml: "
+MAX_ALIAS_NODES = 100_000
+_OPEN_EVENTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_CLOSE_EVENTS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 _YAML_ERROR = "error converting YAML to JSON: yaml: "
 MAX_ALIAS_NODES = 100_000
 _OPEN_EVENTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
@@ -111,7 +154,7 @@ def load_yaml(raw: bytes) -> Any:
     Unicode errors are left to the caller to word."""
     text = raw.decode("utf-8")
     _check_yaml_events(text)
-    return yaml.load(text, Loader=_YAML_LOADER)
+    return yaml.load(text, Loader=_JsonYamlLoader)
 
 
 def _check_yaml_events(text: str) -> None:

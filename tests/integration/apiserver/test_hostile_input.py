@@ -299,3 +299,17 @@ def test_an_apply_whose_metadata_is_not_an_object_is_a_bad_request(http: Http) -
                     content_type="application/apply-patch+yaml", fieldManager="test")
     assert 400 <= response.status_code < 500, response.text
     assert_absent(http, f"{crds}/applied.example.com")
+
+
+def test_yaml_builds_only_json_values(http: Http) -> None:
+    """Found by fuzzing: !!set and !!binary built Python sets and bytes (and YAML dates,
+    integer keys) that could not be stored (500). As sigs.k8s.io/yaml: a set is a map of
+    nulls, binary its text, a timestamp its string, a key its text."""
+    body = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: yaml-values\n"
+            "data: {bin: !!binary aGVsbG8=, day: 2020-01-01, 1: one, true: 'y'}\n"
+            "binaryData: {blob: aGVsbG8=}\n")
+    response = http("PATCH", f"{CMS}/yaml-values", body,
+                    content_type="application/apply-patch+yaml", fieldManager="test")
+    assert response.status_code == 201, response.text
+    assert response.json()["data"] == {"bin": "hello", "day": "2020-01-01", "1": "one",
+                                       "true": "y"}
