@@ -313,3 +313,11 @@ def test_yaml_builds_only_json_values(http: Http) -> None:
     assert response.status_code == 201, response.text
     assert response.json()["data"] == {"bin": "hello", "day": "2020-01-01", "1": "one",
                                        "true": "y"}
+
+
+def test_an_access_review_whose_metadata_is_not_an_object_is_refused(http: Http) -> None:
+    """Found by fuzzing: a SelfSubjectAccessReview with `metadata: "true"` was a 500."""
+    for kind in ("SelfSubjectAccessReview", "SubjectAccessReview"):
+        body = {"apiVersion": "authorization.k8s.io/v1", "kind": kind, "metadata": "true"}
+        response = http("POST", f"/apis/authorization.k8s.io/v1/{kind.lower()}s", body)
+        assert 400 <= response.status_code < 500, response.text

@@ -109,6 +109,8 @@ class AccessReviews:
             spec = {}
         if not isinstance(spec, dict):
             raise BadRequest(f"{kind}.spec must be an object")
+        if not isinstance(obj.get("metadata") or {}, dict):
+            raise BadRequest(f"{kind}.metadata must be an object")
         return obj, spec
 
     def _answer(self, kind: str, obj: Obj, spec: Obj, user: User) -> web.Response:
