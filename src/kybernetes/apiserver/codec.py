@@ -17,8 +17,14 @@ import orjson
 import yaml
 
 from kybernetes.api.depth import MAX_DEPTH, check_depth
-from kybernetes.api.errors import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
+from kybernetes.api.errors import (
+    BadRequest,
+    InternalError,
+    RequestEntityTooLarge,
+    UnsupportedMediaType,
+)
 from kybernetes.apiserver import protobuf
+from kybernetes.storage.encryption import Unreadable
 from kybernetes.storage.interface import KeyValue
 
 MAX_BODY = 3 * 1024 * 1024
@@ -201,7 +207,10 @@ def encode_stored(obj: dict[str, Any]) -> bytes:
 
 
 def decode_stored(value: bytes, revision: int) -> dict[str, Any]:
-    """A stored value as an object carrying `revision` as its resourceVersion."""
+    """A stored value as an object carrying `revision` as its resourceVersion; a 500
+    InternalError for a value the store could not decrypt."""
+    if type(value) is not bytes and isinstance(value, Unreadable):
+        raise InternalError(value.message)
     obj: dict[str, Any] = orjson.loads(value)
     obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
     return obj

@@ -241,7 +241,7 @@ class Registry:
             if hooks is not None:
                 await hooks.before_write(new, old, dry_run=ctx.dry_run)
             value = encode_stored(new)
-            if value == kv.value:
+            if value == kv.value and not kv.stale:  # stale: rewrite under the current key
                 return old
             if ctx.dry_run:
                 return new
@@ -322,7 +322,7 @@ class Registry:
                 return pending or old
             if pending is not None:
                 value = encode_stored(pending)
-                if value == kv.value:
+                if value == kv.value and not kv.stale:
                     return old
                 result = await self.store.update(kv.key, value, mod_revision=kv.mod_revision)
                 if result.succeeded:

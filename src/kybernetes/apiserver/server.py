@@ -50,6 +50,7 @@ from kybernetes.apiserver.handlers import ResourceHandlers, write_context
 from kybernetes.apiserver.inflight import DEFAULT_MAX_MUTATING, DEFAULT_MAX_REQUESTS, InflightLimit
 from kybernetes.apiserver.kinds.builtin import builtin_registry
 from kybernetes.apiserver.kinds.definition import WriteHooks
+from kybernetes.apiserver.kinds.registry import KindRegistry
 from kybernetes.apiserver.kubelet_proxy import KubeletProxy
 from kybernetes.apiserver.metrics import Metrics
 from kybernetes.apiserver.openapi import OpenApi
@@ -62,6 +63,12 @@ from kybernetes.apiserver.tls_client_certs import request_any_client_cert
 from kybernetes.apiserver.token_review import TokenReviews
 from kybernetes.apiserver.watch_cache import WatchCache
 from kybernetes.client.kubeconfig import write_kubeconfig
+from kybernetes.storage.encryption import (
+    ConfigError,
+    TransformingStore,
+    ensure_default_config,
+    load_config,
+)
 from kybernetes.storage.interface import Store
 from kybernetes.tasks import cancel_and_wait
 
@@ -71,6 +78,7 @@ log = logging.getLogger("kybernetes.apiserver")
 # Revisions kept at each compaction (every --etcd-compaction-interval, 5 min by default,
 # as Kubernetes), so that watchers a little behind can still resume.
 COMPACT_KEEP = 10000
+DEFAULT_ENCRYPTION_CONFIG = "encryption-config.yaml"  # in DATA_DIR/pki/
 
 
 class StartupError(Exception):
@@ -96,6 +104,9 @@ class Config:
     admission_plugins: tuple[str, ...] = ()  # opt-in built-in plugins (ServiceAccount)
     authorization_modes: tuple[str, ...] = DEFAULT_MODES
     anonymous_auth: bool = True
+    # Kubernetes' EncryptionConfiguration; "" is DATA_DIR/pki/encryption-config.yaml,
+    # made on first start (Secrets with aescbc, identity to read older values).
+    encryption_provider_config: str = ""
     # kube-apiserver's audit flags: no policy file, no events.
     audit_policy_file: str = ""
     audit_log_path: str = ""  # a file, or "-" for stdout
@@ -147,6 +158,27 @@ def open_store(config: Config) -> Store:
         raise StartupError(f"--store: {e}") from None
 
 
+def encrypted(store: Store, config: Config, kinds: KindRegistry) -> TransformingStore:
+    """`store` behind the transformers of the encryption configuration: the flag's file,
+    or the data dir's default (made on first start). A bad file is a StartupError."""
+    source, path = "--encryption-provider-config", Path(config.encryption_provider_config)
+    if not config.encryption_provider_config:
+        source, path = "encryption config", pki.pki_dir(config.data_dir) / DEFAULT_ENCRYPTION_CONFIG
+        try:
+            ensure_default_config(path)
+        except OSError as e:
+            raise StartupError(f"{source} {path}: cannot write it: {e.strerror}") from None
+    try:
+        transformers = load_config(path)
+    except ConfigError as e:
+        raise StartupError(f"{source} {path}: {e}") from None
+    log.info("encryption at rest", extra={"config": str(path),
+                                          "resources": transformers.describe()})
+    builtin = {d.resource.plural: d.resource.group for d in kinds.definitions()
+               if not d.storage_prefix}
+    return TransformingStore(store, transformers.for_keys(builtin))
+
+
 def _allocator(store: Store, config: Config) -> ServiceAllocator:
     try:
         return ServiceAllocator(store, config.service_cluster_ip_range,
@@ -160,10 +192,10 @@ class ApiServer:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.audit_policy = _audit_policy(config)  # a bad file stops us before anything
-        self.store = open_store(config)
+        self.kinds = builtin_registry()
+        self.store = encrypted(open_store(config), config, self.kinds)
         self.cache = WatchCache(self.store, capacity=config.watch_cache_size)
         self.allocator = _allocator(self.store, config)
-        self.kinds = builtin_registry()
         admission, self.webhooks = dynamic_admission(self.cache, self.kinds)
         self.registry = Registry(self.store, self.cache, self.kinds, hook_source=self,
                                  fields=ManagedFields(), admission=admission)

@@ -66,6 +66,12 @@ class _Encoder:
         self.as_kind = wants(request)
 
     def line(self, type_: str, entry: Entry) -> bytes:
+        try:
+            return self._line(type_, entry)
+        except ApiError as e:  # an object the store cannot decrypt: an ERROR event
+            return orjson.dumps({"type": "ERROR", "object": e.to_status()}) + b"\n"
+
+    def _line(self, type_: str, entry: Entry) -> bytes:
         if self.as_kind == "Table":
             table = tables.table_for(self.kind.table, [self.kind.present(entry.obj)],
                                      self.request)

@@ -38,7 +38,7 @@ from typing import Any
 
 import orjson
 
-from kybernetes.api.errors import Gone, ServiceUnavailable, Timeout
+from kybernetes.api.errors import ApiError, Gone, ServiceUnavailable, Timeout
 from kybernetes.apiserver.codec import decode_stored
 from kybernetes.apiserver.kinds.definition import KindDefinition
 from kybernetes.storage.errors import StorageError
@@ -136,7 +136,10 @@ class Watcher:
     def _matches(self, entry: Entry | None) -> bool:
         if entry is None or not entry.key.startswith(self.prefix):
             return False
-        return self.matcher is None or self.matcher(entry.obj)
+        try:
+            return self.matcher is None or self.matcher(entry.obj)
+        except ApiError:  # an object the store cannot decrypt: the watcher gets its error
+            return True
 
     def offer(self, ev: CacheEvent) -> None:
         """Queue `ev` as this watcher sees it (selectors turn it into ADDED/DELETED)."""
@@ -149,8 +152,12 @@ class Watcher:
         elif now:
             self._push("ADDED", ev.entry)
         elif before and ev.prev is not None:
-            gone = {**ev.prev.obj, "metadata": {**ev.prev.obj.get("metadata", {}),
-                                                "resourceVersion": str(ev.rv)}}
+            try:
+                gone = {**ev.prev.obj, "metadata": {**ev.prev.obj.get("metadata", {}),
+                                                    "resourceVersion": str(ev.rv)}}
+            except ApiError:
+                self._push("DELETED", ev.prev)  # unreadable: sent as its error
+                return
             self._push("DELETED", Entry(ev.entry.key, gone, ev.rv))
 
     def _push(self, type_: str, entry: Entry) -> None:

@@ -57,6 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--anonymous-auth", default="true", choices=("true", "false"),
                         help="requests without credentials run as system:anonymous "
                              "(default true, as Kubernetes); false answers them 401")
+    parser.add_argument("--encryption-provider-config", default="", metavar="FILE",
+                        help="Kubernetes EncryptionConfiguration for data at rest (default "
+                             "DATA_DIR/pki/encryption-config.yaml, made on first start: "
+                             "Secrets encrypted with aescbc)")
     parser.add_argument("--audit-policy-file", default="", metavar="FILE",
                         help="audit.k8s.io/v1 Policy: which requests are audited, at which "
                              "level (without it nothing is audited)")
@@ -153,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
         admission_plugins=_admission_plugins(args),
         authorization_modes=parse_modes(args.authorization_mode),
         anonymous_auth=args.anonymous_auth == "true",
+        encryption_provider_config=args.encryption_provider_config,
         audit_policy_file=args.audit_policy_file, audit_log_path=args.audit_log_path,
         audit_log_maxsize=args.audit_log_maxsize, audit_log_maxbackup=args.audit_log_maxbackup,
         audit_log_maxage=args.audit_log_maxage,

@@ -20,10 +20,15 @@ from typing import Literal, Protocol, runtime_checkable
 
 @dataclass(frozen=True, slots=True)
 class KeyValue:
+    """One key's value at one revision. ``stale``: the value was read through a
+    transformer other than the one that writes (an older encryption key, or identity
+    while encryption is on), so an update should write it again even if unchanged."""
+
     key: str
     value: bytes
     create_revision: int
     mod_revision: int
+    stale: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,16 +10,24 @@ from pathlib import Path
 import pytest
 
 from kybernetes.storage import Event, Store, Watch, open_store
+from kybernetes.storage.encryption import TransformingStore
+from kybernetes.storage.encryption.providers import AESGCM, PrefixTransformers
+
+EVERY_KEY = PrefixTransformers([(b"k8s:enc:aesgcm:v1:k:", AESGCM(bytes(32)))], "no match")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("etcd", marks=pytest.mark.etcd)])
+@pytest.fixture(params=["sqlite", pytest.param("etcd", marks=pytest.mark.etcd),
+                        "sqlite+aesgcm"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """A started store: a fresh SQLite file, or the session's etcd."""
-    if request.param == "sqlite":
-        url = f"sqlite://{tmp_path}/state.db"
-    else:
+    """A started store: a fresh SQLite file, or the session's etcd; and SQLite behind the
+    encryption-at-rest wrapper with every key encrypted (it must keep the contract)."""
+    if request.param == "etcd":
         url = request.getfixturevalue("etcd_url")
+    else:
+        url = f"sqlite://{tmp_path}/state.db"
     s = open_store(url)
+    if request.param == "sqlite+aesgcm":
+        s = TransformingStore(s, lambda key: EVERY_KEY)
     await s.start()
     try:
         yield s
