@@ -65,6 +65,13 @@ def _key_text(key: Any) -> str:
     return str(key)
 
 
+def _int_or_float(loader: Any, node: Any) -> int | float:
+    """An integer past 64 bits is a float, as go-yaml resolves it (and as orjson reads
+    such a JSON number)."""
+    value = loader.construct_yaml_int(node)
+    return value if -(1 << 63) <= value < (1 << 64) else float(value)
+
+
 def _binary_text(loader: Any, node: Any) -> str:
     return bytes(loader.construct_yaml_binary(node)).decode("utf-8", "replace")
 
@@ -72,6 +79,7 @@ def _binary_text(loader: Any, node: Any) -> str:
 _JsonYamlLoader.add_constructor("tag:yaml.org,2002:timestamp",
                                 lambda loader, node: loader.construct_scalar(node))
 _JsonYamlLoader.add_constructor("tag:yaml.org,2002:binary", _binary_text)
+_JsonYamlLoader.add_constructor("tag:yaml.org,2002:int", _int_or_float)
 _JsonYamlLoader.add_constructor(
     "tag:yaml.org,2002:set",
     lambda loader, node: {_key_text(k): None for k in loader.construct_mapping(node)})

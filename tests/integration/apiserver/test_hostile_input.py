@@ -321,3 +321,14 @@ def test_an_access_review_whose_metadata_is_not_an_object_is_refused(http: Http)
         body = {"apiVersion": "authorization.k8s.io/v1", "kind": kind, "metadata": "true"}
         response = http("POST", f"/apis/authorization.k8s.io/v1/{kind.lower()}s", body)
         assert 400 <= response.status_code < 500, response.text
+
+
+def test_a_yaml_integer_past_64_bits_is_a_float(http: Http) -> None:
+    """Found by fuzzing: `!!int 99999999999999999999` reached the encoder (500); go-yaml
+    reads it as a float, which the schema then refuses where an integer belongs."""
+    body = ("apiVersion: v1\nkind: Node\nmetadata:\n  name: big-int\n"
+            "spec: {podCIDRs: [], unschedulable: !!int 99999999999999999999}\n")
+    response = http("PATCH", "/api/v1/nodes/big-int", body,
+                    content_type="application/apply-patch+yaml", fieldManager="test")
+    assert 400 <= response.status_code < 500, response.text
+    assert_absent(http, "/api/v1/nodes/big-int")
