@@ -123,12 +123,20 @@ class AccessReviews:
         return _created(kind, obj, spec, status)
 
     async def _subject(self, request: web.Request) -> web.Response:
-        kind = "SubjectAccessReview"
+        return await self._plain_review(request, "SubjectAccessReview", about_self=False)
+
+    async def _self(self, request: web.Request) -> web.Response:
+        return await self._plain_review(request, "SelfSubjectAccessReview", about_self=True)
+
+    async def _plain_review(self, request: web.Request, kind: str, *,
+                            about_self: bool) -> web.Response:
+        """A (Self)SubjectAccessReview: about the spec's subject, or the requester."""
         obj, spec = await self._read(request, kind)
         errors = ErrorList()
-        _validate_spec(errors, spec, needs_subject=True)
+        _validate_spec(errors, spec, needs_subject=not about_self)
         _refuse(errors, kind, obj)
-        return self._answer(kind, obj, spec, _user_of_spec(spec))
+        user = request["user"] if about_self else _user_of_spec(spec)
+        return self._answer(kind, obj, spec, user)
 
     async def _local(self, request: web.Request) -> web.Response:
         kind = "LocalSubjectAccessReview"
@@ -150,14 +158,6 @@ class AccessReviews:
         _refuse(errors, kind, obj)
         obj.setdefault("metadata", {})["namespace"] = namespace
         return self._answer(kind, obj, spec, _user_of_spec(spec))
-
-    async def _self(self, request: web.Request) -> web.Response:
-        kind = "SelfSubjectAccessReview"
-        obj, spec = await self._read(request, kind)
-        errors = ErrorList()
-        _validate_spec(errors, spec, needs_subject=False)
-        _refuse(errors, kind, obj)
-        return self._answer(kind, obj, spec, request["user"])
 
     async def _rules(self, request: web.Request) -> web.Response:
         kind = "SelfSubjectRulesReview"
