@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 log = logging.getLogger("kybernetes.apiserver")
 
@@ -41,6 +42,26 @@ TLS_READ_BUFFER = 16 * 1024
 class ConnectionLimits:
     tls_handshake_timeout: float = 10.0  # Go's http.Transport default, client side
     read_header_timeout: float = 32.0  # kube-apiserver's ReadHeaderTimeout
+
+
+class _MalformedRequests(logging.Filter):
+    """aiohttp logs every malformed request (bad method, header, line) with a traceback
+    at ERROR: a client's mistake, answered 400, and a cheap way to flood the log. It
+    stays a one-line DEBUG record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, HttpProcessingError) or (error.code or 400) >= 500:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        record.msg, record.args, record.exc_info = f"malformed request: {error.message}", (), None
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+def quiet_malformed_requests() -> None:
+    logger = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, _MalformedRequests) for f in logger.filters):
+        logger.addFilter(_MalformedRequests())
 
 
 def shrink_tls_read_buffers() -> None:

@@ -40,6 +40,7 @@ from kybernetes.apiserver.connections import (
     ConnectionLimits,
     LimitedSite,
     MemoryTrimmer,
+    quiet_malformed_requests,
     shrink_tls_read_buffers,
 )
 from kybernetes.apiserver.crd.controller import CrdController
@@ -278,6 +279,7 @@ class ApiServer:
                         *TokenReviews(authenticator,
                                       account_tokens.authority.api_audiences).routes()])
         shrink_tls_read_buffers()
+        quiet_malformed_requests()
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0,
                                     handle_signals=False,
                                     keepalive_timeout=cfg.connections.read_header_timeout)

@@ -103,3 +103,16 @@ def test_a_normal_upload_and_a_long_watch_outlast_the_timeouts(limited: ApiServe
     event = json.loads(next(watch.iter_lines()))
     assert (event["type"], event["object"]["metadata"]["name"]) == ("ADDED", "late")
     watch.close()
+
+
+def test_malformed_requests_are_answered_400_without_a_logged_traceback(
+        limited: ApiServer) -> None:
+    """aiohttp would log each with a traceback at ERROR: a cheap way to flood the log."""
+    for request in (b"GET /healthz HTTP/1.1\r\nContent-Type: a/\x7f\r\n\r\n",
+                    b"GET /healthz HTTP/1.1\r\nNo colon here\r\n\r\n"):
+        with admin_socket(limited) as sock:
+            sock.sendall(request)
+            answer = wait_for(lambda s=sock: s.recv(65536), what="an answer")
+            assert b" 400 Bad Request" in answer, answer
+    log = (limited.data_dir / "logs" / "apiserver.log").read_text()
+    assert "Traceback" not in log and "level=error" not in log
