@@ -88,10 +88,6 @@ _YAML_ERROR = "error converting YAML to JSON: yaml: "
 MAX_ALIAS_NODES = 100_000
 _OPEN_EVENTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
 _CLOSE_EVENTS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
-_YAML_ERROR = "error converting YAML to JSON: yaml: "
-MAX_ALIAS_NODES = 100_000
-_OPEN_EVENTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
-_CLOSE_EVENTS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 
 
 def check_size(length: int) -> None:
