@@ -311,9 +311,9 @@ def _apply_retain_keys(original: dict[str, Any], patch: dict[str, Any]) -> None:
     if _RETAIN_KEYS not in patch:
         return
     keep = patch.pop(_RETAIN_KEYS)
-    if not isinstance(keep, list):
+    if not isinstance(keep, list) or not all(isinstance(k, str) for k in keep):
         raise PatchError("doesn't match retainKeys format: the value of $retainKeys "
-                         "must be a list")
+                         "must be a list of field names")
     wanted = set(keep)
     for key, value in patch.items():
         if value is None or key.startswith((_DELETE_PRIMITIVE, _SET_ORDER)):

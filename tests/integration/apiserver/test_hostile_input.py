@@ -332,3 +332,16 @@ def test_a_yaml_integer_past_64_bits_is_a_float(http: Http) -> None:
                     content_type="application/apply-patch+yaml", fieldManager="test")
     assert 400 <= response.status_code < 500, response.text
     assert_absent(http, "/api/v1/nodes/big-int")
+
+
+def test_retain_keys_must_name_fields(http: Http) -> None:
+    """Found by fuzzing: `$retainKeys: [[...]]` in a strategic merge patch was a 500."""
+    assert http("POST", CMS, {"apiVersion": "v1", "kind": "ConfigMap",
+                              "metadata": {"name": "retained"}, "data": {"a": "1"}}
+                   ).status_code == 201
+    before = http("GET", f"{CMS}/retained").json()
+    for keep in ([["data"]], [{"a": 1}], [1]):
+        response = http("PATCH", f"{CMS}/retained", {"data": {"$retainKeys": keep}},
+                        content_type="application/strategic-merge-patch+json")
+        assert 400 <= response.status_code < 500, response.text
+    assert http("GET", f"{CMS}/retained").json() == before
