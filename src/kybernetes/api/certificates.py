@@ -104,6 +104,21 @@ def validate_kubelet_client(csr: x509.CertificateSigningRequest, usages: Iterabl
         raise SignerError(f"usages did not match [{wanted}]")
 
 
+def is_kubelet_client(csr: x509.CertificateSigningRequest, usages: Iterable[str]) -> bool:
+    """IsKubeletClientCSR: a request the kubelet client signer would issue."""
+    try:
+        validate_kubelet_client(csr, usages)
+    except SignerError:
+        return False
+    return True
+
+
+def common_name(csr: x509.CertificateSigningRequest) -> str:
+    """The subject's first common name ('' when it has none), as Go's Subject.CommonName."""
+    names = _names(csr, NameOID.COMMON_NAME)
+    return names[0] if names else ""
+
+
 def validate_apiserver_client(usages: Iterable[str]) -> None:
     """validAPIServerClientUsages: client auth required, digital signature and key
     encipherment allowed, nothing else."""

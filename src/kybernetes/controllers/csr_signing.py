@@ -36,6 +36,7 @@ log = logging.getLogger("kybernetes.controllers.csr_signing")
 DEFAULT_MAX_LIFETIME = _dt.timedelta(days=365)  # --cluster-signing-duration 8760h
 _MIN_LIFETIME = _dt.timedelta(minutes=10)
 _BACKDATE = _dt.timedelta(minutes=5)
+_SHORT = _dt.timedelta(hours=8)
 
 # The signers issued here, and the rule each applies to a request.
 Rule = Callable[[x509.CertificateSigningRequest, list[str]], None]
@@ -78,7 +79,8 @@ class CertificateAuthority:
         """A PEM certificate for the request's subject, key and SANs, with `usages`."""
         usages = list(usages)
         now = _dt.datetime.now(_dt.UTC)
-        not_after = min(now + lifetime, self.cert.not_valid_after_utc)
+        not_before, not_after = validity(now, lifetime)
+        not_after = min(not_after, self.cert.not_valid_after_utc)
         flags = {arg: False for arg in set(_KEY_USAGE.values())}
         for usage in usages:
             if usage in _KEY_USAGE:
@@ -87,7 +89,7 @@ class CertificateAuthority:
                    .subject_name(csr.subject).issuer_name(self.cert.subject)
                    .public_key(csr.public_key())  # type: ignore[arg-type]
                    .serial_number(x509.random_serial_number())
-                   .not_valid_before(now - _BACKDATE).not_valid_after(not_after)
+                   .not_valid_before(not_before).not_valid_after(not_after)
                    .add_extension(x509.BasicConstraints(ca=False, path_length=None),
                                   critical=True)
                    .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
@@ -107,10 +109,26 @@ class CertificateAuthority:
 
 
 def lifetime(expiration_seconds: object, maximum: _dt.timedelta) -> _dt.timedelta:
-    """signer.duration: the requested duration within [10 minutes, maximum]."""
+    """signer.duration: the configured maximum, or the requested duration when shorter
+    (never under 10 minutes)."""
     if not isinstance(expiration_seconds, int) or isinstance(expiration_seconds, bool):
         return maximum
-    return max(_MIN_LIFETIME, min(maximum, _dt.timedelta(seconds=expiration_seconds)))
+    requested = _dt.timedelta(seconds=expiration_seconds)
+    if requested > maximum:
+        return maximum
+    return max(_MIN_LIFETIME, requested)
+
+
+def validity(now: _dt.datetime, ttl: _dt.timedelta) -> tuple[_dt.datetime, _dt.datetime]:
+    """(notBefore, notAfter) as PermissiveSigningPolicy: backdated 5 minutes for clock
+    skew; a short (< 8 h) certificate keeps its whole ttl from now, a longer one ends
+    ttl after notBefore. A ttl under 10 minutes (only a --cluster-signing-duration below
+    Kubernetes' own minimum gives one, as tests do) is backdated a tenth of itself, so
+    a kubelet's 70-90% rotation deadline still lies ahead of it."""
+    backdate = _BACKDATE if ttl >= _MIN_LIFETIME else ttl / 10
+    if ttl < _SHORT:
+        return now - backdate, now + ttl
+    return now - backdate, now + ttl - backdate
 
 
 def wants_signing(csr: Obj) -> bool:

@@ -84,6 +84,7 @@ def _root_ca_publisher(client: ApiClient, informers: InformerFactory,
 def _registry() -> dict[str, Factory]:
     # Imported here so that the module map stays readable and imports stay lazy.
     from kybernetes.controllers.clusterrole_aggregation import ClusterRoleAggregationController
+    from kybernetes.controllers.csr_approving import CsrApprovingController
     from kybernetes.controllers.deployment import DeploymentController
     from kybernetes.controllers.endpoints import EndpointsController
     from kybernetes.controllers.garbage_collector import GarbageCollector
@@ -113,6 +114,7 @@ def _registry() -> dict[str, Factory]:
             c, i, period=o.pod_gc_period, quarantine=o.pod_gc_quarantine),
         "serviceaccount": lambda c, i, o: ServiceAccountController(c, i),
         "csrsigning": _csr_signing,
+        "csrapproving": lambda c, i, o: CsrApprovingController(c, i),
         "root-ca-cert-publisher": _root_ca_publisher,
         "clusterrole-aggregation": lambda c, i, o: ClusterRoleAggregationController(c, i),
     }

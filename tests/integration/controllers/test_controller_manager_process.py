@@ -103,7 +103,7 @@ def test_unknown_controller_is_one_clear_line(shared_apiserver: ApiServer) -> No
     assert result.stderr.strip().splitlines() == [
         "kyb controller-manager: error: unknown controller 'bogus'; known: "
         "replicationcontroller, replicaset, deployment, endpoint, nodelifecycle, nodeipam, "
-        "namespace, garbagecollector, podgc, serviceaccount, csrsigning, "
+        "namespace, garbagecollector, podgc, serviceaccount, csrsigning, csrapproving, "
         "root-ca-cert-publisher, clusterrole-aggregation"]
 
 

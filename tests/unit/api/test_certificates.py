@@ -9,7 +9,7 @@ import pytest
 from kybernetes.api import certificates as certs
 from kybernetes.api.csr_validation import validate_csr, validate_signer_name
 from kybernetes.api.field_errors import ErrorList
-from kybernetes.controllers.csr_signing import lifetime, wants_signing
+from kybernetes.controllers.csr_signing import lifetime, validity, wants_signing
 from tests.support.certs import csr_object, csr_pem, new_key
 
 KEY = new_key()
@@ -102,3 +102,14 @@ def test_lifetime_and_what_gets_signed() -> None:
                                               "signerName": certs.LEGACY_UNKNOWN}})
     obj["status"]["certificate"] = "eA=="
     assert not wants_signing(obj)
+
+
+def test_a_short_signing_duration_wins_and_is_backdated_less() -> None:
+    short = _dt.timedelta(seconds=20)
+    assert lifetime(3600, short) == short  # kube's duration(): over the maximum → maximum
+    now = _dt.datetime(2026, 1, 1, tzinfo=_dt.UTC)
+    assert validity(now, short) == (now - _dt.timedelta(seconds=2), now + short)
+    hour, day = _dt.timedelta(hours=1), _dt.timedelta(days=1)
+    five = _dt.timedelta(minutes=5)
+    assert validity(now, hour) == (now - five, now + hour)  # short (< 8 h): the whole ttl
+    assert validity(now, day) == (now - five, now + day - five)  # else ttl from notBefore

@@ -15,6 +15,13 @@ account per controller. So each `system:controller:<name>` ClusterRoleBinding
 names that user beside the controller's kube-system service account: the
 controller manager holds exactly the union of the controller roles, no more.
 
+One addition, as kubeadm makes it at `kubeadm init`: the ClusterRoleBinding
+`kubeadm:node-autoapprove-certificate-rotation` grants the group `system:nodes`
+`certificatesigningrequests/selfnodeclient`, so the csrapproving controller
+approves a kubelet's request to renew its own client certificate (kubelet
+certificate rotation). Kubernetes' own bootstrap policy leaves that to the installer;
+every kybernetes cluster is installed the one way, so it is here.
+
 Rules are built as Kubernetes' PolicyRuleBuilder builds them (each list sorted).
 Functions return fresh objects on every call: callers may change them.
 """
@@ -590,6 +597,9 @@ def cluster_role_bindings() -> list[Obj]:
         cluster_binding("system:node"),
         cluster_binding("system:service-account-issuer-discovery",
                         group("system:serviceaccounts")),
+        cluster_binding("system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+                        group("system:nodes"),
+                        name="kubeadm:node-autoapprove-certificate-rotation"),
         *controller_role_bindings(),
     ]
 
