@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kybernetes import log
+from kybernetes.cli.controller_manager import parse_duration
 from kybernetes.cli.errors import CliError
 
 HELP = "run a node agent: register the node and run the pods bound to it"
@@ -45,7 +46,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how often each pod is re-checked without a cause (default 10)")
     parser.add_argument("--teardown-on-exit", action="store_true",
                         help="stop every pod and remove the node network on exit")
+    parser.add_argument("--authentication-token-webhook", default="true",
+                        choices=("true", "false"),
+                        help="check bearer tokens with a TokenReview (default true)")
+    parser.add_argument("--authentication-token-webhook-cache-ttl", type=parse_duration,
+                        default=120.0, help="how long token reviews are kept (default 2m)")
+    parser.add_argument("--authorization-mode", default="Webhook",
+                        choices=("Webhook", "AlwaysAllow"),
+                        help="Webhook: a SubjectAccessReview per request (default)")
+    parser.add_argument("--authorization-webhook-cache-authorized-ttl", type=parse_duration,
+                        default=300.0, help="how long a yes is kept (default 5m)")
+    parser.add_argument("--authorization-webhook-cache-unauthorized-ttl",
+                        type=parse_duration, default=30.0,
+                        help="how long a no is kept (default 30s)")
     parser.add_argument("-v", "--verbose", action="count", default=0)
+
+
+def auth_settings(args: argparse.Namespace) -> Any:
+    """The kubelet API's authentication and authorization settings."""
+    from kybernetes.kubelet.auth import AuthSettings
+
+    return AuthSettings(
+        token_webhook=args.authentication_token_webhook == "true",
+        token_cache_ttl=args.authentication_token_webhook_cache_ttl,
+        authorization_mode=args.authorization_mode,
+        authorized_ttl=args.authorization_webhook_cache_authorized_ttl,
+        unauthorized_ttl=args.authorization_webhook_cache_unauthorized_ttl)
 
 
 def parse_taints(text: str) -> tuple[dict[str, str], ...]:
@@ -94,6 +120,7 @@ def build_config(args: argparse.Namespace) -> Any:
 async def _main(args: argparse.Namespace) -> int:
     from kybernetes.client import ApiClient
     from kybernetes.kubelet.agent import Kubelet
+    from kybernetes.kubelet.auth import KubeletAuth
     from kybernetes.kubelet.runtime import make_runtime
     from kybernetes.kubelet.server import KubeletServer
 
@@ -105,7 +132,8 @@ async def _main(args: argparse.Namespace) -> int:
         raise CliError(f"--kubeconfig: {e}") from None
     runtime = make_runtime(config)
     kubelet = Kubelet(client, config, runtime)
-    server = KubeletServer(kubelet, kubeconfig=args.kubeconfig)
+    server = KubeletServer(kubelet, kubeconfig=args.kubeconfig,
+                           auth=KubeletAuth(client, config.node_name, auth_settings(args)))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     # `ip`, container starts and exec probes fork in worker threads: allow many at once

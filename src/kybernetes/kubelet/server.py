@@ -4,8 +4,8 @@ The paths are the Kubernetes kubelet's, because the API server proxies
 `pods/log` to `/containerLogs/<ns>/<pod>/<container>` and `pods/exec` to
 `/exec/<ns>/<pod>/<container>` on the node's InternalIP and
 status.daemonEndpoints.kubeletEndpoint.Port. Everything but /healthz needs a
-client certificate from the cluster CA (the API server's
-kube-apiserver-kubelet-client cert).
+client certificate from the cluster CA or a bearer token, and the API server's
+yes to a SubjectAccessReview on nodes/<subresource> (:mod:`.auth`).
 
 Exec speaks the WebSocket channel protocol (`v5.channel.k8s.io`, and
 `v4.channel.k8s.io` for older clients): every binary message starts with a
@@ -18,12 +18,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from aiohttp import WSMsgType, web
 
 from kybernetes.client import load_kubeconfig
+from kybernetes.kubelet.auth import (
+    Caller,
+    Unavailable,
+    caller_from_cert,
+    forbidden_message,
+    request_attributes,
+)
 from kybernetes.kubelet.logs import LogOptions, read_log
 from kybernetes.kubelet.runtime.base import ContainerInfo, RuntimeError_
 from kybernetes.kubelet.tls import serving_context
@@ -54,12 +61,23 @@ def exit_status(code: int, command: list[str]) -> dict[str, Any]:
             "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
 
 
-class KubeletServer:
-    """aiohttp app on --address:--port with TLS."""
+class RequestAuth(Protocol):
+    """Token authentication and authorization (:class:`.auth.KubeletAuth`)."""
 
-    def __init__(self, kubelet: Kubelet, *, kubeconfig: str | None = None) -> None:
+    async def authenticate_token(self, token: str) -> Caller | None: ...
+
+    async def authorize(self, caller: Caller, verb: str, subresource: str) -> bool: ...
+
+
+class KubeletServer:
+    """aiohttp app on --address:--port with TLS. Without `auth` any client certificate
+    from the cluster CA may do anything (no kubeconfig: no CA, nothing is checked)."""
+
+    def __init__(self, kubelet: Kubelet, *, kubeconfig: str | None = None,
+                 auth: RequestAuth | None = None) -> None:
         self.kubelet = kubelet
         self.kubeconfig = kubeconfig
+        self.auth = auth
         self._runner: web.AppRunner | None = None
         self._streams: set[asyncio.Task[Any]] = set()
 
@@ -92,10 +110,45 @@ class KubeletServer:
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path != "/healthz" and self._require_cert:
-            if not request.transport or not request.transport.get_extra_info("peercert"):
-                return web.Response(status=401, text="Unauthorized")
+        if request.path == "/healthz" or not self._require_cert:
+            return await handler(request)
+        try:
+            caller = await self._authenticate(request)
+        except Unavailable:
+            caller = None
+        if caller is None:
+            return web.Response(status=401, text="Unauthorized")
+        if self.auth is not None:
+            refused = await self._authorize(caller, request)
+            if refused is not None:
+                return refused
         return await handler(request)
+
+    async def _authenticate(self, request: web.Request) -> Caller | None:
+        transport = request.transport
+        caller = caller_from_cert(transport.get_extra_info("peercert") if transport else None)
+        if caller is not None or self.auth is None:
+            return caller
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return await self.auth.authenticate_token(token.strip())
+
+    async def _authorize(self, caller: Caller, request: web.Request) -> web.Response | None:
+        """None when allowed; else kube's 403 (or 500 when the API server cannot say)."""
+        assert self.auth is not None
+        verb, subresources = request_attributes(request.method, request.path)
+        for subresource in subresources:
+            try:
+                if await self.auth.authorize(caller, verb, subresource):
+                    return None
+            except Unavailable:
+                return web.Response(status=500, text=(
+                    f"Authorization error (user={caller.name}, verb={verb}, "
+                    f"resource=nodes, subresource={subresource})"))
+        log.debug("forbidden", extra={"user": caller.name, "verb": verb,
+                                      "subresources": list(subresources)})
+        return web.Response(status=403, text=forbidden_message(caller, verb, subresources))
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
