@@ -70,7 +70,9 @@ def _builder(subject: x509.Name, issuer: x509.Name, public_key: object,
             .subject_name(subject).issuer_name(issuer)
             .public_key(public_key)  # type: ignore[arg-type]
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _DAY).not_valid_after(now + lifetime))
+            # backdated for clock skew, but by at most a tenth of a short lifetime, so a
+            # kubelet's rotation deadline (70-90% of the way through) still lies ahead
+            .not_valid_before(now - min(_DAY, lifetime / 10)).not_valid_after(now + lifetime))
 
 
 def ensure_ca(data_dir: str | Path) -> tuple[bytes, bytes]:

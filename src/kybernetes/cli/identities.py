@@ -10,6 +10,7 @@ always match the current CA and the server address nodes reach.
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,11 +42,16 @@ def identities_dir(cdir: ClusterDir) -> Path:
 
 
 def component_kubeconfig(cdir: ClusterDir, server: str, component: str,
-                         identity: Identity) -> Path:
+                         identity: Identity, *, lifetime: _dt.timedelta | None = None) -> Path:
     """`<data dir>/identities/<component>.kubeconfig`: `identity`'s certificate for
-    `server` (mode 0600, replaced whole)."""
+    `server` (mode 0600, replaced whole), valid for `lifetime` (default ten years;
+    kubelets renew theirs before it ends, see kubelet/client_cert.py)."""
     path = identities_dir(cdir) / f"{component}.kubeconfig"
-    cert, key = pki.issue_client_cert(cdir.root, identity.user, identity.groups)
+    if lifetime is None:
+        cert, key = pki.issue_client_cert(cdir.root, identity.user, identity.groups)
+    else:
+        cert, key = pki.issue_client_cert(cdir.root, identity.user, identity.groups,
+                                          lifetime=lifetime)
     ca = (pki.pki_dir(cdir.root) / "ca.crt").read_bytes()
     path.unlink(missing_ok=True)  # one user per file, not merged into an old one
     return write_kubeconfig(path, server=server, ca_pem=ca, cert_pem=cert, key_pem=key,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +17,7 @@ from kybernetes.cli.errors import CliError
 
 HELP = "run a node agent: register the node and run the pods bound to it"
 RUNTIMES = ("process", "docker", "fake")
+_log = logging.getLogger("kybernetes.cli.kubelet")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how often each pod is re-checked without a cause (default 10)")
     parser.add_argument("--teardown-on-exit", action="store_true",
                         help="stop every pod and remove the node network on exit")
+    parser.add_argument("--rotate-certificates", action="store_true",
+                        help="renew the client certificate through a CertificateSigningRequest "
+                        "before it expires")
+    parser.add_argument("--cert-dir", help="where rotated client certificates are kept "
+                        "(default <root-dir>/pki)")
     parser.add_argument("--authentication-token-webhook", default="true",
                         choices=("true", "false"),
                         help="check bearer tokens with a TokenReview (default true)")
@@ -114,7 +121,40 @@ def build_config(args: argparse.Namespace) -> Any:
         labels=parse_labels(args.node_labels), lease_seconds=args.lease_seconds,
         status_seconds=args.status_seconds, backoff_base=args.backoff_base,
         backoff_max=args.backoff_max, sync_seconds=args.sync_seconds,
-        fail_pods_matching=args.fail_pods_matching, teardown_on_exit=args.teardown_on_exit)
+        fail_pods_matching=args.fail_pods_matching, teardown_on_exit=args.teardown_on_exit,
+        rotate_certificates=args.rotate_certificates,
+        cert_dir=Path(args.cert_dir).resolve() if args.cert_dir else None)
+
+
+def client_cert_manager(kubeconfig: str, config: Any, client: Any) -> Any:
+    """The rotation of the kubeconfig's client certificate (None when it is off or the
+    kubeconfig has none); the client is switched to a newer stored certificate now."""
+    from kybernetes.client.kubeconfig import load_kubeconfig
+    from kybernetes.kubelet.cert_store import CertStore, ClientCert
+    from kybernetes.kubelet.client_cert import ClientCertManager, initial_cert
+
+    if not config.rotate_certificates:
+        return None
+    loaded = load_kubeconfig(kubeconfig)
+    configured = None
+    if loaded.cert_pem and loaded.key_pem:
+        try:
+            configured = ClientCert.load(loaded.cert_pem, loaded.key_pem)
+        except ValueError as e:
+            raise CliError(f"--kubeconfig: client certificate: {e}") from None
+    store = CertStore(config.certificate_dir)
+    current = initial_cert(store, configured)
+    if current is None:
+        _log.warning("--rotate-certificates: the kubeconfig has no client certificate; "
+                     "not rotating")
+        return None
+    if current is not configured:
+        client.use_client_certificate(current.cert_pem, current.key_pem)
+
+    def switch(pair: ClientCert) -> None:
+        client.use_client_certificate(pair.cert_pem, pair.key_pem)
+
+    return ClientCertManager(client, config.node_name, store, current, switch)
 
 
 async def _main(args: argparse.Namespace) -> int:
@@ -123,11 +163,13 @@ async def _main(args: argparse.Namespace) -> int:
     from kybernetes.kubelet.auth import KubeletAuth
     from kybernetes.kubelet.runtime import make_runtime
     from kybernetes.kubelet.server import KubeletServer
+    from kybernetes.tasks import cancel_and_wait, spawn
 
     config = build_config(args)
     config.root_dir.mkdir(parents=True, exist_ok=True)
     try:
         client = ApiClient.from_kubeconfig(args.kubeconfig, user_agent="kyb-kubelet")
+        rotation = client_cert_manager(args.kubeconfig, config, client)
     except (OSError, ValueError) as e:
         raise CliError(f"--kubeconfig: {e}") from None
     runtime = make_runtime(config)
@@ -140,11 +182,13 @@ async def _main(args: argparse.Namespace) -> int:
     loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="kubelet"))
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    rotating = spawn(rotation.run(), name="client-cert-rotation") if rotation else None
     try:
         await server.start()
         await kubelet.start()
         await stop.wait()
     finally:
+        await cancel_and_wait(rotating)
         await server.aclose()
         await kubelet.aclose(teardown=config.teardown_on_exit)
         await client.aclose()

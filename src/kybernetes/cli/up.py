@@ -18,11 +18,13 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from kybernetes.apiserver import pki
 from kybernetes.cli import cluster_dir, identities, readiness
+from kybernetes.cli.controller_manager import parse_duration
 from kybernetes.cli.errors import CliError
 from kybernetes.cli.node_network import NodeNetwork, is_root
 from kybernetes.cli.supervisor import Component, Supervisor
@@ -44,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="return once the cluster is ready; stop it with `kyb down`")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds to wait for the cluster to be ready (default 120)")
+    parser.add_argument("--kubelet-cert-ttl", type=parse_duration, default=None,
+                        metavar="DURATION",
+                        help="lifetime of the kubelets' first client certificates (e.g. 30s, "
+                        "1h; default 10 years); they rotate at 70-90%% of it")
     for name in COMPONENT_ARG_FLAGS:
         parser.add_argument(f"--{name}-arg", action="append", default=[], metavar="FLAG",
                             dest=f"{name.replace('-', '_')}_args",
@@ -54,6 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.nodes < 1:
         raise CliError("--nodes must be at least 1")
+    if args.kubelet_cert_ttl is not None and args.kubelet_cert_ttl <= 0:
+        raise CliError("--kubelet-cert-ttl must be longer than 0s")
     cdir = cluster_dir.resolve(args.data_dir)
     cdir.prepare()
     if not args.supervise and cdir.supervisor_pid():
@@ -213,10 +221,12 @@ class ClusterRun:
             port = "10250" if node.netns else str(10250 + node.index)
             await self._start(f"kubelet-{node.name}", [
                 *prefix, *_kyb(), "kubelet", "--kubeconfig",
-                str(self._kubeconfig(f"kubelet-{node.name}", identities.kubelet(node.name))),
+                str(self._kubeconfig(f"kubelet-{node.name}", identities.kubelet(node.name),
+                                     lifetime=self._kubelet_cert_ttl)),
                 "--node-name", node.name, "--runtime", self.runtime, "--root-dir", str(root),
                 "--pod-cidr", node.pod_cidr, "--node-ip", node.ip, "--address", node.ip,
-                "--port", port, "--teardown-on-exit", *self.args.kubelet_args])
+                "--port", port, "--teardown-on-exit", "--rotate-certificates",
+                *self.args.kubelet_args])
             await self._start(f"proxy-{node.name}", [
                 *prefix, *_kyb(), "proxy", "--kubeconfig",
                 str(self._kubeconfig(f"proxy-{node.name}", identities.PROXY)),
@@ -225,9 +235,16 @@ class ClusterRun:
         names = [n.name for n in self.network.nodes]
         await self._until(readiness.nodes_ready(client, names), "every node to be Ready")
 
-    def _kubeconfig(self, component: str, identity: identities.Identity) -> Path:
+    def _kubeconfig(self, component: str, identity: identities.Identity, *,
+                    lifetime: timedelta | None = None) -> Path:
         """The component's own least-privilege credentials (never the admin's)."""
-        return identities.component_kubeconfig(self.cdir, self.server, component, identity)
+        return identities.component_kubeconfig(self.cdir, self.server, component, identity,
+                                               lifetime=lifetime)
+
+    @property
+    def _kubelet_cert_ttl(self) -> timedelta | None:
+        ttl = self.args.kubelet_cert_ttl
+        return None if ttl is None else timedelta(seconds=ttl)
 
     def _apiserver_argv(self) -> list[str]:
         argv = [*_kyb(), "apiserver", "--data-dir", str(self.cdir.root),

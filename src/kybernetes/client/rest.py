@@ -18,13 +18,21 @@ limit. An ``ERROR`` event raises the ``ApiError`` in its Status (``410 Gone`` fo
 a compacted resourceVersion); the end of the stream ends the iteration. Leaving
 the iteration for any reason (end, error, break inside ``async with``, or
 ``aclose()``) releases the connection.
+
+A client made from a kubeconfig can change the client certificate it presents
+(:meth:`ApiClient.use_client_certificate`, for the kubelet's certificate rotation):
+new requests go through a new pool with the new certificate, and the old pool is
+closed after a grace period, so short requests in flight finish and long watches
+are cut and re-established by their informers under the new identity.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl as ssl_module
+import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +154,11 @@ class ApiClient:
         self._timeout = timeout
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
+        self._config: KubeConfig | None = None
+        self._retired: set[aiohttp.ClientSession] = set()
+        # open watch streams per pool, ended when their pool is retired
+        self._streams: dict[aiohttp.ClientSession, weakref.WeakSet[aiohttp.ClientResponse]] = {}
+        self._retiring: set[asyncio.Task[None]] = set()
 
     @classmethod
     def from_kubeconfig(cls, path: str | Path | None = None, *, context: str | None = None,
@@ -156,8 +169,38 @@ class ApiClient:
     @classmethod
     def from_config(cls, config: KubeConfig, **kwargs: Any) -> ApiClient:
         ssl = config.ssl_context()
-        return cls(config.server, ssl=ssl if ssl is not None else None, token=config.token,
-                   tls_server_name=config.tls_server_name, **kwargs)
+        client = cls(config.server, ssl=ssl if ssl is not None else None, token=config.token,
+                     tls_server_name=config.tls_server_name, **kwargs)
+        client._config = config
+        return client
+
+    def use_client_certificate(self, cert_pem: bytes, key_pem: bytes, *,
+                               grace: float = 5.0) -> None:
+        """Present this certificate and key from now on; the old connections are closed
+        after `grace` seconds. KubeconfigError when they do not load; ValueError when the
+        client was not made from a kubeconfig."""
+        if self._config is None:
+            raise ValueError("only a client made from a kubeconfig can change its certificate")
+        config = replace(self._config, cert_pem=cert_pem, key_pem=key_pem)
+        self._ssl = config.ssl_context()
+        self._config = config
+        old, self._session = self._session, None
+        if old is not None and not old.closed:
+            self._retired.add(old)
+            task = asyncio.get_running_loop().create_task(self._retire(old, grace),
+                                                          name="api-client-retire-pool")
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+
+    async def _retire(self, session: aiohttp.ClientSession, grace: float) -> None:
+        await asyncio.sleep(grace)
+        self._retired.discard(session)
+        for response in list(self._streams.pop(session, ())):
+            # closing the pool alone leaves a watch's reader waiting forever: end it, and
+            # its informer opens a new one through the new pool
+            response.content.set_exception(
+                aiohttp.ClientConnectionError("the client certificate changed"))
+        await session.close()
 
     def _session_now(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -170,6 +213,12 @@ class ApiClient:
         return self._session
 
     async def aclose(self) -> None:
+        for task in list(self._retiring):
+            task.cancel()
+        for old in list(self._retired):
+            await old.close()
+        self._retired.clear()
+        self._streams.clear()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -194,13 +243,16 @@ class ApiClient:
         timeout = aiohttp.ClientTimeout(
             total=None if streaming else self._timeout, sock_connect=10,
             sock_read=None if streaming else self._timeout)
+        session = self._session_now()
         try:
-            response = await self._session_now().request(
+            response = await session.request(
                 method, self.url + path, params=params, data=data, headers=headers,
                 timeout=timeout, server_hostname=self._server_hostname)
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
             raise errors.ServiceUnavailable(
                 f"cannot reach the API server at {self.url}: {e or type(e).__name__}") from e
+        if streaming and self._config is not None:  # only these clients change pools
+            self._streams.setdefault(session, weakref.WeakSet()).add(response)
         if response.status >= 400:
             try:
                 raw = await response.read()

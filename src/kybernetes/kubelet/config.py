@@ -38,6 +38,14 @@ class KubeletConfig:
     fail_pods_matching: str | None = None
     teardown_on_exit: bool = False
     serve: bool = True
+    # --rotate-certificates: renew the client certificate (client_cert.py), kept in
+    # cert_dir (--cert-dir, by default <root_dir>/pki)
+    rotate_certificates: bool = False
+    cert_dir: Path | None = None
+
+    @property
+    def certificate_dir(self) -> Path:
+        return self.cert_dir or self.root_dir / "pki"
 
 
 def _utc(ts: float | None) -> datetime | None:

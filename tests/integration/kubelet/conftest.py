@@ -61,8 +61,9 @@ class KubeletProcess:
     """One kubelet, started and stopped by the test."""
 
     def __init__(self, server: ApiServer, root: Path, *, name: str, runtime: str,
-                 args: tuple[str, ...] = ()) -> None:
+                 args: tuple[str, ...] = (), kubeconfig: Path | None = None) -> None:
         self.server = server
+        self.kubeconfig = kubeconfig or server.kubeconfig  # the admin's unless given
         self.root = root
         self.name = name
         self.runtime = runtime
@@ -72,7 +73,7 @@ class KubeletProcess:
 
     def start(self) -> KubeletProcess:
         self.proc = Proc.kyb(
-            "kubelet", "--kubeconfig", str(self.server.kubeconfig), "--node-name", self.name,
+            "kubelet", "--kubeconfig", str(self.kubeconfig), "--node-name", self.name,
             "--runtime", self.runtime, "--root-dir", str(self.root), "--port", str(self.port),
             "--address", "127.0.0.1", "--node-ip", "127.0.0.1", "--lease-seconds", "1",
             "--backoff-base", "1", "--backoff-max", "8", "--sync-seconds", "1",
