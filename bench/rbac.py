@@ -44,6 +44,7 @@ from kybernetes.apiserver import pki  # noqa: E402
 NS = "bench"
 USER = "bench-user"
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
+NAMES = itertools.count()  # pod names, unique across rounds
 
 
 def user_ssl(server: ApiServer, directory: Path) -> ssl.SSLContext:
@@ -101,13 +102,12 @@ async def populate(http: aiohttp.ClientSession) -> None:
 
 async def creates_per_s(url: str, ctx: ssl.SSLContext, *, workers: int,
                         seconds: float) -> float:
-    names = itertools.count()
     connector = aiohttp.TCPConnector(limit=workers, ssl=ctx)
     async with aiohttp.ClientSession(url, connector=connector,
                                      headers={"Content-Type": "application/json"}) as http:
         async def create(_: int) -> None:
             async with http.post(f"/api/v1/namespaces/{NS}/pods",
-                                 data=orjson.dumps(pod(f"p{os.getpid()}-{next(names)}"))) as r:
+                                 data=orjson.dumps(pod(f"p{next(NAMES)}"))) as r:
                 body = await r.read()
                 assert r.status == 201, body
         steps: list[Step] = [create for _ in range(workers)]

@@ -23,8 +23,9 @@ from kybernetes import storage
 from kybernetes.apiserver import audit, bootstrap, pki, self_subject_review
 from kybernetes.apiserver.app import build_app
 from kybernetes.apiserver.authn import Authenticator, load_token_file
+from kybernetes.apiserver.authz.access_review import AccessReviews
 from kybernetes.apiserver.authz.guard import RequestGuard
-from kybernetes.apiserver.authz.modes import DEFAULT_MODES, build_chain
+from kybernetes.apiserver.authz.modes import DEFAULT_MODES, build_chain, build_rule_lister
 from kybernetes.apiserver.authz.node.authorizer import NodeAuthorizer, node_role_rules
 from kybernetes.apiserver.authz.node.graph import NodeGraph
 from kybernetes.apiserver.authz.node.restriction import NodeRestriction
@@ -209,6 +210,8 @@ class ApiServer:
             "RBAC": lambda: RbacAuthorizer(self.rbac),
             "Node": lambda: NodeAuthorizer(NodeGraph(self.cache), node_role_rules(
                 bootstrap_policy.cluster_roles()))})
+        self.rule_lister = build_rule_lister(config.authorization_modes,
+                                             {"RBAC": self.rbac.listed})
         # Always on: it narrows only what users who are nodes may write.
         self.node_restriction = NodeRestriction(
             lambda resource, namespace, name: self.cache.cached(self.kinds.of(resource),
@@ -277,7 +280,8 @@ class ApiServer:
                         body_read_timeout=cfg.body_read_timeout)
         app.add_routes([*account_tokens.routes(), *self_subject_review.routes(),
                         *TokenReviews(authenticator,
-                                      account_tokens.authority.api_audiences).routes()])
+                                      account_tokens.authority.api_audiences).routes(),
+                        *AccessReviews(self.authorizer, self.rule_lister).routes()])
         shrink_tls_read_buffers()
         quiet_malformed_requests()
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0,
