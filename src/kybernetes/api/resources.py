@@ -76,6 +76,7 @@ SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount", True,
                             ("token",))
 BINDINGS = Resource("", "v1", "bindings", "Binding", True, verbs=("create",))
 LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease", True)
+JOBS = Resource("batch", "v1", "jobs", "Job", True, (), ("status",), categories=("all",))
 CUSTOM_RESOURCE_DEFINITIONS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions",
                                        "CustomResourceDefinition", False, ("crd", "crds"),
                                        ("status",), categories=("api-extensions",))
@@ -129,12 +130,14 @@ ALL: tuple[Resource, ...] = (
     SELF_SUBJECT_ACCESS_REVIEWS, SELF_SUBJECT_RULES_REVIEWS, SUBJECT_ACCESS_REVIEWS,
     LOCAL_SUBJECT_ACCESS_REVIEWS,
     ROLES, ROLE_BINDINGS, CLUSTER_ROLES, CLUSTER_ROLE_BINDINGS,
+    JOBS,
 )
 
 # Group versions in the order discovery lists them.
 GROUP_VERSIONS: tuple[tuple[str, str], ...] = (("", "v1"), ("apps", "v1"),
                                                ("authentication.k8s.io", "v1"),
                                                ("authorization.k8s.io", "v1"),
+                                               ("batch", "v1"),
                                                ("certificates.k8s.io", "v1"),
                                                ("rbac.authorization.k8s.io", "v1"),
                                                ("coordination.k8s.io", "v1"),

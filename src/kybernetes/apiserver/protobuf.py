@@ -148,6 +148,16 @@ SCHEMA: dict[str, dict[int, tuple[str, str]]] = {
     "ReplicaSet": {1: ("metadata", M), 2: ("spec", "ReplicaSetSpec"), 3: ("status", "-")},
     "ReplicaSetSpec": {1: ("replicas", "int"), 2: ("selector", "LabelSelector"),
                        3: ("template", "PodTemplateSpec"), 4: ("minReadySeconds", "int")},
+    # batch/v1 (kubectl create job); podFailurePolicy and successPolicy are not sent by it.
+    "Job": {1: ("metadata", M), 2: ("spec", "JobSpec"), 3: ("status", "-")},
+    "JobSpec": {1: ("parallelism", "int"), 2: ("completions", "int"),
+                3: ("activeDeadlineSeconds", "int"), 4: ("selector", "LabelSelector"),
+                5: ("manualSelector", "bool"), 6: ("template", "PodTemplateSpec"),
+                7: ("backoffLimit", "int"), 8: ("ttlSecondsAfterFinished", "int"),
+                9: ("completionMode", "string"), 10: ("suspend", "bool"),
+                11: ("podFailurePolicy", "-"), 12: ("backoffLimitPerIndex", "int"),
+                13: ("maxFailedIndexes", "int"), 14: ("podReplacementPolicy", "string"),
+                15: ("managedBy", "string"), 16: ("successPolicy", "-")},
     "ReplicationController": {1: ("metadata", M), 2: ("spec", "RCSpec"), 3: ("status", "-")},
     "RCSpec": {1: ("replicas", "int"), 2: ("selector", "map:string"),
                3: ("template", "PodTemplateSpec"), 4: ("minReadySeconds", "int")},
@@ -203,7 +213,9 @@ KEEP_ZERO = {"replicas", "terminationGracePeriodSeconds", "activeDeadlineSeconds
              "revisionHistoryLimit", "progressDeadlineSeconds", "gracePeriodSeconds",
              "deletionGracePeriodSeconds", "enableServiceLinks", "automountServiceAccountToken",
              "immutable", "allocateLoadBalancerNodePorts", "controller", "blockOwnerDeletion",
-             "orphanDependents", "expirationSeconds"}
+             "orphanDependents", "expirationSeconds", "parallelism", "completions",
+             "backoffLimit", "ttlSecondsAfterFinished", "suspend", "manualSelector",
+             "backoffLimitPerIndex", "maxFailedIndexes"}
 # Top-level messages a client may send: the kinds above with an object's metadata, and
 # the request bodies of subresources and deletes.
 _REQUEST_BODIES = {"DeleteOptions", "Eviction", "Binding", "Scale"}

@@ -15,7 +15,8 @@ def test_legacy_documents():
     assert discovery.api_versions(KINDS, "1.2.3.4:6443")["versions"] == ["v1"]
     groups = discovery.api_group_list(KINDS)["groups"]
     assert [g["name"] for g in groups] == ["apps", "authentication.k8s.io",
-                                          "authorization.k8s.io", "certificates.k8s.io",
+                                          "authorization.k8s.io", "batch",
+                                          "certificates.k8s.io",
                                           "rbac.authorization.k8s.io", "coordination.k8s.io",
                                           "apiextensions.k8s.io",
                                           "admissionregistration.k8s.io"]

@@ -64,8 +64,8 @@ def test_secret_bytes_become_base64() -> None:
 def test_unknown_non_empty_field_is_415_and_garbage_is_400() -> None:
     with pytest.raises(UnsupportedMediaType, match="field 99 of ConfigMap"):
         decode(envelope("v1", "ConfigMap", field(99, "x")))
-    with pytest.raises(UnsupportedMediaType, match="kind Job"):
-        decode(envelope("batch/v1", "Job", b""))
+    with pytest.raises(UnsupportedMediaType, match="kind HorizontalPodAutoscaler"):
+        decode(envelope("autoscaling/v2", "HorizontalPodAutoscaler", b""))
     with pytest.raises(BadRequest):
         decode(b"not protobuf")
     with pytest.raises(BadRequest):
