@@ -77,6 +77,8 @@ SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount", True,
 BINDINGS = Resource("", "v1", "bindings", "Binding", True, verbs=("create",))
 LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease", True)
 JOBS = Resource("batch", "v1", "jobs", "Job", True, (), ("status",), categories=("all",))
+CRONJOBS = Resource("batch", "v1", "cronjobs", "CronJob", True, ("cj",), ("status",),
+                    categories=("all",))
 CUSTOM_RESOURCE_DEFINITIONS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions",
                                        "CustomResourceDefinition", False, ("crd", "crds"),
                                        ("status",), categories=("api-extensions",))
@@ -130,7 +132,7 @@ ALL: tuple[Resource, ...] = (
     SELF_SUBJECT_ACCESS_REVIEWS, SELF_SUBJECT_RULES_REVIEWS, SUBJECT_ACCESS_REVIEWS,
     LOCAL_SUBJECT_ACCESS_REVIEWS,
     ROLES, ROLE_BINDINGS, CLUSTER_ROLES, CLUSTER_ROLE_BINDINGS,
-    JOBS,
+    JOBS, CRONJOBS,
 )
 
 # Group versions in the order discovery lists them.

@@ -158,6 +158,14 @@ SCHEMA: dict[str, dict[int, tuple[str, str]]] = {
                 11: ("podFailurePolicy", "-"), 12: ("backoffLimitPerIndex", "int"),
                 13: ("maxFailedIndexes", "int"), 14: ("podReplacementPolicy", "string"),
                 15: ("managedBy", "string"), 16: ("successPolicy", "-")},
+    # batch/v1 (kubectl create cronjob)
+    "CronJob": {1: ("metadata", M), 2: ("spec", "CronJobSpec"), 3: ("status", "-")},
+    "CronJobSpec": {1: ("schedule", "string"), 8: ("timeZone", "string"),
+                    2: ("startingDeadlineSeconds", "int"), 3: ("concurrencyPolicy", "string"),
+                    4: ("suspend", "bool"), 5: ("jobTemplate", "JobTemplateSpec"),
+                    6: ("successfulJobsHistoryLimit", "int"),
+                    7: ("failedJobsHistoryLimit", "int")},
+    "JobTemplateSpec": {1: ("metadata", M), 2: ("spec", "JobSpec")},
     "ReplicationController": {1: ("metadata", M), 2: ("spec", "RCSpec"), 3: ("status", "-")},
     "RCSpec": {1: ("replicas", "int"), 2: ("selector", "map:string"),
                3: ("template", "PodTemplateSpec"), 4: ("minReadySeconds", "int")},
@@ -215,7 +223,8 @@ KEEP_ZERO = {"replicas", "terminationGracePeriodSeconds", "activeDeadlineSeconds
              "immutable", "allocateLoadBalancerNodePorts", "controller", "blockOwnerDeletion",
              "orphanDependents", "expirationSeconds", "parallelism", "completions",
              "backoffLimit", "ttlSecondsAfterFinished", "suspend", "manualSelector",
-             "backoffLimitPerIndex", "maxFailedIndexes"}
+             "backoffLimitPerIndex", "maxFailedIndexes", "startingDeadlineSeconds",
+             "successfulJobsHistoryLimit", "failedJobsHistoryLimit"}
 # Top-level messages a client may send: the kinds above with an object's metadata, and
 # the request bodies of subresources and deletes.
 _REQUEST_BODIES = {"DeleteOptions", "Eviction", "Binding", "Scale"}

@@ -84,6 +84,7 @@ def _root_ca_publisher(client: ApiClient, informers: InformerFactory,
 def _registry() -> dict[str, Factory]:
     # Imported here so that the module map stays readable and imports stay lazy.
     from kybernetes.controllers.clusterrole_aggregation import ClusterRoleAggregationController
+    from kybernetes.controllers.cronjob import CronJobController
     from kybernetes.controllers.csr_approving import CsrApprovingController
     from kybernetes.controllers.deployment import DeploymentController
     from kybernetes.controllers.endpoints import EndpointsController
@@ -102,6 +103,7 @@ def _registry() -> dict[str, Factory]:
         "replicationcontroller": lambda c, i, o: ReplicationControllerManager(c, i),
         "replicaset": lambda c, i, o: ReplicaSetManager(c, i),
         "deployment": lambda c, i, o: DeploymentController(c, i),
+        "cronjob": lambda c, i, o: CronJobController(c, i),
         "endpoint": lambda c, i, o: EndpointsController(c, i),
         "nodelifecycle": lambda c, i, o: NodeLifecycleController(
             c, i, grace_period=o.node_monitor_grace_period,

@@ -12,7 +12,7 @@ from kybernetes.apiserver.kinds.apiextensions import customresourcedefinition
 from kybernetes.apiserver.kinds.apps import deployment, replicaset
 from kybernetes.apiserver.kinds.authentication import selfsubjectreview, tokenreview
 from kybernetes.apiserver.kinds.authorization import reviews
-from kybernetes.apiserver.kinds.batch import job
+from kybernetes.apiserver.kinds.batch import cronjob, job
 from kybernetes.apiserver.kinds.certificates import certificatesigningrequest
 from kybernetes.apiserver.kinds.coordination import lease
 from kybernetes.apiserver.kinds.core import (
@@ -38,7 +38,7 @@ BUILTIN: tuple[KindDefinition, ...] = tuple(m.DEFINITION for m in (
     deployment, replicaset,
     selfsubjectreview, tokenreview,
 )) + reviews.DEFINITIONS + tuple(m.DEFINITION for m in (
-    job,
+    job, cronjob,
     certificatesigningrequest,
     role, rolebinding, clusterrole, clusterrolebinding,
     lease,
