@@ -9,16 +9,19 @@ controller: it marks Jobs finished by writing their status.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kybernetes.api import errors
-from kybernetes.api.meta import now_rfc3339
+from kybernetes.api.meta import now_rfc3339, parse_time
 from kybernetes.api.resources import CRONJOBS, EVENTS, JOBS
-from kybernetes.client import ApiClient
+from kybernetes.client import ApiClient, InformerFactory
+from kybernetes.controllers.cronjob import CronJobController
 from tests.integration.controllers.helpers import running
 from tests.support.apiserver import ApiServer
 from tests.support.kubectl import Kubectl
@@ -122,6 +125,72 @@ async def test_policies_history_and_suspend_over_two_minutes(client: ApiClient, 
         assert [j["metadata"]["name"] for j in await jobs_of(client, ns, "forbid")] == \
             [meta["name"]]
         assert await jobs_of(client, ns, "paused") == []
+
+
+class Clock:
+    """A settable clock for the controller: its decisions without waiting for minutes."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@contextlib.asynccontextmanager
+async def controller_at(client: ApiClient, clock: Clock) -> AsyncIterator[CronJobController]:
+    informers = InformerFactory(client)
+    controller = CronJobController(client, informers, now=clock)
+    await informers.start()
+    await informers.wait_synced()
+    task = asyncio.create_task(controller.run())
+    try:
+        yield controller
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await informers.aclose()
+
+
+async def test_a_late_controller_runs_only_the_latest_missed_time(client: ApiClient,
+                                                                  ns: str) -> None:
+    made = await client.create(CRONJOBS, cronjob("late", ns, concurrencyPolicy="Forbid"))
+    created = parse_time(made["metadata"]["creationTimestamp"])
+    assert created is not None
+    clock = Clock(created + timedelta(hours=3, seconds=30))
+    latest = clock.now.replace(second=0)
+    async with controller_at(client, clock) as controller:
+        async def one_job() -> list[dict[str, Any]]:
+            return await jobs_of(client, ns, "late")
+        [job] = await eventually(one_job, within=15, interval=0.2, what="the catch-up Job")
+        assert job["metadata"]["name"] == f"late-{int(latest.timestamp()) // 60}"
+
+        async def too_many() -> bool:
+            return "TooManyMissedTimes" in await reasons(client, ns, "late")
+        await eventually(too_many, within=10, interval=0.2, what="TooManyMissedTimes")
+        fresh = await client.get(CRONJOBS, "late", namespace=ns)
+        assert fresh["status"]["lastScheduleTime"] == now_rfc3339(latest)
+
+        # One minute on, the Job still runs: Forbid skips this time.
+        clock.now += timedelta(minutes=1)
+        controller.enqueue(fresh)
+
+        async def skipped() -> bool:
+            return "JobAlreadyActive" in await reasons(client, ns, "late")
+        await eventually(skipped, within=10, interval=0.2, what="JobAlreadyActive")
+        assert len(await jobs_of(client, ns, "late")) == 1
+
+        # Finished: the next minute runs again, and lastSuccessfulTime is set.
+        await finish(client, job)
+        clock.now += timedelta(minutes=1)
+        controller.enqueue(fresh)
+
+        async def second() -> bool:
+            cj = await client.get(CRONJOBS, "late", namespace=ns)
+            return len(await jobs_of(client, ns, "late")) == 2 and \
+                bool(cj["status"].get("lastSuccessfulTime"))
+        await eventually(second, within=10, interval=0.2, what="the next Job")
 
 
 @pytest.fixture
