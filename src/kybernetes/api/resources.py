@@ -75,6 +75,10 @@ SECRETS = Resource("", "v1", "secrets", "Secret", True)
 SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",),
                             ("token",))
 BINDINGS = Resource("", "v1", "bindings", "Binding", True, verbs=("create",))
+RESOURCE_QUOTAS = Resource("", "v1", "resourcequotas", "ResourceQuota", True, ("quota",),
+                           ("status",))
+LIMIT_RANGES = Resource("", "v1", "limitranges", "LimitRange", True, ("limits",))
+ENDPOINT_SLICES = Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
 LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease", True)
 JOBS = Resource("batch", "v1", "jobs", "Job", True, (), ("status",), categories=("all",))
 CRONJOBS = Resource("batch", "v1", "cronjobs", "CronJob", True, ("cj",), ("status",),
@@ -132,6 +136,7 @@ ALL: tuple[Resource, ...] = (
     SELF_SUBJECT_ACCESS_REVIEWS, SELF_SUBJECT_RULES_REVIEWS, SUBJECT_ACCESS_REVIEWS,
     LOCAL_SUBJECT_ACCESS_REVIEWS,
     ROLES, ROLE_BINDINGS, CLUSTER_ROLES, CLUSTER_ROLE_BINDINGS,
+    RESOURCE_QUOTAS, LIMIT_RANGES, ENDPOINT_SLICES,
     JOBS, CRONJOBS,
 )
 
@@ -143,7 +148,8 @@ GROUP_VERSIONS: tuple[tuple[str, str], ...] = (("", "v1"), ("apps", "v1"),
                                                ("certificates.k8s.io", "v1"),
                                                ("rbac.authorization.k8s.io", "v1"),
                                                ("coordination.k8s.io", "v1"),
-                                               ("admissionregistration.k8s.io", "v1"))
+                                               ("admissionregistration.k8s.io", "v1"),
+                                               ("discovery.k8s.io", "v1"))
 
 _BY_PLURAL: dict[tuple[str, str], Resource] = {(r.group, r.plural): r for r in ALL}
 _BY_KIND: dict[tuple[str, str], Resource] = {(r.api_version, r.kind): r for r in ALL}

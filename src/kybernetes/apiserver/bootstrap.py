@@ -75,3 +75,30 @@ async def kubernetes_service(registry: Registry, *, cluster_ip: str | None,
             "metadata": {"name": "kubernetes", "namespace": "default",
                          "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
             "subsets": subsets})
+    await _kubernetes_slice(registry, address=address, port=port)
+
+
+async def _kubernetes_slice(registry: Registry, *, address: str, port: int) -> None:
+    """The `kubernetes` EndpointSlice, as kube's EndpointsAdapter derives it from the
+    Endpoints (endpointSliceFromEndpoints): same name, the service-name label, one ready
+    endpoint per address, the Endpoints' ports."""
+    family = "IPv6" if ":" in address else "IPv4"
+    wanted: dict[str, Any] = {
+        "addressType": family,
+        "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+        "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}
+
+    def point_here(eps: dict[str, Any]) -> dict[str, Any]:
+        eps.update(copy.deepcopy(wanted))
+        eps["metadata"].setdefault("labels", {})["kubernetes.io/service-name"] = "kubernetes"
+        return eps
+
+    try:
+        await registry.guaranteed_update(registry.kinds.of(r.ENDPOINT_SLICES), "default",
+                                         "kubernetes", point_here)
+    except NotFound:
+        await ensure(registry, r.ENDPOINT_SLICES, {
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"kubernetes.io/service-name": "kubernetes"}},
+            **wanted})

@@ -212,6 +212,13 @@ SCHEMA: dict[str, dict[int, tuple[str, str]]] = {
                       5: ("dryRun", "*string")},
     "Preconditions": {1: ("uid", "string"), 2: ("resourceVersion", "string")},
     "Eviction": {1: ("metadata", M), 2: ("deleteOptions", "DeleteOptions")},
+    # core/v1 (kubectl create quota)
+    "ResourceQuota": {1: ("metadata", M), 2: ("spec", "ResourceQuotaSpec"), 3: ("status", "-")},
+    "ResourceQuotaSpec": {1: ("hard", "map:Quantity"), 2: ("scopes", "*string"),
+                          3: ("scopeSelector", "ScopeSelector")},
+    "ScopeSelector": {1: ("matchExpressions", "*ScopedResourceSelectorRequirement")},
+    "ScopedResourceSelectorRequirement": {1: ("scopeName", "string"), 2: ("operator", "string"),
+                                          3: ("values", "*string")},
     "Binding": {1: ("metadata", M), 2: ("target", "ObjectReference")},
     "Scale": {1: ("metadata", M), 2: ("spec", "ScaleSpec"), 3: ("status", "-")},
     "ScaleSpec": {1: ("replicas", "int")},

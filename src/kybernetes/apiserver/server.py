@@ -20,7 +20,15 @@ from pathlib import Path
 from aiohttp import web
 
 from kybernetes import storage
-from kybernetes.apiserver import audit, bootstrap, pki, self_subject_review
+from kybernetes.apiserver import (
+    audit,
+    bootstrap,
+    limit_ranger,
+    pki,
+    quota_admission,
+    self_subject_review,
+)
+from kybernetes.apiserver.admission_chain import AdmissionChain
 from kybernetes.apiserver.app import build_app
 from kybernetes.apiserver.authn import Authenticator, load_token_file
 from kybernetes.apiserver.authz.access_review import AccessReviews
@@ -104,6 +112,8 @@ class Config:
     watch_cache_size: int = 20000
     compaction_interval: float = 300.0
     admission_plugins: tuple[str, ...] = ()  # opt-in built-in plugins (ServiceAccount)
+    # Default-on plugins turned off (kube's --disable-admission-plugins).
+    disabled_admission_plugins: tuple[str, ...] = ()
     authorization_modes: tuple[str, ...] = DEFAULT_MODES
     anonymous_auth: bool = True
     # Kubernetes' EncryptionConfiguration; "" is DATA_DIR/pki/encryption-config.yaml,
@@ -190,6 +200,21 @@ def _allocator(store: Store, config: Config) -> ServiceAllocator:
         raise StartupError(f"bad service range: {e}") from None
 
 
+def _policy_admission(admission: AdmissionChain, registry: Registry,
+                      disabled: tuple[str, ...]) -> None:
+    """LimitRanger and ResourceQuota, on by default in kube's places: LimitRanger's
+    defaults first among the mutating plugins, quota last of all (it charges usage)."""
+    if limit_ranger.NAME not in disabled:
+        ranger = limit_ranger.LimitRanger(
+            limit_ranger.cached_limit_ranges(registry.cache, registry.kinds))
+        admission.mutating.insert(0, ranger)
+        admission.validating.insert(0, ranger)
+    if quota_admission.NAME not in disabled:
+        admission.validating.append(quota_admission.ResourceQuotaAdmission(
+            quota_admission.cached_quotas(registry.cache, registry.kinds),
+            quota_admission.RegistryQuotaWriter(registry)))
+
+
 class ApiServer:
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -219,6 +244,7 @@ class ApiServer:
         admission.validating.insert(0, self.node_restriction)
         if "RBAC" in config.authorization_modes:
             admission.validating.insert(0, EscalationCheck(self.authorizer, self.rbac))
+        _policy_admission(admission, self.registry, config.disabled_admission_plugins)
         self.runner: web.AppRunner | None = None
         self.auditor: audit.Auditor | None = None
         self.compactor: asyncio.Task[None] | None = None

@@ -51,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--enable-admission-plugins", default="",
                         help="comma-separated built-in admission plugins to turn on "
                              f"(known: {', '.join(OPTIONAL_ADMISSION_PLUGINS)})")
+    parser.add_argument("--disable-admission-plugins", default="",
+                        help="comma-separated default-on admission plugins to turn off "
+                             "(LimitRanger, ResourceQuota)")
     parser.add_argument("--authorization-mode", default=",".join(DEFAULT_MODES),
                         help="comma-separated authorizers, tried in order: RBAC, Node, "
                              "AlwaysAllow, AlwaysDeny (default RBAC,Node)")
@@ -155,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
         etcd_keyfile=args.etcd_keyfile, watch_cache_size=args.default_watch_cache_size,
         compaction_interval=args.etcd_compaction_interval,
         admission_plugins=_admission_plugins(args),
+        disabled_admission_plugins=tuple(
+            p.strip() for p in args.disable_admission_plugins.split(",") if p.strip()),
         authorization_modes=parse_modes(args.authorization_mode),
         anonymous_auth=args.anonymous_auth == "true",
         encryption_provider_config=args.encryption_provider_config,

@@ -46,6 +46,7 @@ class Options:
     pod_eviction_timeout: float = 300.0
     pod_gc_period: float = 20.0
     pod_gc_quarantine: float = 40.0
+    resource_quota_sync_period: float = 300.0  # kube's --resource-quota-sync-period
     workers: int | None = None
     # The CA that signs approved CSRs; the csrsigning controller is off without it.
     cluster_signing_cert_file: str = ""
@@ -88,6 +89,7 @@ def _registry() -> dict[str, Factory]:
     from kybernetes.controllers.csr_approving import CsrApprovingController
     from kybernetes.controllers.deployment import DeploymentController
     from kybernetes.controllers.endpoints import EndpointsController
+    from kybernetes.controllers.endpointslice import EndpointSliceController
     from kybernetes.controllers.garbage_collector import GarbageCollector
     from kybernetes.controllers.namespace import NamespaceController
     from kybernetes.controllers.node_ipam import NodeIpamController
@@ -97,6 +99,7 @@ def _registry() -> dict[str, Factory]:
         ReplicaSetManager,
         ReplicationControllerManager,
     )
+    from kybernetes.controllers.resourcequota import ResourceQuotaController
     from kybernetes.controllers.service_account import ServiceAccountController
 
     return {
@@ -105,6 +108,9 @@ def _registry() -> dict[str, Factory]:
         "deployment": lambda c, i, o: DeploymentController(c, i),
         "cronjob": lambda c, i, o: CronJobController(c, i),
         "endpoint": lambda c, i, o: EndpointsController(c, i),
+        "endpointslice": lambda c, i, o: EndpointSliceController(c, i),
+        "resourcequota": lambda c, i, o: ResourceQuotaController(
+            c, i, resync_period=o.resource_quota_sync_period),
         "nodelifecycle": lambda c, i, o: NodeLifecycleController(
             c, i, grace_period=o.node_monitor_grace_period,
             monitor_period=o.node_monitor_period, eviction_timeout=o.pod_eviction_timeout),

@@ -20,21 +20,24 @@ from kybernetes.apiserver.kinds.core import (
     configmap,
     endpoints,
     event,
+    limitrange,
     namespace,
     node,
     pod,
     replicationcontroller,
+    resourcequota,
     secret,
     service,
     serviceaccount,
 )
 from kybernetes.apiserver.kinds.definition import KindDefinition
+from kybernetes.apiserver.kinds.discovery import endpointslice
 from kybernetes.apiserver.kinds.rbac import clusterrole, clusterrolebinding, role, rolebinding
 from kybernetes.apiserver.kinds.registry import KindRegistry
 
 BUILTIN: tuple[KindDefinition, ...] = tuple(m.DEFINITION for m in (
     namespace, pod, replicationcontroller, service, endpoints, node, event, configmap, secret,
-    serviceaccount, binding,
+    serviceaccount, binding, resourcequota, limitrange,
     deployment, replicaset,
     selfsubjectreview, tokenreview,
 )) + reviews.DEFINITIONS + tuple(m.DEFINITION for m in (
@@ -45,6 +48,7 @@ BUILTIN: tuple[KindDefinition, ...] = tuple(m.DEFINITION for m in (
     customresourcedefinition,
     mutatingwebhookconfiguration, validatingwebhookconfiguration, validatingadmissionpolicy,
     validatingadmissionpolicybinding,
+    endpointslice,
 ))
 
 
