@@ -91,6 +91,7 @@ def _registry() -> dict[str, Factory]:
     from kybernetes.controllers.endpoints import EndpointsController
     from kybernetes.controllers.endpointslice import EndpointSliceController
     from kybernetes.controllers.garbage_collector import GarbageCollector
+    from kybernetes.controllers.job import JobController
     from kybernetes.controllers.namespace import NamespaceController
     from kybernetes.controllers.node_ipam import NodeIpamController
     from kybernetes.controllers.node_lifecycle import NodeLifecycleController
@@ -101,12 +102,15 @@ def _registry() -> dict[str, Factory]:
     )
     from kybernetes.controllers.resourcequota import ResourceQuotaController
     from kybernetes.controllers.service_account import ServiceAccountController
+    from kybernetes.controllers.ttl_after_finished import TtlAfterFinishedController
 
     return {
         "replicationcontroller": lambda c, i, o: ReplicationControllerManager(c, i),
         "replicaset": lambda c, i, o: ReplicaSetManager(c, i),
         "deployment": lambda c, i, o: DeploymentController(c, i),
         "cronjob": lambda c, i, o: CronJobController(c, i),
+        "job": lambda c, i, o: JobController(c, i),
+        "ttl-after-finished-controller": lambda c, i, o: TtlAfterFinishedController(c, i),
         "endpoint": lambda c, i, o: EndpointsController(c, i),
         "endpointslice": lambda c, i, o: EndpointSliceController(c, i),
         "resourcequota": lambda c, i, o: ResourceQuotaController(

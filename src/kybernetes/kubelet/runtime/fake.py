@@ -11,10 +11,15 @@ Probes have nothing to reach here, so every probe passes, and a chart with
 liveness and readiness probes becomes Ready on hollow nodes. A pod annotated
 `fake.kyb.io/failing-probes: readinessProbe,livenessProbe` (any of
 startupProbe, livenessProbe, readinessProbe) has those probes fail instead.
+
+A pod annotated `fake.kyb.io/exit: "<seconds>[:<code>]"` has its containers exit that
+long after they start, with that code (0 by default), as a batch workload's would: Jobs
+run to completion (or fail with a chosen code) on hollow nodes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import time
@@ -37,6 +42,19 @@ from kybernetes.kubelet.runtime.base import (
 )
 
 FAILING_PROBES = "fake.kyb.io/failing-probes"
+EXIT = "fake.kyb.io/exit"
+
+
+def planned_exit(pod: dict[str, Any]) -> tuple[float, int] | None:
+    """(seconds after start, exit code) from the pod's `fake.kyb.io/exit`, or None."""
+    value = ((pod.get("metadata") or {}).get("annotations") or {}).get(EXIT)
+    if not value:
+        return None
+    after, _, code = str(value).partition(":")
+    try:
+        return max(float(after), 0.0), int(code or 0)
+    except ValueError:
+        return None
 
 
 class FixedVerdicts:
@@ -116,8 +134,20 @@ class FakeRuntime(ChangeNotifier):
             failed = bool(self.fail and self.fail.search(name))
             info = info.replace(state=EXITED, finished_at=now, exit_code=1 if failed else 0,
                                 reason="Error" if failed else "Completed")
+        elif (plan := planned_exit(config.pod)) is not None:
+            asyncio.get_running_loop().call_later(plan[0], self._exit, cid, plan[1])
         self._containers[cid] = info
         return info
+
+    def _exit(self, container_id: str, code: int) -> None:
+        """A planned exit: the container stops on its own and the kubelet hears of it."""
+        info = self._containers.get(container_id)
+        if info is None or info.state != RUNNING:
+            return
+        self._containers[container_id] = info.replace(
+            state=EXITED, finished_at=time.time(), exit_code=code,
+            reason="Completed" if code == 0 else "Error")
+        self.notify(info.pod_uid)
 
     async def stop_container(self, container_id: str, *, grace: float) -> None:
         info = self._containers.get(container_id)
