@@ -225,6 +225,19 @@ def deployment_defaults(deployment: Obj) -> None:
     _template_defaults(spec)
 
 
+def daemon_set_defaults(ds: Obj) -> None:
+    """SetDefaults_DaemonSet: RollingUpdate 1 unavailable / 0 surge, 10 revisions kept."""
+    spec = _dict(ds, "spec")
+    strategy = _dict(spec, "updateStrategy")
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = _dict(strategy, "rollingUpdate")
+        rolling.setdefault("maxUnavailable", 1)
+        rolling.setdefault("maxSurge", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    _template_defaults(spec)
+
+
 def service_defaults(service: Obj) -> None:
     spec = _dict(service, "spec")
     spec.setdefault("sessionAffinity", "None")

@@ -315,6 +315,8 @@ def validate_apps(errs: ErrorList, obj: Obj, old: Obj | None, kind: str) -> None
     for key in ("replicas", "minReadySeconds", "revisionHistoryLimit"):
         errs.non_negative(f"spec.{key}", spec.get(key))
     _validate_template(errs, spec.get("template"), "spec.template", matcher)
+    if kind == "daemonset":
+        _validate_daemon_set_spec(errs, spec)
     if kind == "deployment":
         _validate_strategy(errs, as_dict(spec.get("strategy")))
         deadline, min_ready = spec.get("progressDeadlineSeconds"), spec.get("minReadySeconds", 0)
@@ -338,6 +340,32 @@ def _int_or_percent(errs: ErrorList, value: Any, path: str) -> int | None:
                               "ending '%' (e.g. '1%',  or '93%', regex used for validation is "
                               "'[0-9]+%')")
     return None
+
+
+def _validate_daemon_set_spec(errs: ErrorList, spec: Obj) -> None:
+    """ValidateDaemonSetSpec beyond the shared workload checks."""
+    deadline = as_dict(as_dict(spec.get("template")).get("spec")).get("activeDeadlineSeconds")
+    if deadline is not None:
+        errs.invalid("spec.template.spec.activeDeadlineSeconds", deadline,
+                     "activeDeadlineSeconds in DaemonSet is not Supported")
+    errs.non_negative("spec.templateGeneration", spec.get("templateGeneration"))
+    strategy = as_dict(spec.get("updateStrategy"))
+    kind = strategy.get("type")
+    if kind == "OnDelete":
+        return
+    if kind != "RollingUpdate":
+        errs.not_supported("spec.updateStrategy", strategy, ("RollingUpdate", "OnDelete"))
+        return
+    rolling = strategy.get("rollingUpdate")
+    p = "spec.updateStrategy.rollingUpdate"
+    if not isinstance(rolling, dict):
+        errs.required(p)
+        return
+    unavailable = _int_or_percent(errs, rolling.get("maxUnavailable", 1), f"{p}.maxUnavailable")
+    surge = _int_or_percent(errs, rolling.get("maxSurge", 0), f"{p}.maxSurge")
+    if unavailable == 0 and surge == 0:
+        errs.invalid(f"{p}.maxUnavailable", rolling.get("maxUnavailable"),
+                     "may not be 0 when `maxSurge` is 0")
 
 
 def _validate_strategy(errs: ErrorList, strategy: Obj) -> None:

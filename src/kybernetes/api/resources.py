@@ -90,6 +90,9 @@ DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment", True, ("deploy
                        ("status", "scale"), categories=("all",))
 REPLICA_SETS = Resource("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",),
                         ("status", "scale"), categories=("all",))
+DAEMON_SETS = Resource("apps", "v1", "daemonsets", "DaemonSet", True, ("ds",), ("status",),
+                       categories=("all",))
+CONTROLLER_REVISIONS = Resource("apps", "v1", "controllerrevisions", "ControllerRevision", True)
 MUTATING_WEBHOOK_CONFIGURATIONS = Resource(
     "admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
     "MutatingWebhookConfiguration", False, categories=("api-extensions",))
@@ -129,6 +132,7 @@ CLUSTER_ROLE_BINDINGS = Resource("rbac.authorization.k8s.io", "v1", "clusterrole
 ALL: tuple[Resource, ...] = (
     NAMESPACES, PODS, REPLICATION_CONTROLLERS, SERVICES, ENDPOINTS, NODES, EVENTS,
     CONFIGMAPS, SECRETS, SERVICE_ACCOUNTS, BINDINGS, LEASES, DEPLOYMENTS, REPLICA_SETS,
+    DAEMON_SETS, CONTROLLER_REVISIONS,
     MUTATING_WEBHOOK_CONFIGURATIONS, VALIDATING_WEBHOOK_CONFIGURATIONS,
     VALIDATING_ADMISSION_POLICIES, VALIDATING_ADMISSION_POLICY_BINDINGS, SELF_SUBJECT_REVIEWS,
     TOKEN_REVIEWS,

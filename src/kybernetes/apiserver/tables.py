@@ -365,6 +365,28 @@ def _print_deployment(dep: Obj, now: _dt.datetime) -> list[Any]:
             _age(dep, now), names, images, _selector_text(spec.get("selector"))]
 
 
+def _print_daemon_set(ds: Obj, now: _dt.datetime) -> list[Any]:
+    spec, status = _d(ds.get("spec")), _d(ds.get("status"))
+    names, images = _containers_and_images(spec)
+    node_selector = format_labels(_d(_d(_d(spec.get("template")).get("spec")).get("nodeSelector")))
+    return [_name(ds), _int(status.get("desiredNumberScheduled")),
+            _int(status.get("currentNumberScheduled")), _int(status.get("numberReady")),
+            _int(status.get("updatedNumberScheduled")), _int(status.get("numberAvailable")),
+            node_selector,
+            _age(ds, now), names, images, _selector_text(spec.get("selector"))]
+
+
+def _controller_name(obj: Obj) -> str:
+    """`kind.group/name` of the controller owner, as kubectl prints a ControllerRevision's."""
+    for ref in _l(_d(obj.get("metadata")).get("ownerReferences")):
+        if _d(ref).get("controller"):
+            group = str(ref.get("apiVersion", "")).rpartition("/")[0]
+            kind = str(ref.get("kind", "")).lower()
+            return f"{kind}.{group}/{ref.get('name', '')}" if group else \
+                f"{kind}/{ref.get('name', '')}"
+    return "<none>"
+
+
 def _print_event(event: Obj, now: _dt.datetime) -> list[Any]:
     first = since(event.get("firstTimestamp"), now) if event.get("firstTimestamp") else \
         since(event.get("eventTime"), now)
@@ -412,6 +434,11 @@ REPLICA_SET = TableSpec((NAME, ("Desired", _I, 0), ("Current", _I, 0), ("Ready",
                          *_WORKLOAD_WIDE), _print_rs)
 DEPLOYMENT = TableSpec((NAME, ("Ready", _S, 0), ("Up-to-date", _S, 0), ("Available", _S, 0),
                         AGE, *_WORKLOAD_WIDE), _print_deployment)
+DAEMON_SET = TableSpec((NAME, ("Desired", _I, 0), ("Current", _I, 0), ("Ready", _I, 0),
+                        ("Up-to-date", _I, 0), ("Available", _I, 0), ("Node Selector", _S, 0),
+                        AGE, *_WORKLOAD_WIDE), _print_daemon_set)
+CONTROLLER_REVISION = TableSpec((NAME, ("Controller", _S, 0), ("Revision", _I, 0), AGE),
+                                age_last(_controller_name, lambda o: _int(o.get("revision"))))
 NAMESPACE = TableSpec((NAME, ("Status", _S, 0), AGE),
                       age_last(lambda o: _d(o.get("status")).get("phase", "")))
 CONFIG_MAP = TableSpec((NAME, ("Data", _S, 0), AGE), age_last(

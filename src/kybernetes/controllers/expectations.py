@@ -47,6 +47,10 @@ class Expectations:
     def expect_deletions(self, key: str, pod_keys: list[str]) -> None:
         self._by_key[key] = _Expectation(deletes=set(pod_keys))
 
+    def expect(self, key: str, creations: int, deletions: list[str]) -> None:
+        """Both at once (a DaemonSet sync creates on some nodes and deletes on others)."""
+        self._by_key[key] = _Expectation(adds=creations, deletes=set(deletions))
+
     def creation_observed(self, key: str) -> None:
         exp = self._by_key.get(key)
         if exp is not None:

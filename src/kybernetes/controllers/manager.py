@@ -87,6 +87,7 @@ def _registry() -> dict[str, Factory]:
     from kybernetes.controllers.clusterrole_aggregation import ClusterRoleAggregationController
     from kybernetes.controllers.cronjob import CronJobController
     from kybernetes.controllers.csr_approving import CsrApprovingController
+    from kybernetes.controllers.daemonset import DaemonSetController
     from kybernetes.controllers.deployment import DeploymentController
     from kybernetes.controllers.endpoints import EndpointsController
     from kybernetes.controllers.endpointslice import EndpointSliceController
@@ -108,6 +109,7 @@ def _registry() -> dict[str, Factory]:
         "replicationcontroller": lambda c, i, o: ReplicationControllerManager(c, i),
         "replicaset": lambda c, i, o: ReplicaSetManager(c, i),
         "deployment": lambda c, i, o: DeploymentController(c, i),
+        "daemonset": lambda c, i, o: DaemonSetController(c, i),
         "cronjob": lambda c, i, o: CronJobController(c, i),
         "job": lambda c, i, o: JobController(c, i),
         "ttl-after-finished-controller": lambda c, i, o: TtlAfterFinishedController(c, i),

@@ -9,7 +9,12 @@ from kybernetes.apiserver.kinds.admissionregistration import (
     validatingwebhookconfiguration,
 )
 from kybernetes.apiserver.kinds.apiextensions import customresourcedefinition
-from kybernetes.apiserver.kinds.apps import deployment, replicaset
+from kybernetes.apiserver.kinds.apps import (
+    controllerrevision,
+    daemonset,
+    deployment,
+    replicaset,
+)
 from kybernetes.apiserver.kinds.authentication import selfsubjectreview, tokenreview
 from kybernetes.apiserver.kinds.authorization import reviews
 from kybernetes.apiserver.kinds.batch import cronjob, job
@@ -38,7 +43,7 @@ from kybernetes.apiserver.kinds.registry import KindRegistry
 BUILTIN: tuple[KindDefinition, ...] = tuple(m.DEFINITION for m in (
     namespace, pod, replicationcontroller, service, endpoints, node, event, configmap, secret,
     serviceaccount, binding, resourcequota, limitrange,
-    deployment, replicaset,
+    controllerrevision, daemonset, deployment, replicaset,
     selfsubjectreview, tokenreview,
 )) + reviews.DEFINITIONS + tuple(m.DEFINITION for m in (
     job, cronjob,
