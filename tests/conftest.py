@@ -8,28 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.apiserver import ApiServer
+from tests.support.apiserver import ApiServer, started
 from tests.support.etcd import Etcd, etcd_available
 
 
 @pytest.fixture
 def apiserver(tmp_path: Path) -> Iterator[ApiServer]:
     """A fresh `kyb apiserver` on the SQLite store, stopped after the test."""
-    server = ApiServer(tmp_path / "apiserver").start()
-    try:
+    with started(ApiServer(tmp_path / "apiserver")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
 def shared_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     """One `kyb apiserver` for a whole test module (starting one takes seconds)."""
-    server = ApiServer(tmp_path_factory.mktemp("apiserver")).start()
-    try:
+    with started(ApiServer(tmp_path_factory.mktemp("apiserver"))) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 from kybernetes.client import ApiClient
@@ -55,6 +55,17 @@ class ApiServer:
     def restart(self) -> ApiServer:
         self.stop()
         return self.start()
+
+
+@contextlib.contextmanager
+def started(server: ApiServer) -> Iterator[ApiServer]:
+    """`server` started for the `with` block and stopped after it, even on failure
+    (the body of every API server fixture)."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @contextlib.asynccontextmanager

@@ -9,7 +9,7 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from tests.support.apiserver import ApiServer
+from tests.support.apiserver import ApiServer, started
 from tests.support.etcd import Etcd, etcd_available
 
 
@@ -34,11 +34,8 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture(scope="module")
 def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     """A real API server on SQLite only (for tests too slow to repeat per store)."""
-    srv = ApiServer(tmp_path_factory.mktemp("apiserver")).start()
-    try:
+    with started(ApiServer(tmp_path_factory.mktemp("apiserver"))) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")

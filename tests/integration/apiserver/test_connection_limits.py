@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.apiserver import ApiServer
+from tests.support.apiserver import ApiServer, started
 from tests.support.connections import closed_by_peer, idle_connections, trickle
 from tests.support.http import Http, admin_cert, assert_status
 from tests.support.poll import wait_for
@@ -26,14 +26,11 @@ CMS = "/api/v1/namespaces/default/configmaps"
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    srv = ApiServer(tmp_path_factory.mktemp("apiserver"), extra_args=(
-        "--max-requests-inflight", "2", "--max-mutating-requests-inflight", "1",
-        "--request-timeout", f"{TIMEOUT}s", "--read-header-timeout", f"{TIMEOUT}s",
-        "--tls-handshake-timeout", f"{TIMEOUT}s")).start()
-    try:
+    with started(ApiServer(tmp_path_factory.mktemp("apiserver"), extra_args=(
+               "--max-requests-inflight", "2", "--max-mutating-requests-inflight", "1",
+               "--request-timeout", f"{TIMEOUT}s", "--read-header-timeout", f"{TIMEOUT}s",
+               "--tls-handshake-timeout", f"{TIMEOUT}s"))) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def admin_tls(server: ApiServer) -> ssl.SSLContext:

@@ -23,7 +23,7 @@ import kubernetes.client
 import pytest
 import requests
 
-from tests.support.apiserver import ApiServer
+from tests.support.apiserver import ApiServer, started
 from tests.support.connections import idle_connections, rss_mib, trickle
 from tests.support.fuzz import Case, Fuzzer, Kind
 from tests.support.http import Http
@@ -47,13 +47,10 @@ def seed() -> int:
 
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    srv = ApiServer(tmp_path_factory.mktemp("apiserver"), extra_args=(
-        "--request-timeout", f"{TIMEOUT}s", "--read-header-timeout", f"{TIMEOUT}s",
-        "--tls-handshake-timeout", f"{TIMEOUT}s")).start()
-    try:
+    with started(ApiServer(tmp_path_factory.mktemp("apiserver"), extra_args=(
+               "--request-timeout", f"{TIMEOUT}s", "--read-header-timeout", f"{TIMEOUT}s",
+               "--tls-handshake-timeout", f"{TIMEOUT}s"))) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 class HealthProbe:

@@ -17,7 +17,7 @@ from kybernetes.api.errors import Forbidden
 from kybernetes.apiserver import pki
 from kybernetes.client import ApiClient
 from kybernetes.client.kubeconfig import write_kubeconfig
-from tests.support.apiserver import ApiServer, connected
+from tests.support.apiserver import ApiServer, connected, started
 from tests.support.poll import eventually
 
 NS = "default"
@@ -26,12 +26,9 @@ NO_RELATION = "no relationship found between node 'n1' and this object"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    srv = ApiServer(tmp_path_factory.mktemp("apiserver"),
-                    extra_args=("--authorization-mode", "RBAC,Node")).start()
-    try:
+    with started(ApiServer(tmp_path_factory.mktemp("apiserver"),
+                           extra_args=("--authorization-mode", "RBAC,Node"))) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def node_kubeconfig(server: ApiServer, node: str) -> Path:

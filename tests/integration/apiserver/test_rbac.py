@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.apiserver import ApiServer
+from tests.support.apiserver import ApiServer, started
 from tests.support.http import Http, assert_status
 from tests.support.kubectl import Kubectl
 from tests.support.poll import wait_for
@@ -24,12 +24,9 @@ GRANTS = {"alice": "clusterrole=admin", "eddie": "clusterrole=edit",
 
 @pytest.fixture(scope="module")
 def rbac_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    server = ApiServer(tmp_path_factory.mktemp("apiserver"),
-                       extra_args=("--authorization-mode", "RBAC,Node")).start()
-    try:
+    with started(ApiServer(tmp_path_factory.mktemp("apiserver"),
+                           extra_args=("--authorization-mode", "RBAC,Node"))) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

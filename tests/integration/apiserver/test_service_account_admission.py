@@ -9,18 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.apiserver import ApiServer
+from tests.support.apiserver import ApiServer, started
 from tests.support.kubectl import Kubectl
 
 
 @pytest.fixture(scope="module")
 def admitting_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    server = ApiServer(tmp_path_factory.mktemp("apiserver"),
-                       extra_args=("--enable-admission-plugins", "ServiceAccount")).start()
-    try:
+    with started(ApiServer(tmp_path_factory.mktemp("apiserver"),
+                           extra_args=("--enable-admission-plugins", "ServiceAccount"))) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

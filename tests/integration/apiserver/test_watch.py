@@ -14,7 +14,7 @@ from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
 from kubernetes.client.rest import ApiException
 
-from tests.support.apiserver import ApiServer
+from tests.support.apiserver import ApiServer, started
 from tests.support.http import admin_cert
 
 CACHE_SIZE = 20
@@ -23,12 +23,9 @@ CACHE_SIZE = 20
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     """A server whose watch cache keeps only a few events, so history runs out fast."""
-    srv = ApiServer(tmp_path_factory.mktemp("watch"),
-                    extra_args=("--default-watch-cache-size", str(CACHE_SIZE))).start()
-    try:
+    with started(ApiServer(tmp_path_factory.mktemp("watch"),
+                           extra_args=("--default-watch-cache-size", str(CACHE_SIZE)))) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 class Stream:

@@ -23,7 +23,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from kybernetes.kubelet.purge import purge
-from tests.support.apiserver import ApiServer
+from tests.support.apiserver import ApiServer, started
 from tests.support.net import free_port, wait_http_ok
 from tests.support.procs import Proc
 
@@ -165,11 +165,8 @@ def condition(pod: Any, ctype: str) -> str | None:
 @pytest.fixture(scope="module")
 def module_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     """One API server for a whole test module (tests isolate by namespace)."""
-    server = ApiServer(tmp_path_factory.mktemp("api")).start()
-    try:
+    with started(ApiServer(tmp_path_factory.mktemp("api"))) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from kybernetes.kubelet.cert_store import CertStore
 from kybernetes.kubelet.config import parse_rfc3339
 from tests.integration.controllers.helpers import running
 from tests.integration.kubelet.conftest import KubeletProcess, make_pod
-from tests.support.apiserver import ApiServer, connected
+from tests.support.apiserver import ApiServer, connected, started
 from tests.support.certs import csr_object, csr_pem, new_key
 from tests.support.poll import eventually
 
@@ -34,12 +34,9 @@ TTL = _dt.timedelta(seconds=20)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    srv = ApiServer(tmp_path_factory.mktemp("apiserver"),
-                    extra_args=("--authorization-mode", "RBAC,Node")).start()
-    try:
+    with started(ApiServer(tmp_path_factory.mktemp("apiserver"),
+                           extra_args=("--authorization-mode", "RBAC,Node"))) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def kubeconfig(server: ApiServer, user: str, *groups: str,
