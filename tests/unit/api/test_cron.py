@@ -165,3 +165,48 @@ def test_most_recent_and_requeue_with_an_injected_clock() -> None:
     # A schedule that parses but cannot fire (Feb 31) is an error, as in Kubernetes.
     with pytest.raises(InvalidSchedule):
         most_recent_schedule_time(old, now, parse_standard("59 23 31 2 *"), include_deadline=True)
+
+
+def _cronjob(**spec: object) -> dict:
+    base: dict = {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": {"spec": {
+        "restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}}
+    return {"metadata": {"name": "c"}, "spec": {**base, **spec}}
+
+
+def test_cronjob_defaults_validation_and_table() -> None:
+    from kybernetes.apiserver.kinds.batch.cronjob import (
+        TABLE,
+        cronjob_defaults,
+        validate_cronjob,
+    )
+    obj = _cronjob()
+    cronjob_defaults(obj)
+    assert {k: obj["spec"][k] for k in ("concurrencyPolicy", "suspend",
+                                        "successfulJobsHistoryLimit",
+                                        "failedJobsHistoryLimit")} == {
+        "concurrencyPolicy": "Allow", "suspend": False, "successfulJobsHistoryLimit": 3,
+        "failedJobsHistoryLimit": 1}
+    assert causes(validate_cronjob, obj, None) == []
+    bad = _cronjob(concurrencyPolicy="Allow", successfulJobsHistoryLimit=-1)
+    bad["metadata"]["name"] = "n" * 53
+    bad["spec"]["jobTemplate"]["spec"]["selector"] = {"matchLabels": {"a": "b"}}
+    bad["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] = "Always"
+    found = causes(validate_cronjob, bad, None)
+    assert "spec.successfulJobsHistoryLimit: Invalid value: -1: must be greater than or equal " \
+           "to 0" in found
+    assert 'spec.jobTemplate.spec.selector: Invalid value: {"matchLabels":{"a":"b"}}: ' \
+           "`selector` will be auto-generated" in found
+    assert any(c.startswith("spec.jobTemplate.spec.template.spec.restartPolicy") for c in found)
+    assert f'metadata.name: Invalid value: "{"n" * 53}": must be no more than 52 characters' \
+        in found
+    # Updates skip the name length (old CronJobs stay editable) and may keep an old TZ=.
+    old = _cronjob(concurrencyPolicy="Allow", schedule="TZ=UTC 0 * * * *")
+    old["metadata"]["name"] = "n" * 53
+    cronjob_defaults(old)
+    assert causes(validate_cronjob, old, old) == []
+    now = datetime(2026, 11, 30, 2, tzinfo=UTC)
+    obj["metadata"]["creationTimestamp"] = "2026-11-30T01:00:00Z"
+    obj["status"] = {"active": [{"name": "c-1"}], "lastScheduleTime": "2026-11-30T01:55:00Z"}
+    row = TABLE.printer(obj, now)
+    assert row[:7] == ["c", "*/5 * * * *", "<none>", "False", 1, "5m", "60m"]
+    assert row[7:] == ["c", "busybox", "<none>"]
