@@ -80,6 +80,8 @@ RESOURCE_QUOTAS = Resource("", "v1", "resourcequotas", "ResourceQuota", True, ("
 LIMIT_RANGES = Resource("", "v1", "limitranges", "LimitRange", True, ("limits",))
 ENDPOINT_SLICES = Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
 LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease", True)
+POD_DISRUPTION_BUDGETS = Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget",
+                                  True, ("pdb",), ("status",))
 JOBS = Resource("batch", "v1", "jobs", "Job", True, (), ("status",), categories=("all",))
 CRONJOBS = Resource("batch", "v1", "cronjobs", "CronJob", True, ("cj",), ("status",),
                     categories=("all",))
@@ -140,8 +142,9 @@ ALL: tuple[Resource, ...] = (
     SELF_SUBJECT_ACCESS_REVIEWS, SELF_SUBJECT_RULES_REVIEWS, SUBJECT_ACCESS_REVIEWS,
     LOCAL_SUBJECT_ACCESS_REVIEWS,
     ROLES, ROLE_BINDINGS, CLUSTER_ROLES, CLUSTER_ROLE_BINDINGS,
-    RESOURCE_QUOTAS, LIMIT_RANGES, ENDPOINT_SLICES,
+    POD_DISRUPTION_BUDGETS,
     JOBS, CRONJOBS,
+    RESOURCE_QUOTAS, LIMIT_RANGES, ENDPOINT_SLICES,
 )
 
 # Group versions in the order discovery lists them.
@@ -150,6 +153,7 @@ GROUP_VERSIONS: tuple[tuple[str, str], ...] = (("", "v1"), ("apps", "v1"),
                                                ("authorization.k8s.io", "v1"),
                                                ("batch", "v1"),
                                                ("certificates.k8s.io", "v1"),
+                                               ("policy", "v1"),
                                                ("rbac.authorization.k8s.io", "v1"),
                                                ("coordination.k8s.io", "v1"),
                                                ("admissionregistration.k8s.io", "v1"),

@@ -99,6 +99,9 @@ def error_response(error: ApiError) -> web.Response:
                             content_type="application/json")
     if error.code == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="kubernetes-master"'
+    retry_after = error.details.get("retryAfterSeconds") if error.details else None
+    if isinstance(retry_after, int) and retry_after > 0:  # as kube's responsewriters
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 

@@ -212,6 +212,13 @@ SCHEMA: dict[str, dict[int, tuple[str, str]]] = {
                       5: ("dryRun", "*string")},
     "Preconditions": {1: ("uid", "string"), 2: ("resourceVersion", "string")},
     "Eviction": {1: ("metadata", M), 2: ("deleteOptions", "DeleteOptions")},
+    # policy/v1 (kubectl create poddisruptionbudget)
+    "PodDisruptionBudget": {1: ("metadata", M), 2: ("spec", "PodDisruptionBudgetSpec"),
+                            3: ("status", "-")},
+    "PodDisruptionBudgetSpec": {1: ("minAvailable", "IntOrString"),
+                                2: ("selector", "LabelSelector"),
+                                3: ("maxUnavailable", "IntOrString"),
+                                4: ("unhealthyPodEvictionPolicy", "string")},
     # core/v1 (kubectl create quota)
     "ResourceQuota": {1: ("metadata", M), 2: ("spec", "ResourceQuotaSpec"), 3: ("status", "-")},
     "ResourceQuotaSpec": {1: ("hard", "map:Quantity"), 2: ("scopes", "*string"),

@@ -5,8 +5,8 @@
   ``spec.finalizers``) — the strategy enforces it.
 * ``pods/binding`` (and POST ``bindings``): sets ``spec.nodeName`` once; a bound
   pod is ``409 Conflict``, as the scheduler expects when it loses a race.
-* ``pods/eviction``: a delete with the eviction's DeleteOptions (no
-  PodDisruptionBudgets here).
+* ``pods/eviction``: a delete with the eviction's DeleteOptions that honours the
+  pod's PodDisruptionBudget (:mod:`.eviction`).
 * ``serviceaccounts/token``: a TokenRequest (:mod:`.serviceaccount.token_request`).
 * ``*/scale``: an ``autoscaling/v1`` Scale view of spec.replicas; PUT/PATCH of
   the Scale update the object's spec.replicas (its resourceVersion is a
@@ -29,6 +29,7 @@ from kybernetes.api.patch import apply_patch
 from kybernetes.apiserver import codec
 from kybernetes.apiserver.bodies import check_object, read_body, read_object
 from kybernetes.apiserver.context import WriteContext
+from kybernetes.apiserver.eviction import Evictions
 from kybernetes.apiserver.kinds.definition import ScaleSpec
 from kybernetes.apiserver.registry import MODIFIED, DeleteOptions, Registry
 from kybernetes.apiserver.request_info import RequestInfo, dry_run
@@ -69,6 +70,7 @@ class Subresources:
         # Validating admission of an Eviction as sent (kube's NodeRestriction: a kubelet
         # evicts only pods bound to it); the delete itself runs as the server.
         self.eviction_validators: list[ValidatingPlugin] = []
+        self.evictions = Evictions(registry)
 
     async def handle(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         sub, method = info.subresource, request.method
@@ -151,8 +153,10 @@ class Subresources:
         options = DeleteOptions(grace_period_seconds=opts.get("gracePeriodSeconds"),
                                 preconditions=opts.get("preconditions") or {},
                                 dry_run=dry_run(request, opts))
-        await self.registry.delete(self.registry.kinds.of(r.PODS), info.namespace,
-                                   str(info.name), options)
+        failure = await self.evictions.evict(str(info.namespace), str(info.name), body,
+                                             options, self.context_for(request, info))
+        if failure is not None:
+            return json_response(failure, status=int(failure["code"]))
         return json_response(status_success(code=201), status=201)
 
     async def _admit_eviction(self, request: web.Request, info: RequestInfo,

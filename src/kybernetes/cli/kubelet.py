@@ -66,6 +66,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--authorization-webhook-cache-unauthorized-ttl",
                         type=parse_duration, default=30.0,
                         help="how long a no is kept (default 30s)")
+    parser.add_argument("--shutdown-grace-period", type=parse_duration, default=0.0,
+                        help="graceful node shutdown: on SIGTERM stop the pods within this "
+                        "(shutdownGracePeriod; default 0: off)")
+    parser.add_argument("--shutdown-grace-period-critical-pods", type=parse_duration,
+                        default=0.0, help="the part of --shutdown-grace-period kept for "
+                        "critical pods (shutdownGracePeriodCriticalPods; default 0)")
     parser.add_argument("-v", "--verbose", action="count", default=0)
 
 
@@ -123,7 +129,9 @@ def build_config(args: argparse.Namespace) -> Any:
         backoff_max=args.backoff_max, sync_seconds=args.sync_seconds,
         fail_pods_matching=args.fail_pods_matching, teardown_on_exit=args.teardown_on_exit,
         rotate_certificates=args.rotate_certificates,
-        cert_dir=Path(args.cert_dir).resolve() if args.cert_dir else None)
+        cert_dir=Path(args.cert_dir).resolve() if args.cert_dir else None,
+        shutdown_grace_period=args.shutdown_grace_period,
+        shutdown_grace_period_critical_pods=args.shutdown_grace_period_critical_pods)
 
 
 def client_cert_manager(kubeconfig: str, config: Any, client: Any) -> Any:
@@ -163,9 +171,15 @@ async def _main(args: argparse.Namespace) -> int:
     from kybernetes.kubelet.auth import KubeletAuth
     from kybernetes.kubelet.runtime import make_runtime
     from kybernetes.kubelet.server import KubeletServer
+    from kybernetes.kubelet.shutdown import GracePeriods, shut_down
     from kybernetes.tasks import cancel_and_wait, spawn
 
     config = build_config(args)
+    try:
+        periods = GracePeriods(config.shutdown_grace_period,
+                               config.shutdown_grace_period_critical_pods)
+    except ValueError as e:
+        raise CliError(f"--shutdown-grace-period-critical-pods: {e}") from None
     config.root_dir.mkdir(parents=True, exist_ok=True)
     try:
         client = ApiClient.from_kubeconfig(args.kubeconfig, user_agent="kyb-kubelet")
@@ -187,6 +201,8 @@ async def _main(args: argparse.Namespace) -> int:
         await server.start()
         await kubelet.start()
         await stop.wait()
+        if periods.enabled:
+            await shut_down(kubelet, periods)
     finally:
         await cancel_and_wait(rotating)
         await server.aclose()

@@ -89,6 +89,7 @@ def _registry() -> dict[str, Factory]:
     from kybernetes.controllers.csr_approving import CsrApprovingController
     from kybernetes.controllers.daemonset import DaemonSetController
     from kybernetes.controllers.deployment import DeploymentController
+    from kybernetes.controllers.disruption import DisruptionController
     from kybernetes.controllers.endpoints import EndpointsController
     from kybernetes.controllers.endpointslice import EndpointSliceController
     from kybernetes.controllers.garbage_collector import GarbageCollector
@@ -110,6 +111,7 @@ def _registry() -> dict[str, Factory]:
         "replicaset": lambda c, i, o: ReplicaSetManager(c, i),
         "deployment": lambda c, i, o: DeploymentController(c, i),
         "daemonset": lambda c, i, o: DaemonSetController(c, i),
+        "disruption": lambda c, i, o: DisruptionController(c, i),
         "cronjob": lambda c, i, o: CronJobController(c, i),
         "job": lambda c, i, o: JobController(c, i),
         "ttl-after-finished-controller": lambda c, i, o: TtlAfterFinishedController(c, i),

@@ -67,6 +67,7 @@ class Kubelet:
         self.service_informer: Informer | None = None
         self.ipam: IpPool | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        self.shutting_down = False
         runtime.on_change(self._container_changed)
 
     @property
@@ -135,9 +136,25 @@ class Kubelet:
         await self.recorder.aclose()
         await self.runtime.aclose()
 
+    async def mark_shutting_down(self, message: str) -> list[PodWorker]:
+        """Graceful node shutdown (:mod:`.shutdown`) begins: the Node goes not Ready,
+        new pods are ignored, and the pod workers stop their own loops and are handed
+        over to be stopped."""
+        self.shutting_down = True
+        self.node.ready_error = message
+        try:
+            await self.node.post_status()
+        except Exception as e:  # the pods are stopped all the same
+            log.warning("node status not posted", extra={"error": repr(e)})
+        workers = list(self.workers.values())
+        await cancel_and_wait(*self._tasks.values())
+        return workers
+
     # -- pods in -------------------------------------------------------------------
 
     def pod_changed(self, pod: dict[str, Any]) -> None:
+        if self.shutting_down:  # a node going down takes no pods
+            return
         uid = pod["metadata"]["uid"]
         worker = self.workers.get(uid)
         if worker is not None:

@@ -42,6 +42,10 @@ class KubeletConfig:
     # cert_dir (--cert-dir, by default <root_dir>/pki)
     rotate_certificates: bool = False
     cert_dir: Path | None = None
+    # Graceful node shutdown (shutdown.py): SIGTERM stops the pods within these
+    # (shutdownGracePeriod, shutdownGracePeriodCriticalPods); 0 turns it off, as in kube.
+    shutdown_grace_period: float = 0.0
+    shutdown_grace_period_critical_pods: float = 0.0
 
     @property
     def certificate_dir(self) -> Path:

@@ -95,10 +95,13 @@ def default_node_ip() -> str:
             return "127.0.0.1"
 
 
-def _conditions(now: str, previous: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _conditions(now: str, previous: list[dict[str, Any]], ready_error: str = ""
+                ) -> list[dict[str, Any]]:
     before = {c.get("type"): c for c in previous}
     out = []
     for ctype, status, reason, message in _CONDITIONS:
+        if ctype == "Ready" and ready_error:  # kube's Ready setter with errors
+            status, reason, message = "False", "KubeletNotReady", ready_error
         old = before.get(ctype, {})
         changed = old.get("status") != status
         out.append({"type": ctype, "status": status, "reason": reason, "message": message,
@@ -108,7 +111,8 @@ def _conditions(now: str, previous: list[dict[str, Any]]) -> list[dict[str, Any]
 
 
 def node_status(config: KubeletConfig, host: HostFacts, *, node_ip: str,
-                runtime_version: str, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+                runtime_version: str, previous: dict[str, Any] | None = None,
+                ready_error: str = "") -> dict[str, Any]:
     """The Node's status block, as the Kubernetes kubelet reports it."""
     resources = {"cpu": str(host.cpus), "memory": f"{host.memory_kib}Ki",
                  "pods": str(config.max_pods), "ephemeral-storage": f"{host.storage_kib}Ki",
@@ -116,7 +120,8 @@ def node_status(config: KubeletConfig, host: HostFacts, *, node_ip: str,
     return {
         "capacity": resources,
         "allocatable": dict(resources),
-        "conditions": _conditions(rfc3339(), (previous or {}).get("conditions") or []),
+        "conditions": _conditions(rfc3339(), (previous or {}).get("conditions") or [],
+                                  ready_error),
         "addresses": [{"type": "InternalIP", "address": node_ip},
                       {"type": "Hostname", "address": config.node_name}],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": config.port}},
@@ -152,6 +157,8 @@ class NodeAgent:
         self.node: dict[str, Any] = {}
         self._lease: dict[str, Any] | None = None
         self._posted: dict[str, Any] = {}
+        # Why the node is not Ready ("node is shutting down"), or "".
+        self.ready_error = ""
 
     @property
     def pod_cidr(self) -> str | None:
@@ -193,7 +200,8 @@ class NodeAgent:
         """PATCH nodes/<name>/status when it changed, or when `force`d (the minute tick)."""
         status = node_status(self.config, self.host, node_ip=self.node_ip,
                              runtime_version=self.runtime_version,
-                             previous=self.node.get("status"))
+                             previous=self.node.get("status"),
+                             ready_error=self.ready_error)
         if not force and self._posted and _same_status(status, self._posted):
             return
         self.node = await self.client.patch(NODES, self.config.node_name, {"status": status},

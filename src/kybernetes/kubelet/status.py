@@ -178,3 +178,20 @@ def pod_status(pod: dict[str, Any], obs: PodObservation) -> dict[str, Any]:
     if obs.pod_ip:
         status.update(podIP=obs.pod_ip, podIPs=[{"ip": obs.pod_ip}])
     return status
+
+
+# Conditions the kubelet owns; any other (DisruptionTarget from an eviction, a
+# readiness gate's) is someone else's and kept as the API server has it.
+KUBELET_CONDITIONS = frozenset(("PodScheduled", "Ready", "Initialized", "ContainersReady",
+                                "PodReadyToStartContainers"))
+
+
+def keep_foreign_conditions(status: dict[str, Any], current: dict[str, Any] | None) -> None:
+    """The status manager's mergePodStatus: conditions of others in `current` (the pod's
+    status on the API server) stay, ahead of the kubelet's own ones, unless `status`
+    sets that type itself (the kubelet shares DisruptionTarget)."""
+    own = {c.get("type") for c in status.get("conditions") or []}
+    foreign = [c for c in (current or {}).get("conditions") or []
+               if c.get("type") not in KUBELET_CONDITIONS and c.get("type") not in own]
+    if foreign:
+        status["conditions"] = foreign + list(status.get("conditions") or [])

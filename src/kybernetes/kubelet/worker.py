@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kybernetes.api.errors import ApiError, Conflict, NotFound
@@ -33,7 +34,7 @@ from kybernetes.kubelet.runtime.base import (
     RuntimeError_,
     Sandbox,
 )
-from kybernetes.kubelet.status import PodObservation, pod_status
+from kybernetes.kubelet.status import PodObservation, keep_foreign_conditions, pod_status
 from kybernetes.kubelet.volumes import mounts_for
 
 if TYPE_CHECKING:
@@ -364,6 +365,7 @@ class PodWorker:
     async def _post_status(self, containers: dict[str, list[ContainerInfo]]) -> None:
         base = self.pod if self.posted is None else {**self.pod, "status": self.posted}
         status = pod_status(base, self.observe(containers))
+        keep_foreign_conditions(status, self.pod.get("status"))
         if status == self.posted:
             return
         meta = self.pod["metadata"]
@@ -400,6 +402,27 @@ class PodWorker:
                 self._event(WARNING, "FailedPreStopHook", f"PreStopHook failed: {e}")
         await self.kubelet.runtime.stop_container(
             info.id, grace=max(0.0, deadline - time.monotonic()))
+
+    async def shut_down(self, grace: float, reason: Callable[[dict[str, Any]], None]) -> None:
+        """The node is going down: stop the containers within `grace`, then post the
+        final status as `reason` changes it (the pod object stays; its worker ends)."""
+        await self._close_probes()
+        running = [c for c in await self.kubelet.runtime.list_containers(self.uid)
+                   if c.state == RUNNING]
+        await asyncio.gather(*(self._stop_one(c, grace) for c in running))
+        base = self.pod if self.posted is None else {**self.pod, "status": self.posted}
+        status = pod_status(base, self.observe(await self._containers()))
+        reason(status)
+        keep_foreign_conditions(status, self.pod.get("status"))
+        self.finished = True
+        meta = self.pod["metadata"]
+        try:
+            await self.kubelet.client.patch(PODS, meta["name"], {"status": status},
+                                            namespace=meta.get("namespace"),
+                                            subresource="status")
+            self.posted = status
+        except NotFound:
+            pass
 
     async def terminate(self) -> None:
         """Stop everything the pod runs, free its resources, then delete the pod object."""

@@ -37,6 +37,7 @@ from kybernetes.apiserver.kinds.core import (
 )
 from kybernetes.apiserver.kinds.definition import KindDefinition
 from kybernetes.apiserver.kinds.discovery import endpointslice
+from kybernetes.apiserver.kinds.policy import poddisruptionbudget
 from kybernetes.apiserver.kinds.rbac import clusterrole, clusterrolebinding, role, rolebinding
 from kybernetes.apiserver.kinds.registry import KindRegistry
 
@@ -48,6 +49,7 @@ BUILTIN: tuple[KindDefinition, ...] = tuple(m.DEFINITION for m in (
 )) + reviews.DEFINITIONS + tuple(m.DEFINITION for m in (
     job, cronjob,
     certificatesigningrequest,
+    poddisruptionbudget,
     role, rolebinding, clusterrole, clusterrolebinding,
     lease,
     customresourcedefinition,
