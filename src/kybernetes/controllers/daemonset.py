@@ -5,8 +5,9 @@ A sync, as Kubernetes' (pkg/controller/daemon):
 1. read the DaemonSet (gone or being deleted: nothing to do; an empty selector:
    a SelectingAll warning);
 2. make its history (:mod:`daemon_history`): the ControllerRevision holding the
-   current template is found or created and given the highest revision number
-   (so `kubectl rollout undo` makes an old one current again); its
+   current template is found (orphans matching the selector adopted) or created
+   and given the highest revision number (so `kubectl rollout undo` makes an old
+   one current again); its
    `controller-revision-hash` labels the new pods;
 3. claim its pods (:mod:`adoption`) and group them by target node (the bound node,
    or the node their `metadata.name` affinity names while the scheduler has not
@@ -201,7 +202,7 @@ class DaemonSetController(Controller):
             return
         if is_being_deleted(ds):
             return
-        current, old_revisions = await self._construct_history(ds)
+        current, old_revisions = await self._construct_history(ds, selector)
         digest = (meta(current).get("labels") or {}).get(history.HASH_LABEL, "")
         nodes = self.nodes.list()
         node_pods = await self._node_pods(ds, selector)
@@ -234,11 +235,12 @@ class DaemonSetController(Controller):
 
     # -- history ---------------------------------------------------------------------------
 
-    async def _construct_history(self, ds: Obj) -> tuple[Obj, list[Obj]]:
-        """The current revision (created or renumbered as needed) and the old ones."""
-        uid = meta(ds).get("uid")
-        owned = [r for r in self.revisions.list(meta(ds)["namespace"])
-                 if (controller_ref(r) or {}).get("uid") == uid]
+    async def _construct_history(self, ds: Obj, selector: Selector) -> tuple[Obj, list[Obj]]:
+        """The current revision (created or renumbered as needed) and the old ones;
+        orphaned revisions that match the selector are adopted, as pods are."""
+        owned = await Claimer(self.client, owner_resource=DAEMON_SETS, owner=ds,
+                              selector=selector, resource=CONTROLLER_REVISIONS).claim(
+            self.revisions.list(meta(ds)["namespace"]))
         current = [r for r in owned if history.matches(ds, r)]
         old = [r for r in owned if not history.matches(ds, r)]
         number = max((int(r.get("revision") or 0) for r in old), default=0) + 1

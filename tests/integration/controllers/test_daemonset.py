@@ -57,14 +57,15 @@ def processes(*procs: Proc) -> Iterator[list[Proc]]:
 @pytest.fixture
 async def cluster(apiserver: ApiServer, tmp_path: Path) -> AsyncIterator[tuple[ApiClient, list[
         Proc]]]:
-    """Scheduler + 3 hollow nodes + the daemonset controller (in this process)."""
+    """Scheduler + 3 hollow nodes + the daemonset and garbage collector controllers
+    (in this process)."""
     with processes(Proc.kyb("scheduler", "--kubeconfig", str(apiserver.kubeconfig),
                             log_path=tmp_path / "scheduler.log").start(),
                    hollow(apiserver, tmp_path, "node", NODE_COUNT)) as procs:
         async with connected(apiserver) as client:
             await eventually(lambda: ready_nodes(client, NODE_COUNT), within=60,
                              what="hollow nodes Ready")
-            async with running(client, "daemonset"):
+            async with running(client, "daemonset", "garbagecollector"):
                 yield client, procs
 
 
@@ -269,6 +270,39 @@ async def test_on_delete_replaces_only_deleted_pods(cluster: tuple[ApiClient, li
                      what="one updated")
 
 
+async def test_orphaned_pods_and_revisions_are_adopted_not_replaced(
+        cluster: tuple[ApiClient, list[Proc]]) -> None:
+    client, _ = cluster
+    await client.create(DAEMON_SETS, daemon_set("keep"))
+    before = await eventually(lambda: running_on(client, "keep", all_nodes()), within=30,
+                              what="first pods")
+    await client.delete(DAEMON_SETS, "keep", namespace="default", propagation_policy="Orphan")
+
+    async def gone() -> bool:
+        names = [d["metadata"]["name"] for d in
+                 (await client.list(DAEMON_SETS, namespace="default"))["items"]]
+        return "keep" not in names
+    await eventually(gone, within=30, what="DaemonSet deleted, pods orphaned")
+    ds = await client.create(DAEMON_SETS, daemon_set("keep"))
+
+    async def adopted() -> bool:
+        pods = [p for ps in (await pods_by_node(client, "keep")).values() for p in ps]
+        return len(pods) == NODE_COUNT and all(
+            [r["uid"] for r in p["metadata"].get("ownerReferences", [])] == [
+                ds["metadata"]["uid"]] for p in pods)
+    await eventually(adopted, within=30, what="pods adopted")
+    await eventually(lambda: _observed(client, "keep", 1, updated=NODE_COUNT), within=20,
+                     what="status")
+    after = await pods_by_node(client, "keep")
+    assert {n: ps[0]["metadata"]["name"] for n, ps in after.items()} == \
+        {n: ps[0]["metadata"]["name"] for n, ps in before.items()}
+    revisions = (await client.list(CONTROLLER_REVISIONS, namespace="default",
+                                   label_selector="app=keep"))["items"]
+    assert [(r["revision"], r["metadata"]["ownerReferences"][0]["uid"]) for r in revisions] == [
+        (1, ds["metadata"]["uid"])]
+    assert "collisionCount" not in await status_of(client, "keep")
+
+
 async def _observed(client: ApiClient, name: str, generation: int, *,
                     updated: int | None = None) -> bool:
     status = await status_of(client, name)
@@ -276,7 +310,7 @@ async def _observed(client: ApiClient, name: str, generation: int, *,
         updated is None or status.get("updatedNumberScheduled") == updated)
 
 
-@pytest.mark.parametrize("binary", sorted({KUBECTLS[0], KUBECTLS[-1]}))
+@pytest.mark.parametrize("binary", [k for k in ("kubectl.1.27", "kubectl.1.33") if k in KUBECTLS])
 async def test_kubectl_rollout_status_history_and_undo(
         cluster: tuple[ApiClient, list[Proc]], apiserver: ApiServer, tmp_path: Path,
         binary: str) -> None:
