@@ -170,25 +170,13 @@ class JobController(Controller):
     # -- pod writes -------------------------------------------------------------------
 
     async def remove_finalizer(self, pod: Obj) -> bool:
-        """Take the tracking finalizer off; True when it is off (or the pod is gone)."""
-        finalizers = [f for f in meta(pod).get("finalizers") or () if f != jt.TRACKING_FINALIZER]
-        patch = [{"op": "test", "path": "/metadata/resourceVersion",
-                  "value": meta(pod).get("resourceVersion")},
-                 {"op": "replace", "path": "/metadata/finalizers", "value": finalizers}]
+        """Take the tracking finalizer off (a strategic merge patch, as kube's controller
+        sends: other finalizers stay); True when it is off (or the pod is gone)."""
         name, namespace = meta(pod)["name"], meta(pod).get("namespace")
+        patch = {"metadata": {"$deleteFromPrimitiveList/finalizers": [jt.TRACKING_FINALIZER]}}
         try:
-            try:
-                await self.client.patch(PODS, name, patch, namespace=namespace, patch_type="json")
-            except (errors.Conflict, errors.Invalid):
-                fresh = await self.client.get(PODS, name, namespace=namespace)
-                if jt.TRACKING_FINALIZER not in (meta(fresh).get("finalizers") or ()):
-                    return True
-                left = [f for f in meta(fresh)["finalizers"] if f != jt.TRACKING_FINALIZER]
-                await self.client.patch(PODS, name, [
-                    {"op": "test", "path": "/metadata/resourceVersion",
-                     "value": meta(fresh).get("resourceVersion")},
-                    {"op": "replace", "path": "/metadata/finalizers", "value": left}],
-                    namespace=namespace, patch_type="json")
+            await self.client.patch(PODS, name, patch, namespace=namespace,
+                                    patch_type="strategic")
         except errors.NotFound:
             return True
         except errors.ApiError as e:
@@ -258,6 +246,10 @@ class JobController(Controller):
         return result
 
 
+def _d(value: Any) -> Obj:
+    return value if isinstance(value, dict) else {}
+
+
 def _clean(status: Obj) -> Obj:
     """The status as Kubernetes serializes it: zero counters and empty lists left out,
     ready/terminating and uncountedTerminatedPods always there."""
@@ -292,7 +284,7 @@ class _JobSync:
             await self._release_all()
             await self._write()
             return
-        policy_message = await self._track_finished()
+        ignored, policy_message = self._record_finished()
         active = [p for p in self.pods if jt.is_active(p)]
         terminating = [p for p in self.pods if jt.is_terminating(p)]
         self.status["active"] = len(active)
@@ -301,21 +293,30 @@ class _JobSync:
         suspended = jt.spec(self.job).get("suspend") is True
         self._suspend_or_resume(suspended)
         target = self._failure_target(policy_message, suspended)
+        complete = target is None and self._complete(active)
+        # Replacements need not wait for the accounting: the totals already count the
+        # pods in uncountedTerminatedPods, and expectations cover the pods created.
+        work = [self._count_finished(ignored)]
+        if target is None and not complete and not suspended:
+            work.append(self._manage(active, terminating))
+        results = await asyncio.gather(*work, return_exceptions=True)
         if target is not None:
             await self._fail(target, active, terminating)
-        elif self._complete(active):
+        elif complete:
             await self._succeed(active, terminating)
         elif suspended:
             await self._delete(active)
-        else:
-            await self._manage(active, terminating)
         await self._write()
+        error = next((r for r in results if isinstance(r, BaseException)), None)
+        if error is not None:
+            raise error
 
     # 3. accounting ---------------------------------------------------------------------
 
-    async def _track_finished(self) -> str | None:
-        """Count pods that finished since the last sync (two status writes around the
-        finalizer removal); the message of a FailJob rule that matched, if any."""
+    def _record_finished(self) -> tuple[list[Obj], str | None]:
+        """Put pods that finished since the last sync in uncountedTerminatedPods; the
+        failed pods a policy Ignores (not counted), and the message of a FailJob rule."""
+        self._move_counted({_uid(p): p for p in self.pods})
         succeeded, failed = self._uncounted()
         seen = set(succeeded) | set(failed)
         has_policy = jt.spec(self.job).get("podFailurePolicy") is not None
@@ -339,20 +340,29 @@ class _JobSync:
         if policy_message:
             jt.set_condition(self.conditions, "FailureTarget", "True", jt.POD_FAILURE_POLICY,
                              policy_message, self.now)
-        pending = set(succeeded) | set(failed)
-        if not pending and not ignored:
-            return policy_message
-        if pending - seen:
-            await self._write()  # the uids are on record before any finalizer comes off
+        return ignored, policy_message
+
+    def _uncounted_changed(self) -> bool:
+        before = _d(jt.status(self.job).get("uncountedTerminatedPods"))
+        succeeded, failed = self._uncounted()
+        return set(succeeded) != set(before.get("succeeded") or ()) or \
+            set(failed) != set(before.get("failed") or ())
+
+    async def _count_finished(self, ignored: list[Obj]) -> None:
+        """Record the finished pods' uids in the Job's status, then take their finalizers
+        off (and those of ignored pods). They are counted (moved from the uids to the
+        counters) by the write after the one that recorded them: a uid is always on
+        record while its pod still has the finalizer, so no pod is counted twice or lost."""
+        if self._uncounted_changed():
+            await self._write()
+        succeeded, failed = self._uncounted()
         by_uid = {_uid(p): p for p in self.pods}
-        targets = [by_uid[u] for u in pending if u in by_uid and jt.has_finalizer(by_uid[u])
-                   and u not in self.removed] + ignored
+        targets = [by_uid[u] for u in (*succeeded, *failed) if u in by_uid
+                   and jt.has_finalizer(by_uid[u]) and u not in self.removed] + ignored
         results = await asyncio.gather(*(self.ctl.remove_finalizer(p) for p in targets))
         for pod, ok in zip(targets, results, strict=True):
             if ok:
                 self.removed.add(_uid(pod))
-        self._move_counted(by_uid)
-        return policy_message
 
     def _move_counted(self, by_uid: dict[str, Obj]) -> None:
         """Uids whose finalizer is off leave uncountedTerminatedPods for the counters."""
@@ -432,7 +442,8 @@ class _JobSync:
                     terminating: list[Obj]) -> None:
         jt.set_condition(self.conditions, "FailureTarget", "True", *target, self.now)
         await self._delete(active)
-        if not active and not terminating:
+        succeeded, failed = self._uncounted()
+        if not active and not terminating and not succeeded and not failed:
             if jt.set_condition(self.conditions, "Failed", "True", *target, self.now):
                 self.ctl.event(self.job, "Warning", *target)
 
@@ -493,8 +504,11 @@ class _JobSync:
             return
         self.ctl.expectations.expect_creations(self.key, len(indexes))
         queue = list(indexes)
+        # Slow start (1, 2, 4, ...) finds a failing template with one request; once the
+        # Job's pods are known to be created fine, replacements go out in one batch.
+        initial = len(queue) if self.pods else 1
         created, error = await slow_start_batch(
-            len(queue), lambda: self.ctl.create_pod(self.job, queue.pop(0)))
+            len(queue), lambda: self.ctl.create_pod(self.job, queue.pop(0)), initial=initial)
         for _ in range(len(indexes) - created):
             self.ctl.expectations.creation_observed(self.key)
         if error is not None:
