@@ -323,6 +323,9 @@ async def test_kubectl_rollout_status_history_and_undo(
     assert table.split("\n")[0].split() == ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE",
                                             "AVAILABLE", "NODE", "SELECTOR", "AGE"]
     assert table.split("\n")[1].split()[:7] == ["web", "3", "3", "3", "3", "3", "<none>"]
+    described = await asyncio.to_thread(kubectl, "describe", "ds/web")
+    assert "Desired Number of Nodes Scheduled: 3" in described, described
+    assert "SuccessfulCreate" in described, described
     await asyncio.to_thread(kubectl, "set", "image", "ds/web", "c=img:2")
     await asyncio.to_thread(kubectl, "annotate", "ds/web", "kubernetes.io/change-cause=img 2")
     out = await asyncio.to_thread(kubectl, "rollout", "status", "ds/web", "--timeout=60s")
