@@ -278,3 +278,13 @@ async def test_kubectl_wait_describe_and_get(client: ApiClient, ns: str, server:
     described = kubectl("describe", "job", "w", "-n", ns)
     assert "Pods Statuses:" in described and "2 Succeeded" in described
     assert "Completed" in described
+
+
+async def test_deleted_job_lets_its_running_pods_go(client: ApiClient, ns: str) -> None:
+    """Background delete (kubectl's): the garbage collector deletes the pods and the job
+    controller takes the tracking finalizer off pods whose Job is gone."""
+    async with controllers(client, "garbagecollector"):
+        await client.create(JOBS, job("gone", ns, exit=None, parallelism=2, completions=2))
+        await eventually(lambda: _count_running(client, ns, 2), within=20, what="2 running")
+        await client.delete(JOBS, "gone", namespace=ns, propagation_policy="Background")
+        await eventually(lambda: _no_pods(client, ns), within=60, what="pods deleted")
