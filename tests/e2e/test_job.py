@@ -29,11 +29,12 @@ def cluster(tmp_path: Path) -> Iterator[KybCluster]:
 def test_indexed_job_pods_print_their_index(cluster: KybCluster, tmp_path: Path) -> None:
     manifest = tmp_path / "job.json"
     manifest.write_text(json.dumps({
-        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "idx", "namespace": "default"},
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "idx", "namespace": "default"},
         "spec": {"completions": 3, "parallelism": 3, "completionMode": "Indexed",
                  "template": {"spec": {"restartPolicy": "Never", "containers": [{
                      "name": "main", "image": "busybox",
-                     "command": ["sh", "-c", "echo index=$JOB_COMPLETION_INDEX host=$(hostname)"],
+                     "command": ["sh", "-c", "echo index=$JOB_COMPLETION_INDEX"],
                  }]}}}}))
     cluster.kubectl("create", "-f", str(manifest))
     out = cluster.kubectl("wait", "--for=condition=complete", "job/idx", "--timeout=120s",
