@@ -345,8 +345,8 @@ async def delete_options(request: web.Request) -> DeleteOptions:
         raise BadRequest(f'propagationPolicy: Unsupported value: "{policy}": supported '
                          f'values: "Background", "Foreground", "Orphan"', reason="Invalid",
                          code=422)
-    if policy is None and body.get("orphanDependents") is True:
-        policy = "Orphan"
+    if policy is None and body.get("orphanDependents") is not None:
+        policy = "Orphan" if body["orphanDependents"] is True else "Background"
     preconditions = body.get("preconditions") or {}
     if not isinstance(preconditions, dict):
         raise BadRequest("preconditions must be an object")

@@ -312,8 +312,13 @@ class Registry:
             if not old["metadata"].get("deletionTimestamp"):
                 finalizers += [f for f in kind.strategy.finalizers_on_delete(old)
                                if f not in finalizers]
+            policy = options.propagation_policy
+            if policy is None and kind.strategy.default_propagation is not None:
+                policy = kind.strategy.default_propagation
+                if kind.strategy.delete_warning not in ctx.warnings:
+                    ctx.warnings.append(kind.strategy.delete_warning)
             policy_finalizer = {"Orphan": "orphan", "Foreground": "foregroundDeletion"}.get(
-                options.propagation_policy or "")
+                policy or "")
             if policy_finalizer and policy_finalizer not in finalizers:
                 finalizers.append(policy_finalizer)
             pending = strategy.pending_delete(kind, old, grace=options.grace_period_seconds,

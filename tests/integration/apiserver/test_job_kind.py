@@ -87,3 +87,18 @@ def test_suspended_job_may_change_scheduling_directives(kubectl: Kubectl) -> Non
             '{"spec":{"template":{"spec":{"nodeSelector":{"disk":"ssd"}}}}}')
     got = kubectl.json("get", "job", "s", "-n", ns)
     assert got["spec"]["template"]["spec"]["nodeSelector"] == {"disk": "ssd"}
+
+
+def test_delete_without_propagation_orphans_with_kube_warning(kubectl: Kubectl) -> None:
+    ns = _namespace(kubectl, "jobdel")
+    kubectl("create", "job", "keep", "-n", ns, "--image=busybox")
+    out = kubectl.run("delete", "--raw", f"/apis/batch/v1/namespaces/{ns}/jobs/keep")
+    assert "child pods are preserved by default when jobs are deleted; set " \
+        "propagationPolicy=Background to remove them or set propagationPolicy=Orphan to " \
+        "suppress this warning" in out.stderr
+    # No garbage collector runs here: the orphan finalizer holds the Job.
+    assert kubectl.json("get", "job", "keep", "-n", ns)["metadata"]["finalizers"] == ["orphan"]
+    kubectl("create", "job", "bg", "-n", ns, "--image=busybox")
+    out = kubectl.run("delete", "job", "bg", "-n", ns)
+    assert "preserved" not in out.stderr
+    assert kubectl.run("get", "job", "bg", "-n", ns, check=False).returncode != 0

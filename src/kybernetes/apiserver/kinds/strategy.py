@@ -30,6 +30,10 @@ class Strategy:
     # Subresources that write status only (a CSR's approval too): the object is the
     # stored one with the status sent, then prepare_for_subresource_update.
     status_subresources: tuple[str, ...] = ("status",)
+    # The propagation of a delete that names none (DefaultGarbageCollectionPolicy):
+    # None is Background; batch/v1 Jobs keep their pods ("Orphan"), with `delete_warning`.
+    default_propagation: str | None = None
+    delete_warning: str = ""
 
     def prepare_for_create(self, obj: Obj) -> None:
         """Kind-specific changes to a new object (after the generic ones)."""

@@ -57,7 +57,13 @@ def job_defaults(job: Obj) -> None:
 
 
 class JobStrategy(StatusStrategy):
-    """PrepareForCreate: a generated selector (unless manualSelector) and its pod labels."""
+    """PrepareForCreate: a generated selector (unless manualSelector) and its pod labels;
+    a delete that names no propagation orphans the pods, as batch/v1 always did."""
+
+    default_propagation = "Orphan"
+    delete_warning = ("child pods are preserved by default when jobs are deleted; set "
+                      "propagationPolicy=Background to remove them or set "
+                      "propagationPolicy=Orphan to suppress this warning")
 
     def __init__(self) -> None:
         super().__init__({}, tracks_generation=True)
