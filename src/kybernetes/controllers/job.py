@@ -185,7 +185,8 @@ class JobController(Controller):
             return False
         return True
 
-    def pod_from_template(self, job: Obj, index: int | None) -> Obj:
+    def pod_from_template(self, job: Obj, index: int | None,
+                          index_failures: int | None = None) -> Obj:
         """A new pod of the Job: its template, the tracking finalizer, and for an Indexed
         Job the index (annotation, label, hostname, JOB_COMPLETION_INDEX)."""
         template = jt.spec(job).get("template") or {}
@@ -197,6 +198,8 @@ class JobController(Controller):
         generate = f"{name}-"
         if index is not None:
             annotations[jt.COMPLETION_INDEX] = labels[jt.COMPLETION_INDEX] = str(index)
+            if index_failures is not None:
+                annotations[jt.INDEX_FAILURE_COUNT] = str(index_failures)
             generate = f"{name}-{index}-"
             pod_spec.setdefault("hostname", f"{name}-{index}")
             for container in (*(pod_spec.get("initContainers") or ()),
@@ -213,9 +216,11 @@ class JobController(Controller):
             pod_meta["annotations"] = annotations
         return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": pod_spec}
 
-    async def create_pod(self, job: Obj, index: int | None) -> None:
+    async def create_pod(self, job: Obj, index: int | None,
+                         index_failures: int | None = None) -> None:
         try:
-            pod = await self.client.create(PODS, self.pod_from_template(job, index))
+            pod = await self.client.create(PODS, self.pod_from_template(job, index,
+                                                                        index_failures))
         except errors.ApiError as e:
             if not (isinstance(e, errors.Forbidden) and "terminat" in e.message):
                 self.event(job, "Warning", "FailedCreate", f"Error creating: {e.message}")
@@ -254,7 +259,7 @@ def _clean(status: Obj) -> Obj:
     """The status as Kubernetes serializes it: zero counters and empty lists left out,
     ready/terminating and uncountedTerminatedPods always there."""
     out = {k: v for k, v in status.items()
-           if v not in (None, "", [], 0) or k in ("ready", "terminating")}
+           if v not in (None, "", [], 0) or k in ("ready", "terminating", "failedIndexes")}
     uncounted = {k: v for k, v in (status.get("uncountedTerminatedPods") or {}).items() if v}
     out["uncountedTerminatedPods"] = uncounted
     return out
@@ -337,6 +342,11 @@ class _JobSync:
                     continue
                 policy_message = policy_message or (verdict.message or None)
                 failed.append(uid)
+                index = jt.pod_index(pod)
+                if jt.per_index(self.job) and index is not None and \
+                        jt.index_fails(self.job, pod, verdict):
+                    self.status["failedIndexes"] = jt.format_indexes(
+                        self._failed_indexes() | {index})
         if policy_message:
             jt.set_condition(self.conditions, "FailureTarget", "True", jt.POD_FAILURE_POLICY,
                              policy_message, self.now)
@@ -392,6 +402,12 @@ class _JobSync:
         elif new_succeeded:
             self.ctl.failures.pop(self.key, None)
 
+    def _failed_indexes(self) -> set[int]:
+        """Indexes out of retries (backoffLimitPerIndex, FailIndex); never run again."""
+        if not jt.per_index(self.job) or self.completions is None:
+            return set()
+        return jt.parse_indexes(self.status.get("failedIndexes"), int(self.completions))
+
     def _done_indexes(self) -> set[int]:
         if not jt.is_indexed(self.job) or self.completions is None:
             return set()
@@ -423,9 +439,14 @@ class _JobSync:
         if existing is not None and existing.get("status") == "True":
             return str(existing.get("reason")), str(existing.get("message"))
         _, failed = self._totals()
-        return jt.failure_target(self.job, failed=failed, pods=self.pods,
-                                 policy_message=policy_message,
-                                 past_deadline=not suspended and self._past_deadline())
+        target = jt.failure_target(self.job, failed=failed, pods=self.pods,
+                                   policy_message=policy_message,
+                                   past_deadline=not suspended and self._past_deadline())
+        if target is None and jt.per_index(self.job):
+            self.status.setdefault("failedIndexes", "")
+            target = jt.failed_indexes_verdict(self.job, self._done_indexes(),
+                                               self._failed_indexes())
+        return target
 
     def _past_deadline(self) -> bool:
         deadline = jt.spec(self.job).get("activeDeadlineSeconds")
@@ -498,21 +519,36 @@ class _JobSync:
         if jt.is_indexed(self.job) and self.completions is not None:
             running = {i for p in active + (terminating if occupying > len(active) else [])
                        if (i := jt.pod_index(p)) is not None}
-            done = self._done_indexes() | self._uncounted_indexes()
+            done = self._done_indexes() | self._uncounted_indexes() | self._failed_indexes()
             indexes = list(jt.missing_indexes(int(self.completions), done, running, count))
         if not indexes:
             return
         self.ctl.expectations.expect_creations(self.key, len(indexes))
         queue = list(indexes)
+        by_index = self._index_failures() if jt.per_index(self.job) else {}
         # Slow start (1, 2, 4, ...) finds a failing template with one request; once the
         # Job's pods are known to be created fine, replacements go out in one batch.
         initial = len(queue) if self.pods else 1
         created, error = await slow_start_batch(
-            len(queue), lambda: self.ctl.create_pod(self.job, queue.pop(0)), initial=initial)
+            len(queue), lambda: self._create(queue.pop(0), by_index), initial=initial)
         for _ in range(len(indexes) - created):
             self.ctl.expectations.creation_observed(self.key)
         if error is not None:
             raise error
+
+    async def _create(self, index: int | None, failures: dict[int, int]) -> None:
+        count = failures.get(index, 0) if index is not None and jt.per_index(self.job) \
+            else None
+        await self.ctl.create_pod(self.job, index, count)
+
+    def _index_failures(self) -> dict[int, int]:
+        """Failures so far per index: the newest failed pod's count plus its own failure."""
+        out: dict[int, int] = {}
+        for pod in self.pods:
+            index = jt.pod_index(pod)
+            if index is not None and jt.finished_as(self.job, pod) == "Failed":
+                out[index] = max(out.get(index, 0), jt.index_failures(pod) + 1)
+        return out
 
     def _uncounted_indexes(self) -> set[int]:
         succeeded, _ = self._uncounted()

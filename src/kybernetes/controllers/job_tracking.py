@@ -18,12 +18,16 @@ Obj = dict[str, Any]
 TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
 COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
 INDEX_ENV = "JOB_COMPLETION_INDEX"
+INDEX_FAILURE_COUNT = "batch.kubernetes.io/job-index-failure-count"
 
 # Reasons and messages as pkg/controller/job and the batch API name them.
 BACKOFF_LIMIT_EXCEEDED = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
 DEADLINE_EXCEEDED = ("DeadlineExceeded", "Job was active longer than specified deadline")
 COMPLETIONS_REACHED = ("CompletionsReached", "Reached expected number of succeeded pods")
 POD_FAILURE_POLICY = "PodFailurePolicy"
+MAX_FAILED_INDEXES_EXCEEDED = ("MaxFailedIndexesExceeded",
+                               "Job has exceeded the specified maximal number of failed indexes")
+FAILED_INDEXES = ("FailedIndexes", "Job has failed indexes")
 SUSPENDED = ("JobSuspended", "Job suspended")
 RESUMED = ("JobResumed", "Job resumed")
 
@@ -155,7 +159,7 @@ def complete(job: Obj, succeeded: int, active: int, done_indexes: set[int]) -> b
 class PolicyVerdict:
     """What a pod failure policy decides for one failed pod."""
 
-    action: str  # "Count" (also when no rule matches), "Ignore", "FailJob"
+    action: str  # "Count" (also when no rule matches), "Ignore", "FailJob", "FailIndex"
     message: str = ""
 
 
@@ -207,7 +211,7 @@ def pod_failure_verdict(job: Obj, pod: Obj) -> PolicyVerdict:
                 continue
             message = (f"Pod {who} has condition {condition.get('type')} matching {action} "
                        f"rule at index {i}")
-        if action in ("Ignore", "FailJob"):
+        if action in ("Ignore", "FailJob", "FailIndex"):
             return PolicyVerdict(action, message if action == "FailJob" else "")
         return PolicyVerdict("Count")
     return PolicyVerdict("Count")
@@ -278,4 +282,38 @@ def failure_target(job: Obj, *, failed: int, pods: list[Obj], policy_message: st
         return BACKOFF_LIMIT_EXCEEDED
     if past_deadline:
         return DEADLINE_EXCEEDED
+    return None
+
+
+def per_index(job: Obj) -> bool:
+    """backoffLimitPerIndex applies (an Indexed Job that sets it)."""
+    return is_indexed(job) and spec(job).get("backoffLimitPerIndex") is not None
+
+
+def index_failures(pod: Obj) -> int:
+    """The failures of the pod's index before this pod (its failure-count annotation)."""
+    value = _d(_d(pod.get("metadata")).get("annotations")).get(INDEX_FAILURE_COUNT)
+    try:
+        return max(int(str(value)), 0)
+    except ValueError:
+        return 0
+
+
+def index_fails(job: Obj, failed_pod: Obj, verdict: PolicyVerdict) -> bool:
+    """Whether this failure ends the pod's index: a FailIndex rule, or more failures
+    than backoffLimitPerIndex."""
+    if verdict.action == "FailIndex":
+        return True
+    return index_failures(failed_pod) + 1 > int(spec(job).get("backoffLimitPerIndex") or 0)
+
+
+def failed_indexes_verdict(job: Obj, done: set[int], failed: set[int]) -> tuple[str, str] | None:
+    """With backoffLimitPerIndex: fail when more indexes failed than maxFailedIndexes, or
+    when every index is done and some failed."""
+    limit = spec(job).get("maxFailedIndexes")
+    if limit is not None and len(failed) > int(limit):
+        return MAX_FAILED_INDEXES_EXCEEDED
+    completions = int(spec(job).get("completions") or 0)
+    if failed and len(done | failed) >= completions:
+        return FAILED_INDEXES
     return None

@@ -288,3 +288,31 @@ async def test_deleted_job_lets_its_running_pods_go(client: ApiClient, ns: str) 
         await eventually(lambda: _count_running(client, ns, 2), within=20, what="2 running")
         await client.delete(JOBS, "gone", namespace=ns, propagation_policy="Background")
         await eventually(lambda: _no_pods(client, ns), within=60, what="pods deleted")
+
+
+async def test_backoff_limit_per_index(client: ApiClient, ns: str) -> None:
+    async with controllers(client):
+        await client.create(JOBS, job("per", ns, exit="0.1:1", completionMode="Indexed",
+                                      completions=2, parallelism=2, backoffLimitPerIndex=1))
+        failed = await _until_condition(client, ns, "per", "Failed")
+    cond = _condition(failed, "Failed")
+    assert cond is not None and (cond["reason"], cond["message"]) == (
+        "FailedIndexes", "Job has failed indexes")
+    assert failed["status"]["failedIndexes"] == "0,1" and failed["status"]["failed"] == 4
+    counts = sorted((p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"],
+                     p["metadata"]["annotations"]["batch.kubernetes.io/job-index-failure-count"])
+                    for p in await _pods(client, ns))
+    assert counts == [("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")]
+
+
+async def test_max_failed_indexes_exceeded(client: ApiClient, ns: str) -> None:
+    async with controllers(client):
+        await client.create(JOBS, job("maxf", ns, exit="0.1:1", completionMode="Indexed",
+                                      completions=3, parallelism=1, backoffLimitPerIndex=0,
+                                      maxFailedIndexes=0))
+        failed = await _until_condition(client, ns, "maxf", "Failed")
+    cond = _condition(failed, "Failed")
+    assert cond is not None and (cond["reason"], cond["message"]) == (
+        "MaxFailedIndexesExceeded",
+        "Job has exceeded the specified maximal number of failed indexes")
+    assert failed["status"]["failedIndexes"] == "0"

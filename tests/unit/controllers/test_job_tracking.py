@@ -97,3 +97,19 @@ def test_set_condition_moves_transition_time_only_on_status_change() -> None:
     assert conditions == [{"type": "Suspended", "status": "False", "lastProbeTime": "t3",
                            "lastTransitionTime": "t3", "reason": "JobResumed",
                            "message": "Job resumed"}]
+
+
+def test_per_index_failures() -> None:
+    job = _job(completionMode="Indexed", completions=3, backoffLimitPerIndex=1)
+    assert jt.per_index(job) and not jt.per_index(_job(backoffLimitPerIndex=1))
+    first = _pod("Failed", index="0")
+    second = _pod("Failed", index="0")
+    second["metadata"]["annotations"][jt.INDEX_FAILURE_COUNT] = "1"
+    assert not jt.index_fails(job, first, jt.PolicyVerdict("Count"))
+    assert jt.index_fails(job, second, jt.PolicyVerdict("Count"))
+    assert jt.index_fails(job, first, jt.PolicyVerdict("FailIndex"))
+    assert jt.failed_indexes_verdict(job, {0, 1}, set()) is None
+    assert jt.failed_indexes_verdict(job, {0, 1}, {2}) == jt.FAILED_INDEXES
+    assert jt.failed_indexes_verdict(job, {0}, {2}) is None
+    assert jt.failed_indexes_verdict({**job, "spec": {**job["spec"], "maxFailedIndexes": 0}},
+                                     set(), {2}) == jt.MAX_FAILED_INDEXES_EXCEEDED
