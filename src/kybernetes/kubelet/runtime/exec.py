@@ -22,14 +22,14 @@ from collections.abc import AsyncIterator
 
 
 def nsenter_prefix(pid: int, *, netns: bool, mounts: bool, cwd: str) -> list[str]:
-    """`nsenter -t PID -n -m --wd=DIR --` for a container with namespaces, else []."""
+    """`nsenter -t PID -n -m --wd=/proc/PID/root/DIR --` for a container in namespaces."""
     if os.geteuid() != 0 or not (netns or mounts):
         return []
     argv = ["nsenter", "-t", str(pid)]
     if netns:
         argv.append("-n")
-    if mounts:
-        argv += ["-m", f"--wd={cwd}"]
+    if mounts:  # the directory as the container sees it (nsenter opens it before entering)
+        argv += ["-m", f"--wd=/proc/{pid}/root{cwd}"]
     return [*argv, "--"]
 
 

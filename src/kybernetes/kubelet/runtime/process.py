@@ -4,7 +4,8 @@ A container is its `command` + `args` run as a new session (so its process
 group is signalled as a unit), with the pod's environment, stdout and stderr
 appended to one log file (copy-truncated past 10 MiB), and, as root: its own cgroup (memory and CPU
 limits, OOM detection), the pod's network namespace, and a private mount
-namespace in which its volumes are bind-mounted at their mountPaths. All of
+namespace in which its volumes are bind-mounted at their mountPaths (mount
+points missing on the host are made in that namespace only: `mount_ns`). All of
 that is set up in the child between fork and exec (`preexec_fn`), so the
 program starts already confined. The image is recorded, not run.
 
@@ -38,6 +39,7 @@ from kybernetes.kubelet.cgroups import Cgroups
 from kybernetes.kubelet.config import KubeletConfig
 from kybernetes.kubelet.network import NetworkError, NodeNetwork, can_use_netns, node_tag
 from kybernetes.kubelet.probes import NetworkProber, Prober
+from kybernetes.kubelet.runtime import mount_ns
 from kybernetes.kubelet.runtime.base import (
     EXITED,
     RUNNING,
@@ -48,13 +50,13 @@ from kybernetes.kubelet.runtime.base import (
     Sandbox,
 )
 from kybernetes.kubelet.runtime.exec import ProcessExec, nsenter_prefix
+from kybernetes.kubelet.runtime.mount_ns import MountPlan
 from kybernetes.tasks import cancel_and_wait, spawn
 
 log = logging.getLogger("kybernetes.kubelet.process")
 
 _libc = ctypes.CDLL(None, use_errno=True)
-CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
-MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_SLAVE = 1, 32, 4096, 16384, 1 << 19
+CLONE_NEWNET = 0x40000000
 LOG_MAX_BYTES = 10 * 1024 * 1024  # Kubernetes' containerLogMaxSize
 LOG_CHECK_SECONDS = 10.0
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -66,7 +68,7 @@ def _check(rc: int, what: str) -> None:
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def _child_setup(*, netns: str, procs: list[str], mounts: list[tuple[str, str, bool]],
+def _child_setup(*, netns: str, procs: list[str], mounts: MountPlan | None,
                  cwd: str) -> Callable[[], None]:
     """What the child does between fork and exec: cgroup, netns, mounts, cwd."""
     def setup() -> None:
@@ -77,15 +79,8 @@ def _child_setup(*, netns: str, procs: list[str], mounts: list[tuple[str, str, b
             fd = os.open(netns, os.O_RDONLY)
             _check(_libc.setns(fd, CLONE_NEWNET), "setns")
             os.close(fd)
-        if mounts:
-            _check(_libc.unshare(CLONE_NEWNS), "unshare")
-            _check(_libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None), "mount /")
-            for src, dst, ro in mounts:
-                _check(_libc.mount(src.encode(), dst.encode(), None, MS_BIND | MS_REC, None),
-                       f"mount {dst}")
-                if ro:
-                    _libc.mount(src.encode(), dst.encode(), None,
-                                MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, None)
+        if mounts is not None:
+            mount_ns.apply(mounts)
         os.chdir(cwd)
     return setup
 
@@ -120,8 +115,8 @@ class _Record:
     env: dict[str, str]
     cwd: str
     netns: str
-    mount_dirs: list[str] = field(default_factory=list)
     mounts: list[list[Any]] = field(default_factory=list)
+    mount_dirs: list[str] = field(default_factory=list)  # host paths made by older versions
 
 
 class ProcessRuntime(ChangeNotifier):
@@ -267,20 +262,6 @@ class ProcessRuntime(ChangeNotifier):
 
     # -- containers ------------------------------------------------------------------------
 
-    def _mount_points(self, mounts: list[tuple[str, str, bool]]) -> list[str]:
-        created = []
-        for src, dst, _ in mounts:
-            target = Path(dst)
-            if target.exists():
-                continue
-            if Path(src).is_dir():
-                target.mkdir(parents=True)
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.touch()
-            created.append(str(target))
-        return created
-
     async def pull_image(self, spec: dict[str, Any],
                          on_event: Callable[[str, str], None]) -> str:
         return f'Container image "{spec.get("image", "")}" already present on machine'
@@ -304,11 +285,14 @@ class ProcessRuntime(ChangeNotifier):
         cwd = spec.get("workingDir") or "/"
         try:
             procs = self.cgroups.create(rel, spec.get("resources") or {})
-            created = self._mount_points(mounts)
+            plan = None
+            if mounts:
+                (self.dir / "newroot").mkdir(parents=True, exist_ok=True)
+                plan = mount_ns.plan(mounts, self.dir / "newroot")
         except OSError as e:
             raise RuntimeError_(f"preparing container: {e}", reason="CreateContainerError") \
                 from e
-        setup = _child_setup(netns=sandbox.netns, procs=procs, mounts=mounts, cwd=cwd)
+        setup = _child_setup(netns=sandbox.netns, procs=procs, mounts=plan, cwd=cwd)
         try:  # in a worker thread: the parent waits for the child's exec, not the loop
             popen = await asyncio.to_thread(_spawn, [exe, *argv[1:]], env=env,
                                             log_path=config.log_path, setup=setup)
@@ -322,7 +306,7 @@ class ProcessRuntime(ChangeNotifier):
         self._records[cid] = _Record(info=asdict(info), pid=popen.pid,
                                      pid_start=_proc_start(popen.pid),
                                      log_path=str(config.log_path), cgroup=rel, env=env,
-                                     cwd=cwd, netns=sandbox.netns, mount_dirs=created,
+                                     cwd=cwd, netns=sandbox.netns,
                                      mounts=[list(m) for m in mounts])
         self._popen[cid] = popen
         self._exited[cid] = asyncio.Event()
@@ -395,7 +379,7 @@ class ProcessRuntime(ChangeNotifier):
 
     def _forget(self, container_id: str, record: _Record) -> None:
         self.cgroups.remove(record.cgroup)
-        for path in record.mount_dirs:
+        for path in record.mount_dirs:  # a record from before mounts stayed off the host
             if self._hand_over(path):
                 continue
             with contextlib.suppress(OSError):
