@@ -130,6 +130,10 @@ ROLE_BINDINGS = Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "Rol
 CLUSTER_ROLES = Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False)
 CLUSTER_ROLE_BINDINGS = Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings",
                                  "ClusterRoleBinding", False)
+NODE_METRICS = Resource("metrics.k8s.io", "v1beta1", "nodes", "NodeMetrics", False,
+                        verbs=("get", "list"))
+POD_METRICS = Resource("metrics.k8s.io", "v1beta1", "pods", "PodMetrics", True,
+                       verbs=("get", "list"))
 
 ALL: tuple[Resource, ...] = (
     NAMESPACES, PODS, REPLICATION_CONTROLLERS, SERVICES, ENDPOINTS, NODES, EVENTS,
@@ -145,6 +149,7 @@ ALL: tuple[Resource, ...] = (
     POD_DISRUPTION_BUDGETS,
     JOBS, CRONJOBS,
     RESOURCE_QUOTAS, LIMIT_RANGES, ENDPOINT_SLICES,
+    NODE_METRICS, POD_METRICS,
 )
 
 # Group versions in the order discovery lists them.
@@ -157,7 +162,10 @@ GROUP_VERSIONS: tuple[tuple[str, str], ...] = (("", "v1"), ("apps", "v1"),
                                                ("rbac.authorization.k8s.io", "v1"),
                                                ("coordination.k8s.io", "v1"),
                                                ("admissionregistration.k8s.io", "v1"),
-                                               ("discovery.k8s.io", "v1"))
+                                               ("discovery.k8s.io", "v1"),
+                                               # aggregated in kube (metrics-server's
+                                               # APIService), so listed last
+                                               ("metrics.k8s.io", "v1beta1"))
 
 _BY_PLURAL: dict[tuple[str, str], Resource] = {(r.group, r.plural): r for r in ALL}
 _BY_KIND: dict[tuple[str, str], Resource] = {(r.api_version, r.kind): r for r in ALL}

@@ -81,16 +81,7 @@ class KubeletProxy:
         if not node_name:
             raise BadRequest(f"pod {name} does not have a host assigned")
         node = await self.registry.get(self.registry.kinds.of(r.NODES), None, node_name)
-        status = node.get("status") or {}
-        addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
-        host = addresses.get("InternalIP") or addresses.get("ExternalIP") or \
-            addresses.get("Hostname")
-        if not host:
-            raise BadRequest(f"node {node_name} has no address for its kubelet")
-        port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get(
-            "Port") or DEFAULT_KUBELET_PORT
-        host = f"[{host}]" if ":" in host else host
-        return f"https://{host}:{port}"
+        return node_url(node)
 
     async def _stream_log(self, request: web.Request, url: str) -> web.StreamResponse:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
@@ -173,3 +164,17 @@ def _kubelet_error(status: int, text: str) -> ApiError:
         return BadRequest(f"the kubelet does not serve this request: {text.strip()[:200]}")
     return ApiError(text.strip()[:500] or f"kubelet answered {status}", code=status,
                     reason="InternalError" if status >= 500 else "BadRequest")
+
+
+def node_url(node: dict[str, Any]) -> str:
+    """`https://<InternalIP>:<kubelet port>` of a Node (BadRequest without an address)."""
+    status = node.get("status") or {}
+    addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
+    host = addresses.get("InternalIP") or addresses.get("ExternalIP") or \
+        addresses.get("Hostname")
+    if not host:
+        raise BadRequest(f"node {node['metadata']['name']} has no address for its kubelet")
+    port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get(
+        "Port") or DEFAULT_KUBELET_PORT
+    host = f"[{host}]" if ":" in host else host
+    return f"https://{host}:{port}"

@@ -63,6 +63,7 @@ from kybernetes.apiserver.kinds.definition import WriteHooks
 from kybernetes.apiserver.kinds.registry import KindRegistry
 from kybernetes.apiserver.kubelet_proxy import KubeletProxy
 from kybernetes.apiserver.metrics import Metrics
+from kybernetes.apiserver.metrics_api import MetricsApi
 from kybernetes.apiserver.openapi import OpenApi
 from kybernetes.apiserver.registry import Registry
 from kybernetes.apiserver.service_allocation import ServiceAllocator
@@ -283,7 +284,8 @@ class ApiServer:
             cluster_ip=self.allocator.kubernetes_service_ip)
         ssl_context = self._tls()
         self._write_kubeconfig()
-        subresources = Subresources(self.registry, write_context, self._kubelet_proxy())
+        kubelets = self._kubelet_proxy()
+        subresources = Subresources(self.registry, write_context, kubelets)
         handlers = ResourceHandlers(self.store, self.cache, self.registry, subresources,
                                     self.kinds)
         subresources.patcher = handlers
@@ -307,7 +309,8 @@ class ApiServer:
         app.add_routes([*account_tokens.routes(), *self_subject_review.routes(),
                         *TokenReviews(authenticator,
                                       account_tokens.authority.api_audiences).routes(),
-                        *AccessReviews(self.authorizer, self.rule_lister).routes()])
+                        *AccessReviews(self.authorizer, self.rule_lister).routes(),
+                        *MetricsApi(self.registry, self.store, self.cache, kubelets).routes()])
         shrink_tls_read_buffers()
         quiet_malformed_requests()
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0,

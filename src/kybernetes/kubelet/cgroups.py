@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kybernetes.api.quantity import cpu_millis, memory_bytes
+from kybernetes.kubelet.usage import Usage, cgroup_v1, cgroup_v2
 
 log = logging.getLogger("kybernetes.kubelet.cgroups")
 ROOT = Path("/sys/fs/cgroup")
@@ -112,6 +113,16 @@ class Cgroups:
                 except OSError:
                     continue
         return False
+
+    def usage(self, rel: str) -> Usage | None:
+        """The group's CPU and memory usage; None when it has no group."""
+        if self.version == 2:
+            return cgroup_v2(ROOT / self.base / rel)
+        if self.version == 1:
+            cpuacct = [ROOT / ctl / self.base / rel for ctl in ("cpu", "cpuacct")
+                       if (ROOT / ctl / self.base / rel / "cpuacct.usage").exists()]
+            return cgroup_v1(ROOT / "memory" / self.base / rel, cpuacct[0] if cpuacct else None)
+        return None
 
     def pids(self, rel: str) -> list[int]:
         out: set[int] = set()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
@@ -32,7 +33,16 @@ from kybernetes.kubelet.auth import (
     request_attributes,
 )
 from kybernetes.kubelet.logs import LogOptions, read_log
-from kybernetes.kubelet.runtime.base import ContainerInfo, RuntimeError_
+from kybernetes.kubelet.runtime.base import RUNNING, ContainerInfo, RuntimeError_
+from kybernetes.kubelet.stats import (
+    SAMPLE_PERIOD,
+    ContainerRef,
+    PodRef,
+    SummaryBuilder,
+    UsageRuntime,
+    resource_metrics,
+    rfc3339,
+)
 from kybernetes.kubelet.tls import serving_context
 from kybernetes.tasks import cancel_and_wait, spawn
 
@@ -80,6 +90,8 @@ class KubeletServer:
         self.auth = auth
         self._runner: web.AppRunner | None = None
         self._streams: set[asyncio.Task[Any]] = set()
+        self._stats: SummaryBuilder | None = None
+        self._sampler: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         config = self.kubelet.config
@@ -91,6 +103,8 @@ class KubeletServer:
         app = web.Application(middlewares=[self._auth])
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/pods", self.pods)
+        app.router.add_get("/stats/summary", self.stats_summary)
+        app.router.add_get("/metrics/resource", self.metrics_resource)
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self.container_logs)
         for method in ("GET", "POST"):
             app.router.add_route(method, "/exec/{namespace}/{pod}/{container}", self.exec)
@@ -99,11 +113,18 @@ class KubeletServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, config.address, config.port, ssl_context=ctx)
         await site.start()
+        if isinstance(self.kubelet.runtime, UsageRuntime):
+            self._stats = SummaryBuilder(config.node_name, self.kubelet.runtime,
+                                         start_time=time.time())
+            self._sampler = spawn(self._sample(), name=f"stats-{config.node_name}")
         port = self._runner.addresses[0][1]
         self.kubelet.serving_on(int(port))
         log.info("kubelet API serving", extra={"address": config.address, "port": port})
 
     async def aclose(self) -> None:
+        if self._sampler is not None:
+            await cancel_and_wait(self._sampler)
+            self._sampler = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -157,6 +178,38 @@ class KubeletServer:
         items = [w.pod for w in list(self.kubelet.workers.values())]
         body = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
         return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+    async def _summary(self) -> dict[str, Any]:
+        if self._stats is None:
+            raise web.HTTPNotFound(text=f"the {self.kubelet.runtime.name} runtime "
+                                        "reports no resource usage")
+        running = [c for c in await self.kubelet.runtime.list_containers()
+                   if c.state == RUNNING]
+        by_pod: dict[str, list[ContainerRef]] = {}
+        for c in sorted(running, key=lambda c: c.attempt):
+            by_pod.setdefault(c.pod_uid, []).append(ContainerRef(c.id, c.name, c.started_at))
+        pods = [PodRef(w.pod["metadata"]["name"], w.pod["metadata"].get("namespace", ""),
+                       w.uid, w.start_time or rfc3339(time.time()), tuple(by_pod[w.uid]))
+                for w in list(self.kubelet.workers.values()) if w.uid in by_pod]
+        return self._stats.summary(pods, memory_capacity=self.kubelet.allocatable["memory"])
+
+    async def _sample(self) -> None:
+        """A reading every SAMPLE_PERIOD, so usageNanoCores covers a recent window."""
+        while True:
+            await asyncio.sleep(SAMPLE_PERIOD)
+            try:
+                await self._summary()
+            except Exception:
+                log.debug("stats sample failed", exc_info=True)
+
+    async def stats_summary(self, request: web.Request) -> web.Response:
+        return web.Response(body=orjson.dumps(await self._summary()),
+                            content_type="application/json")
+
+    async def metrics_resource(self, request: web.Request) -> web.Response:
+        return web.Response(text=resource_metrics(await self._summary()),
+                            content_type="text/plain", charset="utf-8",
+                            headers={"X-Content-Type-Options": "nosniff"})
 
     async def _container(self, request: web.Request, *,
                          previous: bool = False) -> ContainerInfo:

@@ -39,7 +39,8 @@ def test_names_are_unique_and_bindings_point_at_roles() -> None:
 def test_admin_edit_view_are_aggregated_supersets() -> None:
     roles = {o["metadata"]["name"]: o for o in policy.cluster_roles()}
     view, edit, admin = (roles[n]["rules"] for n in ("view", "edit", "admin"))
-    assert view == roles["system:aggregate-to-view"]["rules"]
+    assert view == roles["system:aggregate-to-view"]["rules"] + \
+        roles["system:aggregated-metrics-reader"]["rules"]
     assert all(r in edit for r in view) and all(r in admin for r in edit)
     assert any("rolebindings" in r.get("resources", []) for r in admin)
     assert not any("rolebindings" in r.get("resources", []) for r in edit)

@@ -23,6 +23,7 @@ import asyncio
 import itertools
 import re
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from kybernetes.kubelet.runtime.base import (
     RuntimeError_,
     Sandbox,
 )
+from kybernetes.kubelet.usage import Usage
 
 FAILING_PROBES = "fake.kyb.io/failing-probes"
 EXIT = "fake.kyb.io/exit"
@@ -160,6 +162,30 @@ class FakeRuntime(ChangeNotifier):
 
     async def list_containers(self, pod_uid: str | None = None) -> list[ContainerInfo]:
         return [c for c in self._containers.values() if pod_uid in (None, c.pod_uid)]
+
+    def usage(self, container_ids: list[str]) -> dict[str, Usage]:
+        """Synthetic but plausible usage (so hollow nodes can be benchmarked): each
+        running container burns a steady 1-50 millicores and holds 4-64 MiB, both
+        fixed by its id."""
+        now = time.time()
+        out: dict[str, Usage] = {}
+        for cid in container_ids:
+            info = self._containers.get(cid)
+            if info is None or info.state != RUNNING:
+                continue
+            seed = zlib.crc32(cid.encode())
+            millicores = 1 + seed % 50
+            memory = (4 + (seed >> 8) % 61) * 1024 * 1024
+            cpu_ns = int((now - (info.started_at or now)) * millicores * 1_000_000)
+            out[cid] = Usage(cpu_ns, memory, memory + 1024 * 1024, memory)
+        return out
+
+    def node_usage(self, pods: Usage) -> Usage:
+        """The node's synthetic usage: its containers' plus a steady system overhead."""
+        base_cpu = int(time.monotonic() * 50_000_000)  # 50 millicores of system work
+        base_memory = 256 * 1024 * 1024
+        return Usage(pods.cpu_ns + base_cpu, pods.working_set + base_memory,
+                     pods.usage_bytes + base_memory)
 
     async def exec_sync(self, container_id: str, command: list[str], *,
                         time_limit: float) -> tuple[int, bytes]:

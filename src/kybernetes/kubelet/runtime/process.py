@@ -30,7 +30,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ from kybernetes.kubelet.runtime.base import (
 )
 from kybernetes.kubelet.runtime.exec import ProcessExec, nsenter_prefix
 from kybernetes.kubelet.runtime.mount_ns import MountPlan
+from kybernetes.kubelet.usage import Usage, process_groups
 from kybernetes.tasks import cancel_and_wait, spawn
 
 log = logging.getLogger("kybernetes.kubelet.process")
@@ -403,6 +404,26 @@ class ProcessRuntime(ChangeNotifier):
     async def list_containers(self, pod_uid: str | None = None) -> list[ContainerInfo]:
         return [ContainerInfo(**r.info) for r in self._records.values()
                 if pod_uid in (None, r.info["pod_uid"])]
+
+    def usage(self, container_ids: list[str]) -> dict[str, Usage]:
+        """Running containers' usage: their cgroup's, else (no cgroup, or cgroup v1 without
+        cpuacct) their process group's from one /proc scan."""
+        groups: dict[int, Usage] | None = None
+        out: dict[str, Usage] = {}
+        for cid in container_ids:
+            record = self._records.get(cid)
+            if record is None or not self.is_running(cid):
+                continue
+            found = self.cgroups.usage(record.cgroup)
+            if found is None or found.cpu_ns == 0:
+                if groups is None:
+                    groups = process_groups()
+                proc = groups.get(record.pid)
+                if proc is None:
+                    continue
+                found = proc if found is None else replace(found, cpu_ns=proc.cpu_ns)
+            out[cid] = found
+        return out
 
     def is_running(self, container_id: str) -> bool:
         """Whether the container's main process is still alive (for log follow)."""

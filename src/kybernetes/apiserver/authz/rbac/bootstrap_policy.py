@@ -251,6 +251,10 @@ def _system_cluster_roles() -> list[Obj]:
                      labels={AGGREGATE_TO["edit"]: "true"}),
         cluster_role("system:aggregate-to-view", *_aggregate_to_view_rules(),
                      labels={AGGREGATE_TO["view"]: "true"}),
+        # metrics-server's own manifest adds this role; metrics.k8s.io is built in here
+        cluster_role("system:aggregated-metrics-reader",
+                     rule(READ, ["metrics.k8s.io"], ["pods", "nodes"]),
+                     labels={AGGREGATE_TO[k]: "true" for k in ("view", "edit", "admin")}),
         cluster_role("system:heapster",
                      rule(READ, [CORE], ["events", "pods", "nodes", "namespaces"]),
                      rule(READ, [EXTENSIONS], ["deployments"])),
