@@ -51,6 +51,7 @@ from kybernetes.client import ApiClient, InformerFactory
 from kybernetes.controllers import daemon_history as history
 from kybernetes.controllers import daemon_placement as placement
 from kybernetes.controllers import daemon_rollout as rollout
+from kybernetes.controllers import pod_control
 from kybernetes.controllers.adoption import Claimer
 from kybernetes.controllers.base import Controller, Obj, deep_copy, meta
 from kybernetes.controllers.expectations import Expectations
@@ -418,25 +419,14 @@ class DaemonSetController(Controller):
 
     async def _create_pod(self, ds: Obj, node: str, digest: str) -> None:
         try:
-            pod = await self.client.create(PODS, self.pod_for_node(ds, node, digest))
+            await pod_control.create_pod(self.client, self, ds,
+                                         self.pod_for_node(ds, node, digest))
         except errors.ApiError as e:
-            if isinstance(e, errors.Forbidden) and "terminat" in e.message:
-                return  # the namespace is going away
-            self.event(ds, "Warning", "FailedCreate", f"Error creating: {e.message}")
-            raise
-        self.event(ds, "Normal", "SuccessfulCreate", f"Created pod: {meta(pod)['name']}")
+            if not pod_control.namespace_terminating(e):
+                raise
 
     async def _delete_pod(self, ds: Obj, pod: Obj, key: str) -> None:
-        name = meta(pod)["name"]
-        try:
-            await self.client.delete(PODS, name, namespace=meta(pod).get("namespace"))
-        except errors.ApiError as e:
-            self.expectations.deletion_observed(key, object_key(pod))
-            if isinstance(e, errors.NotFound):
-                return
-            self.event(ds, "Warning", "FailedDelete", f"Error deleting: {e.message}")
-            raise
-        self.event(ds, "Normal", "SuccessfulDelete", f"Deleted pod: {name}")
+        await pod_control.delete_pod(self.client, self, self.expectations, ds, pod, key)
 
     # -- status ----------------------------------------------------------------------------
 

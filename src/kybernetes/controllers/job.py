@@ -40,6 +40,7 @@ from kybernetes.api.meta import (
 from kybernetes.api.resources import JOBS, PODS
 from kybernetes.client import ApiClient, InformerFactory
 from kybernetes.controllers import job_tracking as jt
+from kybernetes.controllers import pod_control
 from kybernetes.controllers.adoption import Claimer
 from kybernetes.controllers.base import Controller, Obj, deep_copy, meta
 from kybernetes.controllers.expectations import Expectations
@@ -218,30 +219,15 @@ class JobController(Controller):
 
     async def create_pod(self, job: Obj, index: int | None,
                          index_failures: int | None = None) -> None:
-        try:
-            pod = await self.client.create(PODS, self.pod_from_template(job, index,
-                                                                        index_failures))
-        except errors.ApiError as e:
-            if not (isinstance(e, errors.Forbidden) and "terminat" in e.message):
-                self.event(job, "Warning", "FailedCreate", f"Error creating: {e.message}")
-            raise
-        self.event(job, "Normal", "SuccessfulCreate", f"Created pod: {meta(pod)['name']}")
+        await pod_control.create_pod(self.client, self, job,
+                                     self.pod_from_template(job, index, index_failures))
 
     async def delete_pod(self, job: Obj, pod: Obj, key: str) -> None:
         """Delete a pod the Job no longer wants; not counted as a failure (its finalizer
         comes off first)."""
         if jt.has_finalizer(pod) and await self.remove_finalizer(pod):
             self.finalizers_removed.setdefault(key, set()).add(_uid(pod))
-        name = meta(pod)["name"]
-        try:
-            await self.client.delete(PODS, name, namespace=meta(pod).get("namespace"))
-        except errors.ApiError as e:
-            self.expectations.deletion_observed(key, object_key(pod))
-            if isinstance(e, errors.NotFound):
-                return
-            self.event(job, "Warning", "FailedDelete", f"Error deleting: {e.message}")
-            raise
-        self.event(job, "Normal", "SuccessfulDelete", f"Deleted pod: {name}")
+        await pod_control.delete_pod(self.client, self, self.expectations, job, pod, key)
 
     async def write_status(self, key: str, job: Obj, status: Obj) -> Obj:
         updated = deep_copy(job)

@@ -42,6 +42,7 @@ from kybernetes.api.meta import (
 )
 from kybernetes.api.resources import PODS, REPLICA_SETS, REPLICATION_CONTROLLERS, Resource
 from kybernetes.client import ApiClient, InformerFactory
+from kybernetes.controllers import pod_control
 from kybernetes.controllers.adoption import Claimer
 from kybernetes.controllers.base import Controller, Obj, deep_copy, meta
 from kybernetes.controllers.expectations import Expectations
@@ -239,29 +240,14 @@ class ReplicaManager(Controller):
 
     async def _create_pod(self, owner: Obj) -> None:
         try:
-            pod = await self.client.create(PODS, self.pod_from_template(owner))
-        except errors.Forbidden as e:
-            if "terminat" in e.message:  # the namespace is going away: not a failure
-                return
-            self.event(owner, "Warning", "FailedCreate", f"Error creating: {e.message}")
-            raise
+            await pod_control.create_pod(self.client, self, owner,
+                                         self.pod_from_template(owner))
         except errors.ApiError as e:
-            self.event(owner, "Warning", "FailedCreate", f"Error creating: {e.message}")
-            raise
-        self.event(owner, "Normal", "SuccessfulCreate", f"Created pod: {meta(pod)['name']}")
+            if not pod_control.namespace_terminating(e):
+                raise
 
     async def _delete_pod(self, owner: Obj, pod: Obj, key: str) -> None:
-        name = meta(pod)["name"]
-        try:
-            await self.client.delete(PODS, name, namespace=meta(pod).get("namespace"))
-        except errors.ApiError as e:
-            # The informer will not see this deletion: stop expecting it.
-            self.expectations.deletion_observed(key, object_key(pod))
-            if isinstance(e, errors.NotFound):
-                return
-            self.event(owner, "Warning", "FailedDelete", f"Error deleting: {e.message}")
-            raise
-        self.event(owner, "Normal", "SuccessfulDelete", f"Deleted pod: {name}")
+        await pod_control.delete_pod(self.client, self, self.expectations, owner, pod, key)
 
     # -- status -----------------------------------------------------------------------
 
