@@ -78,6 +78,12 @@ BINDINGS = Resource("", "v1", "bindings", "Binding", True, verbs=("create",))
 RESOURCE_QUOTAS = Resource("", "v1", "resourcequotas", "ResourceQuota", True, ("quota",),
                            ("status",))
 LIMIT_RANGES = Resource("", "v1", "limitranges", "LimitRange", True, ("limits",))
+PERSISTENT_VOLUMES = Resource("", "v1", "persistentvolumes", "PersistentVolume", False,
+                              ("pv",), ("status",))
+PERSISTENT_VOLUME_CLAIMS = Resource("", "v1", "persistentvolumeclaims",
+                                    "PersistentVolumeClaim", True, ("pvc",), ("status",))
+STORAGE_CLASSES = Resource("storage.k8s.io", "v1", "storageclasses", "StorageClass", False,
+                           ("sc",))
 ENDPOINT_SLICES = Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
 LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease", True)
 POD_DISRUPTION_BUDGETS = Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget",
@@ -149,6 +155,7 @@ ALL: tuple[Resource, ...] = (
     POD_DISRUPTION_BUDGETS,
     JOBS, CRONJOBS,
     RESOURCE_QUOTAS, LIMIT_RANGES, ENDPOINT_SLICES,
+    PERSISTENT_VOLUMES, PERSISTENT_VOLUME_CLAIMS, STORAGE_CLASSES,
     NODE_METRICS, POD_METRICS,
 )
 
@@ -160,6 +167,7 @@ GROUP_VERSIONS: tuple[tuple[str, str], ...] = (("", "v1"), ("apps", "v1"),
                                                ("certificates.k8s.io", "v1"),
                                                ("policy", "v1"),
                                                ("rbac.authorization.k8s.io", "v1"),
+                                               ("storage.k8s.io", "v1"),
                                                ("coordination.k8s.io", "v1"),
                                                ("admissionregistration.k8s.io", "v1"),
                                                ("discovery.k8s.io", "v1"),

@@ -44,6 +44,22 @@ async def system_namespaces(registry: Registry) -> None:
                                               "metadata": {"name": name}})
 
 
+LOCAL_PATH_CLASS = "local-path"
+LOCAL_PATH_PROVISIONER = "kyb.io/local-path"
+
+
+async def local_path_storage_class(registry: Registry) -> None:
+    """The default StorageClass: a directory per claim on the consuming pod's node,
+    made once the scheduler has picked the node (WaitForFirstConsumer), removed with
+    the claim (Delete). Made again on start when missing; an admin's changes are kept."""
+    await ensure(registry, r.STORAGE_CLASSES, {
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": LOCAL_PATH_CLASS,
+                     "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+        "provisioner": LOCAL_PATH_PROVISIONER, "reclaimPolicy": "Delete",
+        "volumeBindingMode": "WaitForFirstConsumer"})
+
+
 async def kubernetes_service(registry: Registry, *, cluster_ip: str | None,
                              address: str, port: int) -> None:
     """The `kubernetes` Service and its Endpoints (address:port of this server)."""

@@ -23,6 +23,7 @@ from kybernetes import storage
 from kybernetes.apiserver import (
     audit,
     bootstrap,
+    default_storage_class,
     limit_ranger,
     pki,
     quota_admission,
@@ -210,6 +211,9 @@ def _policy_admission(admission: AdmissionChain, registry: Registry,
             limit_ranger.cached_limit_ranges(registry.cache, registry.kinds))
         admission.mutating.insert(0, ranger)
         admission.validating.insert(0, ranger)
+    if default_storage_class.NAME not in disabled:
+        admission.mutating.append(default_storage_class.DefaultStorageClass(
+            default_storage_class.cached_classes(registry.cache, registry.kinds)))
     if quota_admission.NAME not in disabled:
         admission.validating.append(quota_admission.ResourceQuotaAdmission(
             quota_admission.cached_quotas(registry.cache, registry.kinds),
@@ -277,6 +281,7 @@ class ApiServer:
         await self.cache.start()
         await self.allocator.start()
         await bootstrap.system_namespaces(self.registry)
+        await bootstrap.local_path_storage_class(self.registry)
         await rbac_bootstrap.reconcile(self.registry)
         await self.crds.start()
         await bootstrap.kubernetes_service(

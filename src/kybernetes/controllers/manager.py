@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network, ip_network
+from pathlib import Path
 
 from kybernetes.client import ApiClient, InformerFactory, LeaderElector
 from kybernetes.controllers.base import Controller
@@ -47,6 +49,7 @@ class Options:
     pod_gc_period: float = 20.0
     pod_gc_quarantine: float = 40.0
     resource_quota_sync_period: float = 300.0  # kube's --resource-quota-sync-period
+    horizontal_pod_autoscaler_sync_period: float = 15.0  # kube's flag of that name
     workers: int | None = None
     # The CA that signs approved CSRs; the csrsigning controller is off without it.
     cluster_signing_cert_file: str = ""
@@ -54,6 +57,10 @@ class Options:
     cluster_signing_duration: float = 365 * 24 * 3600.0
     # The CA bundle (PEM) published to every namespace as kube-root-ca.crt.
     root_ca: str = ""
+    # Where the kyb.io/local-path provisioner makes one directory per claim.
+    local_path_root: Path = field(
+        default_factory=lambda: Path(os.environ.get("KYB_LOCAL_PATH_ROOT",
+                                                    "/var/lib/kybernetes/local-path")))
 
 
 # A factory gives None when its controller is not configured (csrsigning without a CA).
@@ -93,10 +100,14 @@ def _registry() -> dict[str, Factory]:
     from kybernetes.controllers.endpoints import EndpointsController
     from kybernetes.controllers.endpointslice import EndpointSliceController
     from kybernetes.controllers.garbage_collector import GarbageCollector
+    from kybernetes.controllers.horizontal_pod_autoscaler import (
+        HorizontalPodAutoscalerController,
+    )
     from kybernetes.controllers.job import JobController
     from kybernetes.controllers.namespace import NamespaceController
     from kybernetes.controllers.node_ipam import NodeIpamController
     from kybernetes.controllers.node_lifecycle import NodeLifecycleController
+    from kybernetes.controllers.persistent_volume import PersistentVolumeController
     from kybernetes.controllers.pod_gc import PodGarbageCollector
     from kybernetes.controllers.replication import (
         ReplicaSetManager,
@@ -112,6 +123,8 @@ def _registry() -> dict[str, Factory]:
         "deployment": lambda c, i, o: DeploymentController(c, i),
         "daemonset": lambda c, i, o: DaemonSetController(c, i),
         "disruption": lambda c, i, o: DisruptionController(c, i),
+        "horizontalpodautoscaling": lambda c, i, o: HorizontalPodAutoscalerController(
+            c, i, sync_period=o.horizontal_pod_autoscaler_sync_period),
         "cronjob": lambda c, i, o: CronJobController(c, i),
         "job": lambda c, i, o: JobController(c, i),
         "ttl-after-finished-controller": lambda c, i, o: TtlAfterFinishedController(c, i),
@@ -133,6 +146,8 @@ def _registry() -> dict[str, Factory]:
         "csrapproving": lambda c, i, o: CsrApprovingController(c, i),
         "root-ca-cert-publisher": _root_ca_publisher,
         "clusterrole-aggregation": lambda c, i, o: ClusterRoleAggregationController(c, i),
+        "persistentvolume-binder": lambda c, i, o: PersistentVolumeController(
+            c, i, local_path_root=o.local_path_root),
     }
 
 

@@ -17,7 +17,8 @@ def test_legacy_documents():
     assert [g["name"] for g in groups] == ["apps", "authentication.k8s.io",
                                           "authorization.k8s.io", "batch",
                                           "certificates.k8s.io", "policy",
-                                          "rbac.authorization.k8s.io", "coordination.k8s.io",
+                                          "rbac.authorization.k8s.io", "storage.k8s.io",
+                                          "coordination.k8s.io",
                                           "apiextensions.k8s.io",
                                           "admissionregistration.k8s.io", "discovery.k8s.io",
                                           "metrics.k8s.io"]

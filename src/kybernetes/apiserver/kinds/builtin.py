@@ -28,6 +28,8 @@ from kybernetes.apiserver.kinds.core import (
     limitrange,
     namespace,
     node,
+    persistentvolume,
+    persistentvolumeclaim,
     pod,
     replicationcontroller,
     resourcequota,
@@ -41,10 +43,12 @@ from kybernetes.apiserver.kinds.metrics import nodemetrics, podmetrics
 from kybernetes.apiserver.kinds.policy import poddisruptionbudget
 from kybernetes.apiserver.kinds.rbac import clusterrole, clusterrolebinding, role, rolebinding
 from kybernetes.apiserver.kinds.registry import KindRegistry
+from kybernetes.apiserver.kinds.storage import storageclass
 
 BUILTIN: tuple[KindDefinition, ...] = tuple(m.DEFINITION for m in (
     namespace, pod, replicationcontroller, service, endpoints, node, event, configmap, secret,
-    serviceaccount, binding, resourcequota, limitrange,
+    serviceaccount, binding, resourcequota, limitrange, persistentvolume,
+    persistentvolumeclaim,
     controllerrevision, daemonset, deployment, replicaset,
     selfsubjectreview, tokenreview,
 )) + reviews.DEFINITIONS + tuple(m.DEFINITION for m in (
@@ -52,6 +56,7 @@ BUILTIN: tuple[KindDefinition, ...] = tuple(m.DEFINITION for m in (
     certificatesigningrequest,
     poddisruptionbudget,
     role, rolebinding, clusterrole, clusterrolebinding,
+    storageclass,
     lease,
     customresourcedefinition,
     mutatingwebhookconfiguration, validatingwebhookconfiguration, validatingadmissionpolicy,
