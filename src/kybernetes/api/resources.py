@@ -136,6 +136,9 @@ ROLE_BINDINGS = Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "Rol
 CLUSTER_ROLES = Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False)
 CLUSTER_ROLE_BINDINGS = Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings",
                                  "ClusterRoleBinding", False)
+HORIZONTAL_POD_AUTOSCALERS = Resource("autoscaling", "v2", "horizontalpodautoscalers",
+                                      "HorizontalPodAutoscaler", True, ("hpa",), ("status",),
+                                      categories=("all",))
 NODE_METRICS = Resource("metrics.k8s.io", "v1beta1", "nodes", "NodeMetrics", False,
                         verbs=("get", "list"))
 POD_METRICS = Resource("metrics.k8s.io", "v1beta1", "pods", "PodMetrics", True,
@@ -156,13 +159,14 @@ ALL: tuple[Resource, ...] = (
     JOBS, CRONJOBS,
     RESOURCE_QUOTAS, LIMIT_RANGES, ENDPOINT_SLICES,
     PERSISTENT_VOLUMES, PERSISTENT_VOLUME_CLAIMS, STORAGE_CLASSES,
-    NODE_METRICS, POD_METRICS,
+    NODE_METRICS, POD_METRICS, HORIZONTAL_POD_AUTOSCALERS,
 )
 
 # Group versions in the order discovery lists them.
 GROUP_VERSIONS: tuple[tuple[str, str], ...] = (("", "v1"), ("apps", "v1"),
                                                ("authentication.k8s.io", "v1"),
                                                ("authorization.k8s.io", "v1"),
+                                               ("autoscaling", "v2"),
                                                ("batch", "v1"),
                                                ("certificates.k8s.io", "v1"),
                                                ("policy", "v1"),

@@ -15,7 +15,7 @@ def test_legacy_documents():
     assert discovery.api_versions(KINDS, "1.2.3.4:6443")["versions"] == ["v1"]
     groups = discovery.api_group_list(KINDS)["groups"]
     assert [g["name"] for g in groups] == ["apps", "authentication.k8s.io",
-                                          "authorization.k8s.io", "batch",
+                                          "authorization.k8s.io", "autoscaling", "batch",
                                           "certificates.k8s.io", "policy",
                                           "rbac.authorization.k8s.io", "storage.k8s.io",
                                           "coordination.k8s.io",

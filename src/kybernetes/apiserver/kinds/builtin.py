@@ -17,6 +17,7 @@ from kybernetes.apiserver.kinds.apps import (
 )
 from kybernetes.apiserver.kinds.authentication import selfsubjectreview, tokenreview
 from kybernetes.apiserver.kinds.authorization import reviews
+from kybernetes.apiserver.kinds.autoscaling import horizontalpodautoscaler
 from kybernetes.apiserver.kinds.batch import cronjob, job
 from kybernetes.apiserver.kinds.certificates import certificatesigningrequest
 from kybernetes.apiserver.kinds.coordination import lease
@@ -52,6 +53,7 @@ BUILTIN: tuple[KindDefinition, ...] = tuple(m.DEFINITION for m in (
     controllerrevision, daemonset, deployment, replicaset,
     selfsubjectreview, tokenreview,
 )) + reviews.DEFINITIONS + tuple(m.DEFINITION for m in (
+    horizontalpodautoscaler,
     job, cronjob,
     certificatesigningrequest,
     poddisruptionbudget,

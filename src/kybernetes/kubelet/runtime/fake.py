@@ -15,6 +15,10 @@ startupProbe, livenessProbe, readinessProbe) has those probes fail instead.
 A pod annotated `fake.kyb.io/exit: "<seconds>[:<code>]"` has its containers exit that
 long after they start, with that code (0 by default), as a batch workload's would: Jobs
 run to completion (or fail with a chosen code) on hollow nodes.
+
+A pod annotated `fake.kyb.io/cpu: "400m"` has each of its containers burn that much
+CPU (a quantity) instead of the steady 1-50 millicores, so a HorizontalPodAutoscaler
+has load to act on; the value is read when a container starts.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any
 import aiohttp
 
 from kybernetes import __version__
+from kybernetes.api.quantity import cpu_millis, is_quantity
 from kybernetes.kubelet.probes import Exec, Prober, Result
 from kybernetes.kubelet.runtime.base import (
     EXITED,
@@ -45,6 +50,7 @@ from kybernetes.kubelet.usage import Usage
 
 FAILING_PROBES = "fake.kyb.io/failing-probes"
 EXIT = "fake.kyb.io/exit"
+CPU = "fake.kyb.io/cpu"
 
 
 def planned_exit(pod: dict[str, Any]) -> tuple[float, int] | None:
@@ -82,6 +88,7 @@ class FakeRuntime(ChangeNotifier):
         self.fail = re.compile(fail_pattern) if fail_pattern else None
         self._sandboxes: dict[str, Sandbox] = {}
         self._containers: dict[str, ContainerInfo] = {}
+        self._millicores: dict[str, int] = {}  # by container id, from the CPU annotation
         self._ids = itertools.count(1)
         ChangeNotifier.__init__(self)
 
@@ -139,6 +146,9 @@ class FakeRuntime(ChangeNotifier):
         elif (plan := planned_exit(config.pod)) is not None:
             asyncio.get_running_loop().call_later(plan[0], self._exit, cid, plan[1])
         self._containers[cid] = info
+        cpu = ((config.pod.get("metadata") or {}).get("annotations") or {}).get(CPU)
+        if cpu is not None and is_quantity(cpu):
+            self._millicores[cid] = cpu_millis(cpu)
         return info
 
     def _exit(self, container_id: str, code: int) -> None:
@@ -159,6 +169,7 @@ class FakeRuntime(ChangeNotifier):
 
     async def remove_container(self, container_id: str) -> None:
         self._containers.pop(container_id, None)
+        self._millicores.pop(container_id, None)
 
     async def list_containers(self, pod_uid: str | None = None) -> list[ContainerInfo]:
         return [c for c in self._containers.values() if pod_uid in (None, c.pod_uid)]
@@ -174,7 +185,7 @@ class FakeRuntime(ChangeNotifier):
             if info is None or info.state != RUNNING:
                 continue
             seed = zlib.crc32(cid.encode())
-            millicores = 1 + seed % 50
+            millicores = self._millicores.get(cid, 1 + seed % 50)
             memory = (4 + (seed >> 8) % 61) * 1024 * 1024
             cpu_ns = int((now - (info.started_at or now)) * millicores * 1_000_000)
             out[cid] = Usage(cpu_ns, memory, memory + 1024 * 1024, memory)
