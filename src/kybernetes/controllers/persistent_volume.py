@@ -28,7 +28,6 @@ from kybernetes.controllers.base import Controller, Obj, deep_copy, meta
 log = logging.getLogger("kybernetes.controllers.persistent_volume")
 
 _CLAIM, _VOLUME = "claim:", "volume:"
-RESYNC_SECONDS = 15.0  # kube's --pvclaimbinder-sync-period
 
 
 def _spec(obj: Obj) -> Obj:
@@ -70,6 +69,10 @@ class PersistentVolumeController(Controller):
         ref = _spec(pv).get("claimRef") or {}
         if ref.get("name"):
             self.queue.add(f"{_CLAIM}{ref.get('namespace')}/{ref['name']}")
+        elif _phase(pv) == "Available":  # a volume free now may fit a waiting claim
+            for pvc in self.claims.list():
+                if not _spec(pvc).get("volumeName"):
+                    self._claim(pvc)
 
     def _claim_gone(self, pvc: Obj) -> None:
         name = _spec(pvc).get("volumeName")

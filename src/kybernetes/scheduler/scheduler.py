@@ -29,7 +29,13 @@ from typing import Any, Protocol
 
 from kybernetes.api import errors
 from kybernetes.api.meta import now_rfc3339, object_key
-from kybernetes.api.resources import NODES, PODS, Resource
+from kybernetes.api.resources import (
+    NODES,
+    PERSISTENT_VOLUME_CLAIMS,
+    PERSISTENT_VOLUMES,
+    PODS,
+    Resource,
+)
 from kybernetes.client import EventRecorder, Informer
 from kybernetes.client.verbs import EventWriter, ListerWatcher, SubresourceCreator
 from kybernetes.scheduler.cache import Cache
@@ -92,6 +98,10 @@ class Scheduler:
                               on_delete=self._pod_deleted)
         self.nodes.add_handler(on_add=self._node_added, on_update=self._node_updated,
                                on_delete=self._node_deleted)
+        for volumes in (PERSISTENT_VOLUME_CLAIMS, PERSISTENT_VOLUMES):  # VolumeBinding's
+            self.informer(volumes).add_handler(
+                on_add=lambda obj: self._volumes_changed(),
+                on_update=lambda old, new: self._volumes_changed())
         self._bind_slots = asyncio.Semaphore(bind_concurrency)
         self._in_flight: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -190,6 +200,10 @@ class Scheduler:
         self.cache.update_node(new)
         if _node_facts(old) != _node_facts(new):
             self.queue.move_all_to_active_or_backoff("NodeUpdate")
+
+    def _volumes_changed(self) -> None:
+        """A claim or volume was bound or made: pods waiting on one may fit now."""
+        self.queue.move_all_to_active_or_backoff("PvcOrPvChange")
 
     def _node_deleted(self, node: Obj) -> None:
         self.cache.remove_node(node["metadata"]["name"])

@@ -15,11 +15,13 @@ def test_the_default_profile():
     assert profile.scheduler_name == "default-scheduler"
     assert _names(profile.plugins["filter"]) == [
         "NodeUnschedulable", "NodeName", "TaintToleration", "NodeReady", "NodeAffinity",
-        "NodePorts", "NodeResourcesFit"]
+        "NodePorts", "NodeResourcesFit", "VolumeBinding"]
     assert dict(profile.plugins["score"]) == {
         "TaintToleration": 3, "NodeAffinity": 2, "NodeResourcesFit": 1,
         "PodTopologySpread": 2, "NodeResourcesBalancedAllocation": 1}
-    assert _names(profile.plugins["bind"]) == ["DefaultBinder"]
+    # VolumeBinding's PreBind (naming the node on WaitForFirstConsumer claims) is a bind
+    # plugin here that skips to DefaultBinder once the claims are bound.
+    assert _names(profile.plugins["bind"]) == ["VolumeBinding", "DefaultBinder"]
 
 
 def test_disable_enable_and_reweigh():

@@ -22,6 +22,7 @@ from kybernetes.scheduler.plugins.node_state import NodeName, NodeReady, NodeUns
 from kybernetes.scheduler.plugins.preemption import DefaultPreemption
 from kybernetes.scheduler.plugins.spread import PodTopologySpread
 from kybernetes.scheduler.plugins.tolerations import TaintToleration
+from kybernetes.scheduler.plugins.volume_binding import VolumeBinding
 
 #: Builds a plugin from its pluginConfig args (None when there are none).
 PluginFactory = Callable[[dict[str, Any] | None, Handle], Plugin]
@@ -29,7 +30,7 @@ PluginFactory = Callable[[dict[str, Any] | None, Handle], Plugin]
 REGISTRY: dict[str, PluginFactory] = {
     cls.name: cls for cls in (
         NodeUnschedulable, NodeName, TaintToleration, NodeReady, NodeAffinity, NodePorts,
-        NodeResourcesFit, PodTopologySpread, DefaultPreemption,
+        NodeResourcesFit, VolumeBinding, PodTopologySpread, DefaultPreemption,
         NodeResourcesBalancedAllocation, DefaultBinder,
     )
 }
@@ -37,7 +38,8 @@ REGISTRY: dict[str, PluginFactory] = {
 #: (name, score weight) in the order the default profile runs them.
 DEFAULT_PLUGINS: tuple[tuple[str, int], ...] = (
     ("NodeUnschedulable", 0), ("NodeName", 0), ("TaintToleration", 3), ("NodeReady", 0),
-    ("NodeAffinity", 2), ("NodePorts", 0), ("NodeResourcesFit", 1), ("PodTopologySpread", 2),
+    ("NodeAffinity", 2), ("NodePorts", 0), ("NodeResourcesFit", 1), ("VolumeBinding", 0),
+    ("PodTopologySpread", 2),
     ("DefaultPreemption", 0), ("NodeResourcesBalancedAllocation", 1), ("DefaultBinder", 0),
 )
 
