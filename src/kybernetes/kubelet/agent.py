@@ -21,7 +21,14 @@ from typing import Any, Protocol
 
 from kybernetes.api.errors import InternalError, NotFound, ServiceUnavailable, TooManyRequests
 from kybernetes.api.quantity import cpu_millis, memory_bytes
-from kybernetes.api.resources import CONFIGMAPS, PODS, SECRETS, SERVICES
+from kybernetes.api.resources import (
+    CONFIGMAPS,
+    PERSISTENT_VOLUME_CLAIMS,
+    PERSISTENT_VOLUMES,
+    PODS,
+    SECRETS,
+    SERVICES,
+)
 from kybernetes.client import EventRecorder, Informer
 from kybernetes.client.verbs import Deleter, EventWriter, ListerWatcher, SubresourceCreator
 from kybernetes.kubelet.backoff import Backoff
@@ -242,9 +249,10 @@ class Kubelet:
         return services
 
     async def lookup(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        resource = CONFIGMAPS if kind == "ConfigMap" else SECRETS
+        resource = {"ConfigMap": CONFIGMAPS, "PersistentVolumeClaim": PERSISTENT_VOLUME_CLAIMS,
+                    "PersistentVolume": PERSISTENT_VOLUMES}.get(kind, SECRETS)
         try:
-            return await self.client.get(resource, name, namespace=namespace)
+            return await self.client.get(resource, name, namespace=namespace or None)
         except NotFound:
             return None
 

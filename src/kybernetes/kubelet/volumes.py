@@ -141,6 +141,32 @@ def has_tokens(pod: dict[str, Any]) -> bool:
                for projection in (volume.get("projected") or {}).get("sources") or [])
 
 
+async def claim_path(pod: dict[str, Any], source: dict[str, Any], lookup: Lookup) -> Path:
+    """The directory of a bound claim's PersistentVolume (hostPath or local), made when
+    the volume asks for it (DirectoryOrCreate: the local-path provisioner's volumes)."""
+    namespace = pod["metadata"].get("namespace", "default")
+    claim_name = str(source.get("claimName", ""))
+    pvc = await lookup("PersistentVolumeClaim", namespace, claim_name)
+    if pvc is None:
+        raise ConfigError(f'persistentvolumeclaim "{claim_name}" not found')
+    volume_name = (pvc.get("spec") or {}).get("volumeName")
+    if not volume_name or (pvc.get("status") or {}).get("phase") != "Bound":
+        raise ConfigError(f'PersistentVolumeClaim is not bound: "{claim_name}"')
+    pv = await lookup("PersistentVolume", "", volume_name)
+    if pv is None:
+        raise ConfigError(f'persistentvolume "{volume_name}" not found')
+    spec = pv.get("spec") or {}
+    host = spec.get("hostPath") or spec.get("local")
+    if not isinstance(host, dict) or not host.get("path"):
+        raise ConfigError(f"persistentvolume {volume_name!r}: only hostPath and local "
+                          "volumes can be mounted on this node")
+    path = Path(str(host["path"]))
+    if host.get("type") == "DirectoryOrCreate":
+        os.makedirs(path, exist_ok=True)
+        os.chmod(path, 0o777)
+    return path
+
+
 async def prepare(pod: dict[str, Any], root: Path, lookup: Lookup,
                   tokens: TokenSource | None = None) -> dict[str, Path]:
     """Make every volume of `pod`; the host directory for each volume name."""
@@ -155,6 +181,9 @@ async def prepare(pod: dict[str, Any], root: Path, lookup: Lookup,
             if spec.get("type") == "DirectoryOrCreate":
                 os.makedirs(path, exist_ok=True)
             paths[name] = path
+            continue
+        if "persistentVolumeClaim" in volume:
+            paths[name] = await claim_path(pod, volume["persistentVolumeClaim"], lookup)
             continue
         if any(k in volume for k in ATOMIC):
             _write(target, *await _contents(pod, volume, lookup, tokens))
