@@ -102,10 +102,11 @@ def test_unknown_controller_is_one_clear_line(shared_apiserver: ApiServer) -> No
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "kyb controller-manager: error: unknown controller 'bogus'; known: "
-        "replicationcontroller, replicaset, deployment, daemonset, disruption, cronjob, job, "
+        "replicationcontroller, replicaset, deployment, daemonset, disruption, "
+        "horizontalpodautoscaling, cronjob, job, "
         "ttl-after-finished-controller, endpoint, endpointslice, resourcequota, nodelifecycle, "
         "nodeipam, namespace, garbagecollector, podgc, serviceaccount, csrsigning, csrapproving, "
-        "root-ca-cert-publisher, clusterrole-aggregation"]
+        "root-ca-cert-publisher, clusterrole-aggregation, persistentvolume-binder"]
 
 
 def test_missing_kubeconfig_is_one_clear_line(tmp_path: Path) -> None:
