@@ -136,6 +136,10 @@ ROLE_BINDINGS = Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "Rol
 CLUSTER_ROLES = Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False)
 CLUSTER_ROLE_BINDINGS = Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings",
                                  "ClusterRoleBinding", False)
+# autoscaling/v1: kube's view of the v2 objects (kubectl autoscale sends it)
+HORIZONTAL_POD_AUTOSCALERS_V1 = Resource("autoscaling", "v1", "horizontalpodautoscalers",
+                                         "HorizontalPodAutoscaler", True, ("hpa",), ("status",),
+                                         categories=("all",))
 HORIZONTAL_POD_AUTOSCALERS = Resource("autoscaling", "v2", "horizontalpodautoscalers",
                                       "HorizontalPodAutoscaler", True, ("hpa",), ("status",),
                                       categories=("all",))
@@ -159,7 +163,9 @@ ALL: tuple[Resource, ...] = (
     JOBS, CRONJOBS,
     RESOURCE_QUOTAS, LIMIT_RANGES, ENDPOINT_SLICES,
     PERSISTENT_VOLUMES, PERSISTENT_VOLUME_CLAIMS, STORAGE_CLASSES,
-    NODE_METRICS, POD_METRICS, HORIZONTAL_POD_AUTOSCALERS,
+    NODE_METRICS, POD_METRICS,
+    # v1 before v2: by_plural gives the preferred (later) version
+    HORIZONTAL_POD_AUTOSCALERS_V1, HORIZONTAL_POD_AUTOSCALERS,
 )
 
 # Group versions in the order discovery lists them.
@@ -167,6 +173,7 @@ GROUP_VERSIONS: tuple[tuple[str, str], ...] = (("", "v1"), ("apps", "v1"),
                                                ("authentication.k8s.io", "v1"),
                                                ("authorization.k8s.io", "v1"),
                                                ("autoscaling", "v2"),
+                                               ("autoscaling", "v1"),
                                                ("batch", "v1"),
                                                ("certificates.k8s.io", "v1"),
                                                ("policy", "v1"),

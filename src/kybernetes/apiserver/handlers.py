@@ -165,6 +165,8 @@ class ResourceHandlers:
         warnings: list[str] = []
 
         def mutate(old: dict[str, Any]) -> dict[str, Any]:
+            if kind.convert is not None:  # patched as this version shows it
+                old = kind.present(old)
             new = apply_patch(old, body, content_type,
                               kind.schema() if kind.strategic_merge else None)
             if not isinstance(new, dict):

@@ -219,6 +219,14 @@ SCHEMA: dict[str, dict[int, tuple[str, str]]] = {
                                 2: ("selector", "LabelSelector"),
                                 3: ("maxUnavailable", "IntOrString"),
                                 4: ("unhealthyPodEvictionPolicy", "string")},
+    # autoscaling/v1 (kubectl autoscale)
+    "HorizontalPodAutoscaler": {1: ("metadata", M), 2: ("spec", "HorizontalPodAutoscalerSpec"),
+                                3: ("status", "-")},
+    "HorizontalPodAutoscalerSpec": {1: ("scaleTargetRef", "CrossVersionObjectReference"),
+                                    2: ("minReplicas", "int"), 3: ("maxReplicas", "int"),
+                                    4: ("targetCPUUtilizationPercentage", "int")},
+    "CrossVersionObjectReference": {1: ("kind", "string"), 2: ("name", "string"),
+                                    3: ("apiVersion", "string")},
     # core/v1 (kubectl create quota)
     "ResourceQuota": {1: ("metadata", M), 2: ("spec", "ResourceQuotaSpec"), 3: ("status", "-")},
     "ResourceQuotaSpec": {1: ("hard", "map:Quantity"), 2: ("scopes", "*string"),
@@ -238,10 +246,14 @@ KEEP_ZERO = {"replicas", "terminationGracePeriodSeconds", "activeDeadlineSeconds
              "orphanDependents", "expirationSeconds", "parallelism", "completions",
              "backoffLimit", "ttlSecondsAfterFinished", "suspend", "manualSelector",
              "backoffLimitPerIndex", "maxFailedIndexes", "startingDeadlineSeconds",
-             "successfulJobsHistoryLimit", "failedJobsHistoryLimit"}
+             "successfulJobsHistoryLimit", "failedJobsHistoryLimit", "minReplicas",
+             "targetCPUUtilizationPercentage"}
 # Top-level messages a client may send: the kinds above with an object's metadata, and
 # the request bodies of subresources and deletes.
 _REQUEST_BODIES = {"DeleteOptions", "Eviction", "Binding", "Scale"}
+# Kinds whose messages above are one version's (v2 HorizontalPodAutoscalers number
+# their spec's fields otherwise).
+_ONLY_IN = {"HorizontalPodAutoscaler": "autoscaling/v1"}
 
 
 def _is_top_level(kind: str) -> bool:
@@ -379,7 +391,7 @@ def decode(body: bytes) -> dict[str, Any]:
     envelope = decode_message("Unknown", body[len(MAGIC):])
     type_meta = envelope.get("typeMeta") or {}
     kind, api_version = type_meta.get("kind", ""), type_meta.get("apiVersion", "")
-    if not _is_top_level(kind):
+    if not _is_top_level(kind) or _ONLY_IN.get(kind, api_version) != api_version:
         raise UnsupportedMediaType(f"protobuf bodies of kind {kind or '(none)'} are not "
                                    "supported; send JSON")
     raw = base64.b64decode(envelope.get("raw", ""))

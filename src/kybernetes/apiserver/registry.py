@@ -147,6 +147,7 @@ class Registry:
         """Store a new object; 409 AlreadyExists when the name is taken."""
         ctx = ctx or system_context()
         ctx.operation = "CREATE"
+        obj = kind.to_storage(obj, None)
         resource = kind.resource
         if kind.creates_refused:
             raise MethodNotAllowed(kind.creates_refused)
@@ -276,6 +277,7 @@ class Registry:
     def _prepare_update(self, kind: KindDefinition, new: dict[str, Any], old: dict[str, Any],
                         *, subresource: str | None) -> dict[str, Any]:
         resource = kind.resource
+        new = kind.to_storage(new, old)
         meta = new.setdefault("metadata", {})
         old_meta = old["metadata"]
         if meta.get("name", old_meta["name"]) != old_meta["name"]:

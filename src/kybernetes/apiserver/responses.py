@@ -103,6 +103,7 @@ def list_response(request: web.Request, kind: KindDefinition, items: list[Entry]
     head = orjson.dumps({"kind": f"{resource.kind}List", "apiVersion": resource.api_version,
                          "metadata": meta})
     api_version = resource.api_version
-    body = b"".join((head[:-1], b',"items":[', b",".join(e.raw_as(api_version) for e in items),
-                     b"]}"))
+    present = kind.present if kind.convert else None
+    body = b"".join((head[:-1], b',"items":[',
+                     b",".join(e.raw_as(api_version, present) for e in items), b"]}"))
     return web.Response(body=body, content_type=JSON)

@@ -78,7 +78,8 @@ class _Encoder:
             return orjson.dumps({"type": type_, "object": table}) + b"\n"
         if self.as_kind.startswith("PartialObjectMetadata"):
             return orjson.dumps({"type": type_, "object": partial_metadata(entry.obj)}) + b"\n"
-        return entry.event_line(type_, self.kind.resource.api_version)
+        return entry.event_line(type_, self.kind.resource.api_version,
+                                self.kind.present if self.kind.convert else None)
 
     def bookmark(self, revision: int, *, annotations: dict[str, str] | None = None) -> bytes:
         meta: dict[str, Any] = {"resourceVersion": str(revision)}

@@ -88,9 +88,11 @@ class Entry:
             self._raw = orjson.dumps(self.obj)
         return self._raw
 
-    def raw_as(self, api_version: str) -> bytes:
+    def raw_as(self, api_version: str,
+               present: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> bytes:
         """The JSON bytes under `api_version`: a custom resource stored in one version is
-        served in every version of its CRD (conversion None changes only apiVersion)."""
+        served in every version of its CRD (conversion None changes only apiVersion);
+        `present` converts fields too (a built-in kind's other version)."""
         if self.obj.get("apiVersion", api_version) == api_version:
             return self.raw
         if self._versions is None:
@@ -98,16 +100,18 @@ class Entry:
         found = self._versions.get(api_version)
         if found is None:
             found = self._versions[api_version] = orjson.dumps(
-                {**self.obj, "apiVersion": api_version})
+                present(self.obj) if present is not None
+                else {**self.obj, "apiVersion": api_version})
         return found
 
-    def event_line(self, type_: str, api_version: str = "") -> bytes:
+    def event_line(self, type_: str, api_version: str = "",
+                   present: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> bytes:
         """``{"type":…,"object":…}\n`` for a watch stream (in `api_version` if given)."""
         if self._lines is None:
             self._lines = {}
         line = self._lines.get((type_, api_version))
         if line is None:
-            raw = self.raw_as(api_version) if api_version else self.raw
+            raw = self.raw_as(api_version, present) if api_version else self.raw
             line = self._lines[(type_, api_version)] = b"".join(
                 (b'{"type":"', type_.encode(), b'","object":', raw, b"}\n"))
         return line

@@ -33,6 +33,7 @@ from tests.support.procs import Proc
 NODE = "hpanode"
 _names = itertools.count()
 VERSIONS = [KUBECTLS[0], KUBECTLS[-1]] if len(KUBECTLS) > 1 else KUBECTLS
+V1_HPA = "horizontalpodautoscalers.v1.autoscaling"  # newer kubectls take hpa.v1... as v2
 FAST = Options(horizontal_pod_autoscaler_sync_period=2.0)
 
 
@@ -186,10 +187,43 @@ async def test_invalid_hpas_are_refused(client: ApiClient, ns: str, change: dict
 
 
 @pytest.mark.parametrize("version", VERSIONS)
+async def test_kubectl_autoscale_and_get_hpa(client: ApiClient, ns: str, server: ApiServer,
+                                             tmp_path: Path, version: str) -> None:
+    """`kubectl autoscale` sends autoscaling/v1 (protobuf from 1.32): stored as v2."""
+    await client.create(DEPLOYMENTS, deployment("web", ns, "20m"), namespace=ns)
+    kubectl = Kubectl(version, server, tmp_path)
+    out = kubectl("autoscale", "deployment", "web", "--cpu-percent=50", "--min=1", "--max=5",
+                  "-n", ns)
+    assert "horizontalpodautoscaler.autoscaling/web autoscaled" in out
+    got = await client.get(HORIZONTAL_POD_AUTOSCALERS, "web", namespace=ns)
+    assert got["spec"]["maxReplicas"] == 5 and got["spec"]["minReplicas"] == 1
+    assert got["spec"]["metrics"] == [{"type": "Resource", "resource": {
+        "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}]
+    table = kubectl("get", "hpa", "-n", ns)
+    header, row = table.splitlines()[:2]
+    assert header.split() == ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS",
+                              "REPLICAS", "AGE"]
+    assert row.split()[:2] == ["web", "Deployment/web"]
+    assert "cpu: <unknown>/50%" in row
+    v1 = kubectl.json("get", V1_HPA, "web", "-n", ns)
+    assert v1["apiVersion"] == "autoscaling/v1"
+    assert v1["spec"]["targetCPUUtilizationPercentage"] == 50 and "metrics" not in v1["spec"]
+    # a v1 patch keeps what v1 cannot show (behavior)
+    await client.patch(HORIZONTAL_POD_AUTOSCALERS, "web", {"spec": {"behavior": {
+        "scaleDown": {"stabilizationWindowSeconds": 10}}}}, namespace=ns)
+    kubectl("patch", V1_HPA, "web", "-n", ns, "--type=merge", "-p",
+            '{"spec":{"targetCPUUtilizationPercentage":70}}')
+    got = await client.get(HORIZONTAL_POD_AUTOSCALERS, "web", namespace=ns)
+    assert got["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 70
+    assert got["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 10
+    items = kubectl.json("get", V1_HPA, "-n", ns)["items"]
+    assert items[0]["spec"]["targetCPUUtilizationPercentage"] == 70
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 async def test_kubectl_apply_and_get_hpa(client: ApiClient, ns: str, server: ApiServer,
                                          tmp_path: Path, version: str) -> None:
-    """`kubectl autoscale` (which sends autoscaling/v1, even 1.33's) is not served: only
-    autoscaling/v2 is, so the HPA is applied as v2."""
+    """An autoscaling/v2 manifest: kube's defaults, the hpa table, `get all`."""
     await client.create(DEPLOYMENTS, deployment("web", ns, "20m"), namespace=ns)
     kubectl = Kubectl(version, server, tmp_path)
     manifest = orjson.dumps({**hpa("web", ns), "spec": {

@@ -25,7 +25,7 @@ def test_v3_index_points_at_each_group_version_with_a_hash():
                                    "apis/apiextensions.k8s.io/v1",
                                    "apis/admissionregistration.k8s.io/v1",
                                    "apis/authentication.k8s.io/v1", "apis/authorization.k8s.io/v1",
-                                   "apis/autoscaling/v2",
+                                   "apis/autoscaling/v2", "apis/autoscaling/v1",
                                    "apis/certificates.k8s.io/v1", "apis/batch/v1",
                                    "apis/policy/v1", "apis/rbac.authorization.k8s.io/v1",
                                    "apis/storage.k8s.io/v1",

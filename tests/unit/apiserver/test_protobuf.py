@@ -70,3 +70,14 @@ def test_unknown_non_empty_field_is_415_and_garbage_is_400() -> None:
         decode(b"not protobuf")
     with pytest.raises(BadRequest):
         decode(MAGIC + b"\x0a\xff")
+
+
+def test_autoscaling_v1_hpa_as_kubectl_autoscale_sends_it() -> None:
+    ref = field(1, "Deployment") + field(2, "web") + field(3, "apps/v1")
+    spec = field(1, ref) + field(2, 1) + field(3, 5) + field(4, 50)
+    obj = decode(envelope("autoscaling/v1", "HorizontalPodAutoscaler",
+                          field(1, field(1, "web")) + field(2, spec)))
+    assert obj["spec"] == {"scaleTargetRef": {"kind": "Deployment", "name": "web",
+                                              "apiVersion": "apps/v1"},
+                           "minReplicas": 1, "maxReplicas": 5,
+                           "targetCPUUtilizationPercentage": 50}

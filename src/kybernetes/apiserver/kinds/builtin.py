@@ -17,7 +17,10 @@ from kybernetes.apiserver.kinds.apps import (
 )
 from kybernetes.apiserver.kinds.authentication import selfsubjectreview, tokenreview
 from kybernetes.apiserver.kinds.authorization import reviews
-from kybernetes.apiserver.kinds.autoscaling import horizontalpodautoscaler
+from kybernetes.apiserver.kinds.autoscaling import (
+    horizontalpodautoscaler,
+    horizontalpodautoscaler_v1,
+)
 from kybernetes.apiserver.kinds.batch import cronjob, job
 from kybernetes.apiserver.kinds.certificates import certificatesigningrequest
 from kybernetes.apiserver.kinds.coordination import lease
@@ -53,7 +56,7 @@ BUILTIN: tuple[KindDefinition, ...] = tuple(m.DEFINITION for m in (
     controllerrevision, daemonset, deployment, replicaset,
     selfsubjectreview, tokenreview,
 )) + reviews.DEFINITIONS + tuple(m.DEFINITION for m in (
-    horizontalpodautoscaler,
+    horizontalpodautoscaler, horizontalpodautoscaler_v1,
     job, cronjob,
     certificatesigningrequest,
     poddisruptionbudget,

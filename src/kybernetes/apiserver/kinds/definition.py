@@ -87,6 +87,18 @@ class HookSource(Protocol):
     def service_addresses(self) -> WriteHooks | None: ...
 
 
+class Conversion(Protocol):
+    """A built-in kind served in a version other than its storage version with other
+    fields (autoscaling/v1's view of autoscaling/v2 HorizontalPodAutoscalers)."""
+
+    def to_storage(self, obj: Obj, old: Obj | None) -> Obj:
+        """The object in the storage version (`old`: the stored object on updates,
+        whose fields this version cannot show are kept)."""
+
+    def from_storage(self, obj: Obj) -> Obj:
+        """The stored object as this version shows it."""
+
+
 @dataclass(frozen=True, eq=False)
 class KindDefinition:
     """Everything that makes one group/version/resource behave as Kubernetes' does."""
@@ -112,6 +124,8 @@ class KindDefinition:
     served: bool = True
     # The apiVersion objects are stored in (custom resources with several versions).
     storage_version: str = ""
+    # Field conversion to and from the storage version; None: only apiVersion differs.
+    convert: Conversion | None = None
     # Strategic merge patch needs Go struct tags; custom resources refuse it (415).
     strategic_merge: bool = True
     # Why creates are refused now ("" when they are not): a terminating CRD's kind.
@@ -155,7 +169,13 @@ class KindDefinition:
         api_version = self.resource.api_version
         if obj.get("apiVersion", api_version) == api_version:
             return obj
+        if self.convert is not None:
+            return self.convert.from_storage(obj)
         return {**obj, "apiVersion": api_version}
+
+    def to_storage(self, obj: Obj, old: Obj | None) -> Obj:
+        """An object sent in this version, in the storage version."""
+        return obj if self.convert is None else self.convert.to_storage(obj, old)
 
     def key(self, namespace: str | None, name: str) -> str:
         if self.resource.namespaced:
