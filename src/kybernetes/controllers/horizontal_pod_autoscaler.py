@@ -79,8 +79,14 @@ class HorizontalPodAutoscalerController(Controller):
         self.pods = informers.get(PODS)
         self.history: dict[str, hb.History] = {}
         self._served: tuple[float, list[Resource]] = (0.0, [])
-        self.hpas.add_handler(on_add=self.enqueue, on_update=lambda o, n: self.enqueue(n),
+        self.hpas.add_handler(on_add=self.enqueue, on_update=self._updated,
                               on_delete=self._forget)
+
+    def _updated(self, old: Obj, new: Obj) -> None:
+        """A changed spec is acted on at once; our own status writes wait for the
+        next period (kube's queue limits each HPA to one sync per period)."""
+        if old.get("spec") != new.get("spec"):
+            self.enqueue(new)
 
     def _forget(self, hpa: Obj) -> None:
         self.history.pop(object_key(hpa), None)

@@ -107,6 +107,12 @@ def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
     return {}
 
 
+async def _event(client: ApiClient, ns: str, message: str) -> bool:
+    """Events are posted after the change they tell of: poll for them."""
+    return any(e["reason"] == "SuccessfulRescale" and e["message"] == message
+               for e in (await client.list(EVENTS, namespace=ns))["items"])
+
+
 async def _replicas(client: ApiClient, ns: str, name: str) -> int:
     return int((await client.get(DEPLOYMENTS, name, namespace=ns))["spec"]["replicas"])
 
@@ -130,10 +136,9 @@ async def test_scales_a_deployment_up_on_load_and_down_when_it_drops(client: Api
         assert got["status"]["currentMetrics"][0]["resource"]["current"][
             "averageUtilization"] == 200
         assert _condition(got, "ScalingActive")["reason"] == "ValidMetricFound"
-        events = (await client.list(EVENTS, namespace=ns))["items"]
-        assert any(e["reason"] == "SuccessfulRescale" and e["message"] ==
-                   "New size: 4; reason: cpu resource utilization (percentage of request) "
-                   "above target" for e in events), [e["message"] for e in events]
+        await eventually(lambda: _event(client, ns, "New size: 4; reason: cpu resource "
+                                        "utilization (percentage of request) above target"),
+                         within=30, what="SuccessfulRescale to 4")
 
         # the load drops (new pods burn 10m: 10%): back to the minimum
         await client.patch(DEPLOYMENTS, "web", {"spec": {"template": {"metadata": {
@@ -142,9 +147,8 @@ async def test_scales_a_deployment_up_on_load_and_down_when_it_drops(client: Api
         async def scaled_down() -> bool:
             return await _replicas(client, ns, "web") == 1
         await eventually(scaled_down, within=180, interval=1, what="scaled down to 1")
-        events = (await client.list(EVENTS, namespace=ns))["items"]
-        assert any(e["message"] == "New size: 1; reason: All metrics below target"
-                   for e in events), [e["message"] for e in events]
+        await eventually(lambda: _event(client, ns, "New size: 1; reason: All metrics below "
+                                        "target"), within=30, what="SuccessfulRescale to 1")
 
 
 async def test_utilization_needs_requests(client: ApiClient, ns: str) -> None:
