@@ -176,6 +176,16 @@ async def test_utilization_needs_requests(client: ApiClient, ns: str) -> None:
     ({"metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
         "type": "Utilization"}}}]}, "spec.metrics[0].resource.target.averageUtilization",
      "must set either a target raw value or a target utilization"),
+    ({"metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+        "type": "Percent", "averageUtilization": 50}}}]},
+     "spec.metrics[0].resource.target.type", "must be either Utilization, Value, or AverageValue"),
+    ({"metrics": [{"type": "Resource", "resource": {"name": "memory", "target": {
+        "type": "AverageValue", "averageValue": "0"}}}]},
+     "spec.metrics[0].resource.target.averageValue", "must be positive"),
+    ({"metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+        "type": "Utilization", "averageUtilization": 50}}, "pods": {
+        "metric": {"name": "qps"}, "target": {"type": "AverageValue", "averageValue": "1"}}}]},
+     "spec.metrics[0].pods", "must populate the given metric source only"),
     ({"behavior": {"scaleDown": {"stabilizationWindowSeconds": 4000}}},
      "spec.behavior.scaleDown.stabilizationWindowSeconds", "must be less than or equal to 3600"),
 ])

@@ -10,7 +10,7 @@ from typing import Any
 
 from kybernetes.api import resources as r
 from kybernetes.api.field_errors import ErrorList, as_dict, as_list
-from kybernetes.api.quantity import is_quantity
+from kybernetes.api.quantity import parse_quantity
 from kybernetes.apiserver.kinds.definition import KindDefinition, TableSpec, builtin_schema
 from kybernetes.apiserver.kinds.strategy import StatusStrategy
 from kybernetes.apiserver.tables import AGE, NAME, age_last
@@ -66,15 +66,24 @@ def defaults(hpa: Obj) -> None:
         behavior["scaleDown"] = _fill_rules(behavior.get("scaleDown"), default_scale_down())
 
 
+def _positive(value: Any) -> bool:
+    try:
+        return parse_quantity(value) > 0
+    except (ValueError, TypeError):
+        return True  # a malformed quantity is refused by the schema's type check
+
+
 def _target(errs: ErrorList, target: Obj, path: str) -> None:
+    """validateMetricTarget."""
     kind = target.get("type")
     if not kind:
         errs.required(f"{path}.type", "must specify a metric target type")
-    elif kind not in TARGET_TYPES:
-        errs.not_supported(f"{path}.type", kind, TARGET_TYPES)
+    if kind not in TARGET_TYPES:
+        errs.invalid(f"{path}.type", kind or "",
+                     "must be either Utilization, Value, or AverageValue")
     for key in ("value", "averageValue"):
         value = target.get(key)
-        if value is not None and is_quantity(value) and str(value).lstrip().startswith("-"):
+        if value is not None and not _positive(value):
             errs.invalid(f"{path}.{key}", value, "must be positive")
     utilization = target.get("averageUtilization")
     if isinstance(utilization, int) and utilization < 1:
@@ -84,6 +93,8 @@ def _target(errs: ErrorList, target: Obj, path: str) -> None:
 def _resource_source(errs: ErrorList, source: Obj, path: str) -> None:
     if not source.get("name"):
         errs.required(f"{path}.name", "must specify a resource name")
+    if path.endswith("containerResource") and not source.get("container"):
+        errs.required(f"{path}.container", "must specify a container")
     target = as_dict(source.get("target"))
     _target(errs, target, f"{path}.target")
     has_util = target.get("averageUtilization") is not None
@@ -96,31 +107,57 @@ def _resource_source(errs: ErrorList, source: Obj, path: str) -> None:
                        "may not set both a target raw value and a target utilization")
 
 
+def _named_source(errs: ErrorList, source: Obj, path: str) -> None:
+    """Object, External and Pods sources: a metric name and a value target."""
+    if not as_dict(source.get("metric")).get("name"):
+        errs.required(f"{path}.metric.name", "must specify a metric name")
+    target = as_dict(source.get("target"))
+    _target(errs, target, f"{path}.target")
+    value, average = target.get("value"), target.get("averageValue")
+    if path.endswith(".pods"):
+        if average is None:
+            errs.required(f"{path}.target.averageValue",
+                          "must specify a positive target averageValue")
+    elif path.endswith(".object"):
+        if value is None and average is None:
+            errs.required(f"{path}.target.averageValue",
+                          "must set either a target value or averageValue")
+    else:
+        if value is None and average is None:
+            errs.required(f"{path}.target.averageValue",
+                          "must set either a target value for metric or a per-pod target")
+        if value is not None and average is not None:
+            errs.forbidden(f"{path}.target.value",
+                           "may not set both a target value for metric and a per-pod target")
+
+
+# kube checks the first source present, in this order
+_SOURCE_ORDER = ("object", "external", "pods", "resource", "containerResource")
+
+
 def _metric(errs: ErrorList, metric: Obj, path: str) -> None:
+    """validateMetricSpec."""
     kind = metric.get("type")
-    given = [t for t, f in _SOURCE_FIELD.items() if metric.get(f) is not None]
     if not kind:
         errs.required(f"{path}.type", "must specify a metric source type")
-        return
     if kind not in METRIC_SOURCE_TYPES:
-        errs.not_supported(f"{path}.type", kind, METRIC_SOURCE_TYPES)
-        return
-    field = _SOURCE_FIELD[kind]
-    if metric.get(field) is None:
-        errs.required(f"{path}.{field}", "must populate information for the given metric "
-                                         "source")
-        return
-    if given != [kind]:
-        errs.invalid(f"{path}.type", kind, "must populate the given metric source only")
-    source = as_dict(metric.get(field))
-    if kind in ("Resource", "ContainerResource"):
-        _resource_source(errs, source, f"{path}.{field}")
-        if kind == "ContainerResource" and not source.get("container"):
-            errs.required(f"{path}.{field}.container", "must specify a container")
-    else:
-        if not as_dict(source.get("metric")).get("name"):
-            errs.required(f"{path}.{field}.metric.name", "must specify a metric name")
-        _target(errs, as_dict(source.get("target")), f"{path}.{field}.target")
+        errs.not_supported(f"{path}.type", kind or "", METRIC_SOURCE_TYPES)
+    present = [f for f in _SOURCE_ORDER if metric.get(f) is not None]
+    if present:
+        first = present[0]
+        source = as_dict(metric.get(first))
+        if first in ("resource", "containerResource"):
+            _resource_source(errs, source, f"{path}.{first}")
+        else:
+            _named_source(errs, source, f"{path}.{first}")
+    expected = _SOURCE_FIELD.get(str(kind))
+    if expected is not None and metric.get(expected) is None:
+        errs.required(f"{path}.{expected}", "must populate information for the given "
+                                            "metric source")
+    if len(present) != 1:
+        for extra in present:
+            if extra != expected:
+                errs.forbidden(f"{path}.{extra}", "must populate the given metric source only")
 
 
 def _rules(errs: ErrorList, rules: Obj, path: str) -> None:
