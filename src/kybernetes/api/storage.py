@@ -8,6 +8,7 @@ from fractions import Fraction
 from typing import Any
 
 from kybernetes.api.field_errors import ErrorList, as_dict, as_list
+from kybernetes.api.node_affinity import fits_node_affinity
 from kybernetes.api.quantity import parse_quantity
 
 Obj = dict[str, Any]
@@ -251,8 +252,6 @@ def _claim_ref_is(pv: Obj, pvc: Obj) -> bool:
 
 def pv_fits_node(pv: Obj, node: Obj) -> bool:
     """A PV's required nodeAffinity (none: every node) against a Node object."""
-    from kybernetes.controllers.daemon_placement import fits_node_affinity
-
     required = as_dict(as_dict(as_dict(pv.get("spec")).get("nodeAffinity")).get("required"))
     if not required:
         return True

@@ -13,10 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from kybernetes.apiserver.kinds.autoscaling.horizontalpodautoscaler import (
-    default_scale_down,
-    default_scale_up,
-)
+from kybernetes.api.autoscaling import default_scale_down, default_scale_up
 
 Obj = dict[str, Any]
 INT32_MAX = 2**31 - 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from kybernetes.api import resources as r
+from kybernetes.api.autoscaling import default_scale_down, default_scale_up
 from kybernetes.api.field_errors import ErrorList, as_dict, as_list
 from kybernetes.api.quantity import parse_quantity
 from kybernetes.apiserver.kinds.definition import KindDefinition, TableSpec, builtin_schema
@@ -25,19 +26,6 @@ SELECT_POLICIES = ("Disabled", "Max", "Min")
 POLICY_TYPES = ("Percent", "Pods")
 MAX_STABILIZATION_SECONDS = 3600
 MAX_PERIOD_SECONDS = 1800
-
-
-def default_scale_up() -> Obj:
-    """Kube's scale-up rules: at once, by 4 pods or by 100% per 15 s, whichever is more."""
-    return {"stabilizationWindowSeconds": 0, "selectPolicy": "Max",
-            "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15},
-                         {"type": "Percent", "value": 100, "periodSeconds": 15}]}
-
-
-def default_scale_down() -> Obj:
-    """Kube's scale-down rules: the highest recommendation of the last 5 minutes."""
-    return {"stabilizationWindowSeconds": 300, "selectPolicy": "Max",
-            "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]}
 
 
 def _fill_rules(rules: Any, defaults: Obj) -> Obj:
