@@ -73,9 +73,13 @@ class RotatingFile:
 
     def _flush(self, chunk: list[bytes]) -> None:
         if chunk:
-            data = b"".join(chunk)
-            self.file.write(data)
+            data = memoryview(b"".join(chunk))
             self.size += len(data)
+            while data:  # an unbuffered write may be short (a signal, a big batch)
+                written = self.file.write(data)
+                if not written:
+                    raise OSError("the audit log accepted no bytes")
+                data = data[written:]
 
     def rotate(self) -> None:
         self.file.close()
