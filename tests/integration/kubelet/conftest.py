@@ -212,3 +212,22 @@ def ns(module_core: k8s.CoreV1Api) -> Iterator[str]:
             for pod in module_core.list_namespaced_pod(name).items:
                 module_core.delete_namespaced_pod(pod.metadata.name, name,
                                                   grace_period_seconds=0)
+
+
+@pytest.fixture(scope="module")
+def process_node(module_api: ApiServer, module_core: k8s.CoreV1Api,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One process-runtime kubelet (its own pod CIDR) for a whole test module."""
+    with shared_kubelet(module_api, module_core, tmp_path_factory.mktemp("node"), "process",
+                        "--pod-cidr", free_pod_cidr()) as kubelet:
+        yield kubelet
+
+
+def finished_log(node: Any, core: k8s.CoreV1Api, ns: str, name: str) -> str:
+    """Container `c`'s log of a running pod once it has printed "done", else ""."""
+    pod = core.read_namespaced_pod(name, ns)
+    if pod.status.phase != "Running":
+        return ""
+    path = node.root / "pods" / pod.metadata.uid / "logs" / "c" / "0.log"
+    text = path.read_text() if path.exists() else ""
+    return text if "done" in text else ""

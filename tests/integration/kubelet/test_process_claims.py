@@ -8,13 +8,11 @@ import secrets
 import shutil
 
 import pytest
-from kubernetes import client as k8s
 
 from tests.integration.kubelet.conftest import (
     IS_ROOT,
-    free_pod_cidr,
+    finished_log,
     make_pod,
-    shared_kubelet,
     wait_for,
 )
 
@@ -23,23 +21,9 @@ pytestmark = [pytest.mark.root,
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 
 
-@pytest.fixture(scope="module")
-def node(module_api, module_core, tmp_path_factory):
-    with shared_kubelet(module_api, module_core, tmp_path_factory.mktemp("node"), "process",
-                        "--pod-cidr", free_pod_cidr()) as kubelet:
-        yield kubelet
 
 
-def _output(node, core: k8s.CoreV1Api, ns: str, name: str) -> str:
-    pod = core.read_namespaced_pod(name, ns)
-    if pod.status.phase != "Running":
-        return ""
-    path = node.root / "pods" / pod.metadata.uid / "logs" / "c" / "0.log"
-    text = path.read_text() if path.exists() else ""
-    return text if "done" in text else ""
-
-
-def test_data_on_a_claim_outlives_the_pod(module_core, node, ns, tmp_path) -> None:
+def test_data_on_a_claim_outlives_the_pod(module_core, process_node, ns, tmp_path) -> None:
     core, tag = module_core, secrets.token_hex(4)
     volume_dir = tmp_path / f"claim-{tag}"  # made by the kubelet on first mount
     pv_name = f"pv-{tag}"
@@ -61,7 +45,7 @@ def test_data_on_a_claim_outlives_the_pod(module_core, node, ns, tmp_path) -> No
         "name": "c", "image": "busybox",
         "command": [BUSYBOX, "sh", "-c", f"echo {tag} > /data/f; echo done; sleep 3600"],
         "volumeMounts": [{"name": "data", "mountPath": "/data"}]}], volumes=volumes))
-    wait_for(lambda: _output(node, core, ns, "writer"), timeout=30, what="the writer")
+    wait_for(lambda: finished_log(process_node, core, ns, "writer"), timeout=30, what="the writer")
     assert (volume_dir / "f").read_text().strip() == tag
     core.delete_namespaced_pod("writer", ns, grace_period_seconds=0)
     wait_for(lambda: not core.list_namespaced_pod(ns).items, timeout=30,
@@ -70,7 +54,8 @@ def test_data_on_a_claim_outlives_the_pod(module_core, node, ns, tmp_path) -> No
         "name": "c", "image": "busybox",
         "command": [BUSYBOX, "sh", "-c", "cat /data/f; echo done; sleep 3600"],
         "volumeMounts": [{"name": "data", "mountPath": "/data"}]}], volumes=volumes))
-    out = wait_for(lambda: _output(node, core, ns, "reader"), timeout=30, what="the reader")
+    out = wait_for(lambda: finished_log(process_node, core, ns, "reader"), timeout=30,
+                   what="the reader")
     assert out.splitlines()[0] == tag
     core.delete_namespaced_pod("reader", ns, grace_period_seconds=0)
     core.delete_persistent_volume(pv_name)

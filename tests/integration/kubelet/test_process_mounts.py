@@ -8,14 +8,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from kubernetes import client as k8s
 
 from tests.integration.kubelet.conftest import (
     IS_ROOT,
     condition,
-    free_pod_cidr,
+    finished_log,
     make_pod,
-    shared_kubelet,
     wait_for,
 )
 
@@ -24,23 +22,9 @@ pytestmark = [pytest.mark.root,
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 
 
-@pytest.fixture(scope="module")
-def node(module_api, module_core, tmp_path_factory):
-    with shared_kubelet(module_api, module_core, tmp_path_factory.mktemp("node"), "process",
-                        "--pod-cidr", free_pod_cidr()) as kubelet:
-        yield kubelet
 
 
-def _log(node, core: k8s.CoreV1Api, ns: str, name: str) -> str:
-    pod = core.read_namespaced_pod(name, ns)
-    if pod.status.phase != "Running":
-        return ""
-    path = node.root / "pods" / pod.metadata.uid / "logs" / "c" / "0.log"
-    text = path.read_text() if path.exists() else ""
-    return text if "done" in text else ""
-
-
-def test_missing_mount_paths_stay_off_the_host(module_core, node, ns) -> None:
+def test_missing_mount_paths_stay_off_the_host(module_core, process_node, ns) -> None:
     core, tag = module_core, secrets.token_hex(4)
     data = Path(f"/srv/kyb-mount-test-{tag}/x/y")  # nested under an existing /srv
     cfg = Path(f"/opt/kyb-mount-test-{tag}/cfg")
@@ -64,7 +48,7 @@ def test_missing_mount_paths_stay_off_the_host(module_core, node, ns) -> None:
             volumes=[{"name": "data", "emptyDir": {}}, {"name": "top", "emptyDir": {}},
                      {"name": "cfg", "configMap": {"name": "cfg"}}]))
     for name in ("a", "b"):
-        out = wait_for(lambda name=name: _log(node, core, ns, name), timeout=30,
+        out = wait_for(lambda name=name: finished_log(process_node, core, ns, name), timeout=30,
                        what=f"pod {name}'s output").splitlines()
         # each pod sees its own volumes at the same paths
         assert out[:2] == [f"pod-{name}", f"pod-{name}"]
@@ -73,7 +57,7 @@ def test_missing_mount_paths_stay_off_the_host(module_core, node, ns) -> None:
         wait_for(lambda name=name: condition(core.read_namespaced_pod(name, ns), "Ready")
                  == "True", timeout=30, what=f"pod {name} Ready")
     assert not any(p.exists() for p in host_paths)  # while the pods run
-    assert not any((node.root / "runtime" / "newroot").iterdir())
+    assert not any((process_node.root / "runtime" / "newroot").iterdir())
     for name in ("a", "b"):
         core.delete_namespaced_pod(name, ns, grace_period_seconds=0)
 
@@ -83,7 +67,7 @@ def test_missing_mount_paths_stay_off_the_host(module_core, node, ns) -> None:
     assert not any(p.exists() for p in host_paths)
 
 
-def test_service_account_token_path_is_not_made_on_the_host(module_core, node, ns) -> None:
+def test_service_account_token_path_is_not_made_on_the_host(module_core, process_node, ns) -> None:
     """Every pod mounts /var/run/secrets/kubernetes.io/serviceaccount; the host gets none
     of it (a host that had the directory already keeps it as it was)."""
     core = module_core
@@ -95,6 +79,7 @@ def test_service_account_token_path_is_not_made_on_the_host(module_core, node, n
         "command": [BUSYBOX, "sh", "-c", f"cat {sa_dir}/token; echo; echo done; sleep 3600"],
         "volumeMounts": [{"name": "tok", "mountPath": str(sa_dir), "readOnly": True}]}],
         volumes=[{"name": "tok", "configMap": {"name": "tok"}}]))
-    out = wait_for(lambda: _log(node, core, ns, "sa"), timeout=30, what="the pod's output")
+    out = wait_for(lambda: finished_log(process_node, core, ns, "sa"), timeout=30,
+                   what="the pod's output")
     assert out.splitlines()[0] == "t"
     assert sa_dir.exists() == before
