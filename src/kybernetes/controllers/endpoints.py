@@ -26,7 +26,7 @@ from kybernetes.api import errors
 from kybernetes.api.labels import selector_from_map
 from kybernetes.api.meta import is_being_deleted, is_pod_ready, object_key, split_key
 from kybernetes.api.resources import ENDPOINTS, PODS, SERVICES
-from kybernetes.client import ApiClient, InformerFactory
+from kybernetes.client import ApiClient, Informer, InformerFactory
 from kybernetes.controllers.base import Controller, Obj, deep_copy, meta
 
 log = logging.getLogger("kybernetes.controllers.endpoints")
@@ -124,6 +124,20 @@ def build_subsets(service: Obj, pods: list[Obj]) -> list[Obj]:
     return sorted(subsets, key=lambda s: str(s.get("ports")))
 
 
+
+def services_selecting(services: Informer, pod: Obj, old: Obj | None = None) -> list[Obj]:
+    """The Services in the pod's namespace whose selector matches its labels now or
+    before the change (a pod relabelled out of a Service must leave its endpoints)."""
+    label_sets = [meta(pod).get("labels") or {}]
+    if old is not None:
+        label_sets.append(meta(old).get("labels") or {})
+    out = []
+    for service in services.list(meta(pod).get("namespace") or ""):
+        selector = (service.get("spec") or {}).get("selector")
+        if selector and any(selector_from_map(selector).matches(ls) for ls in label_sets):
+            out.append(service)
+    return out
+
 class EndpointsController(Controller):
     """Keeps an Endpoints object per selector Service."""
 
@@ -147,13 +161,8 @@ class EndpointsController(Controller):
         if old is not None and meta(old).get("resourceVersion") == meta(pod).get(
                 "resourceVersion"):
             return
-        label_sets = [meta(pod).get("labels") or {}]
-        if old is not None:
-            label_sets.append(meta(old).get("labels") or {})
-        for service in self.services.list(meta(pod).get("namespace") or ""):
-            selector = (service.get("spec") or {}).get("selector")
-            if selector and any(selector_from_map(selector).matches(ls) for ls in label_sets):
-                self.enqueue(service)
+        for service in services_selecting(self.services, pod, old):
+            self.enqueue(service)
 
     def _endpoints_deleted(self, endpoints: Obj) -> None:
         if self.services.get(object_key(endpoints)) is not None:

@@ -26,7 +26,7 @@ from kybernetes.api.meta import is_pod_ready, split_key
 from kybernetes.api.resources import ENDPOINT_SLICES, NODES, PODS, SERVICES
 from kybernetes.client import ApiClient, InformerFactory
 from kybernetes.controllers.base import Controller, Obj, deep_copy, meta
-from kybernetes.controllers.endpoints import HEADLESS_LABEL, find_port
+from kybernetes.controllers.endpoints import HEADLESS_LABEL, find_port, services_selecting
 
 log = logging.getLogger("kybernetes.controllers.endpointslice")
 
@@ -241,13 +241,8 @@ class EndpointSliceController(Controller):
         self._written: dict[str, dict[str, str]] = {}
 
     def _pod_changed(self, pod: Obj, old: Obj | None = None) -> None:
-        label_sets = [meta(pod).get("labels") or {}]
-        if old is not None:
-            label_sets.append(meta(old).get("labels") or {})
-        for service in self.services.list(meta(pod).get("namespace") or ""):
-            selector = (service.get("spec") or {}).get("selector")
-            if selector and any(selector_from_map(selector).matches(ls) for ls in label_sets):
-                self.enqueue(service)
+        for service in services_selecting(self.services, pod, old):
+            self.enqueue(service)
 
     def _slice_changed(self, s: Obj) -> None:
         labels = meta(s).get("labels") or {}
