@@ -89,6 +89,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root-ca-file", default="",
                         help="CA bundle (PEM) published to every namespace as the "
                         "kube-root-ca.crt ConfigMap (default: the kubeconfig's CA)")
+    parser.add_argument("--horizontal-pod-autoscaler-sync-period", type=parse_duration,
+                        default=15.0, metavar="DURATION",
+                        help="how often each HorizontalPodAutoscaler is evaluated (default 15s)")
     parser.add_argument("--concurrent-syncs", type=int, default=None,
                         help="workers per controller (default: each controller's own)")
     parser.add_argument("--healthz-port", type=int, default=0,
@@ -114,12 +117,16 @@ def _options(args: argparse.Namespace) -> tuple[list[str], Options]:
     if args.leader_elect and not le[0] > le[1] > le[2] > 0:
         raise CliError("need --leader-elect-lease-duration > --leader-elect-renew-deadline > "
                        "--leader-elect-retry-period > 0")
+    if args.horizontal_pod_autoscaler_sync_period <= 0:
+        raise CliError("--horizontal-pod-autoscaler-sync-period must be longer than 0s")
     _check_signing(args)
     return names, Options(cluster_cidr=cidr, node_cidr_mask_size=args.node_cidr_mask_size,
                           node_monitor_grace_period=args.node_monitor_grace_period,
                           node_monitor_period=args.node_monitor_period,
                           pod_eviction_timeout=args.pod_eviction_timeout,
                           workers=args.concurrent_syncs,
+                          horizontal_pod_autoscaler_sync_period=(
+                              args.horizontal_pod_autoscaler_sync_period),
                           cluster_signing_cert_file=args.cluster_signing_cert_file,
                           cluster_signing_key_file=args.cluster_signing_key_file,
                           cluster_signing_duration=args.cluster_signing_duration)

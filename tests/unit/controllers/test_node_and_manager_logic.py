@@ -6,7 +6,8 @@ import argparse
 
 import pytest
 
-from kybernetes.cli.controller_manager import parse_duration
+from kybernetes.cli.controller_manager import _options, add_arguments, parse_duration
+from kybernetes.cli.errors import CliError
 from kybernetes.controllers.manager import select_controllers
 from kybernetes.controllers.node_lifecycle import (
     NOT_READY,
@@ -60,3 +61,15 @@ def test_parse_duration(text: str, seconds: float) -> None:
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         parse_duration(text)
+
+
+def test_hpa_sync_period_flag() -> None:
+    """kube's --horizontal-pod-autoscaler-sync-period reaches the HPA controller's options."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    base = ["--kubeconfig", "k"]
+    assert _options(parser.parse_args(base))[1].horizontal_pod_autoscaler_sync_period == 15
+    args = parser.parse_args([*base, "--horizontal-pod-autoscaler-sync-period", "3s"])
+    assert _options(args)[1].horizontal_pod_autoscaler_sync_period == 3
+    with pytest.raises(CliError, match="must be longer than 0s"):
+        _options(parser.parse_args([*base, "--horizontal-pod-autoscaler-sync-period", "0"]))
