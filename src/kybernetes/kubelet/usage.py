@@ -6,7 +6,8 @@ What cAdvisor reads for the kubelet's stats: a container's cgroup (v2
 and for the node ``/proc/stat`` and ``/proc/meminfo``. A process-runtime
 container without a cgroup (no limits, or not root) is read from ``/proc``:
 the CPU time and resident memory of every process in its session's process
-group.
+group. A docker-runtime container is read from the groups its main process is in
+(``/proc/<pid>/cgroup``), whichever cgroup driver Docker uses.
 """
 
 from __future__ import annotations
@@ -65,6 +66,47 @@ def cgroup_v1(memory_dir: Path, cpuacct_dir: Path | None) -> Usage | None:
             cpu = 0
     return Usage(cpu, max(current - mem.get("total_inactive_file", 0), 0), current,
                  mem.get("total_rss", 0))
+
+
+def proc_cgroups(text: str) -> dict[str, str]:
+    """Controller (or "" for the v2 unified group) -> group path, from /proc/<pid>/cgroup;
+    a line naming several controllers (``cpu,cpuacct``) gives the path to each and to the
+    joint name, which is how that hierarchy is mounted."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        names = parts[1]
+        if names:
+            out[names] = parts[2]
+        for name in names.split(","):
+            out[name] = parts[2]
+    return out
+
+
+def _v1_dir(root: Path, groups: dict[str, str], controller: str) -> Path | None:
+    """The directory of `controller`'s group, under its own mount or a joint one."""
+    path = groups.get(controller)
+    if path is None:
+        return None
+    joint = [name for name in groups if "," in name and controller in name.split(",")]
+    for mount in [controller, *joint]:
+        d = root / mount / path.lstrip("/")
+        if d.is_dir():
+            return d
+    return None
+
+
+def cgroup_usage(groups: dict[str, str], root: Path = Path("/sys/fs/cgroup")) -> Usage | None:
+    """The usage of the groups `proc_cgroups` found: v1's memory and cpuacct groups when
+    the memory controller is on v1, else the unified v2 group; None when they are gone."""
+    memory = _v1_dir(root, groups, "memory")
+    if memory is not None:
+        return cgroup_v1(memory, _v1_dir(root, groups, "cpuacct"))
+    if "" in groups:
+        return cgroup_v2(root / groups[""].lstrip("/"))
+    return None
 
 
 def process_groups(proc: Path = Path("/proc")) -> dict[int, Usage]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
+import secrets
 import shutil
 import subprocess
 import tarfile
@@ -32,6 +34,7 @@ from tests.integration.kubelet.conftest import (
     wait_for,
 )
 from tests.integration.kubelet.test_kubelet_api import _exec, _get, _ssl
+from tests.support.kubectl import KUBECTLS, Kubectl
 
 pytestmark = [pytest.mark.docker,
               pytest.mark.skipif(not IS_ROOT, reason="starting and using dockerd needs root")]
@@ -219,6 +222,78 @@ def test_docker_image_pull_errors_back_off(core, node, ns) -> None:
         return {"ErrImagePull", "ImagePullBackOff"} <= seen
     wait_for(backing_off, timeout=30, interval=0.05,
              what=f"ErrImagePull then ImagePullBackOff (saw {seen})")
+
+
+def test_docker_usage_in_the_summary_and_kubectl_top(core, node, ns, tmp_path) -> None:
+    core.create_namespaced_pod(ns, make_pod("busy", [
+        {"name": "spin", "image": IMAGE, "command": ["sh", "-c", "while :; do :; done"]}]))
+    wait_for(lambda: _pod(core, ns, "busy").status.phase == "Running", timeout=30,
+             what="Running")
+    ctx = _ssl(node.server)
+
+    def busy_container():
+        status, body = asyncio.run(_get(f"https://127.0.0.1:{node.port}/stats/summary", ctx))
+        assert status == 200, body
+        summary = orjson.loads(body)
+        pods = [p for p in summary["pods"] if p["podRef"] == {
+            "name": "busy", "namespace": ns, "uid": _pod(core, ns, "busy").metadata.uid}]
+        c = pods and pods[0]["containers"][0]
+        return c and c["cpu"].get("usageNanoCores", 0) > 0 and (summary, c)
+    summary, c = wait_for(busy_container, timeout=30, interval=1, what="the busy container")
+    assert c["name"] == "spin" and c["cpu"]["usageCoreNanoSeconds"] > 0
+    assert c["memory"]["workingSetBytes"] > 0 and c["memory"]["usageBytes"] > 0
+    assert summary["node"]["cpu"]["usageNanoCores"] > 0
+    assert summary["node"]["memory"]["workingSetBytes"] > 0
+    kubectl = Kubectl(KUBECTLS[-1], node.server, tmp_path)
+
+    def top_row():
+        out = kubectl.run("top", "pods", "--containers", "-n", ns, check=False).stdout
+        rows = [line.split() for line in out.splitlines() if line.startswith("busy ")]
+        return rows and rows[0][1] == "spin" and int(rows[0][2].rstrip("m")) >= 50 and rows[0]
+    row = wait_for(top_row, timeout=45, interval=1, what="kubectl top pods --containers")
+    assert row[3].endswith("Mi")
+    assert re.search(r"^node-1\s+\d+m\s+\d+%\s+\d+Mi\s+\d+%", kubectl("top", "nodes"), re.M)
+
+
+def test_docker_claim_data_survives_the_pods_replacement(core, node, ns, tmp_path) -> None:
+    tag = secrets.token_hex(4)
+    volume_dir = tmp_path / f"claim-{tag}"  # made by the kubelet, as local-path's volumes
+    pv_name = f"pv-{tag}"
+    core.create_persistent_volume({
+        "metadata": {"name": pv_name},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                 "storageClassName": "", "persistentVolumeReclaimPolicy": "Retain",
+                 "hostPath": {"path": str(volume_dir), "type": "DirectoryOrCreate"},
+                 "claimRef": {"namespace": ns, "name": "data"}}})
+    try:
+        core.create_namespaced_persistent_volume_claim(ns, {
+            "metadata": {"name": "data"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "",
+                     "volumeName": pv_name, "resources": {"requests": {"storage": "1Gi"}}}})
+        # the binder's last step, written by hand (no controller manager here)
+        core.patch_namespaced_persistent_volume_claim_status("data", ns, {"status": {
+            "phase": "Bound", "capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"]}})
+        volumes = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
+
+        def run(name: str, script: str) -> str:
+            core.create_namespaced_pod(ns, make_pod(name, [{
+                "name": "c", "image": IMAGE, "command": ["sh", "-c", f"{script}; sleep 3600"],
+                "volumeMounts": [{"name": "data", "mountPath": "/data"}]}], volumes=volumes))
+            wait_for(lambda: _pod(core, ns, name).status.phase == "Running", timeout=30,
+                     what=f"{name} Running")
+            out = wait_for(lambda: "done" in (log := core.read_namespaced_pod_log(
+                name, ns, container="c")) and log, timeout=20, what=f"{name}'s log")
+            core.delete_namespaced_pod(name, ns, grace_period_seconds=0)
+            wait_for(lambda: not core.list_namespaced_pod(ns).items, timeout=30,
+                     what=f"{name} gone")
+            return str(out)
+
+        run("writer", f"echo {tag} > /data/f; echo done")
+        assert (volume_dir / "f").read_text().strip() == tag  # a bind mount of the host dir
+        assert run("reader", "cat /data/f; echo done").splitlines()[0] == tag
+    finally:
+        core.delete_persistent_volume(pv_name)
 
 
 @pytest.fixture

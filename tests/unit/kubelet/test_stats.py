@@ -18,7 +18,15 @@ from kybernetes.kubelet.stats import (
     SummaryBuilder,
     resource_metrics,
 )
-from kybernetes.kubelet.usage import Usage, boot_time, cgroup_v2, node_cpu_ns, node_memory
+from kybernetes.kubelet.usage import (
+    Usage,
+    boot_time,
+    cgroup_usage,
+    cgroup_v2,
+    node_cpu_ns,
+    node_memory,
+    proc_cgroups,
+)
 
 STAT = "cpu  100 5 50 1000 20 1 2 3 0 0\ncpu0 1 2 3 4\nbtime 1700000000\n"
 MEMINFO = ("MemTotal:       8000 kB\nMemFree:        2000 kB\nMemAvailable:   5000 kB\n"
@@ -38,6 +46,28 @@ def test_cgroup_v2_working_set_leaves_out_inactive_file(tmp_path: Path) -> None:
     (tmp_path / "memory.stat").write_text("anon 4096\ninactive_file 8192\n")
     assert cgroup_v2(tmp_path) == Usage(2_500_000, 1048576 - 8192, 1048576, 4096)
     assert cgroup_v2(tmp_path / "gone") is None
+
+
+def test_a_docker_containers_groups_from_proc_pid_cgroup(tmp_path: Path) -> None:
+    # cgroup v1 (cgroupfs driver), cpu and cpuacct mounted jointly as Debian does
+    groups = proc_cgroups("5:memory:/docker/abc\n2:cpu,cpuacct:/docker/abc\n0::/docker/abc\n")
+    memory = tmp_path / "memory" / "docker" / "abc"
+    cpu = tmp_path / "cpu,cpuacct" / "docker" / "abc"
+    for d in (memory, cpu):
+        d.mkdir(parents=True)
+    (memory / "memory.usage_in_bytes").write_text("65536\n")
+    (memory / "memory.stat").write_text("total_inactive_file 4096\ntotal_rss 8192\n")
+    (cpu / "cpuacct.usage").write_text("123456789\n")
+    assert cgroup_usage(groups, tmp_path) == Usage(123456789, 61440, 65536, 8192)
+    # cgroup v2 (systemd driver): the unified group
+    unified = tmp_path / "v2" / "system.slice" / "docker-abc.scope"
+    unified.mkdir(parents=True)
+    (unified / "cpu.stat").write_text("usage_usec 7\n")
+    (unified / "memory.current").write_text("100\n")
+    (unified / "memory.stat").write_text("anon 50\n")
+    v2 = proc_cgroups("0::/system.slice/docker-abc.scope\n")
+    assert cgroup_usage(v2, tmp_path / "v2") == Usage(7000, 100, 100, 50)
+    assert cgroup_usage(proc_cgroups("5:memory:/docker/gone\n"), tmp_path) is None
 
 
 def test_cpu_rate_from_two_readings() -> None:

@@ -13,6 +13,10 @@ name, attempt), so a restarted kubelet finds its containers by asking Docker
 and adopts them. Docker's event stream tells the pod workers when a container
 dies. Memory and CPU limits are Docker's (`Memory`, `NanoCpus`); an OOM kill
 shows as `OOMKilled`. Logs rotate through the json-file driver's max-size.
+Resource usage (for `/stats/summary` and `kubectl top`) is read from each running
+container's cgroups, found through its main process' ``/proc/<pid>/cgroup`` when it
+is inspected, so it needs a Docker Engine on this machine (as the kubelet always
+assumes: bind mounts and the node bridge need that too).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from kybernetes.kubelet.runtime.base import (
 )
 from kybernetes.kubelet.runtime.docker_api import DockerApi, DockerError, demux
 from kybernetes.kubelet.runtime.docker_exec import DockerExec
+from kybernetes.kubelet.usage import Usage, cgroup_usage, proc_cgroups
 from kybernetes.tasks import cancel_and_wait, spawn
 
 log = logging.getLogger("kybernetes.kubelet.docker")
@@ -100,6 +105,7 @@ class DockerRuntime(ChangeNotifier):
         self._version = "unknown"
         ChangeNotifier.__init__(self)
         self._cache: dict[str, ContainerInfo] = {}
+        self._cgroups: dict[str, dict[str, str]] = {}  # running container -> its groups
         self._events: asyncio.Task[None] | None = None
 
     @property
@@ -185,6 +191,7 @@ class DockerRuntime(ChangeNotifier):
         status = RUNNING if state.get("Running") else CREATED \
             if state.get("Status") == "created" else EXITED
         code = state.get("ExitCode") if status == EXITED else None
+        self._find_cgroups(data["Id"], status, state.get("Pid"))
         reason = ""
         if status == EXITED:
             reason = "OOMKilled" if state.get("OOMKilled") else \
@@ -196,6 +203,27 @@ class DockerRuntime(ChangeNotifier):
             image_id=f"docker-pullable://{data.get('Image', '')}",
             started_at=_time(state.get("StartedAt")), finished_at=_time(state.get("FinishedAt")),
             exit_code=code, reason=reason, message=state.get("Error") or "", labels=labels)
+
+    def _find_cgroups(self, cid: str, status: str, pid: Any) -> None:
+        """Remember a running container's cgroups (its main process' groups)."""
+        if status != RUNNING or not pid:
+            self._cgroups.pop(cid, None)
+            return
+        try:
+            self._cgroups[cid] = proc_cgroups(Path(f"/proc/{int(pid)}/cgroup").read_text())
+        except (OSError, ValueError):
+            self._cgroups.pop(cid, None)
+
+    def usage(self, container_ids: list[str]) -> dict[str, Usage]:
+        """Running containers' usage, from their cgroups (none for a container whose
+        groups are unknown or gone)."""
+        out: dict[str, Usage] = {}
+        for container_id in container_ids:
+            groups = self._cgroups.get(self._raw(container_id))
+            found = cgroup_usage(groups) if groups else None
+            if found is not None:
+                out[container_id] = found
+        return out
 
     @staticmethod
     def _raw(container_id: str) -> str:
@@ -355,6 +383,7 @@ class DockerRuntime(ChangeNotifier):
             if e.status != 404:
                 raise
         self._cache.pop(self._raw(container_id), None)
+        self._cgroups.pop(self._raw(container_id), None)
 
     async def list_containers(self, pod_uid: str | None = None) -> list[ContainerInfo]:
         out = []
