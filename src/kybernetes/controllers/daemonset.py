@@ -4,7 +4,7 @@ A sync, as Kubernetes' (pkg/controller/daemon):
 
 1. read the DaemonSet (gone or being deleted: nothing to do; an empty selector:
    a SelectingAll warning);
-2. make its history (:mod:`daemon_history`): the ControllerRevision holding the
+2. make its history (:mod:`revision_history`): the ControllerRevision holding the
    current template is found (orphans matching the selector adopted) or created
    and given the highest revision number (so `kubectl rollout undo` makes an old
    one current again); its
@@ -48,14 +48,14 @@ from kybernetes.api.meta import (
 )
 from kybernetes.api.resources import CONTROLLER_REVISIONS, DAEMON_SETS, NODES, PODS
 from kybernetes.client import ApiClient, InformerFactory
-from kybernetes.controllers import daemon_history as history
+from kybernetes.controllers import controller_history, daemon_history, pod_control
 from kybernetes.controllers import daemon_placement as placement
 from kybernetes.controllers import daemon_rollout as rollout
-from kybernetes.controllers import pod_control
 from kybernetes.controllers.adoption import Claimer
 from kybernetes.controllers.base import Controller, Obj, deep_copy, meta
 from kybernetes.controllers.expectations import Expectations
 from kybernetes.controllers.replication import slow_start_batch
+from kybernetes.controllers.revision_history import RevisionHistory
 
 log = logging.getLogger("kybernetes.controllers.daemonset")
 
@@ -91,6 +91,7 @@ class DaemonSetController(Controller):
         self._backoff: dict[str, tuple[float, float]] = {}  # ds/node -> (until, delay)
         self.daemon_sets = informers.get(DAEMON_SETS)
         self.revisions = informers.get(CONTROLLER_REVISIONS)
+        self.history = RevisionHistory(client, self.revisions, DAEMON_SETS)
         self.pods = informers.get(PODS)
         self.nodes = informers.get(NODES)
         self.daemon_sets.add_handler(on_add=self.enqueue,
@@ -203,8 +204,8 @@ class DaemonSetController(Controller):
             return
         if is_being_deleted(ds):
             return
-        current, old_revisions = await self._construct_history(ds, selector)
-        digest = (meta(current).get("labels") or {}).get(history.HASH_LABEL, "")
+        current, old_revisions = await self.history.construct(ds, selector)
+        digest = (meta(current).get("labels") or {}).get(controller_history.HASH_LABEL, "")
         nodes = self.nodes.list()
         node_pods = await self._node_pods(ds, selector)
         if not self.expectations.satisfied(key):
@@ -216,7 +217,11 @@ class DaemonSetController(Controller):
             if strategy == "RollingUpdate":
                 error = await self._rolling_update(ds, nodes, selector, digest, key)
         if error is None:
-            await self._cleanup_history(ds, old_revisions, node_pods)
+            live = {(meta(p).get("labels") or {}).get(controller_history.HASH_LABEL)
+                    for pods in node_pods.values() for p in pods}
+            await self.history.truncate(
+                ds, old_revisions,
+                lambda r: (meta(r).get("labels") or {}).get(controller_history.HASH_LABEL) in live)
         await self._write_status(ds, nodes, await self._node_pods(ds, selector), digest,
                                  observed=True)
         if error is not None:
@@ -233,69 +238,6 @@ class DaemonSetController(Controller):
         for pod in pods:
             out.setdefault(placement.target_node(pod), []).append(pod)
         return out
-
-    # -- history ---------------------------------------------------------------------------
-
-    async def _construct_history(self, ds: Obj, selector: Selector) -> tuple[Obj, list[Obj]]:
-        """The current revision (created or renumbered as needed) and the old ones;
-        orphaned revisions that match the selector are adopted, as pods are."""
-        owned = await Claimer(self.client, owner_resource=DAEMON_SETS, owner=ds,
-                              selector=selector, resource=CONTROLLER_REVISIONS).claim(
-            self.revisions.list(meta(ds)["namespace"]))
-        current = [r for r in owned if history.matches(ds, r)]
-        old = [r for r in owned if not history.matches(ds, r)]
-        number = max((int(r.get("revision") or 0) for r in old), default=0) + 1
-        if not current:
-            return await self._snapshot(ds, number), old
-        current.sort(key=lambda r: int(r.get("revision") or 0), reverse=True)
-        cur = current[0]
-        for duplicate in current[1:]:  # dedupCurHistories: keep the newest
-            await self._delete_revision(duplicate)
-        if int(cur.get("revision") or 0) < number:
-            cur = deep_copy(cur)
-            cur["revision"] = number
-            cur = await self.client.update(CONTROLLER_REVISIONS, cur)
-        return cur, old
-
-    async def _snapshot(self, ds: Obj, number: int) -> Obj:
-        revision = history.new_revision(ds, number)
-        try:
-            return await self.client.create(CONTROLLER_REVISIONS, revision)
-        except errors.AlreadyExists:
-            pass
-        existing = await self.client.get(CONTROLLER_REVISIONS, meta(revision)["name"],
-                                         namespace=meta(ds)["namespace"])
-        if (controller_ref(existing) or {}).get("uid") == meta(ds).get("uid") \
-                and history.matches(ds, existing):
-            return existing
-        # A hash collision: count it in status, so the next hash differs, and retry.
-        status = dict(ds.get("status") or {})
-        status["collisionCount"] = int(status.get("collisionCount") or 0) + 1
-        updated = deep_copy(ds)
-        updated["status"] = status
-        await self.client.update_status(DAEMON_SETS, updated)
-        raise errors.Conflict(f"found a hash collision for DaemonSet {meta(ds)['name']!r} - "
-                              "bumping collisionCount to resolve it")
-
-    async def _delete_revision(self, revision: Obj) -> None:
-        try:
-            await self.client.delete(CONTROLLER_REVISIONS, meta(revision)["name"],
-                                     namespace=meta(revision).get("namespace"))
-        except errors.NotFound:
-            pass
-
-    async def _cleanup_history(self, ds: Obj, old: list[Obj],
-                               node_pods: dict[str, list[Obj]]) -> None:
-        limit = int(_spec(ds).get("revisionHistoryLimit", 10) or 0)
-        if len(old) <= limit:
-            return
-        live = {(meta(p).get("labels") or {}).get(history.HASH_LABEL)
-                for pods in node_pods.values() for p in pods}
-        unused = sorted((r for r in old
-                         if (meta(r).get("labels") or {}).get(history.HASH_LABEL) not in live),
-                        key=lambda r: int(r.get("revision") or 0))
-        for revision in unused[:len(old) - limit]:
-            await self._delete_revision(revision)
 
     # -- manage ----------------------------------------------------------------------------
 
@@ -358,9 +300,9 @@ class DaemonSetController(Controller):
         running = sorted(running, key=_oldest_first)
         if not surge:
             return running[1:]
-        generation = history.template_generation(ds)
-        new = [p for p in running if history.is_pod_updated(p, digest, generation)]
-        old = [p for p in running if not history.is_pod_updated(p, digest, generation)]
+        generation = daemon_history.template_generation(ds)
+        new = [p for p in running if daemon_history.is_pod_updated(p, digest, generation)]
+        old = [p for p in running if not daemon_history.is_pod_updated(p, digest, generation)]
         keep = new[:1] + old[:1]
         if new and old and is_pod_available(new[0], int(_spec(ds).get("minReadySeconds") or 0)):
             keep = new[:1]
@@ -373,10 +315,10 @@ class DaemonSetController(Controller):
         by_name = {meta(n).get("name"): n for n in nodes}
         desired = sum(1 for n in nodes if placement.should_run(template, n)[0])
         max_surge, max_unavailable = rollout.surge_and_unavailable(ds, desired)
-        generation = history.template_generation(ds)
+        generation = daemon_history.template_generation(ds)
         min_ready = int(_spec(ds).get("minReadySeconds") or 0)
         step = rollout.rolling_step(
-            node_pods, updated=lambda p: history.is_pod_updated(p, digest, generation),
+            node_pods, updated=lambda p: daemon_history.is_pod_updated(p, digest, generation),
             available=lambda p: is_pod_available(p, min_ready),
             should_run=lambda n: n in by_name and placement.should_run(template, by_name[n])[0],
             max_surge=max_surge, max_unavailable=max_unavailable, desired=desired)
@@ -403,11 +345,11 @@ class DaemonSetController(Controller):
         template = _spec(ds).get("template") or {}
         tmeta = template.get("metadata") or {}
         labels = dict(tmeta.get("labels") or {})
-        generation = history.template_generation(ds)
+        generation = daemon_history.template_generation(ds)
         if generation is not None:
-            labels[history.GENERATION_LABEL] = generation
+            labels[daemon_history.GENERATION_LABEL] = generation
         if digest:
-            labels[history.HASH_LABEL] = digest
+            labels[controller_history.HASH_LABEL] = digest
         pod_meta: Obj = {"generateName": f"{meta(ds)['name']}-",
                          "namespace": meta(ds).get("namespace"), "labels": labels,
                          "ownerReferences": [owner_reference(ds)]}
@@ -435,7 +377,7 @@ class DaemonSetController(Controller):
         """updateDaemonSetStatus: counts over the nodes that should run a pod."""
         template = _template_spec(ds)
         min_ready = int(_spec(ds).get("minReadySeconds") or 0)
-        generation = history.template_generation(ds)
+        generation = daemon_history.template_generation(ds)
         desired = current = misscheduled = ready = available = updated = 0
         for node in nodes:
             pods = node_pods.get(meta(node).get("name") or "", [])
@@ -450,7 +392,7 @@ class DaemonSetController(Controller):
             if is_pod_ready(pod):
                 ready += 1
                 available += 1 if is_pod_available(pod, min_ready) else 0
-            updated += 1 if history.is_pod_updated(pod, digest, generation) else 0
+            updated += 1 if daemon_history.is_pod_updated(pod, digest, generation) else 0
         old = ds.get("status") or {}
         status: Obj = {"currentNumberScheduled": current, "numberMisscheduled": misscheduled,
                        "desiredNumberScheduled": desired, "numberReady": ready,

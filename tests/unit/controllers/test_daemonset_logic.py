@@ -9,7 +9,8 @@ import datetime as dt
 from typing import Any
 
 from kybernetes.api import resources
-from kybernetes.controllers import daemon_history as history
+from kybernetes.controllers import controller_history as history
+from kybernetes.controllers import daemon_history
 from kybernetes.controllers import daemon_placement as placement
 from kybernetes.controllers import daemon_rollout as rollout
 from tests.support.kinds import apply_defaults, table_for, validate
@@ -179,8 +180,9 @@ def test_revisions_match_templates_and_hash_pods() -> None:
     assert history.revision_hash(collided) != digest
     pod = {"metadata": {"labels": {"controller-revision-hash": "h",
                                    "pod-template-generation": "3"}}}
-    assert history.is_pod_updated(pod, "h", "9") and history.is_pod_updated(pod, "x", "3")
-    assert not history.is_pod_updated(pod, "x", "9")
+    assert daemon_history.is_pod_updated(pod, "h", "9")
+    assert daemon_history.is_pod_updated(pod, "x", "3")
+    assert not daemon_history.is_pod_updated(pod, "x", "9")
 
 
 def _pod(name: str, *, new: bool, available: bool = True,
