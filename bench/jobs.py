@@ -43,7 +43,7 @@ from bench.controllers import (  # noqa: E402
 from tests.support.apiserver import ApiServer  # noqa: E402
 from tests.support.procs import Proc  # noqa: E402
 
-from kybernetes.api.resources import JOBS, REPLICATION_CONTROLLERS  # noqa: E402
+from kybernetes.api.resources import JOBS, PODS, REPLICATION_CONTROLLERS  # noqa: E402
 from kybernetes.client import ApiClient  # noqa: E402
 
 
@@ -62,7 +62,27 @@ async def rc_running(client: ApiClient, count: int) -> dict[str, float]:
     done = await until_pods(client, ns, count, running=True)
     await client.patch(REPLICATION_CONTROLLERS, "pods", {"spec": {"replicas": 0}}, namespace=ns)
     await until_pods(client, ns, 0, exactly=True)
+    await until_no_pods(client, ns)
     return {"seconds": round(done - start, 3), "pods_per_second": round(count / (done - start), 1)}
+
+
+async def until_no_pods(client: ApiClient, ns: str, within: float = 300) -> None:
+    """Until the namespace has no pod left, terminating ones included: the kubelets'
+    teardown of the RC's pods (status writes, deletes, events) must not load the API
+    server while the Job is measured."""
+    listing = await client.list(PODS, namespace=ns)
+    left = {p["metadata"]["name"] for p in listing["items"]}
+    async with asyncio.timeout(within):
+        if left:
+            async with client.watch(PODS, namespace=ns,
+                                    resource_version=listing["metadata"]["resourceVersion"]
+                                    ) as watch:
+                async for event in watch:
+                    if event.type == "DELETED":
+                        left.discard(event.object["metadata"]["name"])
+                        if not left:
+                            break
+    await asyncio.sleep(1)  # the kubelets' last events
 
 
 async def until_complete(client: ApiClient, ns: str, name: str, within: float = 900) -> float:
