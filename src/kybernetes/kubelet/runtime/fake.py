@@ -14,7 +14,9 @@ startupProbe, livenessProbe, readinessProbe) has those probes fail instead.
 
 A pod annotated `fake.kyb.io/exit: "<seconds>[:<code>]"` has its containers exit that
 long after they start, with that code (0 by default), as a batch workload's would: Jobs
-run to completion (or fail with a chosen code) on hollow nodes.
+run to completion (or fail with a chosen code) on hollow nodes. With 0 seconds the
+container has exited by the time the kubelet first looks, as a real one that exits at
+once may have, so the pod's first status is already its final one.
 
 A pod annotated `fake.kyb.io/cpu: "400m"` has each of its containers burn that much
 CPU (a quantity) instead of the steady 1-50 millicores, so a HorizontalPodAutoscaler
@@ -144,7 +146,11 @@ class FakeRuntime(ChangeNotifier):
             info = info.replace(state=EXITED, finished_at=now, exit_code=1 if failed else 0,
                                 reason="Error" if failed else "Completed")
         elif (plan := planned_exit(config.pod)) is not None:
-            asyncio.get_running_loop().call_later(plan[0], self._exit, cid, plan[1])
+            if plan[0] > 0:
+                asyncio.get_running_loop().call_later(plan[0], self._exit, cid, plan[1])
+            else:  # gone before the kubelet looks: one status write, already finished
+                info = info.replace(state=EXITED, finished_at=now, exit_code=plan[1],
+                                    reason="Completed" if plan[1] == 0 else "Error")
         self._containers[cid] = info
         cpu = ((config.pod.get("metadata") or {}).get("annotations") or {}).get(CPU)
         if cpu is not None and is_quantity(cpu):
