@@ -6,7 +6,9 @@ As Kubernetes' job controller with tracking by finalizers, a sync is level-trigg
 2. claim its pods; every pod it creates carries `batch.kubernetes.io/job-tracking`;
 3. account for finished pods in two writes, so no pod is counted twice or lost when the
    controller stops half-way: their uids go to status.uncountedTerminatedPods (write),
-   their finalizers come off, then they move into succeeded/failed/completedIndexes;
+   their finalizers come off (parallel patches in the background, so that replacements
+   are created meanwhile and the next sync need not wait for them), then a later sync
+   moves them into succeeded/failed/completedIndexes;
    a pod failure policy may Ignore a failed pod (not counted) or FailJob;
 4. decide: suspended (delete active pods, Suspended condition), failing (FailureTarget
    for a FailJob rule, the back-off limit or activeDeadlineSeconds; active pods deleted;
@@ -45,6 +47,7 @@ from kybernetes.controllers.adoption import Claimer
 from kybernetes.controllers.base import Controller, Obj, deep_copy, meta
 from kybernetes.controllers.expectations import Expectations
 from kybernetes.controllers.replication import slow_start_batch
+from kybernetes.tasks import cancel_and_wait, spawn
 
 log = logging.getLogger("kybernetes.controllers.job")
 
@@ -83,6 +86,9 @@ class JobController(Controller):
         self.expectations = Expectations()
         # Pods whose finalizer this controller removed, until the informer shows it.
         self.finalizers_removed: dict[str, set[str]] = {}
+        # Pods whose finalizer is being removed (a patch in flight), per Job.
+        self.finalizers_removing: dict[str, set[str]] = {}
+        self._removals: set[asyncio.Task[None]] = set()
         # Consecutive counted failures and when the last was counted (the back-off).
         self.failures: dict[str, tuple[int, float]] = {}
         # The resourceVersion of the last status written, so a stale cache is not used.
@@ -132,6 +138,7 @@ class JobController(Controller):
             for cache in (self.expectations,):
                 cache.delete(key)
             self.finalizers_removed.pop(key, None)
+            self.finalizers_removing.pop(key, None)
             self.failures.pop(key, None)
             self.written.pop(key, None)
             await self._release_orphans(key)
@@ -168,7 +175,43 @@ class JobController(Controller):
                 and (controller_ref(p) or {}).get("name") == name]
         await asyncio.gather(*(self.remove_finalizer(p) for p in pods), return_exceptions=True)
 
+    async def run(self, workers: int | None = None) -> None:
+        try:
+            await super().run(workers)
+        finally:
+            await cancel_and_wait(*self._removals)
+
     # -- pod writes -------------------------------------------------------------------
+
+    def remove_finalizers_soon(self, key: str, pods: list[Obj]) -> None:
+        """Take the tracking finalizer off `pods` (already on record in the Job's
+        uncountedTerminatedPods) in the background, all at once as kube's parallel
+        patches: the sync goes on creating replacements meanwhile, and the Job is synced
+        again when they are off, to move them into the counters."""
+        if not pods:
+            return
+        removing = self.finalizers_removing.setdefault(key, set())
+        removing.update(_uid(p) for p in pods)
+        task = spawn(self._remove_finalizers(key, pods, removing),
+                     name=f"job-finalizers-{key}")
+        self._removals.add(task)
+        task.add_done_callback(self._removals.discard)
+
+    async def _remove_finalizers(self, key: str, pods: list[Obj], removing: set[str]) -> None:
+        try:
+            results = await asyncio.gather(*(self.remove_finalizer(p) for p in pods))
+        finally:
+            removing.difference_update(_uid(p) for p in pods)
+        removed = self.finalizers_removed.get(key)
+        for pod, ok in zip(pods, results, strict=True):
+            cached = self.pods.get(object_key(pod))  # until the informer shows it off
+            if ok and removed is not None and cached is not None and \
+                    _uid(cached) == _uid(pod) and jt.has_finalizer(cached):
+                removed.add(_uid(pod))
+        if all(results):
+            self.queue.add_after(key, BATCH_PERIOD)
+        else:
+            self.queue.add_rate_limited(key)
 
     async def remove_finalizer(self, pod: Obj) -> bool:
         """Take the tracking finalizer off (a strategic merge patch, as kube's controller
@@ -259,6 +302,7 @@ class _JobSync:
         self.status: Obj = deep_copy(jt.status(job))
         self.now = now_rfc3339()
         self.removed = ctl.finalizers_removed.setdefault(key, set())
+        self.removing = ctl.finalizers_removing.setdefault(key, set())
         self.completions = jt.spec(job).get("completions")
 
     @property
@@ -345,20 +389,19 @@ class _JobSync:
             set(failed) != set(before.get("failed") or ())
 
     async def _count_finished(self, ignored: list[Obj]) -> None:
-        """Record the finished pods' uids in the Job's status, then take their finalizers
-        off (and those of ignored pods). They are counted (moved from the uids to the
-        counters) by the write after the one that recorded them: a uid is always on
-        record while its pod still has the finalizer, so no pod is counted twice or lost."""
+        """Record the finished pods' uids in the Job's status, then start taking their
+        finalizers off (and those of ignored pods). They are counted (moved from the uids
+        to the counters) by the write of a later sync, once the finalizer is off: a uid is
+        always on record while its pod still has the finalizer, so no pod is counted twice
+        or lost."""
         if self._uncounted_changed():
             await self._write()
         succeeded, failed = self._uncounted()
         by_uid = {_uid(p): p for p in self.pods}
         targets = [by_uid[u] for u in (*succeeded, *failed) if u in by_uid
                    and jt.has_finalizer(by_uid[u]) and u not in self.removed] + ignored
-        results = await asyncio.gather(*(self.ctl.remove_finalizer(p) for p in targets))
-        for pod, ok in zip(targets, results, strict=True):
-            if ok:
-                self.removed.add(_uid(pod))
+        self.ctl.remove_finalizers_soon(self.key, [p for p in targets
+                                                   if _uid(p) not in self.removing])
 
     def _move_counted(self, by_uid: dict[str, Obj]) -> None:
         """Uids whose finalizer is off leave uncountedTerminatedPods for the counters."""
