@@ -401,7 +401,14 @@ class _JobSync:
         targets = [by_uid[u] for u in (*succeeded, *failed) if u in by_uid
                    and jt.has_finalizer(by_uid[u]) and u not in self.removed] + ignored
         self.ctl.remove_finalizers_soon(self.key, [p for p in targets
-                                                   if _uid(p) not in self.removing])
+                                                   if _uid(p) not in self.removing
+                                                   and self._still_tracked(p)])
+
+    def _still_tracked(self, pod: Obj) -> bool:
+        """The pod has the finalizer in the cache now: a removal that ended while this
+        sync waited may show there and not in the sync's own (older) list of pods."""
+        live = self.ctl.pods.get(object_key(pod))
+        return live is not None and _uid(live) == _uid(pod) and jt.has_finalizer(live)
 
     def _move_counted(self, by_uid: dict[str, Obj]) -> None:
         """Uids whose finalizer is off leave uncountedTerminatedPods for the counters."""
