@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.support.net import free_port
+from tests.support.procs import Proc
 
 
 def kyb(*args: str, timeout: float = 180,
@@ -45,11 +46,50 @@ class KybCluster:
         return "\n".join(out)
 
     def kubectl(self, *args: str, check: bool = True) -> str:
-        result = subprocess.run(["kubectl", *args], capture_output=True, text=True,
-                                env=self.env, timeout=60, check=False)
+        result = self.kubectl_run(*args)
         if check:
             assert result.returncode == 0, f"kubectl {args}: {result.stderr}"
         return result.stdout
+
+    def kubectl_run(self, *args: str, stdin: str | None = None,
+                    timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """kubectl's whole result (exit code, stdout, stderr), for commands meant to fail."""
+        return subprocess.run(["kubectl", *args], capture_output=True, text=True, input=stdin,
+                              env=self.env, timeout=timeout, check=False)
+
+
+@contextlib.contextmanager
+def joined_node(cluster: KybCluster, index: int) -> Iterator[str]:
+    """A node that joins the running cluster (`kyb up` cannot add one): a process-runtime
+    kubelet with the node's own credentials from the cluster CA, as `kyb up` issues them,
+    on the host network at the address the nodes reach the API server by and a free port.
+    Its pod CIDR is the one `kyb up --nodes <index>` would give it. Stopped (its pods
+    torn down) and its Node deleted on the way out."""
+    from kybernetes.cli import cluster_dir, identities
+    from kybernetes.cli.node_network import NodeNetwork
+
+    cdir = cluster_dir.resolve(str(cluster.data_dir))
+    server = (cdir.read_status() or {})["server"]
+    host = server.split("//", 1)[1].rsplit(":", 1)[0]
+    network = NodeNetwork(str(cdir.root), index, isolated=host != "127.0.0.1")
+    addressing = network.nodes[-1]
+    node_ip = host if network.isolated else addressing.ip  # no namespace of its own
+    name = addressing.name
+    kubeconfig = identities.component_kubeconfig(cdir, server, f"kubelet-{name}",
+                                                 identities.kubelet(name))
+    root = cdir.node_dir(name)
+    root.mkdir(parents=True, exist_ok=True)
+    kubelet = Proc.kyb("kubelet", "--kubeconfig", str(kubeconfig), "--node-name", name,
+                       "--runtime", "process", "--root-dir", str(root), "--node-ip", node_ip,
+                       "--address", node_ip, "--port", str(free_port()),
+                       "--pod-cidr", addressing.pod_cidr, "--teardown-on-exit",
+                       log_path=cdir.logs / f"kubelet-{name}.log")
+    try:
+        kubelet.start()
+        yield name
+    finally:
+        kubelet.stop(timeout=30)
+        cluster.kubectl("delete", "node", name, "--ignore-not-found", check=False)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,360 @@
+"""Day-2 operations on one two-node `kyb up` cluster (process runtime) through the real
+kubectl: a Job that runs out of retries, CronJobs (a one-minute Forbid schedule whose
+job outlasts the minute, and `kubectl create job --from`), `kubectl scale`, a quota
+refusal, a drain blocked and then allowed by a PodDisruptionBudget, an HPA that
+follows a real CPU load up and down (`kubectl top`), and a DaemonSet that follows a
+node joining the running cluster.
+
+The cluster is shared (starting one is costly): every test works in its own
+namespace, pins what it runs to `kyb-node-1` unless it is about nodes, and puts the
+nodes back as it found them. The CronJob starts with the module and is checked last,
+so its minutes pass while the other tests run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support.cluster import KybCluster, joined_node
+from tests.support.poll import wait_for
+
+pytestmark = pytest.mark.timeout(600)
+
+NODE1, NODE2 = "kyb-node-1", "kyb-node-2"
+HPA_SYNC = "3s"
+BUSYBOX = "busybox:stable"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KybCluster]:
+    c = KybCluster(tmp_path_factory.mktemp("day2") / "kyb")
+    try:
+        c.up("--nodes", "2", "--runtime", "process",
+             f"--controller-manager-arg=--horizontal-pod-autoscaler-sync-period={HPA_SYNC}")
+        yield c
+    finally:
+        c.down()
+
+
+def apply(cluster: KybCluster, *objects: dict[str, Any]) -> None:
+    manifest = json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)})
+    result = cluster.kubectl_run("apply", "-f", "-", stdin=manifest)
+    assert result.returncode == 0, result.stderr
+
+
+def get(cluster: KybCluster, *args: str) -> Any:
+    return json.loads(cluster.kubectl("get", *args, "-o", "json"))
+
+
+def namespace(cluster: KybCluster, name: str) -> str:
+    cluster.kubectl("create", "namespace", name)
+    return name
+
+
+def pod_spec(command: str, *, node: str | None = NODE1, **extra: Any) -> dict[str, Any]:
+    """A busybox container running `command` (sh), pinned to `node`."""
+    spec: dict[str, Any] = {"terminationGracePeriodSeconds": 1, "containers": [
+        {"name": "main", "image": BUSYBOX, "command": ["/bin/busybox", "sh", "-c", command],
+         **extra.pop("container", {})}], **extra}
+    if node:
+        spec["nodeSelector"] = {"kubernetes.io/hostname": node}
+    return spec
+
+
+def deployment(name: str, ns: str, spec: dict[str, Any], replicas: int = 1) -> dict[str, Any]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": spec}}}
+
+
+def live_pods(cluster: KybCluster, ns: str, selector: str) -> list[dict[str, Any]]:
+    return [p for p in get(cluster, "pods", "-n", ns, "-l", selector)["items"]
+            if not p["metadata"].get("deletionTimestamp")]
+
+
+def ready(pod: dict[str, Any]) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True"
+               for c in pod["status"].get("conditions", []))
+
+
+# -- CronJob: created with the module, checked by the last test --------------------------
+
+CRON_NS = "cron"
+CRON_JOB_SECONDS = 80  # longer than the schedule's minute
+
+
+@pytest.fixture(scope="module")
+def cron_created(cluster: KybCluster) -> float:
+    """The `*/1` Forbid CronJob, created first so its minutes pass during the module."""
+    namespace(cluster, CRON_NS)
+    apply(cluster, {
+        "apiVersion": "batch/v1", "kind": "CronJob",
+        "metadata": {"name": "tick", "namespace": CRON_NS},
+        "spec": {"schedule": "*/1 * * * *", "concurrencyPolicy": "Forbid",
+                 "jobTemplate": {"spec": {"template": {"spec": pod_spec(
+                     f"echo tick; exec /bin/busybox sleep {CRON_JOB_SECONDS}",
+                     restartPolicy="Never")}}}}})
+    return time.time()
+
+
+def test_create_job_from_cronjob(cluster: KybCluster, cron_created: float) -> None:
+    ns = namespace(cluster, "cron-manual")
+    apply(cluster, {
+        "apiVersion": "batch/v1", "kind": "CronJob",
+        "metadata": {"name": "report", "namespace": ns},
+        "spec": {"schedule": "@hourly", "suspend": True,
+                 "jobTemplate": {"spec": {"template": {"spec": pod_spec(
+                     "echo report done", restartPolicy="Never")}}}}})
+    out = cluster.kubectl("create", "job", "report-now", "--from=cronjob/report", "-n", ns)
+    assert out.strip() == "job.batch/report-now created"
+    out = cluster.kubectl("wait", "--for=condition=complete", "job/report-now", "-n", ns,
+                          "--timeout=90s", check=False)
+    assert "condition met" in out, out + cluster.logs()
+    job = get(cluster, "job", "report-now", "-n", ns)
+    assert job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+    owner = job["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"], owner["controller"]) == ("CronJob", "report", True)
+    assert cluster.kubectl("logs", "job/report-now", "-n", ns).strip() == "report done"
+    # the suspended schedule itself started nothing
+    assert get(cluster, "cronjob", "report", "-n", ns)["status"].get("active") in (None, [])
+
+
+def test_job_reaches_backoff_limit(cluster: KybCluster) -> None:
+    ns = namespace(cluster, "batch-fail")
+    apply(cluster, {
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "flaky", "namespace": ns},
+        "spec": {"backoffLimit": 1, "template": {"spec": pod_spec(
+            "echo trying; exit 3", restartPolicy="Never")}}})
+    out = cluster.kubectl("wait", "--for=condition=failed", "job/flaky", "-n", ns,
+                          "--timeout=120s", check=False)
+    assert "condition met" in out, out + cluster.kubectl("get", "pods", "-n", ns) + \
+        cluster.logs()
+    job = get(cluster, "job", "flaky", "-n", ns)
+    failed = next(c for c in job["status"]["conditions"] if c["type"] == "Failed")
+    assert failed["status"] == "True"
+    assert failed["reason"] == "BackoffLimitExceeded"
+    assert failed["message"] == "Job has reached the specified backoff limit"
+    assert job["status"]["failed"] == 2 and not job["status"].get("active")
+    assert cluster.kubectl("get", "job", "flaky", "-n", ns, "--no-headers").split()[1] == \
+        "Failed"
+
+
+def test_quota_refuses_what_exceeds_it(cluster: KybCluster) -> None:
+    ns = namespace(cluster, "quota")
+    out = cluster.kubectl("create", "quota", "small", "-n", ns,
+                          "--hard=configmaps=2,requests.cpu=500m")
+    assert out.strip() == "resourcequota/small created"
+    wait_for(lambda: get(cluster, "quota", "small", "-n", ns).get("status", {})
+             .get("used", {}).get("configmaps") == "1", within=30,
+             what="quota usage counted (kube-root-ca.crt)")
+    cluster.kubectl("create", "configmap", "first", "-n", ns, "--from-literal=a=1")
+    refused = cluster.kubectl_run("create", "configmap", "second", "-n", ns,
+                                  "--from-literal=a=1")
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        'error: failed to create configmap: configmaps "second" is forbidden: exceeded '
+        "quota: small, requested: configmaps=1, used: configmaps=2, limited: configmaps=2")
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "big", "namespace": ns},
+           "spec": pod_spec("sleep 1", container={"resources": {"requests": {"cpu": "1"}}})}
+    refused = cluster.kubectl_run("apply", "-f", "-", stdin=json.dumps(pod))
+    assert refused.returncode == 1
+    assert 'pods "big" is forbidden: exceeded quota: small, requested: requests.cpu=1, ' \
+        "used: requests.cpu=0, limited: requests.cpu=500m" in refused.stderr, refused.stderr
+    assert not get(cluster, "pods", "-n", ns)["items"]
+
+
+def test_kubectl_scale_deployment(cluster: KybCluster) -> None:
+    ns = namespace(cluster, "scale")
+    apply(cluster, deployment("web", ns, pod_spec("exec /bin/busybox sleep 3600")))
+    cluster.kubectl("rollout", "status", "deployment/web", "-n", ns, "--timeout=90s")
+    out = cluster.kubectl("scale", "deployment/web", "--replicas=3", "-n", ns)
+    assert out.strip() == "deployment.apps/web scaled"
+    cluster.kubectl("rollout", "status", "deployment/web", "-n", ns, "--timeout=90s")
+    pods = live_pods(cluster, ns, "app=web")
+    assert len(pods) == 3 and all(ready(p) for p in pods)
+    assert cluster.kubectl("get", "deployment", "web", "-n", ns, "--no-headers").split()[1] \
+        == "3/3"
+    cluster.kubectl("scale", "deployment/web", "--replicas=1", "-n", ns)
+    wait_for(lambda: len(live_pods(cluster, ns, "app=web")) == 1, within=60,
+             what="scaled down to one pod")
+    assert get(cluster, "deployment", "web", "-n", ns)["spec"]["replicas"] == 1
+
+
+# -- HPA: a real CPU load that the test switches off through a file the pods read ---------
+
+BURN = ('while :; do if [ "$(cat /load/mode)" = busy ]; then i=0; '
+        'while [ $i -lt 3000 ]; do i=$((i+1)); done; else sleep 1; fi; done')
+
+
+def test_hpa_follows_cpu_load(cluster: KybCluster) -> None:
+    ns = namespace(cluster, "hpa")
+    load = cluster.data_dir.parent / "hpa-load"
+    load.mkdir()
+    (load / "mode").write_text("busy\n")
+    spec = pod_spec(BURN, container={
+        "resources": {"requests": {"cpu": "100m"}, "limits": {"cpu": "200m"}},
+        "volumeMounts": [{"name": "load", "mountPath": "/load", "readOnly": True}]},
+        volumes=[{"name": "load", "hostPath": {"path": str(load), "type": "Directory"}}])
+    hpa = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+           "metadata": {"name": "burn", "namespace": ns},
+           "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                       "name": "burn"},
+                    "minReplicas": 1, "maxReplicas": 3,
+                    "metrics": [{"type": "Resource", "resource": {
+                        "name": "cpu", "target": {"type": "Utilization",
+                                                  "averageUtilization": 50}}}],
+                    "behavior": {"scaleDown": {"stabilizationWindowSeconds": 5}}}}
+    apply(cluster, deployment("burn", ns, spec), hpa)
+
+    def replicas() -> int:
+        return int(get(cluster, "deployment", "burn", "-n", ns)["spec"]["replicas"])
+
+    wait_for(lambda: replicas() == 3, within=120, interval=1,
+             what="scaled up to maxReplicas under load")
+    status = get(cluster, "hpa", "burn", "-n", ns)["status"]
+    assert status["desiredReplicas"] == 3 and status.get("lastScaleTime")
+    events = cluster.kubectl("get", "events", "-n", ns,
+                             "--field-selector=reason=SuccessfulRescale")
+    assert "New size:" in events and "cpu resource utilization (percentage of request) " \
+        "above target" in events, events
+    top = wait_for(lambda: [line.split() for line in cluster.kubectl_run(
+        "top", "pods", "-n", ns, "--no-headers").stdout.splitlines()], within=30,
+        interval=1, what="kubectl top pods rows")
+    assert all(row[0].startswith("burn-") and row[1].endswith("m") for row in top), top
+    assert max(int(row[1][:-1]) for row in top) >= 50, top  # well above an idle pod
+
+    (load / "mode").write_text("idle\n")
+    wait_for(lambda: replicas() == 1, within=150, interval=1,
+             what="scaled back down once the load stopped")
+    # NAME REFERENCE TARGETS MINPODS MAXPODS REPLICAS AGE, once the status has caught up
+    def hpa_row() -> list[str]:
+        row = cluster.kubectl("get", "hpa", "burn", "-n", ns, "--no-headers").split()
+        return row if row[-2] == "1" else []
+
+    row = wait_for(hpa_row, within=30, interval=1, what="the HPA's status at one replica")
+    assert row[:6] == ["burn", "Deployment/burn", "cpu:", row[3], "1", "3"], row
+    assert row[3].endswith("%/50%") and int(row[3].split("%")[0]) < 50, row
+
+
+# -- drain and PodDisruptionBudget ----------------------------------------------------------
+
+DRAIN_LABEL = "kyb-test/drain-target"
+
+
+def test_drain_blocked_then_allowed_by_budget(cluster: KybCluster) -> None:
+    ns = namespace(cluster, "drain")
+    cluster.kubectl("label", "node", NODE2, f"{DRAIN_LABEL}=yes")
+    try:
+        spec = pod_spec("exec /bin/busybox sleep 3600", node=None,
+                        nodeSelector={DRAIN_LABEL: "yes"})
+        apply(cluster, deployment("web", ns, spec, replicas=2))
+        cluster.kubectl("rollout", "status", "deployment/web", "-n", ns, "--timeout=90s")
+        assert {p["spec"]["nodeName"] for p in live_pods(cluster, ns, "app=web")} == {NODE2}
+        out = cluster.kubectl("create", "pdb", "web", "-n", ns, "--selector=app=web",
+                              "--min-available=2")
+        assert out.strip() == "poddisruptionbudget.policy/web created"
+
+        def budget() -> dict[str, Any]:
+            pdb = get(cluster, "pdb", "web", "-n", ns)
+            fresh = pdb["status"].get("observedGeneration") == pdb["metadata"]["generation"]
+            return pdb["status"] if fresh else {}
+
+        wait_for(lambda: budget().get("currentHealthy") == 2, within=30, what="budget status")
+        assert budget()["disruptionsAllowed"] == 0
+
+        blocked = cluster.kubectl_run("drain", NODE2, "--ignore-daemonsets",
+                                      "--delete-emptydir-data", "--timeout=12s")
+        assert blocked.returncode != 0
+        assert "Cannot evict pod as it would violate the pod's disruption budget." in \
+            blocked.stderr, blocked.stderr
+        assert "global timeout reached: 12s" in blocked.stderr, blocked.stderr
+        assert get(cluster, "node", NODE2)["spec"].get("unschedulable") is True
+        assert len([p for p in live_pods(cluster, ns, "app=web") if ready(p)]) == 2
+
+        # room elsewhere and a budget that allows one pod at a time: the drain goes through
+        cluster.kubectl("label", "node", NODE1, f"{DRAIN_LABEL}=yes")
+        cluster.kubectl("patch", "pdb", "web", "-n", ns, "--type=merge",
+                        "-p", '{"spec":{"minAvailable":1}}')
+        wait_for(lambda: budget().get("disruptionsAllowed") == 1, within=30,
+                 what="budget relaxed")
+        drained = cluster.kubectl_run("drain", NODE2, "--ignore-daemonsets",
+                                      "--delete-emptydir-data", "--timeout=150s", timeout=170)
+        assert drained.returncode == 0, drained.stderr + cluster.logs()
+        assert f"node/{NODE2} drained" in drained.stdout
+        cluster.kubectl("rollout", "status", "deployment/web", "-n", ns, "--timeout=90s")
+        pods = live_pods(cluster, ns, "app=web")
+        assert {p["spec"]["nodeName"] for p in pods} == {NODE1} and len(pods) == 2
+    finally:
+        cluster.kubectl("uncordon", NODE2, check=False)
+        for node in (NODE1, NODE2):
+            cluster.kubectl("label", "node", node, f"{DRAIN_LABEL}-", check=False)
+    assert not get(cluster, "node", NODE2)["spec"].get("unschedulable")
+
+
+# -- DaemonSet on a node that joins ---------------------------------------------------------
+
+def test_daemon_set_follows_a_new_node(cluster: KybCluster) -> None:
+    ns = namespace(cluster, "agents")
+    apply(cluster, {
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": "agent", "namespace": ns},
+        "spec": {"selector": {"matchLabels": {"app": "agent"}},
+                 "template": {"metadata": {"labels": {"app": "agent"}},
+                              "spec": pod_spec("exec /bin/busybox sleep 3600", node=None)}}})
+
+    def nodes_with_ready_agent() -> set[str]:
+        return {p["spec"]["nodeName"] for p in live_pods(cluster, ns, "app=agent")
+                if ready(p)}
+
+    cluster.kubectl("rollout", "status", "ds/agent", "-n", ns, "--timeout=90s")
+    assert nodes_with_ready_agent() == {NODE1, NODE2}
+    with joined_node(cluster, 3) as new:
+        wait_for(lambda: nodes_with_ready_agent() == {NODE1, NODE2, new}, within=120,
+                 interval=1, what=f"an agent on the new node {new}")
+        row = cluster.kubectl("get", "ds", "agent", "-n", ns, "--no-headers").split()
+        assert row[1:5] == ["3", "3", "3", "3"], row
+        node = get(cluster, "node", new)
+        assert any(c["type"] == "Ready" and c["status"] == "True"
+                   for c in node["status"]["conditions"])
+    wait_for(lambda: cluster.kubectl("get", "ds", "agent", "-n", ns,
+                                     "--no-headers").split()[1] == "2",
+             within=60, interval=1, what="desired back to 2 once the node is gone")
+    wait_for(lambda: nodes_with_ready_agent() == {NODE1, NODE2}, within=60,
+             what="the gone node's agent cleaned up")
+
+
+# -- the CronJob, last: its minutes have passed meanwhile -----------------------------------
+
+def test_cronjob_forbid_runs_one_job_at_a_time(cluster: KybCluster,
+                                               cron_created: float) -> None:
+    def skipped() -> str:
+        return cluster.kubectl("get", "events", "-n", CRON_NS,
+                               "--field-selector=reason=JobAlreadyActive", "--no-headers")
+
+    # the first run starts within a minute of creation; the next minute finds it running
+    wait_for(skipped, within=max(5.0, cron_created + 150 - time.time()), interval=2,
+             what="a scheduled time skipped because the job is still running")
+    assert "Not starting job because prior execution is running and concurrency policy " \
+        "is Forbid" in skipped()
+    cronjob = get(cluster, "cronjob", "tick", "-n", CRON_NS)
+    assert len(cronjob["status"].get("active", [])) <= 1
+    assert cronjob["status"].get("lastScheduleTime")
+    jobs = sorted(get(cluster, "jobs", "-n", CRON_NS)["items"],
+                  key=lambda j: j["metadata"]["creationTimestamp"])
+    assert jobs and all(j["metadata"]["ownerReferences"][0]["name"] == "tick" for j in jobs)
+    # one at a time: each job started after the one before it had finished (a minute
+    # that came while a job ran is started when it finishes, as in Kubernetes: no
+    # startingDeadlineSeconds here)
+    for before, after in itertools.pairwise(jobs):
+        assert before["status"].get("completionTime"), before["status"]
+        assert after["status"]["startTime"] >= before["status"]["completionTime"]
+    running = [p for p in get(cluster, "pods", "-n", CRON_NS)["items"]
+               if p["status"].get("phase") in ("Pending", "Running")]
+    assert len(running) <= 1, [p["metadata"]["name"] for p in running]
