@@ -183,7 +183,7 @@ def pod_defaults(pod: Obj) -> None:
         status["hostIPs"] = [{"ip": status["hostIP"]}]
 
 
-def _template_defaults(spec: Obj) -> None:
+def template_defaults(spec: Obj) -> None:
     template = spec.get("template")
     if isinstance(template, dict):
         pod_spec_defaults(_dict(template, "spec"))
@@ -202,13 +202,13 @@ def replication_controller_defaults(rc: Obj) -> None:
         if not metadata.get("labels"):
             metadata["labels"] = dict(labels)
     spec.setdefault("replicas", 1)
-    _template_defaults(spec)
+    template_defaults(spec)
 
 
 def replica_set_defaults(rs: Obj) -> None:
     spec = _dict(rs, "spec")
     spec.setdefault("replicas", 1)
-    _template_defaults(spec)
+    template_defaults(spec)
 
 
 def deployment_defaults(deployment: Obj) -> None:
@@ -222,7 +222,7 @@ def deployment_defaults(deployment: Obj) -> None:
         rolling.setdefault("maxSurge", "25%")
     spec.setdefault("revisionHistoryLimit", 10)
     spec.setdefault("progressDeadlineSeconds", 600)
-    _template_defaults(spec)
+    template_defaults(spec)
 
 
 def daemon_set_defaults(ds: Obj) -> None:
@@ -235,7 +235,7 @@ def daemon_set_defaults(ds: Obj) -> None:
         rolling.setdefault("maxUnavailable", 1)
         rolling.setdefault("maxSurge", 0)
     spec.setdefault("revisionHistoryLimit", 10)
-    _template_defaults(spec)
+    template_defaults(spec)
 
 
 def service_defaults(service: Obj) -> None:

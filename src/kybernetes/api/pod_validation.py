@@ -292,12 +292,14 @@ def validate_rc(errs: ErrorList, rc: Obj, old: Obj | None) -> None:
     _validate_template(errs, spec.get("template"), "spec.template", matcher)
 
 
-def _validate_label_selector(errs: ErrorList, selector: Any, path: str, kind: str) -> bool:
+def validate_label_selector(errs: ErrorList, selector: Any, path: str, kind: str,
+                            empty: str = "empty selector is invalid for {kind}") -> bool:
+    """A workload's required, non-empty LabelSelector; False when it cannot be used."""
     if not isinstance(selector, dict):
         errs.required(path)
         return False
     if not selector.get("matchLabels") and not selector.get("matchExpressions"):
-        errs.invalid(path, selector, f"empty selector is invalid for {kind}")
+        errs.invalid(path, selector, empty.format(kind=kind))
         return False
     errs.causes.extend(label_selector_errors(selector, path, check_values=False))
     return True
@@ -307,7 +309,7 @@ def validate_apps(errs: ErrorList, obj: Obj, old: Obj | None, kind: str) -> None
     spec = as_dict(obj.get("spec"))
     selector = spec.get("selector")
     matcher = None
-    if _validate_label_selector(errs, selector, "spec.selector", kind):
+    if validate_label_selector(errs, selector, "spec.selector", kind):
         try:
             matcher = from_label_selector(selector).matches
         except BadRequest:  # reported by the checks above

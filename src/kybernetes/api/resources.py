@@ -100,6 +100,8 @@ REPLICA_SETS = Resource("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",)
                         ("status", "scale"), categories=("all",))
 DAEMON_SETS = Resource("apps", "v1", "daemonsets", "DaemonSet", True, ("ds",), ("status",),
                        categories=("all",))
+STATEFUL_SETS = Resource("apps", "v1", "statefulsets", "StatefulSet", True, ("sts",),
+                         ("status", "scale"), categories=("all",))
 CONTROLLER_REVISIONS = Resource("apps", "v1", "controllerrevisions", "ControllerRevision", True)
 MUTATING_WEBHOOK_CONFIGURATIONS = Resource(
     "admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
@@ -151,7 +153,7 @@ POD_METRICS = Resource("metrics.k8s.io", "v1beta1", "pods", "PodMetrics", True,
 ALL: tuple[Resource, ...] = (
     NAMESPACES, PODS, REPLICATION_CONTROLLERS, SERVICES, ENDPOINTS, NODES, EVENTS,
     CONFIGMAPS, SECRETS, SERVICE_ACCOUNTS, BINDINGS, LEASES, DEPLOYMENTS, REPLICA_SETS,
-    DAEMON_SETS, CONTROLLER_REVISIONS,
+    DAEMON_SETS, STATEFUL_SETS, CONTROLLER_REVISIONS,
     MUTATING_WEBHOOK_CONFIGURATIONS, VALIDATING_WEBHOOK_CONFIGURATIONS,
     VALIDATING_ADMISSION_POLICIES, VALIDATING_ADMISSION_POLICY_BINDINGS, SELF_SUBJECT_REVIEWS,
     TOKEN_REVIEWS,

@@ -376,6 +376,13 @@ def _print_daemon_set(ds: Obj, now: _dt.datetime) -> list[Any]:
             _age(ds, now), names, images, _selector_text(spec.get("selector"))]
 
 
+def _print_stateful_set(sts: Obj, now: _dt.datetime) -> list[Any]:
+    spec, status = _d(sts.get("spec")), _d(sts.get("status"))
+    names, images = _containers_and_images(spec)
+    return [_name(sts), f"{_int(status.get('readyReplicas'))}/{_int(spec.get('replicas'))}",
+            _age(sts, now), names, images]
+
+
 def _controller_name(obj: Obj) -> str:
     """`kind.group/name` of the controller owner, as kubectl prints a ControllerRevision's."""
     for ref in _l(_d(obj.get("metadata")).get("ownerReferences")):
@@ -437,6 +444,8 @@ DEPLOYMENT = TableSpec((NAME, ("Ready", _S, 0), ("Up-to-date", _S, 0), ("Availab
 DAEMON_SET = TableSpec((NAME, ("Desired", _I, 0), ("Current", _I, 0), ("Ready", _I, 0),
                         ("Up-to-date", _I, 0), ("Available", _I, 0), ("Node Selector", _S, 0),
                         AGE, *_WORKLOAD_WIDE), _print_daemon_set)
+STATEFUL_SET = TableSpec((NAME, ("Ready", _S, 0), AGE, ("Containers", _S, 1), ("Images", _S, 1)),
+                         _print_stateful_set)
 CONTROLLER_REVISION = TableSpec((NAME, ("Controller", _S, 0), ("Revision", _I, 0), AGE),
                                 age_last(_controller_name, lambda o: _int(o.get("revision"))))
 NAMESPACE = TableSpec((NAME, ("Status", _S, 0), AGE),

@@ -115,6 +115,7 @@ def _registry() -> dict[str, Factory]:
     )
     from kybernetes.controllers.resourcequota import ResourceQuotaController
     from kybernetes.controllers.service_account import ServiceAccountController
+    from kybernetes.controllers.statefulset import StatefulSetController
     from kybernetes.controllers.ttl_after_finished import TtlAfterFinishedController
 
     return {
@@ -122,6 +123,7 @@ def _registry() -> dict[str, Factory]:
         "replicaset": lambda c, i, o: ReplicaSetManager(c, i),
         "deployment": lambda c, i, o: DeploymentController(c, i),
         "daemonset": lambda c, i, o: DaemonSetController(c, i),
+        "statefulset": lambda c, i, o: StatefulSetController(c, i),
         "disruption": lambda c, i, o: DisruptionController(c, i),
         "horizontalpodautoscaling": lambda c, i, o: HorizontalPodAutoscalerController(
             c, i, sync_period=o.horizontal_pod_autoscaler_sync_period),

@@ -14,6 +14,7 @@ from kybernetes.apiserver.kinds.apps import (
     daemonset,
     deployment,
     replicaset,
+    statefulset,
 )
 from kybernetes.apiserver.kinds.authentication import selfsubjectreview, tokenreview
 from kybernetes.apiserver.kinds.authorization import reviews
@@ -53,7 +54,7 @@ BUILTIN: tuple[KindDefinition, ...] = tuple(m.DEFINITION for m in (
     namespace, pod, replicationcontroller, service, endpoints, node, event, configmap, secret,
     serviceaccount, binding, resourcequota, limitrange, persistentvolume,
     persistentvolumeclaim,
-    controllerrevision, daemonset, deployment, replicaset,
+    controllerrevision, daemonset, deployment, replicaset, statefulset,
     selfsubjectreview, tokenreview,
 )) + reviews.DEFINITIONS + tuple(m.DEFINITION for m in (
     horizontalpodautoscaler, horizontalpodautoscaler_v1,
