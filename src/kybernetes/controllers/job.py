@@ -52,7 +52,7 @@ from kybernetes.tasks import cancel_and_wait, spawn
 log = logging.getLogger("kybernetes.controllers.job")
 
 INDEX = "job-controller-uid"
-BATCH_PERIOD = 0.1  # pod events of one Job within this window make one sync
+BATCH_PERIOD = float(__import__("os").environ.get("KYB_JOB_BATCH", "0.1"))  # pod events of one Job within this window make one sync
 MAX_PODS_PER_SYNC = 500
 
 
@@ -157,8 +157,11 @@ class JobController(Controller):
         if selector.empty:
             self.event(job, "Warning", "InvalidSelector", "Job has an empty selector")
             return
+        _t0 = time.monotonic()
         pods = await self._claim(job, selector)
-        await _JobSync(self, key, job, pods).run()
+        sync = _JobSync(self, key, job, pods)
+        await sync.run()
+        log.warning("TRACE sync", extra={"t": round(_t0 % 1000, 3), "run": round(time.monotonic() - _t0, 3), **sync.trace})
 
     async def _claim(self, job: Obj, selector: Selector) -> list[Obj]:
         namespace = meta(job).get("namespace") or ""
@@ -304,6 +307,7 @@ class _JobSync:
         self.removed = ctl.finalizers_removed.setdefault(key, set())
         self.removing = ctl.finalizers_removing.setdefault(key, set())
         self.completions = jt.spec(job).get("completions")
+        self.trace: dict[str, Any] = {}
 
     @property
     def conditions(self) -> list[Obj]:
@@ -357,6 +361,7 @@ class _JobSync:
         has_policy = jt.spec(self.job).get("podFailurePolicy") is not None
         policy_message: str | None = None
         ignored: list[Obj] = []
+        new_succeeded, new_failed = len(succeeded), len(failed)
         for pod in self.pods:
             uid = _uid(pod)
             if not jt.has_finalizer(pod) or uid in self.removed or uid in seen:
@@ -380,7 +385,19 @@ class _JobSync:
         if policy_message:
             jt.set_condition(self.conditions, "FailureTarget", "True", jt.POD_FAILURE_POLICY,
                              policy_message, self.now)
+        self._note_backoff(len(succeeded) - new_succeeded, len(failed) - new_failed)
         return ignored, policy_message
+
+    def _note_backoff(self, succeeded: int, failed: int) -> None:
+        """kube's backoff record, kept when pods are first seen finished (so the
+        replacement a sync makes for a failed pod already waits): a success clears
+        the consecutive failures, failures add to them and restart the clock."""
+        count, _ = self.ctl.failures.get(self.key, (0, 0.0))
+        if succeeded:
+            count = 0
+            self.ctl.failures.pop(self.key, None)
+        if failed:
+            self.ctl.failures[self.key] = (count + failed, time.monotonic())
 
     def _uncounted_changed(self) -> bool:
         before = _d(jt.status(self.job).get("uncountedTerminatedPods"))
@@ -394,8 +411,10 @@ class _JobSync:
         to the counters) by the write of a later sync, once the finalizer is off: a uid is
         always on record while its pod still has the finalizer, so no pod is counted twice
         or lost."""
+        _t = time.monotonic()
         if self._uncounted_changed():
             await self._write()
+        self.trace["w1"] = round(time.monotonic() - _t, 3)
         succeeded, failed = self._uncounted()
         by_uid = {_uid(p): p for p in self.pods}
         targets = [by_uid[u] for u in (*succeeded, *failed) if u in by_uid
@@ -432,11 +451,6 @@ class _JobSync:
         self.status["failed"] = int(self.status.get("failed") or 0) + len(new_failed)
         succeeded[:] = [u for u in succeeded if u not in new_succeeded]
         failed[:] = [u for u in failed if u not in new_failed]
-        count, _ = self.ctl.failures.get(self.key, (0, 0.0))
-        if new_failed:
-            self.ctl.failures[self.key] = (count + len(new_failed), time.monotonic())
-        elif new_succeeded:
-            self.ctl.failures.pop(self.key, None)
 
     def _failed_indexes(self) -> set[int]:
         """Indexes out of retries (backoffLimitPerIndex, FailIndex); never run again."""
@@ -534,7 +548,9 @@ class _JobSync:
 
     async def _manage(self, active: list[Obj], terminating: list[Obj]) -> None:
         if not self.ctl.expectations.satisfied(self.key):
+            self.trace["unsat"] = 1
             return
+        _t = time.monotonic()
         succeeded, _ = self._totals()
         want = jt.want_active(self.job, succeeded, len(active))
         if len(active) > want:
@@ -567,6 +583,7 @@ class _JobSync:
         initial = len(queue) if self.pods else 1
         created, error = await slow_start_batch(
             len(queue), lambda: self._create(queue.pop(0), by_index), initial=initial)
+        self.trace["create"] = (created, round(time.monotonic() - _t, 3))
         for _ in range(len(indexes) - created):
             self.ctl.expectations.creation_observed(self.key)
         if error is not None:
