@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import itertools
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,19 @@ async def test_backoff_limit_exceeded(client: ApiClient, ns: str) -> None:
     assert "completionTime" not in status
     assert "BackoffLimitExceeded" in await eventually(lambda: _reasons(client, ns),
                                                       what="events")
+
+
+async def test_a_failed_pod_is_replaced_after_the_back_off(client: ApiClient, ns: str) -> None:
+    """kube waits backoff (10 s, doubling) after a failure before the replacement, from the
+    sync that first sees the pod failed: the pods' creations are that far apart."""
+    async with controllers(client) as job_controller:
+        job_controller.backoff_base = 2.0
+        await client.create(JOBS, job("again", ns, exit="0.1:1", backoffLimit=1))
+        await _until_condition(client, ns, "again", "Failed")
+    created = sorted(datetime.fromisoformat(p["metadata"]["creationTimestamp"])
+                     for p in await _pods(client, ns))
+    assert len(created) == 2
+    assert (created[1] - created[0]).total_seconds() >= 2  # whole seconds: at least 2.1 s
 
 
 async def test_active_deadline_exceeded_deletes_pods(client: ApiClient, ns: str) -> None:
