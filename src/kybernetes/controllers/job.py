@@ -52,7 +52,7 @@ from kybernetes.tasks import cancel_and_wait, spawn
 log = logging.getLogger("kybernetes.controllers.job")
 
 INDEX = "job-controller-uid"
-BATCH_PERIOD = float(__import__("os").environ.get("KYB_JOB_BATCH", "0.1"))  # pod events of one Job within this window make one sync
+BATCH_PERIOD = 0.1  # pod events of one Job within this window make one sync
 MAX_PODS_PER_SYNC = 500
 
 
@@ -157,11 +157,8 @@ class JobController(Controller):
         if selector.empty:
             self.event(job, "Warning", "InvalidSelector", "Job has an empty selector")
             return
-        _t0 = time.monotonic()
         pods = await self._claim(job, selector)
-        sync = _JobSync(self, key, job, pods)
-        await sync.run()
-        log.warning("TRACE sync", extra={"t": round(_t0 % 1000, 3), "run": round(time.monotonic() - _t0, 3), **sync.trace})
+        await _JobSync(self, key, job, pods).run()
 
     async def _claim(self, job: Obj, selector: Selector) -> list[Obj]:
         namespace = meta(job).get("namespace") or ""
@@ -307,7 +304,6 @@ class _JobSync:
         self.removed = ctl.finalizers_removed.setdefault(key, set())
         self.removing = ctl.finalizers_removing.setdefault(key, set())
         self.completions = jt.spec(job).get("completions")
-        self.trace: dict[str, Any] = {}
 
     @property
     def conditions(self) -> list[Obj]:
@@ -411,10 +407,8 @@ class _JobSync:
         to the counters) by the write of a later sync, once the finalizer is off: a uid is
         always on record while its pod still has the finalizer, so no pod is counted twice
         or lost."""
-        _t = time.monotonic()
         if self._uncounted_changed():
             await self._write()
-        self.trace["w1"] = round(time.monotonic() - _t, 3)
         succeeded, failed = self._uncounted()
         by_uid = {_uid(p): p for p in self.pods}
         targets = [by_uid[u] for u in (*succeeded, *failed) if u in by_uid
@@ -548,9 +542,7 @@ class _JobSync:
 
     async def _manage(self, active: list[Obj], terminating: list[Obj]) -> None:
         if not self.ctl.expectations.satisfied(self.key):
-            self.trace["unsat"] = 1
             return
-        _t = time.monotonic()
         succeeded, _ = self._totals()
         want = jt.want_active(self.job, succeeded, len(active))
         if len(active) > want:
@@ -583,7 +575,6 @@ class _JobSync:
         initial = len(queue) if self.pods else 1
         created, error = await slow_start_batch(
             len(queue), lambda: self._create(queue.pop(0), by_index), initial=initial)
-        self.trace["create"] = (created, round(time.monotonic() - _t, 3))
         for _ in range(len(indexes) - created):
             self.ctl.expectations.creation_observed(self.key)
         if error is not None:
