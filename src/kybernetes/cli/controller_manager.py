@@ -89,6 +89,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root-ca-file", default="",
                         help="CA bundle (PEM) published to every namespace as the "
                         "kube-root-ca.crt ConfigMap (default: the kubeconfig's CA)")
+    parser.add_argument("--local-path-root", type=Path, default=None,
+                        help="where the kyb.io/local-path provisioner makes a directory per "
+                             "claim (default: $KYB_LOCAL_PATH_ROOT or "
+                             "/var/lib/kybernetes/local-path)")
     parser.add_argument("--horizontal-pod-autoscaler-sync-period", type=parse_duration,
                         default=15.0, metavar="DURATION",
                         help="how often each HorizontalPodAutoscaler is evaluated (default 15s)")
@@ -129,7 +133,9 @@ def _options(args: argparse.Namespace) -> tuple[list[str], Options]:
                               args.horizontal_pod_autoscaler_sync_period),
                           cluster_signing_cert_file=args.cluster_signing_cert_file,
                           cluster_signing_key_file=args.cluster_signing_key_file,
-                          cluster_signing_duration=args.cluster_signing_duration)
+                          cluster_signing_duration=args.cluster_signing_duration,
+                          **({"local_path_root": args.local_path_root}
+                             if args.local_path_root else {}))
 
 
 def _check_signing(args: argparse.Namespace) -> None:

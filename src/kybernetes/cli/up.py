@@ -209,6 +209,7 @@ class ClusterRun:
             "--cluster-cidr", self.network.cluster_cidr,
             "--cluster-signing-cert-file", str(pki.pki_dir(self.cdir.root) / "ca.crt"),
             "--cluster-signing-key-file", str(pki.pki_dir(self.cdir.root) / "ca.key"),
+            "--local-path-root", str(self.cdir.root / "local-path"),
             *self.args.controller_manager_args])
         await self._start("scheduler", [
             *_kyb(), "scheduler", "--kubeconfig",
