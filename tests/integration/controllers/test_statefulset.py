@@ -273,6 +273,13 @@ async def test_partitioned_rolling_update_with_kubectl(cluster: ApiClient, apise
         return await images() == want
     await eventually(lambda: images_are({"db-0": "img:1", "db-1": "img:1", "db-2": "img:2"}),
                      within=60, what="db-2 updated alone")
+
+    async def partitioned() -> bool | NotYet:
+        sts = await client.get(STATEFUL_SETS, "db", namespace="default")
+        status = sts["status"]
+        return True if status.get("observedGeneration") == sts["metadata"]["generation"] \
+            and status.get("updatedReplicas") == 1 else NotYet(status)
+    await eventually(partitioned, within=60, what="status of the partitioned rollout")
     out = kubectl("rollout", "status", "sts/db", "--timeout=30s")
     assert "partitioned roll out complete: 1 new pods have been updated" in out
     status = (await client.get(STATEFUL_SETS, "db", namespace="default"))["status"]
