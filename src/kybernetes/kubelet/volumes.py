@@ -7,8 +7,10 @@ filled with one file per key (honouring `items`, `defaultMode` and `optional`),
 written atomically (atomic_writer) so that a rewrite is never seen half done.
 A projected `serviceAccountToken` source is a token for the pod's
 ServiceAccount from a :class:`TokenSource`; :func:`refresh` rewrites those
-volumes when their tokens are renewed. The runtime then bind-mounts these at
-each container's `mountPath`.
+volumes when their tokens are renewed, :func:`sync_sources` the others when
+their ConfigMaps, Secrets or pod fields change (not subPath mounts of them, as
+in Kubernetes: a bind-mounted file does not see the ..data swap). The runtime
+then bind-mounts these at each container's `mountPath`.
 """
 
 from __future__ import annotations
@@ -139,6 +141,30 @@ def has_tokens(pod: dict[str, Any]) -> bool:
     return any("serviceAccountToken" in projection
                for volume in pod["spec"].get("volumes") or []
                for projection in (volume.get("projected") or {}).get("sources") or [])
+
+
+def follows_sources(volume: dict[str, Any]) -> bool:
+    """Whether `volume`'s files are re-read from their sources every sync: configMap,
+    secret, downwardAPI, and projected volumes without a token (those are rewritten
+    whenever their token is renewed, see :func:`refresh`)."""
+    kind = next((k for k in ATOMIC if k in volume), None)
+    return kind is not None and not has_tokens({"spec": {"volumes": [volume]}})
+
+
+async def sync_sources(pod: dict[str, Any], root: Path, lookup: Lookup) -> None:
+    """Rewrite the volumes that follow their sources with what the ConfigMaps, Secrets
+    and the pod hold now (an unchanged volume is left alone); every volume is tried
+    before the first error is raised."""
+    base = pod_dir(root, pod["metadata"]["uid"]) / "volumes"
+    error: Exception | None = None
+    for volume in pod["spec"].get("volumes") or []:
+        if follows_sources(volume):
+            try:
+                _write(base / volume["name"], *await _contents(pod, volume, lookup, None))
+            except (ConfigError, ApiError, OSError, ValueError) as e:
+                error = error or e
+    if error is not None:
+        raise error
 
 
 async def claim_path(pod: dict[str, Any], source: dict[str, Any], lookup: Lookup) -> Path:

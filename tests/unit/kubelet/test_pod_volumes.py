@@ -154,3 +154,42 @@ async def test_tokens_are_renewed_in_the_background_until_teardown(tmp_path: Pat
     await asyncio.sleep(2.2)
     assert len(api.requests) == issued
     assert not (tmp_path / "pods" / "uid-1" / "volumes").exists()
+
+
+async def test_configmap_and_downward_volumes_follow_their_sources(tmp_path: Path) -> None:
+    """A changed ConfigMap (and pod label) reaches the running pod's files within a sync;
+    the token-carrying volume is left to its refresher; teardown stops the syncing."""
+    settings: dict[str, Any] = {"data": {"mode": "busy"}}
+    lookups: list[str] = []
+
+    async def live_lookup(kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        lookups.append(name)
+        if (kind, name) == ("ConfigMap", "settings"):
+            return None if settings.get("gone") else settings
+        return await lookup(kind, namespace, name)
+
+    pod = _pod({"name": "conf", "configMap": {"name": "settings"}})
+    pod["metadata"]["labels"] = {"tier": "a"}
+    pod["spec"]["volumes"] += [
+        {"name": "info", "downwardAPI": {"items": [
+            {"path": "tier", "fieldRef": {"fieldPath": "metadata.labels['tier']"}}]}},
+        token_volume("kube-api-access-abcde")]
+    volumes = PodVolumes(tmp_path, live_lookup, TokenManager(StubTokenApi(HOUR)),
+                         sync_seconds=0.05)
+    paths = await volumes.setup(lambda: pod)
+    assert (paths["conf"] / "mode").read_text() == "busy"
+    settings["data"] = {"mode": "idle"}
+    pod["metadata"]["labels"] = {"tier": "b"}
+
+    async def updated() -> bool:
+        return (paths["conf"] / "mode").read_text() == "idle" and \
+            (paths["info"] / "tier").read_text() == "b"
+    await eventually(updated, within=5, what="volumes rewritten from their sources")
+    assert lookups.count("kube-root-ca.crt") == 1  # read again with a renewed token only
+    settings["gone"] = True  # deleted: the last files stay
+    await asyncio.sleep(0.2)
+    assert (paths["conf"] / "mode").read_text() == "idle"
+    await volumes.teardown("uid-1")
+    seen = len(lookups)
+    await asyncio.sleep(0.2)
+    assert len(lookups) == seen
