@@ -14,8 +14,15 @@ import copy
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ClassVar, TypeVar
 
-from kybernetes.api.meta import object_key
-from kybernetes.client import ApiClient, EventRecorder, InformerFactory, WorkQueue, run_workers
+from kybernetes.api.meta import controller_ref, object_key
+from kybernetes.client import (
+    ApiClient,
+    EventRecorder,
+    Informer,
+    InformerFactory,
+    WorkQueue,
+    run_workers,
+)
 
 Obj = dict[str, Any]
 T = TypeVar("T")
@@ -62,6 +69,16 @@ def deep_copy(obj: Obj) -> Obj:
 
 def meta(obj: Obj) -> Obj:
     return obj.get("metadata") or {}
+
+
+def live_controller(obj: Obj, kind: str, owners: Informer) -> Obj | None:
+    """resolveControllerRef: the cached owner of `kind` that controls `obj`, if it is
+    the very one the reference names (same uid), else None."""
+    ref = controller_ref(obj)
+    if ref is None or ref.get("kind") != kind:
+        return None
+    owner = owners.get(f"{meta(obj).get('namespace')}/{ref.get('name')}")
+    return owner if owner is not None and meta(owner).get("uid") == ref.get("uid") else None
 
 
 async def for_each(items: Iterable[T], fn: Callable[[T], Awaitable[Any]], *,

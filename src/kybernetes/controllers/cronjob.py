@@ -23,7 +23,7 @@ from kybernetes.api import cron, errors
 from kybernetes.api.meta import controller_ref, now_rfc3339, parse_time, split_key
 from kybernetes.api.resources import CRONJOBS, JOBS
 from kybernetes.client import ApiClient, InformerFactory
-from kybernetes.controllers.base import Controller, Obj, deep_copy, meta
+from kybernetes.controllers.base import Controller, Obj, deep_copy, live_controller, meta
 from kybernetes.controllers.cronjob_times import (
     MANY_MISSED,
     InvalidSchedule,
@@ -100,11 +100,7 @@ class CronJobController(Controller):
     # -- handlers -------------------------------------------------------------------
 
     def _owner(self, job: Obj) -> Obj | None:
-        ref = controller_ref(job)
-        if ref is None or ref.get("kind") != CRONJOBS.kind:
-            return None
-        cj = self.cronjobs.get(f"{meta(job).get('namespace')}/{ref.get('name')}")
-        return cj if cj is not None and meta(cj).get("uid") == ref.get("uid") else None
+        return live_controller(job, CRONJOBS.kind, self.cronjobs)
 
     def _job_changed(self, job: Obj) -> None:
         if (cj := self._owner(job)) is not None:

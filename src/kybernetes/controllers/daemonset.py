@@ -52,7 +52,7 @@ from kybernetes.controllers import controller_history, daemon_history, pod_contr
 from kybernetes.controllers import daemon_placement as placement
 from kybernetes.controllers import daemon_rollout as rollout
 from kybernetes.controllers.adoption import Claimer
-from kybernetes.controllers.base import Controller, Obj, deep_copy, meta
+from kybernetes.controllers.base import Controller, Obj, deep_copy, live_controller, meta
 from kybernetes.controllers.expectations import Expectations
 from kybernetes.controllers.replication import slow_start_batch
 from kybernetes.controllers.revision_history import RevisionHistory
@@ -112,12 +112,8 @@ class DaemonSetController(Controller):
         self.enqueue(ds)
 
     def _owner_key(self, obj: Obj) -> str | None:
-        ref = controller_ref(obj)
-        if ref is None or ref.get("kind") != "DaemonSet":
-            return None
-        key = f"{meta(obj).get('namespace')}/{ref.get('name')}"
-        owner = self.daemon_sets.get(key)
-        return key if owner is not None and meta(owner).get("uid") == ref.get("uid") else None
+        owner = live_controller(obj, "DaemonSet", self.daemon_sets)
+        return object_key(owner) if owner is not None else None
 
     def _owned_changed(self, obj: Obj) -> None:
         key = self._owner_key(obj)

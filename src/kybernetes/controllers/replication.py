@@ -44,7 +44,7 @@ from kybernetes.api.resources import PODS, REPLICA_SETS, REPLICATION_CONTROLLERS
 from kybernetes.client import ApiClient, InformerFactory
 from kybernetes.controllers import pod_control
 from kybernetes.controllers.adoption import Claimer
-from kybernetes.controllers.base import Controller, Obj, deep_copy, meta
+from kybernetes.controllers.base import Controller, Obj, deep_copy, live_controller, meta
 from kybernetes.controllers.expectations import Expectations
 from kybernetes.controllers.pod_ordering import pods_to_delete
 
@@ -105,13 +105,7 @@ class ReplicaManager(Controller):
         self.enqueue(owner)
 
     def _owner_of(self, pod: Obj) -> Obj | None:
-        ref = controller_ref(pod)
-        if not ref or ref.get("kind") != self.resource.kind:
-            return None
-        owner = self.owners.get(f"{meta(pod).get('namespace')}/{ref.get('name')}")
-        if owner is None or meta(owner).get("uid") != ref.get("uid"):
-            return None
-        return owner
+        return live_controller(pod, self.resource.kind, self.owners)
 
     def _matching_owners(self, pod: Obj) -> list[Obj]:
         found = []

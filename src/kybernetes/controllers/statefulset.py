@@ -40,7 +40,14 @@ from kybernetes.controllers import controller_history, pod_control
 from kybernetes.controllers import stateful_pods as sp
 from kybernetes.controllers import stateful_update as su
 from kybernetes.controllers.adoption import Claimer
-from kybernetes.controllers.base import Controller, Obj, deep_copy, for_each, meta
+from kybernetes.controllers.base import (
+    Controller,
+    Obj,
+    deep_copy,
+    for_each,
+    live_controller,
+    meta,
+)
 from kybernetes.controllers.revision_history import RevisionHistory
 
 log = logging.getLogger("kybernetes.controllers.statefulset")
@@ -81,12 +88,8 @@ class StatefulSetController(Controller):
     # -- handlers --------------------------------------------------------------------------
 
     def _owner_key(self, obj: Obj) -> str | None:
-        ref = controller_ref(obj)
-        if ref is None or ref.get("kind") != "StatefulSet":
-            return None
-        key = f"{meta(obj).get('namespace')}/{ref.get('name')}"
-        owner = self.sets.get(key)
-        return key if owner is not None and meta(owner).get("uid") == ref.get("uid") else None
+        owner = live_controller(obj, "StatefulSet", self.sets)
+        return object_key(owner) if owner is not None else None
 
     def _owned_changed(self, obj: Obj) -> None:
         key = self._owner_key(obj)
