@@ -17,6 +17,7 @@ import itertools
 import json
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -133,7 +134,7 @@ def test_job_reaches_backoff_limit(cluster: KybCluster) -> None:
         "spec": {"backoffLimit": 1, "template": {"spec": pod_spec(
             "echo trying; exit 3", restartPolicy="Never")}}})
     out = cluster.kubectl("wait", "--for=condition=failed", "job/flaky", "-n", ns,
-                          "--timeout=120s", check=False)
+                          "--timeout=50s", check=False)
     assert "condition met" in out, out + cluster.kubectl("get", "pods", "-n", ns) + \
         cluster.logs()
     job = get(cluster, "job", "flaky", "-n", ns)
@@ -142,6 +143,11 @@ def test_job_reaches_backoff_limit(cluster: KybCluster) -> None:
     assert failed["reason"] == "BackoffLimitExceeded"
     assert failed["message"] == "Job has reached the specified backoff limit"
     assert job["status"]["failed"] == 2 and not job["status"].get("active")
+    created = sorted(p["metadata"]["creationTimestamp"] for p in get(
+        cluster, "pods", "-n", ns, "-l", "batch.kubernetes.io/job-name=flaky")["items"])
+    assert len(created) == 2
+    first, second = (datetime.fromisoformat(t) for t in created)
+    assert (second - first).total_seconds() >= 10  # kube's back-off before a replacement
     assert cluster.kubectl("get", "job", "flaky", "-n", ns, "--no-headers").split()[1] == \
         "Failed"
 
