@@ -1,4 +1,4 @@
-"""An Indexed Job on a real `kyb up` cluster (process runtime): each pod prints the
+"""An Indexed Job on a real two-node `kyb up` cluster (process runtime): each pod prints the
 JOB_COMPLETION_INDEX the job controller gave it through the downward API, the Job
 completes (`kubectl wait --for=condition=complete`), and `kubectl logs job/<name>` shows
 a pod's output, as in Kubernetes."""
@@ -11,19 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cluster import KybCluster
+from tests.support.cluster import KybCluster, process_cluster
 
 pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[KybCluster]:
-    c = KybCluster(tmp_path / "kyb")
-    try:
-        c.up("--nodes", "1", "--runtime", "process")
+    with process_cluster(tmp_path / "kyb") as c:
         yield c
-    finally:
-        c.down()
 
 
 def test_indexed_job_pods_print_their_index(cluster: KybCluster, tmp_path: Path) -> None:

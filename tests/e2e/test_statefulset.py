@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cluster import KybCluster
+from tests.support.cluster import KybCluster, process_cluster
 from tests.support.poll import wait_for
 
 pytestmark = pytest.mark.timeout(420)
@@ -66,12 +66,8 @@ spec:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[KybCluster]:
-    c = KybCluster(tmp_path / "kyb")
-    try:
-        c.up("--nodes", "2", "--runtime", "process")
+    with process_cluster(tmp_path / "kyb") as c:
         yield c
-    finally:
-        c.down()
 
 
 def pod(cluster: KybCluster, name: str) -> dict[str, str] | None:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.support.kubectl import KUBECTL_DIR
 from tests.support.net import free_port
 from tests.support.procs import Proc
 
@@ -45,17 +46,20 @@ class KybCluster:
             out.append(f"--- {log.name}\n" + "\n".join(lines))
         return "\n".join(out)
 
-    def kubectl(self, *args: str, check: bool = True) -> str:
-        result = self.kubectl_run(*args)
+    def kubectl(self, *args: str, check: bool = True, binary: str = "kubectl") -> str:
+        result = self.kubectl_run(*args, binary=binary)
         if check:
-            assert result.returncode == 0, f"kubectl {args}: {result.stderr}"
+            assert result.returncode == 0, f"{binary} {args}: {result.stderr}"
         return result.stdout
 
-    def kubectl_run(self, *args: str, stdin: str | None = None,
-                    timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        """kubectl's whole result (exit code, stdout, stderr), for commands meant to fail."""
-        return subprocess.run(["kubectl", *args], capture_output=True, text=True, input=stdin,
-                              env=self.env, timeout=timeout, check=False)
+    def kubectl_run(self, *args: str, stdin: str | None = None, timeout: float = 60,
+                    binary: str = "kubectl") -> subprocess.CompletedProcess[str]:
+        """kubectl's whole result (exit code, stdout, stderr), for commands meant to fail;
+        `binary` names a version beside it (`kubectl.1.27`)."""
+        path = KUBECTL_DIR / binary
+        return subprocess.run([str(path) if path.exists() else binary, *args],
+                              capture_output=True, text=True, input=stdin, env=self.env,
+                              timeout=timeout, check=False)
 
 
 @contextlib.contextmanager
@@ -90,6 +94,18 @@ def joined_node(cluster: KybCluster, index: int) -> Iterator[str]:
     finally:
         kubelet.stop(timeout=30)
         cluster.kubectl("delete", "node", name, "--ignore-not-found", check=False)
+
+
+@contextlib.contextmanager
+def process_cluster(data_dir: Path, *args: str, nodes: int = 2) -> Iterator[KybCluster]:
+    """`kyb up` with the process runtime (real processes, per-node networks as root),
+    two nodes unless asked; `args` go to `kyb up` as they are."""
+    cluster = KybCluster(data_dir)
+    try:
+        cluster.up("--nodes", str(nodes), "--runtime", "process", *args)
+        yield cluster
+    finally:
+        cluster.down()
 
 
 @contextlib.contextmanager
