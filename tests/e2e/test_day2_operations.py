@@ -13,6 +13,7 @@ so its minutes pass while the other tests run.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import time
@@ -30,6 +31,12 @@ pytestmark = pytest.mark.timeout(600)
 NODE1, NODE2 = "kyb-node-1", "kyb-node-2"
 HPA_SYNC = "3s"
 BUSYBOX = "busybox:stable"
+# the oldest and newest kubectl for the commands under test (the default one is between)
+VERSIONS = pytest.mark.parametrize("kubectl", ["kubectl.1.27", "kubectl.1.33"])
+
+
+def short(kubectl: str) -> str:
+    return kubectl.rsplit(".", 2)[-2] + kubectl.rsplit(".", 1)[-1]
 
 
 @pytest.fixture(scope="module")
@@ -105,23 +112,29 @@ def cron_created(cluster: KybCluster) -> float:
     return time.time()
 
 
-def test_create_job_from_cronjob(cluster: KybCluster, cron_created: float) -> None:
-    ns = namespace(cluster, "cron-manual")
+@VERSIONS
+def test_create_job_from_cronjob(cluster: KybCluster, cron_created: float,
+                                 kubectl: str) -> None:
+    ns = namespace(cluster, f"cron-manual-{short(kubectl)}")
     apply(cluster, {
         "apiVersion": "batch/v1", "kind": "CronJob",
         "metadata": {"name": "report", "namespace": ns},
         "spec": {"schedule": "@hourly", "suspend": True,
                  "jobTemplate": {"spec": {"template": {"spec": pod_spec(
                      "echo report done", restartPolicy="Never")}}}}})
-    out = cluster.kubectl("create", "job", "report-now", "--from=cronjob/report", "-n", ns)
+    out = cluster.kubectl("create", "job", "report-now", "--from=cronjob/report", "-n", ns,
+                          binary=kubectl)
     assert out.strip() == "job.batch/report-now created"
     out = cluster.kubectl("wait", "--for=condition=complete", "job/report-now", "-n", ns,
-                          "--timeout=90s", check=False)
+                          "--timeout=90s", check=False, binary=kubectl)
     assert "condition met" in out, out + cluster.logs()
     job = get(cluster, "job", "report-now", "-n", ns)
     assert job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
     owner = job["metadata"]["ownerReferences"][0]
-    assert (owner["kind"], owner["name"], owner["controller"]) == ("CronJob", "report", True)
+    cronjob_uid = get(cluster, "cronjob", "report", "-n", ns)["metadata"]["uid"]
+    assert (owner["kind"], owner["name"], owner["uid"]) == ("CronJob", "report", cronjob_uid)
+    # kubectl 1.27 sends no `controller`; newer ones mark the CronJob the controller
+    assert owner.get("controller") is (None if kubectl.endswith("1.27") else True), owner
     assert cluster.kubectl("logs", "job/report-now", "-n", ns).strip() == "report done"
     # the suspended schedule itself started nothing
     assert get(cluster, "cronjob", "report", "-n", ns)["status"].get("active") in (None, [])
@@ -152,42 +165,44 @@ def test_job_reaches_backoff_limit(cluster: KybCluster) -> None:
         "Failed"
 
 
-def test_quota_refuses_what_exceeds_it(cluster: KybCluster) -> None:
-    ns = namespace(cluster, "quota")
+@VERSIONS
+def test_quota_refuses_what_exceeds_it(cluster: KybCluster, kubectl: str) -> None:
+    ns = namespace(cluster, f"quota-{short(kubectl)}")
     out = cluster.kubectl("create", "quota", "small", "-n", ns,
-                          "--hard=configmaps=2,requests.cpu=500m")
+                          "--hard=configmaps=2,requests.cpu=500m", binary=kubectl)
     assert out.strip() == "resourcequota/small created"
     wait_for(lambda: get(cluster, "quota", "small", "-n", ns).get("status", {})
              .get("used", {}).get("configmaps") == "1", within=30,
              what="quota usage counted (kube-root-ca.crt)")
     cluster.kubectl("create", "configmap", "first", "-n", ns, "--from-literal=a=1")
     refused = cluster.kubectl_run("create", "configmap", "second", "-n", ns,
-                                  "--from-literal=a=1")
+                                  "--from-literal=a=1", binary=kubectl)
     assert refused.returncode == 1
     assert refused.stderr.strip() == (
         'error: failed to create configmap: configmaps "second" is forbidden: exceeded '
         "quota: small, requested: configmaps=1, used: configmaps=2, limited: configmaps=2")
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "big", "namespace": ns},
            "spec": pod_spec("sleep 1", container={"resources": {"requests": {"cpu": "1"}}})}
-    refused = cluster.kubectl_run("apply", "-f", "-", stdin=json.dumps(pod))
+    refused = cluster.kubectl_run("apply", "-f", "-", stdin=json.dumps(pod), binary=kubectl)
     assert refused.returncode == 1
     assert 'pods "big" is forbidden: exceeded quota: small, requested: requests.cpu=1, ' \
         "used: requests.cpu=0, limited: requests.cpu=500m" in refused.stderr, refused.stderr
     assert not get(cluster, "pods", "-n", ns)["items"]
 
 
-def test_kubectl_scale_deployment(cluster: KybCluster) -> None:
-    ns = namespace(cluster, "scale")
+@VERSIONS
+def test_kubectl_scale_deployment(cluster: KybCluster, kubectl: str) -> None:
+    ns = namespace(cluster, f"scale-{short(kubectl)}")
     apply(cluster, deployment("web", ns, pod_spec("exec /bin/busybox sleep 3600")))
     cluster.kubectl("rollout", "status", "deployment/web", "-n", ns, "--timeout=90s")
-    out = cluster.kubectl("scale", "deployment/web", "--replicas=3", "-n", ns)
+    out = cluster.kubectl("scale", "deployment/web", "--replicas=3", "-n", ns, binary=kubectl)
     assert out.strip() == "deployment.apps/web scaled"
     cluster.kubectl("rollout", "status", "deployment/web", "-n", ns, "--timeout=90s")
     pods = live_pods(cluster, ns, "app=web")
     assert len(pods) == 3 and all(ready(p) for p in pods)
     assert cluster.kubectl("get", "deployment", "web", "-n", ns, "--no-headers").split()[1] \
         == "3/3"
-    cluster.kubectl("scale", "deployment/web", "--replicas=1", "-n", ns)
+    cluster.kubectl("scale", "deployment/web", "--replicas=1", "-n", ns, binary=kubectl)
     wait_for(lambda: len(live_pods(cluster, ns, "app=web")) == 1, within=60,
              what="scaled down to one pod")
     assert get(cluster, "deployment", "web", "-n", ns)["spec"]["replicas"] == 1
@@ -230,11 +245,15 @@ def test_hpa_follows_cpu_load(cluster: KybCluster) -> None:
                              "--field-selector=reason=SuccessfulRescale")
     assert "New size:" in events and "cpu resource utilization (percentage of request) " \
         "above target" in events, events
-    top = wait_for(lambda: [line.split() for line in cluster.kubectl_run(
-        "top", "pods", "-n", ns, "--no-headers").stdout.splitlines()], within=30,
-        interval=1, what="kubectl top pods rows")
-    assert all(row[0].startswith("burn-") and row[1].endswith("m") for row in top), top
-    assert max(int(row[1][:-1]) for row in top) >= 50, top  # well above an idle pod
+    def top_rows(kubectl: str) -> list[list[str]]:
+        out = cluster.kubectl_run("top", "pods", "-n", ns, "--no-headers", binary=kubectl)
+        return [line.split() for line in out.stdout.splitlines()]
+
+    for kubectl in ("kubectl.1.27", "kubectl.1.33"):
+        top = wait_for(functools.partial(top_rows, kubectl), within=30, interval=1,
+                       what=f"{kubectl} top pods rows")
+        assert all(row[0].startswith("burn-") and row[1].endswith("m") for row in top), top
+        assert max(int(row[1][:-1]) for row in top) >= 50, top  # well above an idle pod
 
     (load / "mode").write_text("idle\n")
     wait_for(lambda: replicas() == 1, within=150, interval=1,
@@ -254,8 +273,9 @@ def test_hpa_follows_cpu_load(cluster: KybCluster) -> None:
 DRAIN_LABEL = "kyb-test/drain-target"
 
 
-def test_drain_blocked_then_allowed_by_budget(cluster: KybCluster) -> None:
-    ns = namespace(cluster, "drain")
+@VERSIONS
+def test_drain_blocked_then_allowed_by_budget(cluster: KybCluster, kubectl: str) -> None:
+    ns = namespace(cluster, f"drain-{short(kubectl)}")
     cluster.kubectl("label", "node", NODE2, f"{DRAIN_LABEL}=yes")
     try:
         spec = pod_spec("exec /bin/busybox sleep 3600", node=None,
@@ -264,7 +284,7 @@ def test_drain_blocked_then_allowed_by_budget(cluster: KybCluster) -> None:
         cluster.kubectl("rollout", "status", "deployment/web", "-n", ns, "--timeout=90s")
         assert {p["spec"]["nodeName"] for p in live_pods(cluster, ns, "app=web")} == {NODE2}
         out = cluster.kubectl("create", "pdb", "web", "-n", ns, "--selector=app=web",
-                              "--min-available=2")
+                              "--min-available=2", binary=kubectl)
         assert out.strip() == "poddisruptionbudget.policy/web created"
 
         def budget() -> dict[str, Any]:
@@ -276,7 +296,8 @@ def test_drain_blocked_then_allowed_by_budget(cluster: KybCluster) -> None:
         assert budget()["disruptionsAllowed"] == 0
 
         blocked = cluster.kubectl_run("drain", NODE2, "--ignore-daemonsets",
-                                      "--delete-emptydir-data", "--timeout=12s")
+                                      "--delete-emptydir-data", "--timeout=12s",
+                                      binary=kubectl)
         assert blocked.returncode != 0
         assert "Cannot evict pod as it would violate the pod's disruption budget." in \
             blocked.stderr, blocked.stderr
@@ -291,14 +312,15 @@ def test_drain_blocked_then_allowed_by_budget(cluster: KybCluster) -> None:
         wait_for(lambda: budget().get("disruptionsAllowed") == 1, within=30,
                  what="budget relaxed")
         drained = cluster.kubectl_run("drain", NODE2, "--ignore-daemonsets",
-                                      "--delete-emptydir-data", "--timeout=150s", timeout=170)
+                                      "--delete-emptydir-data", "--timeout=150s", timeout=170,
+                                      binary=kubectl)
         assert drained.returncode == 0, drained.stderr + cluster.logs()
         assert f"node/{NODE2} drained" in drained.stdout
         cluster.kubectl("rollout", "status", "deployment/web", "-n", ns, "--timeout=90s")
         pods = live_pods(cluster, ns, "app=web")
         assert {p["spec"]["nodeName"] for p in pods} == {NODE1} and len(pods) == 2
     finally:
-        cluster.kubectl("uncordon", NODE2, check=False)
+        cluster.kubectl("uncordon", NODE2, check=False, binary=kubectl)
         for node in (NODE1, NODE2):
             cluster.kubectl("label", "node", node, f"{DRAIN_LABEL}-", check=False)
     assert not get(cluster, "node", NODE2)["spec"].get("unschedulable")

@@ -24,16 +24,21 @@ def kyb(*args: str, timeout: float = 180,
 class KybCluster:
     """`kyb up --detach` on a data dir of its own and a free port; `down()` stops it all."""
 
-    def __init__(self, data_dir: Path, *, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, *, env: dict[str, str] | None = None,
+                 dashboard: bool = False) -> None:
         self.data_dir = data_dir
         self.port = free_port()
+        # the web dashboard only where a test asks for it (a free port), so parallel
+        # clusters neither start one each nor race for its default 8001
+        self.dashboard_port = free_port() if dashboard else 0
         self.extra_env = env or {}
         self.env = {**os.environ, **self.extra_env,
                     "KUBECONFIG": str(data_dir / "kubeconfig")}
 
     def up(self, *args: str) -> None:
         result = kyb("up", "--detach", "--data-dir", str(self.data_dir), "--port",
-                     str(self.port), *args, env=self.extra_env)
+                     str(self.port), "--dashboard-port", str(self.dashboard_port), *args,
+                     env=self.extra_env)
         assert result.returncode == 0, result.stdout + result.stderr + self.logs()
 
     def down(self) -> None:
@@ -97,10 +102,11 @@ def joined_node(cluster: KybCluster, index: int) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def process_cluster(data_dir: Path, *args: str, nodes: int = 2) -> Iterator[KybCluster]:
+def process_cluster(data_dir: Path, *args: str, nodes: int = 2,
+                    dashboard: bool = False) -> Iterator[KybCluster]:
     """`kyb up` with the process runtime (real processes, per-node networks as root),
     two nodes unless asked; `args` go to `kyb up` as they are."""
-    cluster = KybCluster(data_dir)
+    cluster = KybCluster(data_dir, dashboard=dashboard)
     try:
         cluster.up("--nodes", str(nodes), "--runtime", "process", *args)
         yield cluster
@@ -109,10 +115,11 @@ def process_cluster(data_dir: Path, *args: str, nodes: int = 2) -> Iterator[KybC
 
 
 @contextlib.contextmanager
-def fake_runtime_cluster(data_dir: Path, nodes: int = 1) -> Iterator[KybCluster]:
+def fake_runtime_cluster(data_dir: Path, nodes: int = 1,
+                         dashboard: bool = False) -> Iterator[KybCluster]:
     """A cluster of fake nodes on the host network (nothing runs: pods report Running
     and their probes pass), for clients that drive the API (Helm, operators)."""
-    cluster = KybCluster(data_dir, env={"KYB_HOST_NETWORK": "1"})
+    cluster = KybCluster(data_dir, env={"KYB_HOST_NETWORK": "1"}, dashboard=dashboard)
     try:
         cluster.up("--nodes", str(nodes), "--runtime", "fake")
         yield cluster
