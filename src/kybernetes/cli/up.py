@@ -29,6 +29,7 @@ from kybernetes.cli.errors import CliError
 from kybernetes.cli.node_network import NodeNetwork, is_root
 from kybernetes.cli.supervisor import Component, Supervisor
 from kybernetes.client import ApiClient
+from kybernetes.client.kubeconfig import write_kubeconfig
 
 HELP = "start a whole cluster on this machine (API server, controllers, scheduler, nodes)"
 COMPONENT_ARG_FLAGS = ("apiserver", "controller-manager", "scheduler", "kubelet", "proxy")
@@ -42,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", help="store URL (default sqlite in the data dir)")
     parser.add_argument("--port", type=int, default=6443, help="API server port (default 6443)")
     parser.add_argument("--proxy-mode", choices=("userspace", "iptables"), default="userspace")
+    parser.add_argument("--dashboard-port", type=int, default=8001,
+                        help="serve the web dashboard on 127.0.0.1:PORT (default 8001; 0: none)")
     parser.add_argument("--detach", action="store_true",
                         help="return once the cluster is ready; stop it with `kyb down`")
     parser.add_argument("--timeout", type=float, default=120.0,
@@ -137,6 +140,9 @@ def _print_ready(cdir: cluster_dir.ClusterDir, status: dict[str, Any]) -> None:
           f"{status.get('runtime')}, API at {status.get('server')}")
     print(f"  export KUBECONFIG={cdir.kubeconfig}")
     print("  kubectl get nodes")
+    if status.get("dashboard"):
+        print(f"  dashboard: {status['dashboard']} (log in: kyb dashboard-url --data-dir "
+              f"{cdir.root})")
     print(f"  stop it with: kyb down --data-dir {cdir.root}")
 
 
@@ -154,6 +160,7 @@ class ClusterRun:
         self.phase = "Starting"
         self.message = ""
         self.server = f"https://{self.network.host_ip}:{args.port}"
+        self.dashboard = ""
         self._stop = asyncio.Event()
         self._foreground = not args.supervise
         # One admin client from when the API server answers until the cluster stops.
@@ -168,7 +175,7 @@ class ClusterRun:
         self.cdir.write_status({
             "phase": self.phase, "message": self.message, "pid": os.getpid(),
             "runtime": self.runtime, "server": self.server,
-            "kubeconfig": str(self.cdir.kubeconfig),
+            "kubeconfig": str(self.cdir.kubeconfig), "dashboard": self.dashboard,
             "nodes": [n.name for n in self.network.nodes],
             "components": self.supervisor.summaries(),
         })
@@ -182,7 +189,8 @@ class ClusterRun:
             await self._bring_up()
             self.phase = "Ready"
             self._event(f"cluster ready: {self.args.nodes} node(s); "
-                        f"export KUBECONFIG={self.cdir.kubeconfig}")
+                        f"export KUBECONFIG={self.cdir.kubeconfig}"
+                        + (f"; dashboard {self.dashboard}" if self.dashboard else ""))
             await self._follow()
             return 0
         except CliError as e:
@@ -215,6 +223,7 @@ class ClusterRun:
             *_kyb(), "scheduler", "--kubeconfig",
             str(self._kubeconfig("scheduler", identities.SCHEDULER)),
             *self.args.scheduler_args])
+        await self._start_dashboard()
         for node in self.network.nodes:
             prefix = self.network.command_prefix(node)
             root = self.cdir.node_dir(node.name)
@@ -235,6 +244,28 @@ class ClusterRun:
                 "--bind-address", node.ip, *self.args.proxy_args])
         names = [n.name for n in self.network.nodes]
         await self._until(readiness.nodes_ready(client, names), "every node to be Ready")
+
+    async def _start_dashboard(self) -> None:
+        """The web UI on loopback: it holds no credentials (its kubeconfig names only the
+        server and CA); users log in with their own tokens (`kyb dashboard-url`)."""
+        port = self.args.dashboard_port
+        if not port:
+            return
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                self._event(f"dashboard not started: port {port} is in use "
+                            "(--dashboard-port)")
+                return
+        kubeconfig = identities.identities_dir(self.cdir) / "dashboard.kubeconfig"
+        kubeconfig.unlink(missing_ok=True)
+        write_kubeconfig(kubeconfig, server=self.server, user="dashboard",
+                         ca_pem=(pki.pki_dir(self.cdir.root) / "ca.crt").read_bytes())
+        await self._start("dashboard", [*_kyb(), "dashboard", "--kubeconfig", str(kubeconfig),
+                                        "--port", str(port)])
+        self.dashboard = f"http://127.0.0.1:{port}/"
 
     def _kubeconfig(self, component: str, identity: identities.Identity, *,
                     lifetime: timedelta | None = None) -> Path:
@@ -296,7 +327,7 @@ class ClusterRun:
         nodes = [n.name for n in self.network.nodes]
         await self.supervisor.stop_all([
             [f"kubelet-{n}" for n in nodes] + [f"proxy-{n}" for n in nodes],
-            ["scheduler", "controller-manager"],
+            ["scheduler", "controller-manager", "dashboard"],
             ["apiserver"],
         ])
         await asyncio.to_thread(self.network.teardown)

@@ -1,0 +1,184 @@
+"""Live lists for the browser, from the user's own list + watch.
+
+:func:`follow` is one informer without a cache: it emits `sync` with the whole list,
+then one `change` per watch event (`{"type": "ADDED", "object": …}`); when the watch
+ends or its resourceVersion is too old (410) it lists again and emits a new `sync`, so
+the browser never misses a change. A refused list emits `failure` with the API's
+Status and ends.
+
+Two ways to the browser:
+
+* `GET /api/live` (WebSocket, what the UI uses): many lists over one connection —
+  a browser allows only six HTTP/1.1 connections per host, fewer than the lists one
+  page follows. The browser sends `{"op": "watch", "id": 1, "path": "/api/v1/pods",
+  "fieldSelector": …}` and `{"op": "stop", "id": 1}`; every message back is
+  `{"id": 1, "event": "sync"|"change"|"failure", "data": …}`.
+* `GET /api/events?path=…` (server-sent events, one list per request; handy for
+  curl): the first list's refusal is the HTTP answer itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import WSMsgType, web
+
+from kybernetes.dashboard.errors import status_response, unauthorized
+from kybernetes.dashboard.upstream import TOKEN_PROTOCOL, UPSTREAM, Upstream, bearer_token
+from kybernetes.tasks import cancel_and_wait, spawn
+
+log = logging.getLogger("kybernetes.dashboard.events")
+HEARTBEAT = 15.0
+WATCH_TIMEOUT = 300  # seconds the API server keeps one watch open before we re-open it
+SELECTORS = ("labelSelector", "fieldSelector")
+Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+class Gone(Exception):
+    """The watch's resourceVersion was compacted: list again."""
+
+
+def listable(path: str) -> bool:
+    return path.startswith(("/api/", "/apis/")) and ".." not in path and "?" not in path
+
+
+async def follow(upstream: Upstream, token: str, path: str, selector: dict[str, str],
+                 emit: Emit, *, first: tuple[int, dict[str, Any]] | None = None) -> None:
+    """List, then watch, re-listing whenever the watch ends; until cancelled or refused."""
+    status, listed = first or await list_once(upstream, token, path, selector)
+    while status == 200:
+        await emit("sync", listed)
+        rv = (listed.get("metadata") or {}).get("resourceVersion", "")
+        with contextlib.suppress(Gone, aiohttp.ClientError, TimeoutError):
+            await _watch(upstream, token, path, selector, rv, emit)
+        status, listed = await list_once(upstream, token, path, selector)
+    await emit("failure", listed)
+
+
+async def list_once(upstream: Upstream, token: str, path: str,
+                    selector: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    try:
+        async with upstream.session.get(upstream.url + path, params=selector,
+                                        headers=upstream.headers(token),
+                                        server_hostname=upstream.server_hostname()) as resp:
+            body = await resp.read()
+            try:
+                return resp.status, orjson.loads(body)
+            except orjson.JSONDecodeError:
+                return resp.status, {"kind": "Status", "message": body.decode(errors="replace"),
+                                     "code": resp.status}
+    except aiohttp.ClientError as e:
+        return 503, {"kind": "Status", "status": "Failure", "code": 503,
+                     "reason": "ServiceUnavailable", "message": f"API server unreachable: {e}"}
+
+
+async def _watch(upstream: Upstream, token: str, path: str, selector: dict[str, str],
+                 rv: str, emit: Emit) -> None:
+    params = {**selector, "watch": "1", "resourceVersion": rv, "allowWatchBookmarks": "true",
+              "timeoutSeconds": str(WATCH_TIMEOUT)}
+    async with upstream.session.get(upstream.url + path, params=params,
+                                    headers=upstream.headers(token),
+                                    server_hostname=upstream.server_hostname()) as resp:
+        if resp.status != 200:
+            return
+        buffer = b""
+        while True:
+            try:
+                chunk = await asyncio.wait_for(resp.content.readany(), HEARTBEAT)
+            except TimeoutError:
+                await emit("heartbeat", {})
+                continue
+            if not chunk:
+                return
+            *lines, buffer = (buffer + chunk).split(b"\n")
+            for line in lines:
+                if not line.strip():
+                    continue
+                event = orjson.loads(line)
+                if event.get("type") == "ERROR":
+                    raise Gone()
+                if event.get("type") != "BOOKMARK":
+                    await emit("change", event)
+
+
+async def sse(request: web.Request) -> web.StreamResponse:
+    upstream = request.app[UPSTREAM]
+    token = bearer_token(request)
+    if token is None:
+        return unauthorized()
+    path = request.query.get("path", "")
+    if not listable(path):
+        return status_response(400, f"not a list path: {path!r}")
+    selector = {k: v for k, v in request.query.items() if k in SELECTORS}
+    first = await list_once(upstream, token, path, selector)
+    if first[0] != 200:
+        return web.Response(status=first[0], body=orjson.dumps(first[1]),
+                            content_type="application/json")
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                           "Cache-Control": "no-store"})
+    await response.prepare(request)
+
+    async def emit(event: str, data: dict[str, Any]) -> None:
+        if event == "heartbeat":
+            await response.write(b": keep-alive\n\n")
+            return
+        head = b"" if event == "change" else f"event: {event}\n".encode()
+        await response.write(head + b"data: " + orjson.dumps(data) + b"\n\n")
+
+    with contextlib.suppress(ConnectionResetError):
+        await follow(upstream, token, path, selector, emit, first=first)
+    return response
+
+
+async def live(request: web.Request) -> web.StreamResponse:
+    upstream = request.app[UPSTREAM]
+    token = bearer_token(request)
+    if token is None:
+        return unauthorized()
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    ws = web.WebSocketResponse(protocols=[p for p in offered if p.startswith(TOKEN_PROTOCOL)],
+                               heartbeat=30)
+    await ws.prepare(request)
+    lists: dict[int, asyncio.Task[None]] = {}
+
+    def emitter(ident: int) -> Emit:
+        async def emit(event: str, data: dict[str, Any]) -> None:
+            if event != "heartbeat":
+                await ws.send_bytes(orjson.dumps({"id": ident, "event": event, "data": data}))
+        return emit
+
+    try:
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                break
+            try:
+                op = orjson.loads(msg.data)
+                ident = int(op["id"])
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                continue
+            await cancel_and_wait(lists.pop(ident, None))
+            if op.get("op") != "watch":
+                continue
+            path = str(op.get("path", ""))
+            if not listable(path):
+                await emitter(ident)("failure", {"kind": "Status", "code": 400,
+                                                 "message": f"not a list path: {path!r}"})
+                continue
+            selector = {k: str(op[k]) for k in SELECTORS if op.get(k)}
+            lists[ident] = spawn(_quietly(follow(upstream, token, path, selector,
+                                                 emitter(ident))), name="dashboard-live-list")
+    finally:
+        await cancel_and_wait(*lists.values())
+    return ws
+
+
+async def _quietly(work: Awaitable[None]) -> None:
+    """A list whose browser went away ends without a traceback."""
+    with contextlib.suppress(ConnectionResetError, aiohttp.ClientConnectionResetError):
+        await work

@@ -1,0 +1,103 @@
+// The cluster map: every node a box with its pods inside, unscheduled pods apart.
+import { mergePatch } from './api.js';
+import { byName, condition, ErrorBox, html, report, useCan, useLive } from './ui.js';
+
+const PHASES = ['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown'];
+
+function cpuMillis(q) {
+  if (!q) return 0;
+  const s = String(q);
+  if (s.endsWith('m')) return parseFloat(s);
+  return parseFloat(s) * 1000;
+}
+
+function memBytes(q) {
+  if (!q) return 0;
+  const m = String(q).match(/^([0-9.]+)([a-zA-Z]*)$/);
+  if (!m) return 0;
+  const units = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
+  return parseFloat(m[1]) * (units[m[2]] || 1);
+}
+
+const gib = (b) => `${(b / 1024 ** 3).toFixed(1)}Gi`;
+
+export function podPhase(pod) {
+  return (pod.status && pod.status.phase) || 'Pending';
+}
+
+function Pod({ pod }) {
+  const ns = pod.metadata.namespace;
+  const name = pod.metadata.name;
+  const phase = podPhase(pod);
+  const deleting = Boolean(pod.metadata.deletionTimestamp);
+  return html`<a class=${`pod phase-${phase}${deleting ? ' deleting' : ''}`} href=${`#/pods/${ns}/${name}`}
+    data-pod=${`${ns}/${name}`} data-phase=${phase} title=${`${ns}/${name}: ${phase}${deleting ? ' (terminating)' : ''}`}>${name}</a>`;
+}
+
+function usage(pods) {
+  let cpu = 0;
+  let mem = 0;
+  for (const p of pods) {
+    for (const c of p.spec.containers || []) {
+      const req = (c.resources && c.resources.requests) || {};
+      cpu += cpuMillis(req.cpu);
+      mem += memBytes(req.memory);
+    }
+  }
+  return { cpu, mem };
+}
+
+function NodeBox({ node, pods, canPatch }) {
+  const name = node.metadata.name;
+  const ready = condition(node, 'Ready');
+  const isReady = Boolean(ready && ready.status === 'True');
+  const cordoned = Boolean(node.spec && node.spec.unschedulable);
+  const alloc = (node.status && node.status.allocatable) || {};
+  const use = usage(pods.filter((p) => !['Succeeded', 'Failed'].includes(podPhase(p))));
+  const toggle = async () => {
+    const r = await mergePatch(`/api/v1/nodes/${name}`, { spec: { unschedulable: cordoned ? null : true } });
+    report(r, `node ${name} ${cordoned ? 'uncordoned' : 'cordoned'}`);
+  };
+  return html`<section class=${`node ${isReady ? 'ready' : 'notready'}${cordoned ? ' cordoned' : ''}`}
+      data-node=${name} data-ready=${String(isReady)} data-cordoned=${String(cordoned)}>
+    <h3>${name} <span class="badge">${isReady ? 'Ready' : 'NotReady'}</span>
+      ${cordoned && html`<span class="badge warn">cordoned</span>`}</h3>
+    <div class="capacity" data-capacity>
+      pods ${pods.length}/${alloc.pods || '?'} · cpu ${Math.round(use.cpu)}m/${cpuMillis(alloc.cpu)}m · mem ${gib(use.mem)}/${gib(memBytes(alloc.memory))}
+    </div>
+    <div class="pods">${pods.sort(byName).map((p) => html`<${Pod} key=${p.metadata.uid} pod=${p} />`)}</div>
+    <div class="actions">
+      <button data-cordon disabled=${canPatch === false} onClick=${toggle}
+        title=${canPatch === false ? 'your RBAC role does not allow patching nodes' : ''}>${cordoned ? 'uncordon' : 'cordon'}</button>
+      <a href=${`#/edit/Node/${name}`}>yaml</a>
+    </div>
+  </section>`;
+}
+
+export function MapPage({ ns }) {
+  const [nodes, nodeError] = useLive('/api/v1/nodes');
+  const [pods, podError] = useLive(ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods');
+  const canPatch = useCan('patch', '', 'nodes');
+  if (!nodes && !nodeError) return html`<p data-loading>loading…</p>`;
+  const byNode = new Map();
+  const unscheduled = [];
+  for (const p of pods || []) {
+    const n = p.spec.nodeName;
+    if (!n) { unscheduled.push(p); continue; }
+    if (!byNode.has(n)) byNode.set(n, []);
+    byNode.get(n).push(p);
+  }
+  const counts = Object.fromEntries(PHASES.map((ph) => [ph, (pods || []).filter((p) => podPhase(p) === ph).length]));
+  return html`<div data-map data-ready-map=${String(Boolean(nodes && pods))}>
+    <${ErrorBox} error=${nodeError} /><${ErrorBox} error=${podError} />
+    <p class="legend">${PHASES.map((ph) => html`<span class=${`pod phase-${ph}`}>${ph} ${counts[ph]}</span> `)}</p>
+    <div class="nodes">
+      ${(nodes || []).sort(byName).map((n) => html`<${NodeBox} key=${n.metadata.uid} node=${n}
+          pods=${byNode.get(n.metadata.name) || []} canPatch=${canPatch} />`)}
+    </div>
+    <section class="unscheduled" data-unscheduled>
+      <h3>Unscheduled (${unscheduled.length})</h3>
+      <div class="pods">${unscheduled.sort(byName).map((p) => html`<${Pod} key=${p.metadata.uid} pod=${p} />`)}</div>
+    </section>
+  </div>`;
+}
