@@ -31,6 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--address", default="0.0.0.0", help="address the HTTPS API binds")
     parser.add_argument("--node-ip", help="the node's InternalIP (default: detected)")
     parser.add_argument("--max-pods", type=int, default=110)
+    parser.add_argument("--cluster-dns", default="", metavar="IP[,IP]",
+                        help="DNS server(s) of the cluster for pods with dnsPolicy ClusterFirst")
+    parser.add_argument("--cluster-domain", default="cluster.local",
+                        help="the cluster's DNS domain (default cluster.local)")
+    parser.add_argument("--resolv-conf", default="/etc/resolv.conf",
+                        help="the node's resolver file, for dnsPolicy Default "
+                        "(default /etc/resolv.conf)")
     parser.add_argument("--register-with-taints", default="",
                         help="key=value:Effect,… taints for the Node at registration")
     parser.add_argument("--node-labels", default="", help="key=value,… labels for the Node")
@@ -131,7 +138,19 @@ def build_config(args: argparse.Namespace) -> Any:
         rotate_certificates=args.rotate_certificates,
         cert_dir=Path(args.cert_dir).resolve() if args.cert_dir else None,
         shutdown_grace_period=args.shutdown_grace_period,
-        shutdown_grace_period_critical_pods=args.shutdown_grace_period_critical_pods)
+        shutdown_grace_period_critical_pods=args.shutdown_grace_period_critical_pods,
+        cluster_dns=_cluster_dns(args.cluster_dns), cluster_domain=args.cluster_domain,
+        resolv_conf=args.resolv_conf)
+
+
+def _cluster_dns(text: str) -> tuple[str, ...]:
+    servers = tuple(s.strip() for s in text.split(",") if s.strip())
+    for server in servers:
+        try:
+            ipaddress.ip_address(server)
+        except ValueError:
+            raise CliError(f"--cluster-dns {server!r} is not an IP address") from None
+    return servers
 
 
 def client_cert_manager(kubeconfig: str, config: Any, client: Any) -> Any:

@@ -114,8 +114,7 @@ class _Udp(asyncio.DatagramProtocol):
         self.tasks: set[asyncio.Task[None]] = set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # a datagram transport
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         task = asyncio.get_running_loop().create_task(self._answer(data, addr))
@@ -187,7 +186,6 @@ class DnsServer:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(
             lambda: _Udp(self.resolver), local_addr=(self.address, self.port))
-        assert isinstance(transport, asyncio.DatagramTransport)
         self._udp = transport
         self.port = transport.get_extra_info("sockname")[1]
         self._tcp = await asyncio.start_server(

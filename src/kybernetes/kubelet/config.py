@@ -46,6 +46,10 @@ class KubeletConfig:
     # (shutdownGracePeriod, shutdownGracePeriodCriticalPods); 0 turns it off, as in kube.
     shutdown_grace_period: float = 0.0
     shutdown_grace_period_critical_pods: float = 0.0
+    # Cluster DNS (pod_dns.py): what pods' resolv.conf and /etc/hosts say
+    cluster_dns: tuple[str, ...] = ()
+    cluster_domain: str = "cluster.local"
+    resolv_conf: str = "/etc/resolv.conf"
 
     @property
     def certificate_dir(self) -> Path:

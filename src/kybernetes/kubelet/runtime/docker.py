@@ -37,6 +37,13 @@ from kybernetes.api.quantity import cpu_millis, memory_bytes
 from kybernetes.kubelet.config import KubeletConfig, parse_rfc3339
 from kybernetes.kubelet.env import expand
 from kybernetes.kubelet.network import NetworkError, NodeNetwork, node_tag
+from kybernetes.kubelet.pod_dns import (
+    dns_settings,
+    host_settings,
+    needs_resolv_conf,
+    pod_fqdn,
+    pod_hostname,
+)
 from kybernetes.kubelet.probes import NetworkProber, Prober
 from kybernetes.kubelet.runtime.base import (
     CREATED,
@@ -278,10 +285,10 @@ class DockerRuntime(ChangeNotifier):
         host = bool(pod["spec"].get("hostNetwork"))
         wire = ip is not None and self.network is not None and not host
         meta = pod["metadata"]
-        body = {"Image": PAUSE_IMAGE, "Hostname": meta["name"][:63] if not host else None,
+        body = {"Image": PAUSE_IMAGE, "Hostname": pod_hostname(pod) if not host else None,
                 "Labels": self._labels(pod, "sandbox"),
                 "HostConfig": {"NetworkMode": "host" if host else "none" if wire else "bridge",
-                               "AutoRemove": False}}
+                               "AutoRemove": False, **self._dns_host_config(pod, ip)}}
         name = f"kyb_{self.tag}_POD_{meta['name']}_{meta.get('namespace', 'default')}_{uid[:8]}"
         try:
             created = await self.api.call("POST", "/containers/create", params={"name": name},
@@ -303,6 +310,28 @@ class DockerRuntime(ChangeNotifier):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(sandbox.__dict__))
         return sandbox
+
+    def _dns_host_config(self, pod: dict[str, Any], ip: str | None) -> dict[str, Any]:
+        """The pod's resolver and hosts entries for the sandbox, whose resolv.conf and
+        /etc/hosts the pod's containers share (they join its namespaces)."""
+        out: dict[str, Any] = {}
+        config = self.config
+        if needs_resolv_conf(pod, config.cluster_dns):
+            settings = dns_settings(pod, cluster_dns=config.cluster_dns,
+                                    cluster_domain=config.cluster_domain,
+                                    host=host_settings(config.resolv_conf))
+            out.update(Dns=list(settings.nameservers), DnsSearch=list(settings.searches),
+                       DnsOptions=list(settings.options))
+        if pod["spec"].get("hostNetwork"):
+            return out
+        extra = [f"{name}:{alias['ip']}" for alias in pod["spec"].get("hostAliases") or []
+                 if alias.get("ip") for name in alias.get("hostnames") or []]
+        fqdn = pod_fqdn(pod, config.cluster_domain)
+        if ip and fqdn:
+            extra.append(f"{fqdn}:{ip}")
+        if extra:
+            out["ExtraHosts"] = extra
+        return out
 
     async def remove_sandbox(self, pod_uid: str) -> None:
         if self.network is not None:

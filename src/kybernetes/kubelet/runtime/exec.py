@@ -21,13 +21,16 @@ import termios
 from collections.abc import AsyncIterator
 
 
-def nsenter_prefix(pid: int, *, netns: bool, mounts: bool, cwd: str) -> list[str]:
-    """`nsenter -t PID -n -m --wd=/proc/PID/root/DIR --` for a container in namespaces."""
-    if os.geteuid() != 0 or not (netns or mounts):
+def nsenter_prefix(pid: int, *, netns: bool, mounts: bool, cwd: str,
+                   uts: bool = False) -> list[str]:
+    """`nsenter -t PID -n -u -m --wd=/proc/PID/root/DIR --` for a container in namespaces."""
+    if os.geteuid() != 0 or not (netns or mounts or uts):
         return []
     argv = ["nsenter", "-t", str(pid)]
     if netns:
         argv.append("-n")
+    if uts:
+        argv.append("-u")
     if mounts:  # the directory as the container sees it (nsenter opens it before entering)
         argv += ["-m", f"--wd=/proc/{pid}/root{cwd}"]
     return [*argv, "--"]

@@ -38,6 +38,13 @@ from kybernetes import __version__
 from kybernetes.kubelet.cgroups import Cgroups
 from kybernetes.kubelet.config import KubeletConfig
 from kybernetes.kubelet.network import NetworkError, NodeNetwork, can_use_netns, node_tag
+from kybernetes.kubelet.pod_dns import (
+    dns_settings,
+    host_settings,
+    hosts_file,
+    needs_resolv_conf,
+    pod_hostname,
+)
 from kybernetes.kubelet.probes import NetworkProber, Prober
 from kybernetes.kubelet.runtime import mount_ns
 from kybernetes.kubelet.runtime.base import (
@@ -58,6 +65,7 @@ log = logging.getLogger("kybernetes.kubelet.process")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWNET = 0x40000000
+CLONE_NEWUTS = 0x04000000
 LOG_MAX_BYTES = 10 * 1024 * 1024  # Kubernetes' containerLogMaxSize
 LOG_CHECK_SECONDS = 10.0
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -70,8 +78,11 @@ def _check(rc: int, what: str) -> None:
 
 
 def _child_setup(*, netns: str, procs: list[str], mounts: MountPlan | None,
-                 cwd: str) -> Callable[[], None]:
-    """What the child does between fork and exec: cgroup, netns, mounts, cwd."""
+                 cwd: str, hostname: str = "") -> Callable[[], None]:
+    """What the child does between fork and exec: cgroup, netns, UTS namespace with
+    the pod's hostname, mounts, cwd."""
+    name = hostname.encode()
+
     def setup() -> None:
         for path in procs:
             with open(path, "w") as f:
@@ -80,6 +91,9 @@ def _child_setup(*, netns: str, procs: list[str], mounts: MountPlan | None,
             fd = os.open(netns, os.O_RDONLY)
             _check(_libc.setns(fd, CLONE_NEWNET), "setns")
             os.close(fd)
+        if name:
+            _check(_libc.unshare(CLONE_NEWUTS), "unshare uts")
+            _check(_libc.sethostname(name, len(name)), "sethostname")
         if mounts is not None:
             mount_ns.apply(mounts)
         os.chdir(cwd)
@@ -118,6 +132,7 @@ class _Record:
     netns: str
     mounts: list[list[Any]] = field(default_factory=list)
     mount_dirs: list[str] = field(default_factory=list)  # host paths made by older versions
+    uts: bool = False  # in a UTS namespace of its own (the pod's hostname)
 
 
 class ProcessRuntime(ChangeNotifier):
@@ -247,14 +262,41 @@ class ProcessRuntime(ChangeNotifier):
                 raise RuntimeError_(str(e), reason="FailedCreatePodSandBox") from e
             sandbox = Sandbox(pod_uid=uid, ip=ip, host_network=False, netns=netns,
                               id=sandbox.id)
+        self._write_dns_files(pod, sandbox)
         self._sandboxes[uid] = sandbox
         self._save_sandbox(sandbox)
         return sandbox
+
+    def _dns_dir(self, pod_uid: str) -> Path:
+        return self.dir / "pods" / pod_uid
+
+    def _write_dns_files(self, pod: dict[str, Any], sandbox: Sandbox) -> None:
+        """The pod's own resolv.conf and hosts (kube's etc-hosts), bind-mounted over the
+        host's in each container's mount namespace: the host's files stay untouched."""
+        if not can_use_netns():
+            return
+        directory = self._dns_dir(sandbox.pod_uid)
+        directory.mkdir(parents=True, exist_ok=True)
+        config = self.config
+        if needs_resolv_conf(pod, config.cluster_dns):
+            settings = dns_settings(pod, cluster_dns=config.cluster_dns,
+                                    cluster_domain=config.cluster_domain,
+                                    host=host_settings(config.resolv_conf))
+            (directory / "resolv.conf").write_text(settings.resolv_conf())
+        if not sandbox.host_network:  # hostNetwork pods see the node's /etc/hosts
+            (directory / "hosts").write_text(
+                hosts_file(pod, sandbox.ip, config.cluster_domain))
+
+    def _dns_mounts(self, sandbox: Sandbox) -> list[tuple[str, str, bool]]:
+        directory = self._dns_dir(sandbox.pod_uid)
+        return [(str(directory / name), f"/etc/{name}", False)
+                for name in ("resolv.conf", "hosts") if (directory / name).exists()]
 
     async def remove_sandbox(self, pod_uid: str) -> None:
         sandbox = self._sandboxes.get(pod_uid)
         if self.network is not None and (sandbox is None or not sandbox.host_network):
             await self.network.remove_pod(pod_uid)  # first: a cancelled removal is retried
+        shutil.rmtree(self._dns_dir(pod_uid), ignore_errors=True)
         self._sandboxes.pop(pod_uid, None)
         self._path("sandboxes", pod_uid).unlink(missing_ok=True)
 
@@ -268,21 +310,26 @@ class ProcessRuntime(ChangeNotifier):
         return f'Container image "{spec.get("image", "")}" already present on machine'
 
     async def start_container(self, sandbox: Sandbox, config: ContainerConfig) -> ContainerInfo:
-        spec, meta = config.spec, config.pod["metadata"]
+        spec = config.spec
         from kybernetes.kubelet.env import command_line
         argv = command_line(spec, config.env)
         if not argv:
             raise RuntimeError_("the process runtime runs a container's command, and "
                                 f"container {spec['name']!r} has none (set command)",
                                 reason="CreateContainerError")
-        env = {"PATH": DEFAULT_PATH, "HOSTNAME": meta["name"], "HOME": "/root", **config.env}
+        # the pod's hostname, in a UTS namespace of its own unless on the host's network
+        hostname = pod_hostname(config.pod)
+        uts_name = hostname if can_use_netns() and not sandbox.host_network else ""
+        if config.pod["spec"].get("hostNetwork"):
+            hostname = os.uname().nodename
+        env = {"PATH": DEFAULT_PATH, "HOSTNAME": hostname, "HOME": "/root", **config.env}
         exe = shutil.which(argv[0], path=env["PATH"]) if "/" not in argv[0] else argv[0]
         if not exe or not os.access(exe, os.X_OK):
             raise RuntimeError_(f'exec: "{argv[0]}": executable file not found in $PATH',
                                 reason="RunContainerError")
         cid = f"process://{secrets.token_hex(16)}"
         rel = f"{sandbox.pod_uid}/{spec['name']}-{config.attempt}"
-        mounts = config.mounts if can_use_netns() else []
+        mounts = [*config.mounts, *self._dns_mounts(sandbox)] if can_use_netns() else []
         cwd = spec.get("workingDir") or "/"
         try:
             procs = self.cgroups.create(rel, spec.get("resources") or {})
@@ -293,7 +340,8 @@ class ProcessRuntime(ChangeNotifier):
         except OSError as e:
             raise RuntimeError_(f"preparing container: {e}", reason="CreateContainerError") \
                 from e
-        setup = _child_setup(netns=sandbox.netns, procs=procs, mounts=plan, cwd=cwd)
+        setup = _child_setup(netns=sandbox.netns, procs=procs, mounts=plan, cwd=cwd,
+                             hostname=uts_name)
         try:  # in a worker thread: the parent waits for the child's exec, not the loop
             popen = await asyncio.to_thread(_spawn, [exe, *argv[1:]], env=env,
                                             log_path=config.log_path, setup=setup)
@@ -308,7 +356,7 @@ class ProcessRuntime(ChangeNotifier):
                                      pid_start=_proc_start(popen.pid),
                                      log_path=str(config.log_path), cgroup=rel, env=env,
                                      cwd=cwd, netns=sandbox.netns,
-                                     mounts=[list(m) for m in mounts])
+                                     mounts=[list(m) for m in mounts], uts=bool(uts_name))
         self._popen[cid] = popen
         self._exited[cid] = asyncio.Event()
         self._save(cid)
@@ -447,7 +495,7 @@ class ProcessRuntime(ChangeNotifier):
         if not command:
             raise RuntimeError_("no command given", reason="BadRequest")
         prefix = nsenter_prefix(record.pid, netns=bool(record.netns),
-                                mounts=bool(record.mounts), cwd=record.cwd)
+                                mounts=bool(record.mounts), cwd=record.cwd, uts=record.uts)
         return prefix + command, record
 
     async def exec_sync(self, container_id: str, command: list[str], *,
