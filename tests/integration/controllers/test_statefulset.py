@@ -253,8 +253,9 @@ async def test_partitioned_rolling_update_with_kubectl(cluster: ApiClient, apise
     await client.create(STATEFUL_SETS, stateful_set("db", 3, claims=False))
     await eventually(lambda: ready_set(client, "db", {"db-0", "db-1", "db-2"}), within=60,
                      what="3 Ready pods")
+    await eventually(lambda: rolled_out(client, "db"), within=30, what="status of 3 pods")
     # kubectl words every RollingUpdate with a partition (defaulted: 0) as partitioned.
-    out = kubectl("rollout", "status", "sts/db", "--timeout=60s")
+    out = kubectl("rollout", "status", "sts/db", "--timeout=50s")
     assert "partitioned roll out complete: 3 new pods have been updated" in out
     table = kubectl("get", "sts", "db").splitlines()
     assert table[0].split() == ["NAME", "READY", "AGE"] and table[1].split()[:2] == ["db", "3/3"]
