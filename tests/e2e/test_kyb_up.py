@@ -5,6 +5,7 @@ and the two-tier guestbook wired through the Service environment variables."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 import urllib.request
@@ -125,7 +126,11 @@ def test_web_example_end_to_end(cluster: Cluster) -> None:
         "controller-manager": ("system:kube-controller-manager", []),
         "scheduler": ("system:kube-scheduler", []),
         **{f"kubelet-{n}": (f"system:node:{n}", ["system:nodes"]) for n in node_names},
-        **{f"proxy-{n}": ("system:kube-proxy", []) for n in node_names}}
+        **{f"proxy-{n}": ("system:kube-proxy", []) for n in node_names},
+        # cluster DNS, with per-node networks (root): kube's kube-dns ServiceAccount user
+        **({"dns": ("system:serviceaccount:kube-system:kube-dns",
+                    ["system:serviceaccounts", "system:serviceaccounts:kube-system"])}
+           if os.geteuid() == 0 and os.environ.get("KYB_HOST_NETWORK") != "1" else {})}
 
     cluster.kubectl("apply", "-f", str(WEB))
     pods = cluster.wait_ready_pods(3, timeout=10)

@@ -22,8 +22,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from kybernetes.api.errors import ApiError
 from kybernetes.apiserver import pki
-from kybernetes.cli import cluster_dir, identities, readiness
+from kybernetes.cli import cluster_dir, cluster_dns, identities, readiness
 from kybernetes.cli.controller_manager import parse_duration
 from kybernetes.cli.errors import CliError
 from kybernetes.cli.node_network import NodeNetwork, is_root
@@ -32,7 +33,8 @@ from kybernetes.client import ApiClient
 from kybernetes.client.kubeconfig import write_kubeconfig
 
 HELP = "start a whole cluster on this machine (API server, controllers, scheduler, nodes)"
-COMPONENT_ARG_FLAGS = ("apiserver", "controller-manager", "scheduler", "kubelet", "proxy")
+COMPONENT_ARG_FLAGS = ("apiserver", "controller-manager", "scheduler", "kubelet", "proxy",
+                       "dns")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -223,6 +225,7 @@ class ClusterRun:
             *_kyb(), "scheduler", "--kubeconfig",
             str(self._kubeconfig("scheduler", identities.SCHEDULER)),
             *self.args.scheduler_args])
+        dns_args = await self._start_dns()
         await self._start_dashboard()
         for node in self.network.nodes:
             prefix = self.network.command_prefix(node)
@@ -236,7 +239,7 @@ class ClusterRun:
                 "--node-name", node.name, "--runtime", self.runtime, "--root-dir", str(root),
                 "--pod-cidr", node.pod_cidr, "--node-ip", node.ip, "--address", node.ip,
                 "--port", port, "--teardown-on-exit", "--rotate-certificates",
-                *self.args.kubelet_args])
+                *dns_args, *self.args.kubelet_args])
             await self._start(f"proxy-{node.name}", [
                 *prefix, *_kyb(), "proxy", "--kubeconfig",
                 str(self._kubeconfig(f"proxy-{node.name}", identities.PROXY)),
@@ -266,6 +269,30 @@ class ClusterRun:
         await self._start("dashboard", [*_kyb(), "dashboard", "--kubeconfig", str(kubeconfig),
                                         "--port", str(port)])
         self.dashboard = f"http://127.0.0.1:{port}/"
+
+    async def _start_dns(self) -> list[str]:
+        """`kyb dns` on the host end of the node bridge, behind the kube-dns Service;
+        the kubelet flags that point pods at it. Only with per-node networks: on the
+        host network pods have neither a resolv.conf of their own nor port 53."""
+        if not self.isolated:
+            return []
+        address = self.network.host_ip
+        await self._start("dns", [
+            *_kyb(), "dns", "--kubeconfig",
+            str(self._kubeconfig("dns", cluster_dns.IDENTITY)),
+            "--bind-address", address, "--port", "53", *self.args.dns_args])
+        ip = cluster_dns.dns_ip(cluster_dns.service_range(self.args.apiserver_args))
+        assert self.client is not None
+        client = self.client
+
+        async def service() -> str | None:
+            try:
+                await cluster_dns.ensure(client, cluster_ip=ip, address=address, port=53)
+            except (ApiError, OSError) as e:
+                return f"kube-dns Service not made yet: {e}"
+            return None
+        await self._until(service, "the kube-dns Service")
+        return ["--cluster-dns", ip, "--cluster-domain", "cluster.local"]
 
     def _kubeconfig(self, component: str, identity: identities.Identity, *,
                     lifetime: timedelta | None = None) -> Path:
@@ -327,7 +354,7 @@ class ClusterRun:
         nodes = [n.name for n in self.network.nodes]
         await self.supervisor.stop_all([
             [f"kubelet-{n}" for n in nodes] + [f"proxy-{n}" for n in nodes],
-            ["scheduler", "controller-manager", "dashboard"],
+            ["scheduler", "controller-manager", "dashboard", "dns"],
             ["apiserver"],
         ])
         await asyncio.to_thread(self.network.teardown)
