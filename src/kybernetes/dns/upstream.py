@@ -4,7 +4,8 @@
 Each upstream is tried in turn (2 s each, UDP; TCP when the answer came back
 truncated and the client asked over TCP). No upstream, or none answering, is
 SERVFAIL to the client — never a hang: a machine without internet gets a clean
-failure at once.
+failure after the timeouts. At most MAX_INFLIGHT forwards wait at once, so a flood
+of outside names cannot pile up sockets and tasks.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 log = logging.getLogger("kybernetes.dns.upstream")
 
 TIMEOUT = 2.0
+MAX_INFLIGHT = 256  # forwarded queries waiting at once; past it: SERVFAIL at once
 
 
 def nameservers_from(text: str) -> list[str]:
@@ -65,8 +67,18 @@ class Upstream:
         self.servers = servers
         self.port = port
         self.timeout = timeout
+        self.inflight = 0
 
     async def forward(self, query: bytes, *, tcp: bool = False) -> bytes | None:
+        if self.inflight >= MAX_INFLIGHT:
+            return None
+        self.inflight += 1
+        try:
+            return await self._forward(query, tcp=tcp)
+        finally:
+            self.inflight -= 1
+
+    async def _forward(self, query: bytes, *, tcp: bool) -> bytes | None:
         for server in self.servers:
             try:
                 async with asyncio.timeout(self.timeout):
