@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cluster import KybCluster, joined_node
+from tests.support.cluster import KybCluster, joined_node, process_cluster
 from tests.support.poll import wait_for
 
 pytestmark = pytest.mark.timeout(600)
@@ -41,13 +41,10 @@ def short(kubectl: str) -> str:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KybCluster]:
-    c = KybCluster(tmp_path_factory.mktemp("day2") / "kyb")
-    try:
-        c.up("--nodes", "2", "--runtime", "process",
-             f"--controller-manager-arg=--horizontal-pod-autoscaler-sync-period={HPA_SYNC}")
+    with process_cluster(tmp_path_factory.mktemp("day2") / "kyb",
+                         f"--controller-manager-arg=--horizontal-pod-autoscaler-sync-period="
+                         f"{HPA_SYNC}") as c:
         yield c
-    finally:
-        c.down()
 
 
 def apply(cluster: KybCluster, *objects: dict[str, Any]) -> None:
