@@ -7,14 +7,23 @@ nodes there are. Nothing is stored besides the nodes themselves: the bitmap is
 rebuilt from the nodes in the informer cache, so a restart (or a new leader)
 continues where the last one stopped and never hands a subnet out twice.
 Subnets this process has just assigned but not yet seen through the watch stay
-occupied, and the controller runs one worker, so two nodes cannot race for the
-same subnet. When the range is full the node gets a Warning event
-`CIDRNotAvailable` and the condition NetworkUnavailable=True (reason
-`CIDRNotAvailable`) saying so; it is retried as nodes go.
+occupied. Taking a subnet from the bitmap has no await in it and the work queue
+never gives one node to two workers, so several workers (kube runs 30) patch
+nodes at once without two nodes racing for one subnet.
+
+When the range is full the node gets kube's event (Normal, `CIDRNotAvailable`,
+"Node n status is now: CIDRNotAvailable", as kube's RecordNodeStatusChange) and,
+beyond kube's range allocator (which says nothing on the node), the condition
+NetworkUnavailable=True (reason `CIDRNotAvailable`), so `kubectl describe node`
+shows why; it is retried as nodes go, and the node's own
+status updates meanwhile cost a counter check, never a scan. A node whose podCIDR
+lies outside the cluster CIDR (kube refuses it: "cidr … is out the range of
+cluster cidr …") is not counted and gets a Warning event `PodCIDROutOfRange`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from ipaddress import IPv4Network, IPv6Network, ip_network
 
@@ -23,12 +32,13 @@ from kybernetes.api.meta import now_rfc3339
 from kybernetes.api.resources import NODES
 from kybernetes.client import ApiClient, InformerFactory
 from kybernetes.controllers.base import Controller, Obj, meta
-from kybernetes.controllers.cidr_set import CidrSet
+from kybernetes.controllers.cidr_set import CidrSet, OutOfRange
 
 log = logging.getLogger("kybernetes.controllers.node_ipam")
 
 Network = IPv4Network | IPv6Network
 UNAVAILABLE = "CIDRNotAvailable"
+OUT_OF_RANGE = "PodCIDROutOfRange"
 
 
 def _node_cidrs(node: Obj) -> list[Network]:
@@ -50,7 +60,7 @@ class NodeIpamController(Controller):
 
     name = "nodeipam"
     component = "cidrAllocator"
-    default_workers = 1  # one allocator: no two nodes race for a subnet
+    default_workers = 8  # patches in flight at once; allocation itself is atomic
 
     def __init__(self, client: ApiClient, informers: InformerFactory, *,
                  cluster_cidr: Network | str = "10.244.0.0/16", mask_size: int = 24) -> None:
@@ -62,21 +72,44 @@ class NodeIpamController(Controller):
         self._assigned: dict[str, Network] = {}  # node name -> subnet we wrote, until seen
         self._waiting: set[str] = set()  # nodes left without a subnet (the range was full)
         self.nodes = informers.get(NODES)
-        self.nodes.add_handler(on_add=self._node_seen,
-                               on_update=lambda old, new: self._node_seen(new),
+        self._flagged: set[str] = set()  # nodes told their podCIDR is out of range
+        self.nodes.add_handler(on_add=self._node_seen, on_update=self._node_updated,
                                on_delete=self._node_deleted)
+
+    def _node_updated(self, old: Obj, new: Obj) -> None:
+        """A heartbeat or status update of a node that has its CIDR: nothing to do."""
+        spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
+        if spec.get("podCIDRs") and spec.get("podCIDRs") == old_spec.get("podCIDRs"):
+            return
+        self._node_seen(new)
 
     def _node_seen(self, node: Obj) -> None:
         for net in _node_cidrs(node):
-            self.cidrs.occupy(net)
+            try:
+                self.cidrs.occupy(net)
+            except OutOfRange as e:
+                self._out_of_range(node, net, e)
         self.enqueue(node)
+
+    def _out_of_range(self, node: Obj, net: Network, error: OutOfRange) -> None:
+        """Kube refuses such a node (its controller manager will not start); we say so."""
+        name = meta(node).get("name", "")
+        if name in self._flagged:
+            return
+        self._flagged.add(name)
+        message = f"failed to mark cidr[{net}] at idx [0] as occupied for node: {name}: {error}"
+        self.event(node, "Warning", OUT_OF_RANGE, message)
+        log.error("pod CIDR out of range", extra={"node": name, "cidr": str(net),
+                                                   "cluster_cidr": str(self.cluster_cidr)})
 
     def _node_deleted(self, node: Obj) -> None:
         name = meta(node).get("name", "")
         pending = self._assigned.pop(name, None)
         for net in [*_node_cidrs(node), *([pending] if pending else [])]:
-            self.cidrs.release(net)
+            with contextlib.suppress(OutOfRange):
+                self.cidrs.release(net)
         self._waiting.discard(name)
+        self._flagged.discard(name)
         for waiting in list(self._waiting):  # a subnet came free: try again
             self.queue.add(waiting)
 
@@ -99,20 +132,30 @@ class NodeIpamController(Controller):
             await self._range_full(node)
             return
         patch = {"spec": {"podCIDR": str(subnet), "podCIDRs": [str(subnet)]}}
+        self._assigned[key] = subnet  # before the await: the watch may be quicker
         try:
             await self.client.patch(NODES, key, patch)
         except errors.NotFound:
-            self.cidrs.release(subnet)
+            self._give_back(key, subnet)
             return
         except errors.ApiError:
-            self.cidrs.release(subnet)
+            self._give_back(key, subnet)
             raise
-        self._assigned[key] = subnet
         if key in self._waiting:
             self._waiting.discard(key)
             await self._set_network_unavailable(key, "False", "CIDRAssigned",
                                                 f"pod CIDR {subnet} assigned")
         log.info("assigned pod CIDR", extra={"node": key, "cidr": str(subnet)})
+
+    def _give_back(self, key: str, subnet: Network) -> None:
+        """The patch failed: the subnet is free again, unless the node shows it or
+        its deletion has released it already (then it may be someone else's now)."""
+        if self._assigned.get(key) != subnet:
+            return
+        del self._assigned[key]
+        node = self.nodes.get(key)
+        if node is None or subnet not in _node_cidrs(node):
+            self.cidrs.release(subnet)
 
     async def _range_full(self, node: Obj) -> None:
         """Say so on the node, once: an event and NetworkUnavailable=True."""
@@ -121,7 +164,7 @@ class NodeIpamController(Controller):
             return
         self._waiting.add(name)
         message = f"no pod CIDR of /{self.mask_size} is left in {self.cluster_cidr}"
-        self.event(node, "Warning", UNAVAILABLE, f"Node {name} status is now: {UNAVAILABLE}")
+        self.event(node, "Normal", UNAVAILABLE, f"Node {name} status is now: {UNAVAILABLE}")
         await self._set_network_unavailable(name, "True", UNAVAILABLE, message)
         log.warning("pod CIDR range exhausted", extra={"node": name,
                                                        "cluster_cidr": str(self.cluster_cidr)})

@@ -186,7 +186,7 @@ async def test_pods_of_vanished_nodes_are_garbage_collected(client: ApiClient, n
 
 async def test_node_ipam_says_when_the_range_is_full_and_recovers(apiserver: ApiServer
                                                                    ) -> None:
-    """A /23 holds two /24s: the third node gets NetworkUnavailable=True and a Warning
+    """A /23 holds two /24s: the third node gets NetworkUnavailable=True and kube's
     event; once a node goes, it gets the freed subnet and the condition turns False.
     (A server of its own: other tests' nodes would take subnets from a shared one.)"""
     async with connected(apiserver) as client:
