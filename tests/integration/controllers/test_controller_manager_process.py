@@ -102,7 +102,7 @@ def test_unknown_controller_is_one_clear_line(shared_apiserver: ApiServer) -> No
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "kyb controller-manager: error: unknown controller 'bogus'; known: "
-        "replicationcontroller, replicaset, deployment, daemonset, disruption, "
+        "replicationcontroller, replicaset, deployment, daemonset, statefulset, disruption, "
         "horizontalpodautoscaling, cronjob, job, "
         "ttl-after-finished-controller, endpoint, endpointslice, resourcequota, nodelifecycle, "
         "nodeipam, namespace, garbagecollector, podgc, serviceaccount, csrsigning, csrapproving, "
