@@ -51,8 +51,14 @@ function Who() {
   return html`<span class="who" data-user>${user}</span>`;
 }
 
+// A list of the namespaces when the user may list them; a field to type one otherwise
+// (a user bound to one namespace's role sees nothing cluster-wide).
 function NamespaceSwitcher({ ns, setNs }) {
-  const [items] = useLive('/api/v1/namespaces');
+  const [items, error] = useLive('/api/v1/namespaces');
+  if (error && !items) {
+    return html`<input data-namespace placeholder="namespace" value=${ns} title="your role cannot list namespaces: type one"
+      onKeyDown=${(e) => { if (e.key === 'Enter') setNs(e.target.value.trim()); }} />`;
+  }
   const names = (items || []).map((n) => n.metadata.name).sort();
   if (ns && !names.includes(ns)) names.push(ns);
   return html`<select data-namespace value=${ns} onChange=${(e) => setNs(e.target.value)}>
