@@ -2,8 +2,8 @@
 kubectl: a Job that runs out of retries, CronJobs (a one-minute Forbid schedule whose
 job outlasts the minute, and `kubectl create job --from`), `kubectl scale`, a quota
 refusal, a drain blocked and then allowed by a PodDisruptionBudget, an HPA that
-follows a real CPU load up and down (`kubectl top`), and a DaemonSet that follows a
-node joining the running cluster.
+follows a real CPU load up and down (`kubectl top`), a DaemonSet that follows a
+node joining the running cluster, and a joined node's graceful shutdown.
 
 The cluster is shared (starting one is costly): every test works in its own
 namespace, pins what it runs to `kyb-node-1` unless it is about nodes, and puts the
@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import signal
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -340,7 +341,8 @@ def test_daemon_set_follows_a_new_node(cluster: KybCluster) -> None:
 
     cluster.kubectl("rollout", "status", "ds/agent", "-n", ns, "--timeout=90s")
     assert nodes_with_ready_agent() == {NODE1, NODE2}
-    with joined_node(cluster, 3) as new:
+    with joined_node(cluster, 3) as joined:
+        new = joined.name
         wait_for(lambda: nodes_with_ready_agent() == {NODE1, NODE2, new}, within=120,
                  interval=1, what=f"an agent on the new node {new}")
         row = cluster.kubectl("get", "ds", "agent", "-n", ns, "--no-headers").split()
@@ -353,6 +355,43 @@ def test_daemon_set_follows_a_new_node(cluster: KybCluster) -> None:
              within=60, interval=1, what="desired back to 2 once the node is gone")
     wait_for(lambda: nodes_with_ready_agent() == {NODE1, NODE2}, within=60,
              what="the gone node's agent cleaned up")
+
+
+def test_graceful_node_shutdown_stops_pods_and_marks_the_node(cluster: KybCluster) -> None:
+    """SIGTERM to a kubelet with --shutdown-grace-period: its pods get their TERM and
+    end Failed with kube's shutdown reason, and its Node goes not Ready."""
+    ns = namespace(cluster, "shutdown")
+    with joined_node(cluster, 4, "--shutdown-grace-period", "10s",
+                     "--shutdown-grace-period-critical-pods", "3s") as joined:
+        def registered_ready() -> bool:
+            out = cluster.kubectl("get", "node", joined.name, "-o", "json",
+                                  "--ignore-not-found")
+            return bool(out.strip()) and any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in json.loads(out)["status"].get("conditions", []))
+        wait_for(registered_ready, within=60, what="the joined node Ready")
+        apply(cluster, {"apiVersion": "v1", "kind": "Pod",
+                        "metadata": {"name": "worker", "namespace": ns},
+                        "spec": pod_spec("trap 'echo got TERM; exit 0' TERM; echo up; "
+                                         "while true; do sleep 0.2; done", node=joined.name,
+                                         terminationGracePeriodSeconds=5)})
+        wait_for(lambda: ready(get(cluster, "pod", "worker", "-n", ns)), within=60,
+                 what="the pod Ready on the joined node")
+        wait_for(lambda: "up" in cluster.kubectl("logs", "worker", "-n", ns), within=20,
+                 what="the pod's first line")
+        joined.kubelet.signal(signal.SIGTERM)
+        assert joined.kubelet.popen is not None
+        joined.kubelet.popen.wait(30)
+        pod = get(cluster, "pod", "worker", "-n", ns)
+        assert (pod["status"]["phase"], pod["status"].get("reason"),
+                pod["status"].get("message")) == (
+            "Failed", "Terminated", "Pod was terminated in response to imminent node shutdown.")
+        assert any(c["type"] == "DisruptionTarget" and c["reason"] == "TerminationByKubelet"
+                   for c in pod["status"]["conditions"])
+        node_ready = next(c for c in get(cluster, "node", joined.name)["status"]["conditions"]
+                          if c["type"] == "Ready")
+        assert (node_ready["status"], node_ready["message"]) == ("False",
+                                                                "node is shutting down")
 
 
 # -- the CronJob, last: its minutes have passed meanwhile -----------------------------------

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.kubectl import KUBECTL_DIR
@@ -67,13 +68,19 @@ class KybCluster:
                               timeout=timeout, check=False)
 
 
+@dataclass
+class JoinedNode:
+    name: str
+    kubelet: Proc
+
+
 @contextlib.contextmanager
-def joined_node(cluster: KybCluster, index: int) -> Iterator[str]:
+def joined_node(cluster: KybCluster, index: int, *kubelet_args: str) -> Iterator[JoinedNode]:
     """A node that joins the running cluster (`kyb up` cannot add one): a process-runtime
     kubelet with the node's own credentials from the cluster CA, as `kyb up` issues them,
     on the host network at the address the nodes reach the API server by and a free port.
-    Its pod CIDR is the one `kyb up --nodes <index>` would give it. Stopped (its pods
-    torn down) and its Node deleted on the way out."""
+    Its pod CIDR is the one `kyb up --nodes <index>` would give it; `kubelet_args` go
+    to its kubelet. Stopped (its pods torn down) and its Node deleted on the way out."""
     from kybernetes.cli import cluster_dir, identities
     from kybernetes.cli.node_network import NodeNetwork
 
@@ -91,11 +98,11 @@ def joined_node(cluster: KybCluster, index: int) -> Iterator[str]:
     kubelet = Proc.kyb("kubelet", "--kubeconfig", str(kubeconfig), "--node-name", name,
                        "--runtime", "process", "--root-dir", str(root), "--node-ip", node_ip,
                        "--address", node_ip, "--port", str(free_port()),
-                       "--pod-cidr", addressing.pod_cidr, "--teardown-on-exit",
+                       "--pod-cidr", addressing.pod_cidr, "--teardown-on-exit", *kubelet_args,
                        log_path=cdir.logs / f"kubelet-{name}.log")
     try:
         kubelet.start()
-        yield name
+        yield JoinedNode(name, kubelet)
     finally:
         kubelet.stop(timeout=30)
         cluster.kubectl("delete", "node", name, "--ignore-not-found", check=False)
