@@ -105,7 +105,7 @@ def _no_containers_left(root) -> None:
 @pytest.fixture(scope="module")
 def node(dockerd, module_api, module_core, tmp_path_factory):
     with shared_kubelet(module_api, module_core, tmp_path_factory.mktemp("node"), "docker",
-                        "--pod-cidr", free_pod_cidr(),
+                        "--pod-cidr", free_pod_cidr(), "--cluster-dns", "10.96.0.10",
                         after_stop=lambda k: _no_containers_left(k.root)) as kubelet:
         yield kubelet
 
@@ -139,6 +139,30 @@ def test_docker_pod_with_two_containers_shares_localhost(core, node, ns) -> None
     assert pod.status.pod_ip and pod.status.pod_ip != pod.status.host_ip
     node_info = core.read_node("node-1").status.node_info
     assert node_info.container_runtime_version.startswith("docker://")
+
+
+def test_docker_pod_dns_hosts_and_hostname(core, node, ns) -> None:
+    """The sandbox carries the pod's resolver, hosts entries and hostname, and its
+    containers (which join its namespaces) see them."""
+    core.create_namespaced_pod(ns, make_pod("named", [
+        {"name": "c", "image": IMAGE, "command": ["sleep", "3600"]}],
+        hostname="h0", subdomain="sub",
+        hostAliases=[{"ip": "10.1.2.3", "hostnames": ["alias.example"]}],
+        dnsConfig={"options": [{"name": "ndots", "value": "2"}]}))
+    pod = wait_for(lambda: _running_ready(core, ns, "named"), timeout=30, what="Running")
+    cid = container_status(pod, "c").container_id.split("//")[1]
+
+    def run(*argv: str) -> str:
+        return subprocess.run(["docker", "exec", cid, *argv], capture_output=True, text=True,
+                              check=True).stdout
+    resolv = run("cat", "/etc/resolv.conf")
+    assert "nameserver 10.96.0.10" in resolv
+    assert f"search {ns}.svc.cluster.local svc.cluster.local cluster.local" in resolv
+    assert "ndots:2" in resolv
+    hosts = run("cat", "/etc/hosts")
+    assert "10.1.2.3\talias.example" in hosts
+    assert f"h0.sub.{ns}.svc.cluster.local" in hosts
+    assert run("hostname").strip() == "h0"
 
 
 def test_docker_crash_loop_backs_off_and_liveness_restarts(core, node, ns) -> None:
