@@ -4,8 +4,9 @@ Zone ``<domain>.`` (``cluster.local.`` by default), from Services and Endpoints:
 
 - ``svc.ns.svc.<domain>``: A = the ClusterIP; a headless Service (``clusterIP:
   None``) answers the addresses of its ready endpoints (the endpoints controller
-  puts not-ready ones there too when ``publishNotReadyAddresses`` is set);
-  ExternalName answers a CNAME to ``spec.externalName``.
+  puts not-ready ones there too when ``publishNotReadyAddresses`` is set), NXDOMAIN
+  without any (Kubernetes' DNS specification 2.4.1); ExternalName answers a CNAME
+  to ``spec.externalName`` (the server adds the target's records).
 - ``host.svc.ns.svc.<domain>``: one endpoint of a headless Service, by its
   ``hostname`` (a pod's ``spec.hostname`` when its ``subdomain`` is the Service,
   as StatefulSet pods ``web-0.web``) or its dashed address (``10-1-2-3``).
@@ -209,8 +210,11 @@ class ClusterRecords:
                 out.answers.append(RR(qname, QTYPE.CNAME, ttl=TTL,
                                       rdata=CNAME(svc.external_name.rstrip(".") + ".")))
             return out
+        addresses = self._addresses(svc)
+        if svc.headless and not addresses:
+            return None  # the DNS spec (2.4.1): no ready endpoints is NXDOMAIN
         if qtype in (QTYPE.A, QTYPE.ANY):
-            out.answers += [_a(qname, ip) for ip in self._addresses(svc)]
+            out.answers += [_a(qname, ip) for ip in addresses]
         if qtype == QTYPE.SRV:
             for port_name, proto, _ in svc.ports:
                 if port_name:

@@ -20,7 +20,7 @@ import logging
 import struct
 from typing import Any
 
-from dnslib import EDNS0, OPCODE, QTYPE, RCODE, DNSError, DNSHeader, DNSRecord
+from dnslib import EDNS0, OPCODE, QTYPE, RCODE, RR, DNSError, DNSHeader, DNSRecord
 
 from kybernetes.api.resources import ENDPOINTS, SERVICES
 from kybernetes.client import ApiClient, Informer
@@ -76,7 +76,7 @@ class Resolver:
         self.answered += 1
         response = request.reply(ra=1, aa=1)
         response.header.rcode = found.rcode
-        for rr in found.answers:
+        for rr in [*found.answers, *await self._chase(found.answers, q.qtype)]:
             response.add_answer(rr)
         for rr in found.authority:
             response.add_auth(rr)
@@ -94,6 +94,22 @@ class Resolver:
         truncated.header.tc = 1
         truncated.header.rcode = found.rcode
         return bytes(truncated.pack())
+
+    async def _chase(self, answers: list[RR], qtype: int) -> list[RR]:
+        """An ExternalName's CNAME followed, as CoreDNS does: the target's records from
+        the cluster or the upstream servers (none when they cannot be had)."""
+        if not answers or answers[-1].rtype != QTYPE.CNAME or qtype == QTYPE.CNAME:
+            return []
+        target = answers[-1].rdata.label
+        found = self.records.answer(target, qtype)
+        if not found.forward:
+            return [rr for rr in found.answers if rr.rtype != QTYPE.CNAME]
+        reply = await self.upstream.forward(DNSRecord.question(str(target),
+                                                               QTYPE[qtype]).pack())
+        try:
+            return list(DNSRecord.parse(reply).rr) if reply else []
+        except (DNSError, ValueError, IndexError, struct.error):
+            return []
 
     def _error(self, data: bytes, rcode: int, request: DNSRecord | None = None) -> bytes:
         """An error reply: the question echoed when it parsed, else the header only."""

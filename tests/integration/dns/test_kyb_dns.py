@@ -17,6 +17,8 @@ from dnslib import QTYPE, RCODE, RR, A, DNSRecord
 
 from kybernetes.api import errors, resources
 from kybernetes.client import ApiClient
+from kybernetes.dns.records import ClusterRecords
+from kybernetes.dns.server import Resolver
 from kybernetes.dns.upstream import Upstream
 from tests.support.apiserver import ApiServer, connected
 from tests.support.net import free_port
@@ -209,6 +211,15 @@ async def test_forwarding_to_an_upstream(fake_upstream: int) -> None:
     up = Upstream(["127.0.0.1"], port=fake_upstream, timeout=1)
     reply = await up.forward(DNSRecord.question("example.org.").pack())
     assert reply is not None and rdata(DNSRecord.parse(reply)) == ["192.0.2.1"]
+    # an ExternalName outside the cluster: the CNAME and the target's records upstream
+    records = ClusterRecords()
+    records.set_service({"metadata": {"name": "ext", "namespace": "default"},
+                         "spec": {"type": "ExternalName", "externalName": "db.example.org"}})
+    resolver = Resolver(records, up)
+    query = DNSRecord.question("ext.default.svc.cluster.local.").pack()
+    chased = DNSRecord.parse(await resolver.handle(query, tcp=False) or b"")
+    assert [(QTYPE[rr.rtype], str(rr.rdata)) for rr in chased.rr] == [
+        ("CNAME", "db.example.org."), ("A", "192.0.2.1")]
     dead = Upstream(["127.0.0.1"], port=free_port(), timeout=0.5)
     assert await dead.forward(DNSRecord.question("example.org.").pack()) is None
 

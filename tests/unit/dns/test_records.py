@@ -59,6 +59,14 @@ def test_headless_service_answers_ready_endpoints_only(records: ClusterRecords) 
     assert texts(found.answers) == ["10.244.1.5", "10.244.2.6"]
 
 
+def test_headless_service_without_ready_endpoints_is_nxdomain(records: ClusterRecords) -> None:
+    records.set_service(service("empty", clusterIP="None"))
+    assert records.answer("empty.default.svc.cluster.local.", QTYPE.A).rcode == RCODE.NXDOMAIN
+    records.set_endpoints(endpoints("empty", addresses=[], ports=[],
+                                    not_ready=[{"ip": "10.244.1.9"}]))
+    assert records.answer("empty.default.svc.cluster.local.", QTYPE.A).rcode == RCODE.NXDOMAIN
+
+
 def test_endpoint_by_hostname_and_by_dashed_address(records: ClusterRecords) -> None:
     assert texts(records.answer("db-0.db.data.svc.cluster.local.", QTYPE.A).answers) == [
         "10.244.1.5"]

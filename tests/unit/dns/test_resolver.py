@@ -47,3 +47,16 @@ async def test_errors() -> None:
     outside = DNSRecord.question("example.org.")
     servfail = DNSRecord.parse(await r.handle(outside.pack(), tcp=False) or b"")
     assert servfail.header.rcode == RCODE.SERVFAIL and servfail.header.id == outside.header.id
+
+
+async def test_external_name_to_a_cluster_name_is_followed() -> None:
+    r = resolver()
+    r.records.set_service({"metadata": {"name": "web", "namespace": "default"},
+                           "spec": {"clusterIP": "10.96.0.20", "clusterIPs": ["10.96.0.20"]}})
+    r.records.set_service({"metadata": {"name": "alias", "namespace": "default"},
+                           "spec": {"type": "ExternalName",
+                                    "externalName": "web.default.svc.cluster.local"}})
+    query = DNSRecord.question("alias.default.svc.cluster.local.").pack()
+    reply = DNSRecord.parse(await r.handle(query, tcp=False) or b"")
+    assert [(QTYPE[rr.rtype], str(rr.rdata)) for rr in reply.rr] == [
+        ("CNAME", "web.default.svc.cluster.local."), ("A", "10.96.0.20")]
