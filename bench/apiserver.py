@@ -1,55 +1,69 @@
-"""API server throughput and watch latency, beside the raw store's figures.
+"""API server write/read throughput under ``wrk``, beside a bare aiohttp server and raw etcd.
 
-Run from the repo root: ``.venv/bin/python bench/apiserver.py [--no-etcd]``.
-Prints one JSON object. Per backend (sqlite; etcd when installed) a real
-``kyb apiserver`` process is started and measured over HTTPS with the admin
-client certificate:
+Run from the repo root: ``.venv/bin/python bench/apiserver.py [--no-etcd]
+[--rounds N] [--seconds S] [--throughput-only]``. Needs Debian's ``wrk`` (a C load
+generator, so the client is not the bottleneck). Prints one JSON object.
 
-- ``pod_creates_per_s``: POST of small pods, 64 concurrent clients on keep-alive
-  connections;
-- ``pod_gets_per_s``: GET of those pods, same concurrency;
-- ``list_10000_pods_s``: one unpaged LIST of 10,000 pods (best of 3);
-- ``watch_latency_ms``: p50/p99 over paced creates of the time from a create's
-  acknowledgement to its event reaching *every* one of 1,000 open watches (the
-  watchers run in two child processes; times are CLOCK_MONOTONIC, shared by all
-  processes).
+Throughput (``wrk -t1 -c64``, each phase ``--seconds`` long, rounds interleaved):
 
-Beside each backend: the raw store's figures from ``bench/storage_raw.py`` (same
-machine, same run) and the ratios. ``baseline`` is that script's machine baseline
-plus ``http_hello_per_s``: requests/s of a bare aiohttp server answering a fixed
-body over plain HTTP to the same client at the same concurrency, the ceiling any
-Python HTTP API reaches on this machine at this moment (other load included).
+- ``creates``: POST of a small pod, a unique name per request (a Lua script);
+- ``gets``: GET of 1,000 of the created pods in turn;
+- ``baseline``: a bare do-nothing aiohttp server over TLS (the API server's own
+  certificate) answering the same POSTs and GETs with a fixed body, started in the
+  same run: the ceiling any Python HTTP server reaches on this machine now;
+- per backend (sqlite; etcd when installed) a real ``kyb apiserver`` process,
+  authenticated with a static bearer token of ``system:masters``;
+- over etcd also ``raw_etcd_puts``: wrk's unique-key puts through etcd's own JSON
+  gateway (``/v3/kv/put``) with a value the size of the pod.
+
+Each figure is requests/s with wrk's p50/p99 latency and ``server_cpu_us``, the
+server process's CPU (all threads) per request; the ratios are creates and GETs over
+the baseline's (and creates over raw etcd puts), one per round, by throughput and
+(``_by_cpu``) by the baseline's CPU per request over the API server's: what the
+throughput ratio would be on an otherwise idle machine, and much steadier than it
+when other work shares the cores.
+
+Then (unless ``--throughput-only``): ``list_10000_pods_s``, one unpaged LIST of
+10,000 pods (best of 3), and ``watch_latency_ms``: p50/p99 over paced creates of
+the time from a create's acknowledgement to its event reaching *every* one of
+1,000 open watches (the watchers run in two child processes; times are
+CLOCK_MONOTONIC, shared by all processes).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import multiprocessing as mp
 import os
+import re
+import secrets
+import shutil
 import ssl
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from storage_raw import baseline, bench_etcd, bench_sqlite  # noqa: E402
 from tests.support.apiserver import ApiServer  # noqa: E402
+from tests.support.net import free_port, wait_http_ok  # noqa: E402
 
 from kybernetes.client.kubeconfig import load_kubeconfig  # noqa: E402
 
 CONCURRENCY = 64
 NS = "bench"
+TOKEN = secrets.token_hex(16)
 
 
 def pod(name: str, group: str = "load") -> dict[str, Any]:
@@ -60,58 +74,145 @@ def pod(name: str, group: str = "load") -> dict[str, Any]:
                                      "resources": {"requests": {"cpu": "10m"}}}]}}
 
 
-HELLO = """
-import sys
+BARE = """
+import ssl, sys
 from aiohttp import web
-async def hello(request):
-    return web.Response(body=b'{"kind":"Status"}', content_type="application/json")
+async def answer(request):
+    await request.read()
+    status = 201 if request.method == "POST" else 200
+    return web.Response(status=status, body=b'{"kind":"Pod"}', content_type="application/json")
 app = web.Application()
-app.router.add_route("*", "/{tail:.*}", hello)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+app.router.add_route("*", "/{tail:.*}", answer)
+ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), ssl_context=ctx, access_log=None,
+            print=None)
 """
 
 
-def http_hello_per_s(requests: int = 3000) -> float:
-    """Requests/s of a bare aiohttp server (see the module docstring)."""
-    import subprocess
+class BareServer:
+    """The do-nothing aiohttp server over TLS: the same run's ceiling for Python HTTP."""
 
-    from tests.support.net import free_port, wait_http_ok
+    def __init__(self, pki: Path) -> None:
+        self.port = free_port()
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([sys.executable, "-c", BARE, str(self.port),
+                                      str(pki / "apiserver.crt"), str(pki / "apiserver.key")])
+        wait_http_ok(f"{self.url}/", timeout=20)
 
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", HELLO, str(port)])
-    try:
-        wait_http_ok(f"http://127.0.0.1:{port}/", timeout=20)
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
 
-        async def run() -> float:
-            async with aiohttp.ClientSession(
-                    f"http://127.0.0.1:{port}",
-                    connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as http:
-                async def get(i: int) -> None:
-                    async with http.get(f"/x/{i}") as r:
-                        await r.read()
-                return await _concurrently(requests, get)
-        return round(asyncio.run(run()))
-    finally:
-        proc.terminate()
-        proc.wait(10)
+
+def _lua_str(text: str) -> str:
+    return f"[==[{text}]==]"
+
+
+def create_script(path: str, headers: dict[str, str]) -> str:
+    """Lua: POST a pod named ``<run>-<thread>-<n>``, unique per request."""
+    run = f"b{secrets.token_hex(3)}"
+    head, tail = orjson.dumps(pod("NAME")).decode().split("NAME")
+    return f"""
+local n = 0
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+function request()
+  n = n + 1
+  local body = {_lua_str(head)} .. "{run}-" .. tid .. "-" .. n .. {_lua_str(tail)}
+  return wrk.format("POST", {_lua_str(path)}, {_lua_table(headers)}, body)
+end
+"""
+
+
+def get_script(paths: list[str], headers: dict[str, str]) -> str:
+    """Lua: GET the given paths in turn."""
+    table = ", ".join(_lua_str(p) for p in paths)
+    return f"""
+local paths = {{{table}}}
+local n = 0
+function request()
+  n = n + 1
+  return wrk.format("GET", paths[(n % #paths) + 1], {_lua_table(headers)})
+end
+"""
+
+
+def etcd_put_script(value: bytes) -> str:
+    """Lua: unique-key puts through etcd's JSON gateway. Keys are a 12-byte prefix and a
+    9-digit counter, so their base64 is the prefix's and three looked-up digit groups'."""
+    prefix = f"/bench/{secrets.token_hex(3)}"[:12].ljust(12, "x").encode()
+    groups = ", ".join(f'"{base64.b64encode(f"{i:03d}".encode()).decode()}"'
+                       for i in range(1000))
+    head = '{"key":"' + base64.b64encode(prefix).decode()
+    tail = '","value":"' + base64.b64encode(value).decode() + '"}'
+    return f"""
+local g = {{{groups}}}
+local n = 0
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+function request()
+  n = n + 1
+  local k = tid * 100000000 + n
+  local body = {_lua_str(head)} .. g[math.floor(k / 1000000) % 1000 + 1]
+    .. g[math.floor(k / 1000) % 1000 + 1] .. g[k % 1000 + 1] .. {_lua_str(tail)}
+  return wrk.format("POST", "/v3/kv/put", {{["Content-Type"] = "application/json"}}, body)
+end
+"""
+
+
+def _lua_table(headers: dict[str, str]) -> str:
+    return "{" + ", ".join(f"[ {_lua_str(k)} ] = {_lua_str(v)}" for k, v in headers.items()) + "}"
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of process `pid` (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, script: str, workdir: Path, *, seconds: int, pid: int) -> dict[str, Any]:
+    """One wrk run of `script` against `url`: requests/s, p50/p99 ms, non-2xx count, and
+    the server's (`pid`) CPU per request, which other load on the machine changes least."""
+    lua = workdir / f"wrk-{secrets.token_hex(4)}.lua"
+    lua.write_text(script)
+    argv = ["wrk", "-t", "1", "-c", str(CONCURRENCY), "-d", f"{seconds}s", "--latency",
+            "--timeout", "10s", "-s", str(lua), url]
+    cpu = cpu_seconds(pid)
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    cpu = cpu_seconds(pid) - cpu
+    text = out.stdout
+    if out.stderr.strip():  # a Lua error: wrk would go on with its default request
+        raise RuntimeError(f"wrk: {out.stderr}")
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    p50 = re.search(r"50%\s+([\d.]+)(\w+)", text)
+    p99 = re.search(r"99%\s+([\d.]+)(\w+)", text)
+    if not (rps and p50 and p99):
+        raise RuntimeError(f"wrk output not understood:\n{text}\n{out.stderr}")
+    requests = re.search(r"(\d+) requests in", text)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    errors = re.search(r"Socket errors: (.*)", text)
+    return {"per_s": round(float(rps.group(1))),
+            "p50_ms": round(float(p50.group(1)) * _UNITS[p50.group(2)], 2),
+            "p99_ms": round(float(p99.group(1)) * _UNITS[p99.group(2)], 2),
+            "server_cpu_us": round(cpu * 1e6 / max(1, int(requests.group(1)) if requests else 1)),
+            **({"non_2xx": int(bad.group(1))} if bad else {}),
+            **({"socket_errors": errors.group(1).strip()} if errors else {})}
 
 
 def ssl_context(kubeconfig: Path) -> ssl.SSLContext:
     ctx = load_kubeconfig(kubeconfig).ssl_context()
     assert ctx is not None
     return ctx
-
-
-async def _concurrently(count: int, op: Any) -> float:
-    counter = iter(range(count))
-
-    async def worker() -> None:
-        for i in counter:
-            await op(i)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    return count / (time.perf_counter() - started)
 
 
 async def _namespace(url: str, kubeconfig: Path) -> None:
@@ -121,45 +222,84 @@ async def _namespace(url: str, kubeconfig: Path) -> None:
         assert r.status == 201, await r.text()
 
 
-async def throughput(url: str, kubeconfig: Path, *, creates: int, list_size: int
-                     ) -> dict[str, Any]:
+async def _pod_names(url: str, kubeconfig: Path, limit: int) -> list[str]:
+    connector = aiohttp.TCPConnector(ssl=ssl_context(kubeconfig))
+    async with aiohttp.ClientSession(url, connector=connector) as http, \
+            http.get(f"/api/v1/namespaces/{NS}/pods", params={"limit": str(limit)}) as r:
+        return [p["metadata"]["name"] for p in (await r.json())["items"]]
+
+
+def _ratio(a: dict[str, Any], b: dict[str, Any]) -> float:
+    return round(a["per_s"] / b["per_s"], 3)
+
+
+def _cpu_ratio(a: dict[str, Any], b: dict[str, Any]) -> float:
+    """b's server CPU per request over a's: the throughput ratio on an idle machine."""
+    return round(b["server_cpu_us"] / max(1, a["server_cpu_us"]), 3)
+
+
+def throughput(server: ApiServer, bare: BareServer, workdir: Path, *, rounds: int,
+               seconds: int, raw_etcd: RawEtcd | None = None) -> dict[str, Any]:
+    """Interleaved wrk rounds: creates and GETs against `server` and `bare`."""
+    auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    pods = f"/api/v1/namespaces/{NS}/pods"
+    result: dict[str, list[Any]] = {"api_creates": [], "bare_creates": [], "api_gets": [],
+                                    "bare_gets": [], "creates_vs_bare": [],
+                                    "gets_vs_bare": [], "creates_vs_bare_by_cpu": [],
+                                    "gets_vs_bare_by_cpu": []}
+    if raw_etcd:
+        result |= {"raw_etcd_puts": [], "creates_vs_raw_etcd": []}
+    value = orjson.dumps(pod("p" * 20)) * 2  # about a stored pod's size
+    assert server.proc is not None and server.proc.popen is not None
+    api_pid, bare_pid = server.proc.popen.pid, bare.proc.pid
+    for _ in range(rounds):
+        bare_c = wrk(bare.url, create_script(pods, auth), workdir, seconds=seconds, pid=bare_pid)
+        api_c = wrk(server.url, create_script(pods, auth), workdir, seconds=seconds, pid=api_pid)
+        names = asyncio.run(_pod_names(server.url, server.kubeconfig, 1000))
+        paths = [f"{pods}/{name}" for name in names]
+        bare_g = wrk(bare.url, get_script(paths, auth), workdir, seconds=seconds, pid=bare_pid)
+        api_g = wrk(server.url, get_script(paths, auth), workdir, seconds=seconds, pid=api_pid)
+        result["api_creates"].append(api_c)
+        result["bare_creates"].append(bare_c)
+        result["api_gets"].append(api_g)
+        result["bare_gets"].append(bare_g)
+        result["creates_vs_bare"].append(_ratio(api_c, bare_c))
+        result["gets_vs_bare"].append(_ratio(api_g, bare_g))
+        result["creates_vs_bare_by_cpu"].append(_cpu_ratio(api_c, bare_c))
+        result["gets_vs_bare_by_cpu"].append(_cpu_ratio(api_g, bare_g))
+        if raw_etcd:
+            raw = wrk(raw_etcd.url, etcd_put_script(value), workdir, seconds=seconds,
+                      pid=raw_etcd.pid)
+            result["raw_etcd_puts"].append(raw)
+            result["creates_vs_raw_etcd"].append(_ratio(api_c, raw))
+    return result
+
+
+async def list_pods(url: str, kubeconfig: Path, *, list_size: int) -> dict[str, Any]:
+    """Fill the namespace up to `list_size` pods, then time unpaged LISTs (best of 3)."""
     ctx = ssl_context(kubeconfig)
     connector = aiohttp.TCPConnector(limit=CONCURRENCY, ssl=ctx)
+    pods = f"/api/v1/namespaces/{NS}/pods"
     async with aiohttp.ClientSession(url, connector=connector) as http:
-        async with http.post("/api/v1/namespaces", json={"metadata": {"name": NS}}) as r:
-            assert r.status == 201, await r.text()
-        pods = f"/api/v1/namespaces/{NS}/pods"
+        async with http.get(pods, params={"limit": "1"}) as r:
+            body = await r.json()
+        have = len(body["items"]) + int(body["metadata"].get("remainingItemCount", 0))
+        counter = iter(range(have, list_size))
 
-        async def create(i: int) -> None:
-            async with http.post(pods, data=orjson.dumps(pod(f"p{i:06d}")),
-                                 headers={"Content-Type": "application/json"}) as r:
-                assert r.status == 201, await r.text()
-                await r.read()
-
-        async def get(i: int) -> None:
-            async with http.get(f"{pods}/p{i % creates:06d}") as r:
-                assert r.status == 200
-                await r.read()
-
-        creates_per_s = await _concurrently(creates, create)
-        gets_per_s = await _concurrently(creates, get)
-        if list_size > creates:
-            counter = iter(range(creates, list_size))
-
-            async def fill() -> None:
-                for i in counter:
-                    await create(i)
-            await asyncio.gather(*(fill() for _ in range(CONCURRENCY)))
+        async def fill() -> None:
+            for i in counter:
+                async with http.post(pods, data=orjson.dumps(pod(f"f{i:06d}")),
+                                     headers={"Content-Type": "application/json"}) as r:
+                    assert r.status == 201, await r.text()
+        await asyncio.gather(*(fill() for _ in range(CONCURRENCY)))
         timings = []
         for _ in range(3):
             started = time.perf_counter()
             async with http.get(pods) as r:
-                body = await r.read()
+                data = await r.read()
             timings.append(time.perf_counter() - started)
-        items = len(orjson.loads(body)["items"])
-        assert items == max(list_size, creates), items
-    return {"pod_creates_per_s": round(creates_per_s), "pod_gets_per_s": round(gets_per_s),
-            f"list_{items}_pods_s": round(min(timings), 4)}
+        items = len(orjson.loads(data)["items"])
+    return {f"list_{items}_pods_s": round(min(timings), 4)}
 
 
 def _watch_process(url: str, kubeconfig: str, watchers: int, expected: int, ready: Any,
@@ -259,71 +399,75 @@ def watch_latency(url: str, kubeconfig: Path, *, watchers: int, events: int
             "p99_ms": ms[min(len(ms) - 1, int(len(ms) * 0.99))], "max_ms": ms[-1]}
 
 
-def bench_apiserver(directory: Path, store: str | None, args: argparse.Namespace
-                    ) -> dict[str, Any]:
-    server = ApiServer(directory, store=store).start()
+class RawEtcd(NamedTuple):
+    """etcd's JSON gateway and the etcd process (for its CPU)."""
+
+    url: str
+    pid: int
+
+
+def bench_apiserver(directory: Path, store: str | None, args: argparse.Namespace,
+                    raw_etcd: RawEtcd | None = None) -> dict[str, Any]:
+    directory.mkdir()
+    tokens = directory / "tokens.csv"
+    tokens.write_text(f'{TOKEN},bench-admin,bench-admin,"system:masters"\n')
+    server = ApiServer(directory / "data", store=store,
+                       extra_args=("--token-auth-file", str(tokens))).start()
+    bare = BareServer(directory / "data" / "pki")
     try:
-        figures = asyncio.run(throughput(server.url, server.kubeconfig, creates=args.creates,
-                                         list_size=args.list_size))
-        figures["watch_latency"] = watch_latency(server.url, server.kubeconfig,
-                                                 watchers=args.watchers, events=args.events)
+        asyncio.run(_namespace(server.url, server.kubeconfig))
+        figures = throughput(server, bare, directory, rounds=args.rounds, seconds=args.seconds,
+                             raw_etcd=raw_etcd)
+        if not args.throughput_only:
+            figures |= asyncio.run(list_pods(server.url, server.kubeconfig,
+                                             list_size=args.list_size))
+            figures["watch_latency"] = watch_latency(server.url, server.kubeconfig,
+                                                     watchers=args.watchers,
+                                                     events=args.events)
         return figures
     finally:
+        bare.stop()
         server.stop()
 
 
-def _ratios(api: dict[str, Any], raw: dict[str, Any], hello: float) -> dict[str, float]:
-    return {"creates_vs_raw": round(api["pod_creates_per_s"] / raw["creates_per_s"], 3),
-            "gets_vs_raw": round(api["pod_gets_per_s"] / raw["gets_per_s"], 3),
-            "gets_vs_http_hello": round(api["pod_gets_per_s"] / hello, 3),
-            "creates_vs_http_hello": round(api["pod_creates_per_s"] / hello, 3)}
+def _raw_etcd(etcd: Any) -> RawEtcd:
+    assert etcd.proc is not None and etcd.proc.popen is not None
+    return RawEtcd(f"http://{etcd.endpoint}", etcd.proc.popen.pid)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--creates", type=int, default=5000)
+    parser.add_argument("--seconds", type=int, default=8, help="length of each wrk phase")
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--list-size", type=int, default=10000)
     parser.add_argument("--watchers", type=int, default=1000)
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--no-etcd", action="store_true")
-    parser.add_argument("--watch-only", action="store_true",
-                        help="only the watch latency, on SQLite (quick to repeat)")
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--throughput-only", action="store_true",
+                        help="only the wrk figures (quick to repeat)")
     args = parser.parse_args()
-    if args.watch_only:
-        with tempfile.TemporaryDirectory(prefix="kyb-bench-api-") as tmp:
-            server = ApiServer(Path(tmp)).start()
-            try:
-                asyncio.run(_namespace(server.url, server.kubeconfig))
-                print(json.dumps(watch_latency(server.url, server.kubeconfig,
-                                               watchers=args.watchers, events=args.events),
-                                 indent=2))
-            finally:
-                server.stop()
-        return 0
+    if shutil.which("wrk") is None:
+        print("bench/apiserver.py needs wrk: apt-get install wrk", file=sys.stderr)
+        return 2
+    report: dict[str, Any] = {"bench": "apiserver", "cpus": os.cpu_count(),
+                              "concurrency": CONCURRENCY, "seconds": args.seconds,
+                              "load_average": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory(prefix="kyb-bench-api-") as tmp:
         base = Path(tmp)
-        for name in ("baseline", "raw-sqlite", "raw-etcd", "api-sqlite", "api-etcd", "etcd"):
-            (base / name).mkdir()
-        report: dict[str, Any] = {"bench": "apiserver", "cpus": os.cpu_count(),
-                                  "concurrency": CONCURRENCY,
-                                  "baseline": {**baseline(base / "baseline"),
-                                               "http_hello_per_s": http_hello_per_s()}}
-        raw = bench_sqlite(base / "raw-sqlite", creates=args.creates)
-        api = bench_apiserver(base / "api-sqlite", None, args)
-        hello = report["baseline"]["http_hello_per_s"]
-        report["sqlite"] = {"apiserver": api, "raw_store": raw, **_ratios(api, raw, hello)}
+        if not args.no_sqlite:
+            report["sqlite"] = bench_apiserver(base / "api-sqlite", None, args)
         if not args.no_etcd:
             from tests.support.etcd import Etcd, etcd_available
             if etcd_available():
-                raw = bench_etcd(base / "raw-etcd", creates=args.creates)
+                (base / "etcd").mkdir()
                 etcd = Etcd(base / "etcd").start()
                 try:
-                    api = bench_apiserver(base / "api-etcd", etcd.url, args)
+                    report["etcd"] = bench_apiserver(base / "api-etcd", etcd.url, args,
+                                                     raw_etcd=_raw_etcd(etcd))
                 finally:
                     etcd.stop()
-                assert raw is not None
-                report["etcd"] = {"apiserver": api, "raw_store": raw,
-                                  **_ratios(api, raw, hello)}
+    report["load_average_after"] = os.getloadavg()[0]
     print(json.dumps(report, indent=2))
     return 0
 

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Install what kybernetes and its tests need on a Debian 12 machine (idempotent):
 # Debian's etcd-server, docker.io, busybox-static, iptables, iproute2, runc, wget (the DNS
-# e2e test: busybox-static's own wget crashes), chromium
+# e2e test: busybox-static's own wget crashes), wrk (bench/apiserver.py and bench/proxy.py's
+# load generator), chromium
 # (the dashboard's browser tests; Playwright's own browser download is never used), and a
 # virtualenv in .venv with kybernetes installed editable with its test extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1
 
-DEBS=(etcd-server docker.io busybox-static iptables iproute2 runc conntrack chromium wget)
+DEBS=(etcd-server docker.io busybox-static iptables iproute2 runc conntrack chromium wget wrk)
 missing=()
 for p in "${DEBS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
