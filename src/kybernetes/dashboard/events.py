@@ -4,7 +4,8 @@
 then one `change` per watch event (`{"type": "ADDED", "object": …}`); when the watch
 ends or its resourceVersion is too old (410) it lists again and emits a new `sync`, so
 the browser never misses a change. A refused list emits `failure` with the API's
-Status and ends.
+Status and ends. Objects go out without `metadata.managedFields`, which the UI never
+shows and which is most of a pod's bytes (10,000 pods are a third the size without).
 
 Two ways to the browser:
 
@@ -53,6 +54,8 @@ async def follow(upstream: Upstream, token: str, path: str, selector: dict[str, 
     """List, then watch, re-listing whenever the watch ends; until cancelled or refused."""
     status, listed = first or await list_once(upstream, token, path, selector)
     while status == 200:
+        for item in listed.get("items") or ():
+            _slim(item)
         await emit("sync", listed)
         rv = (listed.get("metadata") or {}).get("resourceVersion", "")
         with contextlib.suppress(Gone, aiohttp.ClientError, TimeoutError):
@@ -104,7 +107,12 @@ async def _watch(upstream: Upstream, token: str, path: str, selector: dict[str, 
                 if event.get("type") == "ERROR":
                     raise Gone()
                 if event.get("type") != "BOOKMARK":
+                    _slim(event.get("object") or {})
                     await emit("change", event)
+
+
+def _slim(obj: dict[str, Any]) -> None:
+    (obj.get("metadata") or {}).pop("managedFields", None)
 
 
 async def sse(request: web.Request) -> web.StreamResponse:

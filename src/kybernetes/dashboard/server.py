@@ -17,6 +17,7 @@ allows only this origin.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -100,11 +101,10 @@ async def _passthrough(request: web.Request) -> web.StreamResponse:
             response.headers["Cache-Control"] = "no-store"
             response.headers["Content-Security-Policy"] = CSP
             await response.prepare(request)
-            async for chunk in resp.content.iter_any():
-                await response.write(chunk)
-            await response.write_eof()
+            with contextlib.suppress(ConnectionResetError):  # the browser left (a log closed)
+                async for chunk in resp.content.iter_any():
+                    await response.write(chunk)
+                await response.write_eof()
             return response
     except aiohttp.ClientError as e:
         return status_response(503, f"API server unreachable: {e}")
-    except ConnectionResetError:  # the browser left (a followed log closed)
-        return web.Response(status=499)

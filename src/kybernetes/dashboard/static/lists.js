@@ -22,7 +22,7 @@ function ScaleInput({ kind, obj, allowed }) {
     title=${allowed === false ? 'your RBAC role does not allow scaling this' : 'Enter applies'} />`;
 }
 
-function DeleteButton({ path, what, allowed }) {
+export function DeleteButton({ path, what, allowed }) {
   const [armed, setArmed] = useState(false);
   const go = async () => {
     if (!armed) { setArmed(true); setTimeout(() => setArmed(false), 4000); return; }

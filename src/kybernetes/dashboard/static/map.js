@@ -87,6 +87,9 @@ export function MapPage({ ns }) {
     if (!byNode.has(n)) byNode.set(n, []);
     byNode.get(n).push(p);
   }
+  // pods bound to a node the list does not have (deleted, or not visible to this user)
+  const known = new Set((nodes || []).map((n) => n.metadata.name));
+  const elsewhere = [...byNode.entries()].filter(([n]) => !known.has(n)).flatMap(([, ps]) => ps);
   const counts = Object.fromEntries(PHASES.map((ph) => [ph, (pods || []).filter((p) => podPhase(p) === ph).length]));
   return html`<div data-map data-ready-map=${String(Boolean(nodes && pods))}>
     <${ErrorBox} error=${nodeError} /><${ErrorBox} error=${podError} />
@@ -95,6 +98,10 @@ export function MapPage({ ns }) {
       ${(nodes || []).sort(byName).map((n) => html`<${NodeBox} key=${n.metadata.uid} node=${n}
           pods=${byNode.get(n.metadata.name) || []} canPatch=${canPatch} />`)}
     </div>
+    ${elsewhere.length > 0 && html`<section class="unscheduled" data-elsewhere>
+      <h3>On nodes not shown (${elsewhere.length})</h3>
+      <div class="pods">${elsewhere.sort(byName).map((p) => html`<${Pod} key=${p.metadata.uid} pod=${p} />`)}</div>
+    </section>`}
     <section class="unscheduled" data-unscheduled>
       <h3>Unscheduled (${unscheduled.length})</h3>
       <div class="pods">${unscheduled.sort(byName).map((p) => html`<${Pod} key=${p.metadata.uid} pod=${p} />`)}</div>

@@ -1,9 +1,9 @@
 // A pod's page: status, conditions, containers, events, live logs and a terminal.
 import { useEffect, useRef, useState } from './vendor/preact-hooks.js';
-import { del, token, tokenProtocol } from './api.js';
-import { EventRows } from './lists.js';
+import { token, tokenProtocol } from './api.js';
+import { DeleteButton, EventRows } from './lists.js';
 import { podPhase } from './map.js';
-import { age, ErrorBox, html, report, useCan, useLive } from './ui.js';
+import { age, ErrorBox, html, useCan, useLive } from './ui.js';
 
 function containerState(s) {
   const st = (s && s.state) || {};
@@ -129,8 +129,7 @@ export function PodPage({ ns, name }) {
     <p>node <b>${pod.spec.nodeName || '(unscheduled)'}</b> · IP ${(pod.status && pod.status.podIP) || '-'} ·
       created ${age(pod.metadata.creationTimestamp)} ago ·
       <a href=${`#/edit/Pod/${ns}/${name}`}>yaml</a>
-      <button data-delete disabled=${canDelete === false}
-        onClick=${async () => report(await del(`/api/v1/namespaces/${ns}/pods/${name}`), `pod ${ns}/${name} deleted`)}>delete</button></p>
+      <${DeleteButton} path=${`/api/v1/namespaces/${ns}/pods/${name}`} what=${`pod ${ns}/${name}`} allowed=${canDelete} /></p>
     <h3>Conditions</h3>
     <table data-conditions><tbody>${((pod.status && pod.status.conditions) || []).map((c) => html`<tr data-condition=${c.type} data-status=${c.status}>
       <td>${c.type}</td><td>${c.status}</td><td>${c.reason || ''}</td><td>${age(c.lastTransitionTime)}</td></tr>`)}</tbody></table>
