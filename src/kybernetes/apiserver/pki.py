@@ -167,6 +167,23 @@ def _cert_sans(cert_path: Path) -> set[str]:
         ext.get_values_for_type(x509.DNSName))
 
 
+def _sans(values: list[str]) -> list[x509.GeneralName]:
+    sans: list[x509.GeneralName] = []
+    for value in values:
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(value)))
+        except ValueError:
+            sans.append(x509.DNSName(value))
+    return sans
+
+
+def issue_serving_cert(data_dir: str | Path, common_name: str,
+                       names: list[str]) -> tuple[bytes, bytes]:
+    """A new serving cert signed by the cluster CA for these addresses and DNS names
+    (the dashboard's when it is served off loopback): (cert_pem, key_pem)."""
+    return _sign(data_dir, _name(common_name), server_sans=_sans(names))
+
+
 def serving_cert(data_dir: str | Path, addresses: list[str]) -> tuple[Path, Path]:
     """The serving cert paths; re-issued when an address it must name is missing."""
     d = pki_dir(data_dir)
@@ -174,13 +191,7 @@ def serving_cert(data_dir: str | Path, addresses: list[str]) -> tuple[Path, Path
     wanted = _serving_sans(addresses)
     if key_path.exists() and wanted <= _cert_sans(cert_path):
         return cert_path, key_path
-    sans: list[x509.GeneralName] = []
-    for value in sorted(wanted):
-        try:
-            sans.append(x509.IPAddress(ipaddress.ip_address(value)))
-        except ValueError:
-            sans.append(x509.DNSName(value))
-    cert, key = _sign(data_dir, _name("kube-apiserver"), server_sans=sans)
+    cert, key = _sign(data_dir, _name("kube-apiserver"), server_sans=_sans(sorted(wanted)))
     _write_private(key_path, key)
     cert_path.write_bytes(cert)
     return cert_path, key_path

@@ -18,8 +18,11 @@ import ssl
 from aiohttp import web
 
 from kybernetes import log as logsetup
+from kybernetes.apiserver import pki
+from kybernetes.cli.cluster_dir import ClusterDir
 from kybernetes.cli.errors import CliError
-from kybernetes.client.kubeconfig import KubeconfigError
+from kybernetes.cli.identities import identities_dir
+from kybernetes.client.kubeconfig import KubeconfigError, write_kubeconfig
 from kybernetes.dashboard.server import build_app
 from kybernetes.dashboard.upstream import Upstream
 
@@ -48,6 +51,33 @@ def is_loopback(address: str) -> bool:
         return ipaddress.ip_address(address).is_loopback
     except ValueError:
         return False
+
+
+def for_cluster(cdir: ClusterDir, server: str, address: str,
+                port: int) -> tuple[list[str], str]:
+    """How `kyb up` runs the dashboard: the flags (a kubeconfig naming only the server
+    and CA, and off loopback a serving certificate from the cluster CA for `address`)
+    and the URL it serves."""
+    out = identities_dir(cdir)
+    out.mkdir(parents=True, exist_ok=True)
+    kubeconfig = out / "dashboard.kubeconfig"
+    kubeconfig.unlink(missing_ok=True)  # no user in it, ever
+    write_kubeconfig(kubeconfig, server=server, user="dashboard",
+                     ca_pem=(pki.pki_dir(cdir.root) / "ca.crt").read_bytes())
+    argv = ["--kubeconfig", str(kubeconfig), "--port", str(port), "--bind-address", address]
+    shown = "127.0.0.1" if address in ("0.0.0.0", "::") else address  # all addresses
+    host = f"[{shown}]" if ":" in shown else shown
+    if is_loopback(address):
+        return argv, f"http://{host}:{port}/"
+    names = sorted({address, "127.0.0.1", "localhost"} - {"0.0.0.0", "::"})
+    cert, key = pki.issue_serving_cert(cdir.root, "kyb-dashboard", names)
+    (out / "dashboard.crt").write_bytes(cert)
+    key_path = out / "dashboard.key"
+    key_path.unlink(missing_ok=True)
+    key_path.touch(mode=0o600)
+    key_path.write_bytes(key)
+    return ([*argv, "--tls-cert-file", str(out / "dashboard.crt"),
+             "--tls-private-key-file", str(key_path)], f"https://{host}:{port}/")
 
 
 def _ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:

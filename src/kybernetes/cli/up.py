@@ -24,13 +24,12 @@ from typing import Any
 
 from kybernetes.api.errors import ApiError
 from kybernetes.apiserver import pki
-from kybernetes.cli import cluster_dir, cluster_dns, identities, readiness
+from kybernetes.cli import cluster_dir, cluster_dns, dashboard, identities, readiness
 from kybernetes.cli.controller_manager import parse_duration
 from kybernetes.cli.errors import CliError
 from kybernetes.cli.node_network import NodeNetwork, is_root
 from kybernetes.cli.supervisor import Component, Supervisor
 from kybernetes.client import ApiClient
-from kybernetes.client.kubeconfig import write_kubeconfig
 
 HELP = "start a whole cluster on this machine (API server, controllers, scheduler, nodes)"
 COMPONENT_ARG_FLAGS = ("apiserver", "controller-manager", "scheduler", "kubelet", "proxy",
@@ -46,7 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=6443, help="API server port (default 6443)")
     parser.add_argument("--proxy-mode", choices=("userspace", "iptables"), default="userspace")
     parser.add_argument("--dashboard-port", type=int, default=8001,
-                        help="serve the web dashboard on 127.0.0.1:PORT (default 8001; 0: none)")
+                        help="serve the web dashboard on this port (default 8001; 0: none)")
+    parser.add_argument("--dashboard-address", default="127.0.0.1",
+                        help="address to serve the dashboard on (default 127.0.0.1: HTTP; "
+                        "any other: HTTPS with a certificate from the cluster CA)")
     parser.add_argument("--detach", action="store_true",
                         help="return once the cluster is ready; stop it with `kyb down`")
     parser.add_argument("--timeout", type=float, default=120.0,
@@ -249,26 +251,22 @@ class ClusterRun:
         await self._until(readiness.nodes_ready(client, names), "every node to be Ready")
 
     async def _start_dashboard(self) -> None:
-        """The web UI on loopback: it holds no credentials (its kubeconfig names only the
-        server and CA); users log in with their own tokens (`kyb dashboard-url`)."""
-        port = self.args.dashboard_port
+        """The web UI: it holds no credentials; users log in with their own tokens
+        (`kyb dashboard-url`). HTTP on loopback, HTTPS from the cluster CA elsewhere."""
+        port, address = self.args.dashboard_port, self.args.dashboard_address
         if not port:
             return
         with socket.socket() as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                self._event(f"dashboard not started: port {port} is in use "
-                            "(--dashboard-port)")
+                s.bind((address, port))
+            except OSError as e:
+                self._event(f"dashboard not started: cannot serve on {address}:{port} "
+                            f"({e.strerror}; see --dashboard-port, --dashboard-address)")
                 return
-        kubeconfig = identities.identities_dir(self.cdir) / "dashboard.kubeconfig"
-        kubeconfig.unlink(missing_ok=True)
-        write_kubeconfig(kubeconfig, server=self.server, user="dashboard",
-                         ca_pem=(pki.pki_dir(self.cdir.root) / "ca.crt").read_bytes())
-        await self._start("dashboard", [*_kyb(), "dashboard", "--kubeconfig", str(kubeconfig),
-                                        "--port", str(port)])
-        self.dashboard = f"http://127.0.0.1:{port}/"
+        argv, url = dashboard.for_cluster(self.cdir, self.server, address, port)
+        await self._start("dashboard", [*_kyb(), "dashboard", *argv])
+        self.dashboard = url
 
     async def _start_dns(self) -> list[str]:
         """`kyb dns` on the host end of the node bridge, behind the kube-dns Service;
