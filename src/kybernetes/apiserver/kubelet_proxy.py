@@ -8,11 +8,15 @@ serving certificate is not verified (Kubernetes' default too).
 
 * log: ``/containerLogs/<ns>/<pod>/<container>`` with the same query
   (follow, tailLines, timestamps, previous, sinceSeconds, limitBytes), streamed.
-* exec, attach, portforward: WebSocket upgrades (``v5.channel.k8s.io`` and
-  older channel protocols, as kubectl ≥ 1.30 speaks for exec and ≥ 1.31 for
-  port-forward) are bridged message by message to the kubelet's
-  ``/exec|/attach|/portForward`` paths. SPDY upgrades (older kubectl) are not
-  supported and get a 400 that says so.
+* exec, attach: WebSocket upgrades (``v5.channel.k8s.io`` and older channel
+  protocols, kubectl ≥ 1.30 and the Python client) are bridged message by message
+  to the kubelet's ``/exec|/attach`` paths.
+* portforward over a WebSocket with ``SPDY/3.1+portforward.k8s.io`` (kubectl ≥ 1.31,
+  KEP-4006): the WebSocket carries SPDY bytes; we dial the kubelet with a SPDY
+  upgrade and copy the bytes between the two, as kube's tunneling handler does.
+* SPDY/3.1 upgrades (exec/attach of kubectl ≤ 1.29, port-forward of ≤ 1.30, and the
+  fallback of newer ones): the kubelet is dialed with the same upgrade and the two
+  connections are joined byte for byte (kube's UpgradeAwareHandler).
 """
 
 from __future__ import annotations
@@ -31,10 +35,12 @@ from kybernetes.api.errors import ApiError, BadRequest, ServiceUnavailable
 from kybernetes.apiserver import pki
 from kybernetes.apiserver.registry import Registry
 from kybernetes.apiserver.request_info import RequestInfo
+from kybernetes.streaming import upgrade
 from kybernetes.tasks import cancel_and_wait, spawn
 
 LOG_PARAMS = ("follow", "tailLines", "timestamps", "previous", "sinceSeconds", "sinceTime",
               "limitBytes", "pretty")
+TUNNEL_PROTOCOL = "SPDY/3.1+portforward.k8s.io"
 KUBELET_PATHS = {"exec": "exec", "attach": "attach", "portforward": "portForward"}
 DEFAULT_KUBELET_PORT = 10250
 
@@ -65,15 +71,49 @@ class KubeletProxy:
             query = {k: v for k, v in request.query.items() if k in LOG_PARAMS}
             return await self._stream_log(
                 request, f"{base}/containerLogs/{ns}/{name}/{container}?{urlencode(query)}")
-        if "websocket" not in request.headers.get("Upgrade", "").lower():
-            raise BadRequest(f"pods/{info.subresource} needs a WebSocket upgrade "
-                             "(v5.channel.k8s.io); SPDY is not supported, use kubectl >= 1.31")
         path = KUBELET_PATHS[str(info.subresource)]
         if path == "portForward":
             target = f"{base}/portForward/{ns}/{name}"
         else:
             target = f"{base}/{path}/{ns}/{name}/{_container(pod, request.query.get('container'))}"
-        return await self._bridge(request, f"{target}?{request.query_string}")
+        url = f"{target}?{request.rel_url.raw_query_string}"  # encoded: keeps newlines
+        upgrade_to = request.headers.get("Upgrade", "").lower()
+        if upgrade_to.startswith("spdy/"):
+            return await self._join_spdy(request, url)
+        if "websocket" not in upgrade_to:
+            raise BadRequest(f"pods/{info.subresource} needs a WebSocket or SPDY/3.1 upgrade")
+        if TUNNEL_PROTOCOL in _ws_protocols(request):
+            return await self._tunnel_spdy(request, url)
+        return await self._bridge(request, url)
+
+    async def _dial_spdy(self, url: str, protocols: list[str]) -> tuple[upgrade.ClientConn,
+                                                                         dict[str, str]]:
+        headers = [("Upgrade", "SPDY/3.1"),
+                   *(("X-Stream-Protocol-Version", p) for p in protocols)]
+        try:
+            return await upgrade.dial(url, headers, ssl_context=self.ssl_context())
+        except upgrade.UpgradeRefused as e:
+            raise _kubelet_error(e.status, e.body) from None
+        except (OSError, TimeoutError) as e:
+            raise ServiceUnavailable(f"error dialing the kubelet: {e}") from None
+
+    async def _join_spdy(self, request: web.Request, url: str) -> web.StreamResponse:
+        protocols = [p.strip() for v in request.headers.getall("X-Stream-Protocol-Version", [])
+                     for p in v.split(",") if p.strip()]
+        kubelet, answer = await self._dial_spdy(url, protocols)
+        headers = {"Upgrade": answer.get("upgrade", "SPDY/3.1")}
+        if answer.get("x-stream-protocol-version"):
+            headers["X-Stream-Protocol-Version"] = answer["x-stream-protocol-version"]
+        client = await upgrade.accept(request, headers)
+        await upgrade.pump(client, kubelet)
+        return request["upgraded_response"]
+
+    async def _tunnel_spdy(self, request: web.Request, url: str) -> web.StreamResponse:
+        kubelet, _ = await self._dial_spdy(url, ["portforward.k8s.io"])
+        client = web.WebSocketResponse(protocols=(TUNNEL_PROTOCOL,), max_msg_size=0)
+        await client.prepare(request)
+        await upgrade.pump(_WebSocketBytes(client), kubelet)
+        return client
 
     async def _kubelet_url(self, pod: dict[str, Any]) -> str:
         node_name = (pod.get("spec") or {}).get("nodeName")
@@ -100,8 +140,7 @@ class KubeletProxy:
             raise ServiceUnavailable(f"error dialing the kubelet: {e}") from None
 
     async def _bridge(self, request: web.Request, url: str) -> web.StreamResponse:
-        wanted = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
-                  if p.strip()]
+        wanted = _ws_protocols(request)
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None,
                                                                       sock_connect=10))
         try:
@@ -141,6 +180,30 @@ async def _pump_both(client: web.WebSocketResponse, upstream: Any) -> None:
         await cancel_and_wait(up, down)
         await upstream.close()
         await client.close()
+
+
+def _ws_protocols(request: web.Request) -> list[str]:
+    return [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
+            if p.strip()]
+
+
+class _WebSocketBytes:
+    """A WebSocket as a byte stream: binary messages in, one message per write out."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+
+    async def read(self) -> bytes:
+        async for msg in self.ws:
+            if msg.type == WSMsgType.BINARY and msg.data:
+                return bytes(msg.data)
+        return b""
+
+    async def write(self, data: bytes) -> None:
+        await self.ws.send_bytes(data)
+
+    async def close(self) -> None:
+        await self.ws.close()
 
 
 def _container(pod: dict[str, Any], wanted: str | None) -> str:

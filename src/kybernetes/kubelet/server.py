@@ -1,4 +1,4 @@
-"""The kubelet's HTTPS API: healthz, running pods, container logs and exec.
+"""The kubelet's HTTPS API: healthz, pods, stats, logs, exec, attach and port-forward.
 
 The paths are the Kubernetes kubelet's, because the API server proxies
 `pods/log` to `/containerLogs/<ns>/<pod>/<container>` and `pods/exec` to
@@ -7,10 +7,8 @@ status.daemonEndpoints.kubeletEndpoint.Port. Everything but /healthz needs a
 client certificate from the cluster CA or a bearer token, and the API server's
 yes to a SubjectAccessReview on nodes/<subresource> (:mod:`.auth`).
 
-Exec speaks the WebSocket channel protocol (`v5.channel.k8s.io`, and
-`v4.channel.k8s.io` for older clients): every binary message starts with a
-channel byte, 0 stdin, 1 stdout, 2 stderr, 3 the final Status, 4 terminal
-resize, and in v5 255 to close a stream.
+Exec and attach speak the WebSocket channel protocols and SPDY/3.1
+(:mod:`.remotecommand`); port-forward speaks SPDY/3.1 (:mod:`.portforward`).
 """
 
 from __future__ import annotations
@@ -22,9 +20,10 @@ import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from kybernetes.client import load_kubeconfig
+from kybernetes.kubelet import remotecommand
 from kybernetes.kubelet.auth import (
     Caller,
     Unavailable,
@@ -33,6 +32,7 @@ from kybernetes.kubelet.auth import (
     request_attributes,
 )
 from kybernetes.kubelet.logs import LogOptions, read_log
+from kybernetes.kubelet.portforward import PortForward
 from kybernetes.kubelet.runtime.base import RUNNING, ContainerInfo, RuntimeError_
 from kybernetes.kubelet.stats import (
     SAMPLE_PERIOD,
@@ -51,9 +51,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kybernetes.kubelet.server")
 
-PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "v3.channel.k8s.io",
-             "v2.channel.k8s.io", "channel.k8s.io")
-STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 
 
 def _truthy(value: str | None) -> bool:
@@ -109,6 +106,12 @@ class KubeletServer:
         for method in ("GET", "POST"):
             app.router.add_route(method, "/exec/{namespace}/{pod}/{container}", self.exec)
             app.router.add_route(method, "/exec/{namespace}/{pod}/{uid}/{container}", self.exec)
+            app.router.add_route(method, "/attach/{namespace}/{pod}/{container}", self.attach)
+            app.router.add_route(method, "/attach/{namespace}/{pod}/{uid}/{container}",
+                                 self.attach)
+            app.router.add_route(method, "/portForward/{namespace}/{pod}", self.port_forward)
+            app.router.add_route(method, "/portForward/{namespace}/{pod}/{uid}",
+                                 self.port_forward)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, config.address, config.port, ssl_context=ctx)
@@ -261,52 +264,67 @@ class KubeletServer:
         q = request.query
         command = q.getall("command", [])
         info = await self._container(request)
-        ws = web.WebSocketResponse(protocols=PROTOCOLS, max_msg_size=0)
-        if not ws.can_prepare(request).ok:
-            raise web.HTTPBadRequest(text="exec needs a WebSocket upgrade "
-                                          f"(protocols {', '.join(PROTOCOLS)})")
-        await ws.prepare(request)
-        tty = _truthy(q.get("tty"))
+        stdin, tty = _truthy(q.get("stdin")), _truthy(q.get("tty"))
+        channels = await remotecommand.open_channels(
+            request, stdin=stdin, stdout=_truthy(q.get("stdout", "1")),
+            stderr=_truthy(q.get("stderr", "1")), tty=tty)
         try:
             session = await self.kubelet.runtime.exec_stream(info.id, command, tty=tty)
         except (RuntimeError_, OSError) as e:
-            message = getattr(e, "message", str(e))
-            await ws.send_bytes(bytes([ERROR]) + orjson.dumps(
-                {"metadata": {}, "status": "Failure", "message": message,
-                 "reason": "InternalError"}))
-            await ws.close()
-            return ws
-        if not _truthy(q.get("stdin")):
-            await session.close_stdin()
-        pump = spawn(self._pump_output(ws, session), name="exec-output")
-        feed = spawn(self._feed_input(ws, session), name="exec-input")
+            await channels.finish(_failure(getattr(e, "message", str(e))))
+            return _done(request)
         try:
-            code = await session.wait()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(5):
-                    await pump
-            await ws.send_bytes(bytes([ERROR]) + orjson.dumps(exit_status(code, command)))
+            await remotecommand.serve(channels, session, stdin=stdin,
+                                      status=lambda code: exit_status(code, command))
         finally:
             await session.kill()
-            await cancel_and_wait(feed, pump)
-            await ws.close()
-        return ws
+        return _done(request)
 
-    async def _pump_output(self, ws: web.WebSocketResponse, session: Any) -> None:
-        async for channel, data in session.output():
-            await ws.send_bytes(bytes([channel]) + data)
+    async def attach(self, request: web.Request) -> web.StreamResponse:
+        """Connect to a running container's stdin (the pipe the runtime holds) and
+        output, as `kubectl attach` and `kubectl run -it` do."""
+        q = request.query
+        info = await self._container(request)
+        attacher = getattr(self.kubelet.runtime, "attach", None)
+        if attacher is None:
+            raise web.HTTPBadRequest(text=f"the {self.kubelet.runtime.name} runtime "
+                                          "does not support attach")
+        stdin = _truthy(q.get("stdin"))
+        channels = await remotecommand.open_channels(
+            request, stdin=stdin, stdout=_truthy(q.get("stdout", "1")),
+            stderr=_truthy(q.get("stderr", "1")), tty=_truthy(q.get("tty")))
+        try:
+            session = await attacher(info.id, stdin=stdin)
+        except (RuntimeError_, OSError) as e:
+            await channels.finish(_failure(getattr(e, "message", str(e))))
+            return _done(request)
+        try:
+            await remotecommand.serve(channels, session, stdin=stdin,
+                                      status=lambda code: {"metadata": {},
+                                                           "status": "Success"})
+        finally:
+            await session.detach()
+        return _done(request)
 
-    async def _feed_input(self, ws: web.WebSocketResponse, session: Any) -> None:
-        async for msg in ws:
-            if msg.type != WSMsgType.BINARY or not msg.data:
-                continue
-            channel, data = msg.data[0], msg.data[1:]
-            if channel == STDIN:
-                await session.write_stdin(data)
-            elif channel == RESIZE:
-                with contextlib.suppress(ValueError, TypeError):
-                    size = orjson.loads(data)
-                    await session.resize(int(size.get("Width", 80)), int(size.get("Height", 24)))
-            elif channel == CLOSE and data[:1] == bytes([STDIN]):
-                await session.close_stdin()
-        await session.close_stdin()
+    async def port_forward(self, request: web.Request) -> web.StreamResponse:
+        ns, pod = request.match_info["namespace"], request.match_info["pod"]
+        worker = self.kubelet.worker_for(ns, pod)
+        if worker is None or worker.sandbox is None:
+            raise web.HTTPNotFound(text=f'pod "{pod}" not found in namespace "{ns}" '
+                                        "on this node")
+        if not remotecommand.is_spdy(request):
+            raise web.HTTPBadRequest(text="port-forward needs a SPDY/3.1 upgrade "
+                                          "(portforward.k8s.io)")
+        host = "127.0.0.1" if worker.sandbox.host_network else worker.sandbox.ip
+        await PortForward(pod, worker.uid, host).serve(request)
+        return _done(request)
+
+
+def _failure(message: str) -> dict[str, Any]:
+    return {"metadata": {}, "status": "Failure", "message": message,
+            "reason": "InternalError"}
+
+
+def _done(request: web.Request) -> web.StreamResponse:
+    """What an upgraded handler returns: the response aiohttp already sent."""
+    return request.get("upgraded_response") or web.StreamResponse(status=101)

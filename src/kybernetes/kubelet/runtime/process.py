@@ -46,7 +46,7 @@ from kybernetes.kubelet.pod_dns import (
     pod_hostname,
 )
 from kybernetes.kubelet.probes import NetworkProber, Prober
-from kybernetes.kubelet.runtime import mount_ns
+from kybernetes.kubelet.runtime import attach, mount_ns
 from kybernetes.kubelet.runtime.base import (
     EXITED,
     RUNNING,
@@ -101,11 +101,13 @@ def _child_setup(*, netns: str, procs: list[str], mounts: MountPlan | None,
 
 
 def _spawn(argv: list[str], *, env: dict[str, str], log_path: Path,
-           setup: Callable[[], None]) -> subprocess.Popen[bytes]:
+           setup: Callable[[], None], stdin: int | None = None) -> subprocess.Popen[bytes]:
     """Start a container's process, output appended to its log file."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as out:
-        return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+        return subprocess.Popen(argv, env=env,
+                                stdin=subprocess.DEVNULL if stdin is None else stdin,
+                                stdout=out, stderr=out,
                                 start_new_session=True, close_fds=True, preexec_fn=setup)
 
 
@@ -133,6 +135,8 @@ class _Record:
     mounts: list[list[Any]] = field(default_factory=list)
     mount_dirs: list[str] = field(default_factory=list)  # host paths made by older versions
     uts: bool = False  # in a UTS namespace of its own (the pod's hostname)
+    stdin_path: str = ""  # the named pipe its stdin reads (`stdin: true`)
+    stdin_once: bool = False
 
 
 class ProcessRuntime(ChangeNotifier):
@@ -151,6 +155,7 @@ class ProcessRuntime(ChangeNotifier):
         self._exited: dict[str, asyncio.Event] = {}
         self._pidfds: dict[str, int] = {}
         self._sandboxes: dict[str, Sandbox] = {}
+        self._stdin: dict[str, int] = {}  # container id → the held stdin pipe
         ChangeNotifier.__init__(self)
         self._rotator: asyncio.Task[None] | None = None
 
@@ -202,6 +207,9 @@ class ProcessRuntime(ChangeNotifier):
                 self._exited[cid].set()
             elif _proc_start(record.pid) == record.pid_start:
                 self._watch(cid, record.pid)
+                if record.stdin_path:
+                    with contextlib.suppress(OSError):
+                        self._stdin[cid] = attach.open_holder(Path(record.stdin_path))
             else:
                 self._set_info(cid, self._info(cid).replace(
                     state=EXITED, exit_code=137, reason="ContainerStatusUnknown",
@@ -342,12 +350,24 @@ class ProcessRuntime(ChangeNotifier):
                 from e
         setup = _child_setup(netns=sandbox.netns, procs=procs, mounts=plan, cwd=cwd,
                              hostname=uts_name)
+        stdin_path = self.dir / "stdin" / cid.removeprefix("process://")
+        holder, child_stdin = attach.make_stdin(stdin_path) if spec.get("stdin") \
+            else (None, None)
         try:  # in a worker thread: the parent waits for the child's exec, not the loop
             popen = await asyncio.to_thread(_spawn, [exe, *argv[1:]], env=env,
-                                            log_path=config.log_path, setup=setup)
+                                            log_path=config.log_path, setup=setup,
+                                            stdin=child_stdin)
         except (OSError, subprocess.SubprocessError) as e:
             self.cgroups.remove(rel)
+            if holder is not None:
+                os.close(holder)
+                stdin_path.unlink(missing_ok=True)
             raise RuntimeError_(f"starting {argv[0]}: {e}", reason="RunContainerError") from e
+        finally:
+            if child_stdin is not None:
+                os.close(child_stdin)
+        if holder is not None:
+            self._stdin[cid] = holder
         info = ContainerInfo(id=cid, pod_uid=sandbox.pod_uid, name=spec["name"],
                              attempt=config.attempt, state=RUNNING, image=spec.get("image", ""),
                              image_id=f"process://{spec.get('image', '')}",
@@ -356,7 +376,9 @@ class ProcessRuntime(ChangeNotifier):
                                      pid_start=_proc_start(popen.pid),
                                      log_path=str(config.log_path), cgroup=rel, env=env,
                                      cwd=cwd, netns=sandbox.netns,
-                                     mounts=[list(m) for m in mounts], uts=bool(uts_name))
+                                     mounts=[list(m) for m in mounts], uts=bool(uts_name),
+                                     stdin_path=str(stdin_path) if holder is not None else "",
+                                     stdin_once=bool(spec.get("stdinOnce")))
         self._popen[cid] = popen
         self._exited[cid] = asyncio.Event()
         self._save(cid)
@@ -395,6 +417,7 @@ class ProcessRuntime(ChangeNotifier):
             reason = "Completed" if exit_code == 0 else "Error"
         if exit_code == 137 and self.cgroups.oom_killed(record.cgroup):
             reason = "OOMKilled"
+        self._close_stdin(cid)
         self._set_info(cid, info.replace(state=EXITED, exit_code=exit_code, reason=reason,
                                          finished_at=time.time()))
         self._exited[cid].set()
@@ -428,6 +451,9 @@ class ProcessRuntime(ChangeNotifier):
 
     def _forget(self, container_id: str, record: _Record) -> None:
         self.cgroups.remove(record.cgroup)
+        self._close_stdin(container_id)
+        if record.stdin_path:
+            Path(record.stdin_path).unlink(missing_ok=True)
         for path in record.mount_dirs:  # a record from before mounts stayed off the host
             if self._hand_over(path):
                 continue
@@ -517,6 +543,31 @@ class ProcessRuntime(ChangeNotifier):
             await proc.wait()
             raise
         return proc.returncode or 0, out
+
+    def _close_stdin(self, container_id: str) -> None:
+        fd = self._stdin.pop(container_id, None)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    async def attach(self, container_id: str, *, stdin: bool) -> attach.ProcessAttach:
+        """Attach to a running container's stdin pipe and output (`kubectl attach`)."""
+        record = self._records.get(container_id)
+        if record is None or self._exited[container_id].is_set():
+            raise RuntimeError_("container not running", reason="NotRunning")
+        if stdin and not record.stdin_path:
+            raise RuntimeError_("Stdin is not set for the container, so stdin cannot be "
+                                "attached (set stdin: true in the container spec)",
+                                reason="BadRequest")
+
+        def exit_code() -> int:
+            return int(self._info(container_id).exit_code or 0)
+
+        return attach.ProcessAttach(
+            holder=lambda: self._stdin.get(container_id),
+            close_holder=lambda: self._close_stdin(container_id),
+            log_path=Path(record.log_path), exited=self._exited[container_id],
+            exit_code=exit_code, stdin=stdin, stdin_once=record.stdin_once)
 
     async def exec_stream(self, container_id: str, command: list[str], *,
                           tty: bool) -> ProcessExec:

@@ -1,0 +1,190 @@
+"""Reaching pods from a workstation, with the real kubectl (oldest and newest) through the
+real API server to a process-runtime kubelet: port-forward to a pod and to a Service
+(kubectl ≤ 1.30 speaks SPDY, ≥ 1.31 SPDY tunneled over a WebSocket), exec with a
+multi-line argument (SPDY for 1.27, WebSocket for the newest), the Python client's
+interactive exec, `kubectl attach` and `kubectl run -i --rm`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from kubernetes.stream import stream
+
+from tests.integration.kubelet.conftest import (
+    IS_ROOT,
+    free_pod_cidr,
+    make_pod,
+    shared_kubelet,
+    wait_for,
+)
+from tests.support.kubectl import KUBECTLS, Kubectl
+
+BUSYBOX = shutil.which("busybox") or "/bin/busybox"
+PYTHON = shutil.which("python3", path="/usr/bin:/bin") or "python3"
+VERSIONS = [KUBECTLS[0], KUBECTLS[-1]] if KUBECTLS else []
+
+
+@pytest.fixture(scope="module")
+def node(module_api, module_core, tmp_path_factory):
+    args = ("--pod-cidr", free_pod_cidr()) if IS_ROOT else ()
+    with shared_kubelet(module_api, module_core, tmp_path_factory.mktemp("node"), "process",
+                        *args) as kubelet:
+        yield kubelet
+
+
+def _running(core, ns: str, name: str):
+    pod = core.read_namespaced_pod(name, ns)
+    return pod.status.phase == "Running" and pod
+
+
+def _start(core, ns: str, pod: dict) -> None:
+    core.create_namespaced_pod(ns, pod)
+    wait_for(lambda: _running(core, ns, pod["metadata"]["name"]), timeout=30, what="Running")
+
+
+@pytest.fixture(params=VERSIONS)
+def kubectl(request, module_api, tmp_path) -> Kubectl:
+    return Kubectl(request.param, module_api, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def web(module_core, node, tmp_path_factory) -> Iterator[str]:
+    """A namespace with pod `web` (busybox httpd on 8080) behind Service `web` (80)."""
+    root = tmp_path_factory.mktemp("www")
+    (root / "index.html").write_text("hello from web\n")
+    ns = "pf-web"
+    module_core.create_namespace({"metadata": {"name": ns}})
+    pod = make_pod("web", [{"name": "c", "image": "busybox",
+                            "command": [BUSYBOX, "httpd", "-f", "-p", "8080", "-h", str(root)],
+                            "ports": [{"containerPort": 8080, "name": "http"}]}])
+    pod["metadata"]["labels"] = {"app": "web"}
+    _start(module_core, ns, pod)
+    module_core.create_namespaced_service(ns, {
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}})
+    try:
+        yield ns
+    finally:
+        module_core.delete_namespace(ns)
+        module_core.delete_namespaced_pod("web", ns, grace_period_seconds=0)
+
+
+def _forwarded_get(kubectl: Kubectl, ns: str, target: str, remote: str) -> str:
+    proc = subprocess.Popen([kubectl.binary, "-n", ns, "port-forward", target, f":{remote}"],
+                            env=kubectl.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"127\.0\.0\.1:(\d+) ->", line)
+        assert match, f"{line!r} {proc.stderr.read() if proc.poll() is not None else ''}"
+        bodies = []
+        for _ in range(3):  # one port-forward carries several connections
+            with urllib.request.urlopen(f"http://127.0.0.1:{match[1]}/", timeout=20) as r:
+                bodies.append(r.read().decode())
+        assert proc.poll() is None
+        return bodies[-1] if len(set(bodies)) == 1 else repr(bodies)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_port_forward_to_a_pod_and_a_service(kubectl, web) -> None:
+    assert _forwarded_get(kubectl, web, "pod/web", "8080") == "hello from web\n"
+    assert _forwarded_get(kubectl, web, "svc/web", "80") == "hello from web\n"
+
+
+def test_port_forward_to_a_closed_port_says_why(kubectl, web) -> None:
+    proc = subprocess.Popen([kubectl.binary, "-n", web, "port-forward", "pod/web", ":9"],
+                            env=kubectl.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        port = re.search(r"127\.0\.0\.1:(\d+) ->", proc.stdout.readline())
+        assert port
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port[1]}/", timeout=20).read()
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+        assert "error forwarding port 9 to pod web" in err
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def box(module_core, node) -> Iterator[str]:
+    ns = "streams-box"
+    module_core.create_namespace({"metadata": {"name": ns}})
+    _start(module_core, ns, make_pod("box", [
+        {"name": "c", "image": "busybox", "command": ["sleep", "3600"]}]))
+    try:
+        yield ns
+    finally:
+        module_core.delete_namespace(ns)
+        module_core.delete_namespaced_pod("box", ns, grace_period_seconds=0)
+
+
+def test_exec_keeps_newlines_in_arguments_and_reports_the_exit_code(kubectl, box) -> None:
+    done = kubectl.run("-n", box, "exec", "box", "--", PYTHON, "-c", "print(1)\nprint(2)")
+    assert done.stdout == "1\n2\n"
+    failed = kubectl.run("-n", box, "exec", "box", "--", "sh", "-c", "echo out; echo err >&2; "
+                         "exit 4", check=False)
+    assert (failed.stdout, failed.stderr.splitlines()[0], failed.returncode) == \
+        ("out\n", "err", 4)
+    assert kubectl("-n", box, "exec", "-i", "box", "--", "cat", stdin="from stdin\n") == \
+        "from stdin\n"
+
+
+def test_python_client_interactive_exec(module_core, box) -> None:
+    resp = stream(module_core.connect_get_namespaced_pod_exec, "box", box, command=["sh"],
+                  stdin=True, stdout=True, stderr=True, tty=False, _preload_content=False)
+    try:
+        resp.write_stdin("echo first\n")
+        assert resp.readline_stdout(timeout=20) == "first"
+        resp.write_stdin("echo second; echo oops >&2\n")
+        assert resp.readline_stdout(timeout=20) == "second"
+        assert resp.readline_stderr(timeout=20) == "oops"
+    finally:
+        resp.close()
+
+
+def test_attach_to_a_container_with_stdin(kubectl, module_core, node, ns) -> None:
+    _start(module_core, ns, make_pod("reader", [
+        {"name": "c", "image": "busybox", "stdin": True,
+         "command": ["sh", "-c", "while read line; do echo got $line; done; echo eof"]}]))
+    proc = subprocess.Popen([kubectl.binary, "-n", ns, "attach", "-i", "reader"],
+                            env=kubectl.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write("hello\n")
+        proc.stdin.flush()
+        line = proc.stdout.readline()
+        while line.startswith("If you don't see"):
+            line = proc.stdout.readline()
+        assert line == "got hello\n"
+    finally:
+        proc.kill()
+        proc.wait()
+    # detaching (no stdinOnce) leaves the container running, and its stdin open
+    assert _running(module_core, ns, "reader")
+
+
+def test_run_interactive_and_remove(kubectl, module_core, node, ns) -> None:
+    overrides = json.dumps({"apiVersion": "v1", "spec": {"nodeName": node.name}})
+    done = kubectl.run("-n", ns, "run", "once", "-i", "--rm", "--restart=Never",
+                       "--image=busybox", f"--overrides={overrides}", "--command", "--",
+                       "sh", "-c", "read x; echo got $x; read y || echo stdin closed",
+                       stdin="hi\n")
+    assert "got hi\nstdin closed\n" in done.stdout
+    assert 'pod "once" deleted' in done.stdout
+    wait_for(lambda: not module_core.list_namespaced_pod(ns).items, timeout=30,
+             what="pod deleted")
