@@ -8,9 +8,12 @@ interactive exec, `kubectl attach` and `kubectl run -i --rm`.
 from __future__ import annotations
 
 import json
+import os
 import re
+import select
 import shutil
 import subprocess
+import time
 import urllib.request
 from collections.abc import Iterator
 
@@ -186,5 +189,44 @@ def test_run_interactive_and_remove(kubectl, module_core, node, ns) -> None:
                        stdin="hi\n")
     assert "got hi\nstdin closed\n" in done.stdout
     assert 'pod "once" deleted' in done.stdout
+    wait_for(lambda: not module_core.list_namespaced_pod(ns).items, timeout=30,
+             what="pod deleted")
+
+
+def _read_until(fd: int, wanted: bytes, seconds: float = 30) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + seconds
+    while wanted not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:
+                break
+    assert wanted in seen, seen
+    return seen
+
+
+def test_run_it_gives_a_shell_a_terminal(kubectl, module_core, node, ns) -> None:
+    overrides = json.dumps({"apiVersion": "v1", "spec": {"nodeName": node.name}})
+    master, terminal = os.openpty()
+    proc = subprocess.Popen([kubectl.binary, "-n", ns, "run", "shell", "-it", "--rm",
+                             "--restart=Never", "--image=busybox", f"--overrides={overrides}",
+                             "--command", "--", BUSYBOX, "sh"],
+                            env=kubectl.env, stdin=terminal, stdout=terminal, stderr=terminal,
+                            start_new_session=True)
+    os.close(terminal)
+    try:
+        wait_for(lambda: _running(module_core, ns, "shell"), timeout=30, what="Running")
+        time.sleep(1)  # let kubectl attach
+        os.write(master, b"echo $((40+2))-$(tty)\r")
+        seen = _read_until(master, b"42-/dev/pts/")  # a terminal: the line is echoed too
+        assert b"echo $((40+2))" in seen
+        os.write(master, b"exit\r")
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(master)
     wait_for(lambda: not module_core.list_namespaced_pod(ns).items, timeout=30,
              what="pod deleted")

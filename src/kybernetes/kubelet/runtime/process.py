@@ -101,9 +101,18 @@ def _child_setup(*, netns: str, procs: list[str], mounts: MountPlan | None,
 
 
 def _spawn(argv: list[str], *, env: dict[str, str], log_path: Path,
-           setup: Callable[[], None], stdin: int | None = None) -> subprocess.Popen[bytes]:
-    """Start a container's process, output appended to its log file."""
+           setup: Callable[[], None], stdin: int | None = None,
+           terminal: int | None = None) -> subprocess.Popen[bytes]:
+    """Start a container's process, output appended to its log file (or to its
+    terminal, which the kubelet copies into the log file)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    if terminal is not None:
+        def with_terminal() -> None:
+            setup()
+            attach.take_terminal()
+        return subprocess.Popen(argv, env=env, stdin=terminal, stdout=terminal,
+                                stderr=terminal, start_new_session=True, close_fds=True,
+                                preexec_fn=with_terminal)
     with open(log_path, "ab") as out:
         return subprocess.Popen(argv, env=env,
                                 stdin=subprocess.DEVNULL if stdin is None else stdin,
@@ -137,6 +146,7 @@ class _Record:
     uts: bool = False  # in a UTS namespace of its own (the pod's hostname)
     stdin_path: str = ""  # the named pipe its stdin reads (`stdin: true`)
     stdin_once: bool = False
+    tty: bool = False
 
 
 class ProcessRuntime(ChangeNotifier):
@@ -155,7 +165,8 @@ class ProcessRuntime(ChangeNotifier):
         self._exited: dict[str, asyncio.Event] = {}
         self._pidfds: dict[str, int] = {}
         self._sandboxes: dict[str, Sandbox] = {}
-        self._stdin: dict[str, int] = {}  # container id → the held stdin pipe
+        self._stdin: dict[str, int] = {}  # container id → the held stdin pipe or pty master
+        self._tty_out: dict[str, attach.TtyOutput] = {}
         ChangeNotifier.__init__(self)
         self._rotator: asyncio.Task[None] | None = None
 
@@ -207,7 +218,7 @@ class ProcessRuntime(ChangeNotifier):
                 self._exited[cid].set()
             elif _proc_start(record.pid) == record.pid_start:
                 self._watch(cid, record.pid)
-                if record.stdin_path:
+                if record.stdin_path and not record.tty:
                     with contextlib.suppress(OSError):
                         self._stdin[cid] = attach.open_holder(Path(record.stdin_path))
             else:
@@ -351,12 +362,14 @@ class ProcessRuntime(ChangeNotifier):
         setup = _child_setup(netns=sandbox.netns, procs=procs, mounts=plan, cwd=cwd,
                              hostname=uts_name)
         stdin_path = self.dir / "stdin" / cid.removeprefix("process://")
-        holder, child_stdin = attach.make_stdin(stdin_path) if spec.get("stdin") \
-            else (None, None)
+        tty = bool(spec.get("tty"))
+        holder, child_stdin = (attach.make_tty() if tty else attach.make_stdin(stdin_path)) \
+            if spec.get("stdin") or tty else (None, None)
         try:  # in a worker thread: the parent waits for the child's exec, not the loop
             popen = await asyncio.to_thread(_spawn, [exe, *argv[1:]], env=env,
                                             log_path=config.log_path, setup=setup,
-                                            stdin=child_stdin)
+                                            stdin=None if tty else child_stdin,
+                                            terminal=child_stdin if tty else None)
         except (OSError, subprocess.SubprocessError) as e:
             self.cgroups.remove(rel)
             if holder is not None:
@@ -368,6 +381,8 @@ class ProcessRuntime(ChangeNotifier):
                 os.close(child_stdin)
         if holder is not None:
             self._stdin[cid] = holder
+            if tty:
+                self._tty_out[cid] = attach.TtyOutput(holder, config.log_path)
         info = ContainerInfo(id=cid, pod_uid=sandbox.pod_uid, name=spec["name"],
                              attempt=config.attempt, state=RUNNING, image=spec.get("image", ""),
                              image_id=f"process://{spec.get('image', '')}",
@@ -378,7 +393,7 @@ class ProcessRuntime(ChangeNotifier):
                                      cwd=cwd, netns=sandbox.netns,
                                      mounts=[list(m) for m in mounts], uts=bool(uts_name),
                                      stdin_path=str(stdin_path) if holder is not None else "",
-                                     stdin_once=bool(spec.get("stdinOnce")))
+                                     stdin_once=bool(spec.get("stdinOnce")), tty=tty)
         self._popen[cid] = popen
         self._exited[cid] = asyncio.Event()
         self._save(cid)
@@ -545,6 +560,9 @@ class ProcessRuntime(ChangeNotifier):
         return proc.returncode or 0, out
 
     def _close_stdin(self, container_id: str) -> None:
+        output = self._tty_out.pop(container_id, None)
+        if output is not None:
+            output.stop()
         fd = self._stdin.pop(container_id, None)
         if fd is not None:
             with contextlib.suppress(OSError):
@@ -567,7 +585,7 @@ class ProcessRuntime(ChangeNotifier):
             holder=lambda: self._stdin.get(container_id),
             close_holder=lambda: self._close_stdin(container_id),
             log_path=Path(record.log_path), exited=self._exited[container_id],
-            exit_code=exit_code, stdin=stdin, stdin_once=record.stdin_once)
+            exit_code=exit_code, stdin=stdin, stdin_once=record.stdin_once, tty=record.tty)
 
     async def exec_stream(self, container_id: str, command: list[str], *,
                           tty: bool) -> ProcessExec:
