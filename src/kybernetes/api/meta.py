@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import random
 import re
+import time as _time
 from typing import Any
 
 _DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
@@ -207,8 +208,22 @@ def random_suffix(length: int = 5) -> str:
 
 def now_rfc3339(now: _dt.datetime | None = None) -> str:
     """`2026-11-25T22:33:56Z`, as metav1.Time serializes (whole seconds, UTC)."""
-    now = now or _dt.datetime.now(_dt.UTC)
+    if now is None:
+        return _this_second()
     return now.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_SECOND: tuple[int, str] = (-1, "")
+
+
+def _this_second() -> str:
+    """The current second's text, formatted once per second (every write stamps it)."""
+    global _SECOND
+    second = int(_time.time())
+    cached = _SECOND
+    if cached[0] != second:
+        cached = _SECOND = (second, _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(second)))
+    return cached[1]
 
 
 def now_rfc3339_micro(now: _dt.datetime | None = None) -> str:

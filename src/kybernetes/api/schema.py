@@ -145,15 +145,32 @@ def _is_open(node: Node) -> bool:
             and not node.get("items") and not is_scalar(node))
 
 
+_UnknownNode = tuple[Node | None, dict[str, Any] | None, Any, Any]
+_UNKNOWN: dict[int, _UnknownNode] = {}
+
+
+def _unknown_node(node: Node) -> _UnknownNode:
+    """(resolved node or None when its fields are not checked, properties,
+    additionalProperties, items), memoized by node identity like `_check`."""
+    found = _UNKNOWN.get(id(node))
+    if found is None:
+        target = resolve(node)
+        if target is None or _is_open(target) or target.get("x-kubernetes-preserve-unknown-fields"):
+            found = (None, None, None, None)
+        else:
+            found = (target, target.get("properties"), target.get("additionalProperties"),
+                     target.get("items"))
+        _UNKNOWN[id(node)] = found
+    return found
+
+
 def _unknown(node: Node | None, value: Any, path: str, out: list[str], drop: bool) -> None:
-    if not isinstance(value, dict | list):
+    if not isinstance(value, dict | list) or node is None:
         return  # a scalar has no fields
-    node = resolve(node)
-    if node is None or _is_open(node) or node.get("x-kubernetes-preserve-unknown-fields"):
+    target, props, extra, items = _unknown_node(node)
+    if target is None:
         return
     if isinstance(value, dict):
-        props = node.get("properties")
-        extra = node.get("additionalProperties")
         for key, sub in list(value.items()):
             if props and key in props:
                 known = props[key]
@@ -168,9 +185,9 @@ def _unknown(node: Node | None, value: Any, path: str, out: list[str], drop: boo
                 continue
             if isinstance(sub, dict | list):  # a scalar has no fields: no call, no path
                 _unknown(known, sub, f"{path}.{key}" if path else key, out, drop)
-    elif isinstance(value, list) and isinstance(node.get("items"), dict):
+    elif isinstance(items, dict):
         for i, item in enumerate(value):
-            _unknown(node["items"], item, f"{path}[{i}]", out, drop)
+            _unknown(items, item, f"{path}[{i}]", out, drop)
 
 
 _PY_TYPES: dict[str, tuple[type, ...]] = {
@@ -195,9 +212,14 @@ _INT_RANGES = {"int32": (-(1 << 31), (1 << 31) - 1), "int64": (-(1 << 63), (1 <<
 
 class _Check:
     """A resolved schema node, the Python types its JSON types allow and, for an
-    integer with a `format`, the range Go's int32/int64 can hold."""
+    integer with a `format`, the range Go's int32/int64 can hold.
 
-    __slots__ = ("bools", "int_format", "integral_floats", "kinds", "node", "py_types")
+    Compiled once per node for the type walk: `exact` are the Python types a value may
+    have to be accepted with nothing more to check (scalars only), and the children's
+    checks are looked up once, on the first object or list that needs them."""
+
+    __slots__ = ("bools", "exact", "extra", "int_format", "integral_floats", "items", "kinds",
+                 "node", "props", "py_types")
 
     def __init__(self, node: Node | None) -> None:
         self.node = node
@@ -211,6 +233,22 @@ class _Check:
         self.integral_floats = "integer" in kinds  # JSON has one number type: 3.0 is 3
         fmt = (node or {}).get("format")
         self.int_format = fmt if kinds == {"integer"} and fmt in _INT_RANGES else None
+        self.exact = _exact_types(kinds, self.int_format) if node is not None else frozenset()
+        self.props: dict[str, _Check] | None = None
+        self.extra: _Check | None = None
+        self.items: _Check | None = None
+
+    def children(self) -> dict[str, _Check]:
+        """The properties' checks (and `extra`'s and `items`' on the way), once."""
+        if self.props is None:
+            target = self.node or {}
+            extra = target.get("additionalProperties")
+            self.extra = _check(extra) if isinstance(extra, dict) else None
+            items = target.get("items")
+            self.items = _check(items) if isinstance(items, dict) else None
+            self.props = {name: _check(child)
+                          for name, child in (target.get("properties") or {}).items()}
+        return self.props
 
     def accepts(self, value: Any) -> bool:
         if not self.py_types:
@@ -228,6 +266,21 @@ class _Check:
         return low <= value <= high
 
 
+def _exact_types(kinds: set[str], int_format: str | None) -> frozenset[type]:
+    """Python types accepted by a scalar node with no range or integral-float fix-up
+    to do (an `int` in an int32 field is range-checked, so not listed then)."""
+    if not kinds or not kinds <= _SCALARS:
+        return frozenset()
+    exact: set[type] = set()
+    if "string" in kinds:
+        exact.add(str)
+    if "boolean" in kinds:
+        exact.add(bool)
+    if ("integer" in kinds and int_format is None) or "number" in kinds:
+        exact.add(int)
+    return frozenset(exact)
+
+
 _CHECKS: dict[int, _Check] = {}
 
 
@@ -243,10 +296,9 @@ def _join(parts: list[str]) -> str:
     return "".join(p if p.startswith("[") else f".{p}" for p in parts).lstrip(".")
 
 
-def _types(node: Node, value: Any, parts: list[str], out: list[tuple[str, str, str]]) -> None:
-    check = _check(node)
-    target = check.node
-    if target is None:
+def _types(check: _Check, value: Any, parts: list[str], out: list[tuple[str, str, str]]
+           ) -> None:
+    if check.node is None:
         return
     if not check.accepts(value):
         out.append((_join(parts), check.kinds, _json_type(value)))
@@ -255,24 +307,25 @@ def _types(node: Node, value: Any, parts: list[str], out: list[tuple[str, str, s
         out.append((_join(parts), str(check.int_format), str(value)))
         return
     if isinstance(value, dict):
-        props = target.get("properties") or {}
-        extra = target.get("additionalProperties")
-        extra = extra if isinstance(extra, dict) else None
+        props = check.children()
+        extra = check.extra
         for key, sub in value.items():
             if sub is None:
                 continue
             child = props.get(key) or extra
-            if child is not None:
-                parts.append(key)
-                _types(child, sub, parts, out)
-                parts.pop()
-                if isinstance(sub, float):
-                    value[key] = _integral(child, sub)
+            if child is None or type(sub) in child.exact:
+                continue
+            parts.append(key)
+            _types(child, sub, parts, out)
+            parts.pop()
+            if isinstance(sub, float):
+                value[key] = _integral(child, sub)
     elif isinstance(value, list):
-        items = target.get("items")
-        if isinstance(items, dict):
+        check.children()
+        items = check.items
+        if items is not None:
             for i, item in enumerate(value):
-                if item is not None:
+                if item is not None and type(item) not in items.exact:
                     parts.append(f"[{i}]")
                     _types(items, item, parts, out)
                     parts.pop()
@@ -280,10 +333,10 @@ def _types(node: Node, value: Any, parts: list[str], out: list[tuple[str, str, s
                         value[i] = _integral(items, item)
 
 
-def _integral(node: Node, number: float) -> int | float:
+def _integral(check: _Check, number: float) -> int | float:
     """An integral float in an integer field as an int: Go clients cannot decode `2.0`
     into an int32, so it must be stored as `2`."""
-    return int(number) if _check(node).kinds == "integer" and number.is_integer() else number
+    return int(number) if check.kinds == "integer" and number.is_integer() else number
 
 
 def type_errors(root: Node | None, obj: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -296,7 +349,7 @@ def type_errors(root: Node | None, obj: dict[str, Any]) -> list[tuple[str, str, 
     """
     out: list[tuple[str, str, str]] = []
     if root is not None and obj is not None:
-        _types(root, obj, [], out)
+        _types(_check(root), obj, [], out)
     return out
 
 

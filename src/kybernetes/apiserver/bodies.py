@@ -30,6 +30,13 @@ async def read_body(request: web.Request) -> bytes:
     body holds a connection and a buffer no longer than that)."""
     if request.content_length is not None:
         codec.check_size(request.content_length)
+    content = request.content
+    if content.is_eof() and content.exception() is None:
+        # All of it has arrived with the headers (most bodies): no timer, no chunk loop.
+        body = content.read_nowait(-1)
+        codec.check_size(len(body))
+        request["body"] = body
+        return body
     chunks: list[bytes] = []
     size = 0
     limit = request.config_dict.get(BODY_READ_TIMEOUT, DEFAULT_BODY_READ_TIMEOUT)

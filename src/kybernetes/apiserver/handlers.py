@@ -44,7 +44,7 @@ from kybernetes.apiserver.request_info import (
     query_bool,
     query_int,
 )
-from kybernetes.apiserver.responses import list_response, object_response
+from kybernetes.apiserver.responses import list_response, object_response, wants
 from kybernetes.apiserver.subresources import Subresources
 from kybernetes.apiserver.watch import serve_watch
 from kybernetes.apiserver.watch_cache import WatchCache
@@ -116,8 +116,14 @@ class ResourceHandlers:
         return await verb(request, info)
 
     async def get(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
-        obj = await self.registry.get(info.kind, info.namespace, str(info.name))
-        return object_response(request, info.kind, obj)
+        """Read from the store, as Kubernetes' GET does; the object itself (no Table or
+        metadata asked for) is answered with the watch cache's bytes of that revision."""
+        kv = await self.registry.get_stored(info.kind, info.namespace, str(info.name))
+        if not wants(request):
+            encoded = self.cache.encoded(info.kind, kv)
+            if encoded is not None:
+                return web.Response(body=encoded, content_type=codec.JSON)
+        return object_response(request, info.kind, codec.decode_kv(kv))
 
     async def list_or_watch(self, request: web.Request, info: RequestInfo
                             ) -> web.StreamResponse:

@@ -121,6 +121,12 @@ class Registry:
                   ) -> dict[str, Any]:
         return decode_kv(await self._read(kind, namespace, name))
 
+    async def get_stored(self, kind: KindDefinition, namespace: str | None, name: str
+                         ) -> KeyValue:
+        """The object as stored (404 when absent), not decoded: a GET answers with the
+        bytes the watch cache already encoded for that revision when it has them."""
+        return await self._read(kind, namespace, name)
+
     async def check_namespace(self, namespace: str, *, creating: bool = True) -> None:
         """404 when the namespace does not exist; 403 when it is being terminated."""
         namespaces = self.kinds.of(NAMESPACES)

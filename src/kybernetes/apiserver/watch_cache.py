@@ -292,6 +292,16 @@ class WatchCache:
         entry = self.for_prefix(kind.key_prefix).objects.get(kind.key(namespace, name))
         return entry.obj if entry is not None else None
 
+    def encoded(self, kind: KindDefinition, kv: KeyValue) -> bytes | None:
+        """The JSON bytes of stored `kv` as `kind`'s version shows it, when the cache
+        holds that very revision (made once, shared with lists and watch events);
+        None otherwise. The same bytes as encoding `decode_kv(kv)` presented."""
+        cache = self.caches.get(kind.key_prefix)
+        entry = cache.objects.get(kv.key) if cache is not None else None
+        if entry is None or entry.rv != kv.mod_revision:
+            return None
+        return entry.raw_as(kind.resource.api_version, kind.present if kind.convert else None)
+
     def for_prefix(self, prefix: str) -> ResourceCache:
         """The cache of the objects under `prefix` (a kind's key prefix), made if new."""
         cache = self.caches.get(prefix)

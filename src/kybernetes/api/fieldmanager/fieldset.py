@@ -211,10 +211,13 @@ def _sorted_keys(node: Tree) -> list[str]:
 
 
 def _sorted_tree(node: Tree, include_self: bool) -> Tree:
-    out: Tree = {}
-    if include_self and node:
-        out[SELF] = {}
-    for key in _sorted_keys(node):
+    out: Tree = {SELF: {}} if include_self and node else {}
+    keys = sorted(node)  # _sorted_keys, inline: every create encodes a whole tree
+    if keys and keys[0] == SELF:
+        del keys[0]
+    if keys and not keys[-1].startswith("f:"):
+        keys.sort(key=element_order)
+    for key in keys:
         child = node[key]
         out[key] = _sorted_tree(child, SELF in child) if child else {}
     return out
@@ -348,6 +351,14 @@ def insert(tree: Tree, path: Path) -> None:
         node[path[-1]] = {}
     elif child and SELF not in child:
         child[SELF] = {}
+
+
+def graft_children(tree: Tree, path: Path, children: list[tuple[str, Tree]]) -> None:
+    """`graft(tree, (*path, element), node)` for each (element, node), the path walked once."""
+    parent = _parent(tree, (*path, SELF))
+    for element, node in children:
+        existing = parent.get(element)
+        parent[element] = node if existing is None else union_tree(existing, node)
 
 
 def graft(tree: Tree, path: Path, node: Tree) -> None:

@@ -50,6 +50,7 @@ class Shape:
     __slots__ = (
         "_children",
         "atomic",
+        "container",
         "extra",
         "fields",
         "is_set",
@@ -80,6 +81,14 @@ class Shape:
         self.key_defaults: Node = key_defaults or {}
         self.is_set = is_set
         self._children: dict[str, Shape] = {}
+        # The type of value the walk descends into (None: every value is a leaf), so
+        # is_leaf_value is one isinstance.
+        self.container: type | None = (
+            dict if kind is Kind.DEDUCED
+            else None if kind is Kind.SCALAR or atomic
+            else dict if kind is Kind.MAP
+            else list
+        )
 
     @property
     def is_leaf(self) -> bool:
@@ -222,10 +231,5 @@ def _key_defaults(item: Node | None, keys: tuple[str, ...]) -> Node:
 
 def is_leaf_value(shape: Shape, value: Any) -> bool:
     """True where the walk stops: scalars, atomic values, and deduced non-objects."""
-    if shape.kind is Kind.DEDUCED:
-        return not isinstance(value, dict)
-    if shape.is_leaf:
-        return True
-    if shape.kind is Kind.MAP:
-        return not isinstance(value, dict)
-    return not isinstance(value, list)
+    container = shape.container
+    return container is None or not isinstance(value, container)

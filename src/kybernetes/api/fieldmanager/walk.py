@@ -14,7 +14,7 @@ path by path.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from kybernetes.api.fieldmanager.fieldset import (
     SELF,
@@ -22,6 +22,7 @@ from kybernetes.api.fieldmanager.fieldset import (
     Path,
     Tree,
     graft,
+    graft_children,
     insert,
     make_node,
 )
@@ -138,17 +139,20 @@ def whole(value: Any, shape: Shape) -> Tree:
     What comparing it with MISSING records: a leaf or an empty value is one member;
     an object or list is a member with each field or item (the first of duplicates).
     """
-    if is_leaf_value(shape, value) or _empty(value):
+    container = shape.container  # is_leaf_value and _empty, inline: this is every create
+    if container is None or not value or not isinstance(value, container):
         return {}
+    out: Tree = {SELF: {}}
     if isinstance(value, dict):
         # Scalars are leaves whatever their shape, and most of an object: no lookup.
-        children = {"f:" + key: whole(child, shape.field(key)) if isinstance(child, dict | list)
-                    else {} for key, child in value.items()}
+        field = shape.field
+        for key, child in value.items():
+            out["f:" + key] = whole(child, field(key)) if isinstance(child, dict | list) else {}
     else:
         item_shape = shape.item_shape()
-        children = {element: whole(item, item_shape)
-                    for element, item in index_items(shape, value).items()}
-    return {SELF: {}, **children}
+        for element, item in index_items(shape, cast(list[Any], value)).items():
+            out[element] = whole(item, item_shape)
+    return out
 
 
 def _empty(value: Any) -> bool:
@@ -158,6 +162,14 @@ def _empty(value: Any) -> bool:
 
 def _compare_maps(left: dict[str, Any], right: dict[str, Any], shape: Shape, path: Path,
                   out: Comparison) -> None:
+    if not left:
+        # Every field is added (a create's metadata, spec and status): the node at
+        # `path` is made once, not once per field as compare_into(MISSING, …) would.
+        field = shape.field
+        graft_children(out.added, path, [
+            ("f:" + key, whole(value, field(key)) if isinstance(value, dict | list) else {})
+            for key, value in right.items()])
+        return
     for key, value in left.items():
         compare_into(value, right.get(key, MISSING), shape.field(key), (*path, "f:" + key), out)
     for key, value in right.items():
