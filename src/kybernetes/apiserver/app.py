@@ -3,7 +3,8 @@
 The middleware is the one place where
   * a request is authenticated and authorized (:class:`.authz.guard.RequestGuard`;
     401 or 403 Status otherwise), and in between counted against the in-flight
-    limits (:mod:`.inflight`; 429 past them), in kube-apiserver's order,
+    limits (the priority levels of :mod:`.flowcontrol`, or :mod:`.inflight`; 429
+    past them), in kube-apiserver's order,
   * an :class:`ApiError` becomes a Kubernetes ``Status`` response,
   * a storage error is translated (compacted → 410 Expired, unreachable → 503),
   * any other exception becomes a 500 ``InternalError`` Status, its traceback
@@ -40,7 +41,12 @@ from kybernetes.apiserver.authz.guard import RequestGuard
 from kybernetes.apiserver.bodies import BODY_READ_TIMEOUT, DEFAULT_BODY_READ_TIMEOUT
 from kybernetes.apiserver.discovery import Discovery
 from kybernetes.apiserver.handlers import ResourceHandlers
-from kybernetes.apiserver.inflight import InflightLimit, TooManyRequests, too_many_requests
+from kybernetes.apiserver.inflight import (
+    InflightLimit,
+    RequestLimiter,
+    TooManyRequests,
+    too_many_requests,
+)
 from kybernetes.apiserver.metrics import Metrics
 from kybernetes.apiserver.openapi import OpenApi
 from kybernetes.apiserver.request_info import NOT_FOUND
@@ -107,8 +113,8 @@ def error_response(error: ApiError) -> web.Response:
 
 def make_middleware(guard: RequestGuard, metrics: Metrics,
                     auditor: Auditor | None = None,
-                    inflight: InflightLimit | None = None) -> Any:
-    inflight = inflight or InflightLimit(0, 0)
+                    inflight: RequestLimiter | None = None) -> Any:
+    limiter = inflight or InflightLimit(0, 0)
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -117,11 +123,11 @@ def make_middleware(guard: RequestGuard, metrics: Metrics,
             auditor.receive(request)
         try:
             request["user"] = await guard.authenticate(request)
-            with inflight.admit(request["attributes"]):
+            async with limiter.enter(request["attributes"]):
                 guard.authorize(request)
                 response = await handler(request)
-        except TooManyRequests:
-            response = too_many_requests()
+        except TooManyRequests as e:
+            response = too_many_requests(e.retry_after)
         except ApiError as e:
             response = error_response(e)
         except StorageError as e:
@@ -157,7 +163,7 @@ def make_middleware(guard: RequestGuard, metrics: Metrics,
 def build_app(handlers: ResourceHandlers, *, guard: RequestGuard, metrics: Metrics,
               ready: Callable[[], bool], discovery: Discovery,
               openapi: OpenApi, auditor: Auditor | None = None,
-              inflight: InflightLimit | None = None,
+              inflight: RequestLimiter | None = None,
               body_read_timeout: float = DEFAULT_BODY_READ_TIMEOUT) -> web.Application:
     """The whole HTTP surface of the API server."""
     app = web.Application(middlewares=[make_middleware(guard, metrics, auditor, inflight)],

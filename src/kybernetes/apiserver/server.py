@@ -57,8 +57,14 @@ from kybernetes.apiserver.crd.controller import CrdController
 from kybernetes.apiserver.discovery import Discovery
 from kybernetes.apiserver.dynamic_admission import dynamic_admission
 from kybernetes.apiserver.field_tracking import ManagedFields
+from kybernetes.apiserver.flowcontrol import PriorityAndFairness
 from kybernetes.apiserver.handlers import ResourceHandlers, write_context
-from kybernetes.apiserver.inflight import DEFAULT_MAX_MUTATING, DEFAULT_MAX_REQUESTS, InflightLimit
+from kybernetes.apiserver.inflight import (
+    DEFAULT_MAX_MUTATING,
+    DEFAULT_MAX_REQUESTS,
+    InflightLimit,
+    RequestLimiter,
+)
 from kybernetes.apiserver.kinds.builtin import builtin_registry
 from kybernetes.apiserver.kinds.definition import WriteHooks
 from kybernetes.apiserver.kinds.registry import KindRegistry
@@ -130,6 +136,9 @@ class Config:
     # What a client may hold: in-flight requests (0: no limit), connection timeouts.
     max_requests_inflight: int = DEFAULT_MAX_REQUESTS
     max_mutating_requests_inflight: int = DEFAULT_MAX_MUTATING
+    # kube's --enable-priority-and-fairness: the two limits above shared out between
+    # priority levels with fair queues (else each is a hard cap, kube's max-inflight).
+    enable_priority_and_fairness: bool = True
     body_read_timeout: float = DEFAULT_BODY_READ_TIMEOUT
     connections: ConnectionLimits = field(default_factory=ConnectionLimits)
 
@@ -308,8 +317,7 @@ class ApiServer:
                         ready=self.cache.ready.is_set,
                         discovery=Discovery(self.kinds, f"{self.advertise}:{cfg.port}"),
                         openapi=OpenApi(self.kinds), auditor=self.auditor,
-                        inflight=InflightLimit(cfg.max_requests_inflight,
-                                               cfg.max_mutating_requests_inflight),
+                        inflight=self._request_limiter(),
                         body_read_timeout=cfg.body_read_timeout)
         app.add_routes([*account_tokens.routes(), *self_subject_review.routes(),
                         *TokenReviews(authenticator,
@@ -337,6 +345,14 @@ class ApiServer:
         self.trimmer = asyncio.create_task(trimmer.run())
         log.info("serving", extra={"address": cfg.bind_address, "port": cfg.port,
                                    "store": cfg.store.split("://", 1)[0]})
+
+    def _request_limiter(self) -> RequestLimiter:
+        cfg = self.config
+        if cfg.enable_priority_and_fairness:
+            return PriorityAndFairness(
+                cfg.max_requests_inflight + cfg.max_mutating_requests_inflight,
+                wait=cfg.body_read_timeout / 4)  # kube: --request-timeout / 4
+        return InflightLimit(cfg.max_requests_inflight, cfg.max_mutating_requests_inflight)
 
     def _kubelet_proxy(self) -> KubeletProxy:
         return KubeletProxy(self.registry, self.config.data_dir)

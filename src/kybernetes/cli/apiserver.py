@@ -81,6 +81,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "0: no limit")
     parser.add_argument("--max-mutating-requests-inflight", type=int, default=200,
                         metavar="N", help="the same for mutating requests. 0: no limit")
+    parser.add_argument("--enable-priority-and-fairness", choices=("true", "false"),
+                        default="true", help="share the sum of the two limits above out "
+                        "between kube's priority levels, with fair queues per user "
+                        "(default true); false: each limit is a hard cap")
     parser.add_argument("--request-timeout", type=parse_duration, default=60.0,
                         metavar="DURATION",
                         help="how long a request body may take to arrive (then 408)")
@@ -168,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
         audit_log_maxage=args.audit_log_maxage,
         max_requests_inflight=args.max_requests_inflight,
         max_mutating_requests_inflight=args.max_mutating_requests_inflight,
+        enable_priority_and_fairness=args.enable_priority_and_fairness == "true",
         body_read_timeout=args.request_timeout,
         connections=ConnectionLimits(tls_handshake_timeout=args.tls_handshake_timeout,
                                      read_header_timeout=args.read_header_timeout))

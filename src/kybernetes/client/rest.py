@@ -19,6 +19,11 @@ a compacted resourceVersion); the end of the stream ends the iteration. Leaving
 the iteration for any reason (end, error, break inside ``async with``, or
 ``aclose()``) releases the connection.
 
+An overloaded API server's 429 (kube's plain-text answer of its priority and
+fairness or max-inflight filter, with Retry-After) is retried after that many
+seconds, up to 10 times, as client-go does; a 429 Status (an eviction refused by a
+PodDisruptionBudget) is the caller's to handle.
+
 A client made from a kubeconfig can change the client certificate it presents
 (:meth:`ApiClient.use_client_certificate`, for the kubelet's certificate rotation):
 new requests go through a new pool with the new certificate, and the old pool is
@@ -138,6 +143,20 @@ class Watch:
             self._response = None
 
 
+MAX_OVERLOAD_RETRIES = 10  # client-go's default maxRetries
+MAX_RETRY_AFTER = 32.0  # the most kube's priority and fairness asks for
+
+
+def _overload_retry_after(response: aiohttp.ClientResponse, raw: bytes) -> float | None:
+    """Seconds to wait before retrying an overloaded server's 429, else None."""
+    if response.status != 429 or raw.lstrip().startswith(b"{"):
+        return None
+    try:
+        return min(max(float(response.headers.get("Retry-After", "")), 0.0), MAX_RETRY_AFTER)
+    except ValueError:
+        return None
+
+
 class ApiClient:
     """Talks to one API server: CRUD, subresources and watch for registry resources."""
 
@@ -233,8 +252,8 @@ class ApiClient:
 
     async def _open(self, method: str, path: str, *, params: dict[str, str] | None = None,
                     body: Any = None, content_type: str = "application/json",
-                    streaming: bool = False, accept: str | None = None
-                    ) -> aiohttp.ClientResponse:
+                    streaming: bool = False, accept: str | None = None,
+                    retries: int = 0) -> aiohttp.ClientResponse:
         data = None
         headers = {"Accept": accept} if accept else {}
         if body is not None:
@@ -260,6 +279,12 @@ class ApiClient:
                 raw = b""
             finally:
                 response.release()
+            delay = _overload_retry_after(response, raw)
+            if delay is not None and retries < MAX_OVERLOAD_RETRIES:
+                await asyncio.sleep(delay)
+                return await self._open(method, path, params=params, body=body,
+                                        content_type=content_type, streaming=streaming,
+                                        accept=accept, retries=retries + 1)
             raise self._error_for(response.status, raw)
         return response
 

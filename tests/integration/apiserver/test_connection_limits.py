@@ -28,6 +28,7 @@ CMS = "/api/v1/namespaces/default/configmaps"
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     with started(ApiServer(tmp_path_factory.mktemp("apiserver"), extra_args=(
                "--max-requests-inflight", "2", "--max-mutating-requests-inflight", "1",
+               "--enable-priority-and-fairness", "false",  # kube's max-inflight filter
                "--request-timeout", f"{TIMEOUT}s", "--read-header-timeout", f"{TIMEOUT}s",
                "--tls-handshake-timeout", f"{TIMEOUT}s"))) as srv:
         yield srv
