@@ -82,9 +82,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-mutating-requests-inflight", type=int, default=200,
                         metavar="N", help="the same for mutating requests. 0: no limit")
     parser.add_argument("--enable-priority-and-fairness", choices=("true", "false"),
-                        default="true", help="share the sum of the two limits above out "
-                        "between kube's priority levels, with fair queues per user "
-                        "(default true); false: each limit is a hard cap")
+                        nargs="?", const="true", default="true",
+                        help="share the sum of the two limits above out between kube's "
+                             "priority levels, with fair queues per user (default true); "
+                             "false: each limit is a hard cap")
     parser.add_argument("--request-timeout", type=parse_duration, default=60.0,
                         metavar="DURATION",
                         help="how long a request body may take to arrive (then 408)")
