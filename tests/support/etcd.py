@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import shutil
+import signal
 import ssl
 import time
 import urllib.request
@@ -32,9 +33,11 @@ def etcd_available() -> bool:
 
 
 class Etcd:
-    """One single-member etcd cluster: ``Etcd(tmp).start()``, ``.url``, ``.stop()``."""
+    """One single-member etcd cluster: ``Etcd(tmp).start()``, ``.url``, ``.stop()``;
+    or one member of an :class:`EtcdCluster` (`initial_cluster` names every peer)."""
 
-    def __init__(self, base_dir: Path, *, name: str = "default", tls: bool = False) -> None:
+    def __init__(self, base_dir: Path, *, name: str = "default", tls: bool = False,
+                 initial_cluster: str = "") -> None:
         self.base_dir = base_dir
         self.name = name
         self.tls = tls
@@ -43,7 +46,13 @@ class Etcd:
         self.keyfile = str(base_dir / "pki" / "client.key")
         self.client_port = free_port()
         self.peer_port = free_port()
+        self.initial_cluster = initial_cluster
         self.proc: Proc | None = None
+        self._context: ssl.SSLContext | None = None
+
+    @property
+    def peer_url(self) -> str:
+        return f"http://127.0.0.1:{self.peer_port}"
 
     @property
     def endpoint(self) -> str:
@@ -55,13 +64,19 @@ class Etcd:
         return f"etcd{'s' if self.tls else ''}://{self.endpoint}"
 
     def start(self, timeout: float = 20.0) -> Etcd:
+        self.launch()
+        return self.wait_healthy(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting (a cluster's members start together)."""
         client = f"{'https' if self.tls else 'http'}://{self.endpoint}"
-        peer = f"http://127.0.0.1:{self.peer_port}"
+        peer = self.peer_url
         argv = [
             ETCD, "--name", self.name, "--data-dir", str(self.base_dir / "data"),
             "--listen-client-urls", client, "--advertise-client-urls", client,
             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-            "--initial-cluster", f"{self.name}={peer}", "--initial-cluster-state", "new",
+            "--initial-cluster", self.initial_cluster or f"{self.name}={peer}",
+            "--initial-cluster-state", "new",
             "--log-level", "warn", "--logger", "zap",
         ]
         context = None
@@ -72,6 +87,13 @@ class Etcd:
             context = ssl.create_default_context(cafile=self.cafile)
             context.load_cert_chain(self.certfile, self.keyfile)
         self.proc = Proc(argv, log_path=self.base_dir / "etcd.log").start()
+        self._context = context
+
+    def wait_healthy(self, timeout: float = 20.0) -> Etcd:
+        """Wait until the member answers /health (it has a leader)."""
+        assert self.proc is not None
+        client = f"{'https' if self.tls else 'http'}://{self.endpoint}"
+        context = self._context
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.proc.alive():
@@ -92,6 +114,47 @@ class Etcd:
         """Kill etcd (a crash: its data directory stays, so it can start again)."""
         if self.proc is not None:
             self.proc.kill()
+
+    def pause(self) -> None:
+        """SIGSTOP: the member stalls with its sockets open (a hung machine)."""
+        if self.proc is not None:
+            self.proc.signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.proc is not None:
+            self.proc.signal(signal.SIGCONT)
+
+
+class EtcdCluster:
+    """Several etcd members on free loopback ports (plain HTTP), started together:
+    ``EtcdCluster(tmp, 3).start()``, ``.url`` (every member), ``.members``, ``.stop()``."""
+
+    def __init__(self, base_dir: Path, size: int = 3) -> None:
+        names = [f"m{i}" for i in range(size)]
+        self.members = [Etcd(base_dir / name, name=name) for name in names]
+        cluster = ",".join(f"{m.name}={m.peer_url}" for m in self.members)
+        for member in self.members:
+            member.initial_cluster = cluster
+
+    @property
+    def url(self) -> str:
+        return "etcd://" + ",".join(m.endpoint for m in self.members)
+
+    def start(self, timeout: float = 30.0) -> EtcdCluster:
+        try:
+            for member in self.members:
+                member.launch()
+            for member in self.members:
+                member.wait_healthy(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for member in self.members:
+            member.resume()  # a stopped process takes SIGKILL too; resumed, it logs why
+            member.stop()
 
 
 def _make_pki(directory: Path) -> dict[str, str]:

@@ -2,19 +2,20 @@
 
 Kubernetes creates ``default``, ``kube-system``, ``kube-public`` and
 ``kube-node-lease``, and keeps a ``kubernetes`` Service in ``default`` (the first
-address of the service range, port 443) whose Endpoints point at the API
-server's advertised address and port. Both are reconciled on every start, so
-a restart on another port or address updates the Endpoints.
+address of the service range, port 443); its Endpoints list every live API server
+(``endpoint_leases.py``). Both are ensured on every start, and several API servers
+may start at once on one store (see :func:`ensure`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 from typing import Any
 
 from kybernetes.api import resources as r
-from kybernetes.api.errors import AlreadyExists, NotFound
+from kybernetes.api.errors import AlreadyExists, Invalid, NotFound
 from kybernetes.apiserver.registry import Registry
 
 log = logging.getLogger("kybernetes.apiserver.bootstrap")
@@ -22,20 +23,37 @@ log = logging.getLogger("kybernetes.apiserver.bootstrap")
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
+# Pauses before reading back after a create refused as Invalid (below).
+RACE_RETRIES = (0.1, 0.2, 0.5, 1.0, 2.0)
+
+
 async def ensure(registry: Registry, resource: r.Resource, obj: dict[str, Any]) -> None:
-    """Create `obj` unless an object of that name exists."""
+    """Create `obj` unless an object of that name exists.
+
+    Safe when several API servers start at once on one store: a create that loses
+    the race is AlreadyExists, and for the `kubernetes` Service it may be Invalid
+    first (the winner holds the Service's fixed ClusterIP between its allocation and
+    its write), so an Invalid create looks again a few times before it counts."""
     meta = obj["metadata"]
     kind = registry.kinds.of(resource)
-    try:  # look first: creating the existing `kubernetes` Service again would ask the
-        # allocator for its taken IP (422) before the store could answer AlreadyExists
-        await registry.get(kind, meta.get("namespace"), meta["name"])
-        return
-    except NotFound:
-        pass
-    try:
-        await registry.create(kind, meta.get("namespace"), copy.deepcopy(obj))
-    except AlreadyExists:
-        pass
+    for delay in (*RACE_RETRIES, None):
+        try:  # look first: creating the existing `kubernetes` Service again would ask
+            # the allocator for its taken IP (422) before the store said AlreadyExists
+            await registry.get(kind, meta.get("namespace"), meta["name"])
+            return
+        except NotFound:
+            pass
+        try:
+            await registry.create(kind, meta.get("namespace"), copy.deepcopy(obj))
+            return
+        except AlreadyExists:
+            return
+        except Invalid:
+            if delay is None:
+                raise
+            log.info("bootstrap create refused; looking again",
+                     extra={"kind": resource.kind, "object": meta["name"]})
+            await asyncio.sleep(delay)
 
 
 async def system_namespaces(registry: Registry) -> None:
@@ -60,9 +78,10 @@ async def local_path_storage_class(registry: Registry) -> None:
         "volumeBindingMode": "WaitForFirstConsumer"})
 
 
-async def kubernetes_service(registry: Registry, *, cluster_ip: str | None,
-                             address: str, port: int) -> None:
-    """The `kubernetes` Service and its Endpoints (address:port of this server)."""
+async def kubernetes_service(registry: Registry, *, cluster_ip: str | None, port: int
+                             ) -> None:
+    """The `kubernetes` Service (its Endpoints come from the API servers' leases,
+    `endpoint_leases.py`)."""
     labels = {"component": "apiserver", "provider": "kubernetes"}
     spec: dict[str, Any] = {"type": "ClusterIP", "sessionAffinity": "None",
                             "ports": [{"name": "https", "port": 443, "protocol": "TCP",
@@ -73,48 +92,3 @@ async def kubernetes_service(registry: Registry, *, cluster_ip: str | None,
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "kubernetes", "namespace": "default", "labels": labels},
         "spec": spec})
-    subsets = [{"addresses": [{"ip": address}],
-                "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]
-
-    def point_here(ep: dict[str, Any]) -> dict[str, Any]:
-        ep["subsets"] = subsets
-        ep["metadata"].setdefault("labels", {}).update(
-            {"endpointslice.kubernetes.io/skip-mirror": "true"})
-        return ep
-
-    try:
-        await registry.guaranteed_update(registry.kinds.of(r.ENDPOINTS), "default",
-                                         "kubernetes", point_here)
-    except NotFound:
-        await ensure(registry, r.ENDPOINTS, {
-            "apiVersion": "v1", "kind": "Endpoints",
-            "metadata": {"name": "kubernetes", "namespace": "default",
-                         "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-            "subsets": subsets})
-    await _kubernetes_slice(registry, address=address, port=port)
-
-
-async def _kubernetes_slice(registry: Registry, *, address: str, port: int) -> None:
-    """The `kubernetes` EndpointSlice, as kube's EndpointsAdapter derives it from the
-    Endpoints (endpointSliceFromEndpoints): same name, the service-name label, one ready
-    endpoint per address, the Endpoints' ports."""
-    family = "IPv6" if ":" in address else "IPv4"
-    wanted: dict[str, Any] = {
-        "addressType": family,
-        "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
-        "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}
-
-    def point_here(eps: dict[str, Any]) -> dict[str, Any]:
-        eps.update(copy.deepcopy(wanted))
-        eps["metadata"].setdefault("labels", {})["kubernetes.io/service-name"] = "kubernetes"
-        return eps
-
-    try:
-        await registry.guaranteed_update(registry.kinds.of(r.ENDPOINT_SLICES), "default",
-                                         "kubernetes", point_here)
-    except NotFound:
-        await ensure(registry, r.ENDPOINT_SLICES, {
-            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-            "metadata": {"name": "kubernetes", "namespace": "default",
-                         "labels": {"kubernetes.io/service-name": "kubernetes"}},
-            **wanted})

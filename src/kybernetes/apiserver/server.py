@@ -56,6 +56,7 @@ from kybernetes.apiserver.connections import (
 from kybernetes.apiserver.crd.controller import CrdController
 from kybernetes.apiserver.discovery import Discovery
 from kybernetes.apiserver.dynamic_admission import dynamic_admission
+from kybernetes.apiserver.endpoint_leases import EndpointLeases
 from kybernetes.apiserver.field_tracking import ManagedFields
 from kybernetes.apiserver.flowcontrol import PriorityAndFairness
 from kybernetes.apiserver.handlers import ResourceHandlers, write_context
@@ -260,6 +261,7 @@ class ApiServer:
             admission.validating.insert(0, EscalationCheck(self.authorizer, self.rbac))
         _policy_admission(admission, self.registry, config.disabled_admission_plugins)
         self.runner: web.AppRunner | None = None
+        self.endpoint_leases: EndpointLeases | None = None
         self.auditor: audit.Auditor | None = None
         self.compactor: asyncio.Task[None] | None = None
         self.trimmer: asyncio.Task[None] | None = None
@@ -294,8 +296,10 @@ class ApiServer:
         await rbac_bootstrap.reconcile(self.registry)
         await self.crds.start()
         await bootstrap.kubernetes_service(
-            self.registry, port=cfg.port, address=self.advertise,
-            cluster_ip=self.allocator.kubernetes_service_ip)
+            self.registry, port=cfg.port, cluster_ip=self.allocator.kubernetes_service_ip)
+        self.endpoint_leases = EndpointLeases(self.registry, self.store,
+                                              address=self.advertise, port=cfg.port)
+        await self.endpoint_leases.start()
         ssl_context = self._tls()
         self._write_kubeconfig()
         kubelets = self._kubelet_proxy()
@@ -395,6 +399,8 @@ class ApiServer:
         if self.runner is not None:
             for site in list(self.runner.sites):
                 await site.stop()
+        if self.endpoint_leases is not None:
+            await self.endpoint_leases.aclose()
         await self.crds.aclose()
         await self.cache.aclose()
         if self.runner is not None:

@@ -347,6 +347,9 @@ class WatchCache:
         return self.for_prefix(f"{REGISTRY}{parts[0]}/")
 
     async def _run(self) -> None:
+        """Watch from the last load; when the watch fails, re-list until a list
+        succeeds (not-ready meanwhile) and watch again from there - never watch on
+        from a state that a failed re-list left behind."""
         delay = 0.1
         while True:
             try:
@@ -363,12 +366,19 @@ class WatchCache:
             except Exception as e:  # any store failure: re-list and go on
                 log.warning("store watch failed; re-listing", extra={"error": repr(e)})
             self.ready.clear()
+            delay = await self._relist(delay)
+
+    async def _relist(self, delay: float) -> float:
+        """Load again until it works, pausing `delay` seconds first and twice as long
+        (up to 2 s) after each failure; returns the next pause."""
+        while True:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
             try:
                 await self._load()
+                return delay
             except StorageError as e:
-                log.warning("re-list failed", extra={"error": repr(e)})
+                log.warning("re-list failed; trying again", extra={"error": repr(e)})
 
     def _apply(self, batch: list[Event]) -> None:
         for ev in batch:

@@ -40,6 +40,7 @@ from kybernetes.storage.keys import by_revision, prefix_end_bytes
 
 _Compares = list[dict[str, Any]]  # an alias: inside the class `list` is a method
 _PROBE_KEY = b64(b"\0")  # a key nothing stores: ranges on it only read the header
+WATCH_IDLE = 3.0  # a watch silent this long has its member probed
 
 
 def _range(prefix: str) -> dict[str, str]:
@@ -210,14 +211,24 @@ class EtcdWatch:
 
     A plain iterator object (not an async generator), so a cancelled
     ``__anext__`` leaves the stream usable and loses no event.
+
+    The stream survives its member: when it breaks, ends, or stays silent for
+    ``WATCH_IDLE`` seconds while the member does not answer a probe (a stopped
+    process keeps its sockets open), it is opened again on another member from
+    the revision after the last one delivered, so no event is lost or repeated.
+    Only when no member takes it, or a fresh stream ends before its first
+    message, does the watch raise ``StorageUnavailable``.
     """
 
     def __init__(self, client: EtcdClient, prefix: str, start_revision: int) -> None:
         self._client = client
         self._prefix = prefix
         self._start = start_revision
+        self._next = start_revision  # where a reopened stream starts (0: not known yet)
         self._response: aiohttp.ClientResponse | None = None
-        self._opening: asyncio.Task[aiohttp.ClientResponse] | None = None
+        self._member = 0
+        self._fresh = True  # no message on the current stream yet
+        self._opening: asyncio.Task[tuple[aiohttp.ClientResponse, int]] | None = None
         self._pending = bytearray()
         self._ready: deque[list[Event]] = deque()
         self._closed = False
@@ -243,21 +254,66 @@ class EtcdWatch:
             if self._ready:
                 return self._ready.popleft()
             if self._response is None:
-                self._response = await self._open()
+                self._response, self._member = await self._open()
+                self._fresh = True
                 continue
-            messages = await read_messages(self._response, self._pending)
-            if not messages and not self._closed:
-                raise StorageUnavailable("etcd ended the watch stream")
+            messages = await self._read()
+            if messages is None:
+                continue  # silent but alive
+            if not messages:
+                if self._closed:
+                    break
+                if self._fresh:
+                    raise StorageUnavailable("etcd ended the watch stream")
+                self._reopen()
+                continue
             for message in messages:
-                self._ready.extend(by_revision(_events(message, self._start)))
+                try:
+                    self._take(message)
+                except StorageUnavailable:  # cancelled (no leader) or failed: elsewhere
+                    if self._fresh:
+                        raise
+                    self._client.stalled(self._member)
+                    self._reopen()
+                    break
+            self._fresh = False
         raise StopAsyncIteration
 
-    async def _open(self) -> aiohttp.ClientResponse:
+    async def _read(self) -> list[dict[str, Any]] | None:
+        """The next messages; [] when the stream is gone or its member stalled,
+        None when it was only silent."""
+        assert self._response is not None
+        try:
+            async with asyncio.timeout(WATCH_IDLE):
+                return await read_messages(self._response, self._pending)
+        except TimeoutError:
+            if await self._client.probe(self._member):
+                return None
+            self._client.stalled(self._member)
+            return []
+        except StorageUnavailable:  # the stream broke
+            return []
+
+    def _take(self, message: dict[str, Any]) -> None:
+        if not self._next:  # a watch from now: the stream's start revision
+            self._next = header_revision(message.get("result", {})) + 1
+        for batch in by_revision(_events(message, self._next or self._start)):
+            self._ready.append(batch)
+            self._next = batch[-1].kv.mod_revision + 1
+
+    def _reopen(self) -> None:
+        """Drop the current stream; the next read opens one from `_next`."""
+        if self._response is not None:
+            self._response.close()
+        self._response, self._opening = None, None
+        self._pending.clear()
+
+    async def _open(self) -> tuple[aiohttp.ClientResponse, int]:
         """Send the create request (once, even if a caller is cancelled meanwhile)."""
         if self._opening is None:
             request: dict[str, Any] = {**_range(self._prefix), "prev_kv": True}
-            if self._start > 0:
-                request["start_revision"] = self._start
+            if self._next > 0:
+                request["start_revision"] = self._next
             self._opening = asyncio.ensure_future(
                 self._client.open_stream("/v3/watch", {"create_request": request}))
         return await asyncio.shield(self._opening)
@@ -274,7 +330,7 @@ class EtcdWatch:
         if not opening.done():
             opening.cancel()
         elif not opening.cancelled() and opening.exception() is None:
-            opening.result().close()  # the stream's response, read or not
+            opening.result()[0].close()  # the stream's response, read or not
 
 
 def _events(message: dict[str, Any], start: int) -> list[Event]:

@@ -8,14 +8,22 @@ the translation of etcd's errors into storage errors - all in one place;
 :mod:`.etcd` builds the Store on top of it.
 
 Failover: endpoints are tried in turn, starting with the one that last worked.
-Only a failure to *connect* moves on to the next one - a request that may have
-reached a server is never sent twice, so a create is never applied twice.
+Every request has a deadline: a member that does not answer within a few seconds
+(stopped, overloaded, cut off) counts as stalled, as does one that refused the
+connection or has no leader; a stalled member is tried last for
+``STALL_BACKOFF`` seconds, then again. A read moves on to the next member at
+once; a write that may have reached a stalled member is not sent twice (a create
+must never be applied twice): it fails with ``StorageUnavailable`` and the next
+write goes elsewhere. Watch streams ask for a member with a leader
+(``hasleader``) and are probed when silent (see :class:`.etcd.EtcdWatch`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import ssl
+import time
 from typing import Any
 
 import aiohttp
@@ -26,8 +34,19 @@ from kybernetes.storage.interface import KeyValue
 
 ERR_COMPACTED = "required revision has been compacted"
 ERR_FUTURE = "required revision is a future revision"
-REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=5)
-WATCH_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=5, sock_read=None)
+ERR_NO_LEADER = "no leader"
+# A unary RPC: a member silent for sock_read seconds is stalled (etcd answers in ms,
+# a large range streams its bytes); total bounds a huge list on a slow machine.
+REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=3, sock_connect=3, sock_read=5)
+WATCH_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=3, sock_connect=3, sock_read=None)
+OPEN_TIMEOUT = 5.0  # a watch stream's reply headers (etcd sends `created` at once)
+PROBE_TIMEOUT = aiohttp.ClientTimeout(total=3)  # is a silent watch's member alive?
+STALL_BACKOFF = 10.0  # a member that stalled or refused is tried last this long
+_JSON = {"Content-Type": "application/json"}
+# Kubernetes' etcd client watches "WithRequireLeader": a member cut off from the
+# quorum cancels the stream instead of going silent (the gateway forwards
+# Grpc-Metadata-* headers as gRPC metadata).
+_WATCH_HEADERS = {**_JSON, "Grpc-Metadata-hasleader": "true"}
 
 
 class RevisionError(Exception):
@@ -81,8 +100,12 @@ def ssl_context(cafile: str | None, certfile: str | None, keyfile: str | None
     return context
 
 
+class _MaybeSent(Exception):
+    """A request failed after it may have reached the member."""
+
+
 class EtcdClient:
-    """POSTs JSON to the first etcd endpoint that answers."""
+    """POSTs JSON to the first etcd endpoint that answers (see the module docstring)."""
 
     def __init__(self, url: str, *, cafile: str | None = None, certfile: str | None = None,
                  keyfile: str | None = None) -> None:
@@ -91,6 +114,7 @@ class EtcdClient:
         self._scheme = "https" if tls else "http"
         self._ssl = ssl_context(cafile, certfile, keyfile) if tls else None
         self._current = 0
+        self._stalled: dict[int, float] = {}  # endpoint index → tried last until then
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -102,67 +126,133 @@ class EtcdClient:
             session, self._session = self._session, None
             await session.close()
 
+    def stalled(self, index: int) -> None:
+        """Try the member at `index` last for a while (it stalled or failed)."""
+        self._stalled[index] = time.monotonic() + STALL_BACKOFF
+        if index == self._current and len(self.endpoints) > 1:
+            self._current = (index + 1) % len(self.endpoints)
+
+    def order(self) -> list[int]:
+        """The endpoints to try: from the one that last worked, stalled ones last
+        (the longest-stalled first among them)."""
+        now = time.monotonic()
+        count = len(self.endpoints)
+        ring = [(self._current + i) % count for i in range(count)]
+        for index in [i for i, until in self._stalled.items() if until <= now]:
+            del self._stalled[index]
+        return ([i for i in ring if i not in self._stalled]
+                + sorted((i for i in ring if i in self._stalled), key=self._stalled.__getitem__))
+
+    def _url(self, index: int, path: str) -> str:
+        return f"{self._scheme}://{self.endpoints[index]}{path}"
+
+    def _open_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise StorageUnavailable("the etcd store is not open")
+        return self._session
+
     async def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """One unary RPC; raises RevisionError or StorageUnavailable for etcd's errors."""
-        response = await self._post(path, body, limits=REQUEST_TIMEOUT,
-                                    idempotent=path == "/v3/kv/range")
+        """One unary RPC; raises RevisionError or StorageUnavailable for etcd's errors.
+
+        A read goes on to the next member after any failure (and once more to the
+        first: a pooled connection the server closed meanwhile); a write only after
+        one that never reached a member."""
+        session = self._open_session()
+        payload = orjson.dumps(body)
+        idempotent = path == "/v3/kv/range"
+        order = self.order()
+        if idempotent:
+            order.append(order[0])
+        errors: list[str] = []
+        for index in order:
+            try:
+                status, data = await self._unary(session, index, path, payload)
+            except aiohttp.ClientConnectorError as e:  # never reached a server: next one
+                self.stalled(index)
+                errors.append(f"{self.endpoints[index]}: {e}")
+                continue
+            except _MaybeSent as e:
+                cause = e.__cause__
+                if not isinstance(cause, aiohttp.ServerDisconnectedError):
+                    self.stalled(index)  # a timeout or broken reply, not a closed idle conn
+                if idempotent:
+                    errors.append(f"{self.endpoints[index]}: {cause!r}")
+                    continue
+                raise StorageUnavailable(
+                    f"etcd {path} at {self.endpoints[index]}: {cause!r}") from cause
+            reply = self._reply(path, status, data)
+            if reply is None:  # the member has no leader: another one may
+                self.stalled(index)
+                errors.append(f"{self.endpoints[index]}: etcdserver: no leader")
+                continue
+            self._current = index
+            return reply
+        raise StorageUnavailable("no etcd endpoint answered: " + "; ".join(errors))
+
+    async def _unary(self, session: aiohttp.ClientSession, index: int, path: str,
+                     payload: bytes, limits: aiohttp.ClientTimeout = REQUEST_TIMEOUT
+                     ) -> tuple[int, bytes]:
         try:
-            async with response:
-                data = await response.read()
+            async with session.post(self._url(index, path), data=payload, headers=_JSON,
+                                    timeout=limits) as response:
+                return response.status, await response.read()
+        except aiohttp.ClientConnectorError:
+            raise
         except (TimeoutError, aiohttp.ClientError) as e:
-            raise StorageUnavailable(f"etcd {path}: {e!r}") from e
+            raise _MaybeSent() from e
+
+    @staticmethod
+    def _reply(path: str, status: int, data: bytes) -> dict[str, Any] | None:
+        """The decoded reply; None for "no leader" (safe to send elsewhere: etcd
+        refuses before proposing); raises for the other errors."""
         try:
             reply: dict[str, Any] = orjson.loads(data)
         except orjson.JSONDecodeError:
-            raise StorageUnavailable(
-                f"etcd {path}: HTTP {response.status}: {data[:200]!r}") from None
-        if "error" in reply or response.status != 200:
+            raise StorageUnavailable(f"etcd {path}: HTTP {status}: {data[:200]!r}") from None
+        if "error" in reply or status != 200:
             message = str(reply.get("error") or reply.get("message") or reply)
             if ERR_COMPACTED in message or ERR_FUTURE in message:
                 raise RevisionError(message, header_revision(reply))
+            if message.endswith(ERR_NO_LEADER):
+                return None
             raise StorageUnavailable(f"etcd {path}: {message}")
         return reply
 
-    async def open_stream(self, path: str, body: dict[str, Any]) -> aiohttp.ClientResponse:
-        """Start a streaming RPC (watch); read it with :func:`read_messages`."""
-        response = await self._post(path, body, limits=WATCH_TIMEOUT, idempotent=True)
-        if response.status != 200:
-            try:
-                data = await response.read()
-            except (TimeoutError, aiohttp.ClientError):
-                data = b""
-            response.close()
-            raise StorageUnavailable(f"etcd {path}: HTTP {response.status}: {data[:200]!r}")
-        return response
+    async def probe(self, index: int) -> bool:
+        """Does the member at `index` answer a local (serializable) read in time?"""
+        body = orjson.dumps({"key": base64.b64encode(b"\0").decode(), "count_only": True,
+                             "serializable": True})
+        try:
+            status, _ = await self._unary(self._open_session(), index, "/v3/kv/range", body,
+                                          PROBE_TIMEOUT)
+        except (_MaybeSent, aiohttp.ClientError):
+            return False
+        return status == 200
 
-    async def _post(self, path: str, body: dict[str, Any], *, limits: aiohttp.ClientTimeout,
-                    idempotent: bool = False) -> aiohttp.ClientResponse:
-        """POST to the endpoints in turn. A read also survives one pooled connection
-        that the server closed meanwhile (an etcd restart): it is sent once more."""
-        if self._session is None:
-            raise StorageUnavailable("the etcd store is not open")
+    async def open_stream(self, path: str, body: dict[str, Any]
+                          ) -> tuple[aiohttp.ClientResponse, int]:
+        """Start a streaming RPC (watch) on the first member that answers in time;
+        returns the response (read it with :func:`read_messages`) and the member."""
+        session = self._open_session()
         payload = orjson.dumps(body)
-        headers = {"Content-Type": "application/json"}
         errors: list[str] = []
-        attempts = len(self.endpoints) + (1 if idempotent else 0)
-        for attempt in range(attempts):
-            index = (self._current + attempt) % len(self.endpoints)
-            url = f"{self._scheme}://{self.endpoints[index]}{path}"
+        for index in self.order():
             try:
-                response = await self._session.post(url, data=payload, headers=headers,
-                                                     timeout=limits)
-            except aiohttp.ClientConnectorError as e:  # never reached a server: next one
-                errors.append(f"{self.endpoints[index]}: {e}")
-                continue
-            except aiohttp.ServerDisconnectedError as e:
-                if idempotent:
-                    errors.append(f"{self.endpoints[index]}: {e!r}")
-                    continue
-                raise StorageUnavailable(f"etcd {path} at {self.endpoints[index]}: {e!r}") from e
+                async with asyncio.timeout(OPEN_TIMEOUT):
+                    response = await session.post(self._url(index, path), data=payload,
+                                                  headers=_WATCH_HEADERS, timeout=WATCH_TIMEOUT)
             except (TimeoutError, aiohttp.ClientError) as e:
-                raise StorageUnavailable(f"etcd {path} at {self.endpoints[index]}: {e!r}") from e
-            self._current = index
-            return response
+                self.stalled(index)
+                errors.append(f"{self.endpoints[index]}: {e!r}")
+                continue
+            if response.status != 200:
+                try:
+                    data = await response.read()
+                except (TimeoutError, aiohttp.ClientError):
+                    data = b""
+                response.close()
+                raise StorageUnavailable(f"etcd {path}: HTTP {response.status}: {data[:200]!r}")
+            return response, index
         raise StorageUnavailable("no etcd endpoint answered: " + "; ".join(errors))
 
 

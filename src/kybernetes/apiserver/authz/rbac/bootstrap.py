@@ -91,7 +91,10 @@ async def _reconcile(registry: Registry, kind: KindDefinition, expected: Obj,
     if _protected(existing):
         return
     if "roleRef" in expected and existing.get("roleRef") != expected["roleRef"]:
-        await registry.delete(kind, namespace, name, DeleteOptions())
+        try:
+            await registry.delete(kind, namespace, name, DeleteOptions())
+        except NotFound:
+            pass  # another API server replaced it first
         await _reconcile(registry, kind, expected, merge)
         return
 
