@@ -220,6 +220,31 @@ def test_a_view_only_user_cannot_scale_and_a_forced_scale_shows_forbidden(
     assert cluster.kubectl("get", "rc", "web", "-o", "jsonpath={.spec.replicas}") == "3"
 
 
+def test_cordon_services_secrets_and_events(cluster: KybCluster, page_for: Any) -> None:
+    cluster.kubectl("expose", "rc", "web", "--name=web", "--port=80", "--target-port=8080")
+    cluster.kubectl("create", "secret", "generic", "hidden", "--from-literal=password=s3cret")
+    watched = logged_in(page_for, cluster)
+    page = watched.page
+    node = page.locator('[data-node="kyb-node-2"]')
+    node.locator("[data-cordon]").click()
+    page.wait_for_selector('[data-node="kyb-node-2"][data-cordoned="true"]', timeout=5000)
+    assert cluster.kubectl("get", "node", "kyb-node-2", "-o",
+                           "jsonpath={.spec.unschedulable}") == "true"
+    node.locator("[data-cordon]").click()
+    page.wait_for_selector('[data-node="kyb-node-2"][data-cordoned="false"]', timeout=5000)
+    page.evaluate("location.hash = '#/services'")
+    endpoints = page.locator('[data-service="default/web"] [data-endpoint]')
+    wait_for(lambda: endpoints.count() == 3, within=20, what="the Service's 3 endpoints")
+    page.evaluate("location.hash = '#/config'")
+    value = page.locator('[data-secret="default/hidden"] [data-secret-value="password"]')
+    value.wait_for()
+    assert "s3cret" not in value.text_content()
+    page.click('[data-secret="default/hidden"] [data-reveal]')
+    wait_for(lambda: value.text_content() == "s3cret", within=5, what="the value shown")
+    page.evaluate("location.hash = '#/events'")
+    page.wait_for_selector('[data-events] [data-event="SuccessfulCreate"]', timeout=10000)
+
+
 def test_a_node_whose_kubelet_stops_is_marked_not_ready(
         cluster: KybCluster, page_for: Any) -> None:
     watched = logged_in(page_for, cluster)
