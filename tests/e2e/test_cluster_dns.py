@@ -2,7 +2,8 @@
 inside a pod, busybox's `nslookup` and GNU `wget` reach Services by short name,
 `name.ns` and FQDN through the kube-dns ClusterIP; a headless Service answers its
 pods and a StatefulSet pod's `hostname.subdomain`; SRV for a named port; each pod
-has its own resolv.conf, /etc/hosts and hostname (the host's stay as they were)."""
+has its own resolv.conf, /etc/hosts and hostname (the host's stay as they were).
+The same cluster serves `kubectl port-forward` to pods on both nodes and to a Service."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cluster import KybCluster, process_cluster
+from tests.support.kubectl import KUBECTLS, port_forward_bodies
 from tests.support.poll import wait_for
 
 pytestmark = [pytest.mark.timeout(420),
@@ -173,3 +175,14 @@ def test_headless_names_srv_and_ptr(cluster: KybCluster) -> None:
     ptr = nslookup(cluster, front)
     assert "front.default.svc.cluster.local" in ptr, ptr
     assert "NXDOMAIN" in nslookup(cluster, "nope.default.svc.cluster.local")
+
+
+@pytest.mark.parametrize("binary", [KUBECTLS[0], KUBECTLS[-1]])
+def test_port_forward_to_pods_on_both_nodes_and_a_service(cluster: KybCluster,
+                                                          binary: str) -> None:
+    """The oldest kubectl speaks SPDY, the newest SPDY tunneled over a WebSocket."""
+    for pod in ("web-0", "web-1"):
+        assert port_forward_bodies(binary, cluster.env, f"pod/{pod}", ":8080") == \
+            [f"{pod}\n"] * 3
+    (body,) = set(port_forward_bodies(binary, cluster.env, "svc/front", ":80"))
+    assert body in ("web-0\n", "web-1\n")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
+import urllib.request
 from pathlib import Path
 
 from tests.support.apiserver import ApiServer
@@ -40,3 +42,26 @@ class Kubectl:
 
     def json(self, *args: str) -> dict:
         return json.loads(self(*args, "-o", "json"))
+
+
+def port_forward_bodies(binary: str, env: dict[str, str], *args: str,
+                        count: int = 3) -> list[str]:
+    """`kubectl port-forward ARGS` (the remote port as `:PORT`, so kubectl picks a free
+    local one), then `count` HTTP GETs of / through it, on separate connections."""
+    path = str(KUBECTL_DIR / binary) if (KUBECTL_DIR / binary).exists() else binary
+    proc = subprocess.Popen([path, "port-forward", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        line = proc.stdout.readline()
+        match = re.search(r"127\.0\.0\.1:(\d+) ->", line)
+        assert match, f"{line!r} {proc.stderr.read() if proc.poll() is not None else ''}"
+        bodies = []
+        for _ in range(count):
+            with urllib.request.urlopen(f"http://127.0.0.1:{match[1]}/", timeout=20) as r:
+                bodies.append(r.read().decode())
+        assert proc.poll() is None, proc.stderr.read()
+        return bodies
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

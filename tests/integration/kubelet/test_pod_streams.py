@@ -27,7 +27,7 @@ from tests.integration.kubelet.conftest import (
     shared_kubelet,
     wait_for,
 )
-from tests.support.kubectl import KUBECTLS, Kubectl
+from tests.support.kubectl import KUBECTLS, Kubectl, port_forward_bodies
 
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 PYTHON = shutil.which("python3", path="/usr/bin:/bin") or "python3"
@@ -79,29 +79,10 @@ def web(module_core, node, tmp_path_factory) -> Iterator[str]:
         module_core.delete_namespaced_pod("web", ns, grace_period_seconds=0)
 
 
-def _forwarded_get(kubectl: Kubectl, ns: str, target: str, remote: str) -> str:
-    proc = subprocess.Popen([kubectl.binary, "-n", ns, "port-forward", target, f":{remote}"],
-                            env=kubectl.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        match = re.search(r"127\.0\.0\.1:(\d+) ->", line)
-        assert match, f"{line!r} {proc.stderr.read() if proc.poll() is not None else ''}"
-        bodies = []
-        for _ in range(3):  # one port-forward carries several connections
-            with urllib.request.urlopen(f"http://127.0.0.1:{match[1]}/", timeout=20) as r:
-                bodies.append(r.read().decode())
-        assert proc.poll() is None
-        return bodies[-1] if len(set(bodies)) == 1 else repr(bodies)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 def test_port_forward_to_a_pod_and_a_service(kubectl, web) -> None:
-    assert _forwarded_get(kubectl, web, "pod/web", "8080") == "hello from web\n"
-    assert _forwarded_get(kubectl, web, "svc/web", "80") == "hello from web\n"
+    for target, port in (("pod/web", ":8080"), ("svc/web", ":80")):
+        assert port_forward_bodies(kubectl.binary, kubectl.env, "-n", web, target, port) == \
+            ["hello from web\n"] * 3
 
 
 def test_port_forward_to_a_closed_port_says_why(kubectl, web) -> None:
