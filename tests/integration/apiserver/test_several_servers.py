@@ -122,6 +122,24 @@ async def test_writes_go_on_while_an_etcd_member_is_stopped(servers: Servers) ->
         await eventually(seen, within=20, what="the other API server to read the write")
 
 
+async def test_services_created_through_every_server_get_distinct_addresses(
+        servers: Servers) -> None:
+    """Each server has its own allocator cache; compare-and-swap on the one bitmap
+    keeps their picks apart (ClusterIPs and NodePorts)."""
+    async with connected(servers.servers[0]) as one, connected(servers.servers[1]) as two:
+        made = await asyncio.gather(*(
+            client.create(r.SERVICES, {
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": f"spread-{i}", "namespace": "default"},
+                "spec": {"type": "NodePort", "ports": [{"port": 80}]}}, namespace="default")
+            for i, client in enumerate([one, two] * 8)))
+        ips = [m["spec"]["clusterIP"] for m in made]
+        ports = [m["spec"]["ports"][0]["nodePort"] for m in made]
+        assert len(set(ips)) == len(ips) and len(set(ports)) == len(ports), (ips, ports)
+        await asyncio.gather(*(one.delete(r.SERVICES, m["metadata"]["name"],
+                                          namespace="default") for m in made))
+
+
 async def test_the_kubernetes_endpoints_list_every_live_server(servers: Servers) -> None:
     """One lease per API server: all are listed; a killed one drops out once its
     lease runs out (15 s, noticed at the others' next 10 s pass), one that stops
