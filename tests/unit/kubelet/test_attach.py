@@ -27,7 +27,7 @@ def _session(tmp_path: Path, holder: dict[str, int], *, stdin_once: bool,
 
 
 async def test_the_held_pipe_never_ends_until_stdin_once_closes_it(tmp_path: Path) -> None:
-    fd, child = attach.make_stdin(tmp_path / "stdin" / "c1")
+    fd, child = attach.make_stdin(tmp_path / "stdin" / "c1", keep_open=False)
     holder = {"fd": fd}
     os.set_blocking(child, False)
     try:
@@ -49,6 +49,26 @@ async def test_the_held_pipe_never_ends_until_stdin_once_closes_it(tmp_path: Pat
         os.close(child)
         if "fd" in holder:
             os.close(holder["fd"])
+
+
+async def test_without_stdin_once_stdin_outlives_the_kubelets_end(tmp_path: Path) -> None:
+    fd, child = attach.make_stdin(tmp_path / "stdin" / "c2", keep_open=True)
+    os.set_blocking(child, False)
+    os.write(fd, b"x")
+    os.close(fd)  # the kubelet goes away (a restart)
+    try:
+        assert os.read(child, 100) == b"x"
+        try:
+            os.read(child, 100)
+            raise AssertionError("the container read EOF")
+        except BlockingIOError:
+            pass
+        again = attach.open_holder(tmp_path / "stdin" / "c2")  # the restarted kubelet
+        os.write(again, b"y")
+        os.close(again)
+        assert os.read(child, 100) == b"y"
+    finally:
+        os.close(child)
 
 
 async def test_output_follows_the_log_from_its_end_until_the_container_exits(

@@ -3,10 +3,12 @@
 A container with ``stdin: true`` reads a named pipe under the runtime's state
 directory. The kubelet keeps the pipe open for writing (``O_RDWR``, so opening
 never blocks and the container never sees EOF while nobody is attached); a
-restarted kubelet opens it again. `kubectl attach` writes into it and reads the
-container's output by following its log file from the current end. With
-``stdinOnce`` the first attach that sent stdin closes it when it ends: the
-container then reads EOF, as with Kubernetes' runtimes.
+restarted kubelet opens it again. Without ``stdinOnce`` the container's own end is
+opened read-write too, so its stdin never ends (as in Kubernetes), not even while the
+kubelet restarts. `kubectl attach` writes into it and reads the container's output by
+following its log file from the current end. With ``stdinOnce`` the first attach that
+sent stdin closes the kubelet's end when it ends: the container then reads EOF, as
+with Kubernetes' runtimes (a kubelet restart before that ends its stdin early).
 
 A ``tty: true`` container gets a pseudo-terminal instead (its controlling terminal,
 so a shell prompts and echoes, and `kubectl run -it` works): the kubelet holds the
@@ -29,13 +31,14 @@ from pathlib import Path
 FOLLOW_INTERVAL = 0.05
 
 
-def make_stdin(path: Path) -> tuple[int, int]:
-    """Create the pipe; (the kubelet's read-write holder fd, the container's read fd)."""
+def make_stdin(path: Path, *, keep_open: bool) -> tuple[int, int]:
+    """Create the pipe; (the kubelet's holder fd, the container's fd: read-write when its
+    stdin is never to end, so that it holds a writer itself)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     os.mkfifo(path, 0o600)
     holder = open_holder(path)
-    return holder, os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    return holder, os.open(path, (os.O_RDWR if keep_open else os.O_RDONLY) | os.O_CLOEXEC)
 
 
 def open_holder(path: Path) -> int:

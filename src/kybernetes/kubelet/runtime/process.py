@@ -363,7 +363,9 @@ class ProcessRuntime(ChangeNotifier):
                              hostname=uts_name)
         stdin_path = self.dir / "stdin" / cid.removeprefix("process://")
         tty = bool(spec.get("tty"))
-        holder, child_stdin = (attach.make_tty() if tty else attach.make_stdin(stdin_path)) \
+        keep_open = not spec.get("stdinOnce")
+        holder, child_stdin = (attach.make_tty() if tty else
+                               attach.make_stdin(stdin_path, keep_open=keep_open)) \
             if spec.get("stdin") or tty else (None, None)
         try:  # in a worker thread: the parent waits for the child's exec, not the loop
             popen = await asyncio.to_thread(_spawn, [exe, *argv[1:]], env=env,
