@@ -225,8 +225,9 @@ def _container(pod: dict[str, Any], wanted: str | None) -> str:
 def _kubelet_error(status: int, text: str) -> ApiError:
     if status == 404:
         return BadRequest(f"the kubelet does not serve this request: {text.strip()[:200]}")
+    reason = {401: "Unauthorized", 403: "Forbidden"}.get(status, "BadRequest")
     return ApiError(text.strip()[:500] or f"kubelet answered {status}", code=status,
-                    reason="InternalError" if status >= 500 else "BadRequest")
+                    reason="InternalError" if status >= 500 else reason)
 
 
 def node_url(node: dict[str, Any]) -> str:

@@ -12,14 +12,19 @@ import os
 import re
 import select
 import shutil
+import ssl
 import subprocess
+import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from kubernetes.stream import stream
 
+from kybernetes.client import load_kubeconfig
 from tests.integration.kubelet.conftest import (
     IS_ROOT,
     free_pod_cidr,
@@ -211,3 +216,26 @@ def test_run_it_gives_a_shell_a_terminal(kubectl, module_core, node, ns) -> None
         os.close(master)
     wait_for(lambda: not module_core.list_namespaced_pod(ns).items, timeout=30,
              what="pod deleted")
+
+
+def test_an_upgrade_nobody_speaks_gets_a_status(module_api, box) -> None:
+    """A SPDY upgrade offering no protocol the kubelet knows: kube's 403 message, as a
+    Status from the API server (never a hang or a 500)."""
+    config = load_kubeconfig(module_api.kubeconfig)
+    with tempfile.TemporaryDirectory() as d:
+        cert, key = Path(d) / "c.pem", Path(d) / "k.pem"
+        cert.write_bytes(config.cert_pem or b"")
+        key.write_bytes(config.key_pem or b"")
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        ctx.load_cert_chain(cert, key)
+    request = urllib.request.Request(
+        f"https://127.0.0.1:{module_api.port}/api/v1/namespaces/{box}/pods/box/portforward",
+        method="POST", headers={"Connection": "Upgrade", "Upgrade": "SPDY/3.1",
+                                "X-Stream-Protocol-Version": "nonsense.k8s.io"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, context=ctx, timeout=20)
+    status = json.loads(refused.value.read())
+    assert (refused.value.code, status["kind"], status["reason"]) == (403, "Status",
+                                                                       "Forbidden")
+    assert "unable to negotiate protocol" in status["message"]
