@@ -1,4 +1,5 @@
 // The cluster map: every node a box with its pods inside, unscheduled pods apart.
+import { Component } from './vendor/preact.js';
 import { mergePatch } from './api.js';
 import { byName, condition, ErrorBox, html, report, useCan, useLive } from './ui.js';
 
@@ -74,6 +75,20 @@ function NodeBox({ node, pods, canPatch }) {
   </section>`;
 }
 
+// A node's box is drawn again only when the node or one of its pods changed (their
+// resourceVersions): with 1,000 nodes a change to one pod redraws one box, not all.
+class MemoNodeBox extends Component {
+  shouldComponentUpdate(next) {
+    return next.sig !== this.props.sig || next.canPatch !== this.props.canPatch;
+  }
+
+  render(props) {
+    return html`<${NodeBox} node=${props.node} pods=${props.pods} canPatch=${props.canPatch} />`;
+  }
+}
+
+const signature = (node, pods) => `${node.metadata.resourceVersion}|${pods.map((p) => p.metadata.resourceVersion).join(',')}`;
+
 export function MapPage({ ns }) {
   const [nodes, nodeError] = useLive('/api/v1/nodes');
   const [pods, podError] = useLive(ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods');
@@ -95,8 +110,11 @@ export function MapPage({ ns }) {
     <${ErrorBox} error=${nodeError} /><${ErrorBox} error=${podError} />
     <p class="legend">${PHASES.map((ph) => html`<span class=${`pod phase-${ph}`}>${ph} ${counts[ph]}</span> `)}</p>
     <div class="nodes">
-      ${(nodes || []).sort(byName).map((n) => html`<${NodeBox} key=${n.metadata.uid} node=${n}
-          pods=${byNode.get(n.metadata.name) || []} canPatch=${canPatch} />`)}
+      ${(nodes || []).sort(byName).map((n) => {
+        const mine = byNode.get(n.metadata.name) || [];
+        return html`<${MemoNodeBox} key=${n.metadata.uid} node=${n} pods=${mine}
+          sig=${signature(n, mine)} canPatch=${canPatch} />`;
+      })}
     </div>
     ${elsewhere.length > 0 && html`<section class="unscheduled" data-elsewhere>
       <h3>On nodes not shown (${elsewhere.length})</h3>
