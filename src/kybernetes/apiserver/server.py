@@ -23,6 +23,7 @@ from kybernetes import storage
 from kybernetes.apiserver import (
     audit,
     bootstrap,
+    collector,
     default_storage_class,
     limit_ranger,
     pki,
@@ -330,6 +331,7 @@ class ApiServer:
                         *MetricsApi(self.registry, self.store, self.cache, kubelets).routes()])
         shrink_tls_read_buffers()
         quiet_malformed_requests()
+        collector.tune_for_serving()
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0,
                                     handle_signals=False,
                                     keepalive_timeout=cfg.connections.read_header_timeout)
