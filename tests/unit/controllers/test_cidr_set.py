@@ -52,7 +52,9 @@ def test_a_slash_8_of_slash_24s_hands_out_all_65536_fast_then_says_full() -> Non
     elapsed = time.perf_counter() - started
     assert None not in subnets and len(set(subnets)) == 65536 and cidrs.full()
     assert cidrs.allocate() is None
-    assert elapsed < 2.0, f"65,536 allocations took {elapsed:.2f}s"  # ~0.15 s here
+    # ~0.15 s here; a scan per allocation (quadratic) would take minutes. The limit is
+    # loose so a loaded CI machine cannot fail it: bench/node_ipam.py reports the speed.
+    assert elapsed < 30.0, f"65,536 allocations took {elapsed:.2f}s"
 
 
 def test_release_and_reuse_walk_on_from_the_cursor_as_kube() -> None:
