@@ -251,7 +251,12 @@ class EtcdClient:
                 except (TimeoutError, aiohttp.ClientError):
                     data = b""
                 response.close()
-                raise StorageUnavailable(f"etcd {path}: HTTP {response.status}: {data[:200]!r}")
+                error = f"etcd {path}: HTTP {response.status}: {data[:200]!r}"
+                if response.status == 503:  # this member has no leader: another may
+                    self.stalled(index)
+                    errors.append(f"{self.endpoints[index]}: {error}")
+                    continue
+                raise StorageUnavailable(error)
             return response, index
         raise StorageUnavailable("no etcd endpoint answered: " + "; ".join(errors))
 

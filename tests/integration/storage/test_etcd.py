@@ -115,3 +115,25 @@ async def test_a_stalled_member_is_left_for_another_and_watches_follow(tmp_path:
     finally:
         await store.aclose()
         cluster.stop()
+
+
+async def test_a_watch_on_a_member_without_a_leader_fails_instead_of_going_silent(
+        tmp_path: Path) -> None:
+    """Two of three members gone: the last one has no leader and cancels our watch
+    (we ask for `hasleader`, as Kubernetes' client does), so the watcher re-lists
+    later instead of waiting forever on a stream that will never carry an event."""
+    cluster = EtcdCluster(tmp_path, 3).start()
+    store = open_store(cluster.url)
+    try:
+        await store.start()
+        watch = store.watch("/noleader/", start_revision=0)
+        waiting = asyncio.create_task(anext(aiter(watch)))
+        await asyncio.sleep(0.5)
+        cluster.members[1].stop()
+        cluster.members[2].stop()
+        with pytest.raises(StorageUnavailable):
+            await asyncio.wait_for(waiting, 30)
+        await watch.aclose()
+    finally:
+        await store.aclose()
+        cluster.stop()
