@@ -53,10 +53,13 @@ export const mergePatch = (path, patch) => call('PATCH', path, patch, 'applicati
 
 // Live lists over one WebSocket (`/api/live`; a browser opens only six HTTP/1.1
 // connections to a host, fewer than a page's lists): each list gets an id, a `sync`
-// with the whole list, then watch `change`s. onItems is called at most every `every`
-// ms; when the socket drops, every open list is asked for again after a second.
+// with the whole list (a long one in `page`s after it: the first items are drawn while
+// the rest arrive), then watch `change`s. onItems is called at most every `every` ms;
+// when the socket drops, every open list is asked for again after a second. A
+// `projection` ('map') asks for only the fields the map draws.
 let socket = null;
 let nextId = 1;
+const decoder = new TextDecoder();
 const subscriptions = new Map();
 
 export function b64url(s) {
@@ -75,9 +78,10 @@ function connect() {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   const ws = new WebSocket(`${scheme}://${location.host}/api/live`, [tokenProtocol()]);
   socket = ws;
+  ws.binaryType = 'arraybuffer'; // decoded at once, so messages are applied in order
   ws.onopen = () => { for (const sub of subscriptions.values()) sendOp(sub.op); };
-  ws.onmessage = async (ev) => {
-    const text = typeof ev.data === 'string' ? ev.data : await ev.data.text();
+  ws.onmessage = (ev) => {
+    const text = typeof ev.data === 'string' ? ev.data : decoder.decode(ev.data);
     const msg = JSON.parse(text);
     const sub = subscriptions.get(msg.id);
     if (sub) sub.apply(msg.event, msg.data);
@@ -90,7 +94,7 @@ function connect() {
 
 onAuthChange(() => { if (socket) { socket.close(); socket = null; } });
 
-export function liveList(path, onItems, onError, { selector = {}, every = 100 } = {}) {
+export function liveList(path, onItems, onError, { selector = {}, every = 100, projection = '' } = {}) {
   const id = nextId++;
   const items = new Map();
   let timer = null;
@@ -103,6 +107,9 @@ export function liveList(path, onItems, onError, { selector = {}, every = 100 } 
       for (const o of data.items || []) items.set(key(o), o);
       onError(null);
       flush();
+    } else if (event === 'page') {
+      for (const o of data.items || []) items.set(key(o), o);
+      if (data.more) changed(); else { if (timer !== null) clearTimeout(timer); flush(); }
     } else if (event === 'failure') {
       if (data.code === 401) logout();
       onError(data);
@@ -112,7 +119,7 @@ export function liveList(path, onItems, onError, { selector = {}, every = 100 } 
       items.set(key(data.object), data.object); changed();
     }
   };
-  const op = { op: 'watch', id, path, ...selector };
+  const op = { op: 'watch', id, path, ...selector, ...(projection ? { projection } : {}) };
   subscriptions.set(id, { op, apply });
   if (socket) sendOp(op); else connect();
   return () => {

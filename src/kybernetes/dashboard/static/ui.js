@@ -7,15 +7,15 @@ import { can, liveList } from './api.js';
 export const html = htm.bind(h);
 
 // Items of a live list (null until the first sync) and the API's refusal, if any.
-export function useLive(path, selector) {
+export function useLive(path, selector, projection = '') {
   const [items, setItems] = useState(null);
   const [error, setError] = useState(null);
   const sel = selector ? JSON.stringify(selector) : '';
   useEffect(() => {
     setItems(null);
     if (!path) return undefined;
-    return liveList(path, setItems, setError, { selector: selector || {} });
-  }, [path, sel]);
+    return liveList(path, setItems, setError, { selector: selector || {}, projection });
+  }, [path, sel, projection]);
   return [items, error];
 }
 
