@@ -52,6 +52,13 @@ async def reasons(client: ApiClient, ns: str, cj: str) -> list[str]:
     return [e["reason"] for e in items if e["involvedObject"].get("name") == cj]
 
 
+async def recorded(client: ApiClient, ns: str, cj: str, reason: str) -> None:
+    """Events are posted in the background: wait for one rather than race it."""
+    async def seen() -> bool:
+        return reason in await reasons(client, ns, cj)
+    await eventually(seen, within=15, interval=0.2, what=f"a {reason} event on {cj}")
+
+
 async def finish(client: ApiClient, job: dict[str, Any], condition: str = "Complete") -> None:
     fresh = await client.get(JOBS, job["metadata"]["name"], namespace=job["metadata"]["namespace"])
     now = now_rfc3339()
@@ -94,7 +101,7 @@ async def test_policies_history_and_suspend_over_two_minutes(client: ApiClient, 
         forbid = await client.get(CRONJOBS, "forbid", namespace=ns)
         assert [a["name"] for a in forbid["status"]["active"]] == [meta["name"]]
         assert forbid["status"]["lastScheduleTime"] == stamp
-        assert "SuccessfulCreate" in await reasons(client, ns, "forbid")
+        await recorded(client, ns, "forbid", "SuccessfulCreate")
         assert await jobs_of(client, ns, "paused") == []
 
         # keep0: a finished Job leaves the active list and, with a limit of 0, is deleted.
@@ -108,7 +115,7 @@ async def test_policies_history_and_suspend_over_two_minutes(client: ApiClient, 
         await eventually(keep0_done, within=20, interval=0.3, what="keep0's Job cleaned up")
         # As in Kubernetes, the history cleanup runs first: the Job is deleted (and leaves
         # the active list) before it could be reported as seen completed.
-        assert "SuccessfulDelete" in await reasons(client, ns, "keep0")
+        await recorded(client, ns, "keep0", "SuccessfulDelete")
 
         # The next minute: Replace swaps its Job, Forbid refuses a second one.
         [replaced] = await jobs_of(client, ns, "replace")
@@ -117,7 +124,7 @@ async def test_policies_history_and_suspend_over_two_minutes(client: ApiClient, 
             names = [j["metadata"]["name"] for j in await jobs_of(client, ns, "replace")]
             return len(names) == 1 and names[0] != replaced["metadata"]["name"]
         await eventually(replaced_once, within=MINUTE, interval=0.5, what="Replace's new Job")
-        assert "SuccessfulDelete" in await reasons(client, ns, "replace")
+        await recorded(client, ns, "replace", "SuccessfulDelete")
 
         async def forbidden() -> bool:
             return "JobAlreadyActive" in await reasons(client, ns, "forbid")
