@@ -46,6 +46,11 @@ HEARTBEAT = 15.0
 WATCH_TIMEOUT = 300  # seconds the API server keeps one watch open before we re-open it
 LIVE_CHUNK = 1000  # items per WebSocket message of a sync: the first ones are drawn at once
 SELECTORS = ("labelSelector", "fieldSelector")
+# Lists come from the API server's watch cache as it is, as informers list: a consistent
+# read would first wait for the cache to catch up with the store, which a busy cluster
+# (1,000 nodes heartbeating) keeps a little behind; the watch that follows starts at
+# the list's resourceVersion, so nothing is missed either way.
+ANY_RV = {"resourceVersion": "0"}
 Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
@@ -62,7 +67,7 @@ async def follow(upstream: Upstream, token: str, path: str, selector: dict[str, 
                  project: Projection | None = None, chunk: int = 0) -> None:
     """List, then watch, re-listing whenever the watch ends; until cancelled or refused."""
     started = time.monotonic()
-    status, listed = first or await list_once(upstream, token, path, selector)
+    status, listed = first or await list_once(upstream, token, path, {**selector, **ANY_RV})
     while status == 200:
         listed_at = time.monotonic()
         listed["items"] = [_slim(item, project) for item in listed.get("items") or ()]
@@ -73,7 +78,7 @@ async def follow(upstream: Upstream, token: str, path: str, selector: dict[str, 
         with contextlib.suppress(Gone, aiohttp.ClientError, TimeoutError):
             await _watch(upstream, token, path, selector, rv, emit, project)
         started = time.monotonic()
-        status, listed = await list_once(upstream, token, path, selector)
+        status, listed = await list_once(upstream, token, path, {**selector, **ANY_RV})
     await emit("failure", listed)
 
 
