@@ -70,10 +70,9 @@ async def follow(upstream: Upstream, token: str, path: str, selector: dict[str, 
     status, listed = first or await list_once(upstream, token, path, {**selector, **ANY_RV})
     while status == 200:
         listed_at = time.monotonic()
-        listed["items"] = [_slim(item, project) for item in listed.get("items") or ()]
-        await _sync(listed, emit, chunk)
+        count = await _sync(listed, emit, chunk, project)
         log.debug("sync of %s: %d items, listed in %.3fs, projected and sent in %.3fs",
-                  path, len(listed["items"]), listed_at - started, time.monotonic() - listed_at)
+                  path, count, listed_at - started, time.monotonic() - listed_at)
         rv = (listed.get("metadata") or {}).get("resourceVersion", "")
         with contextlib.suppress(Gone, aiohttp.ClientError, TimeoutError):
             await _watch(upstream, token, path, selector, rv, emit, project)
@@ -129,15 +128,20 @@ async def _watch(upstream: Upstream, token: str, path: str, selector: dict[str, 
                     await emit("change", event)
 
 
-async def _sync(listed: dict[str, Any], emit: Emit, chunk: int) -> None:
-    items = listed["items"]
+async def _sync(listed: dict[str, Any], emit: Emit, chunk: int,
+                project: Projection | None = None) -> int:
+    """Send the list, each chunk projected just before it goes (the page draws the
+    first while the rest are cut down); returns how many items went."""
+    items = listed.get("items") or []
     if not chunk or len(items) <= chunk:
-        await emit("sync", listed)
-        return
-    await emit("sync", {**listed, "items": items[:chunk], "more": True})
+        await emit("sync", {**listed, "items": [_slim(i, project) for i in items]})
+        return len(items)
+    first = [_slim(i, project) for i in items[:chunk]]
+    await emit("sync", {**listed, "items": first, "more": True})
     for start in range(chunk, len(items), chunk):
-        await emit("page", {"items": items[start:start + chunk],
+        await emit("page", {"items": [_slim(i, project) for i in items[start:start + chunk]],
                             "more": start + chunk < len(items)})
+    return len(items)
 
 
 def _slim(obj: dict[str, Any], project: Projection | None) -> dict[str, Any]:
