@@ -83,6 +83,7 @@ def joined_node(cluster: KybCluster, index: int, *kubelet_args: str) -> Iterator
     to its kubelet. Stopped (its pods torn down) and its Node deleted on the way out."""
     from kybernetes.cli import cluster_dir, identities
     from kybernetes.cli.node_network import NodeNetwork
+    from kybernetes.kubelet.purge import purge
 
     cdir = cluster_dir.resolve(str(cluster.data_dir))
     server = (cdir.read_status() or {})["server"]
@@ -105,6 +106,7 @@ def joined_node(cluster: KybCluster, index: int, *kubelet_args: str) -> Iterator
         yield JoinedNode(name, kubelet)
     finally:
         kubelet.stop(timeout=30)
+        purge(root, name)  # its bridge and iptables rules live in the host's namespace
         cluster.kubectl("delete", "node", name, "--ignore-not-found", check=False)
 
 
