@@ -21,7 +21,6 @@ serving certificate is not verified (Kubernetes' default too).
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from pathlib import Path
 from typing import Any
@@ -35,8 +34,7 @@ from kybernetes.api.errors import ApiError, BadRequest, ServiceUnavailable
 from kybernetes.apiserver import pki
 from kybernetes.apiserver.registry import Registry
 from kybernetes.apiserver.request_info import RequestInfo
-from kybernetes.streaming import upgrade
-from kybernetes.tasks import cancel_and_wait, spawn
+from kybernetes.streaming import upgrade, websockets
 
 LOG_PARAMS = ("follow", "tailLines", "timestamps", "previous", "sinceSeconds", "sinceTime",
               "limitBytes", "pretty")
@@ -155,31 +153,10 @@ class KubeletProxy:
             client = web.WebSocketResponse(
                 protocols=(upstream.protocol,) if upstream.protocol else (), max_msg_size=0)
             await client.prepare(request)
-            await _pump_both(client, upstream)
+            await websockets.pump_both(client, upstream, name="ws-kubelet")
             return client
         finally:
             await session.close()
-
-
-async def _pump_both(client: web.WebSocketResponse, upstream: Any) -> None:
-    async def copy(source: Any, sink: Any) -> None:
-        async for msg in source:
-            if msg.type == WSMsgType.BINARY:
-                await sink.send_bytes(msg.data)
-            elif msg.type == WSMsgType.TEXT:
-                await sink.send_str(msg.data)
-            else:
-                break
-        await sink.close()
-
-    up = spawn(copy(client, upstream), name="ws-to-kubelet")
-    down = spawn(copy(upstream, client), name="ws-from-kubelet")
-    try:
-        await asyncio.wait([up, down], return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        await cancel_and_wait(up, down)
-        await upstream.close()
-        await client.close()
 
 
 def _ws_protocols(request: web.Request) -> list[str]:

@@ -12,16 +12,15 @@ as a channel-3 Status before closing, so the terminal shows the API's message.
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import aiohttp
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from kybernetes.dashboard.errors import status_response, unauthorized
 from kybernetes.dashboard.upstream import TOKEN_PROTOCOL, UPSTREAM, bearer_token
-from kybernetes.tasks import cancel_and_wait, spawn
+from kybernetes.streaming import websockets
 
 CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 EXEC_PATH = re.compile(r"^/api/v1/namespaces/[a-z0-9.-]+/pods/[a-z0-9.-]+/exec\?")
@@ -58,26 +57,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
     browser = web.WebSocketResponse(protocols=(api.protocol,) if api.protocol else (),
                                     max_msg_size=0)
     await browser.prepare(request)
-    await _pump(browser, api)
+    await websockets.pump_both(browser, api, name="dashboard-exec")
     return browser
 
 
-async def _pump(browser: web.WebSocketResponse, api: aiohttp.ClientWebSocketResponse) -> None:
-    async def copy(source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-                   sink: web.WebSocketResponse | aiohttp.ClientWebSocketResponse) -> None:
-        async for msg in source:
-            if msg.type == WSMsgType.BINARY:
-                await sink.send_bytes(msg.data)
-            elif msg.type == WSMsgType.TEXT:
-                await sink.send_str(msg.data)
-            else:
-                break
-
-    tasks = [spawn(copy(browser, api), name="dashboard-exec-up"),
-             spawn(copy(api, browser), name="dashboard-exec-down")]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        await cancel_and_wait(*tasks)
-        await api.close()
-        await browser.close()
