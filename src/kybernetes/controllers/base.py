@@ -14,6 +14,8 @@ import copy
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ClassVar, TypeVar
 
+from kybernetes.api import errors
+from kybernetes.api.labels import Selector, from_label_selector
 from kybernetes.api.meta import controller_ref, object_key
 from kybernetes.client import (
     ApiClient,
@@ -69,6 +71,15 @@ def deep_copy(obj: Obj) -> Obj:
 
 def meta(obj: Obj) -> Obj:
     return obj.get("metadata") or {}
+
+
+def spec_selector(obj: Obj) -> Selector:
+    """The object's spec.selector (a LabelSelector); an unusable one comes back empty,
+    which every workload controller treats as "select nothing, do nothing"."""
+    try:
+        return from_label_selector((obj.get("spec") or {}).get("selector"))
+    except errors.ApiError:
+        return from_label_selector(None)
 
 
 def live_controller(obj: Obj, kind: str, owners: Informer) -> Obj | None:

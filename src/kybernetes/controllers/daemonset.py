@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kybernetes.api import errors
-from kybernetes.api.labels import Selector, from_label_selector
+from kybernetes.api.labels import Selector
 from kybernetes.api.meta import (
     controller_ref,
     is_being_deleted,
@@ -52,7 +52,14 @@ from kybernetes.controllers import controller_history, daemon_history, pod_contr
 from kybernetes.controllers import daemon_placement as placement
 from kybernetes.controllers import daemon_rollout as rollout
 from kybernetes.controllers.adoption import Claimer
-from kybernetes.controllers.base import Controller, Obj, deep_copy, live_controller, meta
+from kybernetes.controllers.base import (
+    Controller,
+    Obj,
+    deep_copy,
+    live_controller,
+    meta,
+    spec_selector,
+)
 from kybernetes.controllers.expectations import Expectations
 from kybernetes.controllers.replication import slow_start_batch
 from kybernetes.controllers.revision_history import RevisionHistory
@@ -122,7 +129,7 @@ class DaemonSetController(Controller):
 
     def _enqueue_matching(self, pod: Obj) -> None:
         for ds in self.daemon_sets.list(meta(pod).get("namespace") or ""):
-            if self._selector(ds).matches(meta(pod).get("labels")):
+            if spec_selector(ds).matches(meta(pod).get("labels")):
                 self.enqueue(ds)
 
     def _pod_added(self, pod: Obj) -> None:
@@ -178,13 +185,6 @@ class DaemonSetController(Controller):
                     placement.should_run(_template_spec(ds), new):
                 self.enqueue(ds)
 
-    @staticmethod
-    def _selector(ds: Obj) -> Selector:
-        try:
-            return from_label_selector(_spec(ds).get("selector"))
-        except errors.ApiError:
-            return from_label_selector(None)
-
     # -- sync ------------------------------------------------------------------------------
 
     async def sync(self, key: str) -> None:
@@ -193,7 +193,7 @@ class DaemonSetController(Controller):
             self.expectations.delete(key)
             return
         ds = deep_copy(ds)
-        selector = self._selector(ds)
+        selector = spec_selector(ds)
         if selector.empty:
             self.event(ds, "Warning", "SelectingAll",
                        "This daemon set is selecting all pods. A non-empty selector is required.")

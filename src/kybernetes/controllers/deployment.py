@@ -30,7 +30,6 @@ import datetime as dt
 import logging
 
 from kybernetes.api import errors
-from kybernetes.api.labels import Selector, from_label_selector
 from kybernetes.api.meta import (
     controller_ref,
     is_being_deleted,
@@ -42,7 +41,7 @@ from kybernetes.api.resources import DEPLOYMENTS, PODS, REPLICA_SETS
 from kybernetes.client import ApiClient, InformerFactory
 from kybernetes.controllers import rollout as ro
 from kybernetes.controllers.adoption import Claimer
-from kybernetes.controllers.base import Controller, Obj, deep_copy, meta
+from kybernetes.controllers.base import Controller, Obj, deep_copy, meta, spec_selector
 from kybernetes.controllers.scaling import proportional_targets
 
 log = logging.getLogger("kybernetes.controllers.deployment")
@@ -80,15 +79,8 @@ class DeploymentController(Controller):
                 self.queue.add(f"{ns}/{ref['name']}")
             elif ref is None:
                 for d in self.deployments.list(ns or ""):
-                    if self._selector(d).matches(meta(obj).get("labels")):
+                    if spec_selector(d).matches(meta(obj).get("labels")):
                         self.enqueue(d)
-
-    @staticmethod
-    def _selector(deployment: Obj) -> Selector:
-        try:
-            return from_label_selector((deployment.get("spec") or {}).get("selector"))
-        except errors.ApiError:
-            return from_label_selector(None)
 
     # -- sync ---------------------------------------------------------------------------
 
@@ -97,7 +89,7 @@ class DeploymentController(Controller):
         if d is None:
             return
         d = deep_copy(d)
-        selector = self._selector(d)
+        selector = spec_selector(d)
         if selector.empty:
             self.event(d, "Warning", "SelectingAll",
                        "This deployment is selecting all pods. A non-empty selector is required.")

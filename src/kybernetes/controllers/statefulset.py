@@ -21,7 +21,7 @@ import logging
 from typing import Any
 
 from kybernetes.api import errors
-from kybernetes.api.labels import Selector, from_label_selector
+from kybernetes.api.labels import Selector
 from kybernetes.api.meta import (
     controller_ref,
     is_being_deleted,
@@ -47,6 +47,7 @@ from kybernetes.controllers.base import (
     for_each,
     live_controller,
     meta,
+    spec_selector,
 )
 from kybernetes.controllers.revision_history import RevisionHistory
 
@@ -102,7 +103,7 @@ class StatefulSetController(Controller):
             self.queue.add(key)
         elif controller_ref(pod) is None:  # an orphan: the sets that may adopt it
             for sts in self.sets.list(meta(pod).get("namespace") or ""):
-                if sp.is_member(sts, pod) and self._selector(sts).matches(
+                if sp.is_member(sts, pod) and spec_selector(sts).matches(
                         meta(pod).get("labels")):
                     self.enqueue(sts)
 
@@ -118,13 +119,6 @@ class StatefulSetController(Controller):
         if key and min_ready > 0 and is_pod_ready(new) and not is_pod_ready(old):
             self.queue.add_after(key, min_ready + 1)
 
-    @staticmethod
-    def _selector(sts: Obj) -> Selector:
-        try:
-            return from_label_selector(_spec(sts).get("selector"))
-        except errors.ApiError:
-            return from_label_selector(None)
-
     # -- sync ------------------------------------------------------------------------------
 
     async def sync(self, key: str) -> None:
@@ -132,7 +126,7 @@ class StatefulSetController(Controller):
         if cached is None:
             return
         sts = deep_copy(cached)
-        selector = self._selector(sts)
+        selector = spec_selector(sts)
         if selector.empty:
             return
         pods = await self._claim_pods(sts, selector)
