@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for tests.support
 
+from bench import harness  # noqa: E402
 from tests.support.apiserver import ApiServer  # noqa: E402
 from tests.support.net import free_port, wait_http_ok  # noqa: E402
 from tests.support.procs import Proc  # noqa: E402
@@ -236,22 +236,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                                                         start_group_b)
         finally:
             await client.aclose()
-            for proc in reversed(procs):
-                proc.stop()
-            server.stop()
+            harness.stop_all(procs, server)
     return result
 
 
-def _interrupt(*_: Any) -> None:
-    raise KeyboardInterrupt  # so `finally` stops every child process
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _interrupt)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--replicas", type=int, default=1000)
     parser.add_argument("--dead-replicas", type=int, default=100)
     parser.add_argument("--nodes", type=int, default=10)
     parser.add_argument("--skip-nodes", action="store_true")
-    parser.add_argument("--keep-dir", help="keep data and logs here (for debugging)")
     print(json.dumps(asyncio.run(main(parser.parse_args())), indent=2))

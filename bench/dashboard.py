@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import statistics
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for tests.support and bench.controllers
 
+from bench import harness  # noqa: E402
 from bench.controllers import namespace, rc  # noqa: E402
 from tests.support.apiserver import ApiServer  # noqa: E402
 from tests.support.browser import chromium, watched_page  # noqa: E402
@@ -211,22 +211,14 @@ def measure(args: argparse.Namespace, run: Any) -> dict[str, Any]:
                 result["console_errors"] = watched.console_errors[:5]
         finally:
             run(client.aclose())
-            for proc in reversed(procs):
-                proc.stop()
-            server.stop()
+            harness.stop_all(procs, server)
     return result
 
 
-def _interrupt(*_: Any) -> None:
-    raise KeyboardInterrupt  # so `finally` stops every child process
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _interrupt)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--pods", type=int, default=10000)
     parser.add_argument("--samples", type=int, default=5)
     parser.add_argument("--visits", type=int, default=3, help="first paints after the first")
-    parser.add_argument("--keep-dir", help="keep data and logs here (for debugging)")
     print(json.dumps(main(parser.parse_args()), indent=2))

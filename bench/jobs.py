@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for tests.support and bench.controllers
 
+from bench import harness  # noqa: E402
 from bench.controllers import (  # noqa: E402
     hollow_nodes,
     namespace,
@@ -136,21 +136,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                                           / result["rc_running"]["pods_per_second"], 2)
         finally:
             await client.aclose()
-            for proc in reversed(procs):
-                proc.stop()
-            server.stop()
+            harness.stop_all(procs, server)
     return result
 
 
-def _interrupt(*_: Any) -> None:
-    raise KeyboardInterrupt  # so `finally` stops every child process
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _interrupt)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--completions", type=int, default=1000)
     parser.add_argument("--parallelism", type=int, default=50)
     parser.add_argument("--nodes", type=int, default=5)
-    parser.add_argument("--keep-dir", help="keep data and logs here (for debugging)")
     print(json.dumps(asyncio.run(main(parser.parse_args())), indent=2))
