@@ -19,6 +19,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.support.browser import chromium, watched_page  # noqa: E402
 from tests.support.cluster import KybCluster, kyb  # noqa: E402
+from tests.support.poll import wait_for  # noqa: E402
 
 OUT = REPO / "docs" / "images"
 TICKER = """
@@ -33,15 +34,6 @@ spec:
 """
 
 
-def wait(check, what: str, within: float = 90) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.5)
-    raise SystemExit(f"timed out waiting for {what}")
-
-
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kyb-shots-") as tmp:
@@ -50,9 +42,9 @@ def main() -> int:
             cluster.up("--nodes", "2", "--runtime", "process")
             cluster.kubectl("apply", "-f", str(REPO / "examples" / "web" / "web.yaml"))
             cluster.kubectl_run("apply", "-f", "-", stdin=TICKER)
-            wait(lambda: cluster.kubectl(
+            wait_for(lambda: cluster.kubectl(
                 "get", "pods", "-o", "jsonpath={.items[*].status.phase}").split().count(
-                    "Running") == 4, "4 pods Running")
+                    "Running") == 4, within=90, interval=0.5, what="4 pods Running")
             url = kyb("dashboard-url", "--data-dir", tmp).stdout.strip()
             with chromium() as browser:
                 watched = watched_page(browser, url)
