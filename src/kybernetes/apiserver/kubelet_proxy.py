@@ -22,7 +22,6 @@ serving certificate is not verified (Kubernetes' default too).
 from __future__ import annotations
 
 import ssl
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -44,7 +43,7 @@ DEFAULT_KUBELET_PORT = 10250
 
 
 class KubeletProxy:
-    def __init__(self, registry: Registry, data_dir: Path) -> None:
+    def __init__(self, registry: Registry, data_dir: pki.Where) -> None:
         self.registry = registry
         self.data_dir = data_dir
         self._ssl: ssl.SSLContext | None = None

@@ -129,6 +129,13 @@ class Config:
     # Kubernetes' EncryptionConfiguration; "" is DATA_DIR/pki/encryption-config.yaml,
     # made on first start (Secrets with aescbc, identity to read older values).
     encryption_provider_config: str = ""
+    # The cluster PKI several servers share (CA, ServiceAccount key, encryption config,
+    # admin and kubelet-client certs); "" is DATA_DIR/pki.
+    pki_dir: str = ""
+    # kube's --tls-cert-file/--tls-private-key-file; "" is DATA_DIR/pki/apiserver.crt,
+    # made (and re-made when an address is missing from it) from the cluster CA.
+    tls_cert_file: str = ""
+    tls_private_key_file: str = ""
     # kube-apiserver's audit flags: no policy file, no events.
     audit_policy_file: str = ""
     audit_log_path: str = ""  # a file, or "-" for stdout
@@ -147,6 +154,11 @@ class Config:
     @property
     def store(self) -> str:
         return self.store_url or f"sqlite://{(self.data_dir / 'state.db').resolve()}"
+
+    @property
+    def pki(self) -> pki.Where:
+        """Where the shared PKI lives: --pki-dir, else the data dir's pki/."""
+        return pki.Location(Path(self.pki_dir)) if self.pki_dir else self.data_dir
 
 
 def default_advertise_address(bind: str) -> str:
@@ -188,7 +200,7 @@ def encrypted(store: Store, config: Config, kinds: KindRegistry) -> Transforming
     or the data dir's default (made on first start). A bad file is a StartupError."""
     source, path = "--encryption-provider-config", Path(config.encryption_provider_config)
     if not config.encryption_provider_config:
-        source, path = "encryption config", pki.pki_dir(config.data_dir) / DEFAULT_ENCRYPTION_CONFIG
+        source, path = "encryption config", pki.pki_dir(config.pki) / DEFAULT_ENCRYPTION_CONFIG
         try:
             ensure_default_config(path)
         except OSError as e:
@@ -308,7 +320,7 @@ class ApiServer:
         handlers = ResourceHandlers(self.store, self.cache, self.registry, subresources,
                                     self.kinds)
         subresources.patcher = handlers
-        account_tokens = ServiceAccountTokens.load(cfg.data_dir, self.registry)
+        account_tokens = ServiceAccountTokens.load(cfg.pki, self.registry)
         subresources.token_requests = account_tokens.requests
         account_tokens.requests.validators.append(self.node_restriction)
         subresources.eviction_validators.append(self.node_restriction)
@@ -316,7 +328,7 @@ class ApiServer:
                                    if c.watchers})
         authenticator = Authenticator(
             tokens, [account_tokens.authenticator], anonymous=cfg.anonymous_auth,
-            client_certs=ClientCertAuthenticator(pki.pki_dir(cfg.data_dir) / "ca.crt"))
+            client_certs=ClientCertAuthenticator(pki.pki_dir(cfg.pki) / "ca.crt"))
         app = build_app(handlers, guard=RequestGuard(authenticator, self.authorizer),
                         metrics=metrics,
                         ready=self.cache.ready.is_set,
@@ -361,7 +373,7 @@ class ApiServer:
         return InflightLimit(cfg.max_requests_inflight, cfg.max_mutating_requests_inflight)
 
     def _kubelet_proxy(self) -> KubeletProxy:
-        return KubeletProxy(self.registry, self.config.data_dir)
+        return KubeletProxy(self.registry, self.config.pki)
 
     async def _listen(self, site: web.TCPSite, port: int) -> None:
         try:
@@ -375,11 +387,19 @@ class ApiServer:
         cfg = self.config
         # The `kubernetes` Service's ClusterIP too: in-cluster clients dial
         # KUBERNETES_SERVICE_HOST and verify the certificate against it.
-        cert, key = pki.serving_cert(cfg.data_dir, [cfg.bind_address, self.advertise,
-                                                    self.allocator.kubernetes_service_ip])
+        if cfg.tls_cert_file:
+            cert, key = Path(cfg.tls_cert_file), Path(cfg.tls_private_key_file)
+        else:
+            cert, key = pki.serving_cert(cfg.data_dir, [
+                cfg.bind_address, self.advertise, self.allocator.kubernetes_service_ip],
+                ca=cfg.pki)
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(cert, key)
-        ctx.load_verify_locations(pki.pki_dir(cfg.data_dir) / "ca.crt")
+        try:
+            ctx.load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as e:
+            raise StartupError(f"--tls-cert-file {cert}: cannot load it with its key "
+                               f"{key}: {e}") from None
+        ctx.load_verify_locations(pki.pki_dir(cfg.pki) / "ca.crt")
         # Any client certificate completes the handshake; the authenticator verifies it
         # and answers a foreign or expired one with 401, as Kubernetes does.
         request_any_client_cert(ctx)
@@ -388,12 +408,12 @@ class ApiServer:
 
     def _write_kubeconfig(self) -> None:
         cfg = self.config
-        cert, key = pki.admin_cert(cfg.data_dir)
-        pki.kubelet_client_cert(cfg.data_dir)
+        cert, key = pki.admin_cert(cfg.pki)
+        pki.kubelet_client_cert(cfg.pki)
         host = cfg.advertise_address or (
             "127.0.0.1" if cfg.bind_address in ("0.0.0.0", "::", "") else cfg.bind_address)
         write_kubeconfig(cfg.data_dir / "kubeconfig", server=f"https://{host}:{cfg.port}",
-                         ca_pem=(pki.pki_dir(cfg.data_dir) / "ca.crt").read_bytes(),
+                         ca_pem=(pki.pki_dir(cfg.pki) / "ca.crt").read_bytes(),
                          cert_pem=cert.read_bytes(), key_pem=key.read_bytes(),
                          user="kubernetes-admin", cluster="kybernetes")
 

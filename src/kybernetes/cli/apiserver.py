@@ -1,7 +1,9 @@
 """`kyb apiserver`: run the API server (HTTPS, the Kubernetes REST API) on one store.
 
 With only ``--data-dir`` it keeps everything there: the SQLite store
-(``state.db``), the PKI (``pki/``) and the admin ``kubeconfig``.
+(``state.db``), the PKI (``pki/``) and the admin ``kubeconfig``. Several servers over
+one etcd share one PKI: ``--pki-dir`` (the CA, ServiceAccount key, encryption config)
+and each its own ``--tls-cert-file``/``--tls-private-key-file``.
 """
 
 from __future__ import annotations
@@ -64,6 +66,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Kubernetes EncryptionConfiguration for data at rest (default "
                              "DATA_DIR/pki/encryption-config.yaml, made on first start: "
                              "Secrets encrypted with aescbc)")
+    parser.add_argument("--pki-dir", default="", metavar="DIR",
+                        help="the cluster PKI shared by every API server over one store: "
+                        "ca.crt/ca.key, the ServiceAccount signing key, the encryption "
+                        "config, admin and kubelet-client certs (default DATA_DIR/pki, made "
+                        "on first start)")
+    parser.add_argument("--tls-cert-file", default="", metavar="FILE",
+                        help="serving certificate (default DATA_DIR/pki/apiserver.crt, "
+                        "issued from the cluster CA for this server's addresses)")
+    parser.add_argument("--tls-private-key-file", default="", metavar="FILE",
+                        help="the key of --tls-cert-file")
     parser.add_argument("--audit-policy-file", default="", metavar="FILE",
                         help="audit.k8s.io/v1 Policy: which requests are audited, at which "
                              "level (without it nothing is audited)")
@@ -131,6 +143,14 @@ def _check(args: argparse.Namespace) -> None:
     for flag in ("request_timeout", "read_header_timeout", "tls_handshake_timeout"):
         if getattr(args, flag) <= 0:
             raise CliError(f"--{flag.replace('_', '-')} must be a positive duration")
+    if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
+        raise CliError("--tls-cert-file and --tls-private-key-file go together")
+    for flag in ("tls_cert_file", "tls_private_key_file"):
+        if getattr(args, flag) and not Path(getattr(args, flag)).is_file():
+            raise CliError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: no such file")
+    if args.pki_dir and not (Path(args.pki_dir) / "ca.crt").is_file():
+        raise CliError(f"--pki-dir {args.pki_dir}: no ca.crt there (a shared PKI is made "
+                       "once, e.g. by `kyb up --servers N`)")
     if args.token_auth_file and not Path(args.token_auth_file).is_file():
         raise CliError(f"--token-auth-file {args.token_auth_file}: no such file")
     try:
@@ -168,6 +188,8 @@ def run(args: argparse.Namespace) -> int:
         authorization_modes=parse_modes(args.authorization_mode),
         anonymous_auth=args.anonymous_auth == "true",
         encryption_provider_config=args.encryption_provider_config,
+        pki_dir=args.pki_dir, tls_cert_file=args.tls_cert_file,
+        tls_private_key_file=args.tls_private_key_file,
         audit_policy_file=args.audit_policy_file, audit_log_path=args.audit_log_path,
         audit_log_maxsize=args.audit_log_maxsize, audit_log_maxbackup=args.audit_log_maxbackup,
         audit_log_maxage=args.audit_log_maxage,

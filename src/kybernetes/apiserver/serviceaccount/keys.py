@@ -12,13 +12,12 @@ import base64
 import hashlib
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from kybernetes.apiserver.pki import pki_dir
+from kybernetes.apiserver.pki import Where, pki_dir
 
 KEY_FILE = "sa.key"
 KEY_BITS = 2048
@@ -55,7 +54,7 @@ class SigningKey:
                 "n": b64url(_int_bytes(numbers.n)), "e": b64url(_int_bytes(numbers.e))}
 
 
-def ensure_signing_key(data_dir: str | Path) -> SigningKey:
+def ensure_signing_key(data_dir: Where) -> SigningKey:
     """The cluster's key, made on first use (0600, never overwritten)."""
     path = pki_dir(data_dir) / KEY_FILE
     if not path.exists():

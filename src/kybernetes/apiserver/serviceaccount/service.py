@@ -5,10 +5,10 @@ the issuer discovery routes, so the server wires them in one place."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from aiohttp import web
 
+from kybernetes.apiserver.pki import Where
 from kybernetes.apiserver.registry import Registry
 from kybernetes.apiserver.serviceaccount import issuer_discovery
 from kybernetes.apiserver.serviceaccount.authenticator import ServiceAccountTokenAuthenticator
@@ -24,7 +24,7 @@ class ServiceAccountTokens:
     authenticator: ServiceAccountTokenAuthenticator
 
     @classmethod
-    def load(cls, data_dir: str | Path, registry: Registry) -> ServiceAccountTokens:
+    def load(cls, data_dir: Where, registry: Registry) -> ServiceAccountTokens:
         """Read the signing key (making it on first start)."""
         authority = TokenAuthority(ensure_signing_key(data_dir))
         return cls(authority, TokenRequests(registry, authority),
