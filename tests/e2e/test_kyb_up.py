@@ -127,9 +127,14 @@ def test_web_example_end_to_end(cluster: Cluster) -> None:
         "scheduler": ("system:kube-scheduler", []),
         **{f"kubelet-{n}": (f"system:node:{n}", ["system:nodes"]) for n in node_names},
         **{f"proxy-{n}": ("system:kube-proxy", []) for n in node_names},
-        # cluster DNS, with per-node networks (root): kube's kube-dns ServiceAccount user
+        # cluster DNS and the pod-network agents, with per-node networks (root): kube's
+        # kube-dns ServiceAccount user, and our agents' own
         **({"dns": ("system:serviceaccount:kube-system:kube-dns",
-                    ["system:serviceaccounts", "system:serviceaccounts:kube-system"])}
+                    ["system:serviceaccounts", "system:serviceaccounts:kube-system"]),
+            **{f"pod-network-{n}": ("system:serviceaccount:kube-system:kyb-pod-network",
+                                    ["system:serviceaccounts",
+                                     "system:serviceaccounts:kube-system"])
+               for n in node_names}}
            if os.geteuid() == 0 and os.environ.get("KYB_HOST_NETWORK") != "1" else {})}
 
     cluster.kubectl("apply", "-f", str(WEB))

@@ -75,15 +75,21 @@ class JoinedNode:
 
 
 @contextlib.contextmanager
-def joined_node(cluster: KybCluster, index: int, *kubelet_args: str) -> Iterator[JoinedNode]:
+def joined_node(cluster: KybCluster, index: int, *kubelet_args: str,
+                pod_network: str | None = None) -> Iterator[JoinedNode]:
     """A node that joins the running cluster (`kyb up` cannot add one): a process-runtime
     kubelet with the node's own credentials from the cluster CA, as `kyb up` issues them,
     on the host network at the address the nodes reach the API server by and a free port.
     Its pod CIDR is the one `kyb up --nodes <index>` would give it; `kubelet_args` go
-    to its kubelet. Stopped (its pods torn down) and its Node deleted on the way out."""
+    to its kubelet; `pod_network` (host-gw, vxlan) starts its `kyb pod-network` agent too.
+    Stopped (its pods torn down, its agent's device and rule removed) and its Node
+    deleted on the way out."""
     from kybernetes.cli import cluster_dir, identities
+    from kybernetes.cli import pod_network as agent_cli
     from kybernetes.cli.node_network import NodeNetwork
     from kybernetes.kubelet.purge import purge
+    from kybernetes.podnetwork import masquerade
+    from kybernetes.podnetwork.agent import vxlan_device
 
     cdir = cluster_dir.resolve(str(cluster.data_dir))
     server = (cdir.read_status() or {})["server"]
@@ -101,11 +107,26 @@ def joined_node(cluster: KybCluster, index: int, *kubelet_args: str) -> Iterator
                        "--address", node_ip, "--port", str(free_port()),
                        "--pod-cidr", addressing.pod_cidr, "--teardown-on-exit", *kubelet_args,
                        log_path=cdir.logs / f"kubelet-{name}.log")
+    agent = None
+    if pod_network:
+        agent_config = identities.component_kubeconfig(cdir, server, f"pod-network-{name}",
+                                                       agent_cli.IDENTITY)
+        agent = Proc.kyb("pod-network", "--kubeconfig", str(agent_config), "--node-name", name,
+                         "--mode", pod_network, "--cluster-cidr", network.cluster_cidr,
+                         log_path=cdir.logs / f"pod-network-{name}.log")
     try:
         kubelet.start()
+        if agent is not None:
+            agent.start()
         yield JoinedNode(name, kubelet)
     finally:
         kubelet.stop(timeout=30)
+        if agent is not None:
+            agent.stop(timeout=30)
+            # after a crash too: its VXLAN device and rule are in the host's namespace
+            subprocess.run(["ip", "link", "del", vxlan_device(name)], capture_output=True,
+                           check=False)
+            masquerade.purge(name)
         purge(root, name)  # its bridge and iptables rules live in the host's namespace
         cluster.kubectl("delete", "node", name, "--ignore-not-found", check=False)
 

@@ -24,7 +24,14 @@ from typing import Any
 
 from kybernetes.api.errors import ApiError
 from kybernetes.apiserver import pki
-from kybernetes.cli import cluster_dir, cluster_dns, dashboard, identities, readiness
+from kybernetes.cli import (
+    cluster_dir,
+    cluster_dns,
+    dashboard,
+    identities,
+    pod_network,
+    readiness,
+)
 from kybernetes.cli.controller_manager import parse_duration
 from kybernetes.cli.errors import CliError
 from kybernetes.cli.node_network import NodeNetwork, is_root
@@ -44,6 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", help="store URL (default sqlite in the data dir)")
     parser.add_argument("--port", type=int, default=6443, help="API server port (default 6443)")
     parser.add_argument("--proxy-mode", choices=("userspace", "iptables"), default="userspace")
+    parser.add_argument("--pod-network", choices=("host-gw", "vxlan"), default="host-gw",
+                        help="how nodes reach each other's pods with per-node networks "
+                        "(root): a `kyb pod-network` agent per node routes by host-gw or "
+                        "a VXLAN overlay (default host-gw)")
     parser.add_argument("--dashboard-port", type=int, default=8001,
                         help="serve the web dashboard on this port (default 8001; 0: none)")
     parser.add_argument("--dashboard-address", default="127.0.0.1",
@@ -229,6 +240,7 @@ class ClusterRun:
             *self.args.scheduler_args])
         dns_args = await self._start_dns()
         await self._start_dashboard()
+        await self._allow_pod_network()
         for node in self.network.nodes:
             prefix = self.network.command_prefix(node)
             root = self.cdir.node_dir(node.name)
@@ -247,6 +259,12 @@ class ClusterRun:
                 str(self._kubeconfig(f"proxy-{node.name}", identities.PROXY)),
                 "--node-name", node.name, "--mode", self.args.proxy_mode,
                 "--bind-address", node.ip, *self.args.proxy_args])
+            if self.isolated:
+                await self._start(f"pod-network-{node.name}", [
+                    *prefix, *_kyb(), "pod-network", "--kubeconfig",
+                    str(self._kubeconfig(f"pod-network-{node.name}", pod_network.IDENTITY)),
+                    "--node-name", node.name, "--mode", self.args.pod_network,
+                    "--cluster-cidr", self.network.cluster_cidr])
         names = [n.name for n in self.network.nodes]
         await self._until(readiness.nodes_ready(client, names), "every node to be Ready")
 
@@ -267,6 +285,22 @@ class ClusterRun:
         argv, url = dashboard.for_cluster(self.cdir, self.server, address, port)
         await self._start("dashboard", [*_kyb(), "dashboard", *argv])
         self.dashboard = url
+
+    async def _allow_pod_network(self) -> None:
+        """The pod-network agents' ClusterRole and binding (per-node networks only: on
+        the host network every pod CIDR is on the one host already)."""
+        if not self.isolated:
+            return
+        assert self.client is not None
+        client = self.client
+
+        async def granted() -> str | None:
+            try:
+                await pod_network.ensure_access(client)
+            except (ApiError, OSError) as e:
+                return f"pod-network ClusterRole not made yet: {e}"
+            return None
+        await self._until(granted, "the pod-network ClusterRole")
 
     async def _start_dns(self) -> list[str]:
         """`kyb dns` on the host end of the node bridge, behind the kube-dns Service;
@@ -351,7 +385,8 @@ class ClusterRun:
         self._event("stopping the cluster")
         nodes = [n.name for n in self.network.nodes]
         await self.supervisor.stop_all([
-            [f"kubelet-{n}" for n in nodes] + [f"proxy-{n}" for n in nodes],
+            [f"kubelet-{n}" for n in nodes] + [f"proxy-{n}" for n in nodes]
+            + [f"pod-network-{n}" for n in nodes],
             ["scheduler", "controller-manager", "dashboard", "dns"],
             ["apiserver"],
         ])

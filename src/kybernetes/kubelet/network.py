@@ -39,14 +39,22 @@ def _run(argv: list[str], stdin: bytes | None) -> subprocess.CompletedProcess[by
 
 async def _ip(*args: str, batch: str | None = None, check: bool = True) -> str:
     """Run `ip` in a worker thread: fork and exec never stall the event loop."""
-    argv = ["ip", *args] + (["-batch", "-"] if batch is not None else [])
+    return await run_tool("ip", *args, batch=batch, check=check)
+
+
+async def run_tool(tool: str, *args: str, batch: str | None = None, check: bool = True) -> str:
+    """Run an iproute2 tool (`ip`, `bridge`) in a worker thread, `batch` on its stdin;
+    its stdout, or NetworkError with its stderr when it fails and `check`."""
+    argv = [tool, *args] + (["-batch", "-"] if batch is not None else [])
     done = await asyncio.to_thread(_run, argv, batch.encode() if batch is not None else None)
     if check and done.returncode != 0:
-        raise NetworkError(f"ip {' '.join(args)}: {done.stderr.decode(errors='replace').strip()}")
+        raise NetworkError(f"{tool} {' '.join(args)}: "
+                           f"{done.stderr.decode(errors='replace').strip()}")
     return done.stdout.decode()
 
 
-async def _iptables(*args: str) -> bool:
+async def iptables(*args: str) -> bool:
+    """Whether `iptables -w 5 <args>` succeeded (run in a worker thread)."""
     done = await asyncio.to_thread(_run, ["iptables", "-w", "5", *args], None)
     return done.returncode == 0
 
@@ -95,8 +103,8 @@ class NodeNetwork:
                             f"addr add {self.gateway}/{self.prefix} dev {self.bridge}\n"
                             f"link set {self.bridge} up\n")
         for table, chain, rule in self._rules():
-            if not await _iptables("-t", table, "-C", chain, *rule):
-                await _iptables("-t", table, "-A", chain, *rule)
+            if not await iptables("-t", table, "-C", chain, *rule):
+                await iptables("-t", table, "-A", chain, *rule)
 
     def _rules(self) -> list[tuple[str, str, tuple[str, ...]]]:
         """Masquerade traffic leaving the pod CIDR; let the pod CIDR through FORWARD."""
@@ -112,7 +120,7 @@ class NodeNetwork:
             await self.remove_pod(uid)
         await _ip("link", "del", self.bridge, check=False)
         for table, chain, rule in self._rules():
-            await _iptables("-t", table, "-D", chain, *rule)
+            await iptables("-t", table, "-D", chain, *rule)
 
     async def add_pod(self, uid: str, ip: str, *, pid: int | None = None) -> str:
         """Make the pod's namespace (or name that of process `pid`) and wire it to the

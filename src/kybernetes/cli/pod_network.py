@@ -1,0 +1,104 @@
+"""`kyb pod-network`: one node's pod-network agent (what flanneld is to a k3s node).
+
+Wiring only: flags, client, then :class:`~kybernetes.podnetwork.agent.PodNetworkAgent`
+until SIGTERM/SIGINT. It talks only to the API server (watch Nodes, write Events)
+as the user `system:serviceaccount:kube-system:kyb-pod-network`, which
+:func:`ensure_access` grants what flannel's ClusterRole grants.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import signal
+from typing import Any
+
+from kybernetes import log
+from kybernetes.api import errors, resources
+from kybernetes.cli.errors import CliError
+from kybernetes.cli.identities import Identity
+from kybernetes.client import ApiClient
+from kybernetes.podnetwork.backends import MODES
+
+HELP = "route this node to the other nodes' pods (host-gw or vxlan), from the Node objects"
+NAMESPACE, NAME = "kube-system", "kyb-pod-network"
+IDENTITY = Identity(f"system:serviceaccount:{NAMESPACE}:{NAME}",
+                    ("system:serviceaccounts", f"system:serviceaccounts:{NAMESPACE}"))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kubeconfig", required=True, help="credentials for the API server")
+    parser.add_argument("--node-name", required=True, help="the Node this agent routes for")
+    parser.add_argument("--mode", choices=MODES, default="host-gw",
+                        help="host-gw: a route via each node's address (the nodes share a "
+                        "link); vxlan: a VXLAN overlay (default host-gw)")
+    parser.add_argument("--cluster-cidr", required=True,
+                        help="the pods' range: traffic within it is never masqueraded")
+    parser.add_argument("--resync-seconds", type=float, default=30.0,
+                        help="re-check every route this often without a cause (default 30)")
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        network = ipaddress.ip_network(args.cluster_cidr, strict=False)
+    except ValueError as e:
+        raise CliError(f"--cluster-cidr: {e}") from None
+    if network.version != 4:
+        raise CliError("--cluster-cidr: only IPv4 pod networks are supported")
+    try:
+        client = ApiClient.from_kubeconfig(args.kubeconfig, user_agent="kyb-pod-network")
+    except (OSError, ValueError) as e:
+        raise CliError(f"cannot load --kubeconfig {args.kubeconfig}: {e}") from None
+    log.setup(args.verbose)
+    asyncio.run(_serve(args, client, str(network)))
+    return 0
+
+
+async def _serve(args: argparse.Namespace, client: ApiClient, cluster_cidr: str) -> None:
+    from kybernetes.podnetwork.agent import PodNetworkAgent
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    agent = PodNetworkAgent(client, args.node_name, args.mode, cluster_cidr,
+                            resync=args.resync_seconds)
+    try:
+        await agent.run(stop)
+    finally:
+        await client.aclose()
+
+
+def cluster_role() -> dict[str, Any]:
+    """Flannel's ClusterRole, less what we do not use (pods, nodes/status)."""
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": NAME},
+            "rules": [{"apiGroups": [""], "resources": ["nodes"],
+                       "verbs": ["get", "list", "watch"]},
+                      {"apiGroups": ["", "events.k8s.io"], "resources": ["events"],
+                       "verbs": ["create", "patch", "update"]}]}
+
+
+def cluster_role_binding() -> dict[str, Any]:
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": NAME},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                        "name": NAME},
+            "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}]}
+
+
+async def ensure_access(client: ApiClient) -> None:
+    """Create (or correct) the agents' ClusterRole and binding, as applying flannel's
+    manifest does; raises ApiError for the caller to retry."""
+    for resource, wanted in ((resources.CLUSTER_ROLES, cluster_role()),
+                             (resources.CLUSTER_ROLE_BINDINGS, cluster_role_binding())):
+        try:
+            await client.create(resource, wanted)
+        except errors.AlreadyExists:
+            current = await client.get(resource, NAME)
+            key = "rules" if "rules" in wanted else "subjects"
+            if current.get(key) != wanted[key]:
+                wanted["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+                await client.update(resource, wanted)
