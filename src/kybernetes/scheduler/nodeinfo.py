@@ -59,6 +59,8 @@ class NodeInfo:
     nz_cpu: int = 0
     nz_memory: int = 0
     used_ports: Counter[tuple[str, str, int]] = field(default_factory=Counter)
+    #: The pods with inter-pod (anti-)affinity terms, which InterPodAffinity reads.
+    affinity_pods: dict[str, PodInfo] = field(default_factory=dict)
     #: Bumped on every change, so callers can tell a node moved on.
     generation: int = 0
     #: This node's row in the cache's NodeTable (-1: none).
@@ -98,8 +100,11 @@ class NodeInfo:
                 del self.used_ports[port]
         if sign > 0:
             self.pods[pod.key] = pod
+            if pod.affinity is not None:
+                self.affinity_pods[pod.key] = pod
         else:
             self.pods.pop(pod.key, None)
+            self.affinity_pods.pop(pod.key, None)
         self.generation += 1
 
     def remove_pod(self, key: str) -> PodInfo | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kybernetes.api.quantity import cpu_millis, memory_bytes, parse_quantity
+from kybernetes.scheduler.pod_affinity import PodAffinity, pod_affinity
 
 CPU, MEMORY, EPHEMERAL, PODS = "cpu", "memory", "ephemeral-storage", "pods"
 DEFAULT_MILLI_CPU_REQUEST = 100
@@ -140,6 +141,8 @@ class PodInfo:
     non_zero_memory: int
     host_ports: tuple[tuple[str, str, int], ...]
     tolerations: tuple[tuple[str, str, str, str], ...]  # key, operator, value, effect
+    #: Inter-pod (anti-)affinity terms; None for the many pods that have none.
+    affinity: PodAffinity | None = None
     #: When the pod was first seen by the scheduler (for e2e latency and FIFO).
     added_at: float = field(default_factory=time.monotonic)
     attempts: int = 0
@@ -159,10 +162,11 @@ def pod_info(pod: dict[str, Any]) -> PodInfo:
     spec = pod.get("spec") or {}
     namespace = meta.get("namespace") or "default"
     name = meta.get("name") or ""
+    pod_labels = meta.get("labels") or {}
     non_zero = pod_requests(spec, non_zero=True)
     return PodInfo(
         pod=pod, key=f"{namespace}/{name}", namespace=namespace, name=name,
-        uid=meta.get("uid") or "", labels=meta.get("labels") or {},
+        uid=meta.get("uid") or "", labels=pod_labels,
         node_name=spec.get("nodeName") or "",
         scheduler_name=spec.get("schedulerName") or "default-scheduler",
         priority=int(spec.get("priority") or 0),
@@ -172,6 +176,7 @@ def pod_info(pod: dict[str, Any]) -> PodInfo:
         tolerations=tuple((t.get("key") or "", t.get("operator") or "Equal",
                            t.get("value") or "", t.get("effect") or "")
                           for t in spec.get("tolerations") or ()),
+        affinity=pod_affinity(spec, namespace, pod_labels),
     )
 
 

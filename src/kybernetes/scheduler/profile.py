@@ -59,13 +59,21 @@ class FitError(Exception):
     """No node fits the pod; `str()` is Kubernetes' FailedScheduling message."""
 
     def __init__(self, pod: PodInfo, total: int, statuses: dict[str, Status], *,
-                 pre_filter: Status | None = None, post_filter: Status | None = None) -> None:
+                 pre_filter: Status | None = None, post_filter: Status | None = None,
+                 rejectors: frozenset[str] = frozenset()) -> None:
         self.pod = pod
         self.total = total
         self.statuses = statuses
+        self.rejectors = rejectors
         self.pre_filter = pre_filter
         self.post_filter = post_filter
         super().__init__(self.message())
+
+    def plugins(self) -> frozenset[str]:
+        """The plugins that turned the pod away (for the queue's event hints)."""
+        if self.pre_filter is not None and self.pre_filter.plugin:
+            return self.rejectors | {self.pre_filter.plugin}
+        return self.rejectors
 
     def message(self) -> str:
         msg = f"0/{self.total} nodes are available:"
@@ -154,19 +162,23 @@ class Profile:
                 raise RuntimeError(f"{plugin.name}: {status.message()}")
             else:
                 raise FitError(pod, len(nodes), {}, pre_filter=status.with_plugin(plugin.name))
-        feasible, statuses = self._find_feasible(pod, state, nodes)
+        rejectors: set[str] = set()
+        feasible, statuses = self._find_feasible(pod, state, nodes, rejectors)
         if not feasible:
             post = None
             for post_filter in self.post_filter:
                 post = post_filter.post_filter(state, pod, statuses) or post
-            raise FitError(pod, len(nodes), statuses, post_filter=post)
+            raise FitError(pod, len(nodes), statuses, post_filter=post,
+                           rejectors=frozenset(rejectors))
         if len(feasible) == 1:
             return feasible[0].name
         return self._select(self._prioritize(pod, state, feasible), feasible)
 
     def _find_feasible(self, pod: PodInfo, state: CycleState, nodes: list[NodeInfo],
-                       ) -> tuple[list[NodeInfo], dict[str, Status]]:
+                       rejectors: set[str]) -> tuple[list[NodeInfo], dict[str, Status]]:
         """Filter in chunks from the round-robin start until `want` nodes fit.
+
+        `rejectors` collects the names of the plugins that rejected some node.
 
         Each chunk goes through the filters as a pipeline (a node rejected by one
         filter is not shown to the next); a plugin with `filter_nodes` sees the
@@ -193,6 +205,7 @@ class Profile:
                 state.rows = rows
                 rejected = _filter_chunk(plugin, state, pod, chunk)
                 if rejected:
+                    rejectors.add(plugin.name)
                     for i, status in rejected.items():
                         if status.code == Code.ERROR:
                             raise RuntimeError(f"{plugin.name} on {chunk[i].name}: "

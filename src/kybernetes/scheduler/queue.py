@@ -8,6 +8,9 @@ As kube-scheduler's PriorityQueue:
 - **unschedulable**: pods no node fits. They stay until a cluster event that
   could help (a node added or changed, a bound pod deleted) moves them back, or
   until they have waited `unschedulable_timeout` (60 s) — the periodic flush.
+  Some events help only pods that certain plugins rejected (a pod bound
+  somewhere helps only pods that InterPodAffinity or PodTopologySpread turned
+  away): those move just those pods, as kube-scheduler's queueing hints do.
 
 A pod whose attempt failed while such an event happened (the event arrived while
 the pod was being scheduled) goes to backoffQ instead of unschedulable, so the
@@ -41,6 +44,10 @@ class SchedulingQueue:
         self._active: list[tuple[int, int, str]] = []
         self._backoff: list[tuple[float, int, str]] = []
         self._unschedulable: dict[str, float] = {}  # key -> when it was put there
+        #: plugin -> the unschedulable pods it rejected (for events only it cares about)
+        self._rejected_by: dict[str, set[str]] = {}
+        #: plugin -> the last cycle in which an event for that plugin moved pods
+        self._plugin_move_cycle: dict[str, int] = {}
         self._pods: dict[str, PodInfo] = {}
         self._where: dict[str, str] = {}
         self._backoff_until: dict[str, float] = {}
@@ -75,7 +82,7 @@ class SchedulingQueue:
         if where is None:
             self._push_active(pod)
         elif where == UNSCHEDULABLE:
-            del self._unschedulable[pod.key]
+            self._take_unschedulable(pod.key)
             self._requeue(pod)
         else:
             self._pods[pod.key] = pod  # the heap entry finds the new info by key
@@ -84,7 +91,7 @@ class SchedulingQueue:
         """The pod is gone or no longer pending; stale heap entries are skipped later."""
         self._pods.pop(key, None)
         self._where.pop(key, None)
-        self._unschedulable.pop(key, None)
+        self._take_unschedulable(key)
         self._backoff_until.pop(key, None)
 
     def __contains__(self, key: str) -> bool:
@@ -102,22 +109,43 @@ class SchedulingQueue:
         else:
             self._push_active(pod)
 
-    def add_unschedulable(self, pod: PodInfo, *, cycle: int, error: bool = False) -> None:
-        """Park a pod whose attempt (started in `cycle`) failed."""
+    def add_unschedulable(self, pod: PodInfo, *, cycle: int, error: bool = False,
+                          plugins: frozenset[str] = frozenset()) -> None:
+        """Park a pod whose attempt (started in `cycle`) failed; `plugins` rejected it."""
         self._backoff_until[pod.key] = self.clock() + self.backoff_duration(pod.attempts)
-        if error or self.move_request_cycle >= cycle:
+        missed = any(self._plugin_move_cycle.get(p, -1) >= cycle for p in plugins)
+        if error or missed or self.move_request_cycle >= cycle:
             self._push_backoff(pod, self._backoff_until[pod.key])
         else:
             self._pods[pod.key] = pod
             self._where[pod.key] = UNSCHEDULABLE
             self._unschedulable[pod.key] = self.clock()
+            for plugin in plugins:
+                self._rejected_by.setdefault(plugin, set()).add(pod.key)
+
+    def _take_unschedulable(self, key: str) -> None:
+        if self._unschedulable.pop(key, None) is not None:
+            for keys in self._rejected_by.values():
+                keys.discard(key)
 
     def move_all_to_active_or_backoff(self, event: str = "") -> int:
         """A cluster event that could help: retry every unschedulable pod."""
         self.move_request_cycle = self.scheduling_cycle
         keys = list(self._unschedulable)
         self._unschedulable.clear()
+        self._rejected_by.clear()
         for key in keys:
+            self._requeue(self._pods[key])
+        return len(keys)
+
+    def move_rejected_by(self, plugins: tuple[str, ...], event: str = "") -> int:
+        """An event only `plugins` care about: retry just the pods they rejected."""
+        keys: set[str] = set()
+        for plugin in plugins:
+            self._plugin_move_cycle[plugin] = self.scheduling_cycle
+            keys |= self._rejected_by.get(plugin, set())
+        for key in keys:
+            self._take_unschedulable(key)
             self._requeue(self._pods[key])
         return len(keys)
 
@@ -131,7 +159,7 @@ class SchedulingQueue:
         stale = [k for k, t in self._unschedulable.items()
                  if now - t >= self.unschedulable_timeout]
         for key in stale:
-            del self._unschedulable[key]
+            self._take_unschedulable(key)
             self._requeue(self._pods[key])
 
     def next_flush_in(self) -> float | None:

@@ -5,7 +5,8 @@ Shape (as kube-scheduler's `scheduleOne`):
 - **Informers** on pods and nodes (and whatever the plugins read). Event handlers
   only update the cache and the queue: a bound pod goes to the cache, a pending
   pod of one of our profiles to the queue; node changes and deleted pods move
-  the unschedulable pods back to be tried again.
+  the unschedulable pods back to be tried again, and a pod bound (or relabelled)
+  moves back those that InterPodAffinity or PodTopologySpread turned away.
 - **The scheduling cycle** runs one pod at a time on the event loop: pop, decide
   (the profile's plugins), *assume* the pod onto the node in the cache, then hand
   the binding to a background task and take the next pod at once.
@@ -49,6 +50,8 @@ from kybernetes.tasks import cancel_and_wait, spawn
 
 log = logging.getLogger("kybernetes.scheduler")
 Obj = dict[str, Any]
+#: Plugins whose verdict a pod bound (or relabelled) elsewhere can change.
+POD_PLACEMENT_PLUGINS = ("InterPodAffinity", "PodTopologySpread")
 
 
 class SchedulerClient(ListerWatcher, EventWriter, SubresourceCreator, Protocol):
@@ -160,6 +163,7 @@ class Scheduler:
         if (pod.get("spec") or {}).get("nodeName"):
             if not _finished(pod):
                 self.cache.add_pod(pod_info(pod))
+                self.queue.move_rejected_by(POD_PLACEMENT_PLUGINS, "AssignedPodAdd")
         elif self._responsible(pod) and not pod["metadata"].get("deletionTimestamp"):
             if object_key(pod) not in self._in_flight:
                 self._enqueue(pod)
@@ -177,6 +181,8 @@ class Scheduler:
             self.queue.delete(key)
             if not _finished(new):
                 self.cache.update_pod(pod_info(new))
+                if (old["metadata"].get("labels") or {}) != (meta.get("labels") or {}):
+                    self.queue.move_rejected_by(POD_PLACEMENT_PLUGINS, "AssignedPodUpdate")
             elif self.cache.has_pod(key):  # a finished pod frees its node
                 self.cache.remove_pod(key)
                 self.queue.move_all_to_active_or_backoff("AssignedPodFinished")
@@ -229,7 +235,8 @@ class Scheduler:
             node = profile.schedule(pod, state)
         except FitError as e:
             self.metrics.attempt("unschedulable", profile.name, time.perf_counter() - started)
-            self._failed(pod, profile, e.message(), cycle=cycle, unschedulable=True)
+            self._failed(pod, profile, e.message(), cycle=cycle, unschedulable=True,
+                         plugins=e.plugins())
             return
         except NoNodesAvailable as e:
             self.metrics.attempt("error", profile.name, time.perf_counter() - started)
@@ -291,7 +298,7 @@ class Scheduler:
     # --- failures ----------------------------------------------------------------------
 
     def _failed(self, pod: PodInfo, profile: Profile, message: str, *, cycle: int,
-                unschedulable: bool = False) -> None:
+                unschedulable: bool = False, plugins: frozenset[str] = frozenset()) -> None:
         """Record why, and put the latest version of the pod back in the queue."""
         self.recorders[profile.name].event(pod.pod, "Warning", "FailedScheduling", message)
         latest = self.pods.get(pod.key)
@@ -302,7 +309,8 @@ class Scheduler:
             fresh = refresh(pod, latest)
         except ValueError:
             return
-        self.queue.add_unschedulable(fresh, cycle=cycle, error=not unschedulable)
+        self.queue.add_unschedulable(fresh, cycle=cycle, error=not unschedulable,
+                                     plugins=plugins)
         reason = "Unschedulable" if unschedulable else "SchedulerError"
         self._spawn(self._set_condition(fresh, reason, message), f"condition-{pod.key}")
 

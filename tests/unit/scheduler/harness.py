@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from kybernetes.api.meta import object_key
 from kybernetes.api.resources import Resource
 from kybernetes.scheduler.cache import Cache
 from kybernetes.scheduler.config import parse_config
@@ -14,13 +15,13 @@ from kybernetes.scheduler.profile import FitError, Profile
 
 
 class Objects:
-    """A read-only stand-in for an informer's cache (services, RCs, RSs)."""
+    """A read-only stand-in for an informer's cache (services, RCs, RSs, namespaces)."""
 
     def __init__(self, items: list[dict[str, Any]]) -> None:
         self.items = items
 
     def _key(self, o: dict[str, Any]) -> str:
-        return f"{o['metadata'].get('namespace', 'default')}/{o['metadata']['name']}"
+        return object_key(o)
 
     def list(self, namespace: str | None = None) -> list[dict[str, Any]]:
         return [o for o in self.items

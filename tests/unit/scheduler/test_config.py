@@ -15,10 +15,11 @@ def test_the_default_profile():
     assert profile.scheduler_name == "default-scheduler"
     assert _names(profile.plugins["filter"]) == [
         "NodeUnschedulable", "NodeName", "TaintToleration", "NodeReady", "NodeAffinity",
-        "NodePorts", "NodeResourcesFit", "VolumeBinding"]
+        "NodePorts", "NodeResourcesFit", "VolumeBinding", "PodTopologySpread",
+        "InterPodAffinity"]
     assert dict(profile.plugins["score"]) == {
         "TaintToleration": 3, "NodeAffinity": 2, "NodeResourcesFit": 1,
-        "PodTopologySpread": 2, "NodeResourcesBalancedAllocation": 1}
+        "PodTopologySpread": 2, "InterPodAffinity": 2, "NodeResourcesBalancedAllocation": 1}
     # VolumeBinding's PreBind (naming the node on WaitForFirstConsumer claims) is a bind
     # plugin here that skips to DefaultBinder once the claims are bound.
     assert _names(profile.plugins["bind"]) == ["VolumeBinding", "DefaultBinder"]

@@ -79,6 +79,30 @@ def test_an_event_during_the_attempt_is_not_lost(queue):
     assert queue.lengths()["backoff"] == 1
 
 
+def test_a_pod_event_moves_only_the_pods_its_plugins_rejected(queue, clock):
+    for name in ("affine", "big"):
+        queue.add(_pod(name))
+    cycle = queue.scheduling_cycle
+    affine, big = queue.pop_nowait(), queue.pop_nowait()
+    queue.add_unschedulable(affine, cycle=cycle + 1, plugins=frozenset({"InterPodAffinity"}))
+    queue.add_unschedulable(big, cycle=cycle + 2, plugins=frozenset({"NodeResourcesFit"}))
+    clock.now += 20  # past the back-off
+    assert queue.move_rejected_by(("InterPodAffinity", "PodTopologySpread")) == 1
+    assert _drain(queue) == ["affine"]
+    assert queue.lengths()["unschedulable"] == 1
+    assert queue.move_all_to_active_or_backoff("NodeAdd") == 1
+    assert _drain(queue) == ["big"]
+
+
+def test_a_plugin_event_during_the_attempt_is_not_lost(queue):
+    queue.add(_pod("a"))
+    cycle = queue.scheduling_cycle
+    pod = queue.pop_nowait()
+    queue.move_rejected_by(("InterPodAffinity",))  # a pod was bound meanwhile
+    queue.add_unschedulable(pod, cycle=cycle + 1, plugins=frozenset({"InterPodAffinity"}))
+    assert queue.lengths()["backoff"] == 1
+
+
 def test_unschedulable_pods_are_flushed_after_a_minute(queue, clock):
     queue.add(_pod("a"))
     queue.add_unschedulable(queue.pop_nowait(), cycle=queue.scheduling_cycle)

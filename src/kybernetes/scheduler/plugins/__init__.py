@@ -12,6 +12,7 @@ from typing import Any
 
 from kybernetes.scheduler.framework import Handle, Plugin
 from kybernetes.scheduler.plugins.binder import DefaultBinder
+from kybernetes.scheduler.plugins.inter_pod_affinity import InterPodAffinity
 from kybernetes.scheduler.plugins.node_affinity import NodeAffinity
 from kybernetes.scheduler.plugins.node_ports import NodePorts
 from kybernetes.scheduler.plugins.node_resources import (
@@ -30,7 +31,7 @@ PluginFactory = Callable[[dict[str, Any] | None, Handle], Plugin]
 REGISTRY: dict[str, PluginFactory] = {
     cls.name: cls for cls in (
         NodeUnschedulable, NodeName, TaintToleration, NodeReady, NodeAffinity, NodePorts,
-        NodeResourcesFit, VolumeBinding, PodTopologySpread, DefaultPreemption,
+        NodeResourcesFit, VolumeBinding, PodTopologySpread, InterPodAffinity, DefaultPreemption,
         NodeResourcesBalancedAllocation, DefaultBinder,
     )
 }
@@ -39,7 +40,7 @@ REGISTRY: dict[str, PluginFactory] = {
 DEFAULT_PLUGINS: tuple[tuple[str, int], ...] = (
     ("NodeUnschedulable", 0), ("NodeName", 0), ("TaintToleration", 3), ("NodeReady", 0),
     ("NodeAffinity", 2), ("NodePorts", 0), ("NodeResourcesFit", 1), ("VolumeBinding", 0),
-    ("PodTopologySpread", 2),
+    ("PodTopologySpread", 2), ("InterPodAffinity", 2),
     ("DefaultPreemption", 0), ("NodeResourcesBalancedAllocation", 1), ("DefaultBinder", 0),
 )
 

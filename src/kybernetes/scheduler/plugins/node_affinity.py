@@ -11,6 +11,7 @@ plain requirement matching.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from kybernetes.api import labels
@@ -58,6 +59,34 @@ def _node_affinity(pod: PodInfo) -> dict[str, Any]:
     return (pod.spec.get("affinity") or {}).get("nodeAffinity") or {}
 
 
+@dataclass(frozen=True, slots=True)
+class RequiredNodeAffinity:
+    """A pod's nodeSelector AND its required node affinity terms (ORed), as
+    `nodeaffinity.GetRequiredNodeAffinity`; PodTopologySpread's nodeAffinityPolicy
+    uses it too."""
+
+    selector: dict[str, str]
+    terms: tuple[Term, ...] | None  # None: no required node affinity
+
+    def matches(self, node: NodeInfo) -> bool:
+        node_labels = node.labels
+        for k, v in self.selector.items():
+            if node_labels.get(k) != v:
+                return False
+        return self.terms is None or any(term_matches(t, node) for t in self.terms)
+
+
+def required_node_affinity(pod: PodInfo) -> RequiredNodeAffinity | None:
+    """None when the pod requires nothing of a node's labels."""
+    selector = pod.spec.get("nodeSelector") or {}
+    required = _node_affinity(pod).get("requiredDuringSchedulingIgnoredDuringExecution")
+    if not selector and required is None:
+        return None
+    terms = None if required is None else tuple(
+        parse_term(t) for t in required.get("nodeSelectorTerms") or ())
+    return RequiredNodeAffinity(selector, terms)
+
+
 class NodeAffinity:
     name = "NodeAffinity"
     reason = "node(s) didn't match Pod's node affinity/selector"
@@ -69,22 +98,15 @@ class NodeAffinity:
         self._added = [parse_term(t) for t in required.get("nodeSelectorTerms") or ()]
 
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
-        selector = pod.spec.get("nodeSelector") or {}
-        required = _node_affinity(pod).get("requiredDuringSchedulingIgnoredDuringExecution")
-        if not selector and required is None and not self._added:
+        required = required_node_affinity(pod)
+        if required is None and not self._added:
             return SKIP
-        terms = None if required is None else [
-            parse_term(t) for t in required.get("nodeSelectorTerms") or ()]
-        state.write(self.name, (selector, terms))
+        state.write(self.name, required)
         return None
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
-        selector, terms = state.read(self.name)
-        node_labels = node.labels
-        for k, v in selector.items():
-            if node_labels.get(k) != v:
-                return unresolvable(self.reason)
-        if terms is not None and not any(term_matches(t, node) for t in terms):
+        required: RequiredNodeAffinity | None = state.read(self.name)
+        if required is not None and not required.matches(node):
             return unresolvable(self.reason)
         if self._added and not any(term_matches(t, node) for t in self._added):
             return unresolvable(self.reason)
