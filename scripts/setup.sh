@@ -2,14 +2,16 @@
 # Install what kybernetes and its tests need on a Debian 12 machine (idempotent):
 # Debian's etcd-server, docker.io, busybox-static, iptables, iproute2, runc, wget (the DNS
 # e2e test: busybox-static's own wget crashes), wrk (bench/apiserver.py and bench/proxy.py's
-# load generator), chromium
+# load generator), containerd and containernetworking-plugins (the containerd runtime: CRI,
+# and the CNI bridge/host-local plugins its pods get addresses from), chromium
 # (the dashboard's browser tests; Playwright's own browser download is never used), and a
 # virtualenv in .venv with kybernetes installed editable with its test extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1
 
-DEBS=(etcd-server docker.io busybox-static iptables iproute2 runc conntrack chromium wget wrk)
+DEBS=(etcd-server docker.io busybox-static iptables iproute2 runc conntrack chromium wget wrk
+      containerd containernetworking-plugins)
 missing=()
 for p in "${DEBS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -21,6 +23,8 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q -e '.[test]' 2>&1 | grep -v 'is ignored' || true
+bash scripts/gen-cri.sh  # the CRI v1 gRPC stubs (generated, not committed)
 .venv/bin/python -c "import kybernetes, aiohttp, orjson, kubernetes"
+.venv/bin/python -c "import kybernetes.kubelet.runtime.cri"
 bash scripts/install-helm.sh
 echo "setup done: $(.venv/bin/kyb --version)"

@@ -16,7 +16,7 @@ from kybernetes.cli.controller_manager import parse_duration
 from kybernetes.cli.errors import CliError
 
 HELP = "run a node agent: register the node and run the pods bound to it"
-RUNTIMES = ("process", "docker", "fake")
+RUNTIMES = ("process", "docker", "containerd", "fake")
 _log = logging.getLogger("kybernetes.cli.kubelet")
 
 
@@ -24,6 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kubeconfig", required=True, help="credentials for the API server")
     parser.add_argument("--node-name", required=True, help="the Node this kubelet registers")
     parser.add_argument("--runtime", choices=RUNTIMES, default="process")
+    parser.add_argument("--containerd-endpoint", "--container-runtime-endpoint",
+                        dest="containerd_endpoint",
+                        default="unix:///run/containerd/containerd.sock",
+                        help="--runtime containerd: its CRI socket (default %(default)s)")
     parser.add_argument("--root-dir", default="/var/lib/kyb-kubelet",
                         help="state, volumes and logs (default %(default)s)")
     parser.add_argument("--pod-cidr", help="pod addresses (else the Node's spec.podCIDR)")
@@ -140,7 +144,7 @@ def build_config(args: argparse.Namespace) -> Any:
         shutdown_grace_period=args.shutdown_grace_period,
         shutdown_grace_period_critical_pods=args.shutdown_grace_period_critical_pods,
         cluster_dns=_cluster_dns(args.cluster_dns), cluster_domain=args.cluster_domain,
-        resolv_conf=args.resolv_conf)
+        resolv_conf=args.resolv_conf, containerd_endpoint=args.containerd_endpoint)
 
 
 def _cluster_dns(text: str) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from kybernetes.cli.errors import CliError
 
 SUBCOMMANDS = (
     "up", "down", "status", "apiserver", "controller_manager", "scheduler", "kubelet",
+    "containerd",
     "proxy", "dns", "pod_network", "hollow_nodes", "kubeconfig", "dashboard", "dashboard_url",
 )
 

@@ -37,6 +37,7 @@ from kybernetes.cli.errors import CliError
 from kybernetes.cli.node_network import NodeNetwork, is_root
 from kybernetes.cli.supervisor import Component, Supervisor
 from kybernetes.client import ApiClient
+from kybernetes.kubelet.runtime.containerd_daemon import CONTAINERD, Layout
 
 HELP = "start a whole cluster on this machine (API server, controllers, scheduler, nodes)"
 COMPONENT_ARG_FLAGS = ("apiserver", "controller-manager", "scheduler", "kubelet", "proxy",
@@ -46,8 +47,9 @@ COMPONENT_ARG_FLAGS = ("apiserver", "controller-manager", "scheduler", "kubelet"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="where the cluster keeps its state (default ~/.kyb)")
     parser.add_argument("--nodes", type=int, default=1, help="how many nodes (default 1)")
-    parser.add_argument("--runtime", choices=("auto", "process", "docker", "fake"),
-                        default="auto", help="how nodes run containers (default auto)")
+    parser.add_argument("--runtime", choices=("auto", "process", "docker", "containerd", "fake"),
+                        default="auto", help="how nodes run containers (default auto; "
+                        "containerd: one `kyb containerd` per node, CRI over its socket)")
     parser.add_argument("--store", help="store URL (default sqlite in the data dir)")
     parser.add_argument("--port", type=int, default=6443, help="API server port (default 6443)")
     parser.add_argument("--proxy-mode", choices=("userspace", "iptables"), default="userspace")
@@ -98,6 +100,8 @@ def resolve_runtime(choice: str) -> str:
         if choice == "docker" and not docker_available():
             raise CliError("no Docker Engine answers on /var/run/docker.sock: start dockerd "
                            "or use --runtime process")
+        if choice == "containerd" and not Path(CONTAINERD).exists():
+            raise CliError(f"--runtime containerd needs {CONTAINERD} (Debian's containerd)")
         return choice
     picked = "docker" if docker_available() else "process"
     why = "a Docker Engine answers" if picked == "docker" else "no Docker Engine found"
@@ -246,6 +250,7 @@ class ClusterRun:
             root = self.cdir.node_dir(node.name)
             root.mkdir(parents=True, exist_ok=True)
             port = "10250" if node.netns else str(10250 + node.index)
+            runtime_args = await self._start_containerd(node.name, prefix, root)
             await self._start(f"kubelet-{node.name}", [
                 *prefix, *_kyb(), "kubelet", "--kubeconfig",
                 str(self._kubeconfig(f"kubelet-{node.name}", identities.kubelet(node.name),
@@ -253,7 +258,7 @@ class ClusterRun:
                 "--node-name", node.name, "--runtime", self.runtime, "--root-dir", str(root),
                 "--pod-cidr", node.pod_cidr, "--node-ip", node.ip, "--address", node.ip,
                 "--port", port, "--teardown-on-exit", "--rotate-certificates",
-                *dns_args, *self.args.kubelet_args])
+                *runtime_args, *dns_args, *self.args.kubelet_args])
             await self._start(f"proxy-{node.name}", [
                 *prefix, *_kyb(), "proxy", "--kubeconfig",
                 str(self._kubeconfig(f"proxy-{node.name}", identities.PROXY)),
@@ -267,6 +272,24 @@ class ClusterRun:
                     "--cluster-cidr", self.network.cluster_cidr])
         names = [n.name for n in self.network.nodes]
         await self._until(readiness.nodes_ready(client, names), "every node to be Ready")
+
+    async def _start_containerd(self, node: str, prefix: list[str], root: Path) -> list[str]:
+        """With --runtime containerd: the node's own containerd (on the node's network),
+        stopped after its kubelet; the kubelet flags that point at it."""
+        if self.runtime != "containerd":
+            return []
+        layout = Layout((root / "containerd").resolve())
+        name = f"containerd-{node}"
+        await self.supervisor.start(Component(
+            name, [*prefix, *_kyb(), "containerd", "--root-dir", str(layout.dir)],
+            self.cdir.logs / f"{name}.log", stop_timeout=90.0))
+
+        async def answers() -> str | None:
+            if layout.ready_file.exists():
+                return None
+            return f"not ready yet (see {layout.dir / 'containerd.log'})"
+        await self._until(answers, f"containerd of {node}")
+        return ["--containerd-endpoint", layout.endpoint]
 
     async def _start_dashboard(self) -> None:
         """The web UI: it holds no credentials; users log in with their own tokens

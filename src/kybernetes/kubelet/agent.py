@@ -92,6 +92,8 @@ class Kubelet:
     async def start(self) -> None:
         """Register, adopt, and begin following this node's pods."""
         await self.runtime.start()
+        # a runtime learns its version (docker://27.5.1, containerd://1.6.20) on start
+        self.node.runtime_version = self.runtime.version
         await self._register()
         cidr = self.node.pod_cidr
         await self.runtime.configure(pod_cidr=cidr)

@@ -50,6 +50,8 @@ class KubeletConfig:
     cluster_dns: tuple[str, ...] = ()
     cluster_domain: str = "cluster.local"
     resolv_conf: str = "/etc/resolv.conf"
+    # --runtime containerd: the CRI endpoint (Kubernetes' --container-runtime-endpoint)
+    containerd_endpoint: str = "unix:///run/containerd/containerd.sock"
 
     @property
     def certificate_dir(self) -> Path:

@@ -1,4 +1,4 @@
-"""Container runtimes behind one interface (see :mod:`.base`): process, docker, fake."""
+"""Container runtimes behind one interface (see :mod:`.base`): process, docker, containerd, fake."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ def make_runtime(config: KubeletConfig) -> Runtime:
         from kybernetes.kubelet.runtime.fake import FakeRuntime
         return FakeRuntime(node_ip=config.node_ip or "127.0.0.1",
                            fail_pattern=config.fail_pods_matching)
+    if config.runtime == "containerd":
+        from kybernetes.kubelet.runtime.containerd import ContainerdRuntime
+        return ContainerdRuntime(config, endpoint=config.containerd_endpoint)
     if config.runtime == "docker":
         from kybernetes.kubelet.runtime.docker import DockerRuntime
         return DockerRuntime(config)
