@@ -21,6 +21,7 @@ from kybernetes.api.field_errors import (
     validate_labels,
 )
 from kybernetes.api.labels import from_label_selector, selector_from_map
+from kybernetes.api.pod_placement_validation import validate_pod_placement
 from kybernetes.api.quantity import parse_quantity
 
 _RESTART_POLICIES = ("Always", "OnFailure", "Never")
@@ -213,6 +214,7 @@ def validate_pod_spec(errs: ErrorList, spec: Any, path: str) -> None:
         if spec.get(key):
             errs.each(f"{path}.{key}", spec[key], names.is_dns1123_subdomain(spec[key]))
     validate_labels(errs, spec.get("nodeSelector"), f"{path}.nodeSelector")
+    validate_pod_placement(errs, spec, path)
 
 
 def _munged_pod_spec(new: Obj, old: Obj) -> Obj:
