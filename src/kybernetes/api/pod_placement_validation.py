@@ -6,7 +6,7 @@ validatePodAffinity/validatePodAntiAffinity), with Kubernetes' paths and wording
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 from kybernetes.api import meta as names
 from kybernetes.api.field_errors import ErrorList, as_dict, as_list, label_selector_errors
@@ -16,7 +16,7 @@ _INCLUSION_POLICIES = ("Honor", "Ignore")
 _NOT_POSITIVE = "must be greater than zero"
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
