@@ -3,16 +3,26 @@
 As root, like kind gives each node a container: node *i* lives in a network
 namespace ``kyb-<cluster>-n<i>`` with address ``172.30.<c>.<10+i>`` on a host
 bridge whose host side is ``172.30.<c>.1``. Its kubelet and proxy run inside that
-namespace, so their ports, NodePorts and iptables rules are the node's own; each
-node's pod CIDR ``10.<200+c>.<i>.0/24`` is routed by the host to that node, so the host
-and every node reach every pod. Without root, nodes share the host network: node
+namespace, so their ports, NodePorts and iptables rules are the node's own. Nodes
+reach each other's pod CIDRs ``10.<200+c>.<i>.0/24`` by routes of their own (the
+`kyb pod-network` agent in each node's namespace, see kybernetes.podnetwork); the
+host also routes each pod CIDR to its node, only so that the host itself (users'
+curl, the tests) reaches pods. Without root, nodes share the host network: node
 *i* takes loopback address ``127.0.1.<i>`` (all of 127/8 is local on Linux), its own
 kubelet port, and the userspace proxy.
+
+Two clusters on one machine: the tag *c* names every link, namespace, route and
+rule a cluster makes, and its bridge carries the cluster's data dir as its alias.
+A new cluster takes a tag whose bridge does not exist and whose addresses no route
+on the host uses; a cluster whose stored tag is held by another live cluster's
+bridge refuses to start, and `teardown` removes nothing of a bridge it does not own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import ipaddress
 import os
 import subprocess
 from dataclasses import dataclass
@@ -35,6 +45,9 @@ def is_root() -> bool:
 
 
 TAGS = 50
+# 10.244/16 is what nodes on the host network (KYB_HOST_NETWORK=1) use as pod CIDRs:
+# tag 44 would route the same addresses
+RESERVED_TAGS = frozenset({44})
 
 
 def cluster_tag(data_dir: str) -> int:
@@ -42,7 +55,8 @@ def cluster_tag(data_dir: str) -> int:
 
     The first choice is a hash of the data dir; a tag whose bridge already exists
     belongs to another cluster on this machine (two clusters started at once, or
-    one that was not taken down), so the next free one is taken instead.
+    one that was not taken down), and one whose subnets the host already routes is
+    someone else's, so the next free one is taken instead.
     """
     path = Path(data_dir) / "network-tag"
     try:
@@ -50,8 +64,11 @@ def cluster_tag(data_dir: str) -> int:
     except (OSError, ValueError):
         pass
     start = int(hashlib.sha256(data_dir.encode()).hexdigest(), 16) % TAGS
+    routed = _routed_networks()
     tag = next((t for t in ((start + i) % TAGS for i in range(TAGS))
-                if not Path(f"/sys/class/net/kyb{t}").exists()), start)
+                if t not in RESERVED_TAGS and not Path(f"/sys/class/net/kyb{t}").exists()
+                and not any(n.overlaps(own) for n in routed for own in _tag_networks(t))),
+               start)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(str(tag))
@@ -60,10 +77,32 @@ def cluster_tag(data_dir: str) -> int:
     return tag
 
 
+def _tag_networks(tag: int) -> tuple[ipaddress.IPv4Network, ...]:
+    return (ipaddress.IPv4Network(f"172.30.{tag}.0/24"),
+            ipaddress.IPv4Network(f"10.{200 + tag}.0.0/16"))
+
+
+def _routed_networks() -> list[ipaddress.IPv4Network]:
+    """The destinations of the host's routes (but the default route)."""
+    try:
+        out = subprocess.run(["ip", "-4", "-o", "route", "show"], capture_output=True,
+                             text=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    networks = []
+    for line in out.splitlines():
+        dest = line.split(maxsplit=1)[0] if line.strip() else "default"
+        if dest != "default":
+            with contextlib.suppress(ValueError):
+                networks.append(ipaddress.IPv4Network(dest, strict=False))
+    return networks
+
+
 class NodeNetwork:
     """Creates and removes the per-node namespaces, bridge and routes."""
 
     def __init__(self, data_dir: str, node_count: int, *, isolated: bool) -> None:
+        self.data_dir = str(Path(data_dir).resolve())
         self.tag = cluster_tag(data_dir)
         self.isolated = isolated
         self.bridge = f"kyb{self.tag}"
@@ -86,8 +125,17 @@ class NodeNetwork:
         """Build the layout (idempotent: a half-built one from a crash is replaced)."""
         if not self.isolated:
             return
+        owner = self.owner()
+        if owner not in (None, self.data_dir):
+            used_by = (f"the cluster in {owner}: stop that one (kyb down --data-dir {owner})"
+                       if owner else f"something else (a bridge without our alias; `ip link "
+                       f"del {self.bridge}` if it is a leftover)")
+            raise CliError(f"this cluster's network (tag {self.tag}: bridge {self.bridge}, "
+                           f"{self.host_ip}/24, pods {self.cluster_cidr}) is in use by "
+                           f"{used_by}, or use a new --data-dir")
         self.teardown()
         _ip("link", "add", self.bridge, "type", "bridge")
+        _ip("link", "set", self.bridge, "alias", self._alias)
         _ip("addr", "add", f"{self.host_ip}/24", "dev", self.bridge)
         _ip("link", "set", self.bridge, "up")
         _sysctl("net.ipv4.ip_forward", "1")
@@ -111,9 +159,23 @@ class NodeNetwork:
         _iptables("-I", "FORWARD", "-i", self.bridge, "-j", "ACCEPT")
         _iptables("-I", "FORWARD", "-o", self.bridge, "-j", "ACCEPT")
 
+    @property
+    def _alias(self) -> str:
+        return self.data_dir[-250:]  # an interface alias holds at most 255 bytes
+
+    def owner(self) -> str | None:
+        """The data dir of the cluster whose bridge has this tag ('' when the bridge
+        carries no alias: made by someone else), or None when there is no bridge."""
+        try:
+            alias = Path(f"/sys/class/net/{self.bridge}/ifalias").read_text().strip()
+        except OSError:
+            return None
+        return self.data_dir if alias == self._alias else alias
+
     def teardown(self) -> None:
-        """Remove everything `setup` made; missing pieces are fine."""
-        if not self.isolated:
+        """Remove everything `setup` made; missing pieces are fine. Nothing at all
+        when the bridge of this tag belongs to another cluster."""
+        if not self.isolated or self.owner() not in (None, self.data_dir):
             return
         for node in self.nodes:
             _ip("route", "del", node.pod_cidr, check=False)

@@ -217,11 +217,13 @@ class ClusterRun:
             self._write_status()
             raise
         finally:
+            # a start that failed stays Failed, so `kyb up --detach` reports why
+            failed = self.phase == "Failed"
             self.phase = "Stopping"
             if self.client is not None:
                 await self.client.aclose()
             await self._tear_down()
-            self.phase = "Stopped"
+            self.phase = "Failed" if failed else "Stopped"
             self._write_status()
             self.cdir.pid_file.unlink(missing_ok=True)
 
