@@ -18,6 +18,7 @@ SUBCOMMANDS = (
     "up", "down", "status", "apiserver", "controller_manager", "scheduler", "kubelet",
     "containerd",
     "proxy", "dns", "pod_network", "hollow_nodes", "kubeconfig", "dashboard", "dashboard_url",
+    "api_lb",
 )
 
 

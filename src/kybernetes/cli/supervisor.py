@@ -30,6 +30,11 @@ class Component:
     argv: list[str]
     log_path: Path
     stop_timeout: float = 10.0
+    # what `kyb status` shows: apiserver, etcd, scheduler…; the host or node it runs
+    # on; where it answers directly (an API server's or etcd member's URL)
+    kind: str = ""
+    host: str = ""
+    url: str = ""
     process: asyncio.subprocess.Process | None = None
     restarts: int = 0
     started_at: float = 0.0
@@ -40,7 +45,8 @@ class Component:
     def summary(self) -> dict[str, Any]:
         return {"name": self.name, "pid": self.process.pid if self.process else None,
                 "state": self.state, "restarts": self.restarts, "lastExit": self.last_exit,
-                "log": str(self.log_path)}
+                "log": str(self.log_path), "kind": self.kind, "host": self.host,
+                "url": self.url}
 
 
 class Supervisor:

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from kybernetes.api.errors import ApiError
-from kybernetes.apiserver import pki
 from kybernetes.cli import (
     cluster_dir,
     cluster_dns,
@@ -32,9 +31,16 @@ from kybernetes.cli import (
     pod_network,
     readiness,
 )
+from kybernetes.cli.control_plane import (
+    ServerCluster,
+    controller_manager_argv,
+    kyb,
+    scheduler_argv,
+)
 from kybernetes.cli.controller_manager import parse_duration
 from kybernetes.cli.errors import CliError
 from kybernetes.cli.node_network import NodeNetwork, is_root
+from kybernetes.cli.servers import ETCD, MAX_SERVERS
 from kybernetes.cli.supervisor import Component, Supervisor
 from kybernetes.client import ApiClient
 from kybernetes.kubelet.runtime.containerd_daemon import CONTAINERD, Layout
@@ -51,6 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default="auto", help="how nodes run containers (default auto; "
                         "containerd: one `kyb containerd` per node, CRI over its socket)")
     parser.add_argument("--store", help="store URL (default sqlite in the data dir)")
+    parser.add_argument("--servers", type=int, default=1,
+                        help="control-plane hosts (default 1: one API server over SQLite); "
+                        "N > 1: each runs an etcd member, an API server, a leader-elected "
+                        "scheduler and controller-manager, behind a load balancer on --port")
     parser.add_argument("--port", type=int, default=6443, help="API server port (default 6443)")
     parser.add_argument("--proxy-mode", choices=("userspace", "iptables"), default="userspace")
     parser.add_argument("--pod-network", choices=("host-gw", "vxlan"), default="host-gw",
@@ -82,6 +92,13 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--nodes must be at least 1")
     if args.kubelet_cert_ttl is not None and args.kubelet_cert_ttl <= 0:
         raise CliError("--kubelet-cert-ttl must be longer than 0s")
+    if not 1 <= args.servers <= MAX_SERVERS:
+        raise CliError(f"--servers must be between 1 and {MAX_SERVERS}")
+    if args.servers > 1 and args.store:
+        raise CliError("--store is for one server: --servers N runs an etcd cluster of its own")
+    if args.servers > 1 and not os.path.exists(ETCD):
+        raise CliError(f"--servers {args.servers} needs etcd at {ETCD}: install Debian's "
+                       "etcd-server")
     cdir = cluster_dir.resolve(args.data_dir)
     cdir.prepare()
     if not args.supervise and cdir.supervisor_pid():
@@ -175,6 +192,8 @@ class ClusterRun:
         self.runtime = runtime
         self.isolated = is_root() and os.environ.get("KYB_HOST_NETWORK") != "1"
         self.network = NodeNetwork(str(cdir.root), args.nodes, isolated=self.isolated)
+        self.servers = (ServerCluster(cdir, args, self.network) if args.servers > 1
+                        else None)
         self.supervisor = Supervisor(on_change=self._event)
         self.phase = "Starting"
         self.message = ""
@@ -197,6 +216,7 @@ class ClusterRun:
             "kubeconfig": str(self.cdir.kubeconfig), "dashboard": self.dashboard,
             "nodes": [n.name for n in self.network.nodes],
             "components": self.supervisor.summaries(),
+            **(self.servers.status() if self.servers is not None else {}),
         })
 
     async def run(self) -> int:
@@ -229,21 +249,21 @@ class ClusterRun:
 
     async def _bring_up(self) -> None:
         await asyncio.to_thread(self.network.setup)
-        await self._start("apiserver", self._apiserver_argv())
+        if self.servers is not None:
+            await asyncio.to_thread(self.servers.hosts.setup)
+            await self.servers.start(self)
+        else:
+            await self._start("apiserver", self._apiserver_argv(), kind="apiserver",
+                              url=self.server)
         await self._until(readiness.api_ready(self.cdir), "the API server")
         self.client = client = readiness.admin_client(self.cdir)
-        await self._start("controller-manager", [
-            *_kyb(), "controller-manager", "--kubeconfig",
-            str(self._kubeconfig("controller-manager", identities.CONTROLLER_MANAGER)),
-            "--cluster-cidr", self.network.cluster_cidr,
-            "--cluster-signing-cert-file", str(pki.pki_dir(self.cdir.root) / "ca.crt"),
-            "--cluster-signing-key-file", str(pki.pki_dir(self.cdir.root) / "ca.key"),
-            "--local-path-root", str(self.cdir.root / "local-path"),
-            *self.args.controller_manager_args])
-        await self._start("scheduler", [
-            *_kyb(), "scheduler", "--kubeconfig",
-            str(self._kubeconfig("scheduler", identities.SCHEDULER)),
-            *self.args.scheduler_args])
+        if self.servers is None:
+            await self._start("controller-manager", controller_manager_argv(
+                self.cdir, self.network,
+                self._kubeconfig("controller-manager", identities.CONTROLLER_MANAGER),
+                self.args.controller_manager_args))
+            await self._start("scheduler", scheduler_argv(
+                self._kubeconfig("scheduler", identities.SCHEDULER), self.args.scheduler_args))
         dns_args = await self._start_dns()
         await self._start_dashboard()
         await self._allow_pod_network()
@@ -373,8 +393,21 @@ class ClusterRun:
             argv += ["--store", self.args.store]
         return argv + list(self.args.apiserver_args)
 
-    async def _start(self, name: str, argv: list[str]) -> None:
-        await self.supervisor.start(Component(name, argv, self.cdir.logs / f"{name}.log"))
+    async def _start(self, name: str, argv: list[str], *, kind: str = "", host: str = "host",
+                     url: str = "") -> None:
+        if not kind:  # a node's component is `<kind>-<node>`, the others just `<kind>`
+            kind, host = next(((name[:-len(n.name) - 1], n.name) for n in self.network.nodes
+                               if name.endswith(f"-{n.name}")), (name, host))
+        await self.supervisor.start(Component(name, argv, self.cdir.logs / f"{name}.log",
+                                              kind=kind, host=host, url=url))
+
+    async def launch(self, name: str, argv: list[str], *, kind: str, host: str,
+                     url: str = "") -> None:
+        """A control-plane component of a server host (see control_plane.Launcher)."""
+        await self._start(name, argv, kind=kind, host=host, url=url)
+
+    async def until(self, check: Any, what: str) -> None:
+        await self._until(check, what)
 
     async def _until(self, check: Any, what: str) -> None:
         """Wait for `check` (an async callable returning a message or None)."""
@@ -413,11 +446,12 @@ class ClusterRun:
             [f"kubelet-{n}" for n in nodes] + [f"proxy-{n}" for n in nodes]
             + [f"pod-network-{n}" for n in nodes],
             ["scheduler", "controller-manager", "dashboard", "dns"],
-            ["apiserver"],
+            ["apiserver"], *(self.servers.stop_order() if self.servers is not None else []),
         ])
+        if self.servers is not None:
+            await asyncio.to_thread(self.servers.hosts.teardown)
         await asyncio.to_thread(self.network.teardown)
 
 
-def _kyb() -> list[str]:
-    return [sys.executable, "-m", "kybernetes.cli.main"]
+_kyb = kyb
 

@@ -213,7 +213,8 @@ class ControllerManager:
                                        name: str = "kube-controller-manager",
                                        lease_duration: float = 15, renew_deadline: float = 10,
                                        retry_period: float = 2) -> None:
-        identity = f"{socket.gethostname()}_{uuid.uuid4()}"
+        # the pid too (as our scheduler's): `kyb status` tells which process leads
+        identity = f"{socket.gethostname()}_{os.getpid()}_{uuid.uuid4()}"
         elector = LeaderElector(self.client, namespace=namespace, name=name,
                                 identity=identity, lease_duration=lease_duration,
                                 renew_deadline=renew_deadline, retry_period=retry_period)
