@@ -1,0 +1,38 @@
+"""Pure pieces of `kyb up --servers N`: which process a leader-election Lease names,
+and which API servers the `kubernetes` Endpoints list for `kyb api-lb`."""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+from kybernetes.cli.component_status import lease_holder_pid
+from kybernetes.proxy.api_lb import endpoint_addresses
+
+NOW = _dt.datetime(2026, 11, 30, 12, 0, tzinfo=_dt.UTC)
+
+
+def lease(holder: str, renewed: str, duration: int = 15) -> dict:
+    return {"spec": {"holderIdentity": holder, "renewTime": renewed,
+                     "leaseDurationSeconds": duration}}
+
+
+def test_a_live_lease_names_its_holders_pid() -> None:
+    assert lease_holder_pid(lease("vm_4242_ab12", "2026-11-30T11:59:55.000000Z"), NOW) == 4242
+    # a controller-manager's identity: host_pid_uuid
+    assert lease_holder_pid(lease("vm_77_0f3c-11-22", "2026-11-30T11:59:59Z"), NOW) == 77
+
+
+def test_an_expired_released_or_foreign_lease_names_nobody() -> None:
+    assert lease_holder_pid(lease("vm_4242_ab12", "2026-11-30T11:59:00Z"), NOW) is None
+    assert lease_holder_pid(lease("", "2026-11-30T11:59:59Z"), NOW) is None
+    assert lease_holder_pid(lease("vm_uuid-only", "2026-11-30T11:59:59Z"), NOW) is None
+    assert lease_holder_pid({"spec": {}}, NOW) is None
+
+
+def test_endpoint_addresses_take_the_https_port_of_ready_addresses() -> None:
+    endpoints = {"subsets": [{
+        "addresses": [{"ip": "10.0.0.2"}, {"ip": "10.0.0.3"}],
+        "notReadyAddresses": [{"ip": "10.0.0.4"}],
+        "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]}]}
+    assert endpoint_addresses(endpoints) == [("10.0.0.2", 6443), ("10.0.0.3", 6443)]
+    assert endpoint_addresses({}) == []
