@@ -264,17 +264,26 @@ class PodWorker:
         if self.kubelet.backoff.in_backoff(key, self._pull_failed.get(name, 0.0), now) > 0:
             if self.waiting.get(name, ("",))[0] != "ImagePullBackOff":
                 self._event(NORMAL, "BackOff", f'Back-off pulling image "{image}"')
+                self._event(WARNING, "Failed", "Error: ImagePullBackOff")
             self.waiting[name] = ("ImagePullBackOff", f'Back-off pulling image "{image}"')
             return False
         try:
             message = await self.kubelet.runtime.pull_image(
                 spec, lambda reason, msg: self._event(NORMAL, reason, msg))
         except RuntimeError_ as e:
+            if e.reason not in ("ErrImagePull", "ErrImageNeverPull"):
+                self._fail(name, e.reason, e.message)
+                return False
             if e.reason == "ErrImagePull":  # shown once, then ImagePullBackOff until retried
                 self.kubelet.backoff.next(key, now)
                 self._pull_failed[name] = now
                 self._soon = True
-            self._fail(name, e.reason, e.message)
+            # as Kubernetes' image manager: the puller's own event with the whole message,
+            # then "Error: <reason>"; the waiting state keeps the message
+            self._event(WARNING, "Failed" if e.reason == "ErrImagePull" else e.reason,
+                        e.message)
+            self.waiting[name] = (e.reason, e.message)
+            self._event(WARNING, "Failed", f"Error: {e.reason}")
             return False
         self._event(NORMAL, "Pulled", message)
         return True
