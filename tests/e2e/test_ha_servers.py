@@ -72,6 +72,9 @@ def test_three_servers_with_one_leader_per_role(cluster: KybCluster) -> None:
     for kind in ROLES:
         hosts = {c["host"] for c in doc["components"] if c["kind"] == kind}
         assert hosts == {"kyb-server-1", "kyb-server-2", "kyb-server-3"}, kind
+    balancers = {c["host"] for c in doc["components"] if c["kind"] == "api-lb"}
+    # the host's (admin kubeconfig); as root each node has its own in its namespace
+    assert balancers == ({"host", "kyb-node-1"} if os.geteuid() == 0 else {"host"})
     apiservers = [c for c in doc["components"] if c["kind"] == "apiserver"]
     assert all(c["url"].startswith("https://") and c["leader"] is None for c in apiservers)
     assert "kyb-node-1" in cluster.kubectl("get", "nodes")

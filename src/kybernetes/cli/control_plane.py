@@ -3,10 +3,12 @@ N server hosts over an etcd cluster behind a load balancer.
 
 With N servers, in order: every host's etcd member (wait until each is healthy),
 every host's API server (wait until each is ready), `kyb api-lb` on the host where
-one server alone would listen (the admin kubeconfig, kubelets and proxies point
-there, so they survive the loss of any one server host), then on every host a
-scheduler and a controller-manager with ``--leader-elect``, each talking to its own
-host's API server as kubeadm's static pods do.
+one server alone would listen (the admin kubeconfig, the DNS server and the
+dashboard point there), then on every host a scheduler and a controller-manager
+with ``--leader-elect``, each talking to its own host's API server as kubeadm's
+static pods do. Each node (in its own namespace) gets a `kyb api-lb` of its own on
+127.0.0.1 for its kubelet, proxy and pod-network agent, as k3s' agents have; all of
+them survive the loss of any one server host.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import aiohttp
 from kybernetes.apiserver import pki
 from kybernetes.cli import cluster_dns, identities
 from kybernetes.cli.cluster_dir import ClusterDir
-from kybernetes.cli.node_network import NodeNetwork
+from kybernetes.cli.node_network import NodeAddressing, NodeNetwork
 from kybernetes.cli.servers import ServerHost, ServerHosts, members_status
 from kybernetes.client.kubeconfig import write_kubeconfig
 
@@ -96,10 +98,8 @@ class ServerCluster:
         await run.until(self._apiservers_ready, "every API server to be ready")
         self._write_admin_kubeconfig()
         bind = "0.0.0.0" if self.network.isolated else self.network.host_ip
-        await run.launch("api-lb", [
-            *kyb(), "api-lb", "--bind-address", bind, "--port", str(self.args.port),
-            *(a for h in hosts.hosts for a in ("--server", f"{h.ip}:{self.args.port}")),
-            "--kubeconfig", str(self._kubeconfig("api-lb", identities.PROXY, self.server))],
+        await run.launch("api-lb", self._lb_argv(
+            bind, self._kubeconfig("api-lb", identities.PROXY, self.server)),
             kind="api-lb", host="host", url=self.server)
         for host in hosts.hosts:
             local = self.api_url(host)
@@ -116,6 +116,29 @@ class ServerCluster:
                     self._kubeconfig(f"scheduler-{host.name}", identities.SCHEDULER, local),
                     ["--leader-elect", *self.args.scheduler_args])],
                 kind="scheduler", host=host.name)
+
+    def node_server(self) -> str:
+        """Where a node's components reach the API: the balancer on the node itself
+        (in its namespace, as k3s' agent load balancer), or the host's when nodes share
+        the host network."""
+        return f"https://127.0.0.1:{self.args.port}" if self.network.isolated else self.server
+
+    async def start_node_lb(self, run: Launcher, node: NodeAddressing,
+                            prefix: list[str]) -> None:
+        """`kyb api-lb` on 127.0.0.1 of the node's own namespace, before its kubelet."""
+        if not self.network.isolated:
+            return
+        server = self.node_server()
+        await run.launch(f"api-lb-{node.name}", [
+            *prefix, *self._lb_argv("127.0.0.1", self._kubeconfig(
+                f"api-lb-{node.name}", identities.PROXY, server))],
+            kind="api-lb", host=node.name, url=server)
+
+    def _lb_argv(self, bind: str, kubeconfig: Path) -> list[str]:
+        port = str(self.args.port)
+        return [*kyb(), "api-lb", "--bind-address", bind, "--port", port,
+                *(a for h in self.hosts.hosts for a in ("--server", f"{h.ip}:{port}")),
+                "--kubeconfig", str(kubeconfig)]
 
     def _kubeconfig(self, component: str, identity: identities.Identity, server: str) -> Path:
         return identities.component_kubeconfig(self.cdir, server, component, identity)
@@ -151,10 +174,11 @@ class ServerCluster:
                 "etcd": [{"name": n, "url": u} for n, u in self.etcd_urls().items()]}
 
     def stop_order(self) -> list[list[str]]:
-        """After the nodes: schedulers and controller-managers, then the balancer and
-        API servers, then etcd."""
+        """After the nodes: their balancers, schedulers and controller-managers, then
+        the host's balancer and the API servers, then etcd."""
         names = [h.name for h in self.hosts.hosts]
-        return [[f"scheduler-{n}" for n in names] + [f"controller-manager-{n}" for n in names],
+        return [[f"api-lb-{n.name}" for n in self.network.nodes]
+                + [f"scheduler-{n}" for n in names] + [f"controller-manager-{n}" for n in names],
                 ["api-lb", *(f"apiserver-{n}" for n in names)],
                 [f"etcd-{n}" for n in names]]
 

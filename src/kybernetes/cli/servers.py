@@ -30,6 +30,7 @@ import aiohttp
 from kybernetes.apiserver import pki
 from kybernetes.apiserver.serviceaccount.keys import ensure_signing_key
 from kybernetes.cli import node_network
+from kybernetes.cli.errors import CliError
 from kybernetes.storage.encryption import ensure_default_config
 
 ETCD = "/usr/bin/etcd"
@@ -198,11 +199,30 @@ class ServerHosts:
             node_network._ns(host.netns, "ip", "route", "add", "default", "via", host_ip)
 
     def teardown(self) -> None:
-        if not self.network.isolated:
+        """Remove the hosts' namespaces (nothing when the bridge of this tag is
+        another cluster's: then so are they)."""
+        if not self.network.isolated or self.network.owner() not in (
+                None, self.network.data_dir):
             return
         for host in self.hosts:
             if host.netns:
                 node_network._ip("netns", "del", host.netns, check=False)
+
+
+def check_data_dir(root: Path, servers: int) -> None:
+    """Refuse to switch a data dir between one server (SQLite) and N (etcd) or to
+    another member count: moving the objects over is not built."""
+    etcd = root / "etcd"
+    members = sorted(p.name for p in etcd.iterdir()) if etcd.is_dir() else []
+    if servers == 1 and members:
+        raise CliError(f"{root} holds a {len(members)}-server cluster (etcd in {etcd}): "
+                       f"start it with --servers {len(members)}")
+    if servers > 1 and (root / "state.db").exists():
+        raise CliError(f"{root} holds a one-server cluster (SQLite state.db): moving it to "
+                       f"--servers {servers} (etcd) is not built yet; use another --data-dir")
+    if servers > 1 and members and len(members) != servers:
+        raise CliError(f"{root} holds a {len(members)}-server cluster: adding or removing "
+                       f"etcd members is not built yet; start it with --servers {len(members)}")
 
 
 async def member_status(session: aiohttp.ClientSession, url: str,

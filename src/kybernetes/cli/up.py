@@ -39,8 +39,8 @@ from kybernetes.cli.control_plane import (
 )
 from kybernetes.cli.controller_manager import parse_duration
 from kybernetes.cli.errors import CliError
-from kybernetes.cli.node_network import NodeNetwork, is_root
-from kybernetes.cli.servers import ETCD, MAX_SERVERS
+from kybernetes.cli.node_network import NodeAddressing, NodeNetwork, is_root
+from kybernetes.cli.servers import ETCD, MAX_SERVERS, check_data_dir
 from kybernetes.cli.supervisor import Component, Supervisor
 from kybernetes.client import ApiClient
 from kybernetes.kubelet.runtime.containerd_daemon import CONTAINERD, Layout
@@ -104,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.supervise and cdir.supervisor_pid():
         raise CliError(f"a cluster is already running from {cdir.root} "
                        f"(pid {cdir.supervisor_pid()}): `kyb down --data-dir {cdir.root}` first")
+    check_data_dir(cdir.root, args.servers)
     if not args.supervise:
         _check_port_free(args.port)
     runtime = resolve_runtime(args.runtime)
@@ -272,6 +273,8 @@ class ClusterRun:
             root = self.cdir.node_dir(node.name)
             root.mkdir(parents=True, exist_ok=True)
             port = "10250" if node.netns else str(10250 + node.index)
+            if self.servers is not None:
+                await self.servers.start_node_lb(self, node, prefix)
             runtime_args = await self._start_containerd(node.name, prefix, root)
             await self._start(f"kubelet-{node.name}", [
                 *prefix, *_kyb(), "kubelet", "--kubeconfig",
@@ -373,9 +376,18 @@ class ClusterRun:
 
     def _kubeconfig(self, component: str, identity: identities.Identity, *,
                     lifetime: timedelta | None = None) -> Path:
-        """The component's own least-privilege credentials (never the admin's)."""
-        return identities.component_kubeconfig(self.cdir, self.server, component, identity,
+        """The component's own least-privilege credentials (never the admin's); a
+        node's components reach the API through the node's own balancer."""
+        server = self.server
+        if self.servers is not None and self._node_of(component) is not None:
+            server = self.servers.node_server()
+        return identities.component_kubeconfig(self.cdir, server, component, identity,
                                                lifetime=lifetime)
+
+    def _node_of(self, component: str) -> NodeAddressing | None:
+        """The node a component runs on: its name is `<kind>-<node>`."""
+        return next((n for n in self.network.nodes if component.endswith(f"-{n.name}")),
+                    None)
 
     @property
     def _kubelet_cert_ttl(self) -> timedelta | None:
@@ -396,8 +408,9 @@ class ClusterRun:
     async def _start(self, name: str, argv: list[str], *, kind: str = "", host: str = "host",
                      url: str = "") -> None:
         if not kind:  # a node's component is `<kind>-<node>`, the others just `<kind>`
-            kind, host = next(((name[:-len(n.name) - 1], n.name) for n in self.network.nodes
-                               if name.endswith(f"-{n.name}")), (name, host))
+            node = self._node_of(name)
+            kind, host = (name, host) if node is None else (name[:-len(node.name) - 1],
+                                                            node.name)
         await self.supervisor.start(Component(name, argv, self.cdir.logs / f"{name}.log",
                                               kind=kind, host=host, url=url))
 

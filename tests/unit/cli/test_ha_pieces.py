@@ -4,8 +4,13 @@ and which API servers the `kubernetes` Endpoints list for `kyb api-lb`."""
 from __future__ import annotations
 
 import datetime as _dt
+from pathlib import Path
+
+import pytest
 
 from kybernetes.cli.component_status import lease_holder_pid
+from kybernetes.cli.errors import CliError
+from kybernetes.cli.servers import check_data_dir
 from kybernetes.proxy.api_lb import endpoint_addresses
 
 NOW = _dt.datetime(2026, 11, 30, 12, 0, tzinfo=_dt.UTC)
@@ -36,3 +41,19 @@ def test_endpoint_addresses_take_the_https_port_of_ready_addresses() -> None:
         "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]}]}
     assert endpoint_addresses(endpoints) == [("10.0.0.2", 6443), ("10.0.0.3", 6443)]
     assert endpoint_addresses({}) == []
+
+
+def test_a_data_dir_keeps_its_server_count(tmp_path: Path) -> None:
+    check_data_dir(tmp_path, 1)
+    check_data_dir(tmp_path, 3)  # new: either
+    (tmp_path / "state.db").touch()
+    with pytest.raises(CliError, match="one-server cluster"):
+        check_data_dir(tmp_path, 3)
+    (tmp_path / "state.db").unlink()
+    for name in ("kyb-server-1", "kyb-server-2", "kyb-server-3"):
+        (tmp_path / "etcd" / name).mkdir(parents=True)
+    check_data_dir(tmp_path, 3)
+    with pytest.raises(CliError, match="start it with --servers 3"):
+        check_data_dir(tmp_path, 1)
+    with pytest.raises(CliError, match="adding or removing etcd members"):
+        check_data_dir(tmp_path, 5)
