@@ -42,6 +42,7 @@ class PodNetworkAgent:
                  resync: float = 30.0, backend: Backend | None = None) -> None:
         self.node_name = node_name
         self.backend = backend or make_backend(mode, vxlan_device(node_name))
+        self.cluster_cidr = cluster_cidr
         self.no_masquerade = NoMasquerade(node_name, cluster_cidr)
         self.nodes = Informer(client, NODES)
         self.recorder = EventRecorder(client, "pod-network", host=node_name)
@@ -102,6 +103,7 @@ class PodNetworkAgent:
             return
         if own_node != self.own:  # first pass, or this node's address or CIDR changed
             await self.backend.setup(own_node)
+            await self.backend.prune(self.cluster_cidr, {p.pod_cidr for p in wanted.values()})
             self.own, self.applied = own_node, {}
         for name, peer in list(self.applied.items()):
             if wanted.get(name) != peer:

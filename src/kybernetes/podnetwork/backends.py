@@ -35,6 +35,8 @@ class Backend(Protocol):
 
     async def teardown(self) -> None: ...
 
+    async def prune(self, cluster_cidr: str, keep: set[str]) -> None: ...
+
 
 class HostGw:
     """A route per peer via its address. The routes outlive the agent (as flannel's
@@ -51,6 +53,16 @@ class HostGw:
 
     async def teardown(self) -> None:
         return None
+
+    async def prune(self, cluster_cidr: str, keep: set[str]) -> None:
+        """Delete routes via a gateway into the cluster CIDR to pod CIDRs not in `keep`:
+        those of nodes deleted while this agent was not running."""
+        listed = await run_tool("ip", "-o", "route", "show", "root", cluster_cidr, check=False)
+        for line in listed.splitlines():
+            dest, *rest = line.split()
+            if "via" in rest and dest not in keep:
+                await run_tool("ip", "route", "del", dest, *rest[:rest.index("via") + 2],
+                               check=False)
 
 
 class Vxlan:
@@ -88,6 +100,9 @@ class Vxlan:
     async def teardown(self) -> None:
         """Delete the device: its routes, neighbours and FDB entries go with it."""
         await run_tool("ip", "link", "del", self.device, check=False)
+
+    async def prune(self, cluster_cidr: str, keep: set[str]) -> None:
+        return None  # `setup` made the device afresh: it has no stale entries
 
 
 async def _mtu_of(address: str) -> int:

@@ -33,6 +33,9 @@ class Recorder:
     async def teardown(self) -> None:
         self.calls.append(("teardown", ""))
 
+    async def prune(self, cluster_cidr: str, keep: set[str]) -> None:
+        self.calls.append(("prune", f"{cluster_cidr} but {','.join(sorted(keep))}"))
+
 
 class Nodes:
     def __init__(self, *nodes: dict[str, Any]) -> None:
@@ -81,7 +84,8 @@ async def test_sync_waits_for_its_own_node_then_follows_adds_changes_and_deletes
     assert backend.calls == []  # this node has no address or CIDR yet
     listed.items.append(node("n1", "172.30.1.11", "10.201.1.0/24"))
     await a.sync()
-    assert backend.calls == [("setup", "n1"), ("add", "10.201.2.0/24 via 172.30.1.12")]
+    assert backend.calls == [("setup", "n1"), ("prune", "10.201.0.0/16 but 10.201.2.0/24"),
+                             ("add", "10.201.2.0/24 via 172.30.1.12")]
     backend.calls.clear()
     await a.sync()
     assert backend.calls == []  # nothing changed: nothing done
@@ -104,7 +108,8 @@ async def test_a_node_without_pod_cidr_gets_one_event_and_no_route() -> None:
                                   node("n2", "172.30.1.12", "10.201.2.0/24"))
     await a.sync()
     await a.sync()
-    assert backend.calls == [("setup", "n1"), ("add", "10.201.2.0/24 via 172.30.1.12")]
+    assert backend.calls == [("setup", "n1"), ("prune", "10.201.0.0/16 but 10.201.2.0/24"),
+                             ("add", "10.201.2.0/24 via 172.30.1.12")]
     assert events.events == [("bad", "NoPodRoute")]
 
 
@@ -115,4 +120,5 @@ async def test_own_address_change_sets_the_device_up_again_and_readds_peers() ->
     backend.calls.clear()
     listed.items[0] = node("n1", "172.30.1.21", "10.201.1.0/24")
     await a.sync()
-    assert backend.calls == [("setup", "n1"), ("add", "10.201.2.0/24 via 172.30.1.12")]
+    assert backend.calls == [("setup", "n1"), ("prune", "10.201.0.0/16 but 10.201.2.0/24"),
+                             ("add", "10.201.2.0/24 via 172.30.1.12")]
