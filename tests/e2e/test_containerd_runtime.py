@@ -116,12 +116,15 @@ def test_node_shows_containerd_version(cluster: KybCluster) -> None:
 
 def test_pod_runs_on_the_image_root_filesystem_with_its_hostname(
         cluster: KybCluster, tmp_path: Path) -> None:
-    _create(cluster, tmp_path, "rootfs", [_sleeper()])
+    _create(cluster, tmp_path, "rootfs", [_sleeper()],
+            hostAliases=[{"ip": "10.1.2.3", "hostnames": ["alias.example"]}])
     pod = _running(cluster, "rootfs")
     assert pod["status"]["podIP"] and pod["status"]["podIP"] != pod["status"]["hostIP"]
     entries = set(cluster.kubectl("exec", "rootfs", "--", "ls", "/").split())
     assert entries == IMAGE_DIRS, entries  # none of the host's (/work, /boot, /opt, ...)
     assert cluster.kubectl("exec", "rootfs", "--", "hostname").strip() == "rootfs"
+    hosts = cluster.kubectl("exec", "rootfs", "--", "cat", "/etc/hosts")
+    assert f"{pod['status']['podIP']}\trootfs" in hosts and "10.1.2.3\talias.example" in hosts
     # the ServiceAccount token volume is mounted into the image's filesystem
     token = cluster.kubectl("exec", "rootfs", "--", "cat",
                             "/var/run/secrets/kubernetes.io/serviceaccount/namespace")

@@ -39,7 +39,13 @@ from kybernetes.api.quantity import cpu_millis, memory_bytes
 from kybernetes.kubelet.config import KubeletConfig
 from kybernetes.kubelet.env import expand
 from kybernetes.kubelet.network import node_tag
-from kybernetes.kubelet.pod_dns import dns_settings, host_settings, needs_resolv_conf, pod_hostname
+from kybernetes.kubelet.pod_dns import (
+    dns_settings,
+    host_settings,
+    hosts_file,
+    needs_resolv_conf,
+    pod_hostname,
+)
 from kybernetes.kubelet.probes import NetworkProber, Prober
 from kybernetes.kubelet.runtime.base import (
     CREATED,
@@ -285,7 +291,18 @@ class ContainerdRuntime(ChangeNotifier):
 
     # -- containers --------------------------------------------------------------------
 
-    def _container_config(self, config: ContainerConfig) -> Any:
+    def _etc_hosts(self, pod: dict[str, Any], sandbox: Sandbox) -> list[tuple[str, str, bool]]:
+        """Kubernetes' managed /etc/hosts (the pod's IP and names, hostAliases), written
+        beside the pod's logs and mounted into each container, as the kubelet does:
+        containerd alone would copy the node's file. None for hostNetwork pods."""
+        if pod["spec"].get("hostNetwork"):
+            return []
+        path = self._log_dir(pod) / "etc-hosts"
+        path.write_text(hosts_file(pod, sandbox.ip, self.config.cluster_domain))
+        return [(str(path), "/etc/hosts", False)]
+
+    def _container_config(self, config: ContainerConfig,
+                          extra_mounts: list[tuple[str, str, bool]]) -> Any:
         spec, env = config.spec, config.env
         limits = (spec.get("resources") or {}).get("limits") or {}
         requests = (spec.get("resources") or {}).get("requests") or {}
@@ -324,7 +341,7 @@ class ContainerdRuntime(ChangeNotifier):
             working_dir=spec.get("workingDir", ""),
             envs=[pb.KeyValue(key=k, value=v) for k, v in env.items()],
             mounts=[pb.Mount(host_path=src, container_path=dst, readonly=ro)
-                    for src, dst, ro in config.mounts],
+                    for src, dst, ro in [*config.mounts, *extra_mounts]],
             labels=labels, annotations={L_ATTEMPT: str(config.attempt)},
             log_path=f"{spec['name']}/{config.attempt}.log",
             stdin=bool(spec.get("stdin")), stdin_once=bool(spec.get("stdinOnce")),
@@ -332,9 +349,11 @@ class ContainerdRuntime(ChangeNotifier):
             linux=pb.LinuxContainerConfig(resources=resources, security_context=context))
 
     async def start_container(self, sandbox: Sandbox, config: ContainerConfig) -> ContainerInfo:
+        hosts = [] if any(dst == "/etc/hosts" for _, dst, _ in config.mounts) else \
+            await asyncio.to_thread(self._etc_hosts, config.pod, sandbox)
         try:
             created = await self.cri.runtime_call("CreateContainer", pb.CreateContainerRequest(
-                pod_sandbox_id=sandbox.id, config=self._container_config(config),
+                pod_sandbox_id=sandbox.id, config=self._container_config(config, hosts),
                 sandbox_config=self._sandbox_config(config.pod)))
         except CriError as e:
             raise RuntimeError_(str(e), reason="CreateContainerError") from e
