@@ -1,8 +1,12 @@
 """Scheduler throughput: N pods onto M fake nodes through a real API server.
 
 Run from the repo root: ``.venv/bin/python bench/scheduler.py [--nodes 5000]
-[--pods 10000] [--profile]``. The workload is Kubernetes' scheduler_perf
-SchedulingBasic: nodes of 4 cpu / 32Gi / 110 pods, pods requesting 100m / 500Mi.
+[--pods 10000] [--workload basic|spread|anti-affinity] [--profile]``. The workloads
+are Kubernetes' scheduler_perf ones: nodes of 4 cpu / 32Gi / 110 pods in three
+zones, pods requesting 100m / 500Mi; `basic` is SchedulingBasic, `spread` gives
+every pod TopologySpreading's constraint (zone, maxSkew 5, DoNotSchedule),
+`anti-affinity` SchedulingPodAntiAffinity's required anti-affinity on the hostname
+(one such pod per node: keep 2 × --pods within --nodes).
 
 1. A real `kyb apiserver` (SQLite store) starts in a temporary directory.
 2. The Node objects are created through the API (64 concurrent requests).
@@ -56,22 +60,44 @@ CONCURRENCY = 64
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def node(name: str) -> dict[str, Any]:
+ZONES = ("moon-1", "moon-2", "moon-3")
+WORKLOADS = ("basic", "spread", "anti-affinity")
+
+
+def node(name: str, index: int = 0) -> dict[str, Any]:
     alloc = {"cpu": "4", "memory": "32Gi", "pods": "110"}
+    labels = {"kubernetes.io/hostname": name,
+              "topology.kubernetes.io/zone": ZONES[index % len(ZONES)]}
     return {"apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+            "metadata": {"name": name, "labels": labels},
             "status": {"capacity": alloc, "allocatable": alloc,
                        "conditions": [{"type": "Ready", "status": "True"}]}}
 
 
-def pod(name: str, namespace: str, scheduler: str = "default-scheduler") -> dict[str, Any]:
+def pod(name: str, namespace: str, scheduler: str = "default-scheduler",
+        workload: str = "basic") -> dict[str, Any]:
     res = {"cpu": "100m", "memory": "500Mi"}
+    spec: dict[str, Any] = {"schedulerName": scheduler, "containers": [{
+        "name": "pause", "image": "registry.k8s.io/pause:3.10",
+        "ports": [{"containerPort": 80}],
+        "resources": {"requests": res, "limits": res}}]}
+    labels: dict[str, str] = {}
+    if workload == "spread":
+        labels = {"color": "blue"}
+        spec["topologySpreadConstraints"] = [{
+            "maxSkew": 5, "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": {"color": "blue"}}}]
+    elif workload == "anti-affinity":
+        labels = {"color": "green"}
+        spec["affinity"] = {"podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [{
+                "labelSelector": {"matchLabels": {"color": "green"}},
+                "topologyKey": "kubernetes.io/hostname",
+                "namespaces": ["drain", "bench", "warmup"]}]}}
     return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {"schedulerName": scheduler, "containers": [{
-                "name": "pause", "image": "registry.k8s.io/pause:3.10",
-                "ports": [{"containerPort": 80}],
-                "resources": {"requests": res, "limits": res}}]}}
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": spec}
 
 
 async def concurrently(count: int, op: Any, concurrency: int = CONCURRENCY) -> float:
@@ -136,14 +162,14 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         for ns in ("bench", "baseline", "warmup", "drain"):
             await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
                                              "metadata": {"name": ns}})
-        node_secs = await concurrently(args.nodes, lambda i: client.create(NODES, node(f"n{i}")))
+        node_secs = await concurrently(args.nodes, lambda i: client.create(NODES, node(f"n{i}", i)))
         base_secs = await concurrently(args.pods, lambda i: client.create(
             PODS, pod(f"b{i}", "baseline", "nobody"), namespace="baseline"))
 
         # Backlog: pods waiting before the scheduler starts, so draining them measures
         # the scheduler (and bindings) alone, without pod creation competing.
         await concurrently(args.pods, lambda i: client.create(
-            PODS, pod(f"d{i}", "drain"), namespace="drain"))
+            PODS, pod(f"d{i}", "drain", workload=args.workload), namespace="drain"))
         drained: dict[str, float] = {}
         drain_ready, drain_done = asyncio.Event(), asyncio.Event()
         drain_watch = asyncio.create_task(
@@ -179,7 +205,8 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         cpu0 = (cpu_seconds(server.proc.popen.pid), cpu_seconds(scheduler.popen.pid), own_cpu())
 
         async def create(i: int) -> None:
-            await client.create(PODS, pod(f"p{i}", "bench"), namespace="bench")
+            await client.create(PODS, pod(f"p{i}", "bench", workload=args.workload),
+                                namespace="bench")
             created[f"p{i}"] = time.perf_counter()
 
         started = time.perf_counter()
@@ -194,7 +221,8 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         latencies = [bound[k] - created[k] for k in created if k in bound]
         algorithm = metric_sum(metrics, "scheduler_scheduling_algorithm_duration_seconds_sum")
         result = {
-            "nodes": args.nodes, "pods": args.pods, "bound": len(bound),
+            "nodes": args.nodes, "pods": args.pods, "workload": args.workload,
+            "bound": len(bound),
             "pods_per_s": round(args.pods / elapsed, 1),
             "backlog_drain_pods_per_s": round(args.pods / drain_secs, 1),
             "latency_p50_ms": round(percentile(latencies, 50) * 1000, 1),
@@ -224,7 +252,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         server.stop()
 
 
-def decisions_per_s(nodes: int, pods: int) -> float:
+def decisions_per_s(nodes: int, pods: int, workload: str = "basic") -> float:
     """The scheduling algorithm alone, in this process: decisions (filter, score,
     assume) per CPU second over `nodes` nodes, no API server involved."""
     import random
@@ -237,14 +265,24 @@ def decisions_per_s(nodes: int, pods: int) -> float:
 
     cache = Cache()
     for i in range(nodes):
-        cache.add_node(node(f"n{i}"))
-    profile = Profile(parse_config({}).profiles[0], Handle(None, cache, lambda r: None),
+        cache.add_node(node(f"n{i}", i))
+    profile = Profile(parse_config({}).profiles[0], Handle(None, cache, lambda r: _NoObjects()),
                       rng=random.Random(0))
-    infos = [pod_info(pod(f"p{i}", "default")) for i in range(pods)]
+    infos = [pod_info(pod(f"p{i}", "drain", workload=workload)) for i in range(pods)]
     started = time.process_time()
     for info in infos:
         cache.assume_pod(info, profile.schedule(info, CycleState()))
     return pods / (time.process_time() - started)
+
+
+class _NoObjects:
+    """An empty informer cache: no Services, controllers or namespaces."""
+
+    def list(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        return []
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return None
 
 
 def profile_summary(path: Path, top: int = 15) -> list[str]:
@@ -264,14 +302,22 @@ def main() -> None:
     parser.add_argument("--pods", type=int, default=10000)
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds to wait for every pod to be bound")
+    parser.add_argument("--workload", choices=WORKLOADS, default="basic")
+    parser.add_argument("--algorithm-only", action="store_true",
+                        help="only the in-process algorithm figure (no API server)")
     parser.add_argument("--profile", action="store_true",
                         help="run the scheduler under cProfile and print its top functions")
     args = parser.parse_args()
+    if args.algorithm_only:
+        print(json.dumps({"nodes": args.nodes, "workload": args.workload,
+                          "algorithm_only_decisions_per_cpu_s": round(decisions_per_s(
+                              args.nodes, min(args.pods, 5000), args.workload), 1)}))
+        return
     with tempfile.TemporaryDirectory(prefix="kyb-bench-sched-") as tmp:
         work = Path(tmp)
         result = asyncio.run(run(args, work))
         result["algorithm_only_decisions_per_cpu_s"] = round(
-            decisions_per_s(args.nodes, min(args.pods, 5000)), 1)
+            decisions_per_s(args.nodes, min(args.pods, 5000), args.workload), 1)
         if args.profile and (work / "scheduler.prof").exists():
             result["scheduler_profile_top_tottime"] = profile_summary(work / "scheduler.prof")
     print(json.dumps(result, indent=2))

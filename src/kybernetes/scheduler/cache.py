@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from kybernetes.scheduler.affinity_index import AffinityTermIndex
+from kybernetes.scheduler.label_index import LabelIndex
 from kybernetes.scheduler.nodeinfo import NodeInfo, new_node_info
 from kybernetes.scheduler.podinfo import PodInfo
 from kybernetes.scheduler.table import NodeTable
@@ -31,6 +33,16 @@ NODE_FLAGS: dict[str, Callable[[NodeInfo], bool]] = {
     "not_ready": lambda n: n.ready != "True",
     "zero_allocatable": lambda n: not (n.alloc_cpu and n.alloc_memory),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Domains:
+    """One topology key's domains over a set of nodes."""
+
+    #: node name -> the node's value of the key
+    of: dict[str, str]
+    #: how many distinct values
+    count: int
 
 
 @dataclass(slots=True)
@@ -55,6 +67,18 @@ class Cache:
         #: Nodes with a property most nodes lack, so filters can skip themselves
         #: for the whole cycle when no node has it (see `any_node`).
         self._flagged: dict[str, set[str]] = {f: set() for f in NODE_FLAGS}
+        #: (namespace, label key, value) -> nodes running such pods
+        self.labels = LabelIndex()
+        #: nodes running pods with inter-pod (anti-)affinity terms
+        self.affinity_nodes: set[str] = set()
+        #: nodes running terminating pods (which PodTopologySpread does not count)
+        self.terminating_nodes: set[str] = set()
+        #: running pods' inter-pod affinity terms, counted per domain
+        self.affinity_terms = AffinityTermIndex(self.nodes_with_affinity_pods)
+        #: nodes_with_keys() and domains() answers, until a node comes, goes or
+        #: changes its labels
+        self._with_keys: dict[tuple[str, ...], list[NodeInfo]] = {}
+        self._domains: dict[tuple[tuple[str, ...], str], Domains] = {}
 
     # --- nodes ---------------------------------------------------------------------
 
@@ -64,10 +88,14 @@ class Cache:
         if info is None:
             info = self._infos[name] = new_node_info(node)
         else:
+            old_labels = info.labels
             info.set_node(node)
+            if info.labels != old_labels:
+                self._labels_changed()
         if name not in self._present:
             self._present.add(name)
             self._list = self._table = None
+            self._labels_changed()
         else:
             self._sync(info)
         for flag, test in NODE_FLAGS.items():
@@ -80,6 +108,7 @@ class Cache:
         if name in self._present:
             self._present.discard(name)
             self._list = self._table = None
+            self._labels_changed()
         for names in self._flagged.values():
             names.discard(name)
         info = self._infos.get(name)
@@ -99,6 +128,32 @@ class Cache:
             self._list = [self._infos[n] for n in sorted(self._present)]
             self._table = NodeTable(self._list)
         return self._list
+
+    def _labels_changed(self) -> None:
+        self._with_keys.clear()
+        self._domains.clear()
+        self.affinity_terms.invalidate()
+
+    def nodes_with_affinity_pods(self) -> list[NodeInfo]:
+        """The present nodes running pods with inter-pod (anti-)affinity terms."""
+        return [self._infos[n] for n in self.affinity_nodes if n in self._present]
+
+    def domains(self, keys: tuple[str, ...], key: str) -> Domains:
+        """The topology domains of label `key` over `nodes_with_keys(keys)` (memoized;
+        `key` must be one of `keys`). Callers must not change the answer."""
+        found = self._domains.get((keys, key))
+        if found is None:
+            of = {n.name: n.labels[key] for n in self.nodes_with_keys(keys)}
+            found = self._domains[(keys, key)] = Domains(of, len(set(of.values())))
+        return found
+
+    def nodes_with_keys(self, keys: tuple[str, ...]) -> list[NodeInfo]:
+        """The present nodes that carry every label in `keys` (memoized)."""
+        found = self._with_keys.get(keys)
+        if found is None:
+            found = self._with_keys[keys] = [
+                n for n in self.nodes() if all(k in n.labels for k in keys)]
+        return found
 
     def table(self) -> NodeTable:
         """The sums of `nodes()` as numpy columns (row i is nodes()[i])."""
@@ -121,13 +176,28 @@ class Cache:
         if info is None:
             info = self._infos[node] = NodeInfo(name=node, node={})
         info.add_pod(pod)
+        self.labels.add(pod, node)
+        if pod.affinity is not None:
+            self.affinity_nodes.add(node)
+            if node in self._present:
+                self.affinity_terms.add(pod, info)
+        if pod.terminating:
+            self.terminating_nodes.add(node)
         self._sync(info)
 
     def _unplace(self, key: str, node: str) -> None:
         info = self._infos.get(node)
         if info is None:
             return
-        info.remove_pod(key)
+        pod = info.remove_pod(key)
+        if pod is not None:
+            self.labels.add(pod, node, -1)
+            if node in self._present:
+                self.affinity_terms.add(pod, info, -1)
+            if not info.affinity_pods:
+                self.affinity_nodes.discard(node)
+            if not info.terminating:
+                self.terminating_nodes.discard(node)
         self._sync(info)
         if not info.pods and node not in self._present:
             del self._infos[node]

@@ -61,6 +61,8 @@ class NodeInfo:
     used_ports: Counter[tuple[str, str, int]] = field(default_factory=Counter)
     #: The pods with inter-pod (anti-)affinity terms, which InterPodAffinity reads.
     affinity_pods: dict[str, PodInfo] = field(default_factory=dict)
+    #: How many of `pods` are terminating.
+    terminating: int = 0
     #: Bumped on every change, so callers can tell a node moved on.
     generation: int = 0
     #: This node's row in the cache's NodeTable (-1: none).
@@ -94,6 +96,8 @@ class NodeInfo:
             self.req_scalar[name] += sign * value
         self.nz_cpu += sign * pod.non_zero_cpu
         self.nz_memory += sign * pod.non_zero_memory
+        if pod.terminating:
+            self.terminating += sign
         for port in pod.host_ports:
             self.used_ports[port] += sign
             if self.used_ports[port] <= 0:

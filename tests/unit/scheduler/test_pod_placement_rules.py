@@ -210,3 +210,38 @@ def test_existing_pods_required_affinity_attracts_matching_pods():
                    affinity=_affinity("podAffinity", _term(HOST, "web")))
     for seed in range(5):
         assert schedule(nodes, _web("w"), existing=(fan,), seed=seed) == "b"
+
+
+def _terminating(pod: dict[str, Any]) -> dict[str, Any]:
+    pod["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    return pod
+
+
+def test_terminating_pods_count_for_anti_affinity_but_not_for_spread():
+    nodes = [make_node("a"), make_node("b")]
+    anti = _affinity("podAntiAffinity", _term(HOST))
+    leaving = (_terminating(_web("old", "a", affinity=anti)),)
+    # anti-affinity still sees the terminating replica on a, as kube does
+    for seed in range(5):
+        assert schedule(nodes, _web("new", affinity=anti), existing=leaving, seed=seed) == "b"
+    # spreading does not count them: a (two terminating pods) fits a maxSkew of 1
+    leaving = (_terminating(_web("old", "a")), _terminating(_web("old2", "a")))
+    spread = _web("new", nodeSelector={HOST: "a"},
+                  topologySpreadConstraints=[_spread(HOST, nodeAffinityPolicy="Ignore")])
+    assert schedule(nodes, spread, existing=leaving) == "a"
+
+
+def test_selectors_without_an_exact_label_are_counted_too():
+    nodes = _zoned(("a1", "z1"), ("b1", "z2"))
+    existing = (_web("w1", "a1"), _web("w2", "a1"))
+    exists = {"maxSkew": 1, "topologyKey": ZONE, "whenUnsatisfiable": "DoNotSchedule",
+              "nodeAffinityPolicy": "Ignore",
+              "labelSelector": {"matchExpressions": [{"key": "app", "operator": "Exists"}]}}
+    pod = _web("new", nodeSelector={ZONE: "z1"}, topologySpreadConstraints=[exists])
+    assert "didn't match pod topology spread constraints" in schedule(nodes, pod,
+                                                                      existing=existing)
+    anti = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"topologyKey": ZONE, "labelSelector": {"matchExpressions": [
+            {"key": "app", "operator": "In", "values": ["web", "api"]},
+            {"key": "tier", "operator": "DoesNotExist"}]}}]}}
+    assert schedule(nodes, make_pod("p", affinity=anti), existing=existing) == "b1"

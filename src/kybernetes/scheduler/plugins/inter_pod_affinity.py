@@ -44,6 +44,9 @@ from kybernetes.scheduler.podinfo import PodInfo
 REASON_AFFINITY = "node(s) didn't match pod affinity rules"
 REASON_ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules"
 REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
+_AFFINITY = unresolvable(REASON_AFFINITY)
+_ANTI_AFFINITY = unschedulable(REASON_ANTI_AFFINITY)
+_EXISTING_ANTI_AFFINITY = unschedulable(REASON_EXISTING_ANTI_AFFINITY)
 
 Domain = tuple[str, str]  # topologyKey, value
 
@@ -55,14 +58,49 @@ def _domain(node: NodeInfo, term: AffinityTerm) -> Domain | None:
 
 @dataclass(slots=True)
 class _FilterState:
+    #: the topology keys of the pod's required affinity terms
+    affinity_keys: tuple[str, ...]
     #: domains holding pods that match all of the pod's required affinity terms
-    affinity: Counter[Domain]
-    #: domains holding pods that match one of the pod's required anti-affinity terms
-    anti_affinity: Counter[Domain]
-    #: domains whose running pods' required anti-affinity terms match the pod
-    existing_anti_affinity: Counter[Domain]
+    affinity: set[Domain]
     #: no pod matches the affinity terms, and the pod matches them itself
     first_of_group: bool
+    #: key -> values of the domains holding pods that one of the pod's required
+    #: anti-affinity terms matches
+    anti_affinity: dict[str, set[str]]
+    #: key -> values of the domains whose running pods' required anti-affinity
+    #: terms match the pod
+    existing_anti_affinity: dict[str, set[str]]
+
+    def verdict(self, node_labels: dict[str, str]) -> Status | None:
+        if self.affinity_keys:
+            satisfied = True
+            for key in self.affinity_keys:
+                value = node_labels.get(key)
+                if value is None:
+                    return _AFFINITY
+                if (key, value) not in self.affinity:
+                    satisfied = False
+            if not satisfied and not self.first_of_group:
+                return _AFFINITY
+        for key, values in self.anti_affinity.items():
+            if node_labels.get(key) in values:
+                return _ANTI_AFFINITY
+        for key, values in self.existing_anti_affinity.items():
+            if node_labels.get(key) in values:
+                return _EXISTING_ANTI_AFFINITY
+        return None
+
+
+def _by_key(domains: Counter[Domain]) -> dict[str, set[str]]:
+    keys = {key for key, _ in domains}
+    if len(keys) == 1:  # the common case: one key, a set comprehension
+        (only,) = keys
+        return {only: {value for (_, value), n in domains.items() if n > 0}}
+    out: dict[str, set[str]] = {}
+    for (key, value), n in domains.items():
+        if n > 0:
+            out.setdefault(key, set()).add(value)
+    return out
 
 
 class InterPodAffinity:
@@ -79,120 +117,145 @@ class InterPodAffinity:
         ns = self._namespaces.get(namespace) if self._namespaces is not None else None
         return ((ns or {}).get("metadata") or {}).get("labels") or {}
 
-    def _nodes(self) -> list[NodeInfo]:
-        return self.handle.cache.nodes() if self.handle is not None else []
+    def _matched(self, term: AffinityTerm) -> list[tuple[NodeInfo, int]]:
+        """The nodes running pods that `term` matches, and how many such pods.
+
+        Through the cache's label index when the term names an exact label and
+        its namespaces (no namespaceSelector); otherwise every pod is looked at.
+        """
+        assert self.handle is not None
+        cache = self.handle.cache
+        found = None if term.namespace_selector is not None else \
+            cache.labels.candidates(term.namespaces, term.selector)
+        if found is None:
+            nodes = cache.nodes()
+        else:
+            per_node, exact = found
+            if exact:
+                pairs = ((cache.node(name), n) for name, n in per_node.items())
+                return [(node, n) for node, n in pairs if node is not None]
+            nodes = [n for n in map(cache.node, per_node) if n is not None]
+        out = []
+        ns_labels: dict[str, Mapping[str, str]] = {}
+        for node in nodes:
+            n = 0
+            for other in node.pods.values():
+                if other.namespace not in ns_labels:
+                    ns_labels[other.namespace] = self._namespace_labels(other.namespace)
+                if term.matches(other, ns_labels[other.namespace]):
+                    n += 1
+            if n:
+                out.append((node, n))
+        return out
+
+    def _domain_counts(self, term: AffinityTerm) -> Counter[Domain]:
+        """Per domain of `term`'s key, the running pods that `term` matches."""
+        assert self.handle is not None
+        cache = self.handle.cache
+        key = term.topology_key
+        out: Counter[Domain] = Counter()
+        found = None if term.namespace_selector is not None else \
+            cache.labels.candidates(term.namespaces, term.selector)
+        if found is not None and found[1]:  # exact counts: no pod needs looking at
+            domain_of = cache.domains((key,), key).of
+            for name, n in found[0].items():
+                value = domain_of.get(name)
+                if value is not None:
+                    out[(key, value)] += n
+            return out
+        for node, n in self._matched(term):
+            domain = _domain(node, term)
+            if domain is not None:
+                out[domain] += n
+        return out
 
     # --- Filter ------------------------------------------------------------------------
 
-    def _existing_anti_affinity(self, pod: PodInfo) -> Counter[Domain]:
+    def _existing_terms(self, pod: PodInfo, kind: str, weight: int | None = None
+                        ) -> Counter[Domain]:
+        """Per domain, the running pods whose `kind` terms match `pod` (times the
+        term's weight, or `weight`, when weighted)."""
+        assert self.handle is not None
         out: Counter[Domain] = Counter()
         ns_labels = self._namespace_labels(pod.namespace)
-        for node in self._nodes():
-            for other in node.affinity_pods.values():
-                assert other.affinity is not None
-                for term in other.affinity.required_anti:
-                    domain = _domain(node, term)
-                    if domain is not None and term.matches(pod, ns_labels):
-                        out[domain] += 1
+        for term, counts in self.handle.cache.affinity_terms.terms(kind).items():
+            if term.matches(pod, ns_labels):
+                factor = 1 if kind == "required_anti" else \
+                    (term.weight if weight is None else weight)
+                for domain, n in counts.items():
+                    out[domain] += n * factor
+        return out
+
+    def _all_terms_matched(self, terms: tuple[AffinityTerm, ...]) -> Counter[Domain]:
+        """Domains of the pods that match every one of `terms` (one count per term)."""
+        if len(terms) == 1:
+            return self._domain_counts(terms[0])
+        out: Counter[Domain] = Counter()
+        for node, _ in self._matched(terms[0]):
+            n = sum(1 for other in node.pods.values() if all(
+                t.matches(other, self._namespace_labels(other.namespace)) for t in terms))
+            if not n:
+                continue
+            for term in terms:
+                domain = _domain(node, term)
+                if domain is not None:
+                    out[domain] += n
         return out
 
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
-        existing = self._existing_anti_affinity(pod)
+        if self.handle is None:
+            return SKIP
+        existing = self._existing_terms(pod, "required_anti")
         affinity = pod.affinity
         required = affinity.required if affinity else ()
         required_anti = affinity.required_anti if affinity else ()
         if not required and not required_anti and not existing:
             return SKIP
-        matched: Counter[Domain] = Counter()
+        matched = self._all_terms_matched(required) if required else Counter()
         anti: Counter[Domain] = Counter()
-        if required or required_anti:
-            ns_labels: dict[str, Mapping[str, str]] = {}
-            for node in self._nodes():
-                for other in node.pods.values():
-                    if other.key == pod.key:
-                        continue
-                    if other.namespace not in ns_labels:
-                        ns_labels[other.namespace] = self._namespace_labels(other.namespace)
-                    labels_of_ns = ns_labels[other.namespace]
-                    if required and all(t.matches(other, labels_of_ns) for t in required):
-                        for term in required:
-                            domain = _domain(node, term)
-                            if domain is not None:
-                                matched[domain] += 1
-                    for term in required_anti:
-                        domain = _domain(node, term)
-                        if domain is not None and term.matches(other, labels_of_ns):
-                            anti[domain] += 1
+        for term in required_anti:
+            anti.update(self._domain_counts(term))
         own_ns = self._namespace_labels(pod.namespace)
         first = bool(required) and not matched and \
             all(t.matches(pod, own_ns) for t in required)
-        state.write(self.name, _FilterState(matched, anti, existing, first))
+        state.write(self.name, _FilterState(
+            tuple(t.topology_key for t in required), {d for d, n in matched.items() if n > 0},
+            first, _by_key(anti), _by_key(existing)))
         return None
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         s: _FilterState = state.read(self.name)
-        affinity = pod.affinity
-        if affinity is not None and affinity.required:
-            satisfied = True
-            for term in affinity.required:
-                domain = _domain(node, term)
-                if domain is None:
-                    return unresolvable(REASON_AFFINITY)
-                if s.affinity[domain] <= 0:
-                    satisfied = False
-            if not satisfied and not s.first_of_group:
-                return unresolvable(REASON_AFFINITY)
-        if affinity is not None:
-            for term in affinity.required_anti:
-                domain = _domain(node, term)
-                if domain is not None and s.anti_affinity[domain] > 0:
-                    return unschedulable(REASON_ANTI_AFFINITY)
-        if s.existing_anti_affinity:
-            for domain in node.labels.items():
-                if s.existing_anti_affinity[domain] > 0:
-                    return unschedulable(REASON_EXISTING_ANTI_AFFINITY)
-        return None
+        return s.verdict(node.labels)
+
+    def filter_nodes(self, state: CycleState, pod: PodInfo,
+                     nodes: list[NodeInfo]) -> dict[int, Status]:
+        """`filter` over many nodes in one call (the scheduler's hot loop)."""
+        verdict = state.read(self.name).verdict
+        rejected = {}
+        for i, node in enumerate(nodes):
+            status = verdict(node.labels)
+            if status is not None:
+                rejected[i] = status
+        return rejected
 
     # --- Score -------------------------------------------------------------------------
 
     def pre_score(self, state: CycleState, pod: PodInfo,
                   nodes: list[NodeInfo]) -> Status | None:
-        affinity = pod.affinity
-        own_preferred = affinity is not None and affinity.has_preferred
-        if not own_preferred and self.ignore_existing_preferred:
+        if self.handle is None:
             return SKIP
+        affinity = pod.affinity
         scores: Counter[Domain] = Counter()
-        own_ns = self._namespace_labels(pod.namespace)
-        ns_labels: dict[str, Mapping[str, str]] = {}
-
-        def add(terms: tuple[AffinityTerm, ...], target: PodInfo,
-                target_ns: Mapping[str, str], node: NodeInfo, sign: int,
-                weight: int | None = None) -> None:
-            for term in terms:
-                domain = _domain(node, term)
-                if domain is not None and term.matches(target, target_ns):
-                    scores[domain] += sign * (term.weight if weight is None else weight)
-
-        for node in self._nodes():
-            if not node.labels:
-                continue
-            others = node.pods.values() if own_preferred else node.affinity_pods.values()
-            for other in others:
-                if other.key == pod.key:
-                    continue
-                if own_preferred and affinity is not None:
-                    if other.namespace not in ns_labels:
-                        ns_labels[other.namespace] = self._namespace_labels(other.namespace)
-                    add(affinity.preferred, other, ns_labels[other.namespace], node, 1)
-                    add(affinity.preferred_anti, other, ns_labels[other.namespace], node, -1)
-                theirs = other.affinity
-                if theirs is None:
-                    continue
-                if self.hard_weight > 0:
-                    add(theirs.required, pod, own_ns, node, 1, self.hard_weight)
-                if not self.ignore_existing_preferred:
-                    add(theirs.preferred, pod, own_ns, node, 1)
-                    add(theirs.preferred_anti, pod, own_ns, node, -1)
+        if affinity is not None:
+            for terms, sign in ((affinity.preferred, 1), (affinity.preferred_anti, -1)):
+                for term in terms:
+                    for domain, n in self._domain_counts(term).items():
+                        scores[domain] += sign * term.weight * n
+        if self.hard_weight > 0:
+            scores.update(self._existing_terms(pod, "required", self.hard_weight))
+        if not self.ignore_existing_preferred:
+            scores.update(self._existing_terms(pod, "preferred"))
+            scores.subtract(self._existing_terms(pod, "preferred_anti"))
         if not any(scores.values()):
             return SKIP
         state.write(self.name + "/score", scores)

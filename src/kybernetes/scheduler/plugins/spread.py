@@ -20,14 +20,14 @@ affinity; `nodeTaintsPolicy`, default Ignore) and carry every constraint's key.
   fewest-matching node to 100: `100 * (max + min - s) / max`.
 
 `matchLabelKeys` adds `key in (value)` of the pod's own labels to the selector.
-A node without the hostname label is its own hostname domain (our fake and hollow
-nodes may not carry the label).
+Counting goes through the cache's label index (only nodes running pods with the
+selector's exact label are looked at) and its memoized domains per key, so a
+decision does not walk every pod of the cluster.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,7 @@ from kybernetes.api.resources import (
     SERVICES,
     STATEFUL_SETS,
 )
+from kybernetes.scheduler.cache import Cache
 from kybernetes.scheduler.framework import (
     MAX_NODE_SCORE,
     SKIP,
@@ -90,18 +91,6 @@ class Constraint:
         return True
 
 
-def topology_value(node: NodeInfo, key: str) -> str | None:
-    """The node's domain for `key`; a node without a hostname label is its own."""
-    value = node.labels.get(key)
-    if value is None and key == HOSTNAME:
-        return node.name
-    return value
-
-
-def has_keys(node: NodeInfo, constraints: Iterable[Constraint]) -> bool:
-    return all(topology_value(node, c.topology_key) is not None for c in constraints)
-
-
 def count(node: NodeInfo, namespace: str, selector: labels.Selector) -> int:
     """Pods on `node` in `namespace`, not terminating, that `selector` matches."""
     n = 0
@@ -109,6 +98,69 @@ def count(node: NodeInfo, namespace: str, selector: labels.Selector) -> int:
         if p.namespace == namespace and not p.terminating and selector.matches(p.labels):
             n += 1
     return n
+
+
+@dataclass(slots=True)
+class PerNode:
+    """Matching pods per node for one selector, from the cache's label index."""
+
+    namespace: str
+    selector: labels.Selector
+    #: node -> pods (exact) or the only nodes that may hold matches; None: any node
+    candidates: dict[str, int] | None
+    exact: bool
+    #: nodes whose indexed counts include terminating pods (which are not counted)
+    terminating: set[str]
+
+    def of(self, node: NodeInfo) -> int:
+        if self.candidates is None:
+            return count(node, self.namespace, self.selector)
+        found = self.candidates.get(node.name, 0)
+        if not found or (self.exact and node.name not in self.terminating):
+            return found
+        return count(node, self.namespace, self.selector)
+
+
+def per_node(cache: Cache, namespace: str, selector: labels.Selector) -> PerNode:
+    found = cache.labels.candidates((namespace,), selector)
+    if found is None:
+        return PerNode(namespace, selector, None, False, cache.terminating_nodes)
+    return PerNode(namespace, selector, *found, cache.terminating_nodes)
+
+
+def domain_counts(cache: Cache, pod: PodInfo, c: Constraint, keys: tuple[str, ...],
+                  required: RequiredNodeAffinity | None) -> tuple[dict[str, int], int]:
+    """Matching pods per domain of `c` (domains with none left out), and how many
+    domains there are, over the nodes that carry every key in `keys` and pass c's
+    inclusion policies."""
+    key = c.topology_key
+    if (c.honor_node_affinity and required is not None) or c.honor_taints:
+        eligible = [n for n in cache.nodes_with_keys(keys) if c.includes(pod, n, required)]
+        domain_of = {n.name: n.labels[key] for n in eligible}
+        total = len(set(domain_of.values()))
+    else:
+        eligible = cache.nodes_with_keys(keys)
+        domains = cache.domains(keys, key)
+        domain_of, total = domains.of, domains.count
+    counts: dict[str, int] = {}
+    matches = per_node(cache, pod.namespace, c.selector)
+    if matches.candidates is None:  # the selector names no exact label: every node
+        for n in eligible:
+            found = count(n, pod.namespace, c.selector)
+            if found:
+                value = domain_of[n.name]
+                counts[value] = counts.get(value, 0) + found
+        return counts, total
+    for name, pods in matches.candidates.items():
+        domain = domain_of.get(name)
+        if domain is None:
+            continue
+        if not matches.exact or name in cache.terminating_nodes:
+            node = cache.node(name)
+            pods = count(node, pod.namespace, c.selector) if node is not None else 0
+        if pods:
+            counts[domain] = counts.get(domain, 0) + pods
+    return counts, total
 
 
 def parse_constraints(pod: PodInfo, action: str) -> list[Constraint]:
@@ -132,15 +184,21 @@ def parse_constraints(pod: PodInfo, action: str) -> list[Constraint]:
 
 @dataclass(slots=True)
 class _FilterState:
-    constraints: list[Constraint]
-    #: per constraint: domain value -> matching pods
-    counts: list[dict[str, int]]
+    #: per constraint: its topology key, and the domains the pod may not join
+    #: (matching pods + self-match - global minimum > maxSkew)
+    blocked: list[tuple[str, frozenset[str]]]
 
-    def min_match(self, i: int) -> int:
-        counts = self.counts[i]
-        if len(counts) < self.constraints[i].min_domains or not counts:
-            return 0
-        return min(counts.values())
+
+def blocked_domains(c: Constraint, counts: dict[str, int], total: int,
+                    self_match: int) -> frozenset[str]:
+    """The global minimum is 0 while some domain has no match or fewer than
+    minDomains domains exist."""
+    minimum = min(counts.values()) if len(counts) == total and total >= c.min_domains else 0
+    return frozenset(v for v, n in counts.items() if n + self_match - minimum > c.max_skew)
+
+
+_MISSING_LABEL = unresolvable(REASON_MISSING_LABEL)
+_SKEW = unschedulable(REASON_SKEW)
 
 
 @dataclass(slots=True)
@@ -149,6 +207,8 @@ class _ScoreState:
     weights: list[float]
     #: per constraint (not hostname): domain value -> matching pods
     counts: list[dict[str, int]]
+    #: per constraint (hostname): matching pods per node
+    hosts: list[PerNode | None]
     ignored: set[str] = field(default_factory=set)
 
 
@@ -161,9 +221,6 @@ class PodTopologySpread:
         self._rcs = handle.informer(REPLICATION_CONTROLLERS) if handle else None
         self._rss = handle.informer(REPLICA_SETS) if handle else None
         self._sts = handle.informer(STATEFUL_SETS) if handle else None
-
-    def _all_nodes(self) -> list[NodeInfo]:
-        return self.handle.cache.nodes() if self.handle is not None else []
 
     def default_selectors(self, pod: PodInfo) -> tuple[labels.Selector, ...]:
         """The selectors of the pod's Services and controller (ANDed by the caller)."""
@@ -203,7 +260,7 @@ class PodTopologySpread:
     # --- Filter: DoNotSchedule ---------------------------------------------------------
 
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
-        if not pod.spec.get("topologySpreadConstraints"):
+        if not pod.spec.get("topologySpreadConstraints") or self.handle is None:
             return SKIP
         try:
             constraints = parse_constraints(pod, DO_NOT_SCHEDULE)
@@ -212,34 +269,48 @@ class PodTopologySpread:
         if not constraints:
             return SKIP
         required = required_node_affinity(pod)
-        counts: list[dict[str, int]] = [{} for _ in constraints]
-        for node in self._all_nodes():
-            if not has_keys(node, constraints):
-                continue
-            for i, c in enumerate(constraints):
-                if not c.includes(pod, node, required):
-                    continue
-                value = topology_value(node, c.topology_key) or ""
-                counts[i][value] = counts[i].get(value, 0) + \
-                    count(node, pod.namespace, c.selector)
-        state.write(self.name + "/filter", _FilterState(constraints, counts))
+        keys = tuple(sorted({c.topology_key for c in constraints}))
+        blocked = []
+        for c in constraints:
+            counts, total = domain_counts(self.handle.cache, pod, c, keys, required)
+            self_match = 1 if c.selector.matches(pod.labels) else 0
+            blocked.append((c.topology_key, blocked_domains(c, counts, total, self_match)))
+        state.write(self.name + "/filter", _FilterState(blocked))
         return None
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         s: _FilterState = state.read(self.name + "/filter")
-        for i, c in enumerate(s.constraints):
-            value = topology_value(node, c.topology_key)
+        node_labels = node.labels
+        for key, blocked in s.blocked:
+            value = node_labels.get(key)
             if value is None:
-                return unresolvable(REASON_MISSING_LABEL)
-            self_match = 1 if c.selector.matches(pod.labels) else 0
-            if s.counts[i].get(value, 0) + self_match - s.min_match(i) > c.max_skew:
-                return unschedulable(REASON_SKEW)
+                return _MISSING_LABEL
+            if value in blocked:
+                return _SKEW
         return None
+
+    def filter_nodes(self, state: CycleState, pod: PodInfo,
+                     nodes: list[NodeInfo]) -> dict[int, Status]:
+        """`filter` over many nodes in one call (the scheduler's hot loop)."""
+        s: _FilterState = state.read(self.name + "/filter")
+        rejected: dict[int, Status] = {}
+        for key, blocked in s.blocked:
+            for i, node in enumerate(nodes):
+                if i in rejected:
+                    continue
+                value = node.labels.get(key)
+                if value is None:
+                    rejected[i] = _MISSING_LABEL
+                elif value in blocked:
+                    rejected[i] = _SKEW
+        return rejected
 
     # --- Score: ScheduleAnyway or the system defaults ----------------------------------
 
     def pre_score(self, state: CycleState, pod: PodInfo,
                   nodes: list[NodeInfo]) -> Status | None:
+        if self.handle is None:
+            return SKIP
         own = bool(pod.spec.get("topologySpreadConstraints"))
         try:
             constraints = parse_constraints(pod, SCHEDULE_ANYWAY) if own else \
@@ -248,31 +319,30 @@ class PodTopologySpread:
             return error(f"obtaining pod's soft topology spread constraints: {e}")
         if not constraints:
             return SKIP
-        # The defaults do not require every key, so nodes without a zone still spread.
-        require_all = own
-        s = _ScoreState(constraints, [], [{} for _ in constraints])
-        for node in nodes:
-            if require_all and not has_keys(node, constraints):
-                s.ignored.add(node.name)
+        cache = self.handle.cache
+        # Own constraints need every key on a node; the defaults do not, so nodes
+        # without a zone still spread over hostnames.
+        all_keys = tuple(sorted({c.topology_key for c in constraints}))
+        ignored = {n.name for n in nodes if not all(k in n.labels for k in all_keys)} \
+            if own else set()
+        scored = len(nodes) - len(ignored)
+        required = required_node_affinity(pod)
+        weights: list[float] = []
+        counts: list[dict[str, int]] = []
+        hosts: list[PerNode | None] = []
+        for c in constraints:
+            if c.topology_key == HOSTNAME:
+                weights.append(math.log(scored + 2))
+                counts.append({})
+                hosts.append(per_node(cache, pod.namespace, c.selector))
                 continue
-            for i, c in enumerate(constraints):
-                if c.topology_key != HOSTNAME:  # a node without the key: the "" domain
-                    s.counts[i].setdefault(node.labels.get(c.topology_key, ""), 0)
-        scored = len(nodes) - len(s.ignored)
-        s.weights = [math.log((scored if c.topology_key == HOSTNAME else len(s.counts[i])) + 2)
-                     for i, c in enumerate(constraints)]
-        if any(s.counts[i] for i, c in enumerate(constraints) if c.topology_key != HOSTNAME):
-            required = required_node_affinity(pod)
-            for node in self._all_nodes():
-                if require_all and not has_keys(node, constraints):
-                    continue
-                for i, c in enumerate(constraints):
-                    value = node.labels.get(c.topology_key, "")
-                    if c.topology_key == HOSTNAME or value not in s.counts[i] or \
-                            not c.includes(pod, node, required):
-                        continue
-                    s.counts[i][value] += count(node, pod.namespace, c.selector)
-        state.write(self.name, s)
+            # a node without the key is the "" domain (kube counts it in the weight)
+            domains = {n.labels.get(c.topology_key, "") for n in nodes if n.name not in ignored}
+            weights.append(math.log(len(domains) + 2))
+            keys = all_keys if own else (c.topology_key,)
+            counts.append(domain_counts(cache, pod, c, keys, required)[0])
+            hosts.append(None)
+        state.write(self.name, _ScoreState(constraints, weights, counts, hosts, ignored))
         return None
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
@@ -281,12 +351,11 @@ class PodTopologySpread:
             return -1
         total = 0.0
         for i, c in enumerate(s.constraints):
-            if c.topology_key == HOSTNAME:
-                matched = count(node, pod.namespace, c.selector)
-            elif c.topology_key in node.labels:
-                matched = s.counts[i].get(node.labels[c.topology_key], 0)
-            else:
+            value = node.labels.get(c.topology_key)
+            if value is None:
                 continue
+            host = s.hosts[i]
+            matched = host.of(node) if host is not None else s.counts[i].get(value, 0)
             total += matched * s.weights[i] + c.max_skew - 1
         return round(total)
 
