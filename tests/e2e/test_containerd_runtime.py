@@ -162,6 +162,19 @@ def test_logs_in_cri_format_timestamps_and_previous(cluster: KybCluster,
         {f"{line}\n" for line in lines}
 
 
+def test_attach_through_the_cri_streaming_server(cluster: KybCluster, tmp_path: Path) -> None:
+    for binary in ("kubectl.1.27", "kubectl"):  # SPDY, then WebSocket to the kubelet
+        name = f"attach-{binary.replace('.', '-')}"
+        _create(cluster, tmp_path, name, [{
+            "name": "main", "image": IMAGE, "imagePullPolicy": "Never", "stdin": True,
+            "stdinOnce": True, "command": ["sh", "-c", "read x; echo got-$x; echo e-$x >&2"]}],
+            restartPolicy="Never")
+        _running(cluster, name)
+        done = cluster.kubectl_run("attach", "-i", name, stdin="hello\n", binary=binary)
+        assert done.returncode == 0 and "got-hello" in done.stdout, (binary, done)
+        assert "e-hello" in done.stderr, (binary, done)
+
+
 def test_exec_probe_and_memory_limit_oom_kill(cluster: KybCluster, tmp_path: Path) -> None:
     _create(cluster, tmp_path, "probed", [_sleeper(readinessProbe={
         "exec": {"command": ["cat", "/tmp/ready"]}, "periodSeconds": 1})])

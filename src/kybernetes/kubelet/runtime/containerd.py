@@ -16,9 +16,11 @@ containerd. containerd 1.6 has no CRI event stream, so a poll of ListContainers
 each second tells the pod workers when a container changed by itself.
 
 Exec: probes use CRI ExecSync; `kubectl exec` runs `ctr tasks exec` on the
-container (stdin, stdout/stderr or a TTY through the process' pipes or a pty), so
-the kubelet's own streaming server serves it, instead of proxying to
-containerd's streaming server (whose SPDY client side this kubelet lacks).
+container (stdin, stdout/stderr or a TTY through the process' pipes or a pty)
+behind the kubelet's own streaming server: containerd 1.6's streaming server
+speaks WebSocket only up to `v4.channel.k8s.io`, which cannot close stdin
+(`kubectl exec -i … cat` would never end). `kubectl attach` goes through CRI
+Attach and that streaming server (`cri_stream.py`), where stdin stays open anyway.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from kybernetes.api.quantity import cpu_millis, memory_bytes
 from kybernetes.kubelet.config import KubeletConfig
@@ -59,6 +63,7 @@ from kybernetes.kubelet.runtime.base import (
 )
 from kybernetes.kubelet.runtime.cri import CriClient, CriError, pb
 from kybernetes.kubelet.runtime.cri_logs import read_cri_log
+from kybernetes.kubelet.runtime.cri_stream import StreamSession
 from kybernetes.kubelet.runtime.docker import pull_policy
 from kybernetes.kubelet.runtime.exec import ProcessExec
 from kybernetes.kubelet.usage import Usage, cgroup_usage, proc_cgroups
@@ -70,6 +75,7 @@ DEFAULT_ENDPOINT = "unix:///run/containerd/containerd.sock"
 L_NODE, L_KIND, L_UID = "io.kyb.node", "io.kyb.kind", "io.kubernetes.pod.uid"
 L_NAME, L_NS = "io.kubernetes.pod.name", "io.kubernetes.pod.namespace"
 L_CONTAINER, L_ATTEMPT = "io.kubernetes.container.name", "io.kubernetes.container.restartCount"
+L_TTY = "io.kyb.tty"  # CRI Attach must repeat the container's tty setting
 POLL_SECONDS = 1.0
 CPU_PERIOD = 100_000  # Kubernetes' CFS period (µs)
 _STATES = {pb.CONTAINER_CREATED: CREATED, pb.CONTAINER_RUNNING: RUNNING,
@@ -332,7 +338,7 @@ class ContainerdRuntime(ChangeNotifier):
             context.capabilities.add_capabilities.extend(caps.get("add") or [])
             context.capabilities.drop_capabilities.extend(caps.get("drop") or [])
         labels = {**self._labels(config.pod, "container"), L_CONTAINER: spec["name"],
-                  L_ATTEMPT: str(config.attempt)}
+                  L_ATTEMPT: str(config.attempt), L_TTY: str(bool(spec.get("tty"))).lower()}
         return pb.ContainerConfig(
             metadata=pb.ContainerMetadata(name=spec["name"], attempt=config.attempt),
             image=pb.ImageSpec(image=spec.get("image", "")),
@@ -487,6 +493,18 @@ class ContainerdRuntime(ChangeNotifier):
                 raise TimeoutError(str(e)) from e
             raise RuntimeError_(str(e), reason="ExecError") from e
         return reply.exit_code, reply.stdout + reply.stderr
+
+    async def attach(self, container_id: str, *, stdin: bool) -> StreamSession:
+        """`kubectl attach`: CRI Attach, then the streaming server's URL over a WebSocket."""
+        cid = self._raw(container_id)
+        cached = self._cache.get(cid) or await self._status(cid)
+        tty = cached.labels.get(L_TTY) == "true"
+        try:
+            reply = await self.cri.runtime_call("Attach", pb.AttachRequest(
+                container_id=cid, stdin=stdin, tty=tty, stdout=True, stderr=not tty))
+            return await StreamSession.connect(reply.url)
+        except (CriError, aiohttp.ClientError) as e:
+            raise RuntimeError_(f"attach: {e}", reason="AttachError") from e
 
     async def exec_stream(self, container_id: str, command: list[str], *,
                           tty: bool) -> ProcessExec:
