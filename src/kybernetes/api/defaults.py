@@ -160,7 +160,8 @@ def _default_tolerations(spec: Obj) -> None:
 
 
 def pod_defaults(pod: Obj) -> None:
-    """A Pod: PodSpec defaults, SetDefaults_Pod, and the default admission plugins'."""
+    """A Pod: PodSpec defaults, SetDefaults_Pod, and the DefaultTolerationSeconds
+    plugin's tolerations (the Priority plugin sets the priority)."""
     spec = _dict(pod, "spec")
     _requests_from_limits(spec)
     pod_spec_defaults(spec)
@@ -169,8 +170,6 @@ def pod_defaults(pod: Obj) -> None:
         spec["serviceAccountName"] = spec["serviceAccount"]
     spec.setdefault("serviceAccountName", "default")
     spec["serviceAccount"] = spec["serviceAccountName"]
-    spec.setdefault("priority", 0)
-    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
     _default_tolerations(spec)
     # The phase is the strategy's to set on create (Pending), never a default: a status
     # write without one must not turn a Failed pod back into a Pending one.

@@ -85,6 +85,8 @@ PERSISTENT_VOLUME_CLAIMS = Resource("", "v1", "persistentvolumeclaims",
 STORAGE_CLASSES = Resource("storage.k8s.io", "v1", "storageclasses", "StorageClass", False,
                            ("sc",))
 ENDPOINT_SLICES = Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
+PRIORITY_CLASSES = Resource("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False,
+                            ("pc",))
 LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease", True)
 POD_DISRUPTION_BUDGETS = Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget",
                                   True, ("pdb",), ("status",))
@@ -164,7 +166,7 @@ ALL: tuple[Resource, ...] = (
     POD_DISRUPTION_BUDGETS,
     JOBS, CRONJOBS,
     RESOURCE_QUOTAS, LIMIT_RANGES, ENDPOINT_SLICES,
-    PERSISTENT_VOLUMES, PERSISTENT_VOLUME_CLAIMS, STORAGE_CLASSES,
+    PERSISTENT_VOLUMES, PERSISTENT_VOLUME_CLAIMS, STORAGE_CLASSES, PRIORITY_CLASSES,
     NODE_METRICS, POD_METRICS,
     # v1 before v2: by_plural gives the preferred (later) version
     HORIZONTAL_POD_AUTOSCALERS_V1, HORIZONTAL_POD_AUTOSCALERS,
@@ -183,6 +185,7 @@ GROUP_VERSIONS: tuple[tuple[str, str], ...] = (("", "v1"), ("apps", "v1"),
                                                ("storage.k8s.io", "v1"),
                                                ("coordination.k8s.io", "v1"),
                                                ("admissionregistration.k8s.io", "v1"),
+                                               ("scheduling.k8s.io", "v1"),
                                                ("discovery.k8s.io", "v1"),
                                                # aggregated in kube (metrics-server's
                                                # APIService), so listed last

@@ -14,6 +14,7 @@ import copy
 import logging
 from typing import Any
 
+from kybernetes.api import priority
 from kybernetes.api import resources as r
 from kybernetes.api.errors import AlreadyExists, Invalid, NotFound
 from kybernetes.apiserver.registry import Registry
@@ -92,3 +93,9 @@ async def kubernetes_service(registry: Registry, *, cluster_ip: str | None, port
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "kubernetes", "namespace": "default", "labels": labels},
         "spec": spec})
+
+
+async def system_priority_classes(registry: Registry) -> None:
+    """system-node-critical and system-cluster-critical, as kube-apiserver makes them."""
+    for name in priority.SYSTEM_CLASSES:
+        await ensure(registry, r.PRIORITY_CLASSES, priority.system_class(name))

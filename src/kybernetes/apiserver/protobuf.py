@@ -234,6 +234,9 @@ SCHEMA: dict[str, dict[int, tuple[str, str]]] = {
     "ScopeSelector": {1: ("matchExpressions", "*ScopedResourceSelectorRequirement")},
     "ScopedResourceSelectorRequirement": {1: ("scopeName", "string"), 2: ("operator", "string"),
                                           3: ("values", "*string")},
+    # scheduling/v1 (kubectl create priorityclass)
+    "PriorityClass": {1: ("metadata", M), 2: ("value", "int"), 3: ("globalDefault", "bool"),
+                      4: ("description", "string"), 5: ("preemptionPolicy", "string")},
     "Binding": {1: ("metadata", M), 2: ("target", "ObjectReference")},
     "Scale": {1: ("metadata", M), 2: ("spec", "ScaleSpec"), 3: ("status", "-")},
     "ScaleSpec": {1: ("replicas", "int")},
@@ -247,7 +250,9 @@ KEEP_ZERO = {"replicas", "terminationGracePeriodSeconds", "activeDeadlineSeconds
              "backoffLimit", "ttlSecondsAfterFinished", "suspend", "manualSelector",
              "backoffLimitPerIndex", "maxFailedIndexes", "startingDeadlineSeconds",
              "successfulJobsHistoryLimit", "failedJobsHistoryLimit", "minReplicas",
-             "targetCPUUtilizationPercentage"}
+             "targetCPUUtilizationPercentage",
+             # Message.field: a zero that is meant only in that message
+             "PriorityClass.value"}
 # Top-level messages a client may send: the kinds above with an object's metadata, and
 # the request bodies of subresources and deletes.
 _REQUEST_BODIES = {"DeleteOptions", "Eviction", "Binding", "Scale"}
@@ -378,6 +383,7 @@ def decode_message(name: str, data: bytes) -> dict[str, Any]:
         else:
             value = _scalar(kind, wire, raw)
             if value is None or (value in ("", 0, False) and field not in KEEP_ZERO
+                                 and f"{name}.{field}" not in KEEP_ZERO
                                  and not isinstance(value, dict)):
                 continue
             out[field] = value

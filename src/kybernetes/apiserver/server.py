@@ -27,6 +27,7 @@ from kybernetes.apiserver import (
     default_storage_class,
     limit_ranger,
     pki,
+    priority_admission,
     quota_admission,
     self_subject_review,
 )
@@ -227,8 +228,9 @@ def _allocator(store: Store, config: Config) -> ServiceAllocator:
 
 def _policy_admission(admission: AdmissionChain, registry: Registry,
                       disabled: tuple[str, ...]) -> None:
-    """LimitRanger and ResourceQuota, on by default in kube's places: LimitRanger's
-    defaults first among the mutating plugins, quota last of all (it charges usage)."""
+    """LimitRanger, DefaultStorageClass, Priority and ResourceQuota, on by default in
+    kube's places: LimitRanger's defaults first among the mutating plugins, quota
+    last of all (it charges usage, and scopes by the priority Priority sets)."""
     if limit_ranger.NAME not in disabled:
         ranger = limit_ranger.LimitRanger(
             limit_ranger.cached_limit_ranges(registry.cache, registry.kinds))
@@ -237,6 +239,11 @@ def _policy_admission(admission: AdmissionChain, registry: Registry,
     if default_storage_class.NAME not in disabled:
         admission.mutating.append(default_storage_class.DefaultStorageClass(
             default_storage_class.cached_classes(registry.cache, registry.kinds)))
+    if priority_admission.NAME not in disabled:
+        priority = priority_admission.PriorityAdmission(
+            priority_admission.cached_priority_classes(registry.cache, registry.kinds))
+        admission.mutating.append(priority)
+        admission.validating.append(priority)
     if quota_admission.NAME not in disabled:
         admission.validating.append(quota_admission.ResourceQuotaAdmission(
             quota_admission.cached_quotas(registry.cache, registry.kinds),
@@ -306,6 +313,7 @@ class ApiServer:
         await self.allocator.start()
         await bootstrap.system_namespaces(self.registry)
         await bootstrap.local_path_storage_class(self.registry)
+        await bootstrap.system_priority_classes(self.registry)
         await rbac_bootstrap.reconcile(self.registry)
         await self.crds.start()
         await bootstrap.kubernetes_service(

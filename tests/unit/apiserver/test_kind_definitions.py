@@ -80,7 +80,8 @@ def test_the_registry_finds_every_kind_both_ways() -> None:
                               "rbac.authorization.k8s.io",
                               "storage.k8s.io",
                               "coordination.k8s.io", "apiextensions.k8s.io",
-                              "admissionregistration.k8s.io", "discovery.k8s.io",
+                              "admissionregistration.k8s.io", "scheduling.k8s.io",
+                              "discovery.k8s.io",
                               "metrics.k8s.io"]
 
 

@@ -48,6 +48,7 @@ from kybernetes.apiserver.kinds.metrics import nodemetrics, podmetrics
 from kybernetes.apiserver.kinds.policy import poddisruptionbudget
 from kybernetes.apiserver.kinds.rbac import clusterrole, clusterrolebinding, role, rolebinding
 from kybernetes.apiserver.kinds.registry import KindRegistry
+from kybernetes.apiserver.kinds.scheduling import priorityclass
 from kybernetes.apiserver.kinds.storage import storageclass
 
 BUILTIN: tuple[KindDefinition, ...] = tuple(m.DEFINITION for m in (
@@ -67,6 +68,7 @@ BUILTIN: tuple[KindDefinition, ...] = tuple(m.DEFINITION for m in (
     customresourcedefinition,
     mutatingwebhookconfiguration, validatingwebhookconfiguration, validatingadmissionpolicy,
     validatingadmissionpolicybinding,
+    priorityclass,
     endpointslice,
     nodemetrics, podmetrics,
 ))
