@@ -73,6 +73,9 @@ class Cache:
         self.affinity_nodes: set[str] = set()
         #: nodes running terminating pods (which PodTopologySpread does not count)
         self.terminating_nodes: set[str] = set()
+        #: pods that preempted others, holding their place on the node they were
+        #: nominated to (counted there like assumed pods) until they are scheduled
+        self._nominated: dict[str, tuple[PodInfo, str]] = {}
         #: running pods' inter-pod affinity terms, counted per domain
         self.affinity_terms = AffinityTermIndex(self.nodes_with_affinity_pods)
         #: nodes_with_keys() and domains() answers, until a node comes, goes or
@@ -202,8 +205,25 @@ class Cache:
         if not info.pods and node not in self._present:
             del self._infos[node]
 
+    def nominate(self, pod: PodInfo, node: str) -> None:
+        """Hold `node`'s room for a pod that preempted pods there (kube's nominator: a
+        lower-priority pod must not take the room the victims free)."""
+        self.unnominate(pod.key)
+        if pod.key not in self._pods:
+            self._nominated[pod.key] = (pod, node)
+            self._place(pod, node)
+
+    def unnominate(self, key: str) -> None:
+        entry = self._nominated.pop(key, None)
+        if entry is not None:
+            self._unplace(key, entry[1])
+
+    def is_nominated(self, key: str) -> bool:
+        return key in self._nominated
+
     def assume_pod(self, pod: PodInfo, node: str) -> None:
         """Count `pod` on `node` before the binding is confirmed."""
+        self.unnominate(pod.key)
         if pod.key in self._pods:
             raise ValueError(f"pod {pod.key} is already in the cache")
         self._pods[pod.key] = _PodState(pod, node, assumed=True)
@@ -227,6 +247,7 @@ class Cache:
 
     def add_pod(self, pod: PodInfo) -> None:
         """A pod seen bound through the watch (new, or confirming an assumption)."""
+        self.unnominate(pod.key)
         state = self._pods.get(pod.key)
         if state is not None:
             self._unplace(pod.key, state.node)
@@ -236,6 +257,7 @@ class Cache:
     update_pod = add_pod
 
     def remove_pod(self, key: str) -> None:
+        self.unnominate(key)
         state = self._pods.pop(key, None)
         if state is not None:
             self._unplace(key, state.node)

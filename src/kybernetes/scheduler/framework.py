@@ -99,6 +99,9 @@ class CycleState:
     #: Filled by the runtime for batch calls: the NodeTable rows of the nodes passed
     #: to `filter_nodes` / `score_nodes` (a numpy array), or None.
     rows: Any = None
+    #: Filled by the runtime: this profile's filters on one node (the first rejection
+    #: or None), for PostFilter plugins that try what-ifs on a copy of a node.
+    run_filters: Callable[[CycleState, PodInfo, NodeInfo], Status | None] | None = None
 
     def read(self, key: str) -> Any:
         return self.data[key]
@@ -115,14 +118,25 @@ class Lister(Protocol):
     def get(self, key: str) -> dict[str, Any] | None: ...
 
 
+class Preemptor(Protocol):
+    """What preemption does to the cluster (the scheduler's API calls)."""
+
+    def nominate(self, pod: PodInfo, node: str) -> None:
+        """Hold `node`'s room for `pod` (it already preempted pods there)."""
+
+    def preempt(self, pod: PodInfo, node: str, victims: builtins.list[PodInfo]) -> None:
+        """Nominate `pod` to `node` and evict `victims` from it."""
+
+
 @dataclass
 class Handle:
     """What plugins may use: the API client (to bind), the cache, informers of other
-    resources."""
+    resources, and the preemptor (None: preemption only decides, nothing is done)."""
 
     client: SubresourceCreator
     cache: Cache
     informer: Callable[[Resource], Lister]
+    preemptor: Preemptor | None = None
 
 
 # --- the extension points -----------------------------------------------------------

@@ -8,6 +8,7 @@ ever walks a node's pods to learn how full it is. The node's own fields
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,6 +111,17 @@ class NodeInfo:
             self.pods.pop(pod.key, None)
             self.affinity_pods.pop(pod.key, None)
         self.generation += 1
+
+    def clone(self) -> NodeInfo:
+        """A copy whose pods and sums can change without touching this one (preemption
+        tries removing pods on it)."""
+        twin = copy.copy(self)
+        twin.pods = dict(self.pods)
+        twin.affinity_pods = dict(self.affinity_pods)
+        twin.req_scalar = Counter(self.req_scalar)
+        twin.used_ports = Counter(self.used_ports)
+        twin.row = -1
+        return twin
 
     def remove_pod(self, key: str) -> PodInfo | None:
         pod = self.pods.get(key)

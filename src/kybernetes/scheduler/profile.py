@@ -149,6 +149,7 @@ class Profile:
 
     def schedule(self, pod: PodInfo, state: CycleState) -> str:
         """The node for `pod`; raises FitError (or RuntimeError for a plugin error)."""
+        state.run_filters = self.run_filters
         nodes = self.handle.cache.nodes()
         if not nodes:
             raise NoNodesAvailable()
@@ -173,6 +174,15 @@ class Profile:
         if len(feasible) == 1:
             return feasible[0].name
         return self._select(self._prioritize(pod, state, feasible), feasible)
+
+    def run_filters(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
+        """Every filter of this cycle on one node: the first rejection, or None."""
+        for plugin in self.filter:
+            if plugin.name not in state.skip_filter:
+                status = plugin.filter(state, pod, node)
+                if status is not None:
+                    return status.with_plugin(plugin.name)
+        return None
 
     def _find_feasible(self, pod: PodInfo, state: CycleState, nodes: list[NodeInfo],
                        rejectors: set[str]) -> tuple[list[NodeInfo], dict[str, Status]]:

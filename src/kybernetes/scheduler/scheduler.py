@@ -38,12 +38,13 @@ from kybernetes.api.resources import (
     Resource,
 )
 from kybernetes.client import EventRecorder, Informer
-from kybernetes.client.verbs import EventWriter, ListerWatcher, SubresourceCreator
+from kybernetes.client.verbs import Deleter, EventWriter, ListerWatcher, SubresourceCreator
 from kybernetes.scheduler.cache import Cache
 from kybernetes.scheduler.config import SchedulerConfig
 from kybernetes.scheduler.framework import CycleState, Handle
 from kybernetes.scheduler.metrics import Metrics
 from kybernetes.scheduler.podinfo import PodInfo, pod_info, refresh
+from kybernetes.scheduler.preemptor import ApiPreemptor
 from kybernetes.scheduler.profile import FitError, NoNodesAvailable, Profile
 from kybernetes.scheduler.queue import SchedulingQueue
 from kybernetes.tasks import cancel_and_wait, spawn
@@ -54,9 +55,10 @@ Obj = dict[str, Any]
 POD_PLACEMENT_PLUGINS = ("InterPodAffinity", "PodTopologySpread")
 
 
-class SchedulerClient(ListerWatcher, EventWriter, SubresourceCreator, Protocol):
+class SchedulerClient(ListerWatcher, EventWriter, SubresourceCreator, Deleter, Protocol):
     """The verbs the scheduler uses: informers, events, the PodScheduled condition
-    (a status patch) and, through its bind plugins, the binding subresource."""
+    (a status patch), through its bind plugins the binding subresource, and the
+    deletes of preemption victims."""
 
 
 def _spec_changed(old: Obj, new: Obj) -> bool:
@@ -90,11 +92,14 @@ class Scheduler:
                                      max_backoff=config.pod_max_backoff)
         self.metrics = Metrics(self.queue.lengths)
         self._informers: dict[Resource, Informer] = {}
-        handle = Handle(client, self.cache, self.informer)
+        preemptor = ApiPreemptor(client, self.cache, lambda name: self.recorders[name],
+                                 self._spawn)
+        handle = Handle(client, self.cache, self.informer, preemptor)
         self.profiles = {p.scheduler_name: Profile(
             p, handle, percentage_of_nodes_to_score=config.percentage_of_nodes_to_score)
             for p in config.profiles}
-        self.recorders = {name: EventRecorder(client, name) for name in self.profiles}
+        self.recorders: dict[str, EventRecorder] = {
+            name: EventRecorder(client, name) for name in self.profiles}
         self.pods = self.informer(PODS)
         self.nodes = self.informer(NODES)
         self.pods.add_handler(on_add=self._pod_added, on_update=self._pod_updated,
@@ -194,6 +199,7 @@ class Scheduler:
     def _pod_deleted(self, pod: Obj) -> None:
         key = object_key(pod)
         self.queue.delete(key)
+        self.cache.unnominate(key)
         if self.cache.has_pod(key):
             self.cache.remove_pod(key)
             self.queue.move_all_to_active_or_backoff("AssignedPodDelete")
@@ -229,6 +235,7 @@ class Scheduler:
         if profile is None or not self._still_pending(pod):
             return
         cycle = self.queue.scheduling_cycle
+        self.cache.unnominate(pod.key)  # its held room must not count against itself
         state = CycleState()
         started = time.perf_counter()
         try:

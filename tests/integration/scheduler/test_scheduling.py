@@ -9,7 +9,7 @@ from tests.integration.scheduler.conftest import add_nodes, node_of, until, wait
 from tests.unit.scheduler.objects import make_node, make_pod
 
 UNSCHEDULABLE_CPU = ("0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are "
-                     "available: 2 Preemption is not helpful for scheduling.")
+                     "available: 2 No preemption victims found for incoming pod.")
 
 
 async def _events(client, pod: str, reason: str) -> list[dict]:

@@ -33,14 +33,15 @@ class Objects:
 
 def build(nodes: list[dict[str, Any]], *, existing: tuple[dict[str, Any], ...] = (),
           objects: dict[Resource, list[dict[str, Any]]] | None = None,
-          config: dict[str, Any] | None = None, seed: int = 0) -> Profile:
+          config: dict[str, Any] | None = None, seed: int = 0,
+          preemptor: Any = None) -> Profile:
     cache = Cache()
     for n in nodes:
         cache.add_node(n)
     for p in existing:
         cache.add_pod(pod_info(p))
     objects = objects or {}
-    handle = Handle(None, cache, lambda r: Objects(objects.get(r, [])))
+    handle = Handle(None, cache, lambda r: Objects(objects.get(r, [])), preemptor)
     cfg = parse_config(config or {})
     return Profile(cfg.profiles[0], handle,
                    percentage_of_nodes_to_score=cfg.percentage_of_nodes_to_score,

@@ -7,6 +7,9 @@ from tests.unit.scheduler.harness import schedule
 from tests.unit.scheduler.objects import make_node, make_pod
 
 NOT_HELPFUL = "preemption: 0/{n} nodes are available: {n} Preemption is not helpful for scheduling."
+# Nodes short of room (or of a port) could be helped by evicting lower-priority pods.
+NO_VICTIMS = ("preemption: 0/{n} nodes are available: "
+              "{n} No preemption victims found for incoming pod.")
 
 
 def test_resources_fit_picks_the_node_with_room_and_counts_reasons():
@@ -15,7 +18,7 @@ def test_resources_fit_picks_the_node_with_room_and_counts_reasons():
     assert schedule(nodes, make_pod("p", cpu="1")) == "big"
     msg = schedule(nodes, make_pod("p", cpu="8", memory="2Mi"))
     assert msg == ("FIT: 0/3 nodes are available: 1 Insufficient memory, 3 Insufficient cpu. "
-                   + NOT_HELPFUL.format(n=3))
+                   + NO_VICTIMS.format(n=3))
 
 
 def test_committed_pods_use_up_the_node():
@@ -132,7 +135,7 @@ def test_host_ports_conflict():
     existing += (make_pod("y", host_port=8080, nodeName="b"),)
     assert schedule(nodes, make_pod("p", host_port=8080), existing=existing) == (
         "FIT: 0/2 nodes are available: 2 node(s) didn't have free ports for the requested "
-        "pod ports. " + NOT_HELPFUL.format(n=2))
+        "pod ports. " + NO_VICTIMS.format(n=2))
     assert schedule(nodes, make_pod("p", host_port=8081), existing=existing) in ("a", "b")
 
 

@@ -49,7 +49,8 @@ def test_skew_violation_everywhere_gives_kubes_message():
     assert schedule(nodes, pod, existing=existing) == (
         "FIT: 0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, "
         "1 node(s) didn't match pod topology spread constraints. "
-        "preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.")
+        "preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, "
+        "1 Preemption is not helpful for scheduling.")
 
 
 def test_node_affinity_policy_honor_counts_only_matching_nodes():
@@ -148,7 +149,7 @@ def test_required_anti_affinity_one_replica_per_host():
     existing += (_web("w2", "b", affinity=anti),)
     assert schedule(nodes, _web("w3", affinity=anti), existing=existing) == (
         "FIT: 0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules. "
-        "preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.")
+        "preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod.")
 
 
 def test_existing_pods_anti_affinity_keeps_the_pod_out():
