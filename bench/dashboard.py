@@ -12,8 +12,9 @@ by Playwright, logged in with a cluster-admin ServiceAccount token.
    browser's caches warm). Each visit's **profile**: when the first node box showed
    (`first_nodes`), the page's navigation timing (`dom_content_loaded`) and how long
    its main thread was busy in long tasks (`long_tasks`, from a PerformanceObserver),
-   all in seconds from navigation; the dashboard's own timestamps (`backend`: how long
-   each first list took from the API server, and to project and send it).
+   all in seconds from navigation; the dashboard's own timestamps (`backend`: for each
+   first list, when its first page and when its last went out; a list is parsed,
+   projected and sent as it arrives from the API server).
 2. **pod_change_seconds**: a pod created bound to a node, then deleted, through the
    API; time until the map shows it, and until it is gone (each `--samples` times;
    median and max; aim ≤ 1 s).

@@ -54,13 +54,15 @@ export const mergePatch = (path, patch) => call('PATCH', path, patch, 'applicati
 // Live lists over one WebSocket (`/api/live`; a browser opens only six HTTP/1.1
 // connections to a host, fewer than a page's lists): each list gets an id, a `sync`
 // with the whole list (a long one in `page`s after it: the first items are drawn while
-// the rest arrive), then watch `change`s. onItems is called at most every `every` ms;
+// the rest arrive), then watch `change`s. onItems is called at most every `every` ms
+// (every PAGE_EVERY ms while a list's pages come in);
 // when the socket drops, every open list is asked for again after a second. A
 // `projection` ('map') asks for only the fields the map draws.
 let socket = null;
 let nextId = 1;
 const decoder = new TextDecoder();
 const subscriptions = new Map();
+const PAGE_EVERY = 500;
 
 export function b64url(s) {
   const bytes = new TextEncoder().encode(s);
@@ -108,8 +110,10 @@ export function liveList(path, onItems, onError, { selector = {}, every = 100, p
       onError(null);
       flush();
     } else if (event === 'page') {
+      // the rest of a long list: drawn when its last page is in, and meanwhile every
+      // half second (a draw of a big map holds the main thread a while)
       for (const o of data.items || []) items.set(key(o), o);
-      if (data.more) changed(); else { if (timer !== null) clearTimeout(timer); flush(); }
+      if (!data.more) { if (timer !== null) clearTimeout(timer); flush(); } else if (timer === null) timer = setTimeout(flush, PAGE_EVERY);
     } else if (event === 'failure') {
       if (data.code === 401) logout();
       onError(data);

@@ -1,9 +1,14 @@
 // The YAML editor: the object as the API returns it; saved with PUT as YAML, so a
 // refusal shows the API's own message (a 422's field errors, a 409, a 403).
 import { useEffect, useState } from './vendor/preact-hooks.js';
-import { dump } from './vendor/js-yaml.js';
 import { call, get, KINDS, kindPath } from './api.js';
 import { html } from './ui.js';
+
+// js-yaml (~100 KB) is loaded when the editor first opens, not with every page.
+async function toYaml(obj) {
+  const { dump } = await import('./vendor/js-yaml.js');
+  return dump(clean(obj), { lineWidth: -1, noRefs: true });
+}
 
 function clean(obj) {
   const copy = JSON.parse(JSON.stringify(obj));
@@ -19,7 +24,7 @@ export function EditPage({ kind, ns, name }) {
   const path = known ? kindPath(kind, KINDS[kind].namespaced ? ns : '', name) : '';
   const load = async () => {
     const r = await get(path);
-    if (r.ok) { setText(dump(clean(r.body), { lineWidth: -1, noRefs: true })); setError(''); } else setError(r.body.message || `${r.status}`);
+    if (r.ok) { setText(await toYaml(r.body)); setError(''); } else setError(r.body.message || `${r.status}`);
   };
   useEffect(() => { if (known) load(); }, [path]);
   if (!known) return html`<p class="error" data-error>unknown kind ${kind}</p>`;
@@ -29,7 +34,7 @@ export function EditPage({ kind, ns, name }) {
     if (r.ok) {
       setError('');
       setSaved(`saved (resourceVersion ${r.body.metadata.resourceVersion})`);
-      setText(dump(clean(r.body), { lineWidth: -1, noRefs: true }));
+      setText(await toYaml(r.body));
     } else {
       setError(r.body.message || `the API answered ${r.status}`);
     }

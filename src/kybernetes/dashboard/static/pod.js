@@ -61,13 +61,34 @@ function Logs({ ns, name, container, running }) {
 
 const enc = new TextEncoder();
 
+// xterm.js (~290 KB) is loaded when a terminal first opens, not with every page.
+let xtermLoaded = null;
+function loadXterm() {
+  const script = (src) => new Promise((resolve, reject) => {
+    const s = document.createElement('script');
+    s.src = src;
+    s.onload = resolve;
+    s.onerror = () => reject(new Error(`cannot load ${src}`));
+    document.head.appendChild(s);
+  });
+  if (!xtermLoaded) xtermLoaded = script('/static/vendor/xterm.js').then(() => script('/static/vendor/addon-fit.js'));
+  return xtermLoaded;
+}
+
 // exec over the API server's WebSocket channel protocol (v5/v4.channel.k8s.io), bridged
 // by the dashboard backend; the token rides as kube's bearer subprotocol.
 function Terminal({ ns, name, container, running }) {
   const box = useRef(null);
   const [state, setState] = useState('idle');
   useEffect(() => {
-    if (!container || !running || !window.Terminal) return undefined;
+    if (!container || !running) return undefined;
+    let stop = null;
+    let gone = false;
+    loadXterm().then(() => { if (!gone) stop = open(); }, () => setState('error'));
+    return () => { gone = true; if (stop) stop(); };
+  }, [ns, name, container, running]);
+
+  function open() {
     const term = new window.Terminal({ convertEol: false, cursorBlink: true, fontSize: 13, rows: 20 });
     const fit = new window.FitAddon.FitAddon();
     term.loadAddon(fit);
@@ -104,7 +125,7 @@ function Terminal({ ns, name, container, running }) {
     const input = term.onData((d) => send(0, enc.encode(d)));
     const resized = term.onResize(resize);
     return () => { input.dispose(); resized.dispose(); ws.onclose = null; ws.close(); term.dispose(); };
-  }, [ns, name, container, running]);
+  }
   return html`<div class="terminal-box"><p class="note">${running ? `sh in ${container}: ${state}` : 'the pod is not running'}</p>
     <div data-terminal data-terminal-state=${state} ref=${box}></div></div>`;
 }
