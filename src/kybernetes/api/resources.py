@@ -85,6 +85,8 @@ PERSISTENT_VOLUME_CLAIMS = Resource("", "v1", "persistentvolumeclaims",
 STORAGE_CLASSES = Resource("storage.k8s.io", "v1", "storageclasses", "StorageClass", False,
                            ("sc",))
 ENDPOINT_SLICES = Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
+NETWORK_POLICIES = Resource("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True,
+                            ("netpol",))
 PRIORITY_CLASSES = Resource("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False,
                             ("pc",))
 LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease", True)
@@ -167,6 +169,7 @@ ALL: tuple[Resource, ...] = (
     JOBS, CRONJOBS,
     RESOURCE_QUOTAS, LIMIT_RANGES, ENDPOINT_SLICES,
     PERSISTENT_VOLUMES, PERSISTENT_VOLUME_CLAIMS, STORAGE_CLASSES, PRIORITY_CLASSES,
+    NETWORK_POLICIES,
     NODE_METRICS, POD_METRICS,
     # v1 before v2: by_plural gives the preferred (later) version
     HORIZONTAL_POD_AUTOSCALERS_V1, HORIZONTAL_POD_AUTOSCALERS,
@@ -180,6 +183,7 @@ GROUP_VERSIONS: tuple[tuple[str, str], ...] = (("", "v1"), ("apps", "v1"),
                                                ("autoscaling", "v1"),
                                                ("batch", "v1"),
                                                ("certificates.k8s.io", "v1"),
+                                               ("networking.k8s.io", "v1"),
                                                ("policy", "v1"),
                                                ("rbac.authorization.k8s.io", "v1"),
                                                ("storage.k8s.io", "v1"),

@@ -16,7 +16,7 @@ def test_legacy_documents():
     groups = discovery.api_group_list(KINDS)["groups"]
     assert [g["name"] for g in groups] == ["apps", "authentication.k8s.io",
                                           "authorization.k8s.io", "autoscaling", "batch",
-                                          "certificates.k8s.io", "policy",
+                                          "certificates.k8s.io", "networking.k8s.io", "policy",
                                           "rbac.authorization.k8s.io", "storage.k8s.io",
                                           "coordination.k8s.io",
                                           "apiextensions.k8s.io",

@@ -76,7 +76,8 @@ def test_the_registry_finds_every_kind_both_ways() -> None:
         assert kinds.by_kind(r.api_version, r.kind) is kind
         assert kinds.of(r) is kind
     assert kinds.groups() == ["", "apps", "authentication.k8s.io", "authorization.k8s.io",
-                              "autoscaling", "batch", "certificates.k8s.io", "policy",
+                              "autoscaling", "batch", "certificates.k8s.io", "networking.k8s.io",
+                              "policy",
                               "rbac.authorization.k8s.io",
                               "storage.k8s.io",
                               "coordination.k8s.io", "apiextensions.k8s.io",

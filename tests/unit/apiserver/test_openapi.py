@@ -27,7 +27,8 @@ def test_v3_index_points_at_each_group_version_with_a_hash():
                                    "apis/authentication.k8s.io/v1", "apis/authorization.k8s.io/v1",
                                    "apis/autoscaling/v2", "apis/autoscaling/v1",
                                    "apis/certificates.k8s.io/v1", "apis/batch/v1",
-                                   "apis/policy/v1", "apis/rbac.authorization.k8s.io/v1",
+                                   "apis/policy/v1",
+                                   "apis/networking.k8s.io/v1", "apis/rbac.authorization.k8s.io/v1",
                                    "apis/storage.k8s.io/v1", "apis/scheduling.k8s.io/v1",
                                    "apis/discovery.k8s.io/v1", "apis/metrics.k8s.io/v1beta1"}
     url = index["paths"]["apis/apps/v1"]["serverRelativeURL"]
