@@ -3,7 +3,8 @@
 # Debian's etcd-server, docker.io, busybox-static, iptables, iproute2, runc, wget (the DNS
 # e2e test: busybox-static's own wget crashes), wrk (bench/apiserver.py and bench/proxy.py's
 # load generator), containerd and containernetworking-plugins (the containerd runtime: CRI,
-# and the CNI bridge/host-local plugins its pods get addresses from), chromium
+# and the CNI bridge/host-local plugins its pods get addresses from), nftables (`kyb
+# network-policy` writes its rules with nft), chromium
 # (the dashboard's browser tests; Playwright's own browser download is never used), and a
 # virtualenv in .venv with kybernetes installed editable with its test extras.
 set -euo pipefail
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1
 
 DEBS=(etcd-server docker.io busybox-static iptables iproute2 runc conntrack chromium wget wrk
-      containerd containernetworking-plugins)
+      containerd containernetworking-plugins nftables)
 missing=()
 for p in "${DEBS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -17,7 +17,8 @@ from kybernetes.cli.errors import CliError
 SUBCOMMANDS = (
     "up", "down", "status", "apiserver", "controller_manager", "scheduler", "kubelet",
     "containerd",
-    "proxy", "dns", "pod_network", "hollow_nodes", "kubeconfig", "dashboard", "dashboard_url",
+    "proxy", "dns", "pod_network", "network_policy", "hollow_nodes", "kubeconfig", "dashboard",
+    "dashboard_url",
     "api_lb",
 )
 
