@@ -28,6 +28,7 @@ from kybernetes.cli import (
     cluster_dns,
     dashboard,
     identities,
+    network_policy,
     pod_network,
     readiness,
 )
@@ -295,6 +296,11 @@ class ClusterRun:
                     str(self._kubeconfig(f"pod-network-{node.name}", pod_network.IDENTITY)),
                     "--node-name", node.name, "--mode", self.args.pod_network,
                     "--cluster-cidr", self.network.cluster_cidr])
+                await self._start(f"network-policy-{node.name}", [
+                    *prefix, *_kyb(), "network-policy", "--kubeconfig",
+                    str(self._kubeconfig(f"network-policy-{node.name}",
+                                         network_policy.ACCESS.identity)),
+                    "--node-name", node.name])
         names = [n.name for n in self.network.nodes]
         await self._until(readiness.nodes_ready(client, names), "every node to be Ready")
 
@@ -335,8 +341,9 @@ class ClusterRun:
         self.dashboard = url
 
     async def _allow_pod_network(self) -> None:
-        """The pod-network agents' ClusterRole and binding (per-node networks only: on
-        the host network every pod CIDR is on the one host already)."""
+        """The pod-network and network-policy agents' ClusterRoles and bindings
+        (per-node networks only: on the host network every pod CIDR is on the one host
+        already, and pods have no addresses of their own to filter)."""
         if not self.isolated:
             return
         assert self.client is not None
@@ -345,10 +352,11 @@ class ClusterRun:
         async def granted() -> str | None:
             try:
                 await pod_network.ensure_access(client)
+                await network_policy.ACCESS.ensure(client)
             except (ApiError, OSError) as e:
-                return f"pod-network ClusterRole not made yet: {e}"
+                return f"pod-network/network-policy ClusterRoles not made yet: {e}"
             return None
-        await self._until(granted, "the pod-network ClusterRole")
+        await self._until(granted, "the pod-network and network-policy ClusterRoles")
 
     async def _start_dns(self) -> list[str]:
         """`kyb dns` on the host end of the node bridge, behind the kube-dns Service;
@@ -457,7 +465,7 @@ class ClusterRun:
         nodes = [n.name for n in self.network.nodes]
         await self.supervisor.stop_all([
             [f"kubelet-{n}" for n in nodes] + [f"proxy-{n}" for n in nodes]
-            + [f"pod-network-{n}" for n in nodes],
+            + [f"pod-network-{n}" for n in nodes] + [f"network-policy-{n}" for n in nodes],
             ["scheduler", "controller-manager", "dashboard", "dns"],
             ["apiserver"], *(self.servers.stop_order() if self.servers is not None else []),
         ])
