@@ -20,20 +20,27 @@ def _family(address: str) -> str:
     return "ip6" if ":" in address else "ip"
 
 
-def _peer_matches(allow: Allow, direction: str) -> list[str]:
-    """The address matches for one allowance ("" for any address)."""
-    if allow.ips is None and not allow.blocks:
+def _peer_matches(allows: list[Allow], direction: str) -> list[str]:
+    """The address matches for allowances that share their ports ("" for any address):
+    every address and plain CIDR in one set per family (one lookup per packet, however
+    many policies there are), each CIDR with exceptions a match of its own."""
+    if any(a.ips is None and not a.blocks for a in allows):
         return [""]
+    plain: dict[str, set[str]] = {}
     out = []
-    if allow.ips:
-        ips = sorted(allow.ips)
-        out.append(f"{_family(ips[0])} {direction} {{ {', '.join(ips)} }} ")
-    for cidr, excepted in allow.blocks:
-        family = _family(cidr)
-        match = f"{family} {direction} {cidr} "
-        if excepted:
-            match += f"{family} {direction} != {{ {', '.join(excepted)} }} "
-        out.append(match)
+    for allow in allows:
+        for ip in allow.ips or ():
+            plain.setdefault(_family(ip), set()).add(ip)
+        for cidr, excepted in allow.blocks:
+            family = _family(cidr)
+            if not excepted:  # a host route is an address: a hash lookup, not an interval
+                host = cidr.removesuffix("/32" if family == "ip" else "/128")
+                plain.setdefault(family, set()).add(host)
+                continue
+            out.append(f"{family} {direction} {cidr} "
+                       f"{family} {direction} != {{ {', '.join(excepted)} }} ")
+    for family, addresses in sorted(plain.items()):
+        out.insert(0, f"{family} {direction} {{ {', '.join(sorted(addresses))} }} ")
     return out
 
 
@@ -51,10 +58,13 @@ def _port_matches(ports: tuple[Ports, ...] | None) -> list[str]:
 
 
 def _chain(name: str, allows: list[Allow], direction: str) -> list[str]:
-    lines = [f"  chain {name} {{"]
+    by_ports: dict[tuple[Ports, ...] | None, list[Allow]] = {}
     for allow in allows:
-        for peer in _peer_matches(allow, direction):
-            for port in _port_matches(allow.ports):
+        by_ports.setdefault(allow.ports, []).append(allow)
+    lines = [f"  chain {name} {{"]
+    for ports, group in by_ports.items():
+        for peer in _peer_matches(group, direction):
+            for port in _port_matches(ports):
                 lines.append(f"    {peer}{port}return")
     lines += ["    drop", "  }"]
     return lines
