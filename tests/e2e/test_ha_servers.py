@@ -5,7 +5,8 @@ healthy members; when one server host's processes are killed, writes through the
 admin kubeconfig go on within seconds, a new scheduler leads, and a
 ReplicationController still gets its pods. Fake-runtime node: the control plane is
 what is under test. The supervisor restarts the killed processes after a second;
-what is asserted happens before they could serve again."""
+what is asserted happens before they could serve again. A SIGSTOPped API server
+(its kernel still accepts connections) leaves the balancers' rotation."""
 
 from __future__ import annotations
 
@@ -119,6 +120,22 @@ def test_losing_a_server_host(cluster: KybCluster) -> None:
     wait_for(ready_replicas, within=90, interval=1, what="the RC's two ready replicas")
     print(f"first write {first_write:.1f}s after the host was lost")
     assert first_write < 10
+
+
+def test_a_stalled_api_server_leaves_the_rotation(cluster: KybCluster) -> None:
+    """SIGSTOP: the server's kernel still accepts connections, nothing answers; the
+    balancers' /readyz probe takes it out, so every write gets through."""
+    doc = wait_for(lambda: settled(cluster), within=90, interval=1, what="a settled status")
+    stalled = next(c for c in doc["components"] if c["kind"] == "apiserver")
+    os.killpg(stalled["pid"], signal.SIGSTOP)
+    try:
+        time.sleep(5)  # two probe rounds
+        for i in range(6):  # two rounds of the round-robin over three servers
+            result = cluster.kubectl_run("create", "configmap", f"while-stalled-{i}",
+                                         "--from-literal=k=v", "--request-timeout=5s")
+            assert result.returncode == 0, result.stderr
+    finally:
+        os.killpg(stalled["pid"], signal.SIGCONT)
 
 
 def test_status_without_a_cluster(tmp_path: Path) -> None:

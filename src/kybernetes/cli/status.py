@@ -35,9 +35,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"cluster {cdir.root}: {status.get('phase')} · runtime {status.get('runtime')} · "
           f"API {status.get('server')}")
-    print(f"{'COMPONENT':28} {'STATE':11} {'PID':>8} {'RESTARTS':>8}")
-    for c in status.get("components", []):
-        print(f"{c['name']:28} {c['state']:11} {c['pid'] or '-':>8} {c['restarts']:>8}")
+    components = status.get("components", [])
+    width = max([28, *(len(c["name"]) + 1 for c in components)])  # server hosts' names
+    print(f"{'COMPONENT':{width}} {'STATE':11} {'PID':>8} {'RESTARTS':>8}")
+    for c in components:
+        print(f"{c['name']:{width}} {c['state']:11} {c['pid'] or '-':>8} "
+              f"{c['restarts']:>8}")
     try:
         summary = asyncio.run(_summary(cdir))
     except (ApiError, OSError, TimeoutError) as e:

@@ -79,7 +79,7 @@ class ApiLoadBalancer:
 
     async def _sync(self, session: aiohttp.ClientSession) -> None:
         listed = await self._listed()
-        known = list(dict.fromkeys([*listed, *self.seeds]))
+        known = sorted({*listed, *self.seeds})  # one order, whatever answered this time
         ready = [e for e, ok in zip(known, await asyncio.gather(
             *(self._ready(session, e) for e in known)), strict=True) if ok]
         chosen = ready or known
@@ -91,13 +91,15 @@ class ApiLoadBalancer:
     async def _listed(self) -> list[Endpoint]:
         if self.client is None:
             return []
-        try:
-            endpoints = await self.client.get(resources.ENDPOINTS, "kubernetes",
-                                              namespace="default")
+        try:  # a list, as kube-proxy's role may list Endpoints but not get them; bounded,
+            # as it goes through this balancer, maybe to a server that stalled
+            async with asyncio.timeout(2 * PROBE_TIMEOUT):
+                listed = await self.client.list(resources.ENDPOINTS, namespace="default",
+                                                field_selector="metadata.name=kubernetes")
         except (ApiError, OSError, TimeoutError) as e:
             log.debug("cannot read the kubernetes Endpoints", extra={"error": str(e)})
             return []
-        return endpoint_addresses(endpoints)
+        return [e for item in listed.get("items") or [] for e in endpoint_addresses(item)]
 
     async def _ready(self, session: aiohttp.ClientSession, endpoint: Endpoint) -> bool:
         host, port = endpoint
