@@ -131,10 +131,9 @@ def test_web_example_end_to_end(cluster: Cluster) -> None:
         # kube-dns ServiceAccount user, and our agents' own
         **({"dns": ("system:serviceaccount:kube-system:kube-dns",
                     ["system:serviceaccounts", "system:serviceaccounts:kube-system"]),
-            **{f"pod-network-{n}": ("system:serviceaccount:kube-system:kyb-pod-network",
-                                    ["system:serviceaccounts",
-                                     "system:serviceaccounts:kube-system"])
-               for n in node_names}}
+            **{f"{agent}-{n}": (f"system:serviceaccount:kube-system:kyb-{agent}",
+                                ["system:serviceaccounts", "system:serviceaccounts:kube-system"])
+               for n in node_names for agent in ("pod-network", "network-policy")}}
            if os.geteuid() == 0 and os.environ.get("KYB_HOST_NETWORK") != "1" else {})}
 
     cluster.kubectl("apply", "-f", str(WEB))

@@ -3,7 +3,7 @@
 Wiring only: flags, client, then :class:`~kybernetes.podnetwork.agent.PodNetworkAgent`
 until SIGTERM/SIGINT. It talks only to the API server (watch Nodes, write Events)
 as the user `system:serviceaccount:kube-system:kyb-pod-network`, which
-:func:`ensure_access` grants what flannel's ClusterRole grants.
+:data:`ACCESS` grants what flannel's ClusterRole grants.
 """
 
 from __future__ import annotations
@@ -12,19 +12,20 @@ import argparse
 import asyncio
 import ipaddress
 import signal
-from typing import Any
 
 from kybernetes import log
-from kybernetes.api import errors, resources
+from kybernetes.cli.agent_access import AgentAccess
 from kybernetes.cli.errors import CliError
-from kybernetes.cli.identities import Identity
 from kybernetes.client import ApiClient
 from kybernetes.podnetwork.backends import MODES
 
 HELP = "route this node to the other nodes' pods (host-gw or vxlan), from the Node objects"
-NAMESPACE, NAME = "kube-system", "kyb-pod-network"
-IDENTITY = Identity(f"system:serviceaccount:{NAMESPACE}:{NAME}",
-                    ("system:serviceaccounts", f"system:serviceaccounts:{NAMESPACE}"))
+# Flannel's ClusterRole, less what we do not use (pods, nodes/status).
+ACCESS = AgentAccess("kyb-pod-network", (
+    {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["", "events.k8s.io"], "resources": ["events"],
+     "verbs": ["create", "patch", "update"]},
+))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,36 +70,3 @@ async def _serve(args: argparse.Namespace, client: ApiClient, cluster_cidr: str)
         await agent.run(stop)
     finally:
         await client.aclose()
-
-
-def cluster_role() -> dict[str, Any]:
-    """Flannel's ClusterRole, less what we do not use (pods, nodes/status)."""
-    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-            "metadata": {"name": NAME},
-            "rules": [{"apiGroups": [""], "resources": ["nodes"],
-                       "verbs": ["get", "list", "watch"]},
-                      {"apiGroups": ["", "events.k8s.io"], "resources": ["events"],
-                       "verbs": ["create", "patch", "update"]}]}
-
-
-def cluster_role_binding() -> dict[str, Any]:
-    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-            "metadata": {"name": NAME},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                        "name": NAME},
-            "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}]}
-
-
-async def ensure_access(client: ApiClient) -> None:
-    """Create (or correct) the agents' ClusterRole and binding, as applying flannel's
-    manifest does; raises ApiError for the caller to retry."""
-    for resource, wanted in ((resources.CLUSTER_ROLES, cluster_role()),
-                             (resources.CLUSTER_ROLE_BINDINGS, cluster_role_binding())):
-        try:
-            await client.create(resource, wanted)
-        except errors.AlreadyExists:
-            current = await client.get(resource, NAME)
-            key = "rules" if "rules" in wanted else "subjects"
-            if current.get(key) != wanted[key]:
-                wanted["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-                await client.update(resource, wanted)

@@ -293,7 +293,7 @@ class ClusterRun:
             if self.isolated:
                 await self._start(f"pod-network-{node.name}", [
                     *prefix, *_kyb(), "pod-network", "--kubeconfig",
-                    str(self._kubeconfig(f"pod-network-{node.name}", pod_network.IDENTITY)),
+                    str(self._kubeconfig(f"pod-network-{node.name}", pod_network.ACCESS.identity)),
                     "--node-name", node.name, "--mode", self.args.pod_network,
                     "--cluster-cidr", self.network.cluster_cidr])
                 await self._start(f"network-policy-{node.name}", [
@@ -351,7 +351,7 @@ class ClusterRun:
 
         async def granted() -> str | None:
             try:
-                await pod_network.ensure_access(client)
+                await pod_network.ACCESS.ensure(client)
                 await network_policy.ACCESS.ensure(client)
             except (ApiError, OSError) as e:
                 return f"pod-network/network-policy ClusterRoles not made yet: {e}"
