@@ -12,6 +12,8 @@ Run from the repo root as root: ``.venv/bin/python bench/containerd.py [--pods 1
 - ``ctr_run_floor``: N `ctr run -d` of the same image on the same containerd, 10 at
   once: what containerd and runc alone cost per container (no sandbox, no CNI, no
   kubelet), each from the call to its return.
+- ``cri_direct``: the N pods straight through CRI, all at once (sandbox with CNI,
+  create, start), no kubelet or API server: containerd's share of the burst.
 - ``containerd_over_process_p99``: the issue's aim is ≤ 3.
 
 Prints one JSON object.
@@ -51,6 +53,7 @@ from kybernetes.api.resources import NODES  # noqa: E402
 from kybernetes.client import ApiClient  # noqa: E402
 from kybernetes.kubelet.purge import purge  # noqa: E402
 from kybernetes.kubelet.runtime.containerd_daemon import Containerd, ctr  # noqa: E402
+from kybernetes.kubelet.runtime.cri import CriClient, pb  # noqa: E402
 from kybernetes.kubelet.runtime.image_archive import BUSYBOX_IMAGE  # noqa: E402
 
 
@@ -106,6 +109,46 @@ def ctr_floor(daemon: Containerd, count: int) -> dict[str, Any]:
     return _figures(times)
 
 
+async def cri_direct(daemon: Containerd, count: int) -> dict[str, Any]:
+    """The same pods straight through CRI, all at once as the kubelet sends them
+    (RunPodSandbox with CNI, CreateContainer, StartContainer): containerd's share of a
+    pod's startup, without the kubelet and the API server. Each from its first call to
+    its start; then every sandbox is removed."""
+    cri = CriClient(daemon.endpoint)
+    await cri.runtime_call("UpdateRuntimeConfig", pb.UpdateRuntimeConfigRequest(
+        runtime_config=pb.RuntimeConfig(network_config=pb.NetworkConfig(
+            pod_cidr="10.239.3.0/24"))))
+    await asyncio.sleep(1)  # containerd renders the CNI configuration from its template
+
+    async def one(i: int) -> tuple[float, str]:
+        config = pb.PodSandboxConfig(
+            metadata=pb.PodSandboxMetadata(name=f"direct-{i}", uid=f"direct-{i}",
+                                           namespace="bench"),
+            hostname=f"direct-{i}", log_directory=str(daemon.layout.dir / "direct" / str(i)),
+            labels={"bench": "direct"})
+        started = time.monotonic()
+        sandbox = (await cri.runtime_call("RunPodSandbox", pb.RunPodSandboxRequest(
+            config=config))).pod_sandbox_id
+        created = await cri.runtime_call("CreateContainer", pb.CreateContainerRequest(
+            pod_sandbox_id=sandbox, sandbox_config=config, config=pb.ContainerConfig(
+                metadata=pb.ContainerMetadata(name="c"), image=pb.ImageSpec(
+                    image=BUSYBOX_IMAGE), command=["sleep", "3600"], log_path="c/0.log")))
+        await cri.runtime_call("StartContainer", pb.StartContainerRequest(
+            container_id=created.container_id))
+        return time.monotonic() - started, sandbox
+
+    try:
+        done = await asyncio.gather(*(one(i) for i in range(count)))
+        for _, sandbox in done:
+            await cri.runtime_call("StopPodSandbox", pb.StopPodSandboxRequest(
+                pod_sandbox_id=sandbox))
+            await cri.runtime_call("RemovePodSandbox", pb.RemovePodSandboxRequest(
+                pod_sandbox_id=sandbox))
+    finally:
+        await cri.aclose()
+    return _figures([t for t, _ in done])
+
+
 async def main(args: Any) -> dict[str, Any]:
     work = Path(args.keep_dir or tempfile.mkdtemp(prefix="kyb-bench-containerd-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -132,6 +175,7 @@ async def main(args: Any) -> dict[str, Any]:
         baseline = spawn_baseline()
         result["spawn_ms"] = round(baseline, 2)
         result["ctr_run_floor"] = await asyncio.to_thread(ctr_floor, daemon, args.pods)
+        result["cri_direct"] = await cri_direct(daemon, args.pods)
         result["startup_containerd"] = await containerd_case(kubeconfig, work, daemon,
                                                              args.pods)
         result["startup_process"] = await _startup_case(kubeconfig, work, "process",
