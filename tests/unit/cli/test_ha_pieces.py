@@ -57,3 +57,21 @@ def test_a_data_dir_keeps_its_server_count(tmp_path: Path) -> None:
         check_data_dir(tmp_path, 1)
     with pytest.raises(CliError, match="adding or removing etcd members"):
         check_data_dir(tmp_path, 5)
+
+
+def test_server_hosts_dial_their_own_member_first(tmp_path: Path) -> None:
+    from kybernetes.cli.node_network import NodeNetwork
+    from kybernetes.cli.servers import ServerHosts
+
+    network = NodeNetwork(str(tmp_path), 1, isolated=False)
+    hosts = ServerHosts(tmp_path, 3, network=network)
+    ips = [h.ip for h in hosts.hosts]
+    assert len(set(ips)) == 3 and all(ip.startswith("127.1.") for ip in ips)
+    second = hosts.hosts[1]
+    assert hosts.store_url(second) == f"etcds://{ips[1]}:2379,{ips[0]}:2379,{ips[2]}:2379"
+    argv = hosts.etcd_argv(second, cluster_token="t")
+    peers = argv[argv.index("--initial-cluster") + 1]
+    assert peers.count("https://") == 3 and "--peer-client-cert-auth" in argv
+    flags = hosts.apiserver_flags(second, 6443)
+    assert flags[flags.index("--pki-dir") + 1] == str(tmp_path / "pki")
+    assert flags[flags.index("--bind-address") + 1] == ips[1]
