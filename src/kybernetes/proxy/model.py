@@ -1,15 +1,22 @@
-"""What the proxy needs from Services and Endpoints, as plain immutable values.
+"""What the proxy needs from Services and EndpointSlices, as plain immutable values.
 
-Both proxy modes work from the same two maps, rebuilt from the informer caches on
-every sync (as kube-proxy's ServiceChangeTracker/EndpointsChangeTracker end in a
+Both proxy modes work from the same maps, rebuilt from the informer caches on
+every sync (as kube-proxy's ServiceChangeTracker/EndpointSliceCache end in a
 ServicePortMap and EndpointsMap):
 
 - :class:`ServicePort`: one port of one Service (``namespace/name:port``), with its
-  cluster IP, protocol, nodePort and ClientIP affinity timeout;
-- the ready endpoints of that port: ``(ip, port)`` pairs from the Endpoints'
-  ``addresses`` (never ``notReadyAddresses``), matched to the Service port by
-  port name, as kube-proxy does.
+  cluster IP, protocol, nodePort, load-balancer ingress IPs, traffic policies and
+  ClientIP affinity timeout;
+- the endpoints of that port, ``(ip, port)`` pairs from every EndpointSlice
+  labelled ``kubernetes.io/service-name`` with the Service's name (several slices
+  per Service, duplicates merged), matched by port name and protocol. As
+  kube-proxy's CategorizeEndpoints: the ready endpoints; when none is ready, the
+  serving and terminating ones (a rolling update's last pods keep their traffic
+  until they stop serving). The same rule is applied a second time to the
+  endpoints on this node (``nodeName``) for the ``Local`` traffic policies.
 
+``ready_endpoints`` reads the old Endpoints kind (``addresses``, never
+``notReadyAddresses``); the proxy itself no longer uses it.
 Headless and ExternalName Services have no cluster IP and are not proxied.
 Being pure, this module is what the unit tests cover in depth.
 """
@@ -17,7 +24,7 @@ Being pure, this module is what the unit tests cover in depth.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_AFFINITY_TIMEOUT = 10800  # seconds; Kubernetes' default for ClientIP
@@ -35,6 +42,10 @@ class ServicePort:
     port: int
     node_port: int = 0
     affinity_timeout: int = 0  # seconds; 0 = no session affinity
+    load_balancer_ips: tuple[str, ...] = ()  # status.loadBalancer.ingress[].ip
+    external_local: bool = False  # externalTrafficPolicy: Local (NodePort / LB)
+    internal_local: bool = False  # internalTrafficPolicy: Local (cluster IP)
+    health_check_node_port: int = 0
 
     @property
     def key(self) -> str:
@@ -62,6 +73,12 @@ def service_ports(service: dict[str, Any]) -> list[ServicePort]:
         return []  # headless, or nothing an IPv4 rule could name
     node_ports = spec.get("type") in ("NodePort", "LoadBalancer")
     timeout = _affinity_timeout(spec)
+    lb_ips: tuple[str, ...] = ()
+    if spec.get("type") == "LoadBalancer":
+        ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress")
+        lb_ips = tuple(sorted({i["ip"] for i in ingress or []
+                               if isinstance(i, dict) and _ipv4(i.get("ip"))}))
+    external_local = node_ports and spec.get("externalTrafficPolicy") == "Local"
     result = []
     for port in spec.get("ports") or []:
         protocol = port.get("protocol") or "TCP"
@@ -72,7 +89,11 @@ def service_ports(service: dict[str, Any]) -> list[ServicePort]:
             port_name=port.get("name") or "", protocol=protocol, cluster_ip=cluster_ip,
             port=int(port["port"]),
             node_port=int(port.get("nodePort") or 0) if node_ports else 0,
-            affinity_timeout=timeout))
+            affinity_timeout=timeout, load_balancer_ips=lb_ips,
+            external_local=external_local,
+            internal_local=spec.get("internalTrafficPolicy") == "Local",
+            health_check_node_port=int(spec.get("healthCheckNodePort") or 0)
+            if external_local else 0))
     return result
 
 
@@ -103,21 +124,97 @@ def _ipv4(text: Any) -> bool:
     return True
 
 
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+
+def _condition(conditions: dict[str, Any], name: str, default: bool) -> bool:
+    value = conditions.get(name)
+    return default if value is None else bool(value)
+
+
+def slice_endpoints(slices: list[dict[str, Any]], port: ServicePort, node_name: str = ""
+                    ) -> tuple[list[Endpoint], list[Endpoint]]:
+    """(cluster, local) endpoints of `port` from its Service's EndpointSlices.
+
+    kube's rules: an unset `ready` means ready, an unset `serving` means `ready`, an
+    unset `terminating` means not terminating. Each list is the ready endpoints, or,
+    when none is ready, the serving-and-terminating ones; `local` only looks at the
+    endpoints whose nodeName is `node_name`.
+    """
+    ready: set[Endpoint] = set()
+    fallback: set[Endpoint] = set()
+    local_ready: set[Endpoint] = set()
+    local_fallback: set[Endpoint] = set()
+    for s in slices:
+        if (s.get("addressType") or "IPv4") != "IPv4":
+            continue
+        numbers = [p.get("port") for p in s.get("ports") or []
+                   if (p.get("name") or "") == port.port_name
+                   and (p.get("protocol") or "TCP") == port.protocol
+                   and isinstance(p.get("port"), int) and 0 < p["port"] < 65536]
+        for ep in s.get("endpoints") or []:
+            conditions = ep.get("conditions") or {}
+            is_ready = _condition(conditions, "ready", True)
+            serving = _condition(conditions, "serving", is_ready)
+            terminating = _condition(conditions, "terminating", False)
+            if not (is_ready or (serving and terminating)):
+                continue
+            local = bool(node_name) and ep.get("nodeName") == node_name
+            for ip in ep.get("addresses") or []:
+                if not _ipv4(ip):  # one bad address must not break every Service's rules
+                    continue
+                pairs = {(ip, int(n)) for n in numbers}
+                (ready if is_ready else fallback).update(pairs)
+                if local:
+                    (local_ready if is_ready else local_fallback).update(pairs)
+    return (sorted(ready or fallback, key=_order),
+            sorted(local_ready or local_fallback, key=_order))
+
+
 @dataclass(frozen=True, slots=True)
 class ProxyState:
-    """Everything one sync programs: each service port with its ready endpoints."""
+    """Everything one sync programs: each service port with its endpoints.
+
+    `endpoints` are cluster-wide (ready, or serving-and-terminating as fallback);
+    `local` the same choice among this node's endpoints, for the Local policies.
+    """
 
     ports: dict[str, ServicePort]
     endpoints: dict[str, list[Endpoint]]
+    local: dict[str, list[Endpoint]] = field(default_factory=dict)
+
+    def internal(self, key: str) -> list[Endpoint]:
+        """Where cluster-IP traffic goes (internalTrafficPolicy)."""
+        return self.local.get(key, []) if self.ports[key].internal_local \
+            else self.endpoints.get(key, [])
+
+    def external(self, key: str) -> list[Endpoint]:
+        """Where NodePort and load-balancer traffic goes (externalTrafficPolicy)."""
+        return self.local.get(key, []) if self.ports[key].external_local \
+            else self.endpoints.get(key, [])
 
 
 def build_state(services: list[dict[str, Any]],
-                endpoints_by_key: dict[str, dict[str, Any]]) -> ProxyState:
-    """Join Services with their Endpoints (keyed `namespace/name`)."""
+                slices_by_service: dict[str, list[dict[str, Any]]], node_name: str = ""
+                ) -> ProxyState:
+    """Join Services with their EndpointSlices (grouped by `namespace/name`)."""
     ports: dict[str, ServicePort] = {}
     eps: dict[str, list[Endpoint]] = {}
+    local: dict[str, list[Endpoint]] = {}
     for service in services:
         for sp in service_ports(service):
             ports[sp.key] = sp
-            eps[sp.key] = ready_endpoints(endpoints_by_key.get(sp.service_key), sp)
-    return ProxyState(ports, eps)
+            eps[sp.key], local[sp.key] = slice_endpoints(
+                slices_by_service.get(sp.service_key, []), sp, node_name)
+    return ProxyState(ports, eps, local)
+
+
+def group_slices(slices: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """EndpointSlices by the `namespace/name` of the Service their label names."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for s in slices:
+        meta = s.get("metadata") or {}
+        service = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
+        if service:
+            out.setdefault(f"{meta.get('namespace') or 'default'}/{service}", []).append(s)
+    return out

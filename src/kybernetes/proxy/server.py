@@ -1,6 +1,6 @@
-"""The proxy component: watch Services and Endpoints, program the chosen mode.
+"""The proxy component: watch Services and EndpointSlices, program the chosen mode.
 
-The shape of kube-proxy: two informers (Services, Endpoints) whose handlers only
+The shape of kube-proxy: two informers (Services, EndpointSlices) whose handlers only
 mark the state dirty; one sync loop that, when dirty (and at least every
 ``resync`` seconds, which repairs rules someone else removed), rebuilds the whole
 :class:`ProxyState` from the caches and hands it to the mode's proxier. Syncs are
@@ -24,12 +24,11 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from kybernetes.api.meta import object_key
-from kybernetes.api.resources import ENDPOINTS, SERVICES
+from kybernetes.api.resources import ENDPOINT_SLICES, SERVICES
 from kybernetes.client import ApiClient, Informer
 from kybernetes.proxy.iptables import IptablesProxier
 from kybernetes.proxy.metrics import Metrics
-from kybernetes.proxy.model import ProxyState, build_state
+from kybernetes.proxy.model import ProxyState, build_state, group_slices
 from kybernetes.proxy.userspace import UserspaceProxier
 
 log = logging.getLogger("kybernetes.proxy")
@@ -64,7 +63,7 @@ class Proxy:
         self.min_sync_period = min_sync_period
         self.resync = resync
         self.services = Informer(client, SERVICES)
-        self.endpoints = Informer(client, ENDPOINTS)
+        self.slices = Informer(client, ENDPOINT_SLICES)
         self._dirty = asyncio.Event()
         self._dirty_since = 0.0
         self._runners: list[web.AppRunner] = []
@@ -76,13 +75,13 @@ class Proxy:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until `stop` is set; always cleans up what it made."""
-        for informer in (self.services, self.endpoints):
+        for informer in (self.services, self.slices):
             informer.add_handler(on_add=self._changed, on_update=self._changed,
                                  on_delete=self._changed)
         try:
             await self._serve_http()
             await self.proxier.start()
-            for informer in (self.services, self.endpoints):
+            for informer in (self.services, self.slices):
                 await informer.start()
             waiter = asyncio.ensure_future(stop.wait())
             syncer = asyncio.ensure_future(self._sync_loop())
@@ -97,7 +96,7 @@ class Proxy:
             await self._shutdown()
 
     async def _sync_loop(self) -> None:
-        for informer in (self.services, self.endpoints):
+        for informer in (self.services, self.slices):
             await informer.wait_synced()
         self._changed()
         while True:
@@ -119,8 +118,8 @@ class Proxy:
             await asyncio.sleep(self.min_sync_period)
 
     def _state(self) -> ProxyState:
-        endpoints = {object_key(e): e for e in self.endpoints.list()}
-        return build_state(self.services.list(), endpoints)
+        return build_state(self.services.list(), group_slices(self.slices.list()),
+                           self.node_name)
 
     # -- health and metrics ------------------------------------------------------
 
@@ -158,7 +157,7 @@ class Proxy:
             await web.TCPSite(runner, self.bind_address, port, reuse_address=True).start()
 
     async def _shutdown(self) -> None:
-        for informer in (self.services, self.endpoints):
+        for informer in (self.services, self.slices):
             await informer.aclose()
         try:
             await self.proxier.aclose()

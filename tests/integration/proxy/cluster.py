@@ -9,8 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from kybernetes.api.errors import NotFound
-from kybernetes.api.resources import ENDPOINTS, SERVICES
+from kybernetes.api.resources import ENDPOINT_SLICES, SERVICES
 from kybernetes.client import ApiClient
 from tests.support.apiserver import ApiServer
 from tests.support.net import free_port, wait_http_ok
@@ -46,16 +45,39 @@ class Api:
         self._call(lambda c: c.delete(SERVICES, name, namespace=NS))
 
     def endpoints(self, name: str, subsets: list[dict[str, Any]]) -> None:
-        """Create or replace the Endpoints `name` (as the endpoints controller would)."""
-        body = {"metadata": {"name": name, "namespace": NS}, "subsets": subsets}
+        """Make Service `name`'s EndpointSlices say `subsets`, as the endpointslice
+        controller would: one slice per subset (so several slices per Service),
+        `addresses` ready, `notReadyAddresses` not; slices left over are deleted."""
+        self.slices(name, [({"ready": True, "serving": True, "terminating": False},
+                            s["addresses"], s["ports"])
+                           if "addresses" in s else
+                           ({"ready": False, "serving": False, "terminating": False},
+                            s["notReadyAddresses"], s["ports"]) for s in subsets])
 
-        async def put(c: ApiClient) -> Any:
-            try:
-                current = await c.get(ENDPOINTS, name, namespace=NS)
-            except NotFound:
-                return await c.create(ENDPOINTS, body, namespace=NS)
-            body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-            return await c.update(ENDPOINTS, body)
+    def slices(self, name: str, groups: list[tuple[dict[str, bool], list[dict[str, Any]],
+                                                   list[dict[str, Any]]]]) -> None:
+        """One EndpointSlice per (conditions, addresses, ports) group of Service `name`."""
+        bodies = [{"metadata": {"name": f"{name}-{i}", "namespace": NS,
+                                "labels": {"kubernetes.io/service-name": name}},
+                   "addressType": "IPv4", "ports": ports,
+                   "endpoints": [{"addresses": [a["ip"]], "conditions": conditions,
+                                  **({"nodeName": a["nodeName"]} if "nodeName" in a else {})}
+                                 for a in addresses]}
+                  for i, (conditions, addresses, ports) in enumerate(groups)]
+
+        async def put(c: ApiClient) -> None:
+            selector = f"kubernetes.io/service-name={name}"
+            current = {s["metadata"]["name"]: s for s in (await c.list(
+                ENDPOINT_SLICES, namespace=NS, label_selector=selector))["items"]}
+            for body in bodies:
+                old = current.pop(body["metadata"]["name"], None)
+                if old is None:
+                    await c.create(ENDPOINT_SLICES, body, namespace=NS)
+                else:
+                    body["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+                    await c.update(ENDPOINT_SLICES, body)
+            for gone in current:
+                await c.delete(ENDPOINT_SLICES, gone, namespace=NS)
 
         self._call(put)
 

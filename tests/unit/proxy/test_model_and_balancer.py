@@ -1,4 +1,4 @@
-"""Service/Endpoints translation and endpoint choice (pure logic)."""
+"""Service/EndpointSlice translation and endpoint choice (pure logic)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ from collections import Counter
 from typing import Any
 
 from kybernetes.proxy.balancer import LoadBalancer
-from kybernetes.proxy.model import build_state, ready_endpoints, service_ports
+from kybernetes.proxy.model import (
+    build_state,
+    group_slices,
+    ready_endpoints,
+    service_ports,
+    slice_endpoints,
+)
 
 
 def service(**spec: Any) -> dict[str, Any]:
@@ -54,9 +60,77 @@ def test_node_port_and_affinity_timeout() -> None:
     assert (sp.node_port, sp.affinity_timeout) == (0, 5)  # type ClusterIP: no NodePort
 
 
-def test_build_state_joins_by_namespace_and_name() -> None:
-    state = build_state([service()], {"ns/web": ENDPOINTS, "other/web": {}})
+def endpoint(ip: str, node: str = "n1", **conditions: bool) -> dict[str, Any]:
+    return {"addresses": [ip], "nodeName": node, "conditions": conditions}
+
+
+def eslice(name: str, endpoints: list[dict[str, Any]], *, service: str = "web",
+           namespace: str = "ns", port: int = 8080, **extra: Any) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": namespace,
+                         "labels": {"kubernetes.io/service-name": service}},
+            "addressType": "IPv4", "endpoints": endpoints,
+            "ports": [{"name": "http", "port": port, "protocol": "TCP"}], **extra}
+
+
+def test_several_slices_per_service_are_merged_by_the_service_name_label() -> None:
+    slices = [eslice("web-a", [endpoint("10.1.0.10"), endpoint("10.1.0.9")]),
+              eslice("web-b", [endpoint("10.1.0.9"), endpoint("10.1.0.2", ready=False)]),
+              eslice("other", [endpoint("10.1.0.3")], service="other"),
+              eslice("web-x", [endpoint("10.1.0.4")], namespace="elsewhere"),
+              eslice("web-6", [endpoint("fd00::1")], addressType="IPv6"),
+              {"metadata": {"name": "unlabelled", "namespace": "ns"},
+               "endpoints": [endpoint("10.1.0.5")]}]
+    state = build_state([service()], group_slices(slices))
     assert state.endpoints == {"ns/web:http": [("10.1.0.9", 8080), ("10.1.0.10", 8080)]}
+
+
+def test_unset_conditions_mean_ready_and_not_terminating() -> None:
+    (sp,) = service_ports(service())
+    bare = eslice("s", [{"addresses": ["10.1.0.7"]}, {"addresses": ["bad"]}])
+    assert slice_endpoints([bare], sp) == ([("10.1.0.7", 8080)], [])
+
+
+def test_serving_terminating_endpoints_are_the_fallback_when_none_is_ready() -> None:
+    (sp,) = service_ports(service())
+    leaving = endpoint("10.1.0.2", ready=False, serving=True, terminating=True)
+    stopped = endpoint("10.1.0.3", ready=False, serving=False, terminating=True)
+    starting = endpoint("10.1.0.4", ready=False, serving=False, terminating=False)
+    assert slice_endpoints([eslice("s", [leaving, stopped, starting])], sp) == \
+        ([("10.1.0.2", 8080)], [])
+    ready = endpoint("10.1.0.9", ready=True, serving=True, terminating=False)
+    assert slice_endpoints([eslice("s", [leaving, stopped, ready])], sp)[0] == \
+        [("10.1.0.9", 8080)]
+
+
+def test_local_endpoints_apply_the_same_rule_on_this_node_only() -> None:
+    (sp,) = service_ports(service())
+    slices = [eslice("s", [endpoint("10.1.0.1", "n1"), endpoint("10.1.0.2", "n2"),
+                           endpoint("10.1.0.3", "n2", ready=False, serving=True,
+                                    terminating=True)])]
+    assert slice_endpoints(slices, sp, "n1") == (
+        [("10.1.0.1", 8080), ("10.1.0.2", 8080)], [("10.1.0.1", 8080)])
+    slices[0]["endpoints"][1]["conditions"] = {"ready": False}
+    assert slice_endpoints(slices, sp, "n2")[1] == [("10.1.0.3", 8080)]
+    assert slice_endpoints(slices, sp, "n3")[1] == []
+
+
+def test_traffic_policies_and_load_balancer_ingress() -> None:
+    svc = service(type="LoadBalancer", externalTrafficPolicy="Local",
+                  internalTrafficPolicy="Local", healthCheckNodePort=32000,
+                  ports=[{"name": "http", "port": 80, "nodePort": 30080}])
+    svc["status"] = {"loadBalancer": {"ingress": [{"ip": "172.30.0.12"}, {"ip": "x"},
+                                                  {"hostname": "lb.example"},
+                                                  {"ip": "172.30.0.11"}]}}
+    (sp,) = service_ports(svc)
+    assert sp.load_balancer_ips == ("172.30.0.11", "172.30.0.12")
+    assert (sp.external_local, sp.internal_local, sp.health_check_node_port) == \
+        (True, True, 32000)
+    state = build_state([svc], group_slices([eslice("s", [endpoint("10.1.0.1", "n1"),
+                                                          endpoint("10.1.0.2", "n2")])]),
+                        "n2")
+    assert state.internal(sp.key) == state.external(sp.key) == [("10.1.0.2", 8080)]
+    (cluster,) = service_ports(service(externalTrafficPolicy="Local"))
+    assert not cluster.external_local  # only NodePort/LoadBalancer have external traffic
 
 
 EPS = [("10.0.0.1", 80), ("10.0.0.2", 80), ("10.0.0.3", 80)]
