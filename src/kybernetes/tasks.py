@@ -41,3 +41,14 @@ async def cancel_and_wait(*tasks: asyncio.Task[Any] | None, grace: float = 5.0) 
         t.cancel()
     if live:
         await asyncio.wait(live, timeout=grace)
+
+
+async def wait_for_change(changed: asyncio.Event, stop: asyncio.Event, resync: float) -> None:
+    """Return when `changed` or `stop` is set, or after `resync` seconds: the wait of a
+    level-based loop that also re-checks everything now and then."""
+    waits = [asyncio.ensure_future(changed.wait()), asyncio.ensure_future(stop.wait())]
+    try:
+        await asyncio.wait(waits, timeout=resync, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waits:
+            task.cancel()

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
-import signal
 
 from kybernetes import log
 from kybernetes.cli.errors import CliError
+from kybernetes.cli.lifecycle import api_client, stop_on_signals
 from kybernetes.client import ApiClient
 from kybernetes.dns.server import DnsServer
 from kybernetes.dns.upstream import Upstream, host_nameservers
@@ -55,20 +55,14 @@ def run(args: argparse.Namespace) -> int:
     except ValueError:
         raise CliError(f"--bind-address {args.bind_address!r} is not an IP address") from None
     servers = upstreams(args)
-    try:
-        client = ApiClient.from_kubeconfig(args.kubeconfig)
-    except (OSError, ValueError) as e:
-        raise CliError(f"cannot load --kubeconfig {args.kubeconfig}: {e}") from None
+    client = api_client(args.kubeconfig)
     log.setup(args.verbose)
     asyncio.run(_serve(args, client, Upstream(servers)))
     return 0
 
 
 async def _serve(args: argparse.Namespace, client: ApiClient, upstream: Upstream) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     server = DnsServer(client, domain=args.cluster_domain, upstream=upstream,
                        address=args.bind_address, port=args.port)
     try:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 from pathlib import Path
 
 from kybernetes import log
 from kybernetes.cli.errors import CliError
+from kybernetes.cli.lifecycle import api_client, stop_on_signals
 
 HELP = "run many fake nodes (fake runtime) in one process, for scale tests"
 
@@ -34,7 +34,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def _main(args: argparse.Namespace) -> int:
     from kybernetes.cli.kubelet import parse_labels, parse_taints
-    from kybernetes.client import ApiClient
     from kybernetes.kubelet.config import KubeletConfig
     from kybernetes.kubelet.hollow import HollowNodes
 
@@ -46,17 +45,11 @@ async def _main(args: argparse.Namespace) -> int:
         lease_seconds=args.lease_seconds, status_seconds=args.status_seconds,
         taints=parse_taints(args.register_with_taints), labels=parse_labels(args.node_labels),
         serve=False)
-    try:
-        client = ApiClient.from_kubeconfig(args.kubeconfig, user_agent="kyb-hollow-nodes",
-                                           pool_size=args.concurrency)
-    except (OSError, ValueError) as e:
-        raise CliError(f"--kubeconfig: {e}") from None
+    client = api_client(args.kubeconfig, user_agent="kyb-hollow-nodes",
+                        pool_size=args.concurrency)
     nodes = HollowNodes(client, template, count=args.count, prefix=args.name_prefix,
                         start_index=args.start_index, concurrency=args.concurrency)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     try:
         await nodes.start()
         await stop.wait()

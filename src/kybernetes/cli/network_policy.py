@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
-import signal
 
 from kybernetes import log
 from kybernetes.cli.agent_access import AgentAccess
 from kybernetes.cli.errors import CliError
+from kybernetes.cli.lifecycle import api_client, stop_on_signals
 from kybernetes.client import ApiClient
 
 HELP = "enforce NetworkPolicies for this node's pods (an nftables table)"
@@ -38,10 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if shutil.which("nft") is None:
         raise CliError("nft (Debian's nftables package) is needed to enforce NetworkPolicies")
-    try:
-        client = ApiClient.from_kubeconfig(args.kubeconfig, user_agent="kyb-network-policy")
-    except (OSError, ValueError) as e:
-        raise CliError(f"cannot load --kubeconfig {args.kubeconfig}: {e}") from None
+    client = api_client(args.kubeconfig, user_agent="kyb-network-policy")
     log.setup(args.verbose)
     asyncio.run(_serve(args, client))
     return 0
@@ -50,10 +47,7 @@ def run(args: argparse.Namespace) -> int:
 async def _serve(args: argparse.Namespace, client: ApiClient) -> None:
     from kybernetes.netpolicy.agent import NetworkPolicyAgent
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     agent = NetworkPolicyAgent(client, args.node_name, resync=args.resync_seconds)
     try:
         await agent.run(stop)

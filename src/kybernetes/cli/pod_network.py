@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
-import signal
 
 from kybernetes import log
 from kybernetes.cli.agent_access import AgentAccess
 from kybernetes.cli.errors import CliError
+from kybernetes.cli.lifecycle import api_client, stop_on_signals
 from kybernetes.client import ApiClient
 from kybernetes.podnetwork.backends import MODES
 
@@ -48,10 +48,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--cluster-cidr: {e}") from None
     if network.version != 4:
         raise CliError("--cluster-cidr: only IPv4 pod networks are supported")
-    try:
-        client = ApiClient.from_kubeconfig(args.kubeconfig, user_agent="kyb-pod-network")
-    except (OSError, ValueError) as e:
-        raise CliError(f"cannot load --kubeconfig {args.kubeconfig}: {e}") from None
+    client = api_client(args.kubeconfig, user_agent="kyb-pod-network")
     log.setup(args.verbose)
     asyncio.run(_serve(args, client, str(network)))
     return 0
@@ -60,10 +57,7 @@ def run(args: argparse.Namespace) -> int:
 async def _serve(args: argparse.Namespace, client: ApiClient, cluster_cidr: str) -> None:
     from kybernetes.podnetwork.agent import PodNetworkAgent
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     agent = PodNetworkAgent(client, args.node_name, args.mode, cluster_cidr,
                             resync=args.resync_seconds)
     try:

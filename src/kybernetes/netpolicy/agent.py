@@ -24,6 +24,7 @@ from kybernetes.client import Informer
 from kybernetes.client.verbs import ListerWatcher
 from kybernetes.netpolicy import nft
 from kybernetes.netpolicy.rules import Allow, Ports, Snapshot, node_rules
+from kybernetes.tasks import wait_for_change
 
 log = logging.getLogger("kybernetes.netpolicy")
 BRIDGE_NF = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
@@ -84,12 +85,7 @@ class NetworkPolicyAgent:
                     self.applied = ""
                     await asyncio.sleep(1.0)
                     continue
-                waits = [asyncio.ensure_future(self._changed.wait()),
-                         asyncio.ensure_future(stop.wait())]
-                _, pending = await asyncio.wait(waits, timeout=self.resync,
-                                                return_when=asyncio.FIRST_COMPLETED)
-                for task in pending:
-                    task.cancel()
+                await wait_for_change(self._changed, stop, self.resync)
                 await asyncio.sleep(self.settle)
         finally:
             await asyncio.gather(*(i.aclose() for i in self.informers))

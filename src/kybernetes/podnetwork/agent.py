@@ -21,6 +21,7 @@ from kybernetes.kubelet.network import NetworkError
 from kybernetes.podnetwork.backends import Backend, make_backend
 from kybernetes.podnetwork.masquerade import NoMasquerade
 from kybernetes.podnetwork.peers import Peer, peer_of
+from kybernetes.tasks import wait_for_change
 
 log = logging.getLogger("kybernetes.podnetwork")
 
@@ -71,12 +72,7 @@ class PodNetworkAgent:
                     self.own = None  # set the device up again at the next pass
                     await asyncio.sleep(1.0)
                     continue
-                waits = [asyncio.ensure_future(self._changed.wait()),
-                         asyncio.ensure_future(stop.wait())]
-                _, pending = await asyncio.wait(waits, timeout=self.resync,
-                                                return_when=asyncio.FIRST_COMPLETED)
-                for task in pending:
-                    task.cancel()
+                await wait_for_change(self._changed, stop, self.resync)
         finally:
             await self.nodes.aclose()
             await self.backend.teardown()
