@@ -91,11 +91,23 @@ def needs_node_ports(service: dict[str, Any]) -> bool:
     return kind == "NodePort"
 
 
+def needs_health_check_node_port(service: dict[str, Any]) -> bool:
+    """kube's needsHCNodePort: a LoadBalancer whose external traffic stays local."""
+    spec = service.get("spec") or {}
+    return (spec.get("type") == "LoadBalancer"
+            and spec.get("externalTrafficPolicy") == "Local")
+
+
 def _node_ports(service: dict[str, Any] | None) -> set[int]:
+    """Every port `service` holds in the node-port range (nodePorts and its
+    healthCheckNodePort, which kube allocates from the same range)."""
     if not service:
         return set()
-    return {int(p["nodePort"]) for p in (service.get("spec") or {}).get("ports") or []
-            if p.get("nodePort")}
+    spec = service.get("spec") or {}
+    ports = {int(p["nodePort"]) for p in spec.get("ports") or [] if p.get("nodePort")}
+    if isinstance(spec.get("healthCheckNodePort"), int) and spec["healthCheckNodePort"]:
+        ports.add(spec["healthCheckNodePort"])
+    return ports
 
 
 def _same_port(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -117,6 +129,13 @@ def patch_allocated_values(service: dict[str, Any], old: dict[str, Any]) -> None
     elif not needs_cluster_ip(service) and spec.get("clusterIP") == old_spec.get("clusterIP"):
         for name in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
             spec.pop(name, None)  # ExternalName has no address (dropTypeDependentFields)
+    old_check = old_spec.get("healthCheckNodePort")
+    if old_check and needs_health_check_node_port(old):
+        if needs_health_check_node_port(service) and not spec.get("healthCheckNodePort"):
+            spec["healthCheckNodePort"] = old_check
+        elif (not needs_health_check_node_port(service)
+              and spec.get("healthCheckNodePort") == old_check):
+            spec.pop("healthCheckNodePort", None)  # no longer Local: given back
     old_ports = old_spec.get("ports") or []
     for port in spec.get("ports") or []:
         match = next((o for o in old_ports if _same_port(o, port) and o.get("nodePort")),
@@ -322,39 +341,54 @@ class ServiceAllocator:
 
     async def _allocate_node_ports(self, service: dict[str, Any],
                                    old: dict[str, Any] | None, *, dry_run: bool) -> None:
-        ports = service["spec"].get("ports") or []
+        spec = service["spec"]
+        ports = spec.get("ports") or []
+        check = spec.get("healthCheckNodePort")
+        if check and not needs_health_check_node_port(service):
+            raise _bad(service, [("spec.healthCheckNodePort", "FieldValueInvalid",
+                                  f"Invalid value: {_value(check)}: may only be set when "
+                                  "`type` is 'LoadBalancer' and `externalTrafficPolicy` is "
+                                  "'Local'")])
         if not needs_node_ports(service):
-            kind = service["spec"].get("type", "ClusterIP")
+            kind = spec.get("type", "ClusterIP")
             for i, port in enumerate(ports):
                 if port.get("nodePort"):
                     raise _bad(service, [(f"spec.ports[{i}].nodePort", "FieldValueForbidden",
                                           f"Forbidden: may not be used when `type` is '{kind}'")])
-            return
-        held = _node_ports(old) if old is not None and needs_node_ports(old) else set()
-        requested: dict[int, int] = {}  # port number → index of the first port asking
+            ports = []  # a LoadBalancer without nodePorts may still need a health check
+            if not needs_health_check_node_port(service):
+                return
+        held = _node_ports(old) if old is not None else set()
+        requested: dict[int, str] = {}  # port number → the field asking for it
         for i, port in enumerate(ports):
             number = port.get("nodePort")
             if number and number not in held:
-                self._check_port_range(service, i, int(number))
-                requested.setdefault(int(number), i)
-        dynamic = [port for port in ports if not port.get("nodePort")]
+                self._check_port_range(service, f"spec.ports[{i}].nodePort", int(number))
+                requested.setdefault(int(number), f"spec.ports[{i}].nodePort")
+        dynamic: list[dict[str, Any]] = [port for port in ports if not port.get("nodePort")]
+        wants_check = needs_health_check_node_port(service)
+        if wants_check and isinstance(check, int) and check and check not in held:
+            self._check_port_range(service, "spec.healthCheckNodePort", check)
+            requested.setdefault(check, "spec.healthCheckNodePort")
         try:
             picked = await self.ports.allocate(
-                [n - self.port_first for n in requested], len(dynamic), dry_run=dry_run)
+                [n - self.port_first for n in requested],
+                len(dynamic) + (wants_check and not check), dry_run=dry_run)
         except AlreadyAllocated as e:
             number = e.offset + self.port_first
-            raise _bad(service, [(f"spec.ports[{requested[number]}].nodePort",
-                                  "FieldValueInvalid",
+            raise _bad(service, [(requested[number], "FieldValueInvalid",
                                   f"Invalid value: {number}: provided port is already "
                                   "allocated")]) from None
         except RangeFull:
             raise InternalError("failed to allocate a nodePort: range is full") from None
-        for port, offset in zip(dynamic, picked, strict=True):
+        for port, offset in zip(dynamic, picked, strict=False):
             port["nodePort"] = offset + self.port_first
+        if wants_check and not check:
+            spec["healthCheckNodePort"] = picked[-1] + self.port_first
 
-    def _check_port_range(self, service: dict[str, Any], index: int, number: int) -> None:
+    def _check_port_range(self, service: dict[str, Any], field: str, number: int) -> None:
         if not self.port_first <= number <= self.port_last:
-            raise _bad(service, [(f"spec.ports[{index}].nodePort", "FieldValueInvalid",
+            raise _bad(service, [(field, "FieldValueInvalid",
                                   f"Invalid value: {number}: provided port is not in the "
                                   f"valid range. The range of valid ports is "
                                   f"{self.port_range_text}")])
@@ -417,5 +451,6 @@ class ServiceAllocator:
         # still held: the update never landed; the values stay with the stored object
 
 
-__all__ = ["AllocationError", "ServiceAllocator", "needs_cluster_ip", "needs_node_ports",
-           "parse_port_range", "patch_allocated_values"]
+__all__ = ["AllocationError", "ServiceAllocator", "needs_cluster_ip",
+           "needs_health_check_node_port", "needs_node_ports", "parse_port_range",
+           "patch_allocated_values"]

@@ -116,6 +116,7 @@ def _registry() -> dict[str, Factory]:
     from kybernetes.controllers.resourcequota import ResourceQuotaController
     from kybernetes.controllers.service_account import ServiceAccountController
     from kybernetes.controllers.statefulset import StatefulSetController
+    from kybernetes.controllers.service_lb import ServiceLbController
     from kybernetes.controllers.ttl_after_finished import TtlAfterFinishedController
 
     return {
@@ -132,6 +133,7 @@ def _registry() -> dict[str, Factory]:
         "ttl-after-finished-controller": lambda c, i, o: TtlAfterFinishedController(c, i),
         "endpoint": lambda c, i, o: EndpointsController(c, i),
         "endpointslice": lambda c, i, o: EndpointSliceController(c, i),
+        "service-lb-controller": lambda c, i, o: ServiceLbController(c, i),
         "resourcequota": lambda c, i, o: ResourceQuotaController(
             c, i, resync_period=o.resource_quota_sync_period),
         "nodelifecycle": lambda c, i, o: NodeLifecycleController(
