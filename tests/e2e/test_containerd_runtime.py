@@ -9,6 +9,7 @@ ends any containerd it left (its sandboxes, shims, mounts and bridge) even when
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -16,7 +17,9 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -248,3 +251,61 @@ def test_kubelet_restart_adopts_and_delete_leaves_no_container(
     cluster.kubectl("delete", "pod", "adopt", "--wait=true", "--timeout=60s")
     wait_for(lambda: not _ctr_containers(cluster, uid), within=30, interval=0.3,
              what="the pod's containers to be removed")
+
+
+class _Registry(BaseHTTPRequestHandler):
+    """A registry that asks for Basic credentials, notes them, and has no images."""
+
+    seen: list[str] = []
+
+    def _answer(self) -> None:
+        auth = self.headers.get("Authorization")
+        if auth is None and self.path != "/v2/":
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="kyb-test"')
+        else:
+            if auth:
+                self.seen.append(auth)
+            self.send_response(404 if self.path != "/v2/" else 200)
+        self.send_header("Content-Length", "0")
+        self.send_header("Docker-Distribution-Api-Version", "registry/2.0")
+        self.end_headers()
+
+    do_GET = do_HEAD = _answer
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_image_pull_secrets_reach_the_registry(cluster: KybCluster, tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("0.0.0.0", 0), _Registry)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        status = json.loads((cluster.data_dir / "run" / "status.json").read_text())
+        host = status["server"].split("//", 1)[1].rsplit(":", 1)[0]  # the nodes reach it
+        registry = f"{host}:{server.server_address[1]}"
+        (root,) = cluster.data_dir.glob("nodes/*/containerd")
+        hosts = root / "certs.d" / registry / "hosts.toml"  # plain HTTP for this registry
+        hosts.parent.mkdir(parents=True)
+        hosts.write_text(f'server = "http://{registry}"\n[host."http://{registry}"]\n'
+                         '  capabilities = ["pull", "resolve"]\n')
+        config = {"auths": {f"http://{registry}/private": {"username": "kyb",
+                                                           "password": "s3cret"}}}
+        encoded = base64.b64encode(json.dumps(config).encode()).decode()
+        secret = tmp_path / "secret.json"
+        secret.write_text(json.dumps({
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "regcred"},
+            "type": "kubernetes.io/dockerconfigjson", "data": {".dockerconfigjson": encoded}}))
+        cluster.kubectl("create", "-f", str(secret))
+        _create(cluster, tmp_path, "private", [{"name": "main",
+                                                "image": f"{registry}/private/app:1"}],
+                imagePullSecrets=[{"name": "regcred"}, {"name": "absent"}])
+        expected = "Basic " + base64.b64encode(b"kyb:s3cret").decode()
+        wait_for(lambda: expected in _Registry.seen, within=60, interval=0.3,
+                 what="the registry to see the pod's credentials")
+        events = cluster.kubectl("get", "events", "--field-selector",
+                                 "involvedObject.name=private")
+        assert "Unable to retrieve some image pull secrets (absent); attempting to pull " \
+            "the image may not succeed." in events, events
+    finally:
+        server.shutdown()

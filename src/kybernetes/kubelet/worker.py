@@ -26,6 +26,7 @@ from kybernetes.api.resources import PODS
 from kybernetes.kubelet.config import rfc3339
 from kybernetes.kubelet.env import ConfigError, container_env
 from kybernetes.kubelet.probes import ContainerProbes, Result
+from kybernetes.kubelet.pull_secrets import RegistryAuth, credentials_for
 from kybernetes.kubelet.runtime.base import (
     EXITED,
     RUNNING,
@@ -269,7 +270,8 @@ class PodWorker:
             return False
         try:
             message = await self.kubelet.runtime.pull_image(
-                spec, lambda reason, msg: self._event(NORMAL, reason, msg))
+                spec, lambda reason, msg: self._event(NORMAL, reason, msg),
+                auth=await self._pull_auth(image))
         except RuntimeError_ as e:
             if e.reason not in ("ErrImagePull", "ErrImageNeverPull"):
                 self._fail(name, e.reason, e.message)
@@ -287,6 +289,28 @@ class PodWorker:
             return False
         self._event(NORMAL, "Pulled", message)
         return True
+
+    async def _pull_auth(self, image: str) -> RegistryAuth | None:
+        """Credentials for `image` from the pod's imagePullSecrets (a missing Secret is
+        reported with Kubernetes' event and skipped, as the kubelet does)."""
+        names = [str(ref.get("name")) for ref in self.pod["spec"].get("imagePullSecrets") or []
+                 if isinstance(ref, dict) and ref.get("name")]
+        if not names:
+            return None
+        namespace = self.pod["metadata"].get("namespace", "default")
+        found: list[dict[str, Any]] = []
+        missing: list[str] = []
+        for name in names:
+            secret = await self.kubelet.lookup("Secret", namespace, name)
+            if secret is None:
+                missing.append(name)
+            else:
+                found.append(secret)
+        if missing:
+            self._event(WARNING, "FailedToRetrieveImagePullSecret",
+                        f"Unable to retrieve some image pull secrets ({', '.join(missing)}); "
+                        "attempting to pull the image may not succeed.")
+        return credentials_for(image, found)
 
     def _fail(self, name: str, reason: str, message: str) -> None:
         self.waiting[name] = (reason, message)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kybernetes.kubelet.probes import Prober
+from kybernetes.kubelet.pull_secrets import RegistryAuth
 
 CREATED, RUNNING, EXITED = "created", "running", "exited"
 
@@ -126,9 +127,10 @@ class Runtime(Protocol):
 
     async def list_sandboxes(self) -> list[Sandbox]: ...
 
-    async def pull_image(self, spec: dict[str, Any],
-                         on_event: Callable[[str, str], None]) -> str:
-        """Make the container's image present; the Pulled event's message.
+    async def pull_image(self, spec: dict[str, Any], on_event: Callable[[str, str], None],
+                         auth: RegistryAuth | None = None) -> str:
+        """Make the container's image present (with the pod's registry credentials, from
+        its imagePullSecrets); the Pulled event's message.
 
         Raises RuntimeError_ with reason ErrImagePull or ErrImageNeverPull."""
 

@@ -51,6 +51,7 @@ from kybernetes.kubelet.pod_dns import (
     pod_hostname,
 )
 from kybernetes.kubelet.probes import NetworkProber, Prober
+from kybernetes.kubelet.pull_secrets import RegistryAuth
 from kybernetes.kubelet.runtime.base import (
     CREATED,
     EXITED,
@@ -216,8 +217,8 @@ class ContainerdRuntime(ChangeNotifier):
 
     # -- images ------------------------------------------------------------------------
 
-    async def pull_image(self, spec: dict[str, Any],
-                         on_event: Callable[[str, str], None]) -> str:
+    async def pull_image(self, spec: dict[str, Any], on_event: Callable[[str, str], None],
+                         auth: RegistryAuth | None = None) -> str:
         """Make the image present per imagePullPolicy; the message of the Pulled event."""
         image = spec.get("image") or ""
         if not image:
@@ -239,7 +240,9 @@ class ContainerdRuntime(ChangeNotifier):
         started = time.monotonic()
         try:
             await self.cri.image_call("PullImage", pb.PullImageRequest(
-                image=pb.ImageSpec(image=image)))
+                image=pb.ImageSpec(image=image), auth=None if auth is None else pb.AuthConfig(
+                    username=auth.username, password=auth.password,
+                    server_address=auth.server)))
         except CriError as e:
             raise RuntimeError_(f'Failed to pull image "{image}": {e}',
                                 reason="ErrImagePull") from e

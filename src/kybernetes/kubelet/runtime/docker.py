@@ -22,6 +22,7 @@ assumes: bind mounts and the node bridge need that too).
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
 import logging
@@ -45,6 +46,7 @@ from kybernetes.kubelet.pod_dns import (
     pod_hostname,
 )
 from kybernetes.kubelet.probes import NetworkProber, Prober
+from kybernetes.kubelet.pull_secrets import RegistryAuth
 from kybernetes.kubelet.runtime.base import (
     CREATED,
     EXITED,
@@ -89,6 +91,15 @@ def pull_policy(spec: dict[str, Any]) -> str:
     if spec.get("imagePullPolicy"):
         return str(spec["imagePullPolicy"])
     return "Always" if _split_image(spec.get("image", ""))[1] == "latest" else "IfNotPresent"
+
+
+def _registry_auth(auth: RegistryAuth | None) -> dict[str, str]:
+    """Docker's X-Registry-Auth header: base64url of the credentials as JSON."""
+    if auth is None:
+        return {}
+    body = json.dumps({"username": auth.username, "password": auth.password,
+                       "serveraddress": auth.server}).encode()
+    return {"X-Registry-Auth": base64.urlsafe_b64encode(body).decode()}
 
 
 def _pause_tar(busybox: str) -> bytes:
@@ -238,8 +249,8 @@ class DockerRuntime(ChangeNotifier):
 
     # -- images ------------------------------------------------------------------------
 
-    async def pull_image(self, spec: dict[str, Any],
-                         on_event: Callable[[str, str], None]) -> str:
+    async def pull_image(self, spec: dict[str, Any], on_event: Callable[[str, str], None],
+                         auth: RegistryAuth | None = None) -> str:
         """Make the image present per imagePullPolicy; the message of the Pulled event."""
         image = spec.get("image") or ""
         if not image:
@@ -262,7 +273,8 @@ class DockerRuntime(ChangeNotifier):
         repo, tag = _split_image(image)
         try:
             async for line in self.api.json_lines("POST", "/images/create",
-                                                  params={"fromImage": repo, "tag": tag or None}):
+                                                  params={"fromImage": repo, "tag": tag or None},
+                                                  headers=_registry_auth(auth)):
                 if line.get("error"):
                     raise DockerError(500, line["error"])
         except DockerError as e:

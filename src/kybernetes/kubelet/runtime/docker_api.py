@@ -83,11 +83,12 @@ class DockerApi:
         return json.loads(raw) if raw.strip() else None
 
     async def stream(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                     body: Any = None, data: bytes | None = None) -> AsyncIterator[bytes]:
+                     body: Any = None, data: bytes | None = None,
+                     headers: dict[str, str] | None = None) -> AsyncIterator[bytes]:
         """A streaming answer, chunk by chunk."""
         try:
             async with self._s().request(method, self._url(path, params), json=body,
-                                         data=data) as response:
+                                         data=data, headers=headers) as response:
                 await self._check(response)
                 async for chunk in response.content.iter_any():
                     yield chunk

@@ -39,6 +39,7 @@ import aiohttp
 from kybernetes import __version__
 from kybernetes.api.quantity import cpu_millis, is_quantity
 from kybernetes.kubelet.probes import Exec, Prober, Result
+from kybernetes.kubelet.pull_secrets import RegistryAuth
 from kybernetes.kubelet.runtime.base import (
     EXITED,
     RUNNING,
@@ -127,8 +128,8 @@ class FakeRuntime(ChangeNotifier):
     async def list_sandboxes(self) -> list[Sandbox]:
         return list(self._sandboxes.values())
 
-    async def pull_image(self, spec: dict[str, Any],
-                         on_event: Callable[[str, str], None]) -> str:
+    async def pull_image(self, spec: dict[str, Any], on_event: Callable[[str, str], None],
+                         auth: RegistryAuth | None = None) -> str:
         return f'Container image "{spec.get("image", "")}" already present on machine'
 
     async def start_container(self, sandbox: Sandbox, config: ContainerConfig) -> ContainerInfo:

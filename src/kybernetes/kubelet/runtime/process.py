@@ -46,6 +46,7 @@ from kybernetes.kubelet.pod_dns import (
     pod_hostname,
 )
 from kybernetes.kubelet.probes import NetworkProber, Prober
+from kybernetes.kubelet.pull_secrets import RegistryAuth
 from kybernetes.kubelet.runtime import attach, mount_ns
 from kybernetes.kubelet.runtime.base import (
     EXITED,
@@ -324,8 +325,8 @@ class ProcessRuntime(ChangeNotifier):
 
     # -- containers ------------------------------------------------------------------------
 
-    async def pull_image(self, spec: dict[str, Any],
-                         on_event: Callable[[str, str], None]) -> str:
+    async def pull_image(self, spec: dict[str, Any], on_event: Callable[[str, str], None],
+                         auth: RegistryAuth | None = None) -> str:
         return f'Container image "{spec.get("image", "")}" already present on machine'
 
     async def start_container(self, sandbox: Sandbox, config: ContainerConfig) -> ContainerInfo:
