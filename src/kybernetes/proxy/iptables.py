@@ -3,15 +3,20 @@
 The rules follow kube-proxy's iptables mode, with our own ``KYB-`` chains::
 
   nat PREROUTING, OUTPUT → KYB-SERVICES
-      -d <clusterIP> -p <proto> --dport <port>        → KYB-SVC-<hash>
+      -d <clusterIP> -p <proto> --dport <port>        → KYB-SVC-<hash> (KYB-SVL: Local)
+      -d <LB ingress IP> -p <proto> --dport <port>    → KYB-MARK-MASQ, KYB-SVC-<hash>
       (last) -m addrtype --dst-type LOCAL             → KYB-NODEPORTS
   KYB-NODEPORTS  -p <proto> --dport <nodePort>        → KYB-MARK-MASQ, KYB-SVC-<hash>
+  externalTrafficPolicy Local: NodePort / LB IP       → KYB-EXT-<hash> (no SNAT):
+      pods (--cluster-cidr) and the node itself (masqueraded) → KYB-SVC-<hash>,
+      the rest → KYB-SVL-<hash>, this node's endpoints only
   KYB-SVC-<hash> (ClientIP affinity) -m recent --rcheck --seconds T → KYB-SEP-<e>
                  -m statistic --probability 1/n, 1/(n-1), …, last  → KYB-SEP-<e>
   KYB-SEP-<e>    -s <endpoint> → KYB-MARK-MASQ (hairpin); [-m recent --set] DNAT
   nat POSTROUTING → KYB-POSTROUTING: MASQUERADE what KYB-MARK-MASQ marked
-  filter INPUT/OUTPUT/FORWARD: a port with no ready endpoint is REJECTed
-      (icmp-port-unreachable), so clients fail at once instead of timing out.
+  filter INPUT/OUTPUT/FORWARD: a port with no endpoint is REJECTed
+      (icmp-port-unreachable), so clients fail at once instead of timing out; one
+      whose Local policy finds no endpoint on this node is DROPped (kube's choice).
 
 Each endpoint after the first i gets probability 1/(n-i), which makes the choice
 uniform. NodePort traffic is masqueraded so that replies come back through this
@@ -29,6 +34,7 @@ import base64
 import hashlib
 import logging
 import re
+from dataclasses import dataclass, field
 
 from kybernetes.proxy import netfilter
 from kybernetes.proxy.model import Endpoint, ProxyState, ServicePort
@@ -62,7 +68,18 @@ def _hash(*parts: str) -> str:
 
 
 def svc_chain(sp: ServicePort) -> str:
+    """The chain balancing over every (cluster-wide) endpoint."""
     return f"KYB-SVC-{_hash(sp.key, sp.protocol)}"
+
+
+def svl_chain(sp: ServicePort) -> str:
+    """The chain balancing over this node's endpoints (the Local policies)."""
+    return f"KYB-SVL-{_hash(sp.key, sp.protocol)}"
+
+
+def ext_chain(sp: ServicePort) -> str:
+    """The chain external traffic of an externalTrafficPolicy: Local port goes through."""
+    return f"KYB-EXT-{_hash(sp.key, sp.protocol)}"
 
 
 def sep_chain(sp: ServicePort, endpoint: Endpoint) -> str:
@@ -78,48 +95,111 @@ def _comment(text: str) -> str:
     return f'-m comment --comment "{text}"'
 
 
-def _service_rules(sp: ServicePort, endpoints: list[Endpoint], *, cluster_cidr: str
-                   ) -> tuple[list[str], list[str], list[str], list[str]]:
-    """(chains, nat rules, filter rules, KYB-NODEPORTS rules) for one service port."""
-    chain = svc_chain(sp)
-    ip = f"-d {sp.cluster_ip}/32"
-    if not endpoints:
-        reject = f"{_comment(sp.key + ' has no endpoints')} -j REJECT --reject-with " \
-                 "icmp-port-unreachable"
-        filt = [f"-A {SERVICES} {ip} {_match(sp, sp.port)} {reject}"]
-        if sp.node_port:
-            filt.append(f"-A {EXTERNAL} -m addrtype --dst-type LOCAL "
-                        f"{_match(sp, sp.node_port)} {reject}")
-        return [], [], filt, []
-    chains = [chain]
-    nat = []
-    if cluster_cidr:
-        nat.append(f"-A {SERVICES} {ip} {_match(sp, sp.port)} ! -s {cluster_cidr} "
-                   f"{_comment(sp.key + ' cluster IP')} -j {MARK_MASQ}")
-    nat.append(f"-A {SERVICES} {ip} {_match(sp, sp.port)} "
-               f"{_comment(sp.key + ' cluster IP')} -j {chain}")
-    nodeports = []
-    if sp.node_port:
-        nodeports = [f"-A {NODEPORTS} {_match(sp, sp.node_port)} {_comment(sp.key)} "
-                     f"-j {MARK_MASQ}",
-                     f"-A {NODEPORTS} {_match(sp, sp.node_port)} {_comment(sp.key)} "
-                     f"-j {chain}"]
+@dataclass
+class _Rules:
+    """What one service port adds to each place of the restore input."""
+
+    chains: list[str] = field(default_factory=list)
+    nat: list[str] = field(default_factory=list)
+    filter: list[str] = field(default_factory=list)
+    nodeports: list[str] = field(default_factory=list)
+
+
+def _balance(out: _Rules, chain: str, sp: ServicePort, endpoints: list[Endpoint]) -> None:
+    """`chain` picks one of `endpoints`: the one a client's affinity names, else at
+    random (each after the first i with probability 1/(n-i): a uniform choice)."""
+    out.chains.append(chain)
     seps = [sep_chain(sp, e) for e in endpoints]
     if sp.affinity_timeout:
-        nat += [f"-A {chain} {_comment(sp.key)} -m recent --name {sep} --rcheck "
-                f"--seconds {sp.affinity_timeout} --reap -j {sep}" for sep in seps]
+        out.nat += [f"-A {chain} {_comment(sp.key)} -m recent --name {sep} --rcheck "
+                    f"--seconds {sp.affinity_timeout} --reap -j {sep}" for sep in seps]
     n = len(endpoints)
     for i, sep in enumerate(seps):
         chance = "" if i == n - 1 else \
             f" -m statistic --mode random --probability {1 / (n - i):.10f}"
-        nat.append(f"-A {chain} {_comment(sp.key)}{chance} -j {sep}")
-    for (ep_ip, ep_port), sep in zip(endpoints, seps, strict=True):
-        chains.append(sep)
+        out.nat.append(f"-A {chain} {_comment(sp.key)}{chance} -j {sep}")
+
+
+def _endpoint_chains(out: _Rules, sp: ServicePort, endpoints: list[Endpoint]) -> None:
+    for ep_ip, ep_port in endpoints:
+        sep = sep_chain(sp, (ep_ip, ep_port))
+        out.chains.append(sep)
         recent = f" -m recent --name {sep} --set" if sp.affinity_timeout else ""
-        nat.append(f"-A {sep} {_comment(sp.key)} -s {ep_ip}/32 -j {MARK_MASQ}")
-        nat.append(f"-A {sep} {_comment(sp.key)}{recent} -p {sp.protocol.lower()} "
-                   f"-m {sp.protocol.lower()} -j DNAT --to-destination {ep_ip}:{ep_port}")
-    return chains, nat, [], nodeports
+        out.nat.append(f"-A {sep} {_comment(sp.key)} -s {ep_ip}/32 -j {MARK_MASQ}")
+        out.nat.append(f"-A {sep} {_comment(sp.key)}{recent} -p {sp.protocol.lower()} "
+                       f"-m {sp.protocol.lower()} -j DNAT --to-destination {ep_ip}:{ep_port}")
+
+
+def _unreachable(sp: ServicePort, cluster: list[Endpoint]) -> str:
+    """No endpoint at all: REJECT (fail fast); endpoints only elsewhere under a Local
+    policy: DROP, as kube-proxy does."""
+    if cluster:
+        return f"{_comment(sp.key + ' has no local endpoints')} -j DROP"
+    return (f"{_comment(sp.key + ' has no endpoints')} -j REJECT --reject-with "
+            "icmp-port-unreachable")
+
+
+def _service_rules(sp: ServicePort, cluster: list[Endpoint], local: list[Endpoint], *,
+                   cluster_cidr: str) -> _Rules:
+    """Everything one service port needs, for its traffic policies."""
+    out = _Rules()
+    internal = local if sp.internal_local else cluster
+    external = local if sp.external_local else cluster
+    has_external = bool(sp.node_port or sp.load_balancer_ips)
+    targets: set[Endpoint] = set()
+    if cluster and (has_external or not sp.internal_local):
+        _balance(out, svc_chain(sp), sp, cluster)
+        targets.update(cluster)
+    if local and (sp.internal_local or (has_external and sp.external_local)):
+        _balance(out, svl_chain(sp), sp, local)
+        targets.update(local)
+    _endpoint_chains(out, sp, [e for e in cluster if e in targets])  # in endpoint order
+
+    ip = f"-d {sp.cluster_ip}/32"
+    if internal:
+        target = svl_chain(sp) if sp.internal_local else svc_chain(sp)
+        if cluster_cidr:
+            out.nat.append(f"-A {SERVICES} {ip} {_match(sp, sp.port)} ! -s {cluster_cidr} "
+                           f"{_comment(sp.key + ' cluster IP')} -j {MARK_MASQ}")
+        out.nat.append(f"-A {SERVICES} {ip} {_match(sp, sp.port)} "
+                       f"{_comment(sp.key + ' cluster IP')} -j {target}")
+    else:
+        out.filter.append(f"-A {SERVICES} {ip} {_match(sp, sp.port)} "
+                          f"{_unreachable(sp, cluster)}")
+    if not has_external:
+        return out
+
+    if external:
+        if sp.external_local:
+            target = ext_chain(sp)
+            out.chains.append(target)
+            if cluster_cidr:  # pods of this node reach it as a cluster IP (no blackhole)
+                out.nat.append(f"-A {target} -s {cluster_cidr} "
+                               f"{_comment('pod traffic for ' + sp.key)} -j {svc_chain(sp)}")
+            out.nat += [  # from this node itself: masquerade, any endpoint
+                f"-A {target} -m addrtype --src-type LOCAL "
+                f"{_comment('masquerade LOCAL traffic for ' + sp.key)} -j {MARK_MASQ}",
+                f"-A {target} -m addrtype --src-type LOCAL "
+                f"{_comment('route LOCAL traffic for ' + sp.key)} -j {svc_chain(sp)}",
+                f"-A {target} {_comment(sp.key + ' local endpoints')} -j {svl_chain(sp)}"]
+            jumps = [target]  # no SNAT: the endpoint sees the client's address
+        else:
+            jumps = [MARK_MASQ, svc_chain(sp)]
+        if sp.node_port:
+            out.nodeports += [f"-A {NODEPORTS} {_match(sp, sp.node_port)} {_comment(sp.key)} "
+                              f"-j {j}" for j in jumps]
+        for lb_ip in sp.load_balancer_ips:
+            out.nat += [f"-A {SERVICES} -d {lb_ip}/32 {_match(sp, sp.port)} "
+                        f"{_comment(sp.key + ' loadbalancer IP')} -j {j}" for j in jumps]
+    else:
+        drop = _unreachable(sp, cluster)
+        if sp.node_port:
+            out.filter.append(f"-A {EXTERNAL} -m addrtype --dst-type LOCAL "
+                              f"{_match(sp, sp.node_port)} {drop}")
+        for lb_ip in sp.load_balancer_ips:
+            out.filter += [f"-A {chain} -d {lb_ip}/32 {_match(sp, sp.port)} {drop}"
+                           for chain in (EXTERNAL, SERVICES)]
+    return out
 
 
 def render(state: ProxyState, *, stale: dict[str, set[str]], cluster_cidr: str = ""
@@ -140,12 +220,12 @@ def render(state: ProxyState, *, stale: dict[str, set[str]], cluster_cidr: str =
     filter_rules: list[str] = []
     nodeport_rules: list[str] = []
     for key in sorted(state.ports):
-        chains, nat, filt, nodeports = _service_rules(
-            state.ports[key], state.endpoints.get(key, []), cluster_cidr=cluster_cidr)
-        nat_chains += chains
-        nat_rules += nat
-        filter_rules += filt
-        nodeport_rules += nodeports
+        one = _service_rules(state.ports[key], state.endpoints.get(key, []),
+                             state.local.get(key, []), cluster_cidr=cluster_cidr)
+        nat_chains += one.chains
+        nat_rules += one.nat
+        filter_rules += one.filter
+        nodeport_rules += one.nodeports
     nat_rules += nodeport_rules
     nat_rules.append(f"-A {SERVICES} {_comment('kybernetes service nodeports')} "
                      f"-m addrtype --dst-type LOCAL -j {NODEPORTS}")
@@ -160,7 +240,8 @@ def render(state: ProxyState, *, stale: dict[str, set[str]], cluster_cidr: str =
     return "".join(text), kept
 
 
-_COUNTER = re.compile(r"^\[(\d+):(\d+)\] -A (KYB-SERVICES|KYB-NODEPORTS) .*-j (KYB-SVC-\w+)")
+_COUNTER = re.compile(
+    r"^\[(\d+):(\d+)\] -A (KYB-SERVICES|KYB-NODEPORTS) .*-j (KYB-(?:SVC|SVL|EXT)-\w+)")
 
 
 def connection_counts(nat_save: str) -> dict[str, int]:
@@ -218,7 +299,8 @@ class IptablesProxier:
         if self._last is None:
             return {}
         by_chain = connection_counts(await self._run(netfilter.save, "nat", counters=True))
-        return {key: by_chain.get(svc_chain(sp), 0) for key, sp in self._last.ports.items()}
+        return {key: sum(by_chain.get(chain(sp), 0) for chain in (svc_chain, svl_chain, ext_chain))
+                for key, sp in self._last.ports.items()}
 
     async def aclose(self) -> None:
         """Remove every rule and chain of ours (after any sync still running)."""

@@ -26,6 +26,7 @@ from aiohttp import web
 
 from kybernetes.api.resources import ENDPOINT_SLICES, SERVICES
 from kybernetes.client import ApiClient, Informer
+from kybernetes.proxy.health_check import HealthCheckServers
 from kybernetes.proxy.iptables import IptablesProxier
 from kybernetes.proxy.metrics import Metrics
 from kybernetes.proxy.model import ProxyState, build_state, group_slices
@@ -67,6 +68,7 @@ class Proxy:
         self._dirty = asyncio.Event()
         self._dirty_since = 0.0
         self._runners: list[web.AppRunner] = []
+        self.health_checks = HealthCheckServers(bind_address)
 
     def _changed(self, *_: Any) -> None:
         if not self._dirty.is_set():
@@ -105,7 +107,9 @@ class Proxy:
             self._dirty.clear()
             started = time.monotonic()
             try:
-                await self.proxier.sync(self._state())
+                state = self._state()
+                await self.proxier.sync(state)
+                await self.health_checks.update(state)
             except asyncio.CancelledError:
                 raise
             except Exception as e:
@@ -163,6 +167,7 @@ class Proxy:
             await self.proxier.aclose()
         except Exception as e:
             log.error("cleanup failed", extra={"error": str(e)})
+        await self.health_checks.aclose()
         for runner in self._runners:
             await runner.cleanup()
 

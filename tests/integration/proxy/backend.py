@@ -5,7 +5,8 @@ Run as its own process (optionally inside a network namespace)::
     python backend.py --name a --host 10.0.0.2 --tcp 8080 --udp 5353
 
 TCP speaks just enough HTTP/1.1 (keep-alive) to be measured: ``GET /`` answers
-the backend's name, ``GET /bytes/<n>`` answers n bytes. UDP answers each
+the backend's name (``GET /peer`` adds the client address it saw), ``GET
+/bytes/<n>`` answers n bytes. UDP answers each
 datagram with ``<name>:<datagram>``. Prints ``ready`` once listening.
 """
 
@@ -49,6 +50,8 @@ class Http(asyncio.Protocol):
                 size -= len(part)
         else:
             body = self.name
+            if path == b"/peer":  # who the backend saw: the client, or a SNAT address
+                body += b" " + self.transport.get_extra_info("peername")[0].encode()
             self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
                                  % (len(body), body))
         if close:

@@ -41,6 +41,12 @@ class Api:
     def patch_service(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         return self._call(lambda c: c.patch(SERVICES, name, {"spec": spec}, namespace=NS))
 
+    def set_ingress(self, name: str, ips: list[str]) -> dict[str, Any]:
+        """Write status.loadBalancer.ingress as the service-lb-controller would."""
+        body = {"status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}}}
+        return self._call(lambda c: c.patch(SERVICES, name, body, namespace=NS,
+                                            subresource="status"))
+
     def delete_service(self, name: str) -> None:
         self._call(lambda c: c.delete(SERVICES, name, namespace=NS))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from kybernetes.proxy import iptables
 from kybernetes.proxy.model import ProxyState, ServicePort
@@ -95,3 +96,56 @@ def test_portals_redirect_or_dnat_to_the_listener() -> None:
     one_address = render_portals(listeners, bind_address="172.30.1.11")
     assert "REDIRECT" not in one_address
     assert "-j DNAT --to-destination 172.30.1.11:41000" in one_address
+
+
+LB = ServicePort("ns", "lb", "http", "TCP", "10.96.0.20", 80, node_port=30081,
+                 load_balancer_ips=("172.30.0.11", "172.30.0.12"))
+CLUSTER_EPS, LOCAL_EPS = EPS, EPS[1:2]
+
+
+def test_load_balancer_ips_are_masqueraded_into_the_service_chain() -> None:
+    text, _ = iptables.render(ProxyState({LB.key: LB}, {LB.key: EPS}), stale={})
+    for lb_ip in LB.load_balancer_ips:
+        rules = [r for r in nat(text) if f"-d {lb_ip}/32 -p tcp -m tcp --dport 80" in r]
+        assert [r.split("-j ")[1] for r in rules] == ["KYB-MARK-MASQ", iptables.svc_chain(LB)]
+
+
+def test_external_traffic_policy_local_goes_to_local_endpoints_without_snat() -> None:
+    sp = replace(LB, external_local=True)
+    text, kept = iptables.render(ProxyState({sp.key: sp}, {sp.key: CLUSTER_EPS},
+                                            {sp.key: LOCAL_EPS}),
+                                 stale={}, cluster_cidr="10.244.0.0/16")
+    ext, svl, svc = iptables.ext_chain(sp), iptables.svl_chain(sp), iptables.svc_chain(sp)
+    external = [r for r in nat(text)
+                if "--dport 30081" in r or ("-d 172.30.0." in r and "--dport 80" in r)]
+    assert {r.split("-j ")[1] for r in external} == {ext}  # no KYB-MARK-MASQ
+    assert [r.split("-j ")[1] for r in nat(text) if r.startswith(f"-A {ext} ")] == \
+        [svc, "KYB-MARK-MASQ", svc, svl]
+    assert [r.split("--to-destination ")[1] for r in nat(text) if "DNAT" in r] == \
+        [f"{ip}:{p}" for ip, p in CLUSTER_EPS]
+    assert len([r for r in nat(text) if r.startswith(f"-A {svl} ")]) == 1
+    cluster_ip = [r for r in nat(text) if "-d 10.96.0.20/32" in r]
+    assert cluster_ip[-1].endswith(f"-j {svc}")  # internal traffic still cluster-wide
+    assert {ext, svl, svc} <= kept["nat"]
+
+
+def test_local_policies_without_local_endpoints_drop() -> None:
+    sp = replace(LB, external_local=True, internal_local=True)
+    text, kept = iptables.render(ProxyState({sp.key: sp}, {sp.key: CLUSTER_EPS},
+                                            {sp.key: []}), stale={})
+    filt = text.split("*filter")[1]
+    assert "-A KYB-SERVICES -d 10.96.0.20/32 -p tcp -m tcp --dport 80" in filt
+    assert filt.count("has no local endpoints\" -j DROP") == 1 + 1 + 2 * 2
+    assert iptables.svl_chain(sp) not in kept["nat"]
+    assert not any("-d 10.96.0.20/32" in r for r in nat(text))
+
+
+def test_internal_traffic_policy_local_uses_the_local_chain() -> None:
+    sp = replace(WEB, internal_local=True, node_port=0)
+    text, kept = iptables.render(ProxyState({sp.key: sp}, {sp.key: CLUSTER_EPS},
+                                            {sp.key: LOCAL_EPS}), stale={})
+    assert next(r for r in nat(text) if "-d 10.96.0.10/32" in r).endswith(
+        f"-j {iptables.svl_chain(sp)}")
+    assert iptables.svc_chain(sp) not in kept["nat"]  # nothing else needs it
+    assert [r.split("--to-destination ")[1] for r in nat(text) if "DNAT" in r] == \
+        ["10.1.0.2:8080"]
