@@ -17,6 +17,7 @@ from kybernetes.cli.errors import CliError
 
 HELP = "run a node agent: register the node and run the pods bound to it"
 RUNTIMES = ("process", "docker", "containerd", "fake")
+KUBELET_CONNECTIONS = 12  # to the API server: its two watches and ten requests at once
 _log = logging.getLogger("kybernetes.cli.kubelet")
 
 
@@ -28,6 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         dest="containerd_endpoint",
                         default="unix:///run/containerd/containerd.sock",
                         help="--runtime containerd: its CRI socket (default %(default)s)")
+    parser.add_argument("--image-gc-high-threshold", type=int, default=85,
+                        help="image filesystem use (%%) above which unused images are removed "
+                        "(default 85; containerd runtime)")
+    parser.add_argument("--image-gc-low-threshold", type=int, default=80,
+                        help="image filesystem use (%%) image garbage collection frees down to "
+                        "(default 80)")
+    parser.add_argument("--image-gc-period", type=parse_duration, default=300.0,
+                        help=argparse.SUPPRESS)  # kube's fixed 5 min; shorter for tests
     parser.add_argument("--root-dir", default="/var/lib/kyb-kubelet",
                         help="state, volumes and logs (default %(default)s)")
     parser.add_argument("--pod-cidr", help="pod addresses (else the Node's spec.podCIDR)")
@@ -144,7 +153,22 @@ def build_config(args: argparse.Namespace) -> Any:
         shutdown_grace_period=args.shutdown_grace_period,
         shutdown_grace_period_critical_pods=args.shutdown_grace_period_critical_pods,
         cluster_dns=_cluster_dns(args.cluster_dns), cluster_domain=args.cluster_domain,
-        resolv_conf=args.resolv_conf, containerd_endpoint=args.containerd_endpoint)
+        resolv_conf=args.resolv_conf, containerd_endpoint=args.containerd_endpoint,
+        image_gc_high_threshold=args.image_gc_high_threshold,
+        image_gc_low_threshold=args.image_gc_low_threshold, image_gc_period=args.image_gc_period)
+
+
+def _check_image_gc(high: int, low: int) -> None:
+    """Kubernetes' validation of the image GC thresholds."""
+    if not 0 <= high <= 100:
+        raise CliError(f"invalid configuration: imageGCHighThresholdPercent ({high}) must be "
+                       "between 0 and 100")
+    if not 0 <= low <= 100:
+        raise CliError(f"invalid configuration: imageGCLowThresholdPercent ({low}) must be "
+                       "between 0 and 100")
+    if low > high:
+        raise CliError(f"invalid configuration: imageGCLowThresholdPercent ({low}) must be "
+                       f"less than imageGCHighThresholdPercent ({high})")
 
 
 def _cluster_dns(text: str) -> tuple[str, ...]:
@@ -198,6 +222,7 @@ async def _main(args: argparse.Namespace) -> int:
     from kybernetes.tasks import cancel_and_wait, spawn
 
     config = build_config(args)
+    _check_image_gc(config.image_gc_high_threshold, config.image_gc_low_threshold)
     try:
         periods = GracePeriods(config.shutdown_grace_period,
                                config.shutdown_grace_period_critical_pods)
@@ -205,7 +230,10 @@ async def _main(args: argparse.Namespace) -> int:
         raise CliError(f"--shutdown-grace-period-critical-pods: {e}") from None
     config.root_dir.mkdir(parents=True, exist_ok=True)
     try:
-        client = ApiClient.from_kubeconfig(args.kubeconfig, user_agent="kyb-kubelet")
+        # a few connections kept alive and shared (the pods' workers queue for them): a
+        # hundred pods arriving together would otherwise open, and TLS-handshake, a hundred
+        client = ApiClient.from_kubeconfig(args.kubeconfig, user_agent="kyb-kubelet",
+                                           pool_size=KUBELET_CONNECTIONS)
         rotation = client_cert_manager(args.kubeconfig, config, client)
     except (OSError, ValueError) as e:
         raise CliError(f"--kubeconfig: {e}") from None

@@ -33,6 +33,7 @@ from kybernetes.client import EventRecorder, Informer
 from kybernetes.client.verbs import Deleter, EventWriter, ListerWatcher, SubresourceCreator
 from kybernetes.kubelet.backoff import Backoff
 from kybernetes.kubelet.config import KubeletConfig
+from kybernetes.kubelet.image_gc import ImageGC, ImageGcRuntime
 from kybernetes.kubelet.ipam import IpPool
 from kybernetes.kubelet.node import HostFacts, NodeAgent, NodeClient, default_node_ip
 from kybernetes.kubelet.pod_volumes import PodVolumes
@@ -74,6 +75,7 @@ class Kubelet:
         self.service_informer: Informer | None = None
         self.ipam: IpPool | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        self._image_gc: asyncio.Task[None] | None = None
         self.shutting_down = False
         runtime.on_change(self._container_changed)
 
@@ -103,6 +105,11 @@ class Kubelet:
                 if not sandbox.host_network:
                     self.ipam.assign(sandbox.pod_uid, sandbox.ip)
         self._heartbeat = spawn(self.node.run(), name=f"heartbeat-{self.config.node_name}")
+        if isinstance(self.runtime, ImageGcRuntime):
+            gc = ImageGC(self.runtime, high=self.config.image_gc_high_threshold,
+                         low=self.config.image_gc_low_threshold)
+            self._image_gc = spawn(gc.run(self.config.image_gc_period),
+                                   name=f"image-gc-{self.config.node_name}")
         if self._with_services:
             self.service_informer = Informer(self.client, SERVICES)
             await self.service_informer.start()
@@ -137,7 +144,7 @@ class Kubelet:
         for informer in (self.pods, self.service_informer):
             if informer is not None:
                 await informer.aclose()
-        await cancel_and_wait(self._heartbeat, *self._tasks.values())
+        await cancel_and_wait(self._heartbeat, self._image_gc, *self._tasks.values())
         await self.pod_volumes.aclose()
         if teardown:
             await self.remove_orphans(set(), grace=0)

@@ -52,6 +52,10 @@ class KubeletConfig:
     resolv_conf: str = "/etc/resolv.conf"
     # --runtime containerd: the CRI endpoint (Kubernetes' --container-runtime-endpoint)
     containerd_endpoint: str = "unix:///run/containerd/containerd.sock"
+    # Image garbage collection (image_gc.py; runtimes with images): kube's thresholds
+    image_gc_high_threshold: int = 85
+    image_gc_low_threshold: int = 80
+    image_gc_period: float = 300.0
 
     @property
     def certificate_dir(self) -> Path:

@@ -42,6 +42,7 @@ import aiohttp
 from kybernetes.api.quantity import cpu_millis, memory_bytes
 from kybernetes.kubelet.config import KubeletConfig
 from kybernetes.kubelet.env import expand
+from kybernetes.kubelet.image_gc import FsStats, ImageRecord, fs_stats
 from kybernetes.kubelet.network import node_tag
 from kybernetes.kubelet.pod_dns import (
     dns_settings,
@@ -67,6 +68,7 @@ from kybernetes.kubelet.runtime.cri_logs import read_cri_log
 from kybernetes.kubelet.runtime.cri_stream import StreamSession
 from kybernetes.kubelet.runtime.docker import pull_policy
 from kybernetes.kubelet.runtime.exec import ProcessExec
+from kybernetes.kubelet.runtime.image_archive import PAUSE_IMAGE
 from kybernetes.kubelet.usage import Usage, cgroup_usage, proc_cgroups
 from kybernetes.tasks import cancel_and_wait, spawn
 
@@ -247,6 +249,28 @@ class ContainerdRuntime(ChangeNotifier):
             raise RuntimeError_(f'Failed to pull image "{image}": {e}',
                                 reason="ErrImagePull") from e
         return f'Successfully pulled image "{image}" in {time.monotonic() - started:.3f}s'
+
+    async def list_images(self) -> list[ImageRecord]:
+        reply = await self.cri.image_call("ListImages", pb.ListImagesRequest(), deadline=60)
+        return [ImageRecord(id=i.id, size=int(i.size), tags=tuple(i.repo_tags),
+                            pinned=i.pinned or PAUSE_IMAGE in i.repo_tags)
+                for i in reply.images]
+
+    async def images_in_use(self) -> set[str]:
+        reply = await self.cri.runtime_call("ListContainers", pb.ListContainersRequest())
+        return {c.image_ref for c in reply.containers} | {c.image.image for c in
+                                                          reply.containers}
+
+    async def remove_image(self, image_id: str) -> None:
+        await self.cri.image_call("RemoveImage", pb.RemoveImageRequest(
+            image=pb.ImageSpec(image=image_id)), deadline=60)
+
+    async def image_fs(self) -> FsStats:
+        reply = await self.cri.image_call("ImageFsInfo", pb.ImageFsInfoRequest(), deadline=30)
+        mounts = [f.fs_id.mountpoint for f in reply.image_filesystems if f.fs_id.mountpoint]
+        if not mounts:
+            return FsStats(0, 0)
+        return await asyncio.to_thread(fs_stats, mounts[0])
 
     # -- sandboxes ---------------------------------------------------------------------
 
