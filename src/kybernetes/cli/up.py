@@ -121,6 +121,8 @@ def resolve_runtime(choice: str) -> str:
                            "or use --runtime process")
         if choice == "containerd" and not Path(CONTAINERD).exists():
             raise CliError(f"--runtime containerd needs {CONTAINERD} (Debian's containerd)")
+        if choice == "containerd" and os.geteuid() != 0:
+            raise CliError("--runtime containerd needs root (containerd, runc and CNI do)")
         return choice
     picked = "docker" if docker_available() else "process"
     why = "a Docker Engine answers" if picked == "docker" else "no Docker Engine found"
