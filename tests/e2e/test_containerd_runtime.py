@@ -161,6 +161,9 @@ def test_logs_in_cri_format_timestamps_and_previous(cluster: KybCluster,
     stamped = cluster.kubectl("logs", "logs", "--previous", "--timestamps")
     for line in stamped.splitlines():
         assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z (out-|to-stderr)", line), stamped
+    # --follow ends when the container does (it runs for about 2 s)
+    followed = cluster.kubectl_run("logs", "-f", "logs", timeout=60)
+    assert followed.returncode == 0 and "to-stderr" in followed.stdout, followed
     assert cluster.kubectl("logs", "logs", "--previous", "--tail=1") in \
         {f"{line}\n" for line in lines}
 

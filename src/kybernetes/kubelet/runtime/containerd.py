@@ -485,7 +485,13 @@ class ContainerdRuntime(ChangeNotifier):
         return self._log_paths.get(self._raw(container_id))
 
     def is_running(self, container_id: str) -> bool:
-        cached = self._cache.get(self._raw(container_id))
+        """Whether it runs, as the last poll saw it (else as last inspected): `logs -f`
+        ends once this turns false."""
+        cid = self._raw(container_id)
+        polled = self._states.get(cid)
+        if polled is not None:
+            return polled[1] == pb.CONTAINER_RUNNING
+        cached = self._cache.get(cid)
         return cached is not None and cached.state == RUNNING
 
     async def read_logs(self, container_id: str, *, follow: bool, tail_lines: int | None,
