@@ -139,6 +139,18 @@ def test_pod_runs_on_the_image_root_filesystem_with_its_hostname(
         assert done.stdout == "piped\n" and done.returncode == 3, (binary, done)
 
 
+def test_init_container_and_empty_dir_volume(cluster: KybCluster, tmp_path: Path) -> None:
+    mount = [{"name": "data", "mountPath": "/data"}]
+    _create(cluster, tmp_path, "init", [_sleeper(volumeMounts=mount)], initContainers=[{
+        "name": "prepare", "image": IMAGE, "imagePullPolicy": "Never", "volumeMounts": mount,
+        "command": ["sh", "-c", "echo prepared > /data/x"]}],
+        volumes=[{"name": "data", "emptyDir": {}}])
+    pod = _running(cluster, "init")
+    (init,) = pod["status"]["initContainerStatuses"]
+    assert init["state"]["terminated"]["reason"] == "Completed", init
+    assert cluster.kubectl("exec", "init", "--", "cat", "/data/x") == "prepared\n"
+
+
 def test_logs_in_cri_format_timestamps_and_previous(cluster: KybCluster,
                                                       tmp_path: Path) -> None:
     _create(cluster, tmp_path, "logs", [{
