@@ -13,8 +13,12 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from kybernetes.kubelet.runtime.cri import api_pb2 as pb
-from kybernetes.kubelet.runtime.cri import api_pb2_grpc as rpc
+try:
+    from kybernetes.kubelet.runtime.cri import api_pb2 as pb
+    from kybernetes.kubelet.runtime.cri import api_pb2_grpc as rpc
+except ImportError as e:  # a checkout where scripts/setup.sh has not run since
+    raise ImportError(f"the CRI stubs are not generated ({e}): run scripts/gen-cri.sh "
+                      "(scripts/setup.sh does)") from e
 
 __all__ = ["CriClient", "CriError", "pb"]
 
