@@ -1,8 +1,9 @@
 """`kyb proxy`: the per-node Service proxy (userspace or iptables mode).
 
 Wiring only: parse flags, check them, build the client and the proxier, run the
-:class:`~kybernetes.proxy.server.Proxy` until SIGTERM/SIGINT, and clean up.
-``--cleanup`` removes every rule and chain a proxy ever made, then exits.
+:class:`~kybernetes.proxy.server.Proxy` until SIGTERM/SIGINT. The iptables mode
+leaves its rules on exit (the next proxy takes them over; ``--cleanup-on-exit`` to
+remove them); ``--cleanup`` removes every rule and chain a proxy ever made, then exits.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="iptables mode: masquerade cluster-IP traffic from outside it")
     parser.add_argument("--udp-timeout", type=float, default=1.0,
                         help="userspace mode: seconds before an idle UDP session ends")
+    parser.add_argument("--cleanup-on-exit", action="store_true",
+                        help="iptables mode: remove the rules when stopping (by default "
+                             "they stay and carry traffic until the next proxy has synced)")
     parser.add_argument("--cleanup", action="store_true",
                         help="remove every iptables rule and chain of the proxy, then exit")
     parser.add_argument("-v", "--verbose", action="count", default=0)
@@ -97,7 +101,8 @@ async def _serve(args: argparse.Namespace, client: ApiClient) -> None:
     portals = os.geteuid() == 0 and netfilter.available()
     proxier = make_proxier(args.mode, metrics, bind_address=args.bind_address,
                            lb_mode=args.lb, portals=portals, cluster_cidr=args.cluster_cidr,
-                           udp_timeout=args.udp_timeout)
+                           udp_timeout=args.udp_timeout,
+                           cleanup_on_exit=args.cleanup_on_exit)
     proxy = Proxy(client, proxier, metrics, node_name=args.node_name,
                   bind_address=args.bind_address, healthz_port=args.healthz_port,
                   metrics_port=args.metrics_port)

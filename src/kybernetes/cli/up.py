@@ -291,7 +291,10 @@ class ClusterRun:
                 *prefix, *_kyb(), "proxy", "--kubeconfig",
                 str(self._kubeconfig(f"proxy-{node.name}", identities.PROXY)),
                 "--node-name", node.name, "--mode", self.args.proxy_mode,
-                "--bind-address", node.ip, *self.args.proxy_args])
+                "--bind-address", node.ip,
+                # on the host network its rules would outlive the cluster (in a node's
+                # namespace they go with it)
+                *([] if node.netns else ["--cleanup-on-exit"]), *self.args.proxy_args])
             if self.isolated:
                 await self._start(f"pod-network-{node.name}", [
                     *prefix, *_kyb(), "pod-network", "--kubeconfig",

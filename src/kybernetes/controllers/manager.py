@@ -115,8 +115,8 @@ def _registry() -> dict[str, Factory]:
     )
     from kybernetes.controllers.resourcequota import ResourceQuotaController
     from kybernetes.controllers.service_account import ServiceAccountController
-    from kybernetes.controllers.statefulset import StatefulSetController
     from kybernetes.controllers.service_lb import ServiceLbController
+    from kybernetes.controllers.statefulset import StatefulSetController
     from kybernetes.controllers.ttl_after_finished import TtlAfterFinishedController
 
     return {

@@ -25,7 +25,10 @@ is too. Chain names hash the service port (and endpoint) as kube-proxy does,
 so they are stable across restarts and syncs.
 
 :func:`render` is pure; :class:`IptablesProxier` applies its output with one
-``iptables-restore --noflush`` per sync and removes every chain on close.
+``iptables-restore --noflush`` per sync. A stopping proxy leaves its rules; a
+starting one adopts the ``KYB-`` chains it finds and replaces them all in its first
+sync (one restore: packets see the old rules or the new), so a restart never
+leaves Services without rules.
 """
 
 from __future__ import annotations
@@ -258,8 +261,9 @@ def connection_counts(nat_save: str) -> dict[str, int]:
 class IptablesProxier:
     """Keeps the kernel's rules equal to the latest :class:`ProxyState`."""
 
-    def __init__(self, *, cluster_cidr: str = "") -> None:
+    def __init__(self, *, cluster_cidr: str = "", cleanup_on_exit: bool = False) -> None:
         self.cluster_cidr = cluster_cidr
+        self.cleanup_on_exit = cleanup_on_exit
         self._chains: dict[str, set[str]] = {}
         self._last: ProxyState | None = None
         self._run = netfilter.Runner()
@@ -303,6 +307,10 @@ class IptablesProxier:
                 for key, sp in self._last.ports.items()}
 
     async def aclose(self) -> None:
-        """Remove every rule and chain of ours (after any sync still running)."""
+        """Leave the rules in place (after any sync still running), as kube-proxy
+        does: they keep carrying traffic until the next proxy replaces them in its
+        first sync, so a restart costs no connection. Only `cleanup_on_exit` (or
+        `kyb proxy --cleanup`) removes them."""
         await self._run.drain()
-        await self._run(netfilter.cleanup)
+        if self.cleanup_on_exit:
+            await self._run(netfilter.cleanup)

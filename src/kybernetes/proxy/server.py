@@ -10,7 +10,8 @@ change is live well within a second. A failed sync is retried after a second.
 ``/healthz`` answers 200 with kube-proxy's JSON (lastUpdated, currentTime) once the
 first sync is done and while no change has waited more than ``2 × resync``
 seconds, 503 otherwise; ``/metrics`` is Prometheus text. Both can share a port.
-On stop the proxier removes its listeners and every iptables rule it made.
+On stop the userspace proxier removes its listeners and portals; the iptables one
+leaves its rules for the next proxy (unless told to clean up on exit).
 """
 
 from __future__ import annotations
@@ -173,10 +174,10 @@ class Proxy:
 
 
 def make_proxier(mode: str, metrics: Metrics, *, bind_address: str, lb_mode: str,
-                 portals: bool, cluster_cidr: str = "", udp_timeout: float = 1.0
-                 ) -> Proxier:
+                 portals: bool, cluster_cidr: str = "", udp_timeout: float = 1.0,
+                 cleanup_on_exit: bool = False) -> Proxier:
     """The proxier for `mode` (userspace | iptables)."""
     if mode == "iptables":
-        return IptablesProxier(cluster_cidr=cluster_cidr)
+        return IptablesProxier(cluster_cidr=cluster_cidr, cleanup_on_exit=cleanup_on_exit)
     return UserspaceProxier(metrics, bind_address=bind_address, lb_mode=lb_mode,
                             portals=portals, udp_timeout=udp_timeout)

@@ -103,7 +103,10 @@ class ProxyProcess:
     """`kyb proxy` against `server`, with its own /healthz and /metrics ports."""
 
     def __init__(self, server: ApiServer, log_dir: Path, *, mode: str,
-                 bind_address: str = "127.0.0.1", extra: tuple[str, ...] = ()) -> None:
+                 bind_address: str = "127.0.0.1", extra: tuple[str, ...] = (),
+                 keep_rules: bool = False) -> None:
+        """`keep_rules`: leave the iptables rules on stop (the default of `kyb proxy`);
+        otherwise the test's proxy removes them (--cleanup-on-exit)."""
         self.healthz_port = free_port()
         self.metrics_port = free_port()
         self.bind_address = bind_address
@@ -111,7 +114,8 @@ class ProxyProcess:
             "proxy", "--kubeconfig", str(server.kubeconfig), "--node-name", "node-1",
             "--mode", mode, "--bind-address", bind_address,
             "--healthz-port", str(self.healthz_port), "--metrics-port", str(self.metrics_port),
-            *extra, log_path=log_dir / f"proxy-{mode}.log")
+            *extra, *(() if keep_rules else ("--cleanup-on-exit",)),
+            log_path=log_dir / f"proxy-{mode}.log")
 
     def start(self) -> ProxyProcess:
         self.proc.start()

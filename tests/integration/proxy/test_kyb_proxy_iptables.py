@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,16 +121,54 @@ def test_iptables_proxy_udp_and_restart(apiserver: ApiServer, net: PodNetwork,
         api.endpoints("web", subsets([(net.pod_ips[1], PORT)], port_name="http"))
         eventually(lambda: set(spread(web_ip, 80, 10)) == {b"b"}, timeout=1.0)
 
-        # a graceful stop removes every rule (removed on exit), and the next proxy
-        # programs them again as soon as it has listed (its start-up time, about a
-        # second on an idle machine: not asserted, as it grows with the load)
-        assert proxy.stop() == 0
+        # a graceful restart under a stream of connection attempts: the stopping proxy
+        # leaves its rules, the next one adopts them and replaces them in one restore
+        assert proxy.stop() == 0  # (--cleanup-on-exit, as `kyb up` on the host network)
         assert not any(web_ip in rule for rule in _saved())
-        proxy = ProxyProcess(apiserver, tmp_path, mode="iptables", bind_address="0.0.0.0")
-        proxy.proc.start()
-        eventually(lambda: http_get(web_ip, 80, timeout=0.2), timeout=30, interval=0.01)
+        proxy = ProxyProcess(apiserver, tmp_path, mode="iptables", bind_address="0.0.0.0",
+                             keep_rules=True).start()
+        eventually(lambda: http_get(web_ip, 80, timeout=0.2), timeout=5)
+        with ConnectionStream(web_ip, 80) as stream:
+            time.sleep(0.3)
+            assert proxy.stop() == 0  # SIGTERM: the rules stay
+            assert any(web_ip in rule for rule in _saved())
+            proxy = ProxyProcess(apiserver, tmp_path, mode="iptables",
+                                 bind_address="0.0.0.0").start()
+            api.endpoints("web", subsets([(net.pod_ips[2], PORT)], port_name="http"))
+            eventually(lambda: set(spread(web_ip, 80, 10)) == {b"c"}, timeout=2.0)
+            time.sleep(0.3)
+        assert stream.attempts > 50 and stream.failures == [], \
+            f"{len(stream.failures)} of {stream.attempts} connection attempts failed"
     finally:
         proxy.stop()
+
+
+class ConnectionStream:
+    """A thread making a new connection every 10 ms; remembers when one failed."""
+
+    def __init__(self, ip: str, port: int) -> None:
+        self.ip, self.port = ip, port
+        self.attempts = 0
+        self.failures: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.attempts += 1
+            try:
+                http_get(self.ip, self.port, timeout=1.0)
+            except OSError:
+                self.failures.append(time.monotonic())
+            self._stop.wait(0.01)
+
+    def __enter__(self) -> ConnectionStream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
 
 
 def test_cleanup_removes_what_a_killed_proxy_left(apiserver: ApiServer, net: PodNetwork,
