@@ -107,6 +107,11 @@ def _running(cluster: KybCluster, name: str, within: float = 60) -> dict[str, An
         raise
 
 
+def _events(cluster: KybCluster, name: str) -> str:
+    return cluster.kubectl("get", "events", "--field-selector", f"involvedObject.name={name}",
+                           "-o", "custom-columns=REASON:.reason,MESSAGE:.message")
+
+
 def _sleeper(name: str = "main", **extra: Any) -> dict[str, Any]:
     return {"name": name, "image": IMAGE, "imagePullPolicy": "IfNotPresent",
             "command": ["sleep", "3600"], **extra}
@@ -224,10 +229,11 @@ def test_missing_images(cluster: KybCluster, tmp_path: Path) -> None:
         return waiting.get("reason") == "ImagePullBackOff" and \
             waiting.get("message") == 'Back-off pulling image "127.0.0.1:1/nope:1"'
     wait_for(backoff, within=60, interval=0.2, what="ImagePullBackOff")
-    events = cluster.kubectl("get", "events", "--field-selector", "involvedObject.name=absent")
     # Kubernetes' events: the pull's error, then ErrImagePull, then the back-off
-    assert 'Failed to pull image "127.0.0.1:1/nope:1": rpc error: code = ' in events, events
-    assert "Error: ErrImagePull" in events and "Error: ImagePullBackOff" in events, events
+    wanted = ('Failed to pull image "127.0.0.1:1/nope:1": rpc error: code = ',
+              "Error: ErrImagePull", "Error: ImagePullBackOff")
+    wait_for(lambda: all(w in _events(cluster, "absent") for w in wanted), within=30,
+             interval=0.5, what=f"the events {wanted}")
 
     def never() -> dict[str, Any] | None:
         waiting = _status(cluster, "never").get("state", {}).get("waiting", {})
@@ -319,9 +325,9 @@ def test_image_pull_secrets_reach_the_registry(cluster: KybCluster, tmp_path: Pa
         expected = "Basic " + base64.b64encode(b"kyb:s3cret").decode()
         wait_for(lambda: expected in _Registry.seen, within=60, interval=0.3,
                  what="the registry to see the pod's credentials")
-        events = cluster.kubectl("get", "events", "--field-selector",
-                                 "involvedObject.name=private")
-        assert "Unable to retrieve some image pull secrets (absent); attempting to pull " \
-            "the image may not succeed." in events, events
+        wanted = ("Unable to retrieve some image pull secrets (absent); attempting to pull "
+                  "the image may not succeed.")
+        wait_for(lambda: wanted in _events(cluster, "private"), within=30, interval=0.5,
+                 what=wanted)
     finally:
         server.shutdown()
