@@ -16,7 +16,7 @@ from pathlib import Path
 
 from kybernetes import log
 from kybernetes.apiserver.authz.modes import DEFAULT_MODES, parse_modes
-from kybernetes.cli.controller_manager import parse_duration
+from kybernetes.cli.durations import parse_duration
 from kybernetes.cli.errors import CliError
 
 HELP = "run the API server (the Kubernetes REST API over HTTPS)"

@@ -13,13 +13,13 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import re
 import signal
 from pathlib import Path
 
 from aiohttp import web
 
 from kybernetes import log as logsetup
+from kybernetes.cli.durations import parse_duration
 from kybernetes.cli.errors import CliError
 from kybernetes.client import ApiClient, LeadershipLost
 from kybernetes.client.kubeconfig import KubeconfigError, load_kubeconfig
@@ -32,27 +32,6 @@ from kybernetes.controllers.manager import (
 
 HELP = "run the controllers (replication, endpoints, nodes, namespaces, garbage collector, …)"
 log = logging.getLogger("kybernetes.cli.controller_manager")
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a Go duration (`1m30s`, `500ms`) or a bare number of seconds."""
-    text = text.strip()
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    pos, total = 0, 0.0
-    for m in _DURATION.finditer(text):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    if pos != len(text) or not text:
-        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (e.g. 40s, 5m, 1m30s)")
-    return total
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

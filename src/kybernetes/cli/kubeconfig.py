@@ -14,7 +14,7 @@ import sys
 
 from kybernetes.apiserver import pki
 from kybernetes.cli import cluster_dir
-from kybernetes.cli.controller_manager import parse_duration
+from kybernetes.cli.durations import parse_duration
 from kybernetes.cli.errors import CliError
 from kybernetes.client.kubeconfig import (
     KubeconfigError,

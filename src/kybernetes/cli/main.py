@@ -23,11 +23,13 @@ SUBCOMMANDS = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The `kyb` parser; with `only`, just that subcommand's module is imported (a
+    component starts without importing every other one: seconds on a busy machine)."""
     parser = argparse.ArgumentParser(prog="kyb", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"kybernetes {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
+    for name in (only,) if only else SUBCOMMANDS:
         module = importlib.import_module(f"kybernetes.cli.{name}")
         command = name.replace("_", "-")
         p = sub.add_parser(command, help=module.HELP, description=module.HELP)
@@ -36,8 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _chosen(argv: list[str]) -> str | None:
+    """The subcommand module `argv` names first, if it names one (else all are loaded,
+    so `kyb --help` lists every command and a wrong one gets argparse's choices)."""
+    first = argv[0] if argv else ""
+    return next((name for name in SUBCOMMANDS if name.replace("_", "-") == first), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(_chosen(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
