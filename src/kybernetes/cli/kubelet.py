@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from kybernetes import log
-from kybernetes.cli.controller_manager import parse_duration
+from kybernetes.cli.durations import parse_duration
 from kybernetes.cli.errors import CliError
 
 HELP = "run a node agent: register the node and run the pods bound to it"
 RUNTIMES = ("process", "docker", "containerd", "fake")
+KUBELET_CONNECTIONS = 12  # to the API server: its two watches and ten requests at once
 _log = logging.getLogger("kybernetes.cli.kubelet")
 
 
@@ -229,7 +230,10 @@ async def _main(args: argparse.Namespace) -> int:
         raise CliError(f"--shutdown-grace-period-critical-pods: {e}") from None
     config.root_dir.mkdir(parents=True, exist_ok=True)
     try:
-        client = ApiClient.from_kubeconfig(args.kubeconfig, user_agent="kyb-kubelet")
+        # a few connections kept alive and shared (the pods' workers queue for them): a
+        # hundred pods arriving together would otherwise open, and TLS-handshake, a hundred
+        client = ApiClient.from_kubeconfig(args.kubeconfig, user_agent="kyb-kubelet",
+                                           pool_size=KUBELET_CONNECTIONS)
         rotation = client_cert_manager(args.kubeconfig, config, client)
     except (OSError, ValueError) as e:
         raise CliError(f"--kubeconfig: {e}") from None

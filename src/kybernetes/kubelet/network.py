@@ -9,18 +9,22 @@ so the node's other pods) reach every pod directly; a NAT rule masquerades
 pod traffic leaving the pod CIDR so pods reach the outside, and
 FORWARD rules let pod traffic through a host whose policy drops it (as Docker's does).
 
-Commands go through `ip -batch` (two processes per pod), so a pod's network
-costs a few milliseconds. Names start with `kyb` (and carry a per-node tag)
+Commands go through `ip -batch`: the host-side commands of pods that arrive
+together share one `ip` process (:class:`IpBatcher`), and each pod's own
+namespace is configured by one more, so a pod's network costs a few
+milliseconds. Names start with `kyb` (and carry a per-node tag)
 so leftovers are easy to find and two kubelets on one host never collide.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from kybernetes.kubelet.ipam import IpPool
@@ -64,8 +68,87 @@ def node_tag(node_name: str, root_dir: Path) -> str:
     return hashlib.sha256(f"{node_name}\0{root_dir}".encode()).hexdigest()[:6]
 
 
+@functools.cache
 def can_use_netns() -> bool:
+    """Root with network namespaces (asked once: a stat in /proc costs a millisecond)."""
     return os.geteuid() == 0 and Path("/proc/self/ns/net").exists()
+
+
+class IpBatcher:
+    """Runs the `ip` commands asked for while one `ip -batch` runs in the next one.
+
+    Pods created together set up (and tear down) their host sides through one process
+    instead of one each, phase by phase: every namespace first, then every veth, then
+    the bridge ports (a `netns add` after a link went up waits on the kernel: 100 pods'
+    commands interleaved take 1.2 s, in phases 0.2 s). When a batch fails, each request
+    of it is retried alone after its `undo` lines, so a failure is reported to the pod
+    that caused it only."""
+
+    def __init__(self) -> None:
+        self._pending: list[_IpRequest] = []
+        self._runner: asyncio.Task[None] | None = None
+
+    async def run(self, *phases: str, undo: str = "", check: bool = True) -> None:
+        """Run `phases` (each newline-terminated `ip` commands) in the next batch;
+        NetworkError with `ip`'s stderr when they fail and `check`."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append(_IpRequest(phases, undo, check, future))
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.get_running_loop().create_task(self._drain(),
+                                                                  name="ip-batch")
+        await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self._run_batch(batch)
+            except BaseException as e:  # no `ip`, or cancelled: the waiters must not hang
+                for request in batch:
+                    if not request.future.done():
+                        request.future.set_exception(e)
+                if not isinstance(e, Exception):
+                    raise
+
+    @staticmethod
+    async def _run_batch(batch: list[_IpRequest]) -> None:
+        def settle(future: asyncio.Future[None], error: NetworkError | None = None) -> None:
+            if future.done():  # its waiter was cancelled
+                return
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+
+        if len(batch) > 1:
+            depth = max(len(r.phases) for r in batch)
+            done = await _ip_batch("".join(r.phases[k] for k in range(depth)
+                                           for r in batch if k < len(r.phases)), force=True)
+            if done.returncode == 0:
+                for request in batch:
+                    settle(request.future)
+                return
+        for request in batch:
+            if len(batch) > 1 and request.undo:
+                await _ip_batch(request.undo, force=True)
+            done = await _ip_batch("".join(request.phases), force=not request.check)
+            failed = request.check and done.returncode != 0
+            settle(request.future, NetworkError(
+                f"ip -batch: {done.stderr.decode(errors='replace').strip()}") if failed else None)
+
+
+@dataclass(frozen=True)
+class _IpRequest:
+    phases: tuple[str, ...]
+    undo: str
+    check: bool
+    future: asyncio.Future[None]
+
+
+async def _ip_batch(lines: str, *, force: bool) -> subprocess.CompletedProcess[bytes]:
+    """`ip -batch` of `lines` in a worker thread; with `force`, past failing lines."""
+    return await asyncio.to_thread(
+        _run, ["ip", *(["-force"] if force else []), "-batch", "-"], lines.encode())
 
 
 class NodeNetwork:
@@ -77,6 +160,7 @@ class NodeNetwork:
         self.gateway = gateway
         self.prefix = prefix
         self.cidr = cidr
+        self._host = IpBatcher()
 
     @classmethod
     def for_pod_cidr(cls, tag: str, pod_cidr: str | None) -> NodeNetwork | None:
@@ -129,9 +213,10 @@ class NodeNetwork:
         if self.netns_path(uid).exists():
             await self.remove_pod(uid)
         make = f"netns attach {ns} {pid}" if pid else f"netns add {ns}"
-        await _ip(batch=f"{make}\n"
-                        f"link add {veth} type veth peer name eth0 netns {ns}\n"
-                        f"link set {veth} master {self.bridge} up\n")
+        await self._host.run(f"{make}\n",
+                             f"link add {veth} type veth peer name eth0 netns {ns}\n",
+                             f"link set {veth} master {self.bridge} up\n",
+                             undo=self._removal(uid))
         await _ip("-n", ns, batch=f"addr add {ip}/{self.prefix} dev eth0\n"
                                   "link set eth0 up\nlink set lo up\n"
                                   f"route add default via {self.gateway}\n")
@@ -139,8 +224,10 @@ class NodeNetwork:
 
     async def remove_pod(self, uid: str) -> None:
         """Delete the pod's namespace (its veth pair goes with it)."""
-        await _ip("link", "del", self._veth(uid), check=False)
-        await _ip("netns", "del", self.netns_name(uid), check=False)
+        await self._host.run(self._removal(uid), check=False)
+
+    def _removal(self, uid: str) -> str:
+        return f"link del {self._veth(uid)}\nnetns del {self.netns_name(uid)}\n"
 
     def pod_namespaces(self) -> list[str]:
         """UIDs of the pods whose namespaces exist."""

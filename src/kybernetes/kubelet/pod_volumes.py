@@ -78,7 +78,7 @@ class PodVolumes:
         """Stop the pod's refresher, drop its tokens, delete its volumes."""
         await cancel_and_wait(self._refreshers.pop(uid, None), self._syncers.pop(uid, None))
         self.tokens.forget(uid)
-        remove(self.root, uid)
+        await asyncio.to_thread(remove, self.root, uid)
 
     async def aclose(self) -> None:
         """Stop every refresher (the files stay: the pods may outlive this kubelet)."""

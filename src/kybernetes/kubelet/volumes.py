@@ -15,6 +15,7 @@ then bind-mounts these at each container's `mountPath`.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import shutil
@@ -211,8 +212,9 @@ async def prepare(pod: dict[str, Any], root: Path, lookup: Lookup,
         if "persistentVolumeClaim" in volume:
             paths[name] = await claim_path(pod, volume["persistentVolumeClaim"], lookup)
             continue
-        if any(k in volume for k in ATOMIC):
-            _write(target, *await _contents(pod, volume, lookup, tokens))
+        if any(k in volume for k in ATOMIC):  # files written in a worker thread
+            await asyncio.to_thread(_write, target, *await _contents(pod, volume, lookup,
+                                                                      tokens))
         else:  # emptyDir, and any volume type we cannot provide becomes one
             target.mkdir(parents=True, exist_ok=True)
             os.chmod(target, 0o777)
@@ -225,7 +227,8 @@ async def refresh(pod: dict[str, Any], root: Path, lookup: Lookup, tokens: Token
     base = pod_dir(root, pod["metadata"]["uid"]) / "volumes"
     for volume in pod["spec"].get("volumes") or []:
         if has_tokens({"spec": {"volumes": [volume]}}):
-            _write(base / volume["name"], *await _contents(pod, volume, lookup, tokens))
+            await asyncio.to_thread(_write, base / volume["name"],
+                                    *await _contents(pod, volume, lookup, tokens))
 
 
 def mounts_for(container: dict[str, Any], volumes: dict[str, Path]) -> list[tuple[str, str, bool]]:

@@ -30,6 +30,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,25 @@ def _spawn(argv: list[str], *, env: dict[str, str], log_path: Path,
                                 start_new_session=True, close_fds=True, preexec_fn=setup)
 
 
+def _spawn_and_stamp(argv: list[str], **kwargs: Any) -> tuple[subprocess.Popen[bytes], str]:
+    """`_spawn`, and the child's start time read at once (both in a worker thread)."""
+    popen = _spawn(argv, **kwargs)
+    return popen, _proc_start(popen.pid)
+
+
+def _write_record(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _log_disk_error(future: asyncio.Future[None]) -> None:
+    """A record that could not be written or removed (nobody awaits most of them)."""
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("container record not written", extra={"error": repr(future.exception())})
+
+
 def _proc_start(pid: int) -> str:
     """The process's start time in clock ticks (guards against PID reuse)."""
     try:
@@ -170,6 +190,8 @@ class ProcessRuntime(ChangeNotifier):
         self._tty_out: dict[str, attach.TtyOutput] = {}
         ChangeNotifier.__init__(self)
         self._rotator: asyncio.Task[None] | None = None
+        # container records' writes and removals: one thread, so they land in order
+        self._disk = ThreadPoolExecutor(max_workers=1, thread_name_prefix="process-records")
 
     @property
     def version(self) -> str:
@@ -180,12 +202,16 @@ class ProcessRuntime(ChangeNotifier):
     def _path(self, kind: str, key: str) -> Path:
         return self.dir / kind / f"{key.split('://')[-1]}.json"
 
-    def _save(self, cid: str) -> None:
-        path = self._path("containers", cid)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self._records[cid])))
-        tmp.replace(path)
+    def _save(self, cid: str) -> asyncio.Future[None]:
+        """Write the container's record, in order with its other writes and removal, on
+        the disk thread (the event loop never waits on the file system)."""
+        return self._on_disk(_write_record, self._path("containers", cid),
+                             json.dumps(asdict(self._records[cid])))
+
+    def _on_disk(self, fn: Callable[..., None], *args: Any) -> asyncio.Future[None]:
+        future = asyncio.get_running_loop().run_in_executor(self._disk, fn, *args)
+        future.add_done_callback(_log_disk_error)
+        return future
 
     def _save_sandbox(self, sandbox: Sandbox) -> None:
         path = self._path("sandboxes", sandbox.pod_uid)
@@ -255,6 +281,7 @@ class ProcessRuntime(ChangeNotifier):
 
     async def aclose(self) -> None:
         await cancel_and_wait(self._rotator)
+        await self._on_disk(lambda: None)  # the records queued so far are on disk
         loop = asyncio.get_running_loop()
         for fd in self._pidfds.values():
             loop.remove_reader(fd)
@@ -282,10 +309,14 @@ class ProcessRuntime(ChangeNotifier):
                 raise RuntimeError_(str(e), reason="FailedCreatePodSandBox") from e
             sandbox = Sandbox(pod_uid=uid, ip=ip, host_network=False, netns=netns,
                               id=sandbox.id)
-        self._write_dns_files(pod, sandbox)
+        # files in a worker thread: a hundred pods' writes would hold the event loop
+        await asyncio.to_thread(self._write_sandbox_files, pod, sandbox)
         self._sandboxes[uid] = sandbox
-        self._save_sandbox(sandbox)
         return sandbox
+
+    def _write_sandbox_files(self, pod: dict[str, Any], sandbox: Sandbox) -> None:
+        self._write_dns_files(pod, sandbox)
+        self._save_sandbox(sandbox)
 
     def _dns_dir(self, pod_uid: str) -> Path:
         return self.dir / "pods" / pod_uid
@@ -316,8 +347,11 @@ class ProcessRuntime(ChangeNotifier):
         sandbox = self._sandboxes.get(pod_uid)
         if self.network is not None and (sandbox is None or not sandbox.host_network):
             await self.network.remove_pod(pod_uid)  # first: a cancelled removal is retried
-        shutil.rmtree(self._dns_dir(pod_uid), ignore_errors=True)
         self._sandboxes.pop(pod_uid, None)
+        await asyncio.to_thread(self._remove_sandbox_files, pod_uid)
+
+    def _remove_sandbox_files(self, pod_uid: str) -> None:
+        shutil.rmtree(self._dns_dir(pod_uid), ignore_errors=True)
         self._path("sandboxes", pod_uid).unlink(missing_ok=True)
 
     async def list_sandboxes(self) -> list[Sandbox]:
@@ -349,14 +383,9 @@ class ProcessRuntime(ChangeNotifier):
                                 reason="RunContainerError")
         cid = f"process://{secrets.token_hex(16)}"
         rel = f"{sandbox.pod_uid}/{spec['name']}-{config.attempt}"
-        mounts = [*config.mounts, *self._dns_mounts(sandbox)] if can_use_netns() else []
         cwd = spec.get("workingDir") or "/"
-        try:
-            procs = self.cgroups.create(rel, spec.get("resources") or {})
-            plan = None
-            if mounts:
-                (self.dir / "newroot").mkdir(parents=True, exist_ok=True)
-                plan = mount_ns.plan(mounts, self.dir / "newroot")
+        try:  # cgroup and mount points in a worker thread, as the fork below
+            mounts, procs, plan = await asyncio.to_thread(self._prepare, sandbox, config, rel)
         except OSError as e:
             raise RuntimeError_(f"preparing container: {e}", reason="CreateContainerError") \
                 from e
@@ -369,12 +398,12 @@ class ProcessRuntime(ChangeNotifier):
                                attach.make_stdin(stdin_path, keep_open=keep_open)) \
             if spec.get("stdin") or tty else (None, None)
         try:  # in a worker thread: the parent waits for the child's exec, not the loop
-            popen = await asyncio.to_thread(_spawn, [exe, *argv[1:]], env=env,
-                                            log_path=config.log_path, setup=setup,
-                                            stdin=None if tty else child_stdin,
-                                            terminal=child_stdin if tty else None)
+            popen, pid_start = await asyncio.to_thread(
+                _spawn_and_stamp, [exe, *argv[1:]], env=env, log_path=config.log_path,
+                setup=setup, stdin=None if tty else child_stdin,
+                terminal=child_stdin if tty else None)
         except (OSError, subprocess.SubprocessError) as e:
-            self.cgroups.remove(rel)
+            await asyncio.to_thread(self.cgroups.remove, rel)
             if holder is not None:
                 os.close(holder)
                 stdin_path.unlink(missing_ok=True)
@@ -390,8 +419,7 @@ class ProcessRuntime(ChangeNotifier):
                              attempt=config.attempt, state=RUNNING, image=spec.get("image", ""),
                              image_id=f"process://{spec.get('image', '')}",
                              started_at=time.time())
-        self._records[cid] = _Record(info=asdict(info), pid=popen.pid,
-                                     pid_start=_proc_start(popen.pid),
+        self._records[cid] = _Record(info=asdict(info), pid=popen.pid, pid_start=pid_start,
                                      log_path=str(config.log_path), cgroup=rel, env=env,
                                      cwd=cwd, netns=sandbox.netns,
                                      mounts=[list(m) for m in mounts], uts=bool(uts_name),
@@ -399,9 +427,21 @@ class ProcessRuntime(ChangeNotifier):
                                      stdin_once=bool(spec.get("stdinOnce")), tty=tty)
         self._popen[cid] = popen
         self._exited[cid] = asyncio.Event()
-        self._save(cid)
+        await self._save(cid)
         self._watch(cid, popen.pid)
         return info
+
+    def _prepare(self, sandbox: Sandbox, config: ContainerConfig,
+                 rel: str) -> tuple[list[tuple[str, str, bool]], list[str], MountPlan | None]:
+        """The container's mounts, its cgroup (the files its process joins) and its
+        mount plan: file system work, run in a worker thread."""
+        mounts = [*config.mounts, *self._dns_mounts(sandbox)] if can_use_netns() else []
+        procs = self.cgroups.create(rel, config.spec.get("resources") or {})
+        plan = None
+        if mounts:
+            (self.dir / "newroot").mkdir(parents=True, exist_ok=True)
+            plan = mount_ns.plan(mounts, self.dir / "newroot")
+        return mounts, procs, plan
 
     def _watch(self, cid: str, pid: int) -> None:
         try:
@@ -465,16 +505,17 @@ class ProcessRuntime(ChangeNotifier):
             await self.stop_container(container_id, grace=0)
         self._records.pop(container_id)
         self._exited.pop(container_id, None)
-        self._forget(container_id, record)
-
-    def _forget(self, container_id: str, record: _Record) -> None:
-        self.cgroups.remove(record.cgroup)
         self._close_stdin(container_id)
+        # a record from before mounts stayed off the host
+        owned = [path for path in record.mount_dirs if not self._hand_over(path)]
+        await self._on_disk(self._forget, container_id, record, owned)
+
+    def _forget(self, container_id: str, record: _Record, mount_dirs: list[str]) -> None:
+        """Remove what a container left on disk (in a worker thread)."""
+        self.cgroups.remove(record.cgroup)
         if record.stdin_path:
             Path(record.stdin_path).unlink(missing_ok=True)
-        for path in record.mount_dirs:  # a record from before mounts stayed off the host
-            if self._hand_over(path):
-                continue
+        for path in mount_dirs:
             with contextlib.suppress(OSError):
                 p = Path(path)
                 p.rmdir() if p.is_dir() else p.unlink()
