@@ -208,6 +208,7 @@ class Containerd:
         layout = self.layout
         layout.dir.mkdir(parents=True, exist_ok=True)
         layout.socket.parent.mkdir(parents=True, exist_ok=True)
+        _end_previous(layout)
         write_config(layout)
         layout.socket.unlink(missing_ok=True)
         layout.ready_file.unlink(missing_ok=True)
@@ -252,6 +253,26 @@ class Containerd:
                 self.process.kill()
                 self.process.wait()
         cleanup(self.layout)
+
+
+def _end_previous(layout: Layout) -> None:
+    """A containerd this directory's pid file names and that still runs (its `kyb
+    containerd` was killed outright): stop it, or the new one could not open its
+    database. Its pods' shims go on running and are adopted by the new one."""
+    try:
+        pid = int(layout.pid_file.read_text())
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return
+    if not argv or not argv[0].endswith(b"containerd") or str(layout.config).encode() not in argv:
+        return
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(100):
+        if not Path(f"/proc/{pid}").exists():
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 def remove_all_sandboxes(endpoint: str, *, timeout: float) -> None:
