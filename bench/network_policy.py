@@ -12,7 +12,8 @@ opening and closing connections for `--seconds`.
 2. The same with the table `kyb network-policy` would write for `--policies`
    policies selecting the server pod, each allowing one other /32 (the client's
    address is allowed by the last). `ratio` = with / without (aim ≥ 0.9); the two
-   are measured in turns, twice, so that the machine's load hits both alike.
+   are measured in `--turns` alternations (medians), so that the machine's load
+   hits both alike.
 3. **Sync**: the agent's work for that many policies — working out the rules from
    the objects (`rules_seconds`) and replacing the table (`nft_seconds`), p50/p99
    over repeats.
@@ -122,7 +123,7 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
-def run(policies: int, seconds: float, repeats: int) -> dict[str, Any]:
+def run(policies: int, seconds: float, repeats: int, turns: int) -> dict[str, Any]:
     server = subprocess.Popen(["ip", "netns", "exec", SERVER, sys.executable, "-c", SERVE])
     try:
         time.sleep(0.5)
@@ -139,13 +140,13 @@ def run(policies: int, seconds: float, repeats: int) -> dict[str, Any]:
         chain_rules = in_ns(NODE, "nft", "list", "table", "inet", TABLE).count(" return")
         # alternate without/with so that a load change on the machine hits both alike
         baselines, withs = [], []
-        for _ in range(2):
+        for _ in range(turns):
             in_ns(NODE, "nft", "-f", "-", stdin=remove(TABLE))
-            baselines.append(connections_per_s(seconds / 2))
+            baselines.append(connections_per_s(seconds / turns))
             in_ns(NODE, "nft", "-f", "-", stdin=script)
-            withs.append(connections_per_s(seconds / 2))
+            withs.append(connections_per_s(seconds / turns))
         in_ns(NODE, "nft", "-f", "-", stdin=remove(TABLE))
-        baseline, with_policies = statistics.mean(baselines), statistics.mean(withs)
+        baseline, with_policies = statistics.median(baselines), statistics.median(withs)
     finally:
         server.kill()
         server.wait()
@@ -154,6 +155,7 @@ def run(policies: int, seconds: float, repeats: int) -> dict[str, Any]:
         "baseline_no_policy_connections_per_s": round(baseline, 1),
         "with_policies_connections_per_s": round(with_policies, 1),
         "ratio": round(with_policies / baseline, 3), "aim_ratio": 0.9,
+        "turns": {"without": [round(x) for x in baselines], "with": [round(x) for x in withs]},
         "sync": {"rules_seconds_p50": round(statistics.median(rules_times), 4),
                  "rules_seconds_p99": round(percentile(rules_times, 99), 4),
                  "nft_seconds_p50": round(statistics.median(nft_times), 4),
@@ -168,12 +170,14 @@ def main() -> None:
     parser.add_argument("--policies", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--turns", type=int, default=6,
+                        help="without/with alternations (medians are reported)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("network namespaces need root")
     try:
         build()
-        print(json.dumps(run(args.policies, args.seconds, args.repeats), indent=2))
+        print(json.dumps(run(args.policies, args.seconds, args.repeats, args.turns), indent=2))
     finally:
         tear_down()
 
