@@ -38,7 +38,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from kybernetes.dashboard.errors import status_response, unauthorized
-from kybernetes.dashboard.list_stream import ListStream, loads
+from kybernetes.dashboard.list_stream import ListStream, gc_paused, loads
 from kybernetes.dashboard.projections import Projection, projection_for
 from kybernetes.dashboard.upstream import TOKEN_PROTOCOL, UPSTREAM, Upstream, bearer_token
 from kybernetes.tasks import cancel_and_wait, spawn
@@ -126,16 +126,17 @@ async def _list_and_sync(upstream: Upstream, token: str, path: str, selector: di
             stream = ListStream()
             head: dict[str, Any] | None = None
             ready: list[dict[str, Any]] = []
-            async for data in resp.content.iter_any():
-                stream.feed(data)
-                ready.extend(_slim(i, project) for i in stream.take())
-                head = head or stream.head()
-                while chunk and head is not None and len(ready) >= chunk:
-                    await _send(emit, head, ready[:chunk], sent, more=True)
-                    sent += chunk
-                    first_sent = first_sent or time.monotonic() - started
-                    del ready[:chunk]
-            listed = stream.finish()
+            with gc_paused():  # it would walk the projected items again and again
+                async for data in resp.content.iter_any():
+                    stream.feed(data)
+                    ready.extend(_slim(i, project) for i in stream.take())
+                    head = head or stream.head()
+                    while chunk and head is not None and len(ready) >= chunk:
+                        await _send(emit, head, ready[:chunk], sent, more=True)
+                        sent += chunk
+                        first_sent = first_sent or time.monotonic() - started
+                        del ready[:chunk]
+                listed = stream.finish()
     except aiohttp.ClientError as e:
         return 503, _unreachable(e)
     ready.extend(_slim(i, project) for i in listed.pop("items", None) or ())

@@ -3,6 +3,7 @@ a cut only where an item really ends."""
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import orjson
@@ -57,3 +58,21 @@ def test_the_head_is_known_before_the_items() -> None:
 ])
 def test_anything_else_is_parsed_whole_at_the_end(body: bytes) -> None:
     assert _feed(body, 3)[1] == orjson.loads(body)
+
+
+def test_the_collector_comes_back_after_the_last_of_overlapping_pauses() -> None:
+    assert gc.isenabled()
+    first, second = list_stream.gc_paused(), list_stream.gc_paused()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+    gc.disable()  # someone else's pause is left alone
+    try:
+        with list_stream.gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -62,7 +62,7 @@ let socket = null;
 let nextId = 1;
 const decoder = new TextDecoder();
 const subscriptions = new Map();
-const PAGE_EVERY = 500;
+const PAGE_EVERY = 3000;
 
 export function b64url(s) {
   const bytes = new TextEncoder().encode(s);
@@ -110,8 +110,9 @@ export function liveList(path, onItems, onError, { selector = {}, every = 100, p
       onError(null);
       flush();
     } else if (event === 'page') {
-      // the rest of a long list: drawn when its last page is in, and meanwhile every
-      // half second (a draw of a big map holds the main thread a while)
+      // the rest of a long list: drawn when its last page is in (every PAGE_EVERY ms
+      // before, for a slow one); drawing 10,000 pods at each page cost the browser
+      // ~0.3 s more CPU per first paint
       for (const o of data.items || []) items.set(key(o), o);
       if (!data.more) { if (timer !== null) clearTimeout(timer); flush(); } else if (timer === null) timer = setTimeout(flush, PAGE_EVERY);
     } else if (event === 'failure') {
