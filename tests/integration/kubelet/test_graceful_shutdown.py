@@ -14,8 +14,9 @@ def test_sigterm_fails_the_pods_with_the_node_shutdown_reason(core: k8s.CoreV1Ap
                             "--shutdown-grace-period-critical-pods", "2s")
     wait_for(lambda: node_ready(core, "node-1"), timeout=30, what="node Ready")
     core.create_namespaced_pod("default", make_pod("web", [{"name": "a", "image": "i"}]))
+    # the Priority admission plugin gives it the class's value (2000001000)
     core.create_namespaced_pod("default", make_pod(
-        "critical", [{"name": "a", "image": "i"}], priority=2_000_001_000))
+        "critical", [{"name": "a", "image": "i"}], priorityClassName="system-node-critical"))
     for name in ("web", "critical"):
         wait_for(lambda name=name: condition(core.read_namespaced_pod(name, "default"),
                                              "Ready") == "True", what=f"{name} Ready")
