@@ -25,7 +25,8 @@ is too. Chain names hash the service port (and endpoint) as kube-proxy does,
 so they are stable across restarts and syncs.
 
 :func:`render` is pure; :class:`IptablesProxier` applies its output with one
-``iptables-restore --noflush`` per sync. A stopping proxy leaves its rules; a
+``iptables-restore --noflush`` per sync, holding only the chains that changed since
+the last one (a full rewrite every hour, as kube-proxy). A stopping proxy leaves its rules; a
 starting one adopts the ``KYB-`` chains it finds and replaces them all in its first
 sync (one restore: packets see the old rules or the new), so a restart never
 leaves Services without rules.
@@ -37,6 +38,7 @@ import base64
 import hashlib
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 
 from kybernetes.proxy import netfilter
@@ -51,6 +53,8 @@ POSTROUTING = "KYB-POSTROUTING"
 MARK_MASQ = "KYB-MARK-MASQ"
 EXTERNAL = "KYB-EXTERNAL-SERVICES"
 MASQ_MARK = "0x4000"
+FULL_SYNC_PERIOD = 3600.0  # seconds between full rewrites, as kube-proxy's
+JUMP_CHECK_PERIOD = 30.0  # seconds between checks that the built-in chains jump to ours
 
 JUMPS = (
     Jump("nat", "PREROUTING", SERVICES, comment="kybernetes service portals"),
@@ -106,6 +110,17 @@ class _Rules:
     nat: list[str] = field(default_factory=list)
     filter: list[str] = field(default_factory=list)
     nodeports: list[str] = field(default_factory=list)
+
+    def by_chain(self) -> dict[str, list[str]]:
+        """The nat rules per chain: its own chains, and KYB-SERVICES' share."""
+        out: dict[str, list[str]] = {c: [] for c in self.chains}
+        for rule in self.nat:
+            out.setdefault(rule.split(" ", 2)[1], []).append(rule)
+        return out
+
+
+RuleCache = dict[tuple[ServicePort, tuple[Endpoint, ...], tuple[Endpoint, ...]],
+                 tuple[_Rules, dict[str, list[str]]]]
 
 
 def _balance(out: _Rules, chain: str, sp: ServicePort, endpoints: list[Endpoint]) -> None:
@@ -205,42 +220,80 @@ def _service_rules(sp: ServicePort, cluster: list[Endpoint], local: list[Endpoin
     return out
 
 
-def render(state: ProxyState, *, stale: dict[str, set[str]], cluster_cidr: str = ""
-           ) -> tuple[str, dict[str, set[str]]]:
-    """The restore input for `state`; returns it and the chains it keeps per table.
+Tables = dict[str, dict[str, list[str]]]  # table → chain → its rules, in order
 
-    `stale` lists the chains of ours that exist now; those not kept are deleted.
+
+def tables(state: ProxyState, *, cluster_cidr: str = "", cache: RuleCache | None = None
+           ) -> Tables:
+    """Every chain of ours with its rules, for `state`.
+
+    With a `cache` (one per proxier: its cluster CIDR never changes) the rules of a
+    service port whose endpoints did not change are reused, not rendered again; the
+    cache is left holding only the ports of `state`.
     """
-    nat_chains = [SERVICES, NODEPORTS, POSTROUTING, MARK_MASQ]
-    filter_chains = [SERVICES, EXTERNAL]
-    nat_rules = [
+    nat: dict[str, list[str]] = {SERVICES: [], NODEPORTS: [], POSTROUTING: [
         f"-A {POSTROUTING} -m mark ! --mark {MASQ_MARK}/{MASQ_MARK} -j RETURN",
         f"-A {POSTROUTING} -j MARK --xor-mark {MASQ_MARK}",
         f"-A {POSTROUTING} {_comment('kybernetes service traffic requiring SNAT')} "
-        "-j MASQUERADE --random-fully",
-        f"-A {MARK_MASQ} -j MARK --or-mark {MASQ_MARK}",
-    ]
-    filter_rules: list[str] = []
-    nodeport_rules: list[str] = []
+        "-j MASQUERADE --random-fully"],
+        MARK_MASQ: [f"-A {MARK_MASQ} -j MARK --or-mark {MASQ_MARK}"]}
+    filt: dict[str, list[str]] = {SERVICES: [], EXTERNAL: []}
+    used: RuleCache = {}
     for key in sorted(state.ports):
-        one = _service_rules(state.ports[key], state.endpoints.get(key, []),
-                             state.local.get(key, []), cluster_cidr=cluster_cidr)
-        nat_chains += one.chains
-        nat_rules += one.nat
-        filter_rules += one.filter
-        nodeport_rules += one.nodeports
-    nat_rules += nodeport_rules
-    nat_rules.append(f"-A {SERVICES} {_comment('kybernetes service nodeports')} "
-                     f"-m addrtype --dst-type LOCAL -j {NODEPORTS}")
-    kept = {"nat": set(nat_chains), "filter": set(filter_chains)}
+        sp = state.ports[key]
+        memo = (sp, tuple(state.endpoints.get(key, [])), tuple(state.local.get(key, [])))
+        found = cache.get(memo) if cache is not None else None
+        if found is None:
+            one = _service_rules(sp, list(memo[1]), list(memo[2]), cluster_cidr=cluster_cidr)
+            found = (one, one.by_chain())
+        used[memo] = found
+        one, chains = found
+        for chain, rules in chains.items():
+            if chain == SERVICES:
+                nat[SERVICES] += rules
+            else:
+                nat[chain] = rules
+        nat[NODEPORTS] += one.nodeports
+        for rule in one.filter:
+            filt[rule.split(" ", 2)[1]].append(rule)
+    nat[SERVICES].append(f"-A {SERVICES} {_comment('kybernetes service nodeports')} "
+                         f"-m addrtype --dst-type LOCAL -j {NODEPORTS}")
+    if cache is not None:
+        cache.clear()
+        cache.update(used)
+    return {"nat": nat, "filter": filt}
+
+
+def restore_input(want: Tables, *, applied: Tables, stale: dict[str, set[str]]
+                  ) -> tuple[str, dict[str, set[str]]]:
+    """The restore input that turns the kernel's chains into `want`.
+
+    Only chains that differ from `applied` (what the last restore wrote; empty for a
+    full rewrite) are declared and refilled, as kube-proxy's minimal restores: with
+    1,000 Services an endpoint change rewrites a few chains, not ten thousand rules.
+    Chains in `stale` or `applied` that are no longer wanted are emptied and deleted.
+    Returns it ("" when nothing changed) and the chains kept per table.
+    """
+    kept = {table: set(chains) for table, chains in want.items()}
     text = []
-    for table, chains, rules in (("nat", nat_chains, nat_rules),
-                                 ("filter", filter_chains, filter_rules)):
-        gone = sorted(stale.get(table, set()) - kept[table])  # emptied, then deleted
-        text.append(f"*{table}\n" + "".join(f":{c} - [0:0]\n" for c in chains + gone)
-                    + "".join(f"{r}\n" for r in rules)
-                    + "".join(f"-X {c}\n" for c in gone) + "COMMIT\n")
+    for table, chains in want.items():
+        before = applied.get(table, {})
+        changed = [c for c, rules in chains.items() if before.get(c) != rules]
+        gone = sorted((stale.get(table, set()) | set(before)) - kept[table])
+        if changed or gone:
+            text.append(f"*{table}\n" + "".join(f":{c} - [0:0]\n" for c in changed + gone)
+                        + "".join(f"{r}\n" for c in changed for r in chains[c])
+                        + "".join(f"-X {c}\n" for c in gone) + "COMMIT\n")
     return "".join(text), kept
+
+
+def render(state: ProxyState, *, stale: dict[str, set[str]], cluster_cidr: str = ""
+           ) -> tuple[str, dict[str, set[str]]]:
+    """The full restore input for `state`; returns it and the chains it keeps per table.
+
+    `stale` lists the chains of ours that exist now; those not kept are deleted.
+    """
+    return restore_input(tables(state, cluster_cidr=cluster_cidr), applied={}, stale=stale)
 
 
 _COUNTER = re.compile(
@@ -267,6 +320,9 @@ class IptablesProxier:
         self._chains: dict[str, set[str]] = {}
         self._last: ProxyState | None = None
         self._run = netfilter.Runner()
+        self._applied: Tables = {}
+        self._cache: RuleCache = {}
+        self._full_at = self._jumps_at = -FULL_SYNC_PERIOD
 
     async def start(self) -> None:
         await self._run(self._prepare)
@@ -276,15 +332,33 @@ class IptablesProxier:
         self._chains = {t: netfilter.existing_chains(t) for t in netfilter.TABLES}
 
     async def sync(self, state: ProxyState) -> None:
-        text, kept = render(state, stale=self._chains, cluster_cidr=self.cluster_cidr)
-        await self._run(self._apply, text)
-        self._chains = kept
+        """Write what changed since the last sync; everything on the first sync and
+        every FULL_SYNC_PERIOD (kube-proxy's hourly full sync), which repairs our
+        chains if someone else changed them. The jumps from the built-in chains (one
+        fork each to check) are checked on full syncs and on a sync with nothing
+        to write at least every JUMP_CHECK_PERIOD (the proxy resyncs every 30 s), so
+        they never delay a change."""
+        want = tables(state, cluster_cidr=self.cluster_cidr, cache=self._cache)
+        now = time.monotonic()
+        full = now - self._full_at >= FULL_SYNC_PERIOD
+        applied, self._applied = ({} if full else self._applied), {}  # unknown if it fails
+        text, kept = restore_input(want, applied=applied, stale=self._chains)
+        check = full or (not text and now - self._jumps_at >= JUMP_CHECK_PERIOD)
+        await self._run(self._apply, text, check)
+        self._applied, self._chains = want, kept
+        if full:
+            self._full_at = now
+        if check:
+            self._jumps_at = now
         await self._run(self._clear_udp_flows, self._last, state)
         self._last = state
 
-    def _apply(self, text: str) -> None:
-        netfilter.restore(text)
-        netfilter.ensure_jumps(JUMPS)
+    @staticmethod
+    def _apply(text: str, check_jumps: bool) -> None:
+        if text:
+            netfilter.restore(text)
+        if check_jumps:
+            netfilter.ensure_jumps(JUMPS)
 
     @staticmethod
     def _clear_udp_flows(old: ProxyState | None, new: ProxyState) -> None:

@@ -30,7 +30,7 @@ from kybernetes.client import ApiClient, Informer
 from kybernetes.proxy.health_check import HealthCheckServers
 from kybernetes.proxy.iptables import IptablesProxier
 from kybernetes.proxy.metrics import Metrics
-from kybernetes.proxy.model import ProxyState, build_state, group_slices
+from kybernetes.proxy.model import ProxyState, StateBuilder, group_slices
 from kybernetes.proxy.userspace import UserspaceProxier
 
 log = logging.getLogger("kybernetes.proxy")
@@ -70,6 +70,7 @@ class Proxy:
         self._dirty_since = 0.0
         self._runners: list[web.AppRunner] = []
         self.health_checks = HealthCheckServers(bind_address)
+        self._builder = StateBuilder(node_name)
 
     def _changed(self, *_: Any) -> None:
         if not self._dirty.is_set():
@@ -123,8 +124,7 @@ class Proxy:
             await asyncio.sleep(self.min_sync_period)
 
     def _state(self) -> ProxyState:
-        return build_state(self.services.list(), group_slices(self.slices.list()),
-                           self.node_name)
+        return self._builder.build(self.services.list(), group_slices(self.slices.list()))
 
     # -- health and metrics ------------------------------------------------------
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from kybernetes.proxy.balancer import LoadBalancer
 from kybernetes.proxy.model import (
+    StateBuilder,
     build_state,
     group_slices,
     ready_endpoints,
@@ -181,3 +182,21 @@ def test_update_keeps_affinity_of_endpoints_still_ready() -> None:
     for c in ("b", "c"):
         if pinned[c] != gone:
             assert lb.next_endpoint(c) == pinned[c]
+
+
+def test_state_builder_reparses_only_what_changed() -> None:
+    svc = {**service(), "metadata": {"namespace": "ns", "name": "web", "resourceVersion": "1"}}
+    first = eslice("s", [endpoint("10.1.0.1")])
+    first["metadata"]["resourceVersion"] = "5"
+    builder = StateBuilder("n1")
+    state = builder.build([svc], group_slices([first]))
+    assert state.endpoints == {"ns/web:http": [("10.1.0.1", 8080)]}
+    assert state.local == {"ns/web:http": [("10.1.0.1", 8080)]}
+    again = builder.build([svc], group_slices([first]))
+    assert again.endpoints["ns/web:http"] is state.endpoints["ns/web:http"]  # not reparsed
+    moved = eslice("s", [endpoint("10.1.0.2", "n2")])
+    moved["metadata"]["resourceVersion"] = "6"
+    changed = builder.build([svc], group_slices([moved]))
+    assert changed.endpoints == {"ns/web:http": [("10.1.0.2", 8080)]}
+    assert changed.local == {"ns/web:http": []}
+    assert builder.build([], {}).ports == {}

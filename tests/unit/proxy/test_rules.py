@@ -39,7 +39,8 @@ def test_node_port_is_masqueraded_and_jumps_to_the_service() -> None:
     nodeports = [r for r in nat(text) if r.startswith("-A KYB-NODEPORTS")]
     assert [r.split("-j ")[1] for r in nodeports] == ["KYB-MARK-MASQ", iptables.svc_chain(WEB)]
     assert all("--dport 30080" in r for r in nodeports)
-    assert nat(text)[-2].endswith("-m addrtype --dst-type LOCAL -j KYB-NODEPORTS")
+    services = [r for r in nat(text) if r.startswith("-A KYB-SERVICES ")]
+    assert services[-1].endswith("-m addrtype --dst-type LOCAL -j KYB-NODEPORTS")
 
 
 def test_affinity_uses_the_recent_module() -> None:
@@ -149,3 +150,18 @@ def test_internal_traffic_policy_local_uses_the_local_chain() -> None:
     assert iptables.svc_chain(sp) not in kept["nat"]  # nothing else needs it
     assert [r.split("--to-destination ")[1] for r in nat(text) if "DNAT" in r] == \
         ["10.1.0.2:8080"]
+
+
+def test_a_sync_rewrites_only_the_chains_that_changed() -> None:
+    before = iptables.tables(ProxyState({WEB.key: WEB, DNS.key: DNS},
+                                        {WEB.key: EPS, DNS.key: EPS[:2]}))
+    after = iptables.tables(ProxyState({WEB.key: WEB, DNS.key: DNS},
+                                       {WEB.key: [*EPS[:3], ("10.1.0.9", 8080)],
+                                        DNS.key: EPS[:2]}))
+    text, kept = iptables.restore_input(after, applied=before, stale={})
+    declared = {line[1:].split()[0] for line in text.splitlines() if line.startswith(":")}
+    old_sep, new_sep = iptables.sep_chain(WEB, EPS[3]), iptables.sep_chain(WEB, ("10.1.0.9", 8080))
+    assert declared == {iptables.svc_chain(WEB), old_sep, new_sep}
+    assert f"-X {old_sep}" in text and "*filter" not in text
+    assert iptables.restore_input(after, applied=after, stale={})[0] == ""
+    assert old_sep not in kept["nat"] and new_sep in kept["nat"]
