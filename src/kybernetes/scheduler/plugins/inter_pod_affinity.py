@@ -91,18 +91,6 @@ class _FilterState:
         return None
 
 
-def _by_key(domains: Counter[Domain]) -> dict[str, set[str]]:
-    keys = {key for key, _ in domains}
-    if len(keys) == 1:  # the common case: one key, a set comprehension
-        (only,) = keys
-        return {only: {value for (_, value), n in domains.items() if n > 0}}
-    out: dict[str, set[str]] = {}
-    for (key, value), n in domains.items():
-        if n > 0:
-            out.setdefault(key, set()).add(value)
-    return out
-
-
 class InterPodAffinity:
     name = "InterPodAffinity"
 
@@ -148,6 +136,18 @@ class InterPodAffinity:
                 out.append((node, n))
         return out
 
+    def _domain_values(self, term: AffinityTerm) -> set[str]:
+        """The values of `term`'s key over the nodes running pods `term` matches."""
+        assert self.handle is not None
+        cache = self.handle.cache
+        key = term.topology_key
+        found = None if term.namespace_selector is not None else \
+            cache.labels.candidates(term.namespaces, term.selector)
+        if found is not None and found[1]:
+            domain_of = cache.domains((key,), key).of
+            return {domain_of[name] for name in found[0] if name in domain_of}
+        return {value for (_, value) in self._domain_counts(term)}
+
     def _domain_counts(self, term: AffinityTerm) -> Counter[Domain]:
         """Per domain of `term`'s key, the running pods that `term` matches."""
         assert self.handle is not None
@@ -171,6 +171,17 @@ class InterPodAffinity:
 
     # --- Filter ------------------------------------------------------------------------
 
+    def _existing_anti_affinity(self, pod: PodInfo) -> dict[str, set[str]]:
+        """Key -> the values of the domains whose running pods' required anti-affinity
+        terms match `pod`."""
+        assert self.handle is not None
+        out: dict[str, set[str]] = {}
+        ns_labels = self._namespace_labels(pod.namespace)
+        for term, counts in self.handle.cache.affinity_terms.terms("required_anti").items():
+            if term.matches(pod, ns_labels):
+                out.setdefault(term.topology_key, set()).update(v for _, v in counts)
+        return out
+
     def _existing_terms(self, pod: PodInfo, kind: str, weight: int | None = None
                         ) -> Counter[Domain]:
         """Per domain, the running pods whose `kind` terms match `pod` (times the
@@ -180,8 +191,7 @@ class InterPodAffinity:
         ns_labels = self._namespace_labels(pod.namespace)
         for term, counts in self.handle.cache.affinity_terms.terms(kind).items():
             if term.matches(pod, ns_labels):
-                factor = 1 if kind == "required_anti" else \
-                    (term.weight if weight is None else weight)
+                factor = term.weight if weight is None else weight
                 for domain, n in counts.items():
                     out[domain] += n * factor
         return out
@@ -205,22 +215,22 @@ class InterPodAffinity:
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
         if self.handle is None:
             return SKIP
-        existing = self._existing_terms(pod, "required_anti")
+        existing = self._existing_anti_affinity(pod)
         affinity = pod.affinity
         required = affinity.required if affinity else ()
         required_anti = affinity.required_anti if affinity else ()
         if not required and not required_anti and not existing:
             return SKIP
         matched = self._all_terms_matched(required) if required else Counter()
-        anti: Counter[Domain] = Counter()
+        anti: dict[str, set[str]] = {}
         for term in required_anti:
-            anti.update(self._domain_counts(term))
+            anti.setdefault(term.topology_key, set()).update(self._domain_values(term))
         own_ns = self._namespace_labels(pod.namespace)
         first = bool(required) and not matched and \
             all(t.matches(pod, own_ns) for t in required)
         state.write(self.name, _FilterState(
             tuple(t.topology_key for t in required), {d for d, n in matched.items() if n > 0},
-            first, _by_key(anti), _by_key(existing)))
+            first, anti, existing))
         return None
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
@@ -229,13 +239,19 @@ class InterPodAffinity:
 
     def filter_nodes(self, state: CycleState, pod: PodInfo,
                      nodes: list[NodeInfo]) -> dict[int, Status]:
-        """`filter` over many nodes in one call (the scheduler's hot loop)."""
-        verdict = state.read(self.name).verdict
-        rejected = {}
-        for i, node in enumerate(nodes):
-            status = verdict(node.labels)
-            if status is not None:
-                rejected[i] = status
+        """`filter` over many nodes in one call (the scheduler's hot loop); without
+        required affinity, one set lookup per node and key."""
+        s: _FilterState = state.read(self.name)
+        if s.affinity_keys:
+            verdict = s.verdict
+            return {i: st for i, node in enumerate(nodes)
+                    if (st := verdict(node.labels)) is not None}
+        rejected: dict[int, Status] = {}
+        for blocked, status in ((s.anti_affinity, _ANTI_AFFINITY),
+                                (s.existing_anti_affinity, _EXISTING_ANTI_AFFINITY)):
+            for key, values in blocked.items():
+                for i in [i for i, node in enumerate(nodes) if node.labels.get(key) in values]:
+                    rejected.setdefault(i, status)
         return rejected
 
     # --- Score -------------------------------------------------------------------------
