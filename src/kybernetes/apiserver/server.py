@@ -47,6 +47,7 @@ from kybernetes.apiserver.authz.rbac.escalation import EscalationCheck
 from kybernetes.apiserver.authz.rbac.objects import CachedRbacObjects
 from kybernetes.apiserver.authz.rbac.resolver import RuleResolver
 from kybernetes.apiserver.bodies import DEFAULT_BODY_READ_TIMEOUT
+from kybernetes.apiserver.bootstrap_token_auth import BootstrapTokenAuthenticator
 from kybernetes.apiserver.client_certs import ClientCertAuthenticator
 from kybernetes.apiserver.connections import (
     ConnectionLimits,
@@ -335,7 +336,9 @@ class ApiServer:
         metrics = Metrics(lambda: {k: len(c.watchers) for k, c in self.cache.caches.items()
                                    if c.watchers})
         authenticator = Authenticator(
-            tokens, [account_tokens.authenticator], anonymous=cfg.anonymous_auth,
+            tokens, [account_tokens.authenticator,
+                     BootstrapTokenAuthenticator(self.cache, self.kinds)],
+            anonymous=cfg.anonymous_auth,
             client_certs=ClientCertAuthenticator(pki.pki_dir(cfg.pki) / "ca.crt"))
         app = build_app(handlers, guard=RequestGuard(authenticator, self.authorizer),
                         metrics=metrics,

@@ -123,6 +123,7 @@ def test_bootstrap_policy_is_there(kubectl: Kubectl) -> None:
     assert {"kind": "User", "apiGroup": "rbac.authorization.k8s.io",
             "name": "system:kube-controller-manager"} in kcm["subjects"]
     assert kubectl("get", "role", "-n", "kube-public", "-o", "name").split() == [
+        "role.rbac.authorization.k8s.io/kubeadm:bootstrap-signer-clusterinfo",
         "role.rbac.authorization.k8s.io/system:controller:bootstrap-signer"]
 
 

@@ -36,6 +36,7 @@ from kybernetes.api.rbac_aggregation import aggregated_rules, selectors
 Obj = dict[str, Any]
 
 GROUP = "rbac.authorization.k8s.io"
+DEFAULT_NODE_TOKEN_GROUP = "system:bootstrappers:kubeadm:default-node-token"
 API_VERSION = f"{GROUP}/v1"
 BOOTSTRAP_LABEL = {"kubernetes.io/bootstrapping": "rbac-defaults"}
 AUTOUPDATE = "rbac.authorization.kubernetes.io/autoupdate"
@@ -604,6 +605,16 @@ def cluster_role_bindings() -> list[Obj]:
         cluster_binding("system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
                         group("system:nodes"),
                         name="kubeadm:node-autoapprove-certificate-rotation"),
+        # kubeadm's bindings for machines joining with a bootstrap token
+        cluster_binding("system:node-bootstrapper", group(DEFAULT_NODE_TOKEN_GROUP),
+                        name="kubeadm:kubelet-bootstrap"),
+        cluster_binding("system:certificates.k8s.io:certificatesigningrequests:nodeclient",
+                        group(DEFAULT_NODE_TOKEN_GROUP),
+                        name="kubeadm:node-autoapprove-bootstrap"),
+        # a joined machine's proxy runs as its node (kubeadm's runs as the kube-proxy
+        # service account of a DaemonSet on every node: the same reach per node)
+        cluster_binding("system:node-proxier", group("system:nodes"),
+                        name="kyb:node-proxier"),
         *controller_role_bindings(),
     ]
 
@@ -625,6 +636,8 @@ def namespace_roles() -> list[Obj]:
         role("kube-system", "system::leader-locking-kube-scheduler",
              rule(["watch"], [CORE], ["configmaps"]),
              rule(["get", "update"], [CORE], ["configmaps"], names=["kube-scheduler"])),
+        role("kube-public", "kubeadm:bootstrap-signer-clusterinfo",
+             rule(["get"], [CORE], ["configmaps"], names=["cluster-info"])),
         role("kube-public", CONTROLLER_PREFIX + "bootstrap-signer",
              rule(READ, [CORE], ["configmaps"]),
              rule(["update"], [CORE], ["configmaps"], names=["cluster-info"]),
@@ -649,4 +662,6 @@ def namespace_role_bindings() -> list[Obj]:
         role_binding("kube-system", CONTROLLER_PREFIX + "token-cleaner",
                      service_account("kube-system", "token-cleaner")),
         role_binding("kube-public", CONTROLLER_PREFIX + "bootstrap-signer", signer),
+        role_binding("kube-public", "kubeadm:bootstrap-signer-clusterinfo",
+                     user("system:anonymous")),
     ]
