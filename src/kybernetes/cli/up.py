@@ -22,6 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from kybernetes.api import bootstrap_tokens
 from kybernetes.api.errors import ApiError
 from kybernetes.cli import (
     cluster_dir,
@@ -31,6 +32,7 @@ from kybernetes.cli import (
     network_policy,
     pod_network,
     readiness,
+    token,
 )
 from kybernetes.cli.control_plane import (
     ServerCluster,
@@ -184,6 +186,8 @@ def _print_ready(cdir: cluster_dir.ClusterDir, status: dict[str, Any]) -> None:
         print(f"  dashboard: {status['dashboard']} (log in: kyb dashboard-url --data-dir "
               f"{cdir.root})")
     print(f"  stop it with: kyb down --data-dir {cdir.root}")
+    if status.get("join"):
+        print(f"  join a machine (token valid 24h): {status['join']}")
 
 
 class ClusterRun:
@@ -203,6 +207,7 @@ class ClusterRun:
         self.message = ""
         self.server = f"https://{self.network.host_ip}:{args.port}"
         self.dashboard = ""
+        self.join_command = ""
         self._stop = asyncio.Event()
         self._foreground = not args.supervise
         # One admin client from when the API server answers until the cluster stops.
@@ -218,6 +223,7 @@ class ClusterRun:
             "phase": self.phase, "message": self.message, "pid": os.getpid(),
             "runtime": self.runtime, "server": self.server,
             "kubeconfig": str(self.cdir.kubeconfig), "dashboard": self.dashboard,
+            "join": self.join_command,
             "nodes": [n.name for n in self.network.nodes],
             "components": self.supervisor.summaries(),
             **(self.servers.status() if self.servers is not None else {}),
@@ -230,6 +236,7 @@ class ClusterRun:
             loop.add_signal_handler(sig, self._stop.set)
         try:
             await self._bring_up()
+            await self._offer_join()
             self.phase = "Ready"
             self._event(f"cluster ready: {self.args.nodes} node(s); "
                         f"export KUBECONFIG={self.cdir.kubeconfig}"
@@ -308,6 +315,18 @@ class ClusterRun:
                     "--node-name", node.name])
         names = [n.name for n in self.network.nodes]
         await self._until(readiness.nodes_ready(client, names), "every node to be Ready")
+
+    async def _offer_join(self) -> None:
+        """A fresh bootstrap token and the `kyb join` command for it (k3s and kubeadm
+        print theirs at the end of a start); a failure leaves the cluster usable."""
+        try:
+            self.join_command = await token.create(
+                self.cdir, bootstrap_tokens.new_token(), ttl=token.DEFAULT_TTL,
+                description="made by kyb up")
+        except (ApiError, OSError, TimeoutError) as e:
+            self._event(f"no join token made: {e} (`kyb token create` makes one)")
+            return
+        self._event(f"join a machine: {self.join_command}")
 
     async def _start_containerd(self, node: str, prefix: list[str], root: Path) -> list[str]:
         """With --runtime containerd: the node's own containerd (on the node's network),

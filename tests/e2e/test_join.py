@@ -1,0 +1,83 @@
+"""`kyb join` into a one-node `kyb up` cluster (fake runtime, host network): the CA is
+taken only under its pinned hash, a wrong hash or token leaves nothing behind, and a
+joined machine's kubelet (certificate bootstrapped through a CSR the controller
+manager approves for the token) registers a Ready node that runs a pod."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from kybernetes.api import bootstrap_tokens as bt
+from kybernetes.cli import cluster_dir
+from tests.support.cluster import KybCluster, fake_runtime_cluster, kyb
+from tests.support.net import free_port
+from tests.support.poll import wait_for
+from tests.support.procs import Proc
+
+pytestmark = pytest.mark.timeout(300)
+NODE = "joined-1"
+
+
+def _join_args(cluster: KybCluster) -> dict[str, str]:
+    """The flags of the `kyb join` command `kyb up` printed (its status keeps it)."""
+    command = (cluster_dir.resolve(str(cluster.data_dir)).read_status() or {}).get("join", "")
+    words = shlex.split(command)
+    assert words[:2] == ["kyb", "join"], command
+    return dict(zip(words[2::2], words[3::2], strict=True))
+
+
+def test_a_machine_joins_with_a_token(tmp_path: Path) -> None:
+    with fake_runtime_cluster(tmp_path / "kyb") as cluster:
+        flags = _join_args(cluster)
+        assert bt.TOKEN_RE.match(flags["--token"])
+        ca = (cluster.data_dir / "pki" / "ca.crt").read_bytes()
+        assert flags["--ca-cert-hash"] == bt.ca_cert_hash(ca)
+        made = kyb("token", "create", "--data-dir", str(cluster.data_dir), "--ttl", "1h")
+        assert made.returncode == 0 and re.fullmatch(r"[a-z0-9]{6}\.[a-z0-9]{16}\n",
+                                                    made.stdout), made.stderr
+        common = ["join", "--server", flags["--server"], "--node-name", NODE,
+                  "--runtime", "fake"]
+
+        wrong_hash = tmp_path / "wrong-hash"
+        refused = kyb(*common, "--token", made.stdout.strip(), "--data-dir", str(wrong_hash),
+                      "--ca-cert-hash", "sha256:" + "0" * 64)
+        assert refused.returncode == 2
+        assert "none of the public keys" in refused.stderr and not wrong_hash.exists()
+        wrong_token = tmp_path / "wrong-token"
+        refused = kyb(*common, "--token", "abcdef.0123456789abcdef", "--data-dir",
+                      str(wrong_token), "--ca-cert-hash", flags["--ca-cert-hash"])
+        assert refused.returncode == 2
+        assert "bootstrap token was refused" in refused.stderr and not wrong_token.exists()
+
+        joined = Proc.kyb(*common, "--token", made.stdout.strip(),
+                          "--ca-cert-hash", flags["--ca-cert-hash"],
+                          "--data-dir", str(tmp_path / "machine"), "--node-ip", "127.0.0.1",
+                          "--kubelet-port", str(free_port()),
+                          "--proxy-arg=--healthz-port=0", "--proxy-arg=--metrics-port=0",
+                          log_path=tmp_path / "join.log")
+        try:
+            joined.start()
+            wait_for(lambda: "Ready" in cluster.kubectl_run(
+                "get", "node", NODE, "-o",
+                "jsonpath={.status.conditions[?(@.type=='Ready')].status}").stdout.replace(
+                    "True", "Ready"), within=90, interval=0.5,
+                what=f"node {NODE} Ready\n{joined.log_tail()}")
+            csrs = json.loads(cluster.kubectl("get", "csr", "-o", "json"))["items"]
+            mine = [c for c in csrs
+                    if c["spec"]["username"] == f"system:bootstrap:{made.stdout[:6]}"]
+            assert mine and mine[0]["status"]["conditions"][0]["reason"] == "AutoApproved"
+            cluster.kubectl("run", "on-joined", "--image", "busybox", "--restart", "Never",
+                            "--overrides", json.dumps({"spec": {"nodeName": NODE}}),
+                            "--", "sleep", "3600")
+            wait_for(lambda: cluster.kubectl_run(
+                "get", "pod", "on-joined", "-o", "jsonpath={.status.phase}").stdout
+                == "Running", within=60, interval=0.5,
+                what=f"the pod running on {NODE}\n{joined.log_tail()}")
+        finally:
+            assert joined.stop(timeout=30) == 0, joined.log_tail()
+            cluster.kubectl("delete", "node", NODE, "--ignore-not-found", check=False)
