@@ -19,7 +19,7 @@ SUBCOMMANDS = (
     "containerd",
     "proxy", "dns", "pod_network", "network_policy", "hollow_nodes", "kubeconfig", "dashboard",
     "dashboard_url",
-    "api_lb", "token", "join",
+    "api_lb", "token", "join", "backup", "restore",
 )
 
 
