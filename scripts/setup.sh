@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what kybernetes and its tests need on a Debian 12 machine (idempotent):
-# Debian's etcd-server, docker.io, busybox-static, iptables, iproute2, runc, wget (the DNS
+# Debian's etcd-server and etcd-client (etcdctl: `kyb backup`/`restore` of etcd),
+# docker.io, busybox-static, iptables, iproute2, runc, wget (the DNS
 # e2e test: busybox-static's own wget crashes), wrk (bench/apiserver.py and bench/proxy.py's
 # load generator), containerd and containernetworking-plugins (the containerd runtime: CRI,
 # and the CNI bridge/host-local plugins its pods get addresses from), nftables (`kyb
@@ -11,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1
 
-DEBS=(etcd-server docker.io busybox-static iptables iproute2 runc conntrack chromium wget wrk
+DEBS=(etcd-server etcd-client docker.io busybox-static iptables iproute2 runc conntrack chromium wget wrk
       containerd containernetworking-plugins nftables)
 missing=()
 for p in "${DEBS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kybernetes.apiserver import pki
 from kybernetes.cli import backup_archive as archive
-from kybernetes.cli import cluster_dir
+from kybernetes.cli import cluster_dir, etcd_backup
 from kybernetes.cli.errors import CliError
 from kybernetes.cli.servers import check_data_dir
 
@@ -38,18 +38,22 @@ def run(args: argparse.Namespace) -> int:
         unpacked = Path(tmp)
         try:
             manifest = archive.extract(source, unpacked)
-            if manifest.store != "sqlite":
-                raise CliError("restoring an etcd snapshot is not built yet")
             check_data_dir(cdir.root, manifest.servers)
-            revision = archive.bump_sqlite_revision(unpacked / archive.SQLITE_FILE)
+            if manifest.store == "sqlite":
+                revision = archive.bump_sqlite_revision(unpacked / archive.SQLITE_FILE)
+            cdir.prepare()
+            if manifest.store == "etcd":
+                etcd_backup.restore(cdir.root, unpacked / archive.ETCD_FILE, manifest.servers)
+                revision = manifest.revision
         except archive.BackupError as e:
             raise CliError(str(e)) from None
-        cdir.prepare()
-        for suffix in ("-wal", "-shm"):
-            (cdir.root / f"state.db{suffix}").unlink(missing_ok=True)
-        (unpacked / archive.SQLITE_FILE).replace(cdir.root / "state.db")
+        if manifest.store == "sqlite":
+            for suffix in ("-wal", "-shm"):
+                (cdir.root / f"state.db{suffix}").unlink(missing_ok=True)
+            (unpacked / archive.SQLITE_FILE).replace(cdir.root / "state.db")
         archive.replace_dir(unpacked / archive.PKI, pki.pki_dir(cdir.root))
+    servers = f" --servers {manifest.servers}" if manifest.servers > 1 else ""
     print(f"restored {source} (taken {manifest.created}, revision {manifest.revision}) into "
           f"{cdir.root}; revisions go on from {revision}: start it with "
-          f"`kyb up --data-dir {cdir.root}`")
+          f"`kyb up --data-dir {cdir.root}{servers}`")
     return 0
