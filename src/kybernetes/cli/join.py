@@ -36,8 +36,9 @@ RUNTIMES = ("process", "docker", "containerd", "fake")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = ("Get the command with its token and hash on a server: "
-                     "`kyb token create --data-dir D --print-join-command`.")
+    parser.epilog = ("Get the command with its token and hash on a server: `kyb token "
+                     "create --data-dir D --print-join-command` (`kyb up` prints one). "
+                     "Run again on the same --data-dir, it reuses the node's certificate.")
     parser.add_argument("--server", required=True, metavar="https://ADDR:PORT",
                         help="the cluster's API server (or its balancer)")
     parser.add_argument("--token", required=True, metavar="ID.SECRET",
@@ -56,7 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kubelet-port", type=int, default=10250,
                         help="the kubelet's HTTPS port (default 10250)")
     parser.add_argument("--pod-cidr", help="pod addresses (default: the Node's spec.podCIDR)")
-    parser.add_argument("--proxy-mode", choices=("userspace", "iptables"), default="userspace")
+    parser.add_argument("--proxy-mode", choices=("userspace", "iptables"), default="userspace",
+                        help="how the proxy carries Service traffic (default userspace)")
     parser.add_argument("--no-proxy", action="store_true", help="run the kubelet only")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds to wait for the certificate (default 120)")
