@@ -81,3 +81,7 @@ def test_a_machine_joins_with_a_token(tmp_path: Path) -> None:
         finally:
             assert joined.stop(timeout=30) == 0, joined.log_tail()
             cluster.kubectl("delete", "node", NODE, "--ignore-not-found", check=False)
+        other = kyb(*common[:-4], "--node-name", "joined-2", "--runtime", "fake",
+                    "--token", made.stdout.strip(), "--ca-cert-hash", flags["--ca-cert-hash"],
+                    "--data-dir", str(tmp_path / "machine"))
+        assert other.returncode == 2 and "is the data dir of node joined-1" in other.stderr

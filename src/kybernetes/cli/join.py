@@ -21,13 +21,16 @@ import sys
 import time
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
 from kybernetes.api import bootstrap_tokens as bt
 from kybernetes.apiserver.pki import write_pair
 from kybernetes.cli.control_plane import kyb
 from kybernetes.cli.errors import CliError
 from kybernetes.cli.join_bootstrap import HASH_RE, discover_ca, request_client_cert
 from kybernetes.cli.supervisor import Component, Supervisor
-from kybernetes.client.kubeconfig import write_kubeconfig
+from kybernetes.client.kubeconfig import load_kubeconfig, write_kubeconfig
 from kybernetes.kubelet.cert_store import CertStore, ClientCert
 
 HELP = ("join this machine to a cluster as a node: verify its CA by hash, bootstrap the "
@@ -75,7 +78,11 @@ def run(args: argparse.Namespace) -> int:
     if not HASH_RE.match(args.ca_cert_hash.lower()):
         raise CliError("--ca-cert-hash must be sha256: and 64 hex digits")
     node = JoinedNode(Path(args.data_dir).resolve())
-    if not node.kubeconfig.exists():
+    joined_as = node.joined_as()
+    if joined_as not in (None, args.node_name):
+        raise CliError(f"{node.root} is the data dir of node {joined_as}: use another "
+                       "--data-dir for another node")
+    if joined_as is None:
         ca, cert, key = asyncio.run(_bootstrap(args))
         node.store(args.server, args.node_name, ca, cert, key)
         print(f"node {args.node_name} joined {args.server}: certificate issued", flush=True)
@@ -98,6 +105,18 @@ class JoinedNode:
         self.kubelet_dir = root / "kubelet"
         self.cert_dir = self.kubelet_dir / "pki"
         self.logs = root / "logs"
+
+    def joined_as(self) -> str | None:
+        """The node this data dir joined as (None: not joined yet)."""
+        if not self.kubeconfig.exists():
+            return None
+        try:
+            user = load_kubeconfig(self.kubeconfig).cert_pem or b""
+            name = x509.load_pem_x509_certificate(user).subject.get_attributes_for_oid(
+                NameOID.COMMON_NAME)[0].value
+        except (OSError, ValueError, IndexError) as e:  # KubeconfigError is a ValueError
+            raise CliError(f"{self.kubeconfig}: {e}") from None
+        return str(name).removeprefix("system:node:")
 
     def store(self, server: str, node_name: str, ca: bytes, cert: bytes, key: bytes) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
