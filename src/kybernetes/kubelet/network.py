@@ -11,8 +11,8 @@ FORWARD rules let pod traffic through a host whose policy drops it (as Docker's 
 
 Commands go through `ip -batch`: the host-side commands of pods that arrive
 together share one `ip` process (:class:`IpBatcher`), and each pod's own
-namespace is configured by one more, so a pod's network costs a few
-milliseconds. Names start with `kyb` (and carry a per-node tag)
+`eth0` is configured over netlink (:mod:`.netlink`), so a pod's network costs a
+few milliseconds. Names start with `kyb` (and carry a per-node tag)
 so leftovers are easy to find and two kubelets on one host never collide.
 """
 
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kybernetes.kubelet.ipam import IpPool
+from kybernetes.kubelet.netlink import NETNS_THREAD, configure_pod_interface
 
 log = logging.getLogger("kybernetes.kubelet.network")
 NETNS_DIR = Path("/var/run/netns")
@@ -220,10 +221,13 @@ class NodeNetwork:
                              f"link add {veth} type veth peer name eth0 netns {ns}\n",
                              f"link set {veth} master {self.bridge} up\n",
                              undo=self._removal(uid))
-        await _ip("-n", ns, batch=f"addr add {ip}/{self.prefix} dev eth0\n"
-                                  "link set eth0 up\nlink set lo up\n"
-                                  f"route add default via {self.gateway}\n")
-        return str(self.netns_path(uid))
+        path = str(self.netns_path(uid))
+        try:  # over netlink from one thread: no `ip -n` process per pod
+            await asyncio.get_running_loop().run_in_executor(
+                NETNS_THREAD, configure_pod_interface, path, ip, self.prefix, self.gateway)
+        except OSError as e:
+            raise NetworkError(f"configuring eth0 in {ns}: {e}") from e
+        return path
 
     async def remove_pod(self, uid: str) -> None:
         """Delete the pod's namespace (its veth pair goes with it)."""
