@@ -110,7 +110,7 @@ def joined_node(cluster: KybCluster, index: int, *kubelet_args: str,
     agent = None
     if pod_network:
         agent_config = identities.component_kubeconfig(cdir, server, f"pod-network-{name}",
-                                                       agent_cli.IDENTITY)
+                                                       agent_cli.ACCESS.identity)
         agent = Proc.kyb("pod-network", "--kubeconfig", str(agent_config), "--node-name", name,
                          "--mode", pod_network, "--cluster-cidr", network.cluster_cidr,
                          log_path=cdir.logs / f"pod-network-{name}.log")
