@@ -37,6 +37,7 @@ Obj = dict[str, Any]
 
 GROUP = "rbac.authorization.k8s.io"
 DEFAULT_NODE_TOKEN_GROUP = "system:bootstrappers:kubeadm:default-node-token"
+NODE_PROXIER = "kyb:node-proxier"  # ours: a joined node's proxy (see kyb join)
 API_VERSION = f"{GROUP}/v1"
 BOOTSTRAP_LABEL = {"kubernetes.io/bootstrapping": "rbac-defaults"}
 AUTOUPDATE = "rbac.authorization.kubernetes.io/autoupdate"
@@ -336,6 +337,9 @@ def _system_cluster_roles() -> list[Obj]:
                      rule(READ, [CORE], ["nodes"]),
                      events_rule(),
                      rule(["list", "watch"], [DISCOVERY], ["endpointslices"])),
+        cluster_role(NODE_PROXIER,
+                     rule(["list", "watch"], [CORE], ["services", "endpoints"]),
+                     rule(["list", "watch"], [DISCOVERY], ["endpointslices"])),
         cluster_role("system:service-account-issuer-discovery", url_rule(
             ["get"], ["/.well-known/openid-configuration", "/openid/v1/jwks"])),
     ]
@@ -612,9 +616,9 @@ def cluster_role_bindings() -> list[Obj]:
                         group(DEFAULT_NODE_TOKEN_GROUP),
                         name="kubeadm:node-autoapprove-bootstrap"),
         # a joined machine's proxy runs as its node (kubeadm's runs as the kube-proxy
-        # service account of a DaemonSet on every node: the same reach per node)
-        cluster_binding("system:node-proxier", group("system:nodes"),
-                        name="kyb:node-proxier"),
+        # service account of a DaemonSet on every node): what it watches, no more
+        # (not all Nodes: a node reads only its own)
+        cluster_binding(NODE_PROXIER, group("system:nodes")),
         *controller_role_bindings(),
     ]
 
