@@ -16,6 +16,7 @@ NodeInfo, so the sums are right when the Node arrives.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -78,6 +79,10 @@ class Cache:
         self._nominated: dict[str, tuple[PodInfo, str]] = {}
         #: running pods' inter-pod affinity terms, counted per domain
         self.affinity_terms = AffinityTermIndex(self.nodes_with_affinity_pods)
+        #: (namespace, label key, value, topology key) -> domain -> pods with the label,
+        #: made on first use and kept up to date (see label_domain_counts)
+        self._label_domains: dict[tuple[str, str, str, str], Counter[str]] = {}
+        self._label_domain_keys: dict[tuple[str, str, str], set[str]] = {}
         #: nodes_with_keys() and domains() answers, until a node comes, goes or
         #: changes its labels
         self._with_keys: dict[tuple[str, ...], list[NodeInfo]] = {}
@@ -136,6 +141,39 @@ class Cache:
         self._with_keys.clear()
         self._domains.clear()
         self.affinity_terms.invalidate()
+        self._label_domains.clear()
+        self._label_domain_keys.clear()
+
+    def label_domain_counts(self, namespace: str, key: str, value: str,
+                            topology_key: str) -> Counter[str]:
+        """Pods of `namespace` labelled `key=value` per value of the present nodes'
+        `topology_key` label (terminating pods included). Built from the label index on
+        first use, then updated as pods come and go, so PodTopologySpread's common case
+        costs O(domains) per decision instead of O(nodes with such pods)."""
+        wanted = (namespace, key, value, topology_key)
+        found = self._label_domains.get(wanted)
+        if found is None:
+            found = Counter()
+            for name, pods in self.labels.nodes_with(namespace, key, value).items():
+                info = self._infos.get(name)
+                if info is not None and name in self._present and topology_key in info.labels:
+                    found[info.labels[topology_key]] += pods
+            self._label_domains[wanted] = found
+            self._label_domain_keys.setdefault((namespace, key, value), set()).add(
+                topology_key)
+        return found
+
+    def _count_label_domains(self, pod: PodInfo, info: NodeInfo, sign: int) -> None:
+        if not self._label_domain_keys or info.name not in self._present:
+            return
+        for key, value in pod.labels.items():
+            for topology_key in self._label_domain_keys.get((pod.namespace, key, value), ()):
+                domain = info.labels.get(topology_key)
+                if domain is not None:
+                    counts = self._label_domains[(pod.namespace, key, value, topology_key)]
+                    counts[domain] += sign
+                    if counts[domain] <= 0:
+                        del counts[domain]
 
     def nodes_with_affinity_pods(self) -> list[NodeInfo]:
         """The present nodes running pods with inter-pod (anti-)affinity terms."""
@@ -180,6 +218,7 @@ class Cache:
             info = self._infos[node] = NodeInfo(name=node, node={})
         info.add_pod(pod)
         self.labels.add(pod, node)
+        self._count_label_domains(pod, info, 1)
         if pod.affinity is not None:
             self.affinity_nodes.add(node)
             if node in self._present:
@@ -195,6 +234,7 @@ class Cache:
         pod = info.remove_pod(key)
         if pod is not None:
             self.labels.add(pod, node, -1)
+            self._count_label_domains(pod, info, -1)
             if node in self._present:
                 self.affinity_terms.add(pod, info, -1)
             if not info.affinity_pods:

@@ -108,3 +108,23 @@ def test_the_node_table_follows_every_change():
     cache.add_node(make_node("aa"))  # a new node: a new table, rows renumbered
     table = cache.table()
     assert [n.row for n in cache.nodes()] == [0, 1, 2, 3] and row("c")["npods"] == 1
+
+
+def test_label_domain_counts_follow_pods_and_node_labels():
+    zone = "topology.kubernetes.io/zone"
+    cache = Cache()
+    for name, z in (("a", "z1"), ("b", "z1"), ("c", "z2")):
+        cache.add_node(make_node(name, labels={zone: z}))
+    cache.add_pod(pod_info(make_pod("w1", labels={"app": "web"}, nodeName="a")))
+    assert cache.label_domain_counts("default", "app", "web", zone) == {"z1": 1}
+    cache.add_pod(pod_info(make_pod("w2", labels={"app": "web"}, nodeName="c")))
+    cache.assume_pod(pod_info(make_pod("w3", labels={"app": "web"})), "b")
+    cache.add_pod(pod_info(make_pod("other", labels={"app": "db"}, nodeName="c")))
+    cache.add_pod(pod_info(make_pod("elsewhere", namespace="x", labels={"app": "web"},
+                                    nodeName="c")))
+    assert cache.label_domain_counts("default", "app", "web", zone) == {"z1": 2, "z2": 1}
+    cache.remove_pod("default/w1")
+    cache.forget_pod("default/w3")
+    assert cache.label_domain_counts("default", "app", "web", zone) == {"z2": 1}
+    cache.update_node(make_node("c", labels={zone: "z3"}))  # relabelled: counted afresh
+    assert cache.label_domain_counts("default", "app", "web", zone) == {"z3": 1}

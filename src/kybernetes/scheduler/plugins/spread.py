@@ -50,6 +50,7 @@ from kybernetes.scheduler.framework import (
     unresolvable,
     unschedulable,
 )
+from kybernetes.scheduler.label_index import exact_requirement
 from kybernetes.scheduler.nodeinfo import NodeInfo
 from kybernetes.scheduler.plugins.node_affinity import (
     RequiredNodeAffinity,
@@ -142,7 +143,17 @@ def domain_counts(cache: Cache, pod: PodInfo, c: Constraint, keys: tuple[str, ..
         eligible = cache.nodes_with_keys(keys)
         domains = cache.domains(keys, key)
         domain_of, total = domains.of, domains.count
-    counts: dict[str, int] = {}
+        seed = exact_requirement(c.selector)
+        if keys == (key,) and seed is not None and len(c.selector.requirements) == 1 and \
+                not c.selector.nothing and not cache.terminating_nodes:
+            # the common case (`app=web` over one key): counts kept per domain
+            counts: dict[str, int] = {}
+            for wanted in seed.values:
+                for where, pods in cache.label_domain_counts(
+                        pod.namespace, seed.key, wanted, key).items():
+                    counts[where] = counts.get(where, 0) + pods
+            return counts, total
+    counts = {}
     matches = per_node(cache, pod.namespace, c.selector)
     if matches.candidates is None:  # the selector names no exact label: every node
         for n in eligible:
