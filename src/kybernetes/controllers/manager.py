@@ -99,6 +99,7 @@ def _registry() -> dict[str, Factory]:
     from kybernetes.controllers.disruption import DisruptionController
     from kybernetes.controllers.endpoints import EndpointsController
     from kybernetes.controllers.endpointslice import EndpointSliceController
+    from kybernetes.controllers.endpointslice_mirroring import EndpointSliceMirroringController
     from kybernetes.controllers.garbage_collector import GarbageCollector
     from kybernetes.controllers.horizontal_pod_autoscaler import (
         HorizontalPodAutoscalerController,
@@ -133,6 +134,7 @@ def _registry() -> dict[str, Factory]:
         "ttl-after-finished-controller": lambda c, i, o: TtlAfterFinishedController(c, i),
         "endpoint": lambda c, i, o: EndpointsController(c, i),
         "endpointslice": lambda c, i, o: EndpointSliceController(c, i),
+        "endpointslicemirroring": lambda c, i, o: EndpointSliceMirroringController(c, i),
         "service-lb-controller": lambda c, i, o: ServiceLbController(c, i),
         "resourcequota": lambda c, i, o: ResourceQuotaController(
             c, i, resync_period=o.resource_quota_sync_period),
