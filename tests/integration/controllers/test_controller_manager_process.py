@@ -104,7 +104,8 @@ def test_unknown_controller_is_one_clear_line(shared_apiserver: ApiServer) -> No
         "kyb controller-manager: error: unknown controller 'bogus'; known: "
         "replicationcontroller, replicaset, deployment, daemonset, statefulset, disruption, "
         "horizontalpodautoscaling, cronjob, job, "
-        "ttl-after-finished-controller, endpoint, endpointslice, service-lb-controller, "
+        "ttl-after-finished-controller, endpoint, endpointslice, endpointslicemirroring, "
+        "service-lb-controller, "
         "resourcequota, nodelifecycle, "
         "nodeipam, namespace, garbagecollector, podgc, serviceaccount, csrsigning, csrapproving, "
         "root-ca-cert-publisher, clusterrole-aggregation, persistentvolume-binder"]
