@@ -192,24 +192,32 @@ def _apply_template(body: Obj, template: Obj) -> None:
     body["metadata"]["ownerReferences"] = deep_copy(template["metadata"]["ownerReferences"])
 
 
-def slice_template(service: Obj) -> Obj:
-    """A new slice's metadata for the Service (name generated from it)."""
-    smeta = meta(service)
-    labels = {k: v for k, v in (smeta.get("labels") or {}).items()
+def owned_slice_template(owner: Obj, managed_by: str, address_type: str = "IPv4",
+                         **extra_labels: str) -> Obj:
+    """A new slice's metadata for `owner` (a Service, or the Endpoints that are
+    mirrored): its labels but ours, the service-name and managed-by labels, a
+    controller ownerReference, a name generated from the owner's."""
+    ometa = meta(owner)
+    labels = {k: v for k, v in (ometa.get("labels") or {}).items()
               if k not in (SERVICE_NAME_LABEL, MANAGED_BY_LABEL)}
-    labels[SERVICE_NAME_LABEL] = smeta["name"]
-    labels[MANAGED_BY_LABEL] = CONTROLLER_NAME
-    if (service.get("spec") or {}).get("clusterIP") == "None":
-        labels[HEADLESS_LABEL] = ""
-    families = (service.get("spec") or {}).get("ipFamilies") or ["IPv4"]
+    labels.update({SERVICE_NAME_LABEL: ometa["name"], MANAGED_BY_LABEL: managed_by},
+                  **extra_labels)
     return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-            "metadata": {"generateName": f"{smeta['name'][:62]}-",
-                         "namespace": smeta.get("namespace"), "labels": labels,
-                         "ownerReferences": [{"apiVersion": "v1", "kind": "Service",
-                                              "name": smeta["name"], "uid": smeta.get("uid"),
+            "metadata": {"generateName": f"{ometa['name'][:62]}-",
+                         "namespace": ometa.get("namespace"), "labels": labels,
+                         "ownerReferences": [{"apiVersion": "v1", "kind": owner["kind"],
+                                              "name": ometa["name"], "uid": ometa.get("uid"),
                                               "controller": True,
                                               "blockOwnerDeletion": True}]},
-            "addressType": families[0]}
+            "addressType": address_type}
+
+
+def slice_template(service: Obj) -> Obj:
+    """A new slice's metadata for the Service (name generated from it)."""
+    spec = service.get("spec") or {}
+    headless = {HEADLESS_LABEL: ""} if spec.get("clusterIP") == "None" else {}
+    return owned_slice_template({**service, "kind": "Service"}, CONTROLLER_NAME,
+                                (spec.get("ipFamilies") or ["IPv4"])[0], **headless)
 
 
 class EndpointSliceController(Controller):

@@ -27,6 +27,7 @@ from kybernetes.controllers.endpointslice import (
     SERVICE_NAME_LABEL,
     EndpointSliceController,
     PortsKey,
+    owned_slice_template,
     plan,
     ports_key,
 )
@@ -63,19 +64,7 @@ def mirrored(endpoints: Obj) -> dict[PortsKey, tuple[list[Obj], list[Obj]]]:
 
 
 def mirror_template(endpoints: Obj) -> Obj:
-    emeta = meta(endpoints)
-    labels = {k: v for k, v in (emeta.get("labels") or {}).items()
-              if k not in (SERVICE_NAME_LABEL, MANAGED_BY_LABEL)}
-    labels[SERVICE_NAME_LABEL] = emeta["name"]
-    labels[MANAGED_BY_LABEL] = MIRRORING_CONTROLLER
-    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-            "metadata": {"generateName": f"{emeta['name'][:62]}-",
-                         "namespace": emeta.get("namespace"), "labels": labels,
-                         "ownerReferences": [{"apiVersion": "v1", "kind": "Endpoints",
-                                              "name": emeta["name"], "uid": emeta.get("uid"),
-                                              "controller": True,
-                                              "blockOwnerDeletion": True}]},
-            "addressType": "IPv4"}
+    return owned_slice_template({**endpoints, "kind": "Endpoints"}, MIRRORING_CONTROLLER)
 
 
 class EndpointSliceMirroringController(EndpointSliceController):
