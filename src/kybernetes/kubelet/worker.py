@@ -81,6 +81,13 @@ class PodWorker:
         nothing we act on, so only a change outside status wakes the worker (an
         immediate pass would overwrite a state such as ErrImagePull at once)."""
         changed = _desired(pod) != _desired(self.pod)
+        if self.posted is not None and \
+                _ready_condition(pod.get("status")) != _ready_condition(self.posted):
+            # Someone else set our Ready condition (the node lifecycle controller marks
+            # pods not ready while their node is unreachable): write ours again, as
+            # kube's status manager reconciles what the API holds with what it knows.
+            self.posted = None
+            changed = True
         self.pod = pod
         if changed:
             self.wake()
@@ -485,6 +492,13 @@ class PodWorker:
             log.warning("pod not deleted", extra={"pod": self.name, "error": str(e)})
             self.finished = False
             raise
+
+
+def _ready_condition(status: dict[str, Any] | None) -> str | None:
+    for c in (status or {}).get("conditions") or ():
+        if c.get("type") == "Ready":
+            return str(c.get("status"))
+    return None
 
 
 def _desired(pod: dict[str, Any]) -> tuple[Any, ...]:

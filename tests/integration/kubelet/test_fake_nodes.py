@@ -128,3 +128,19 @@ def test_hollow_nodes_hold_many_ready_nodes(apiserver: ApiServer, core: k8s.Core
                  what="pod on hollow node Running")
     finally:
         assert proc.stop() == 0, proc.log_tail()
+
+
+def test_a_ready_condition_set_by_someone_else_is_written_back(core: k8s.CoreV1Api,
+                                                               start_kubelet) -> None:
+    """The node lifecycle controller marks pods not Ready while their node is
+    unreachable; once the kubelet is heard again it writes its own Ready back (kube's
+    status manager reconciles the API's status with what it knows)."""
+    start_kubelet("fake")
+    wait_for(lambda: node_ready(core, "node-1"), what="node Ready")
+    core.create_namespaced_pod("default", make_pod("steady", [{"name": "a", "image": "i"}]))
+    wait_for(lambda: condition(core.read_namespaced_pod("steady", "default"), "Ready")
+             == "True", what="pod Ready")
+    core.patch_namespaced_pod_status("steady", "default", {"status": {"conditions": [
+        {"type": "Ready", "status": "False", "reason": "NodeNotReady"}]}})
+    wait_for(lambda: condition(core.read_namespaced_pod("steady", "default"), "Ready")
+             == "True", timeout=15, what="the kubelet's Ready written back")
