@@ -63,21 +63,28 @@ from kybernetes.kubelet.runtime.base import (
     RuntimeError_,
     Sandbox,
 )
+from kybernetes.kubelet.runtime.containers import (
+    L_ATTEMPT,
+    L_CONTAINER,
+    L_KIND,
+    L_NODE,
+    L_UID,
+    ContainerCgroups,
+    pod_labels,
+    raw_id,
+)
 from kybernetes.kubelet.runtime.cri import CriClient, CriError, pb
 from kybernetes.kubelet.runtime.cri_logs import read_cri_log
 from kybernetes.kubelet.runtime.cri_stream import StreamSession
 from kybernetes.kubelet.runtime.docker import pull_policy
 from kybernetes.kubelet.runtime.exec import ProcessExec
 from kybernetes.kubelet.runtime.image_archive import PAUSE_IMAGE
-from kybernetes.kubelet.usage import Usage, cgroup_usage, proc_cgroups
+from kybernetes.kubelet.usage import Usage
 from kybernetes.tasks import cancel_and_wait, spawn
 
 log = logging.getLogger("kybernetes.kubelet.containerd")
 
 DEFAULT_ENDPOINT = "unix:///run/containerd/containerd.sock"
-L_NODE, L_KIND, L_UID = "io.kyb.node", "io.kyb.kind", "io.kubernetes.pod.uid"
-L_NAME, L_NS = "io.kubernetes.pod.name", "io.kubernetes.pod.namespace"
-L_CONTAINER, L_ATTEMPT = "io.kubernetes.container.name", "io.kubernetes.container.restartCount"
 L_TTY = "io.kyb.tty"  # CRI Attach must repeat the container's tty setting
 POLL_SECONDS = 1.0
 CPU_PERIOD = 100_000  # Kubernetes' CFS period (µs)
@@ -87,6 +94,14 @@ _STATES = {pb.CONTAINER_CREATED: CREATED, pb.CONTAINER_RUNNING: RUNNING,
 
 def _seconds(nanos: int) -> float | None:
     return nanos / 1e9 if nanos > 0 else None
+
+
+def _info_pid(info: str) -> int:
+    """The container's init pid from a verbose ContainerStatus' `info` (0 if absent)."""
+    try:
+        return int(json.loads(info).get("pid") or 0) if info else 0
+    except (ValueError, AttributeError):
+        return 0
 
 
 def cpu_shares(millis: int) -> int:
@@ -109,7 +124,7 @@ class ContainerdRuntime(ChangeNotifier):
         self._version = "unknown"
         self._cache: dict[str, ContainerInfo] = {}
         self._log_paths: dict[str, Path] = {}
-        self._cgroups: dict[str, dict[str, str]] = {}
+        self._cgroups = ContainerCgroups()
         self._states: dict[str, tuple[str, int]] = {}  # id -> (pod uid, CRI state)
         self._poller: asyncio.Task[None] | None = None
 
@@ -164,9 +179,7 @@ class ContainerdRuntime(ChangeNotifier):
     # -- helpers -----------------------------------------------------------------------
 
     def _labels(self, pod: dict[str, Any], kind: str) -> dict[str, str]:
-        meta = pod["metadata"]
-        return {L_NODE: self.tag, L_KIND: kind, L_UID: meta["uid"], L_NAME: meta["name"],
-                L_NS: meta.get("namespace", "default")}
+        return pod_labels(self.tag, pod, kind)
 
     async def _list_cri(self, kind: str, pod_uid: str | None = None) -> list[Any]:
         selector = {L_NODE: self.tag, L_KIND: kind, **({L_UID: pod_uid} if pod_uid else {})}
@@ -177,10 +190,6 @@ class ContainerdRuntime(ChangeNotifier):
         reply = await self.cri.runtime_call("ListContainers", pb.ListContainersRequest(
             filter=pb.ContainerFilter(label_selector=selector)))
         return list(reply.containers)
-
-    @staticmethod
-    def _raw(container_id: str) -> str:
-        return container_id.split("://", 1)[-1]
 
     def _log_dir(self, pod: dict[str, Any]) -> Path:
         meta = pod["metadata"]
@@ -406,7 +415,7 @@ class ContainerdRuntime(ChangeNotifier):
             container_id=cid, verbose=cid not in self._cgroups))
         s = reply.status
         state = _STATES.get(s.state, EXITED)
-        self._find_cgroups(cid, state, reply.info.get("info", ""))
+        self._cgroups.note(cid, state == RUNNING, _info_pid(reply.info.get("info", "")))
         if s.log_path:
             self._log_paths[cid] = Path(s.log_path)
         labels = dict(s.labels)
@@ -422,31 +431,12 @@ class ContainerdRuntime(ChangeNotifier):
             finished_at=_seconds(s.finished_at), exit_code=code, reason=reason,
             message=message, labels=labels)
 
-    def _find_cgroups(self, cid: str, state: str, info: str) -> None:
-        """Remember a running container's cgroups (its init process' groups)."""
-        if state != RUNNING:
-            self._cgroups.pop(cid, None)
-            return
-        if cid in self._cgroups or not info:
-            return
-        try:
-            pid = int(json.loads(info).get("pid") or 0)
-            self._cgroups[cid] = proc_cgroups(Path(f"/proc/{pid}/cgroup").read_text())
-        except (OSError, ValueError):
-            pass
-
     def usage(self, container_ids: list[str]) -> dict[str, Usage]:
         """Running containers' usage, from their cgroups."""
-        out: dict[str, Usage] = {}
-        for container_id in container_ids:
-            groups = self._cgroups.get(self._raw(container_id))
-            found = cgroup_usage(groups) if groups else None
-            if found is not None:
-                out[container_id] = found
-        return out
+        return self._cgroups.usage(container_ids)
 
     async def stop_container(self, container_id: str, *, grace: float) -> None:
-        cid = self._raw(container_id)
+        cid = raw_id(container_id)
         try:
             await self.cri.runtime_call("StopContainer", pb.StopContainerRequest(
                 container_id=cid, timeout=math.ceil(grace)), deadline=grace + 60)
@@ -456,15 +446,16 @@ class ContainerdRuntime(ChangeNotifier):
         self._cache.pop(cid, None)
 
     async def remove_container(self, container_id: str) -> None:
-        cid = self._raw(container_id)
+        cid = raw_id(container_id)
         try:
             await self.cri.runtime_call("RemoveContainer",
                                         pb.RemoveContainerRequest(container_id=cid))
         except CriError as e:
             if e.code != "NOT_FOUND":
                 raise RuntimeError_(str(e), reason="RemoveContainerError") from e
-        for table in (self._cache, self._cgroups, self._log_paths):
-            table.pop(cid, None)
+        self._cache.pop(cid, None)
+        self._log_paths.pop(cid, None)
+        self._cgroups.forget(cid)
 
     async def list_containers(self, pod_uid: str | None = None) -> list[ContainerInfo]:
         out = []
@@ -482,12 +473,12 @@ class ContainerdRuntime(ChangeNotifier):
     # -- logs, exec, probes ------------------------------------------------------------
 
     def log_file(self, container_id: str) -> Path | None:
-        return self._log_paths.get(self._raw(container_id))
+        return self._log_paths.get(raw_id(container_id))
 
     def is_running(self, container_id: str) -> bool:
         """Whether it runs, as the last poll saw it (else as last inspected): `logs -f`
         ends once this turns false."""
-        cid = self._raw(container_id)
+        cid = raw_id(container_id)
         polled = self._states.get(cid)
         if polled is not None:
             return polled[1] == pb.CONTAINER_RUNNING
@@ -501,7 +492,7 @@ class ContainerdRuntime(ChangeNotifier):
         path = self.log_file(container_id)
         if path is None:
             with contextlib.suppress(CriError):
-                await self._status(self._raw(container_id))
+                await self._status(raw_id(container_id))
             path = self.log_file(container_id)
         if path is None:
             return
@@ -519,7 +510,7 @@ class ContainerdRuntime(ChangeNotifier):
                         time_limit: float) -> tuple[int, bytes]:
         try:
             reply = await self.cri.runtime_call("ExecSync", pb.ExecSyncRequest(
-                container_id=self._raw(container_id), cmd=command,
+                container_id=raw_id(container_id), cmd=command,
                 timeout=max(1, math.ceil(time_limit))), deadline=time_limit + 10)
         except CriError as e:
             if e.code == "DEADLINE_EXCEEDED":
@@ -529,7 +520,7 @@ class ContainerdRuntime(ChangeNotifier):
 
     async def attach(self, container_id: str, *, stdin: bool) -> StreamSession:
         """`kubectl attach`: CRI Attach, then the streaming server's URL over a WebSocket."""
-        cid = self._raw(container_id)
+        cid = raw_id(container_id)
         cached = self._cache.get(cid) or await self._status(cid)
         tty = cached.labels.get(L_TTY) == "true"
         try:
@@ -550,5 +541,5 @@ class ContainerdRuntime(ChangeNotifier):
                                 reason="ExecError")
         argv = ["ctr", "-n", "k8s.io", "--address", self.endpoint[len("unix://"):],
                 "tasks", "exec", "--exec-id", f"kyb-exec-{secrets.token_hex(6)}",
-                *(["--tty"] if tty else []), self._raw(container_id), *command]
+                *(["--tty"] if tty else []), raw_id(container_id), *command]
         return await ProcessExec.start(argv, env=dict(os.environ), cwd="/", tty=tty)

@@ -57,17 +57,24 @@ from kybernetes.kubelet.runtime.base import (
     RuntimeError_,
     Sandbox,
 )
+from kybernetes.kubelet.runtime.containers import (
+    L_ATTEMPT,
+    L_CONTAINER,
+    L_KIND,
+    L_NODE,
+    L_UID,
+    ContainerCgroups,
+    pod_labels,
+    raw_id,
+)
 from kybernetes.kubelet.runtime.docker_api import DockerApi, DockerError, demux
 from kybernetes.kubelet.runtime.docker_exec import DockerExec
-from kybernetes.kubelet.usage import Usage, cgroup_usage, proc_cgroups
+from kybernetes.kubelet.usage import Usage
 from kybernetes.tasks import cancel_and_wait, spawn
 
 log = logging.getLogger("kybernetes.kubelet.docker")
 
 PAUSE_IMAGE = "kyb/pause:2"
-L_NODE, L_KIND, L_UID = "io.kyb.node", "io.kyb.kind", "io.kubernetes.pod.uid"
-L_NAME, L_NS = "io.kubernetes.pod.name", "io.kubernetes.pod.namespace"
-L_CONTAINER, L_ATTEMPT = "io.kubernetes.container.name", "io.kubernetes.container.restartCount"
 
 
 def _time(text: str | None) -> float | None:
@@ -123,7 +130,7 @@ class DockerRuntime(ChangeNotifier):
         self._version = "unknown"
         ChangeNotifier.__init__(self)
         self._cache: dict[str, ContainerInfo] = {}
-        self._cgroups: dict[str, dict[str, str]] = {}  # running container -> its groups
+        self._cgroups = ContainerCgroups()
         self._events: asyncio.Task[None] | None = None
 
     @property
@@ -191,9 +198,7 @@ class DockerRuntime(ChangeNotifier):
     # -- helpers -----------------------------------------------------------------------
 
     def _labels(self, pod: dict[str, Any], kind: str) -> dict[str, str]:
-        meta = pod["metadata"]
-        return {L_NODE: self.tag, L_KIND: kind, L_UID: meta["uid"], L_NAME: meta["name"],
-                L_NS: meta.get("namespace", "default")}
+        return pod_labels(self.tag, pod, kind)
 
     async def _list(self, kind: str, pod_uid: str | None = None) -> list[dict[str, Any]]:
         labels = [f"{L_NODE}={self.tag}", f"{L_KIND}={kind}"]
@@ -209,7 +214,7 @@ class DockerRuntime(ChangeNotifier):
         status = RUNNING if state.get("Running") else CREATED \
             if state.get("Status") == "created" else EXITED
         code = state.get("ExitCode") if status == EXITED else None
-        self._find_cgroups(data["Id"], status, state.get("Pid"))
+        self._cgroups.note(data["Id"], status == RUNNING, int(state.get("Pid") or 0))
         reason = ""
         if status == EXITED:
             reason = "OOMKilled" if state.get("OOMKilled") else \
@@ -222,30 +227,10 @@ class DockerRuntime(ChangeNotifier):
             started_at=_time(state.get("StartedAt")), finished_at=_time(state.get("FinishedAt")),
             exit_code=code, reason=reason, message=state.get("Error") or "", labels=labels)
 
-    def _find_cgroups(self, cid: str, status: str, pid: Any) -> None:
-        """Remember a running container's cgroups (its main process' groups)."""
-        if status != RUNNING or not pid:
-            self._cgroups.pop(cid, None)
-            return
-        try:
-            self._cgroups[cid] = proc_cgroups(Path(f"/proc/{int(pid)}/cgroup").read_text())
-        except (OSError, ValueError):
-            self._cgroups.pop(cid, None)
-
     def usage(self, container_ids: list[str]) -> dict[str, Usage]:
         """Running containers' usage, from their cgroups (none for a container whose
         groups are unknown or gone)."""
-        out: dict[str, Usage] = {}
-        for container_id in container_ids:
-            groups = self._cgroups.get(self._raw(container_id))
-            found = cgroup_usage(groups) if groups else None
-            if found is not None:
-                out[container_id] = found
-        return out
-
-    @staticmethod
-    def _raw(container_id: str) -> str:
-        return container_id.split("://", 1)[-1]
+        return self._cgroups.usage(container_ids)
 
     # -- images ------------------------------------------------------------------------
 
@@ -409,22 +394,22 @@ class DockerRuntime(ChangeNotifier):
 
     async def stop_container(self, container_id: str, *, grace: float) -> None:
         try:
-            await self.api.call("POST", f"/containers/{self._raw(container_id)}/stop",
+            await self.api.call("POST", f"/containers/{raw_id(container_id)}/stop",
                                 params={"t": math.ceil(grace)}, time_limit=grace + 30)
         except DockerError as e:
             if e.status not in (304, 404):
                 raise
-        self._cache.pop(self._raw(container_id), None)
+        self._cache.pop(raw_id(container_id), None)
 
     async def remove_container(self, container_id: str) -> None:
         try:
-            await self.api.call("DELETE", f"/containers/{self._raw(container_id)}",
+            await self.api.call("DELETE", f"/containers/{raw_id(container_id)}",
                                 params={"force": True})
         except DockerError as e:
             if e.status != 404:
                 raise
-        self._cache.pop(self._raw(container_id), None)
-        self._cgroups.pop(self._raw(container_id), None)
+        self._cache.pop(raw_id(container_id), None)
+        self._cgroups.forget(raw_id(container_id))
 
     async def list_containers(self, pod_uid: str | None = None) -> list[ContainerInfo]:
         out = []
@@ -460,7 +445,7 @@ class DockerRuntime(ChangeNotifier):
         params = {"stdout": True, "stderr": True, "follow": follow, "timestamps": timestamps,
                   "tail": str(tail_lines) if tail_lines is not None else "all", "since": since}
         sent, buffer = 0, b""
-        async for chunk in self.api.stream("GET", f"/containers/{self._raw(container_id)}/logs",
+        async for chunk in self.api.stream("GET", f"/containers/{raw_id(container_id)}/logs",
                                            params=params):
             frames, buffer = demux(buffer + chunk)
             for _, data in frames:
@@ -489,7 +474,7 @@ class DockerRuntime(ChangeNotifier):
         if not command:
             raise RuntimeError_("no command given", reason="BadRequest")
         try:
-            return await DockerExec.start(self.api, self._raw(container_id), command, tty=tty,
+            return await DockerExec.start(self.api, raw_id(container_id), command, tty=tty,
                                           stdin=stdin)
         except DockerError as e:
             raise RuntimeError_(e.message, reason="ExecError") from e
