@@ -38,7 +38,6 @@ sys.path.insert(0, str(ROOT))  # for bench.kubelet and bench.harness
 from bench import harness  # noqa: E402
 from bench.kubelet import (  # noqa: E402
     KYB,
-    _free_port,
     _percentile,
     _start,
     _startup_case,
@@ -46,10 +45,10 @@ from bench.kubelet import (  # noqa: E402
     _wait_ready,
     pod_startup,
     spawn_baseline,
+    start_apiserver,
+    wait_answering,
 )
 
-from kybernetes.api.errors import ApiError  # noqa: E402
-from kybernetes.api.resources import NODES  # noqa: E402
 from kybernetes.client import ApiClient  # noqa: E402
 from kybernetes.kubelet.purge import purge  # noqa: E402
 from kybernetes.kubelet.runtime.containerd_daemon import Containerd, ctr  # noqa: E402
@@ -152,26 +151,12 @@ async def cri_direct(daemon: Containerd, count: int) -> dict[str, Any]:
 async def main(args: Any) -> dict[str, Any]:
     work = Path(args.keep_dir or tempfile.mkdtemp(prefix="kyb-bench-containerd-"))
     work.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    api = _start([*KYB, "apiserver", "--data-dir", str(work / "api"), "--bind-address",
-                  "127.0.0.1", "--port", str(port)], work / "apiserver.log")
-    kubeconfig = work / "api" / "kubeconfig"
+    api, kubeconfig = start_apiserver(work)
     daemon = Containerd(work / "containerd")
     result: dict[str, Any] = {"cpus": os.cpu_count(), "load_before": os.getloadavg()[0]}
     try:
         daemon.start()
-        for _ in range(300):
-            if kubeconfig.exists():
-                break
-            await asyncio.sleep(0.1)
-        client = ApiClient.from_kubeconfig(kubeconfig)
-        for _ in range(100):
-            try:
-                await client.list(NODES)
-                break
-            except ApiError:
-                await asyncio.sleep(0.2)
-        await client.aclose()
+        await wait_answering(kubeconfig)
         baseline = spawn_baseline()
         result["spawn_ms"] = round(baseline, 2)
         result["ctr_run_floor"] = await asyncio.to_thread(ctr_floor, daemon, args.pods)

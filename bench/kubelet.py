@@ -189,26 +189,36 @@ def _docker_ok() -> bool:
         ["docker", "info"], capture_output=True).returncode == 0
 
 
+def start_apiserver(work: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """`kyb apiserver` on a free loopback port, its data in `work`/api: the process and
+    the kubeconfig it will write."""
+    api = _start([*KYB, "apiserver", "--data-dir", str(work / "api"), "--bind-address",
+                  "127.0.0.1", "--port", str(_free_port())], work / "apiserver.log")
+    return api, work / "api" / "kubeconfig"
+
+
+async def wait_answering(kubeconfig: Path) -> None:
+    """Until the API server has written its kubeconfig and answers a list."""
+    for _ in range(300):
+        if kubeconfig.exists():
+            break
+        await asyncio.sleep(0.1)
+    client = ApiClient.from_kubeconfig(kubeconfig)
+    for _ in range(100):
+        try:
+            await client.list(NODES)
+            break
+        except ApiError:
+            await asyncio.sleep(0.2)
+    await client.aclose()
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="kyb-bench-kubelet-"))
-    port = _free_port()
-    api = _start([*KYB, "apiserver", "--data-dir", str(work / "api"), "--bind-address",
-                  "127.0.0.1", "--port", str(port)], work / "apiserver.log")
-    kubeconfig = work / "api" / "kubeconfig"
+    api, kubeconfig = start_apiserver(work)
     result: dict[str, Any] = {"cpus": os.cpu_count()}
     try:
-        for _ in range(300):
-            if kubeconfig.exists():
-                break
-            await asyncio.sleep(0.1)
-        client = ApiClient.from_kubeconfig(kubeconfig)
-        for _ in range(100):
-            try:
-                await client.list(NODES)
-                break
-            except ApiError:
-                await asyncio.sleep(0.2)
-        await client.aclose()
+        await wait_answering(kubeconfig)
         baseline = spawn_baseline()
         result["spawn_ms"] = round(baseline, 2)
         if args.pods:
