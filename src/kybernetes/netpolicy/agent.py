@@ -61,7 +61,6 @@ class NetworkPolicyAgent:
         self.resync = resync
         self.settle = settle
         self.applied = ""
-        self.last_sync_seconds = 0.0
         self._changed = asyncio.Event()
 
     def _poke(self, *_: Any) -> None:
@@ -107,8 +106,8 @@ class NetworkPolicyAgent:
         if script != self.applied:
             await asyncio.to_thread(_nft, script)
             self.applied = script
-            self.last_sync_seconds = time.perf_counter() - started
-            log.debug("rules applied", extra={"seconds": round(self.last_sync_seconds, 4)})
+            log.debug("rules applied",
+                      extra={"seconds": round(time.perf_counter() - started, 4)})
 
 
 def _route_bridged_traffic_through_forward() -> None:

@@ -133,12 +133,21 @@ class _Index:
     def __init__(self, snapshot: Snapshot) -> None:
         self.pods = [(p, ip) for p in snapshot.pods if (ip := pod_ip(p)) is not None]
         self.namespaces = snapshot.namespaces
+        # a rule's peers are the same for every pod its policy selects: found once
+        self._peers: dict[tuple[int, str], list[tuple[Obj, str]]] = {}
 
     def namespace_labels(self, name: str) -> Mapping[str, str]:
         return _meta(self.namespaces.get(name) or {}).get("labels") or {}
 
     def peers(self, peer: Obj, policy_namespace: str) -> list[tuple[Obj, str]]:
         """The pods (and their IPs) a podSelector/namespaceSelector peer names."""
+        found = self._peers.get((id(peer), policy_namespace))
+        if found is None:
+            found = self._peers[(id(peer), policy_namespace)] = self._match(peer,
+                                                                            policy_namespace)
+        return found
+
+    def _match(self, peer: Obj, policy_namespace: str) -> list[tuple[Obj, str]]:
         pod_sel = _selector(peer["podSelector"]) if "podSelector" in peer else None
         ns_sel = _selector(peer["namespaceSelector"]) if "namespaceSelector" in peer else None
         out = []
@@ -165,7 +174,7 @@ def _rule_allows(rule: Obj, direction: str, target: Obj, policy_namespace: str,
         if direction == EGRESS and _has_named(raw_ports):
             # a named port on any destination: allow it to every pod that names it
             return [a for pod, ip in index.pods
-                    if (a := _allow_for(frozenset({ip}), _ports(raw_ports, pod))).ports != ()]
+                    if (a := Allow(frozenset({ip}), (), _ports(raw_ports, pod))).ports != ()]
         ports = _ports(raw_ports, destination)
         return [] if ports == () else [Allow(None, (), ports)]
     out: list[Allow] = []
@@ -181,7 +190,7 @@ def _rule_allows(rule: Obj, direction: str, target: Obj, policy_namespace: str,
         matched = index.peers(peer, policy_namespace)
         if direction == EGRESS and _has_named(raw_ports):
             for pod, ip in matched:
-                allow = _allow_for(frozenset({ip}), _ports(raw_ports, pod))
+                allow = Allow(frozenset({ip}), (), _ports(raw_ports, pod))
                 if allow.ports != ():
                     out.append(allow)
             continue
@@ -191,16 +200,13 @@ def _rule_allows(rule: Obj, direction: str, target: Obj, policy_namespace: str,
     return out
 
 
-def _allow_for(ips: frozenset[str], ports: tuple[Ports, ...] | None) -> Allow:
-    return Allow(ips, (), ports)
-
-
 def node_rules(snapshot: Snapshot, node_name: str) -> list[PodRules]:
     """Every policy-bearing pod on `node_name` with what it may receive and send."""
     index = _Index(snapshot)
-    by_namespace: dict[str, list[Obj]] = {}
-    for policy in snapshot.policies:
-        by_namespace.setdefault(_meta(policy).get("namespace") or "default", []).append(policy)
+    by_namespace: dict[str, list[tuple[Obj, labels.Selector]]] = {}
+    for policy in snapshot.policies:  # each selector parsed once, not once per pod
+        by_namespace.setdefault(_meta(policy).get("namespace") or "default", []).append(
+            (policy, _selector((policy.get("spec") or {}).get("podSelector"))))
     out = []
     for pod, ip in index.pods:
         if (pod.get("spec") or {}).get("nodeName") != node_name:
@@ -208,21 +214,15 @@ def node_rules(snapshot: Snapshot, node_name: str) -> list[PodRules]:
         namespace = _meta(pod).get("namespace") or "default"
         pod_labels = _meta(pod).get("labels") or {}
         rules = PodRules(ip, f"{namespace}/{_meta(pod).get('name')}")
-        for policy in by_namespace.get(namespace, ()):
-            spec = policy.get("spec") or {}
-            if not _selector(spec.get("podSelector")).matches(pod_labels):
+        for policy, selector in by_namespace.get(namespace, ()):
+            if not selector.matches(pod_labels):
                 continue
+            spec = policy.get("spec") or {}
             types = spec.get("policyTypes") or [INGRESS]
             for direction, key in ((INGRESS, "ingress"), (EGRESS, "egress")):
-                if direction not in types:
-                    continue
-                allows = _allows_of(spec.get(key) or [], direction, pod, namespace, index)
-                current = rules.ingress if direction == INGRESS else rules.egress
-                merged = (current or []) + allows
-                if direction == INGRESS:
-                    rules.ingress = merged
-                else:
-                    rules.egress = merged
+                if direction in types:  # `key` is the PodRules field and the spec's
+                    allows = _allows_of(spec.get(key) or [], direction, pod, namespace, index)
+                    setattr(rules, key, (getattr(rules, key) or []) + allows)
         if rules.egress is not None:
             rules.egress = list(snapshot.always_allowed) + rules.egress
         if rules.ingress is not None or rules.egress is not None:
