@@ -18,23 +18,11 @@ import pytest
 from kybernetes.cli.node_network import NodeNetwork
 from kybernetes.podnetwork.agent import vxlan_device
 from tests.support.cluster import KybCluster, joined_node, process_cluster
+from tests.support.echo import ECHO_SERVER
 from tests.support.poll import wait_for
 
 pytestmark = [pytest.mark.timeout(420),
               pytest.mark.skipif(os.geteuid() != 0, reason="per-node networks need root")]
-
-# A TCP server that answers every connection with the address it came from.
-ECHO_PEER = """
-import socket
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 7000))
-s.listen(16)
-while True:
-    c, peer = s.accept()
-    c.sendall(peer[0].encode())
-    c.close()
-"""
 
 
 def pod(name: str, node: str, *command: str) -> dict:
@@ -45,7 +33,7 @@ def pod(name: str, node: str, *command: str) -> dict:
 
 
 def server(name: str, node: str) -> dict:
-    return pod(name, node, "python3", "-c", ECHO_PEER)
+    return pod(name, node, "python3", "-c", ECHO_SERVER)
 
 
 def client(name: str, node: str) -> dict:
@@ -81,7 +69,7 @@ class PodNetwork:
     def peer_seen_by(self, client_pod: str, server_pod: str) -> str:
         """The address `server_pod` saw a connection from `client_pod` come from."""
         code = (f"import socket; s = socket.create_connection(('{self.pod_ip(server_pod)}', "
-                "7000), timeout=3); print(s.recv(64).decode())")
+                "7000), timeout=3); print(s.recv(128).decode().split()[-1])")
 
         def attempt() -> str:
             done = self.cluster.kubectl_run("exec", client_pod, "--", "python3", "-c", code)

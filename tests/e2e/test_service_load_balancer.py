@@ -16,23 +16,12 @@ import pytest
 
 from kybernetes.cli.node_network import NodeNetwork
 from tests.support.cluster import KybCluster, process_cluster
+from tests.support.echo import ECHO_SERVER
 from tests.support.poll import wait_for
 
 pytestmark = [pytest.mark.timeout(420),
               pytest.mark.skipif(os.geteuid() != 0, reason="per-node networks need root")]
 
-# Answers every connection with its pod's host name and the address it came from.
-ECHO = """
-import socket
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 7000))
-s.listen(64)
-while True:
-    c, peer = s.accept()
-    c.sendall(f"{socket.gethostname()} {peer[0]}".encode())
-    c.close()
-"""
 
 
 def server(name: str, node: str) -> dict:
@@ -40,7 +29,7 @@ def server(name: str, node: str) -> dict:
             "metadata": {"name": name, "labels": {"app": "echo"}},
             "spec": {"nodeName": node, "terminationGracePeriodSeconds": 1,
                      "containers": [{"name": "main", "image": "python:3",
-                                     "command": ["python3", "-c", ECHO],
+                                     "command": ["python3", "-c", ECHO_SERVER],
                                      "readinessProbe": {"tcpSocket": {"port": 7000},
                                                         "periodSeconds": 1}}]}}
 
