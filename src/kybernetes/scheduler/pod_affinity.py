@@ -53,10 +53,6 @@ class PodAffinity:
     preferred: tuple[AffinityTerm, ...] = ()
     preferred_anti: tuple[AffinityTerm, ...] = ()
 
-    @property
-    def has_preferred(self) -> bool:
-        return bool(self.preferred or self.preferred_anti)
-
 
 def _selector(term: Mapping[str, Any], pod_labels: Mapping[str, str]) -> labels.Selector:
     selector = labels.from_label_selector(term.get("labelSelector"))

@@ -105,16 +105,21 @@ class InterPodAffinity:
         ns = self._namespaces.get(namespace) if self._namespaces is not None else None
         return ((ns or {}).get("metadata") or {}).get("labels") or {}
 
-    def _matched(self, term: AffinityTerm) -> list[tuple[NodeInfo, int]]:
-        """The nodes running pods that `term` matches, and how many such pods.
+    def _indexed(self, term: AffinityTerm) -> tuple[dict[str, int], bool] | None:
+        """The cache's label index's answer for `term` (node -> pods, exact?): only when
+        the term names an exact label and its namespaces (no namespaceSelector)."""
+        assert self.handle is not None
+        if term.namespace_selector is not None:
+            return None
+        return self.handle.cache.labels.candidates(term.namespaces, term.selector)
 
-        Through the cache's label index when the term names an exact label and
-        its namespaces (no namespaceSelector); otherwise every pod is looked at.
-        """
+    def _matched(self, term: AffinityTerm, found: tuple[dict[str, int], bool] | None
+                 ) -> list[tuple[NodeInfo, int]]:
+        """The nodes running pods that `term` matches, and how many such pods: from
+        `found` (the index's answer) where it is exact, otherwise by looking at every
+        pod of its candidate nodes (all nodes when `found` is None)."""
         assert self.handle is not None
         cache = self.handle.cache
-        found = None if term.namespace_selector is not None else \
-            cache.labels.candidates(term.namespaces, term.selector)
         if found is None:
             nodes = cache.nodes()
         else:
@@ -139,23 +144,23 @@ class InterPodAffinity:
     def _domain_values(self, term: AffinityTerm) -> set[str]:
         """The values of `term`'s key over the nodes running pods `term` matches."""
         assert self.handle is not None
-        cache = self.handle.cache
         key = term.topology_key
-        found = None if term.namespace_selector is not None else \
-            cache.labels.candidates(term.namespaces, term.selector)
+        found = self._indexed(term)
         if found is not None and found[1]:
-            domain_of = cache.domains((key,), key).of
+            domain_of = self.handle.cache.domains((key,), key).of
             return {domain_of[name] for name in found[0] if name in domain_of}
-        return {value for (_, value) in self._domain_counts(term)}
+        return {value for (_, value) in self._domain_counts(term, found)}
 
-    def _domain_counts(self, term: AffinityTerm) -> Counter[Domain]:
-        """Per domain of `term`'s key, the running pods that `term` matches."""
+    def _domain_counts(self, term: AffinityTerm,
+                       found: tuple[dict[str, int], bool] | None = None) -> Counter[Domain]:
+        """Per domain of `term`'s key, the running pods that `term` matches (`found`:
+        the index's answer when the caller has it already)."""
         assert self.handle is not None
         cache = self.handle.cache
         key = term.topology_key
         out: Counter[Domain] = Counter()
-        found = None if term.namespace_selector is not None else \
-            cache.labels.candidates(term.namespaces, term.selector)
+        if found is None:
+            found = self._indexed(term)
         if found is not None and found[1]:  # exact counts: no pod needs looking at
             domain_of = cache.domains((key,), key).of
             for name, n in found[0].items():
@@ -163,7 +168,7 @@ class InterPodAffinity:
                 if value is not None:
                     out[(key, value)] += n
             return out
-        for node, n in self._matched(term):
+        for node, n in self._matched(term, found):
             domain = _domain(node, term)
             if domain is not None:
                 out[domain] += n
@@ -201,7 +206,7 @@ class InterPodAffinity:
         if len(terms) == 1:
             return self._domain_counts(terms[0])
         out: Counter[Domain] = Counter()
-        for node, _ in self._matched(terms[0]):
+        for node, _ in self._matched(terms[0], self._indexed(terms[0])):
             n = sum(1 for other in node.pods.values() if all(
                 t.matches(other, self._namespace_labels(other.namespace)) for t in terms))
             if not n:
