@@ -82,9 +82,9 @@ class PodWorker:
         immediate pass would overwrite a state such as ErrImagePull at once)."""
         changed = _desired(pod) != _desired(self.pod)
         if self.posted is not None and \
-                _ready_condition(pod.get("status")) != _ready_condition(self.posted):
-            # Someone else set our Ready condition (the node lifecycle controller marks
-            # pods not ready while their node is unreachable): write ours again, as
+                _conditions(pod.get("status"), self.posted) != _conditions(self.posted):
+            # Someone else set a condition we own (the node lifecycle controller marks
+            # pods not Ready while their node is unreachable): write ours again, as
             # kube's status manager reconciles what the API holds with what it knows.
             self.posted = None
             changed = True
@@ -494,11 +494,12 @@ class PodWorker:
             raise
 
 
-def _ready_condition(status: dict[str, Any] | None) -> str | None:
-    for c in (status or {}).get("conditions") or ():
-        if c.get("type") == "Ready":
-            return str(c.get("status"))
-    return None
+def _conditions(status: dict[str, Any] | None,
+                owned: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Condition type -> status, of the types `owned` (a status we posted) holds."""
+    types = {c.get("type") for c in ((owned or status) or {}).get("conditions") or ()}
+    return {c.get("type"): c.get("status") for c in (status or {}).get("conditions") or ()
+            if c.get("type") in types}
 
 
 def _desired(pod: dict[str, Any]) -> tuple[Any, ...]:
