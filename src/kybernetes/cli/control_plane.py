@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from kybernetes.apiserver import pki
-from kybernetes.cli import cluster_dns, identities
+from kybernetes.cli import cluster_dns, identities, store_move
 from kybernetes.cli.cluster_dir import ClusterDir
 from kybernetes.cli.node_network import NodeAddressing, NodeNetwork
 from kybernetes.cli.servers import ServerHost, ServerHosts, members_status
@@ -40,6 +40,8 @@ class Launcher(Protocol):
                      url: str = "") -> None: ...
 
     async def until(self, check: Check, what: str) -> None: ...
+
+    def note(self, text: str) -> None: ...
 
 
 def kyb() -> list[str]:
@@ -82,12 +84,21 @@ class ServerCluster:
         service_ip = str(ipaddress.ip_network(
             cluster_dns.service_range(self.args.apiserver_args), strict=False)[1])
         hosts.prepare_pki(lb_address=self.network.host_ip, service_ip=service_ip)
+        moving = store_move.pending(self.cdir.root)
+        if moving:
+            store_move.clear_partial(self.cdir.root / "etcd")
         for host in hosts.hosts:
             await run.launch(f"etcd-{host.name}", [
                 *hosts.command_prefix(host),
                 *hosts.etcd_argv(host, cluster_token=f"kyb-{self.network.tag}")],
                 kind="etcd", host=host.name, url=host.etcd_client_url)
         await run.until(self._etcd_healthy, "every etcd member to be healthy")
+        if moving:  # before any API server starts: nothing else writes
+            run.note(f"moving the one-server cluster's SQLite store into etcd "
+                     f"(a copy stays in {store_move.KEPT_COPY})")
+            moved = await store_move.sqlite_to_etcd(
+                self.cdir.root, hosts.store_url(hosts.hosts[0]), hosts.etcd_client, run.note)
+            run.note(moved.summary())
         for host in hosts.hosts:
             await run.launch(f"apiserver-{host.name}", [
                 *hosts.command_prefix(host), *kyb(), "apiserver",

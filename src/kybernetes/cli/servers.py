@@ -209,18 +209,21 @@ class ServerHosts:
                 node_network._ip("netns", "del", host.netns, check=False)
 
 
-def check_data_dir(root: Path, servers: int) -> None:
-    """Refuse to switch a data dir between one server (SQLite) and N (etcd) or to
-    another member count: moving the objects over is not built."""
+def check_data_dir(root: Path, servers: int, *, move: bool = False) -> None:
+    """Refuse to switch a data dir from N servers (etcd) back to one (SQLite) or to
+    another member count. One to N is refused too unless `move` (`kyb up`, see
+    `store_move`: etcd data dirs beside a ``state.db`` are a move that did not finish)."""
     etcd = root / "etcd"
     members = sorted(p.name for p in etcd.iterdir()) if etcd.is_dir() else []
+    sqlite = (root / "state.db").exists()
     if servers == 1 and members:
         raise CliError(f"{root} holds a {len(members)}-server cluster (etcd in {etcd}): "
-                       f"start it with --servers {len(members)}")
-    if servers > 1 and (root / "state.db").exists():
-        raise CliError(f"{root} holds a one-server cluster (SQLite state.db): moving it to "
-                       f"--servers {servers} (etcd) is not built yet; use another --data-dir")
-    if servers > 1 and members and len(members) != servers:
+                       f"start it with --servers {len(members)}; moving back to one server "
+                       "(SQLite) is not built")
+    if servers > 1 and sqlite and not move:
+        raise CliError(f"{root} holds a one-server cluster (SQLite state.db): `kyb up "
+                       f"--servers {servers}` moves it to etcd; restoring over it is not built")
+    if servers > 1 and members and len(members) != servers and not sqlite:
         raise CliError(f"{root} holds a {len(members)}-server cluster: adding or removing "
                        f"etcd members is not built yet; start it with --servers {len(members)}")
 

@@ -32,6 +32,7 @@ from kybernetes.cli import (
     network_policy,
     pod_network,
     readiness,
+    store_move,
     token,
 )
 from kybernetes.cli.control_plane import (
@@ -107,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.supervise and cdir.supervisor_pid():
         raise CliError(f"a cluster is already running from {cdir.root} "
                        f"(pid {cdir.supervisor_pid()}): `kyb down --data-dir {cdir.root}` first")
-    check_data_dir(cdir.root, args.servers)
+    check_data_dir(cdir.root, args.servers, move=True)
+    if args.servers > 1 and store_move.pending(cdir.root):
+        store_move.check_free(cdir.root)
     if not args.supervise:
         _check_port_free(args.port)
     runtime = resolve_runtime(args.runtime)
@@ -450,6 +453,9 @@ class ClusterRun:
                      url: str = "") -> None:
         """A control-plane component of a server host (see control_plane.Launcher)."""
         await self._start(name, argv, kind=kind, host=host, url=url)
+
+    def note(self, text: str) -> None:
+        self._event(text)
 
     async def until(self, check: Any, what: str) -> None:
         await self._until(check, what)

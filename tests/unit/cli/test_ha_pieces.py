@@ -48,12 +48,13 @@ def test_a_data_dir_keeps_its_server_count(tmp_path: Path) -> None:
     check_data_dir(tmp_path, 3)  # new: either
     (tmp_path / "state.db").touch()
     with pytest.raises(CliError, match="one-server cluster"):
-        check_data_dir(tmp_path, 3)
+        check_data_dir(tmp_path, 3)  # a restore over it
+    check_data_dir(tmp_path, 3, move=True)  # `kyb up --servers 3` moves it to etcd
     (tmp_path / "state.db").unlink()
     for name in ("kyb-server-1", "kyb-server-2", "kyb-server-3"):
         (tmp_path / "etcd" / name).mkdir(parents=True)
     check_data_dir(tmp_path, 3)
-    with pytest.raises(CliError, match="start it with --servers 3"):
+    with pytest.raises(CliError, match="moving back to one server"):
         check_data_dir(tmp_path, 1)
     with pytest.raises(CliError, match="adding or removing etcd members"):
         check_data_dir(tmp_path, 5)
