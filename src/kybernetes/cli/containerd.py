@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root-dir", required=True,
                         help="its config, root, state and CNI files (the socket's path is "
                         "printed and derived from this directory)")
+    parser.add_argument("--registry-mirror", action="append", default=[], metavar="NAME=URL",
+                        help="pull images named NAME/... (host:port) from the plain-HTTP "
+                        "registry at URL (repeatable; `kyb up --registry` passes its own)")
     parser.add_argument("-v", "--verbose", action="count", default=0)
 
 
@@ -38,7 +41,13 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
-    daemon = Containerd(Path(args.root_dir))
+    mirrors = {}
+    for item in args.registry_mirror:
+        name, _, url = item.partition("=")
+        if not name or not url.startswith("http://"):
+            raise CliError(f"--registry-mirror {item!r}: expected NAME=http://HOST:PORT")
+        mirrors[name] = url
+    daemon = Containerd(Path(args.root_dir), mirrors=mirrors)
     try:
         try:
             daemon.start()

@@ -16,7 +16,7 @@ from kybernetes.cli.errors import CliError
 
 SUBCOMMANDS = (
     "up", "down", "status", "apiserver", "controller_manager", "scheduler", "kubelet",
-    "containerd",
+    "containerd", "image",
     "proxy", "dns", "pod_network", "network_policy", "hollow_nodes", "kubeconfig", "dashboard",
     "dashboard_url",
     "api_lb", "token", "join", "backup", "restore",

@@ -44,6 +44,7 @@ from kybernetes.cli.control_plane import (
 from kybernetes.cli.controller_manager import parse_duration
 from kybernetes.cli.errors import CliError
 from kybernetes.cli.node_network import NodeAddressing, NodeNetwork, is_root
+from kybernetes.cli.registry import DEFAULT_PORT, REGISTRY, ClusterRegistry
 from kybernetes.cli.servers import ETCD, MAX_SERVERS, check_data_dir
 from kybernetes.cli.supervisor import Component, Supervisor
 from kybernetes.client import ApiClient
@@ -76,6 +77,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dashboard-address", default="127.0.0.1",
                         help="address to serve the dashboard on (default 127.0.0.1: HTTP; "
                         "any other: HTTPS with a certificate from the cluster CA)")
+    parser.add_argument("--registry", action="store_true",
+                        help="run an image registry (Debian's docker-registry, plain HTTP) "
+                        "on the host, its storage in the data dir; nodes pull "
+                        "localhost:PORT/... from it; `kyb image load` pushes to it")
+    parser.add_argument("--registry-port", type=int, default=DEFAULT_PORT,
+                        help=f"the registry's port (default {DEFAULT_PORT})")
+    parser.add_argument("--registry-address", default="0.0.0.0",
+                        help="the address it listens on (default 0.0.0.0: nodes in their "
+                        "own network namespaces reach it at the node bridge's address)")
     parser.add_argument("--detach", action="store_true",
                         help="return once the cluster is ready; stop it with `kyb down`")
     parser.add_argument("--timeout", type=float, default=120.0,
@@ -113,6 +123,10 @@ def run(args: argparse.Namespace) -> int:
         store_move.check_free(cdir.root)
     if not args.supervise:
         _check_port_free(args.port)
+    if args.registry and not os.path.exists(REGISTRY):
+        raise CliError(f"--registry needs {REGISTRY}: install Debian's docker-registry")
+    if args.registry and not args.supervise:
+        _check_port_free(args.registry_port, flag="--registry-port")
     runtime = resolve_runtime(args.runtime)
     if args.detach and not args.supervise:
         return _detach(args, cdir, runtime)
@@ -149,14 +163,14 @@ def docker_available() -> bool:
         return False
 
 
-def _check_port_free(port: int) -> None:
+def _check_port_free(port: int, *, flag: str = "--port") -> None:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("0.0.0.0", port))
         except OSError:
             raise CliError(f"port {port} is in use: stop what listens there or pass "
-                           "--port") from None
+                           f"{flag}") from None
 
 
 def _detach(args: argparse.Namespace, cdir: cluster_dir.ClusterDir, runtime: str) -> int:
@@ -188,6 +202,9 @@ def _print_ready(cdir: cluster_dir.ClusterDir, status: dict[str, Any]) -> None:
     if status.get("dashboard"):
         print(f"  dashboard: {status['dashboard']} (log in: kyb dashboard-url --data-dir "
               f"{cdir.root})")
+    if status.get("registry"):
+        print(f"  image registry: {status['registry']['name']} (push with: kyb image load "
+              f"FILE.tar --data-dir {cdir.root})")
     print(f"  stop it with: kyb down --data-dir {cdir.root}")
     if status.get("join"):
         print(f"  join a machine (token valid 24h): {status['join']}")
@@ -206,6 +223,8 @@ class ClusterRun:
         self.servers = (ServerCluster(cdir, args, self.network) if args.servers > 1
                         else None)
         self.supervisor = Supervisor(on_change=self._event)
+        self.registry = (ClusterRegistry(cdir, args.registry_port, args.registry_address,
+                                         self.network.host_ip) if args.registry else None)
         self.phase = "Starting"
         self.message = ""
         self.server = f"https://{self.network.host_ip}:{args.port}"
@@ -230,6 +249,7 @@ class ClusterRun:
             "nodes": [n.name for n in self.network.nodes],
             "components": self.supervisor.summaries(),
             **(self.servers.status() if self.servers is not None else {}),
+            **({"registry": self.registry.status()} if self.registry is not None else {}),
         })
 
     async def run(self) -> int:
@@ -278,6 +298,7 @@ class ClusterRun:
                 self.args.controller_manager_args))
             await self._start("scheduler", scheduler_argv(
                 self._kubeconfig("scheduler", identities.SCHEDULER), self.args.scheduler_args))
+        await self._start_registry()
         dns_args = await self._start_dns()
         await self._start_dashboard()
         await self._allow_pod_network()
@@ -338,8 +359,10 @@ class ClusterRun:
             return []
         layout = Layout((root / "containerd").resolve())
         name = f"containerd-{node}"
+        mirrors = self.registry.mirrors() if self.registry is not None else {}
         await self.supervisor.start(Component(
-            name, [*prefix, *_kyb(), "containerd", "--root-dir", str(layout.dir)],
+            name, [*prefix, *_kyb(), "containerd", "--root-dir", str(layout.dir),
+                   *(f"--registry-mirror={n}={url}" for n, url in mirrors.items())],
             self.cdir.logs / f"{name}.log", stop_timeout=90.0))
 
         async def answers() -> str | None:
@@ -348,6 +371,20 @@ class ClusterRun:
             return f"not ready yet (see {layout.dir / 'containerd.log'})"
         await self._until(answers, f"containerd of {node}")
         return ["--containerd-endpoint", layout.endpoint]
+
+    async def _start_registry(self) -> None:
+        """With --registry: the image registry on the host, before any node (their
+        runtimes are configured to pull from it)."""
+        registry = self.registry
+        if registry is None:
+            return
+        registry.write_config()
+        await self._start("registry", registry.argv(), kind="registry",
+                          url=f"http://{registry.name}")
+
+        async def answers() -> str | None:
+            return await asyncio.to_thread(registry.answers)
+        await self._until(answers, "the image registry")
 
     async def _start_dashboard(self) -> None:
         """The web UI: it holds no credentials; users log in with their own tokens
@@ -496,7 +533,7 @@ class ClusterRun:
         await self.supervisor.stop_all([
             [f"kubelet-{n}" for n in nodes] + [f"proxy-{n}" for n in nodes]
             + [f"pod-network-{n}" for n in nodes] + [f"network-policy-{n}" for n in nodes],
-            ["scheduler", "controller-manager", "dashboard", "dns"],
+            ["scheduler", "controller-manager", "dashboard", "dns", "registry"],
             ["apiserver"], *(self.servers.stop_order() if self.servers is not None else []),
         ])
         if self.servers is not None:

@@ -16,6 +16,10 @@ containernetworking-plugins `bridge` + `host-local` from a configuration
 *template* that containerd renders once the kubelet sends the node's pod CIDR
 (CRI UpdateRuntimeConfig), so the kubelet never writes CNI files itself.
 
+Registries: `config_path` is `certs.d/`, where :func:`write_registry_hosts` points
+each name of the cluster's registry (`kyb up --registry`) at the host over plain
+HTTP.
+
 The pause image and a busybox image are built offline (:mod:`image_archive`) and
 imported with `ctr` at start. Stopping removes every pod sandbox through CRI (so
 CNI releases addresses and iptables rules, and the shims exit), ends containerd,
@@ -175,6 +179,28 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 """)
 
 
+HOSTS_MARK = "# written by kyb containerd: the cluster's registry\n"
+
+
+def write_registry_hosts(layout: Layout, mirrors: dict[str, str]) -> None:
+    """One `certs.d/<name>/hosts.toml` per registry name, each sending pulls over plain
+    HTTP to its URL: `localhost:5000` in an image is the host's registry even though this
+    containerd runs in the node's network namespace (without the file containerd 1.6
+    tries plain HTTP to a localhost name itself, but on the node's own loopback, where
+    nothing answers). Files from an earlier run go first; others' files stay."""
+    certs = layout.dir / "certs.d"
+    for old in certs.glob("*/hosts.toml"):
+        with contextlib.suppress(OSError):
+            if old.read_text().startswith(HOSTS_MARK):
+                old.unlink()
+                old.parent.rmdir()
+    for name, url in mirrors.items():
+        path = certs / name / "hosts.toml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f'{HOSTS_MARK}server = "{url}"\n\n[host."{url}"]\n'
+                        '  capabilities = ["pull", "resolve", "push"]\n')
+
+
 def ctr(layout: Layout, *args: str, data: bytes | None = None,
         timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
     """`ctr -n k8s.io --address SOCK ARGS` (the CRI plugin's namespace)."""
@@ -194,8 +220,9 @@ def import_image(layout: Layout, archive: bytes) -> None:
 class Containerd:
     """One containerd process under `dir`; see the module docstring."""
 
-    def __init__(self, dir: Path) -> None:
+    def __init__(self, dir: Path, *, mirrors: dict[str, str] | None = None) -> None:
         self.layout = Layout(dir.resolve())
+        self.mirrors = mirrors or {}  # registry name -> plain-HTTP URL it is pulled from
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -210,6 +237,7 @@ class Containerd:
         layout.socket.parent.mkdir(parents=True, exist_ok=True)
         _end_previous(layout)
         write_config(layout)
+        write_registry_hosts(layout, self.mirrors)
         layout.socket.unlink(missing_ok=True)
         layout.ready_file.unlink(missing_ok=True)
         with open(layout.dir / "containerd.log", "ab") as out:
