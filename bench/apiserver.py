@@ -180,12 +180,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wrk(url: str, script: str, workdir: Path, *, seconds: int, pid: int) -> dict[str, Any]:
+def wrk(url: str, script: str, workdir: Path, *, seconds: int, pid: int,
+        connections: int = CONCURRENCY) -> dict[str, Any]:
     """One wrk run of `script` against `url`: requests/s, p50/p99 ms, non-2xx count, and
     the server's (`pid`) CPU per request, which other load on the machine changes least."""
     lua = workdir / f"wrk-{secrets.token_hex(4)}.lua"
     lua.write_text(script)
-    argv = ["wrk", "-t", "1", "-c", str(CONCURRENCY), "-d", f"{seconds}s", "--latency",
+    argv = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--latency",
             "--timeout", "10s", "-s", str(lua), url]
     cpu = cpu_seconds(pid)
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
