@@ -65,25 +65,29 @@ def busybox_layer() -> bytes:
     return buf.getvalue()
 
 
-def docker_archive(name: str, *, cmd: list[str], layer: bytes | None = None) -> bytes:
-    """A docker-archive tarball of one image `name` (a full reference) running `cmd`."""
-    layer = busybox_layer() if layer is None else layer
-    diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
+def docker_archive(name: str, *, cmd: list[str], layer: bytes | None = None,
+                   extra_layers: tuple[bytes, ...] = ()) -> bytes:
+    """A docker-archive tarball of one image `name` (a full reference) running `cmd`;
+    `extra_layers` go on top of the root filesystem's."""
+    layers = [busybox_layer() if layer is None else layer, *extra_layers]
+    diff_ids = ["sha256:" + hashlib.sha256(data).hexdigest() for data in layers]
     config = json.dumps({
         "architecture": "amd64", "os": "linux", "created": "1970-01-01T00:00:00Z",
         "config": {"Cmd": cmd, "WorkingDir": "/",
                    "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-        "history": [{"created": "1970-01-01T00:00:00Z", "created_by": "kyb image_archive"}],
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": [{"created": "1970-01-01T00:00:00Z", "created_by": "kyb image_archive"}
+                    for _ in layers],
     }, sort_keys=True).encode()
     config_name = hashlib.sha256(config).hexdigest() + ".json"
-    layer_name = diff_id.split(":", 1)[1] + "/layer.tar"
+    layer_names = [diff_id.split(":", 1)[1] + "/layer.tar" for diff_id in diff_ids]
     manifest = json.dumps([{"Config": config_name, "RepoTags": [_short(name)],
-                            "Layers": [layer_name]}]).encode()
+                            "Layers": layer_names}]).encode()
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as tar:
-        _add(tar, layer_name.split("/")[0], kind=tarfile.DIRTYPE, mode=0o755)
-        _add(tar, layer_name, data=layer)
+        for layer_name, data in zip(layer_names, layers, strict=True):
+            _add(tar, layer_name.split("/")[0], kind=tarfile.DIRTYPE, mode=0o755)
+            _add(tar, layer_name, data=data)
         _add(tar, config_name, data=config)
         _add(tar, "manifest.json", data=manifest)
     return out.getvalue()
