@@ -51,6 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resolv-conf", default="/etc/resolv.conf",
                         help="the node's resolver file, for dnsPolicy Default "
                         "(default /etc/resolv.conf)")
+    parser.add_argument("--container-pid-namespaces", action="store_true",
+                        help="process runtime as root: each container in a PID namespace of "
+                        "its own, its command PID 1 (pods with shareProcessNamespace always "
+                        "get one shared namespace)")
     parser.add_argument("--register-with-taints", default="",
                         help="key=value:Effect,… taints for the Node at registration")
     parser.add_argument("--node-labels", default="", help="key=value,… labels for the Node")
@@ -154,6 +158,7 @@ def build_config(args: argparse.Namespace) -> Any:
         shutdown_grace_period_critical_pods=args.shutdown_grace_period_critical_pods,
         cluster_dns=_cluster_dns(args.cluster_dns), cluster_domain=args.cluster_domain,
         resolv_conf=args.resolv_conf, containerd_endpoint=args.containerd_endpoint,
+        container_pid_namespaces=args.container_pid_namespaces,
         image_gc_high_threshold=args.image_gc_high_threshold,
         image_gc_low_threshold=args.image_gc_low_threshold, image_gc_period=args.image_gc_period)
 

@@ -50,6 +50,9 @@ class KubeletConfig:
     cluster_dns: tuple[str, ...] = ()
     cluster_domain: str = "cluster.local"
     resolv_conf: str = "/etc/resolv.conf"
+    # The process runtime as root: a PID namespace per container (its command is PID 1,
+    # as in Kubernetes, so it ignores SIGTERM without a handler); off by default
+    container_pid_namespaces: bool = False
     # --runtime containerd: the CRI endpoint (Kubernetes' --container-runtime-endpoint)
     containerd_endpoint: str = "unix:///run/containerd/containerd.sock"
     # Image garbage collection (image_gc.py; runtimes with images): kube's thresholds

@@ -1,10 +1,10 @@
 """Remove everything a process-runtime kubelet made, even after it crashed.
 
-For tests and for `kyb down`-style cleanup: kill the container processes its
-state files name (checking the PID's start time, so a reused PID is never
-hit), delete its pod network namespaces, veths and bridge, its iptables rules,
-its cgroups and its Docker containers (by label). Synchronous on purpose: it
-runs in fixture teardown.
+For tests and for `kyb down`-style cleanup: kill the container processes (and
+pods' PID namespace holders) its state files name (checking the PID's start
+time, so a reused PID is never hit), delete its pod network namespaces, veths
+and bridge, its iptables rules, its cgroups and its Docker containers (by
+label). Synchronous on purpose: it runs in fixture teardown.
 """
 
 from __future__ import annotations
@@ -41,6 +41,14 @@ def purge(root_dir: Path, node_name: str) -> list[str]:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
                 removed.append(f"process {pid}")
+    for path in (root_dir / "runtime" / "sandboxes").glob("*.json"):  # PID namespace holders
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            record = json.loads(path.read_text())
+            pid = int(record.get("pid_holder") or 0)
+            if pid and _start_time(pid) == record.get("pid_holder_start"):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+                removed.append(f"PID namespace holder {pid}")
     with contextlib.suppress(OSError):
         for ns in NETNS_DIR.iterdir():
             if ns.name.startswith(f"kyb-{tag}-"):

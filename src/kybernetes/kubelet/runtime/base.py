@@ -53,13 +53,16 @@ class RuntimeError_(Exception):
 
 @dataclass
 class Sandbox:
-    """A pod's shared context: its network namespace and address."""
+    """A pod's shared context: its network namespace and address (and, on the process
+    runtime, the holder of its shared PID namespace: its pid and start time)."""
 
     pod_uid: str
     ip: str
     host_network: bool
     netns: str = ""
     id: str = ""
+    pid_holder: int = 0
+    pid_holder_start: str = ""
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Interactive exec into a process-runtime container (for `kubectl exec`).
 
-The command runs under `nsenter` into the container's network and mount
-namespaces (when it has them), with the container's environment. Without a
+The command runs under `nsenter` into the container's network, UTS, PID and mount
+namespaces (those it has), with the container's environment. Without a
 TTY, stdout and stderr are separate pipes; with one, a pseudo-terminal is the
 child's controlling terminal, and window resizes are passed to it. Output is
 a stream of (channel, bytes) pairs, channel 1 or 2, as the Kubernetes
@@ -22,15 +22,18 @@ from collections.abc import AsyncIterator
 
 
 def nsenter_prefix(pid: int, *, netns: bool, mounts: bool, cwd: str,
-                   uts: bool = False) -> list[str]:
-    """`nsenter -t PID -n -u -m --wd=/proc/PID/root/DIR --` for a container in namespaces."""
-    if os.geteuid() != 0 or not (netns or mounts or uts):
+                   uts: bool = False, pidns: bool = False) -> list[str]:
+    """`nsenter -t PID -n -u -p -m --wd=/proc/PID/root/DIR --` for a container in
+    namespaces (with -p nsenter forks, so the command is in the PID namespace)."""
+    if os.geteuid() != 0 or not (netns or mounts or uts or pidns):
         return []
     argv = ["nsenter", "-t", str(pid)]
     if netns:
         argv.append("-n")
     if uts:
         argv.append("-u")
+    if pidns:
+        argv.append("-p")
     if mounts:  # the directory as the container sees it (nsenter opens it before entering)
         argv += ["-m", f"--wd=/proc/{pid}/root{cwd}"]
     return [*argv, "--"]

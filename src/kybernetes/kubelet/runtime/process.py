@@ -3,11 +3,19 @@
 A container is its `command` + `args` run as a new session (so its process
 group is signalled as a unit), with the pod's environment, stdout and stderr
 appended to one log file (copy-truncated past 10 MiB), and, as root: its own cgroup (memory and CPU
-limits, OOM detection), the pod's network namespace, and a private mount
-namespace in which its volumes are bind-mounted at their mountPaths (mount
-points missing on the host are made in that namespace only: `mount_ns`). All of
-that is set up in the child between fork and exec (`preexec_fn`), so the
-program starts already confined. The image is recorded, not run.
+limits, OOM detection), the pod's network namespace, a UTS namespace with the pod's
+hostname, and a private mount namespace in which its volumes and the pod's
+/etc/hosts and /etc/resolv.conf are bind-mounted (mount points missing on the host
+are made in that namespace only: `mount_ns`). All of that is set up in the child
+between fork and exec (`preexec_fn`), so the program starts already confined. The
+image is recorded, not run: the container sees the host's file system.
+
+PID namespaces (root, not hostPID): a pod with `shareProcessNamespace` gets one,
+held by a reaping PID 1 (Kubernetes' pause; started with the pod's first container),
+which all its containers join; with `--container-pid-namespaces` every other
+container gets its own, its command PID 1. Either way the container's process is
+`pid_init`, which enters the namespace, forks the command with /proc mounted for
+that namespace, and exits with its status; SIGTERM goes to the command itself.
 
 State is written under `<root>/runtime/` (one JSON file per container and per
 sandbox) and exits are watched through pidfds, so a restarted kubelet adopts
@@ -28,6 +36,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -48,7 +57,7 @@ from kybernetes.kubelet.pod_dns import (
 )
 from kybernetes.kubelet.probes import NetworkProber, Prober
 from kybernetes.kubelet.pull_secrets import RegistryAuth
-from kybernetes.kubelet.runtime import attach, mount_ns
+from kybernetes.kubelet.runtime import attach, mount_ns, pid_init
 from kybernetes.kubelet.runtime.base import (
     EXITED,
     RUNNING,
@@ -71,6 +80,7 @@ CLONE_NEWUTS = 0x04000000
 LOG_MAX_BYTES = 10 * 1024 * 1024  # Kubernetes' containerLogMaxSize
 LOG_CHECK_SECONDS = 10.0
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PID_INIT = [sys.executable, "-I", "-S", pid_init.__file__]  # stdlib only: starts in ~20 ms
 
 
 def _check(rc: int, what: str) -> None:
@@ -141,6 +151,32 @@ def _log_disk_error(future: asyncio.Future[None]) -> None:
         log.warning("container record not written", extra={"error": repr(future.exception())})
 
 
+def _spawn_pid_holder() -> tuple[subprocess.Popen[bytes], str]:
+    """A pod's shared PID namespace: its waiter process and that one's start time."""
+    popen = subprocess.Popen([*PID_INIT, "hold"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/",
+                             start_new_session=True, close_fds=True)
+    return popen, _proc_start(popen.pid)
+
+
+def _first_child(pid: int) -> int:
+    """The host PID of a `pid_init` waiter's child (0 until it has forked, or gone)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0
+    return int(children[0]) if children else 0
+
+
+async def _forked_child(pid: int, within: float = 5.0) -> int:
+    """`_first_child`, waiting for the fork (the waiter is a Python start away)."""
+    for _ in range(int(within / 0.01)):
+        if child := _first_child(pid):
+            return child
+        await asyncio.sleep(0.01)
+    return _first_child(pid)
+
+
 def _proc_start(pid: int) -> str:
     """The process's start time in clock ticks (guards against PID reuse)."""
     try:
@@ -165,6 +201,7 @@ class _Record:
     mounts: list[list[Any]] = field(default_factory=list)
     mount_dirs: list[str] = field(default_factory=list)  # host paths made by older versions
     uts: bool = False  # in a UTS namespace of its own (the pod's hostname)
+    pid_ns: str = ""  # "container" (its own PID namespace) or "pod" (the pod's shared one)
     stdin_path: str = ""  # the named pipe its stdin reads (`stdin: true`)
     stdin_once: bool = False
     tty: bool = False
@@ -188,6 +225,8 @@ class ProcessRuntime(ChangeNotifier):
         self._sandboxes: dict[str, Sandbox] = {}
         self._stdin: dict[str, int] = {}  # container id → the held stdin pipe or pty master
         self._tty_out: dict[str, attach.TtyOutput] = {}
+        self._holders: dict[str, subprocess.Popen[bytes]] = {}  # pod uid → its PID holder
+        self._holder_lock = asyncio.Lock()
         ChangeNotifier.__init__(self)
         self._rotator: asyncio.Task[None] | None = None
         # container records' writes and removals: one thread, so they land in order
@@ -348,6 +387,12 @@ class ProcessRuntime(ChangeNotifier):
         if self.network is not None and (sandbox is None or not sandbox.host_network):
             await self.network.remove_pod(pod_uid)  # first: a cancelled removal is retried
         self._sandboxes.pop(pod_uid, None)
+        if sandbox is not None and self._holder_alive(sandbox):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(sandbox.pid_holder, signal.SIGKILL)  # its namespace ends with it
+        holder = self._holders.pop(pod_uid, None)
+        if holder is not None:
+            await asyncio.to_thread(holder.wait)
         await asyncio.to_thread(self._remove_sandbox_files, pod_uid)
 
     def _remove_sandbox_files(self, pod_uid: str) -> None:
@@ -356,6 +401,45 @@ class ProcessRuntime(ChangeNotifier):
 
     async def list_sandboxes(self) -> list[Sandbox]:
         return list(self._sandboxes.values())
+
+    # -- PID namespaces ----------------------------------------------------------------
+
+    def _pid_mode(self, pod: dict[str, Any]) -> str:
+        """Kubernetes' PID namespace for the pod's containers as far as root allows: the
+        pod's shared one, one per container (behind the kubelet flag: a PID 1 without a
+        SIGTERM handler ignores SIGTERM and waits out the grace period), or the host's."""
+        spec = pod["spec"]
+        if not can_use_netns() or spec.get("hostPID"):
+            return ""
+        if spec.get("shareProcessNamespace"):
+            return "pod"
+        return "container" if self.config.container_pid_namespaces else ""
+
+    @staticmethod
+    def _holder_alive(sandbox: Sandbox) -> bool:
+        return bool(sandbox.pid_holder) and \
+            _proc_start(sandbox.pid_holder) == sandbox.pid_holder_start
+
+    async def _pod_pid_namespace(self, pod_uid: str) -> str:
+        """The pod's shared PID namespace (/proc/P/ns/pid of its PID 1), its holder
+        started (again, if it died: its namespace and processes died with it)."""
+        async with self._holder_lock:
+            sandbox = self._sandboxes[pod_uid]
+            if not self._holder_alive(sandbox):
+                popen, start = await asyncio.to_thread(_spawn_pid_holder)
+                self._holders[pod_uid] = popen
+                sandbox = replace(sandbox, pid_holder=popen.pid, pid_holder_start=start)
+                self._sandboxes[pod_uid] = sandbox
+                await asyncio.to_thread(self._save_sandbox, sandbox)
+            init = await _forked_child(sandbox.pid_holder)
+        if not init:
+            raise RuntimeError_("the pod's PID namespace holder did not start",
+                                reason="CreateContainerError")
+        return f"/proc/{init}/ns/pid"
+
+    async def _main_pid(self, record: _Record) -> int:
+        """The host PID of the container's command (in a PID namespace, the waiter's child)."""
+        return await _forked_child(record.pid) if record.pid_ns else record.pid
 
     # -- containers ------------------------------------------------------------------------
 
@@ -381,6 +465,12 @@ class ProcessRuntime(ChangeNotifier):
         if not exe or not os.access(exe, os.X_OK):
             raise RuntimeError_(f'exec: "{argv[0]}": executable file not found in $PATH',
                                 reason="RunContainerError")
+        run_argv = [exe, *argv[1:]]
+        pid_mode = self._pid_mode(config.pod)
+        if pid_mode:
+            target = "new" if pid_mode == "container" else \
+                await self._pod_pid_namespace(sandbox.pod_uid)
+            run_argv = [*PID_INIT, target, "--", *run_argv]
         cid = f"process://{secrets.token_hex(16)}"
         rel = f"{sandbox.pod_uid}/{spec['name']}-{config.attempt}"
         cwd = spec.get("workingDir") or "/"
@@ -399,7 +489,7 @@ class ProcessRuntime(ChangeNotifier):
             if spec.get("stdin") or tty else (None, None)
         try:  # in a worker thread: the parent waits for the child's exec, not the loop
             popen, pid_start = await asyncio.to_thread(
-                _spawn_and_stamp, [exe, *argv[1:]], env=env, log_path=config.log_path,
+                _spawn_and_stamp, run_argv, env=env, log_path=config.log_path,
                 setup=setup, stdin=None if tty else child_stdin,
                 terminal=child_stdin if tty else None)
         except (OSError, subprocess.SubprocessError) as e:
@@ -423,6 +513,7 @@ class ProcessRuntime(ChangeNotifier):
                                      log_path=str(config.log_path), cgroup=rel, env=env,
                                      cwd=cwd, netns=sandbox.netns,
                                      mounts=[list(m) for m in mounts], uts=bool(uts_name),
+                                     pid_ns=pid_mode,
                                      stdin_path=str(stdin_path) if holder is not None else "",
                                      stdin_once=bool(spec.get("stdinOnce")), tty=tty)
         self._popen[cid] = popen
@@ -488,8 +579,14 @@ class ProcessRuntime(ChangeNotifier):
         for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
             if sig == signal.SIGTERM and grace <= 0:
                 continue
+            # in a PID namespace, SIGTERM to the command alone (as runtimes signal a
+            # container's PID 1); the process group otherwise, and for SIGKILL
+            command = _first_child(record.pid) if record.pid_ns else 0
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(record.pid, sig)
+                if sig == signal.SIGTERM and command:
+                    os.kill(command, sig)
+                else:
+                    os.killpg(record.pid, sig)
             try:
                 async with asyncio.timeout(wait):
                     await self._exited[container_id].wait()
@@ -573,22 +670,28 @@ class ProcessRuntime(ChangeNotifier):
 
     # -- exec ------------------------------------------------------------------------------
 
-    def _exec_argv(self, container_id: str, command: list[str]) -> tuple[list[str], Any]:
+    async def _exec_argv(self, container_id: str,
+                         command: list[str]) -> tuple[list[str], Any]:
         record = self._records.get(container_id)
         if record is None or self._exited[container_id].is_set():
             raise RuntimeError_("container not running", reason="NotRunning")
         if not command:
             raise RuntimeError_("no command given", reason="BadRequest")
-        prefix = nsenter_prefix(record.pid, netns=bool(record.netns),
-                                mounts=bool(record.mounts), cwd=record.cwd, uts=record.uts)
+        pid = await self._main_pid(record)
+        if not pid:
+            raise RuntimeError_("container not running", reason="NotRunning")
+        prefix = nsenter_prefix(pid, netns=bool(record.netns),
+                                mounts=bool(record.mounts or record.pid_ns), cwd=record.cwd,
+                                uts=record.uts, pidns=bool(record.pid_ns))
         return prefix + command, record
 
     async def exec_sync(self, container_id: str, command: list[str], *,
                         time_limit: float) -> tuple[int, bytes]:
-        argv, record = self._exec_argv(container_id, command)
+        argv, record = await self._exec_argv(container_id, command)
         try:
             proc = await asyncio.create_subprocess_exec(
-                *argv, env=record.env, cwd=record.cwd if not record.mounts else "/",
+                *argv, env=record.env,
+                cwd="/" if record.mounts or record.pid_ns else record.cwd,
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT, start_new_session=True)
         except OSError as e:
@@ -633,6 +736,7 @@ class ProcessRuntime(ChangeNotifier):
 
     async def exec_stream(self, container_id: str, command: list[str], *,
                           tty: bool) -> ProcessExec:
-        argv, record = self._exec_argv(container_id, command)
+        argv, record = await self._exec_argv(container_id, command)
         return await ProcessExec.start(argv, env=record.env,
-                                       cwd=record.cwd if not record.mounts else "/", tty=tty)
+                                       cwd="/" if record.mounts or record.pid_ns else record.cwd,
+                                       tty=tty)
