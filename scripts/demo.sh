@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
 # The main job: set up, start a 2-node cluster, run the web example behind its
 # Service and send requests through the Service. The cluster keeps running after.
+#   scripts/demo.sh [--runtime process|containerd]   (or KYB_RUNTIME=...; default process)
+# On containerd (root) the pods run the kyb/busybox:1 image `kyb up` builds offline
+# from Debian's busybox-static; the example is the same file on both runtimes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+RUNTIME="${KYB_RUNTIME:-process}"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runtime) RUNTIME="${2:?--runtime needs process or containerd}"; shift 2 ;;
+    --runtime=*) RUNTIME="${1#--runtime=}"; shift ;;
+    *) echo "usage: $0 [--runtime process|containerd]" >&2; exit 2 ;;
+  esac
+done
 bash scripts/setup.sh
 DATA="${KYB_DATA_DIR:-$PWD/.kyb}"
 KYB=.venv/bin/kyb
 
 $KYB down --data-dir "$DATA" >/dev/null 2>&1 || true
-$KYB up --nodes 2 --runtime process --detach --data-dir "$DATA"
+$KYB up --nodes 2 --runtime "$RUNTIME" --detach --data-dir "$DATA"
 export KUBECONFIG="$DATA/kubeconfig"
 
 kubectl apply -f examples/web/web.yaml

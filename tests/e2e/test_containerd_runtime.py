@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -37,6 +38,7 @@ pytestmark = [
                        reason="needs containerd, containernetworking-plugins, busybox-static"),
 ]
 IMAGE = "kyb/busybox:1"
+WEB = Path(__file__).resolve().parents[2] / "examples" / "web" / "web.yaml"
 IMAGE_DIRS = {"bin", "dev", "etc", "home", "proc", "root", "sys", "tmp", "usr", "var"}
 
 
@@ -331,3 +333,30 @@ def test_image_pull_secrets_reach_the_registry(cluster: KybCluster, tmp_path: Pa
                  what=wanted)
     finally:
         server.shutdown()
+
+
+def test_web_example_answers_through_its_service(cluster: KybCluster) -> None:
+    """examples/web/web.yaml, unchanged: busybox httpd in the image, each replica
+    answering with its pod name through the Service's NodePort."""
+    cluster.kubectl("apply", "-f", str(WEB))
+    try:
+        def ready() -> set[str] | None:
+            pods = json.loads(cluster.kubectl("get", "pods", "-l", "app=web", "-o", "json"))
+            names = {p["metadata"]["name"] for p in pods["items"]
+                     if any(c["type"] == "Ready" and c["status"] == "True"
+                            for c in p["status"].get("conditions", []))}
+            return names if len(names) == 3 else None
+        names = wait_for(ready, within=90, interval=0.5, what="3 Ready web pods")
+        node_ip = cluster.kubectl("get", "nodes", "-o", "jsonpath={.items[0].status"
+                                  '.addresses[?(@.type=="InternalIP")].address}')
+        seen: set[str] = set()
+
+        def answered() -> bool:
+            with contextlib.suppress(OSError), \
+                    urllib.request.urlopen(f"http://{node_ip}:30080/", timeout=2) as r:
+                seen.add(r.read().decode().strip().removeprefix("hello from "))
+            return seen >= names
+        wait_for(answered, within=30, interval=0.05, what=f"answers from {names}")
+        assert seen == names
+    finally:
+        cluster.kubectl("delete", "-f", str(WEB), check=False)
