@@ -56,8 +56,12 @@ def _processes(kubectl: Kubectl, ns: str, pod: str, container: str) -> dict[int,
     return {int(pid): args for pid, args in rows}
 
 
-def test_a_container_is_pid_1_of_its_own_namespace(module_core, node, ns, kubectl) -> None:
+def test_a_container_is_pid_1_of_its_own_namespace(module_core, module_api, node, ns, kubectl,
+                                                   tmp_path: Path) -> None:
     _start(module_core, ns, "solo", [_sleeper("a", "3611"), _sleeper("b", "3612")])
+    oldest = Kubectl(KUBECTLS[0], module_api, tmp_path)  # SPDY; the newest: WebSocket
+    assert oldest("-n", ns, "exec", "solo", "--", "cat", "/proc/1/cmdline").split("\0")[:3] \
+        == [BUSYBOX, "sleep", "3611"]
     for container, own, other in (("a", "3611", "3612"), ("b", "3612", "3611")):
         cmdline = kubectl("-n", ns, "exec", "solo", "-c", container, "--",
                           "cat", "/proc/1/cmdline")
