@@ -13,7 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from kybernetes.kubelet.runtime.containerd_daemon import Layout, write_config
+from kybernetes.kubelet.runtime.containerd_daemon import (
+    Layout,
+    write_config,
+    write_registry_hosts,
+)
 from kybernetes.kubelet.runtime.image_archive import docker_archive, pause_archive
 
 
@@ -54,3 +58,18 @@ def test_pause_image_has_busybox_and_applets() -> None:
         names = set(tar.getnames())
         assert {"bin/busybox", "bin/sh", "bin/sleep", "etc/passwd", "tmp"} <= names
         assert tar.getmember("bin/sleep").linkname == "busybox"
+
+
+def test_registry_hosts_send_the_names_to_the_host_over_http(tmp_path: Path) -> None:
+    layout = Layout(tmp_path / "c")
+    certs = layout.dir / "certs.d"
+    (certs / "other.example:443").mkdir(parents=True)
+    (certs / "other.example:443" / "hosts.toml").write_text('server = "https://x"\n')
+    write_registry_hosts(layout, {"localhost:5000": "http://10.0.0.1:5000",
+                                  "127.0.0.1:5000": "http://10.0.0.1:5000"})
+    hosts = tomllib.loads((certs / "localhost:5000" / "hosts.toml").read_text())
+    assert hosts["server"] == "http://10.0.0.1:5000"
+    assert hosts["host"]["http://10.0.0.1:5000"]["capabilities"] == ["pull", "resolve", "push"]
+    # the next start without a registry removes its own files, never others'
+    write_registry_hosts(layout, {})
+    assert sorted(p.name for p in certs.iterdir()) == ["other.example:443"]
