@@ -22,13 +22,11 @@ import pytest
 
 from tests.support.cluster import KybCluster, kyb
 from tests.support.etcd import etcd_available
+from tests.support.ha import ROLES, leaders, settled_doc
 from tests.support.poll import wait_for
 
 pytestmark = [pytest.mark.etcd, pytest.mark.timeout(420),
               pytest.mark.skipif(not etcd_available(), reason="etcd is not installed")]
-
-ROLES = ("apiserver", "scheduler", "controller-manager")
-
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KybCluster]:
@@ -46,23 +44,10 @@ def status(cluster: KybCluster) -> dict[str, Any]:
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
-def leaders(doc: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    return [c for c in doc["components"] if c["kind"] == kind and c["leader"]]
-
-
 def settled(cluster: KybCluster) -> dict[str, Any] | None:
-    """The status once every role has three ready members, one scheduler and one
-    controller-manager leads, and three healthy etcd members elect one leader."""
+    """The status once every role has three ready members and one leader each."""
     doc = status(cluster)
-    for kind in ROLES:
-        if [c["ready"] for c in doc["components"] if c["kind"] == kind] != [True] * 3:
-            return None
-    members = doc["etcd"]["members"]
-    if [m["healthy"] for m in members] != [True] * 3:
-        return None
-    ok = (len(leaders(doc, "scheduler")) == 1 and len(leaders(doc, "controller-manager")) == 1
-          and sum(m["leader"] for m in members) == 1)
-    return doc if ok else None
+    return doc if settled_doc(doc) else None
 
 
 def test_three_servers_with_one_leader_per_role(cluster: KybCluster) -> None:

@@ -14,7 +14,13 @@ connection or has no leader; a stalled member is tried last for
 ``STALL_BACKOFF`` seconds, then again. A read moves on to the next member at
 once; a write that may have reached a stalled member is not sent twice (a create
 must never be applied twice): it fails with ``StorageUnavailable`` and the next
-write goes elsewhere. Watch streams ask for a member with a leader
+write goes elsewhere. A connection that could not be made in time (a stopped
+member's kernel accepts TCP, its TLS handshake never ends) never carried the
+write: it moves on at once. A request that timed out may have met a leader change
+rather than a stall of its member (a proposal forwarded to a leader that died is
+lost and waits out the deadline): the member is asked for a linearizable read, and
+if it answers (it has a leader again) requests go back to it, not on to the next
+member, which may be the stopped leader itself. Watch streams ask for a member with a leader
 (``hasleader``) and are probed when silent (see :class:`.etcd.EtcdWatch`).
 """
 
@@ -29,6 +35,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from kybernetes import tasks
 from kybernetes.storage.errors import StorageUnavailable
 from kybernetes.storage.interface import KeyValue
 
@@ -41,6 +48,8 @@ REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=3, sock_connect=3, soc
 WATCH_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=3, sock_connect=3, sock_read=None)
 OPEN_TIMEOUT = 5.0  # a watch stream's reply headers (etcd sends `created` at once)
 PROBE_TIMEOUT = aiohttp.ClientTimeout(total=3)  # is a silent watch's member alive?
+# after a timeout: does the member have a leader again (a linearizable read)?
+RECHECK_TIMEOUT = aiohttp.ClientTimeout(total=2)
 STALL_BACKOFF = 10.0  # a member that stalled or refused is tried last this long
 _JSON = {"Content-Type": "application/json"}
 # Kubernetes' etcd client watches "WithRequireLeader": a member cut off from the
@@ -104,6 +113,10 @@ class _MaybeSent(Exception):
     """A request failed after it may have reached the member."""
 
 
+class _NotSent(Exception):
+    """No connection to the member could be made: the request never left."""
+
+
 class EtcdClient:
     """POSTs JSON to the first etcd endpoint that answers (see the module docstring)."""
 
@@ -115,6 +128,7 @@ class EtcdClient:
         self._ssl = ssl_context(cafile, certfile, keyfile) if tls else None
         self._current = 0
         self._stalled: dict[int, float] = {}  # endpoint index → tried last until then
+        self._rechecks: dict[int, asyncio.Task[None]] = {}  # members asked after a timeout
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -122,6 +136,7 @@ class EtcdClient:
         self._session = aiohttp.ClientSession(connector=connector, timeout=REQUEST_TIMEOUT)
 
     async def aclose(self) -> None:
+        await tasks.cancel_and_wait(*self._rechecks.values())
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
@@ -167,14 +182,16 @@ class EtcdClient:
         for index in order:
             try:
                 status, data = await self._unary(session, index, path, payload)
-            except aiohttp.ClientConnectorError as e:  # never reached a server: next one
+            except _NotSent as e:  # never reached a server: next one
                 self.stalled(index)
-                errors.append(f"{self.endpoints[index]}: {e}")
+                errors.append(str(e))
                 continue
             except _MaybeSent as e:
                 cause = e.__cause__
                 if not isinstance(cause, aiohttp.ServerDisconnectedError):
                     self.stalled(index)  # a timeout or broken reply, not a closed idle conn
+                    if isinstance(cause, TimeoutError):
+                        self._recheck(index)
                 if idempotent:
                     errors.append(f"{self.endpoints[index]}: {cause!r}")
                     continue
@@ -196,8 +213,8 @@ class EtcdClient:
             async with session.post(self._url(index, path), data=payload, headers=_JSON,
                                     timeout=limits) as response:
                 return response.status, await response.read()
-        except aiohttp.ClientConnectorError:
-            raise
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as e:
+            raise _NotSent(f"{self.endpoints[index]}: {e}") from e
         except (TimeoutError, aiohttp.ClientError) as e:
             raise _MaybeSent() from e
 
@@ -218,16 +235,32 @@ class EtcdClient:
             raise StorageUnavailable(f"etcd {path}: {message}")
         return reply
 
-    async def probe(self, index: int) -> bool:
-        """Does the member at `index` answer a local (serializable) read in time?"""
+    async def probe(self, index: int, *, serializable: bool = True,
+                    limits: aiohttp.ClientTimeout = PROBE_TIMEOUT) -> bool:
+        """Does the member at `index` answer a local (serializable) read in time, or
+        with `serializable=False` a linearizable one (it has a leader)?"""
         body = orjson.dumps({"key": base64.b64encode(b"\0").decode(), "count_only": True,
-                             "serializable": True})
+                             "serializable": serializable})
         try:
             status, _ = await self._unary(self._open_session(), index, "/v3/kv/range", body,
-                                          PROBE_TIMEOUT)
-        except (_MaybeSent, aiohttp.ClientError):
+                                          limits)
+        except (_MaybeSent, _NotSent):
             return False
         return status == 200
+
+    def _recheck(self, index: int) -> None:
+        """Ask the member whose request timed out whether it has a leader again."""
+        if index not in self._rechecks:
+            self._rechecks[index] = tasks.spawn(self._recheck_member(index),
+                                                name=f"etcd-recheck-{index}")
+
+    async def _recheck_member(self, index: int) -> None:
+        try:
+            if await self.probe(index, serializable=False, limits=RECHECK_TIMEOUT):
+                self._stalled.pop(index, None)
+                self._current = index
+        finally:
+            self._rechecks.pop(index, None)
 
     async def open_stream(self, path: str, body: dict[str, Any]
                           ) -> tuple[aiohttp.ClientResponse, int]:
