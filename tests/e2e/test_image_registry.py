@@ -102,7 +102,7 @@ def test_status_shows_the_registry(cluster: KybCluster, port: int) -> None:
                    if c["kind"] == "registry"]
     assert registry["url"] == f"http://localhost:{port}" and registry["ready"], registry
     text = kyb("status", "--data-dir", str(cluster.data_dir)).stdout
-    assert "\nregistry " in text, text
+    assert "\nregistry " in text and f"image registry: localhost:{port}" in text, text
     assert (cluster.data_dir / "registry" / "config.yml").exists()
 
 
@@ -120,9 +120,13 @@ def test_loaded_image_is_pulled_from_the_registry(cluster: KybCluster, port: int
     assert pulled not in _ctr_images(cluster)  # the node has it only under its own name
 
     _create(cluster, tmp_path, "pulled", pulled)
-    wait_for(lambda: json.loads(cluster.kubectl("get", "pod", "pulled", "-o", "json"))
-             ["status"].get("phase") == "Running", within=90, interval=0.5,
-             what="the pod from the registry to run")
+    try:
+        wait_for(lambda: json.loads(cluster.kubectl("get", "pod", "pulled", "-o", "json"))
+                 ["status"].get("phase") == "Running", within=90, interval=0.5,
+                 what="the pod from the registry to run")
+    except AssertionError:
+        print(cluster.kubectl("describe", "pod", "pulled", check=False), cluster.logs())
+        raise
     assert pulled in _ctr_images(cluster)  # containerd pulled it from the host's registry
     events = cluster.kubectl("get", "events", "--field-selector", "involvedObject.name=pulled",
                              "-o", "custom-columns=REASON:.reason,MESSAGE:.message")
@@ -148,7 +152,12 @@ def test_image_missing_from_the_registry_backs_off(cluster: KybCluster, port: in
         if reason and reason not in reasons:
             reasons.append(reason)
         return reason == "ImagePullBackOff"
-    wait_for(backoff, within=60, interval=0.2, what="ImagePullBackOff")
+    try:
+        wait_for(backoff, within=90, interval=0.2, what="ImagePullBackOff")
+    except AssertionError:
+        print(reasons, cluster.kubectl("describe", "pod", "absent", check=False),
+              cluster.logs())
+        raise
     events = cluster.kubectl("get", "events", "--field-selector", "involvedObject.name=absent",
                              "-o", "custom-columns=REASON:.reason,MESSAGE:.message")
     assert f'Failed to pull image "{image}"' in events and "not found" in events, events

@@ -35,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"cluster {cdir.root}: {status.get('phase')} · runtime {status.get('runtime')} · "
           f"API {status.get('server')}")
+    if status.get("registry"):
+        print(f"image registry: {status['registry']['name']} (nodes pull from "
+              f"{status['registry']['nodeUrl']})")
     components = status.get("components", [])
     width = max([28, *(len(c["name"]) + 1 for c in components)])  # server hosts' names
     print(f"{'COMPONENT':{width}} {'STATE':11} {'PID':>8} {'RESTARTS':>8}")
