@@ -73,13 +73,15 @@ def read(path: Path) -> list[Image]:
                 if extracted is None:
                     raise ArchiveError(f"{name} is missing from the archive")
                 return extracted.read()
-            if "manifest.json" in members:
-                images = _docker_archive(load)
-            elif "index.json" in members:
-                images = _oci_layout(load)
-            else:
+            if "manifest.json" not in members and "index.json" not in members:
                 raise ArchiveError("neither a docker-archive (no manifest.json) nor an OCI "
                                    "image layout (no index.json)")
+            # both in Docker's and containerd's exports: manifest.json first (its layers
+            # are gzipped for the push); its entries may carry no tags (`ctr export
+            # --skip-manifest-json`), then the OCI index names the images
+            images = _docker_archive(load) if "manifest.json" in members else []
+            if not images and "index.json" in members:
+                images = _oci_layout(load)
     except (tarfile.TarError, EOFError, OSError) as e:
         raise ArchiveError(f"not a readable tar archive: {e}") from None
     if not images:

@@ -68,7 +68,8 @@ def test_layers_already_gzipped_are_kept_and_others_refused() -> None:
         layer_blob(b"x" * 600)
 
 
-def _oci_layout(tmp_path: Path, *, with_index: bool) -> tuple[Path, dict[str, bytes]]:
+def _oci_layout(tmp_path: Path, *, with_index: bool,
+                untagged_manifest_json: bool = False) -> tuple[Path, dict[str, bytes]]:
     config, layer = b'{"architecture":"amd64","os":"linux"}', gzip.compress(LAYER, mtime=0)
     manifest = json.dumps({
         "schemaVersion": 2, "mediaType": OCI_MANIFEST,
@@ -90,13 +91,18 @@ def _oci_layout(tmp_path: Path, *, with_index: bool) -> tuple[Path, dict[str, by
         {**top, "annotations": {"io.containerd.image.name": "example.com:5000/team/app:v1",
                                 "org.opencontainers.image.ref.name": "v1"}},
         {**top, "annotations": {"org.opencontainers.image.ref.name": "v1"}}]}).encode()
+    if untagged_manifest_json:  # what `ctr images export --skip-manifest-json` writes
+        files["manifest.json"] = b'[{"Config": "x", "RepoTags": null, "Layers": []}]'
     path = tmp_path / "oci.tar"
     path.write_bytes(_tar(files))
     return path, blobs
 
 
-def test_oci_layout_manifest_is_pushed_as_it_is(tmp_path: Path) -> None:
-    path, blobs = _oci_layout(tmp_path, with_index=False)
+@pytest.mark.parametrize("untagged_manifest_json", [False, True])
+def test_oci_layout_manifest_is_pushed_as_it_is(tmp_path: Path,
+                                                untagged_manifest_json: bool) -> None:
+    path, blobs = _oci_layout(tmp_path, with_index=False,
+                              untagged_manifest_json=untagged_manifest_json)
     (image,) = read(path)  # the entry named only by a tag has no repository: skipped
     assert image.references == ["example.com:5000/team/app:v1"]
     assert image.manifest.media_type == OCI_MANIFEST and image.children == []
