@@ -27,7 +27,7 @@ from typing import Any
 from kybernetes.api.meta import parse_time
 from tests.support.faults import FaultCluster, netns_of
 from tests.support.ha import leaders, settled_doc, status_doc
-from tests.support.load import AdminApi, Sampler, Writer, missing_writes
+from tests.support.load import AdminApi, PodTracker, Sampler, Writer, missing_writes
 from tests.support.poll import wait_for
 
 NAMESPACE = "faults"
@@ -96,15 +96,20 @@ def fill_disk(fc: FaultCluster, doc: dict[str, Any]) -> Heal:
     any alarm etcd raised (`etcdctl alarm disarm`, as an operator would)."""
     member = next(c for c in doc["components"]
                   if c["kind"] == "etcd" and fc.disk.name in c["name"])
+    log = fc.data_dir / "logs" / f"{member['name']}.log"
+    seen = log.stat().st_size if log.exists() else 0
     filled = fc.injector.fill(fc.disk)
 
     def heal() -> dict[str, Any]:
+        with open(log, "rb") as f:  # what the member said while its disk was full
+            f.seek(seen)
+            enospc = b"no space left on device" in f.read()
         fc.injector.unfill(fc.disk)
         alarms = _etcdctl(fc, "alarm", "list").stdout.split()
         if alarms:
             _etcdctl(fc, "alarm", "disarm")
-        return {"target": member["name"], "filled_bytes": filled, "alarms": alarms,
-                "old_pid": member["pid"]}
+        return {"target": member["name"], "filled_bytes": filled, "enospc_logged": enospc,
+                "alarms": alarms, "old_pid": member["pid"]}
     return heal
 
 
@@ -140,7 +145,7 @@ class Load:
         self.api = AdminApi(fc.data_dir)
         self._local = threading.local()
         self.writer = Writer(self.api, NAMESPACE)
-        self.pods: Sampler[tuple[int, int]] = Sampler(self.pod_counts, 0.5)
+        self.pods = PodTracker(self.api, NAMESPACE, f"app={RC}")
         self.etcd_leader: Sampler[str] = Sampler(self.etcd_leaders, 0.25)
 
     def start(self) -> None:
@@ -265,7 +270,7 @@ def run_fault(fc: FaultCluster, load: Load, fault: Fault) -> dict[str, Any]:
     lost = missing_writes(load.api, NAMESPACE, acked)
     if lost:
         problems.append(f"{len(lost)} acknowledged writes lost: {lost[:10]}")
-    most = max((active for active, _ in load.pods.between(start, end)), default=0)
+    most = load.pods.most(start, end)
     if most > REPLICAS:
         problems.append(f"{most} pods of the RC not terminating at once (> {REPLICAS})")
     if after is not None and "old_pid" in notes:

@@ -10,6 +10,7 @@ connection when the old one broke).
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -125,6 +126,86 @@ class Writer(threading.Thread):
         points = [before[-1] if before else start,
                   *(t for t in times if start <= t <= end), end]
         return max(b - a for a, b in itertools.pairwise(points))
+
+
+class PodTracker(threading.Thread):
+    """Watches a set of pods (list, then watch from its resourceVersion; resumed from
+    the last event after a broken stream, listed again after 410 Gone) and records
+    after every change how many exist that are not terminating: an extra pod that
+    lives for a moment is seen, where polling would miss it."""
+
+    def __init__(self, api: AdminApi, namespace: str, selector: str) -> None:
+        super().__init__(name="fault-pods", daemon=True)
+        self.api = api
+        self.path = f"/api/v1/namespaces/{namespace}/pods"
+        self.selector = selector
+        self.timeline: list[tuple[float, int]] = []  # (monotonic, pods not terminating)
+        self._pods: dict[str, bool] = {}  # name -> terminating
+        self._halt = threading.Event()
+        self._session = api.session()
+
+    def run(self) -> None:
+        version = ""
+        while not self._halt.is_set():
+            try:
+                version = version or self._list()
+                version = self._watch(version)
+            except (requests.RequestException, ValueError, KeyError):
+                self._halt.wait(0.2)  # a fault broke the stream: resume where it was
+
+    def _list(self) -> str:
+        response = self.api.request(self._session, "GET", self.path,
+                                    params={"labelSelector": self.selector})
+        response.raise_for_status()
+        page = response.json()
+        self._pods = {p["metadata"]["name"]: bool(p["metadata"].get("deletionTimestamp"))
+                      for p in page["items"]}
+        self._record()
+        return str(page["metadata"]["resourceVersion"])
+
+    def _watch(self, version: str) -> str:
+        """Follow events until the stream ends; the version to resume from ('' after
+        410 Gone: list again)."""
+        params = {"labelSelector": self.selector, "watch": "1",
+                  "resourceVersion": version, "allowWatchBookmarks": "true"}
+        with self._session.get(self.api.base + self.path, params=params, stream=True,
+                               timeout=TIMEOUT, verify=self.api.ca) as response:
+            response.raise_for_status()
+            for line in response.iter_lines():
+                if self._halt.is_set():
+                    break
+                if not line:
+                    continue
+                event = json.loads(line)
+                obj = event["object"]
+                if event["type"] == "ERROR":
+                    return "" if obj.get("code") == 410 else version
+                version = obj["metadata"]["resourceVersion"]
+                if event["type"] == "BOOKMARK":  # one a second while idle: alive
+                    continue
+                name = obj["metadata"]["name"]
+                if event["type"] == "DELETED":
+                    self._pods.pop(name, None)
+                elif event["type"] in ("ADDED", "MODIFIED"):
+                    self._pods[name] = bool(obj["metadata"].get("deletionTimestamp"))
+                self._record()
+        return version
+
+    def _record(self) -> None:
+        active = sum(1 for terminating in self._pods.values() if not terminating)
+        self.timeline.append((time.monotonic(), active))
+
+    def most(self, start: float, end: float) -> int:
+        """The most pods not terminating at once in [start, end] (counting the state
+        at `start`)."""
+        timeline = list(self.timeline)
+        before = [n for at, n in timeline if at < start][-1:]
+        return max([*before, *(n for at, n in timeline if start <= at <= end)], default=0)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self._session.close()
+        self.join(timeout=15)
 
 
 def missing_writes(api: AdminApi, namespace: str, acks: list[Ack]) -> list[str]:
