@@ -1,7 +1,8 @@
 """What `kyb status -o json` reports: every component with its host, pid, readiness
 and leadership, and the etcd members with their health and the leader.
 
-Readiness: an API server answers ``/readyz`` with 200, an etcd member ``/health``;
+Readiness: an API server answers ``/readyz`` with 200, an etcd member ``/health``,
+the image registry ``/v2/``;
 a kubelet's Node is Ready; anything else is ready while its process runs. A
 scheduler or controller-manager leads when the leader-election Lease in
 kube-system names it (the holder identity carries its pid) and has not expired;
@@ -11,6 +12,7 @@ elect none.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as _dt
 import os
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from kybernetes.apiserver import pki
 from kybernetes.cli import readiness
 from kybernetes.cli.cluster_dir import ClusterDir
 from kybernetes.cli.control_plane import apiservers_ready
+from kybernetes.cli.registry import answers as registry_answers
 from kybernetes.cli.servers import etcd_client_tls, members_status
 
 # the Lease each leader-electing kind holds (kube's default names)
@@ -104,6 +107,9 @@ async def gather(cdir: ClusterDir, status: dict[str, Any]) -> dict[str, Any]:
         elif kind == "etcd" and c.get("url") in by_url:
             member = by_url[c["url"]]
             ready, leader = running and member["healthy"], member["leader"]
+        elif kind == "registry" and status.get("registry"):
+            ready = running and await asyncio.to_thread(registry_answers,
+                                                        status["registry"]["url"]) is None
         elif kind == "kubelet" and view is not None:
             ready = running and view.nodes.get(c.get("host") or "", False)
         if view is not None and kind in view.leaders:

@@ -54,7 +54,10 @@ class ClusterRegistry:
 
     @property
     def node_url(self) -> str:
-        return f"http://{self.host_ip}:{self.port}"
+        """Where the nodes reach it: the host's end of the node bridge, unless it listens
+        on one address only."""
+        host = self.host_ip if self.address == "0.0.0.0" else self.address
+        return f"http://{host}:{self.port}"
 
     def mirrors(self) -> dict[str, str]:
         """Each name a pod may give the registry by -> the URL a node pulls from."""
@@ -92,14 +95,25 @@ http:
 
     def answers(self) -> str | None:
         """None once `GET /v2/` answers 200, else why not."""
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        try:
-            with opener.open(f"{self.url}/v2/", timeout=2) as response:
-                return None if response.status == 200 else f"HTTP {response.status}"
-        except (urllib.error.URLError, OSError) as e:
-            why = getattr(e, "reason", e)
-            return f"not answering yet ({why}; see {self.cdir.logs}/registry.log)"
+        why = answers(self.url)
+        return None if why is None else f"{why} (see {self.cdir.logs}/registry.log)"
+
+    @property
+    def display_url(self) -> str:
+        """What `kyb status` shows: the image names' host when it answers there."""
+        return f"http://{self.name}" if self.address in ("0.0.0.0", "127.0.0.1") else self.url
 
     def status(self) -> dict[str, str]:
         """What status.json keeps of it (`kyb image`, `kyb status`)."""
         return {"name": self.name, "url": self.url, "nodeUrl": self.node_url}
+
+
+def answers(url: str, *, timeout: float = 2.0) -> str | None:
+    """None when the registry at `url` answers `GET /v2/` with 200, else why not (never
+    through an http_proxy of the environment)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"{url}/v2/", timeout=timeout) as response:
+            return None if response.status == 200 else f"HTTP {response.status}"
+    except (urllib.error.URLError, OSError) as e:
+        return f"not answering ({getattr(e, 'reason', e)})"

@@ -85,7 +85,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"the registry's port (default {DEFAULT_PORT})")
     parser.add_argument("--registry-address", default="0.0.0.0",
                         help="the address it listens on (default 0.0.0.0: nodes in their "
-                        "own network namespaces reach it at the node bridge's address)")
+                        "own network namespaces reach it at the node bridge's address; "
+                        "another must be one the nodes reach)")
     parser.add_argument("--detach", action="store_true",
                         help="return once the cluster is ready; stop it with `kyb down`")
     parser.add_argument("--timeout", type=float, default=120.0,
@@ -380,7 +381,7 @@ class ClusterRun:
             return
         registry.write_config()
         await self._start("registry", registry.argv(), kind="registry",
-                          url=f"http://{registry.name}")
+                          url=registry.display_url)
 
         async def answers() -> str | None:
             return await asyncio.to_thread(registry.answers)
