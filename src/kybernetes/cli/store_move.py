@@ -107,8 +107,12 @@ async def sqlite_to_etcd(root: Path, etcd_url: str, tls: EtcdTls,
         await asyncio.to_thread(copy_sqlite, root / SQLITE, copy)
         moved = await _move(source, target, note)
     except (StorageError, BackupError, OSError) as e:
+        copy.unlink(missing_ok=True)
         raise CliError(f"moving {root / SQLITE} into etcd failed: {e} (state.db is "
                        "untouched; `kyb up` again starts the move over)") from None
+    except BaseException:
+        copy.unlink(missing_ok=True)
+        raise
     finally:
         await target.aclose()
         await source.aclose()
