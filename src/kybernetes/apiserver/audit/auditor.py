@@ -78,9 +78,9 @@ def _auth_failure_message(request: web.Request) -> str:
 
 def _response_json(response: web.StreamResponse) -> Any:
     """The JSON object a plain (not streamed) response carries, else None."""
-    if not isinstance(response, web.Response) or response.content_type != "application/json":
+    if response.content_type != "application/json":
         return None
-    body = response.body
+    body = getattr(response, "body", None)  # a list's parts are joined only here
     if not isinstance(body, bytes | bytearray):
         return None
     try:
