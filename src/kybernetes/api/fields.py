@@ -68,6 +68,12 @@ class FieldSelector:
     def matches(self, obj: dict[str, Any]) -> bool:
         return all(r.matches(obj) for r in self.requirements)
 
+    def matches_with(self, value_of: Callable[[str, Getter], str]) -> bool:
+        """Matching where the caller derives each field (`value_of(field, getter)`),
+        e.g. from values it kept instead of the object."""
+        return all((value_of(r.field, r.getter) == r.value) == r.equal
+                   for r in self.requirements)
+
     def requires(self, field: str) -> str | None:
         """The value an `=` term pins `field` to, if any (to narrow a list)."""
         for r in self.requirements:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import posixpath
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 
@@ -30,7 +29,7 @@ from kybernetes.api.labels import Selector
 from kybernetes.apiserver.codec import decode_kv
 from kybernetes.apiserver.kinds.definition import KindDefinition
 from kybernetes.apiserver.request_info import parse_resource_version
-from kybernetes.apiserver.watch_cache import Entry, WatchCache
+from kybernetes.apiserver.watch_cache import Entry, ResourceCache, WatchCache
 from kybernetes.storage.errors import CompactedError
 from kybernetes.storage.interface import Store
 
@@ -58,11 +57,12 @@ class ListQuery:
     limit: int = 0
     continue_: str = ""
 
-    def matches(self, obj: dict[str, Any]) -> bool:
+    def matches(self, entry: Entry) -> bool:
+        """Whether the selectors select `entry`, from the labels and fields it keeps."""
         if self.labels is not None and not self.labels.empty and not self.labels.matches(
-                (obj.get("metadata") or {}).get("labels") or {}):
+                entry.labels):
             return False
-        return self.fields is None or self.fields.empty or self.fields.matches(obj)
+        return self.fields is None or self.fields.empty or self.fields.matches_with(entry.field)
 
     @property
     def filtered(self) -> bool:
@@ -124,27 +124,31 @@ async def list_objects(store: Store, cache: WatchCache, kind: KindDefinition,
     check_query(query)
     prefix = kind.prefix(query.namespace)
     rv = query.resource_version
+    cached = cache.for_prefix(kind.key_prefix)
     if query.continue_:
         revision, start = decode_continue(query.continue_)
-        return await _from_store(store, prefix, query, revision=revision,
+        return await _from_store(store, cached, prefix, query, revision=revision,
                                  start_after=prefix + start, expired=CONTINUE_EXPIRED)
     if query.match == "Exact" or (query.limit and rv not in ("", "0") and not query.match):
-        return await _from_store(store, prefix, query, revision=int(rv))
+        return await _from_store(store, cached, prefix, query, revision=int(rv))
     if query.limit and rv == "":
-        return await _from_store(store, prefix, query, revision=0)
+        return await _from_store(store, cached, prefix, query, revision=0)
     if rv == "":
         if not await cache.wait_fresh():
-            return await _from_store(store, prefix, query, revision=0)
+            return await _from_store(store, cached, prefix, query, revision=0)
     elif rv != "0":
         await cache.wait_not_older(int(rv))
-    entries = cache.for_prefix(kind.key_prefix).entries(prefix)
+    entries = cached.entries(prefix)
     if query.filtered:
-        entries = [e for e in entries if query.matches(e.obj)]
+        entries = [e for e in entries if query.matches(e)]
     return ListPage(cache.revision, entries)
 
 
-async def _from_store(store: Store, prefix: str, query: ListQuery, *, revision: int,
-                      start_after: str = "", expired: str = "") -> ListPage:
+async def _from_store(store: Store, cached: ResourceCache, prefix: str, query: ListQuery, *,
+                      revision: int, start_after: str = "", expired: str = "") -> ListPage:
+    """Pages read from the store; an item the watch cache holds at the same revision
+    is the cache's entry (its bytes and selector fields already made), the rest are
+    decoded here."""
     items: list[Entry] = []
     limit = query.limit
     batch = min(max(limit, 500) if query.filtered else limit, MAX_STORE_PAGE)
@@ -157,10 +161,12 @@ async def _from_store(store: Store, prefix: str, query: ListQuery, *, revision: 
                        f"({e.compacted_revision})") from None
         revision = revision or result.revision
         for i, kv in enumerate(result.kvs):
-            obj = decode_kv(kv)
-            if query.filtered and not query.matches(obj):
+            entry = cached.objects.get(kv.key)
+            if entry is None or entry.rv != kv.mod_revision:
+                entry = Entry(kv.key, decode_kv(kv), kv.mod_revision)
+            if query.filtered and not query.matches(entry):
                 continue
-            items.append(Entry(kv.key, obj, kv.mod_revision))
+            items.append(entry)
             if limit and len(items) == limit:
                 more = result.more or i < len(result.kvs) - 1
                 if not more:

@@ -11,9 +11,11 @@ CustomResourceDefinition) finds its objects already cached, and a removed one
 leaves an empty cache behind.
 
 Per resource the cache keeps
-  * the current objects (kept as the stored bytes until first read, then decoded
-    dicts treated as immutable; the JSON bytes of each are made once, on first
-    use, and shared by every list and watcher), and
+  * the current objects: the stored bytes until first read, then their JSON bytes
+    (made once, shared by every list and watcher) and the few fields selectors ask
+    about; the decoded dict (treated as immutable) only while it is among the most
+    recently read (`DecodedObjects`), because a decoded pod costs about twice its
+    JSON and at Kubernetes' 150,000 pods the dicts alone would not fit, and
   * a ring of recent events, to resume a watch from a resourceVersion. A watch
     from before the ring's oldest revision is ``410 Gone`` (`too old resource
     version`), and the client re-lists.
@@ -32,13 +34,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from kybernetes.api.errors import ApiError, Gone, ServiceUnavailable, Timeout
+from kybernetes.api.fields import Getter, field_getter
 from kybernetes.apiserver.codec import decode_stored
 from kybernetes.apiserver.kinds.definition import KindDefinition
 from kybernetes.storage.errors import StorageError
@@ -49,38 +52,76 @@ log = logging.getLogger("kybernetes.apiserver.watch_cache")
 REGISTRY = "/registry/"
 RING_CAPACITY = 20000
 WATCHER_BUFFER = 4096
+# Decoded objects kept at once: enough for everything read on every request (RBAC
+# rules, namespaces, ServiceAccounts, webhook configurations) to stay decoded.
+DECODED_CAPACITY = 4096
 
-Matcher = Callable[[dict[str, Any]], bool]
+Matcher = Callable[["Entry"], bool]
 # Store state under /registry/ that is not API objects (the Service allocator's bitmaps).
 _NOT_OBJECTS = frozenset({"ranges"})
 
 
-class Entry:
-    """One object at one revision; its JSON bytes (and watch event lines) are made
-    once and shared by every list and watcher."""
+_api_version = field_getter("apiVersion")
 
-    __slots__ = ("_lines", "_obj", "_raw", "_stored", "_versions", "key", "rv")
+
+class DecodedObjects:
+    """The entries whose decoded dicts are kept, least recently read first: a bounded
+    set, so memory is the objects' JSON bytes, not their dicts."""
+
+    def __init__(self, capacity: int = DECODED_CAPACITY) -> None:
+        self.capacity = capacity
+        self._order: OrderedDict[Entry, None] = OrderedDict()
+
+    def touch(self, entry: Entry) -> None:
+        self._order.move_to_end(entry)
+
+    def keep(self, entry: Entry) -> None:
+        self._order[entry] = None
+        if len(self._order) > self.capacity:
+            oldest, _ = self._order.popitem(last=False)
+            oldest._obj = None
+
+
+class Entry:
+    """One object at one revision; its JSON bytes are made once and shared by every
+    list and watcher, and the fields selectors match on are kept beside them."""
+
+    __slots__ = ("_decoded", "_fields", "_labels", "_obj", "_raw", "_stored",
+                 "_versions", "key", "rv")
 
     def __init__(self, key: str, obj: dict[str, Any] | None, rv: int,
-                 stored: bytes | None = None) -> None:
+                 stored: bytes | None = None, decoded: DecodedObjects | None = None) -> None:
         self.key, self._obj, self.rv, self._stored = key, obj, rv, stored
+        self._decoded = decoded  # None: the entry keeps its dict for good
         self._raw: bytes | None = None
-        self._lines: dict[tuple[str, str], bytes] | None = None
         self._versions: dict[str, bytes] | None = None
+        self._labels: dict[str, str] | None = None
+        self._fields: dict[str, str] | None = None
 
     @classmethod
-    def of(cls, kv: KeyValue) -> Entry:
+    def of(cls, kv: KeyValue, decoded: DecodedObjects | None = None) -> Entry:
         """A stored value, decoded on first read: most writes are never read from the
         cache, and bytes are cheaper to hold than dicts the garbage collector walks."""
-        return cls(kv.key, None, kv.mod_revision, kv.value)
+        return cls(kv.key, None, kv.mod_revision, kv.value, decoded)
 
     @property
     def obj(self) -> dict[str, Any]:
-        if self._obj is None:
-            assert self._stored is not None, "an entry holds an object or its stored bytes"
-            self._obj = decode_stored(self._stored, self.rv)
+        obj = self._obj
+        if obj is not None:
+            if self._decoded is not None:
+                self._decoded.touch(self)
+            return obj
+        if self._stored is not None:
+            obj = decode_stored(self._stored, self.rv)
+            self._raw = orjson.dumps(obj)
             self._stored = None
-        return self._obj
+        else:
+            assert self._raw is not None, "an entry holds an object or its bytes"
+            obj = orjson.loads(self._raw)
+        self._obj = obj
+        if self._decoded is not None:
+            self._decoded.keep(self)
+        return obj
 
     @property
     def raw(self) -> bytes:
@@ -88,13 +129,31 @@ class Entry:
             self._raw = orjson.dumps(self.obj)
         return self._raw
 
+    @property
+    def labels(self) -> dict[str, str]:
+        """metadata.labels, kept for label selectors."""
+        if self._labels is None:
+            self._labels = (self.obj.get("metadata") or {}).get("labels") or {}
+        return self._labels
+
+    def field(self, name: str, getter: Getter) -> str:
+        """The field selector value `name` (derived by `getter`), kept once derived."""
+        fields = self._fields
+        if fields is None:
+            fields = self._fields = {}
+        value = fields.get(name)
+        if value is None:
+            value = fields[name] = getter(self.obj)
+        return value
+
     def raw_as(self, api_version: str,
                present: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> bytes:
         """The JSON bytes under `api_version`: a custom resource stored in one version is
         served in every version of its CRD (conversion None changes only apiVersion);
         `present` converts fields too (a built-in kind's other version)."""
-        if self.obj.get("apiVersion", api_version) == api_version:
-            return self.raw
+        raw = self.raw
+        if self.field("apiVersion", _api_version) in ("", api_version):
+            return raw
         if self._versions is None:
             self._versions = {}
         found = self._versions.get(api_version)
@@ -106,15 +165,11 @@ class Entry:
 
     def event_line(self, type_: str, api_version: str = "",
                    present: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> bytes:
-        """``{"type":…,"object":…}\n`` for a watch stream (in `api_version` if given)."""
-        if self._lines is None:
-            self._lines = {}
-        line = self._lines.get((type_, api_version))
-        if line is None:
-            raw = self.raw_as(api_version, present) if api_version else self.raw
-            line = self._lines[(type_, api_version)] = b"".join(
-                (b'{"type":"', type_.encode(), b'","object":', raw, b"}\n"))
-        return line
+        """``{"type":…,"object":…}\n`` for a watch stream (in `api_version` if given);
+        made per watcher, not kept: kept lines would hold a second copy of every
+        object that was ever watched."""
+        raw = self.raw_as(api_version, present) if api_version else self.raw
+        return b"".join((b'{"type":"', type_.encode(), b'","object":', raw, b"}\n"))
 
 
 class CacheEvent:
@@ -141,7 +196,7 @@ class Watcher:
         if entry is None or not entry.key.startswith(self.prefix):
             return False
         try:
-            return self.matcher is None or self.matcher(entry.obj)
+            return self.matcher is None or self.matcher(entry)
         except ApiError:  # an object the store cannot decrypt: the watcher gets its error
             return True
 
@@ -221,7 +276,7 @@ class ResourceCache:
     def apply(self, ev: Event) -> None:
         key = ev.kv.key
         prev = self.objects.get(key)
-        entry = Entry.of(ev.kv)
+        entry = Entry.of(ev.kv, self.parent.decoded)
         if ev.type == "DELETE":
             self.objects.pop(key, None)
             self._sorted = None
@@ -282,6 +337,7 @@ class WatchCache:
         self._loaded = 0  # the revision of the last full load
         self.ready = asyncio.Event()
         self.caches: dict[str, ResourceCache] = {}
+        self.decoded = DecodedObjects()
         self._progress = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._waiting = 0
@@ -333,7 +389,7 @@ class WatchCache:
         for kv in result.kvs:
             found = self._cache_of(kv.key)
             if found is not None:
-                found.objects[kv.key] = Entry.of(kv)
+                found.objects[kv.key] = Entry.of(kv, self.decoded)
         self.ready.set()
 
     def _cache_of(self, key: str) -> ResourceCache | None:

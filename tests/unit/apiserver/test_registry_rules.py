@@ -90,7 +90,7 @@ def test_watcher_sees_selector_transitions() -> None:
         rc = cache.for_prefix(CONFIGMAPS.key_prefix)
         prefix = "/registry/configmaps/ns/"
         watcher, initial, _ = rc.watch(
-            prefix, lambda o: o["metadata"].get("labels", {}).get("app") == "a", from_rv=0)
+            prefix, lambda e: e.labels.get("app") == "a", from_rv=0)
         assert initial == []
 
         def entry(rv: int, app: str) -> Entry:

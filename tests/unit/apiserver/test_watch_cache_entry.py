@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import orjson
 
-from kybernetes.apiserver.watch_cache import Entry
+from kybernetes.api.fields import field_getter, parse_field_selector
+from kybernetes.api.labels import parse_selector
+from kybernetes.apiserver.lists import ListQuery
+from kybernetes.apiserver.watch_cache import DecodedObjects, Entry
 from kybernetes.storage.interface import KeyValue
 
 
@@ -18,3 +21,37 @@ def test_a_stored_value_is_decoded_on_first_read_with_its_revision() -> None:
     assert obj["metadata"] == {"name": "a", "namespace": "ns", "resourceVersion": "7"}
     assert entry.obj is obj  # decoded once
     assert orjson.loads(entry.raw) == obj
+
+
+def _pod(name: str, node: str) -> KeyValue:
+    stored = orjson.dumps({"apiVersion": "v1", "kind": "Pod",
+                           "metadata": {"name": name, "namespace": "ns", "labels": {"app": name}},
+                           "spec": {"nodeName": node}})
+    return KeyValue(f"/registry/pods/ns/{name}", stored, 3, 3)
+
+
+def test_only_the_most_recently_read_dicts_are_kept_and_the_rest_decode_again() -> None:
+    decoded = DecodedObjects(capacity=2)
+    a, b, c = (Entry.of(_pod(n, "n1"), decoded) for n in "abc")
+    # a read, then b, then a again (the most recent), then c: over capacity, b (the
+    # least recently read) lets go of its dict
+    first_a, _, again_a, _ = a.obj, b.obj, a.obj, c.obj
+
+    assert again_a is first_a
+    assert b._obj is None and c._obj is not None
+    again = b.obj  # decoded again from its JSON bytes, the same object
+    assert again == {**orjson.loads(_pod("b", "n1").value),
+                     "metadata": {**again["metadata"], "resourceVersion": "3"}}
+    assert a._obj is None and c._obj is not None  # b's decode pushed out a
+
+
+def test_selectors_match_on_kept_labels_and_fields_without_the_dict() -> None:
+    decoded = DecodedObjects(capacity=1)
+    entry, other = Entry.of(_pod("a", "n1"), decoded), Entry.of(_pod("b", "n2"), decoded)
+    node_name = {"spec.nodeName": field_getter("spec", "nodeName")}
+    query = ListQuery(labels=parse_selector("app=a"),
+                      fields=parse_field_selector("spec.nodeName=n1", node_name))
+    assert query.matches(entry)
+    assert not query.matches(other)  # reading b pushed a's dict out
+    assert entry._obj is None
+    assert query.matches(entry) and entry._obj is None  # kept fields: no decode
