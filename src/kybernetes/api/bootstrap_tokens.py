@@ -77,6 +77,34 @@ def expiration(data: dict[str, str]) -> _dt.datetime | None:
     return _dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
 
 
+def time_left(data: dict[str, str], now: _dt.datetime) -> float | None:
+    """GetExpiration: seconds until the token expires (<= 0: expired, as is an unparsable
+    expiration); None when it never does."""
+    try:
+        expires = expiration(data)
+    except ValueError:
+        return 0.0
+    return None if expires is None else (expires - now).total_seconds()
+
+
+def signing_token(secret: dict[str, Any], now: _dt.datetime) -> tuple[str, str] | None:
+    """(id, secret) of a bootstrap token Secret fit to sign cluster-info (the
+    bootstrap-signer's validateSecretForSigning): named after its id, unexpired,
+    marked usage-bootstrap-signing."""
+    name = (secret.get("metadata") or {}).get("name", "")
+    data = secret_data(secret)
+    token_id, token_secret = data.get("token-id", ""), data.get("token-secret", "")
+    if (secret.get("type") != SECRET_TYPE or not token_id or not token_secret
+            or name != SECRET_PREFIX + token_id or not re.fullmatch("[a-z0-9]{6}", token_id)):
+        return None
+    left = time_left(data, now)
+    if left is not None and left <= 0:
+        return None
+    if data.get("usage-bootstrap-signing") != "true":
+        return None
+    return token_id, token_secret
+
+
 def ca_cert_hash(ca_pem: bytes) -> str:
     """kubeadm's `sha256:<hex>` pin: the hash of the CA's SubjectPublicKeyInfo."""
     cert = x509.load_pem_x509_certificate(ca_pem)

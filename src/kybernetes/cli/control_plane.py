@@ -56,7 +56,9 @@ def controller_manager_argv(cdir: ClusterDir, network: NodeNetwork, kubeconfig: 
             "--cluster-cidr", network.cluster_cidr,
             "--cluster-signing-cert-file", str(ca / "ca.crt"),
             "--cluster-signing-key-file", str(ca / "ca.key"),
-            "--local-path-root", str(cdir.root / "local-path"), *extra]
+            "--local-path-root", str(cdir.root / "local-path"),
+            # kubeadm's: the two controllers machines joining with tokens need
+            "--controllers", "*,bootstrapsigner,tokencleaner", *extra]
 
 
 def scheduler_argv(kubeconfig: Path, extra: list[str]) -> list[str]:

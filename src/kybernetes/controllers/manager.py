@@ -8,7 +8,9 @@ waits for their first list, and runs every controller's workers until it is
 cancelled.
 
 `--controllers` works as in kube-controller-manager: ``*`` is every default
-controller, ``name`` adds one, ``-name`` removes one.
+controller, ``name`` adds one, ``-name`` removes one. ``bootstrapsigner`` and
+``tokencleaner`` are off by default there too; `kyb up` turns them on, as kubeadm
+does (``*,bootstrapsigner,tokencleaner``).
 
 With leader election the manager campaigns for a Lease and only builds and runs
 controllers while it leads; losing the lease ends the run with
@@ -91,6 +93,7 @@ def _root_ca_publisher(client: ApiClient, informers: InformerFactory,
 
 def _registry() -> dict[str, Factory]:
     # Imported here so that the module map stays readable and imports stay lazy.
+    from kybernetes.controllers.bootstrap_signer import BootstrapSigner
     from kybernetes.controllers.clusterrole_aggregation import ClusterRoleAggregationController
     from kybernetes.controllers.cronjob import CronJobController
     from kybernetes.controllers.csr_approving import CsrApprovingController
@@ -118,6 +121,7 @@ def _registry() -> dict[str, Factory]:
     from kybernetes.controllers.service_account import ServiceAccountController
     from kybernetes.controllers.service_lb import ServiceLbController
     from kybernetes.controllers.statefulset import StatefulSetController
+    from kybernetes.controllers.token_cleaner import TokenCleaner
     from kybernetes.controllers.ttl_after_finished import TtlAfterFinishedController
 
     return {
@@ -154,7 +158,13 @@ def _registry() -> dict[str, Factory]:
         "clusterrole-aggregation": lambda c, i, o: ClusterRoleAggregationController(c, i),
         "persistentvolume-binder": lambda c, i, o: PersistentVolumeController(
             c, i, local_path_root=o.local_path_root),
+        "bootstrapsigner": lambda c, i, o: BootstrapSigner(c, i),
+        "tokencleaner": lambda c, i, o: TokenCleaner(c, i),
     }
+
+
+# kube-controller-manager's ControllersDisabledByDefault: only named, never by `*`.
+DISABLED_BY_DEFAULT = frozenset({"bootstrapsigner", "tokencleaner"})
 
 
 def known_controllers() -> list[str]:
@@ -175,7 +185,7 @@ def select_controllers(spec: str) -> list[str]:
         if item.startswith("-"):
             removed.add(name)
         elif item == "*":
-            chosen.extend(known)
+            chosen.extend(n for n in known if n not in DISABLED_BY_DEFAULT)
         else:
             chosen.append(name)
     return [n for n in dict.fromkeys(chosen) if n not in removed]

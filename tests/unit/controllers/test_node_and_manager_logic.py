@@ -46,6 +46,10 @@ def test_select_controllers() -> None:
     everything = select_controllers("*")
     assert "replicationcontroller" in everything and "garbagecollector" in everything
     assert "nodeipam" not in select_controllers("*,-nodeipam")
+    # off by default, as in kube-controller-manager; kubeadm (and `kyb up`) name them
+    assert "bootstrapsigner" not in everything and "tokencleaner" not in everything
+    assert select_controllers("*,bootstrapsigner,tokencleaner")[-2:] == [
+        "bootstrapsigner", "tokencleaner"]
     assert select_controllers("endpoint,namespace") == ["endpoint", "namespace"]
     with pytest.raises(ValueError, match="unknown controller 'nope'"):
         select_controllers("nope")

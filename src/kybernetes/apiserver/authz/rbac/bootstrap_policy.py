@@ -651,6 +651,7 @@ def namespace_roles() -> list[Obj]:
 
 def namespace_role_bindings() -> list[Obj]:
     signer = service_account("kube-system", "bootstrap-signer")
+    manager = user(CONTROLLER_MANAGER_USER)
     return [
         role_binding("kube-system", "extension-apiserver-authentication-reader",
                      user(CONTROLLER_MANAGER_USER), user(SCHEDULER_USER),
@@ -660,12 +661,13 @@ def namespace_role_bindings() -> list[Obj]:
                      service_account("kube-system", "kube-controller-manager")),
         role_binding("kube-system", "system::leader-locking-kube-scheduler",
                      user(SCHEDULER_USER), service_account("kube-system", "kube-scheduler")),
-        role_binding("kube-system", CONTROLLER_PREFIX + "bootstrap-signer", signer),
+        # kube binds the controllers' service accounts; ours run as the one manager user
+        role_binding("kube-system", CONTROLLER_PREFIX + "bootstrap-signer", signer, manager),
         role_binding("kube-system", CONTROLLER_PREFIX + "cloud-provider",
                      service_account("kube-system", "cloud-provider")),
         role_binding("kube-system", CONTROLLER_PREFIX + "token-cleaner",
-                     service_account("kube-system", "token-cleaner")),
-        role_binding("kube-public", CONTROLLER_PREFIX + "bootstrap-signer", signer),
+                     service_account("kube-system", "token-cleaner"), manager),
+        role_binding("kube-public", CONTROLLER_PREFIX + "bootstrap-signer", signer, manager),
         role_binding("kube-public", "kubeadm:bootstrap-signer-clusterinfo",
                      user("system:anonymous")),
     ]
