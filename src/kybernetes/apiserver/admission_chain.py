@@ -12,6 +12,7 @@ ValidatingAdmissionPolicies) know nothing of the registry: they see
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,7 +27,10 @@ _OPTIONS = {"CREATE": "CreateOptions", "UPDATE": "UpdateOptions", "DELETE": "Del
 
 class MutatingPlugin(Protocol):
     async def mutate(self, attrs: AdmissionAttributes) -> tuple[Obj | None, list[str]]:
-        """The object as the plugin changed it (None: unchanged) and warnings."""
+        """The object as the plugin changed it, and warnings: None when unchanged;
+        `attrs.object` itself when changed in place (a built-in plugin on a create's
+        new object, the registry's own, as kube's plugins change the typed object);
+        else a new object (a webhook's patch), which the chain defaults again."""
 
 
 class ValidatingPlugin(Protocol):
@@ -66,14 +70,17 @@ class AdmissionChain:
                      namespace: str | None, name: str, obj: Obj | None,
                      old: Obj | None) -> Obj | None:
         """`obj` after every mutating plugin (re-defaulted after each change)."""
+        if not self.mutating:
+            return obj
+        # Made once: plugins read the attributes, and only the object moves on.
+        attrs = attributes(kind, ctx, namespace=namespace, name=name, obj=obj, old=old)
         for plugin in self.mutating:
-            attrs = attributes(kind, ctx, namespace=namespace, name=name, obj=obj,
-                               old=old)
             changed, warnings = await plugin.mutate(attrs)
             ctx.warnings.extend(warnings)
             if changed is not None and changed is not obj:
                 obj = changed
                 kind.apply_defaults(obj)
+                attrs = dataclasses.replace(attrs, object=obj)
         return obj
 
     async def validate(self, kind: KindDefinition, ctx: WriteContext, *,

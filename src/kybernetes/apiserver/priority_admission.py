@@ -10,7 +10,6 @@ PriorityClasses only one may be the globalDefault.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -71,12 +70,13 @@ class PriorityAdmission:
                                    "must not be provided in pod spec; priority admission "
                                    f"controller computed {policy} from the given "
                                    "PriorityClass name")
-        pod = copy.deepcopy(pod)
+        # The pod being created is the registry's own: set in place, as kube's plugin
+        # sets the typed object (no copy, and nothing for the chain to default again).
         if class_name:
-            pod["spec"]["priorityClassName"] = class_name
-        pod["spec"]["priority"] = priority
+            spec["priorityClassName"] = class_name
+        spec["priority"] = priority
         if policy is not None:
-            pod["spec"]["preemptionPolicy"] = policy
+            spec["preemptionPolicy"] = policy
         return pod, []
 
     @staticmethod
@@ -87,10 +87,8 @@ class PriorityAdmission:
                    if pod["spec"].get(k) is None and old_spec.get(k) is not None]
         if not missing:
             return None
-        pod = copy.deepcopy(pod)
-        for key in missing:
-            pod["spec"][key] = old_spec[key]
-        return pod
+        spec = {**pod["spec"], **{key: old_spec[key] for key in missing}}
+        return {**pod, "spec": spec}
 
     async def validate(self, attrs: AdmissionAttributes) -> list[str]:
         """Only one globalDefault PriorityClass."""
