@@ -139,7 +139,8 @@ class PodTracker(threading.Thread):
         self.api = api
         self.path = f"/api/v1/namespaces/{namespace}/pods"
         self.selector = selector
-        self.timeline: list[tuple[float, int]] = []  # (monotonic, pods not terminating)
+        # (monotonic time, the names of the pods not terminating then)
+        self.timeline: list[tuple[float, frozenset[str]]] = []
         self._pods: dict[str, bool] = {}  # name -> terminating
         self._halt = threading.Event()
         self._session = api.session()
@@ -192,15 +193,17 @@ class PodTracker(threading.Thread):
         return version
 
     def _record(self) -> None:
-        active = sum(1 for terminating in self._pods.values() if not terminating)
+        active = frozenset(name for name, terminating in self._pods.items()
+                           if not terminating)
         self.timeline.append((time.monotonic(), active))
 
-    def most(self, start: float, end: float) -> int:
-        """The most pods not terminating at once in [start, end] (counting the state
-        at `start`)."""
+    def most(self, start: float, end: float) -> frozenset[str]:
+        """The largest set of pods not terminating at once in [start, end] (counting
+        the state at `start`)."""
         timeline = list(self.timeline)
-        before = [n for at, n in timeline if at < start][-1:]
-        return max([*before, *(n for at, n in timeline if start <= at <= end)], default=0)
+        before = [names for at, names in timeline if at < start][-1:]
+        return max([*before, *(names for at, names in timeline if start <= at <= end)],
+                   key=len, default=frozenset())
 
     def stop(self) -> None:
         self._halt.set()

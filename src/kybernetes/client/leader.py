@@ -10,8 +10,9 @@ exactly one wins and the other gets a 409 Conflict.
 A lease is expired when its record has not changed for leaseDurationSeconds
 *by our own clock* (the time we last saw it change), as client-go, so clock
 skew between machines does not matter. A leader renews every retry_period; if
-it cannot renew for renew_deadline it stops leading (the work coroutine is
-cancelled and :class:`LeadershipLost` raised) before anyone else can take over.
+it cannot renew for renew_deadline (a hanging attempt included) it stops leading
+(the work coroutine is cancelled and :class:`LeadershipLost` raised) before
+anyone else can take over.
 When the work returns or the run is cancelled, the lease is released (holder
 cleared, duration 1 s) so a successor takes over at once.
 """
@@ -82,10 +83,23 @@ class LeaderElector:
                                                  "identity": self.identity})
 
     async def _renew_loop(self) -> None:
+        """Renew every retry_period. Each attempt is bounded by what is left of the
+        renew deadline, as client-go bounds its renewals by a RenewDeadline context:
+        an attempt that hangs (an API server or etcd that stopped answering) must not
+        keep us leading past the deadline, into the time another candidate may take
+        the expired lease (renew_deadline < lease_duration keeps the two apart)."""
         last_renew = time.monotonic()
         while True:
             await asyncio.sleep(self.retry_period)
-            if await self.try_acquire_or_renew():
+            renewed = False
+            left = last_renew + self.renew_deadline - time.monotonic()
+            if left > 0:
+                try:
+                    async with asyncio.timeout(left):
+                        renewed = await self.try_acquire_or_renew()
+                except TimeoutError:
+                    pass
+            if renewed:
                 last_renew = time.monotonic()
             elif not self.is_leader or time.monotonic() - last_renew > self.renew_deadline:
                 self.is_leader = False

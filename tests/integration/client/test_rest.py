@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import signal
 import subprocess
 from pathlib import Path
 
@@ -163,6 +164,38 @@ async def test_leader_election_hands_over(client: ApiClient) -> None:
     task_b.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task_b
+
+
+async def test_a_leader_whose_renewals_hang_stops_before_its_lease_expires(
+        apiserver: ApiServer) -> None:
+    """A stopped API server answers nothing: the renewal in flight must not keep the
+    leader leading past its renew deadline, into the time another candidate (on a
+    live API server) may take the expired lease. client-go bounds each renewal by
+    RenewDeadline the same way."""
+    from kybernetes.client.leader import LeadershipLost
+    from tests.support.apiserver import connected
+
+    async with connected(apiserver) as api:
+        elector = LeaderElector(api, identity="a", name="hang", lease_duration=4,
+                                renew_deadline=2, retry_period=0.5)
+        leads = asyncio.Event()
+
+        async def work() -> None:
+            leads.set()
+            await asyncio.Event().wait()
+
+        task = asyncio.create_task(elector.run(work))
+        await asyncio.wait_for(leads.wait(), 10)
+        assert apiserver.proc is not None
+        apiserver.proc.signal(signal.SIGSTOP)
+        try:
+            stopped = asyncio.get_running_loop().time()
+            with pytest.raises(LeadershipLost):
+                await asyncio.wait_for(task, 10)
+            # within the renew deadline (plus a retry period), well before the lease's 4 s
+            assert asyncio.get_running_loop().time() - stopped < 3.2
+        finally:
+            apiserver.proc.signal(signal.SIGCONT)
 
 
 async def test_repeated_events_are_aggregated(client: ApiClient,
