@@ -1,7 +1,8 @@
 """`kyb join`: make this machine a node of a cluster running elsewhere (kubeadm join,
 k3s agent).
 
-Checks the cluster's CA against ``--ca-cert-hash``, gets the kubelet's client
+Checks cluster-info's JWS signature with the token and the cluster's CA against
+``--ca-cert-hash``, gets the kubelet's client
 certificate with the bootstrap token (see :mod:`.join_bootstrap`), writes the
 node's files in ``--data-dir`` (``pki/ca.crt``, ``kubelet.kubeconfig``, the kubelet's
 ``kubelet/pki``) and runs the kubelet and proxy, supervised (restarted when they
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _bootstrap(args: argparse.Namespace) -> tuple[bytes, bytes, bytes]:
-    ca = await discover_ca(args.server, args.ca_cert_hash)
+    ca = await discover_ca(args.server, args.ca_cert_hash, args.token)
     cert, key = await request_client_cert(args.server, ca, args.token, args.node_name,
                                           wait_seconds=args.timeout)
     return ca, cert, key

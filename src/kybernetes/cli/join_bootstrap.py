@@ -2,18 +2,20 @@
 kubeadm's token discovery and the kubelet's TLS bootstrap do:
 
 1. fetch the kube-public ``cluster-info`` ConfigMap without trusting the server yet
-   (anonymous, TLS unverified), take the CA from its kubeconfig and keep it only when
-   the SHA-256 of its public key is the pinned ``--ca-cert-hash``; then fetch it again
-   over TLS verified by that CA, so the answer came from a holder of the CA's key;
+   (anonymous, TLS unverified); its ``jws-kubeconfig-<token id>`` must be the
+   detached JWS of its ``kubeconfig`` under the token (made by the bootstrapsigner
+   controller: proof that the server knows the token, and that the kubeconfig is
+   the one it signed); the CA in that kubeconfig is kept only when the SHA-256 of
+   its public key is the pinned ``--ca-cert-hash``; then cluster-info is fetched
+   again over TLS verified by that CA and must be the same kubeconfig, so the answer
+   came from a holder of the CA's key;
 2. with the bootstrap token, create a CertificateSigningRequest for
    ``system:node:<name>`` (signer kubernetes.io/kube-apiserver-client-kubelet); the
    csrapproving controller approves it for the token's group, the signer issues it.
 
-Nothing is written here: the caller stores the result once both steps succeed.
-kubeadm also checks a JWS signature over cluster-info made with the token by the
-bootstrap-signer controller, which proves the server knows the token; kybernetes has
-no bootstrap signer, so the CA pin alone guards against a false server (it is the
-check that does), and a wrong token fails at step 2."""
+Nothing is written here: the caller stores the result once both steps succeed. A
+token with no signature yet (made a moment ago) is waited for a few seconds, as
+kubeadm retries discovery; then it is refused as unknown or expired."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ import time
 import aiohttp
 import yaml
 
+from kybernetes.api import bootstrap_jws as jws
 from kybernetes.api import bootstrap_tokens as bt
 from kybernetes.api import resources as r
 from kybernetes.api.errors import ApiError, Unauthorized
@@ -35,26 +38,52 @@ from kybernetes.client import ApiClient
 from kybernetes.kubelet import client_cert
 
 HASH_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+SIGNATURE_WAIT_SECONDS = 10.0
 CLUSTER_INFO_PATH = f"/api/v1/namespaces/{bt.PUBLIC_NAMESPACE}/configmaps/{bt.CLUSTER_INFO}"
 
 
-async def discover_ca(server: str, pinned: str, *, read_seconds: float = 10.0) -> bytes:
-    """The cluster CA (PEM) from cluster-info, once its public key matches `pinned`."""
+async def discover_ca(server: str, pinned: str, token: str, *, read_seconds: float = 10.0,
+                      signature_seconds: float = SIGNATURE_WAIT_SECONDS) -> bytes:
+    """The cluster CA (PEM) from cluster-info, once its kubeconfig is signed with
+    `token` and its CA's public key matches `pinned`."""
+    token_id, token_secret = _split(token)
     unverified = ssl.create_default_context()
     unverified.check_hostname = False
     unverified.verify_mode = ssl.CERT_NONE
-    ca = _ca_of(await _cluster_info(server, unverified, read_seconds))
+    deadline = time.monotonic() + signature_seconds
+    while True:
+        data = await _cluster_info(server, unverified, read_seconds)
+        kubeconfig, signature = data[jws.KUBECONFIG_KEY], data.get(jws.SIGNATURE_PREFIX + token_id)
+        if signature or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(0.5)  # a token made a moment ago: the signer is on its way
+    if not signature:
+        raise CliError(f"token id \"{token_id}\" is invalid for this cluster or it has "
+                       "expired. Use \"kyb token create\" on a server to create a new "
+                       "valid token")
+    if not jws.signature_is_valid(signature, kubeconfig, token_id, token_secret):
+        raise CliError("failed to verify JWS signature of received cluster info object, "
+                       "can't trust this API Server")
+    ca = _ca_of(kubeconfig)
     found = bt.ca_cert_hash(ca)
     if not hmac.compare_digest(found, pinned.lower()):
         raise CliError(f"cluster CA found in cluster-info ConfigMap is invalid: none of the "
                        f"public keys \"{found}\" are pinned (--ca-cert-hash {pinned})")
     trusted = ssl.create_default_context(cadata=ca.decode())
-    if _ca_of(await _cluster_info(server, trusted, read_seconds)) != ca:
-        raise CliError("cluster-info changed between two reads: try again")
+    if (await _cluster_info(server, trusted, read_seconds))[jws.KUBECONFIG_KEY] != kubeconfig:
+        raise CliError("the kubeconfig in cluster-info changed between two reads: try again")
     return ca
 
 
-async def _cluster_info(server: str, context: ssl.SSLContext, read_seconds: float) -> str:
+def _split(token: str) -> tuple[str, str]:
+    match = bt.TOKEN_RE.match(token)
+    if match is None:
+        raise CliError("--token must look like [a-z0-9]{6}.[a-z0-9]{16}")
+    return match.group(1), match.group(2)
+
+
+async def _cluster_info(server: str, context: ssl.SSLContext,
+                        read_seconds: float) -> dict[str, str]:
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=read_seconds)) as s, \
                 s.get(server.rstrip("/") + CLUSTER_INFO_PATH, ssl=context) as answer:
@@ -65,10 +94,12 @@ async def _cluster_info(server: str, context: ssl.SSLContext, read_seconds: floa
                                "published? `kyb token create` publishes it)")
     except (aiohttp.ClientError, TimeoutError, ValueError) as e:
         raise CliError(f"cannot reach {server}: {e}") from None
-    kubeconfig = (body.get("data") or {}).get("kubeconfig")
-    if not isinstance(kubeconfig, str):
-        raise CliError("the cluster-info ConfigMap has no kubeconfig")
-    return kubeconfig
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get(jws.KUBECONFIG_KEY), str) \
+            or not data[jws.KUBECONFIG_KEY]:
+        raise CliError("there is no kubeconfig key in the cluster-info ConfigMap. This API "
+                       "Server isn't set up for token bootstrapping, can't connect")
+    return {k: v for k, v in data.items() if isinstance(v, str)}
 
 
 def _ca_of(kubeconfig: str) -> bytes:
