@@ -83,6 +83,7 @@ async def create_whole(server: ApiServer, body: bytes) -> dict[str, Any]:
     obj = orjson.loads(body)
     ctx = context()
     admission.unknown_field_warnings(kind, obj, ctx.field_validation)
+    ctx.types_checked = True
     created = await server.registry.create(kind, NS, obj, ctx)
     orjson.dumps(kind.present(created))
     return created
@@ -113,7 +114,7 @@ async def create_staged(server: ApiServer, body: bytes, st: Stages) -> None:
         kind, ctx, namespace=NS, name=meta["name"], obj=obj, old=None))
     obj = mutated if mutated is not None else obj
     st.run("prepare_for_create", lambda: strategy.prepare_for_create(kind, obj, ctx.user))
-    st.run("validation", lambda: admission.validate(kind, obj))
+    st.run("validation", lambda: admission.validate(kind, obj, types_checked=True))
     await st.run_async("admission_validating", lambda: registry.admission.validate(
         kind, ctx, namespace=NS, name=meta["name"], obj=obj, old=None))
     data = st.run("storage_encode", lambda: encode_stored(obj))

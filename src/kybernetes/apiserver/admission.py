@@ -79,9 +79,10 @@ def default_and_validate(kind: KindDefinition, obj: dict[str, Any],
 
 
 def validate(kind: KindDefinition, obj: dict[str, Any],
-             old: dict[str, Any] | None = None) -> None:
-    """Raise 422 Invalid for any problem of an object already defaulted."""
-    causes = kind.causes(obj, old)
+             old: dict[str, Any] | None = None, *, types_checked: bool = False) -> None:
+    """Raise 422 Invalid for any problem of an object already defaulted (`types_checked`:
+    its JSON types were already walked, by refuse_wrong_types)."""
+    causes = kind.causes(obj, old, types_checked=types_checked)
     if causes:
         name = (obj.get("metadata") or {}).get("name") or ""
         resource = kind.resource

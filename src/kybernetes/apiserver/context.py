@@ -29,6 +29,10 @@ class WriteContext:
     warnings: list[str] = field(default_factory=list)
     # A server-side apply: the object already carries the managedFields it computed.
     applying: bool = False
+    # The create's body had its JSON types checked as it was decoded
+    # (admission.refuse_wrong_types): validation need not walk them again while the
+    # registry's object is that body (defaults and built-in plugins set typed values).
+    types_checked: bool = False
     # CREATE, UPDATE or DELETE: set by the registry as the write starts (admission,
     # webhooks and policies see it).
     operation: str = ""

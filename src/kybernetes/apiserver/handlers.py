@@ -220,6 +220,7 @@ class ResourceHandlers:
                              obj: dict[str, Any], ctx: WriteContext) -> web.StreamResponse:
         """Create an object that passed check_object; 201 with unknown-field warnings."""
         warnings = admission.unknown_field_warnings(info.kind, obj, ctx.field_validation)
+        ctx.types_checked = True
         created = await self.registry.create(info.kind, info.namespace, obj, ctx)
         return object_response(request, info.kind, created, status=201,
                                warnings=[*warnings, *ctx.warnings])

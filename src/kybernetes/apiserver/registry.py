@@ -153,6 +153,7 @@ class Registry:
         """Store a new object; 409 AlreadyExists when the name is taken."""
         ctx = ctx or system_context()
         ctx.operation = "CREATE"
+        sent = obj
         obj = kind.to_storage(obj, None)
         resource = kind.resource
         if kind.creates_refused:
@@ -179,7 +180,9 @@ class Registry:
             raise invalid(resource.kind, "", [("metadata.name", "FieldValueRequired",
                                                "Required value: name or generateName is "
                                                "required")], group=resource.group)
-        validate(kind, obj)  # defaulted on arrival, and after each mutating plugin
+        # defaulted on arrival, and after each mutating plugin; the JSON types walked
+        # again only when the object is no longer the body the handler checked
+        validate(kind, obj, types_checked=ctx.types_checked and obj is sent)
         await self.admission.validate(kind, ctx, namespace=namespace,
                                       name=meta["name"], obj=obj, old=None)
         if kind.storage_version:

@@ -155,11 +155,13 @@ class KindDefinition:
         if self.defaults is not None and isinstance(obj, dict):
             self.defaults(obj)
 
-    def causes(self, obj: Obj, old: Obj | None = None) -> list[Cause]:
-        """Every validation problem of `obj` (and of the change from `old`)."""
+    def causes(self, obj: Obj, old: Obj | None = None, *, types_checked: bool = False
+               ) -> list[Cause]:
+        """Every validation problem of `obj` (and of the change from `old`); the JSON
+        type walk is left out when `types_checked`."""
         # A custom resource's structural validation checks JSON types itself.
-        return validate_object(obj, old,
-                               schema_root=self.schema() if self.core_validation else None,
+        walk_types = self.core_validation and not types_checked
+        return validate_object(obj, old, schema_root=self.schema() if walk_types else None,
                                namespaced=self.resource.namespaced, name_check=self.name_check,
                                check=self.validate, builtin=self.core_validation)
 
