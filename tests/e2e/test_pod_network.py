@@ -15,6 +15,7 @@ from functools import partial
 
 import pytest
 
+from kybernetes.cli import cluster_dir
 from kybernetes.cli.node_network import NodeNetwork
 from kybernetes.podnetwork.agent import vxlan_device
 from tests.support.cluster import KybCluster, joined_node, process_cluster
@@ -120,6 +121,10 @@ def test_a_joined_node_is_routed_to_and_its_routes_go_with_its_node(net: PodNetw
     network = net.network
     n1, n2 = network.nodes
     joined = NodeNetwork(str(net.cluster.data_dir), 3, isolated=True).nodes[-1]
+    # the join command `kyb up` prints tells `kyb join` to run the agent this way
+    status = cluster_dir.resolve(str(net.cluster.data_dir)).read_status() or {}
+    assert f"--pod-network {net.mode} --cluster-cidr {network.cluster_cidr} " in \
+        status["join"], status["join"]
     try:
         with joined_node(net.cluster, 3, pod_network=net.mode):
             for node in (n1, n2):

@@ -81,11 +81,11 @@ def joined_node(cluster: KybCluster, index: int, *kubelet_args: str,
     kubelet with the node's own credentials from the cluster CA, as `kyb up` issues them,
     on the host network at the address the nodes reach the API server by and a free port.
     Its pod CIDR is the one `kyb up --nodes <index>` would give it; `kubelet_args` go
-    to its kubelet; `pod_network` (host-gw, vxlan) starts its `kyb pod-network` agent too.
+    to its kubelet; `pod_network` (host-gw, vxlan) starts its `kyb pod-network` agent too,
+    with the node's credentials as `kyb join --pod-network` runs it.
     Stopped (its pods torn down, its agent's device and rule removed) and its Node
     deleted on the way out."""
     from kybernetes.cli import cluster_dir, identities
-    from kybernetes.cli import pod_network as agent_cli
     from kybernetes.cli.node_network import NodeNetwork
     from kybernetes.kubelet.purge import purge
     from kybernetes.podnetwork import masquerade
@@ -109,9 +109,7 @@ def joined_node(cluster: KybCluster, index: int, *kubelet_args: str,
                        log_path=cdir.logs / f"kubelet-{name}.log")
     agent = None
     if pod_network:
-        agent_config = identities.component_kubeconfig(cdir, server, f"pod-network-{name}",
-                                                       agent_cli.ACCESS.identity)
-        agent = Proc.kyb("pod-network", "--kubeconfig", str(agent_config), "--node-name", name,
+        agent = Proc.kyb("pod-network", "--kubeconfig", str(kubeconfig), "--node-name", name,
                          "--mode", pod_network, "--cluster-cidr", network.cluster_cidr,
                          log_path=cdir.logs / f"pod-network-{name}.log")
     try:

@@ -1,6 +1,7 @@
 """The API access of a per-node agent `kyb up` starts (pod-network, network-policy):
 a ServiceAccount-named user and a ClusterRole bound to it, as applying the
-upstream project's manifest (flannel's, kube-router's) would make them."""
+upstream project's manifest (flannel's, kube-router's) would make them; `groups`
+are bound too (the pod-network agent of a machine that joined runs as its node)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class AgentAccess:
     name: str
     rules: tuple[Obj, ...]
     namespace: str = "kube-system"
+    groups: tuple[str, ...] = ()
 
     @property
     def identity(self) -> Identity:
@@ -35,7 +37,9 @@ class AgentAccess:
                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
                             "name": self.name},
                 "subjects": [{"kind": "ServiceAccount", "name": self.name,
-                              "namespace": self.namespace}]}
+                              "namespace": self.namespace},
+                             *({"kind": "Group", "apiGroup": "rbac.authorization.k8s.io",
+                                "name": g} for g in self.groups)]}
 
     async def ensure(self, client: ApiClient) -> None:
         """Create (or correct) the ClusterRole and its binding; raises ApiError for the

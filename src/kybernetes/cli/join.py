@@ -6,8 +6,12 @@ Checks cluster-info's JWS signature with the token and the cluster's CA against
 certificate with the bootstrap token (see :mod:`.join_bootstrap`), writes the
 node's files in ``--data-dir`` (``pki/ca.crt``, ``kubelet.kubeconfig``, the kubelet's
 ``kubelet/pki``) and runs the kubelet and proxy, supervised (restarted when they
-crash), until SIGINT/SIGTERM. A data dir that already holds a kubelet.kubeconfig
-is joined already: its credentials are used and the token is not needed again.
+crash), until SIGINT/SIGTERM. With ``--pod-network host-gw|vxlan`` (the command `kyb
+up` prints says which, with the cluster CIDR, when its cluster has one) it runs the
+`kyb pod-network` agent too, with the node's credentials (bound to the agent's
+ClusterRole through ``system:nodes``, see :mod:`.pod_network`). A data dir that
+already holds a kubelet.kubeconfig is joined already: its credentials are used and
+the token is not needed again.
 Nothing is written when the CA or the token do not check out.
 """
 
@@ -33,6 +37,7 @@ from kybernetes.cli.join_bootstrap import HASH_RE, discover_ca, request_client_c
 from kybernetes.cli.supervisor import Component, Supervisor
 from kybernetes.client.kubeconfig import load_kubeconfig, write_kubeconfig
 from kybernetes.kubelet.cert_store import CertStore, ClientCert
+from kybernetes.podnetwork.backends import MODES
 
 HELP = ("join this machine to a cluster as a node: verify its CA by hash, bootstrap the "
         "kubelet's certificate with a token, run the kubelet and proxy")
@@ -64,6 +69,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--proxy-mode", choices=("userspace", "iptables"), default="userspace",
                         help="how the proxy carries Service traffic (default userspace)")
     parser.add_argument("--no-proxy", action="store_true", help="run the kubelet only")
+    parser.add_argument("--pod-network", choices=(*MODES, "none"), default="none",
+                        help="run a `kyb pod-network` agent routing to the other nodes' "
+                        "pods by host-gw or vxlan, as the cluster's nodes do (root; "
+                        "default none: the cluster has no pod network, or this machine "
+                        "routes otherwise)")
+    parser.add_argument("--cluster-cidr", default="10.244.0.0/16",
+                        help="the pods' range, with --pod-network (default 10.244.0.0/16)")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds to wait for the certificate (default 120)")
     for name in ("kubelet", "proxy"):
@@ -147,6 +159,9 @@ async def _supervise(args: argparse.Namespace, node: JoinedNode) -> int:
                "--port", str(args.kubelet_port),
                *(["--node-ip", args.node_ip] if args.node_ip else []),
                *(["--pod-cidr", args.pod_cidr] if args.pod_cidr else []), *args.kubelet_args]
+    pod_network = [*kyb(), "pod-network", "--kubeconfig", str(node.kubeconfig),
+                   "--node-name", args.node_name, "--mode", args.pod_network,
+                   "--cluster-cidr", args.cluster_cidr]
     proxy = [*kyb(), "proxy", "--kubeconfig", str(node.kubeconfig),
              "--node-name", args.node_name, "--mode", args.proxy_mode,
              "--bind-address", address, "--cleanup-on-exit", *args.proxy_args]
@@ -156,11 +171,15 @@ async def _supervise(args: argparse.Namespace, node: JoinedNode) -> int:
         if not args.no_proxy:
             await supervisor.start(Component("proxy", proxy, node.logs / "proxy.log",
                                              kind="proxy", host=args.node_name))
-        print(f"node {args.node_name}: kubelet and proxy running (logs in {node.logs}); "
-              "Ctrl-C stops them", flush=True)
+        if args.pod_network != "none":
+            await supervisor.start(Component("pod-network", pod_network,
+                                             node.logs / "pod-network.log",
+                                             kind="pod-network", host=args.node_name))
+        print(f"node {args.node_name}: {', '.join(supervisor.components)} running (logs in "
+              f"{node.logs}); Ctrl-C stops them", flush=True)
         with contextlib.suppress(asyncio.CancelledError):
             await stop.wait()
     finally:
-        await supervisor.stop_all([["kubelet", "proxy"]])
+        await supervisor.stop_all([["kubelet", "proxy", "pod-network"]])
     sys.stdout.flush()
     return 0

@@ -3,7 +3,10 @@
 Wiring only: flags, client, then :class:`~kybernetes.podnetwork.agent.PodNetworkAgent`
 until SIGTERM/SIGINT. It talks only to the API server (watch Nodes, write Events)
 as the user `system:serviceaccount:kube-system:kyb-pod-network`, which
-:data:`ACCESS` grants what flannel's ClusterRole grants.
+:data:`ACCESS` grants what flannel's ClusterRole grants; on a machine that joined
+(`kyb join --pod-network`) it runs with the node's own credentials, and the Node
+authorizer lets a node read only its own Node, so the group ``system:nodes`` is
+bound to that ClusterRole too (what flannel's DaemonSet token gives every node).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ ACCESS = AgentAccess("kyb-pod-network", (
     {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": ["", "events.k8s.io"], "resources": ["events"],
      "verbs": ["create", "patch", "update"]},
-))
+), groups=("system:nodes",))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -2,7 +2,9 @@
 
 `create` stores the token as kubeadm does (see :mod:`kybernetes.api.bootstrap_tokens`),
 publishes the kube-public ``cluster-info`` ConfigMap a joining machine reads the CA
-from, and prints the token (with ``--print-join-command``: the whole `kyb join` line).
+from, and prints the token (with ``--print-join-command``: the whole `kyb join` line,
+with ``--pod-network MODE --cluster-cidr CIDR`` when the running `kyb up` has a pod
+network: its status names it).
 """
 
 from __future__ import annotations
@@ -66,8 +68,11 @@ async def create(cdir: cluster_dir.ClusterDir, token: str, *, ttl: float,
         await client.create(r.SECRETS, bt.secret_for(
             token, ttl=_dt.timedelta(seconds=ttl) if ttl else None, description=description),
             namespace=bt.NAMESPACE)
+    network = (cdir.read_status() or {}).get("pod_network") or {}
+    pod_network = (f" --pod-network {network['mode']} --cluster-cidr {network['cluster_cidr']}"
+                   if network.get("mode") and network.get("cluster_cidr") else "")
     return (f"kyb join --server {server} --token {token} "
-            f"--ca-cert-hash {bt.ca_cert_hash(ca)} --node-name NODE --data-dir DIR")
+            f"--ca-cert-hash {bt.ca_cert_hash(ca)}{pod_network} --node-name NODE --data-dir DIR")
 
 
 async def publish_cluster_info(client: ApiClient, server: str, ca_pem: bytes) -> None:

@@ -247,6 +247,10 @@ class ClusterRun:
             "runtime": self.runtime, "server": self.server,
             "kubeconfig": str(self.cdir.kubeconfig), "dashboard": self.dashboard,
             "join": self.join_command,
+            # what `kyb join` is told to run on a machine joining (see token.create)
+            **({"pod_network": {"mode": self.args.pod_network,
+                                "cluster_cidr": self.network.cluster_cidr}}
+               if self.isolated else {}),
             "nodes": [n.name for n in self.network.nodes],
             "components": self.supervisor.summaries(),
             **(self.servers.status() if self.servers is not None else {}),

@@ -190,3 +190,32 @@ def test_kubectl_as_the_node(server: ApiServer, objects: dict[str, dict[str, Any
         'cannot get resource "secrets" in API group "" in the namespace "default": '
         f"{NO_RELATION}")
     assert "cannot read all nodes" in kubectl("get", "nodes").stderr
+
+
+async def test_a_joined_nodes_pod_network_agent_reads_every_node_once_bound(
+        server: ApiServer, kubelet: ApiClient, objects: dict[str, dict[str, Any]]) -> None:
+    """`kyb join --pod-network` runs the agent with the node's credentials: the Node
+    authorizer alone refuses the list of all Nodes it routes by; the kyb-pod-network
+    ClusterRole `kyb up` binds (to system:nodes too) grants it and the events."""
+    from kybernetes.cli import pod_network
+
+    assert "cannot read all nodes" in await refusal(kubelet.list(r.NODES))
+    async with connected(server) as admin:
+        await pod_network.ACCESS.ensure(admin)
+        try:
+            async def listed() -> set[str] | None:
+                try:
+                    found = await kubelet.list(r.NODES)
+                except Forbidden:
+                    return None
+                return {n["metadata"]["name"] for n in found["items"]}
+            assert {"n1", "n2"} <= await eventually(listed, what="the node lists Nodes")
+            await kubelet.create(r.EVENTS, {
+                "apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": "n2.route", "namespace": NS},
+                "involvedObject": {"kind": "Node", "name": "n2"}, "reason": "NoPodRoute",
+                "message": "x", "type": "Warning", "source": {"component": "pod-network",
+                                                              "host": "n1"}})
+        finally:
+            await admin.delete(r.CLUSTER_ROLE_BINDINGS, pod_network.ACCESS.name)
+            await admin.delete(r.CLUSTER_ROLES, pod_network.ACCESS.name)
