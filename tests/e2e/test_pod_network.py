@@ -1,7 +1,8 @@
 """The pod network across nodes (issue 13) on a two-node process-runtime `kyb up`
 cluster as root, once per `--pod-network` mode: with the host's own routes to the pod
 CIDRs removed, a pod on one node reaches a pod on the other and the server sees the
-client pod's own address (no NAT); a node that joins later is routed to by every
+client pod's own address (no NAT); a node that joins later (`kyb join` as the
+printed command says, its agent with the node's credentials) is routed to by every
 node within seconds, and its routes go when its Node is deleted."""
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def test_a_joined_node_is_routed_to_and_its_routes_go_with_its_node(net: PodNetw
     assert f"--pod-network {net.mode} --cluster-cidr {network.cluster_cidr} " in \
         status["join"], status["join"]
     try:
-        with joined_node(net.cluster, 3, pod_network=net.mode):
+        with joined_node(net.cluster, 3, pod_network=net.mode, via_join=True):
             for node in (n1, n2):
                 wait_for(partial(routes, node.netns, joined.pod_cidr), within=30,
                          interval=0.2, what=f"{node.name}'s route to {joined.name}'s pods")

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tests.support.kubectl import KUBECTL_DIR
 from tests.support.net import free_port
 from tests.support.procs import Proc
+
+if TYPE_CHECKING:
+    from kybernetes.cli.cluster_dir import ClusterDir
 
 
 def kyb(*args: str, timeout: float = 180,
@@ -76,13 +81,15 @@ class JoinedNode:
 
 @contextlib.contextmanager
 def joined_node(cluster: KybCluster, index: int, *kubelet_args: str,
-                pod_network: str | None = None) -> Iterator[JoinedNode]:
+                pod_network: str | None = None, via_join: bool = False) -> Iterator[JoinedNode]:
     """A node that joins the running cluster (`kyb up` cannot add one): a process-runtime
     kubelet with the node's own credentials from the cluster CA, as `kyb up` issues them,
     on the host network at the address the nodes reach the API server by and a free port.
     Its pod CIDR is the one `kyb up --nodes <index>` would give it; `kubelet_args` go
     to its kubelet; `pod_network` (host-gw, vxlan) starts its `kyb pod-network` agent too,
-    with the node's credentials as `kyb join --pod-network` runs it.
+    with the node's credentials as `kyb join --pod-network` runs it. `via_join`: all
+    that through the `kyb join` command `kyb up` printed (token, CA hash, pod network;
+    no proxy), its data dir the node's dir; `kubelet` is then the join process.
     Stopped (its pods torn down, its agent's device and rule removed) and its Node
     deleted on the way out."""
     from kybernetes.cli import cluster_dir, identities
@@ -102,13 +109,17 @@ def joined_node(cluster: KybCluster, index: int, *kubelet_args: str,
                                                  identities.kubelet(name))
     root = cdir.node_dir(name)
     root.mkdir(parents=True, exist_ok=True)
+    kubelet_root = root / "kubelet" if via_join else root
     kubelet = Proc.kyb("kubelet", "--kubeconfig", str(kubeconfig), "--node-name", name,
                        "--runtime", "process", "--root-dir", str(root), "--node-ip", node_ip,
                        "--address", node_ip, "--port", str(free_port()),
                        "--pod-cidr", addressing.pod_cidr, "--teardown-on-exit", *kubelet_args,
                        log_path=cdir.logs / f"kubelet-{name}.log")
+    if via_join:
+        kubelet = _kyb_join(cdir, name, root, node_ip, addressing.pod_cidr, pod_network,
+                            kubelet_args)
     agent = None
-    if pod_network:
+    if pod_network and not via_join:
         agent = Proc.kyb("pod-network", "--kubeconfig", str(kubeconfig), "--node-name", name,
                          "--mode", pod_network, "--cluster-cidr", network.cluster_cidr,
                          log_path=cdir.logs / f"pod-network-{name}.log")
@@ -125,8 +136,24 @@ def joined_node(cluster: KybCluster, index: int, *kubelet_args: str,
             subprocess.run(["ip", "link", "del", vxlan_device(name)], capture_output=True,
                            check=False)
             masquerade.purge(name)
-        purge(root, name)  # its bridge and iptables rules live in the host's namespace
+        purge(kubelet_root, name)  # its bridge and iptables rules live in the host's namespace
         cluster.kubectl("delete", "node", name, "--ignore-not-found", check=False)
+
+
+def _kyb_join(cdir: ClusterDir, name: str, root: Path, node_ip: str, pod_cidr: str,
+              pod_network: str | None, kubelet_args: tuple[str, ...]) -> Proc:
+    """`kyb join` as the command `kyb up` printed says, for node `name` on this host."""
+    words = shlex.split((cdir.read_status() or {})["join"])
+    flags = dict(zip(words[2::2], words[3::2], strict=True))
+    assert flags.get("--pod-network") == pod_network, words
+    if pod_network is None:
+        flags.pop("--cluster-cidr", None)
+    flags.update({"--node-name": name, "--data-dir": str(root), "--runtime": "process",
+                  "--node-ip": node_ip, "--kubelet-port": str(free_port()),
+                  "--pod-cidr": pod_cidr})
+    return Proc.kyb("join", *(w for pair in flags.items() for w in pair), "--no-proxy",
+                    *(f"--kubelet-arg={a}" for a in kubelet_args),
+                    log_path=cdir.logs / f"join-{name}.log")
 
 
 @contextlib.contextmanager
