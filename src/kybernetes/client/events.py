@@ -54,15 +54,23 @@ class EventRecorder:
         self.source = {"component": component}
         if host:
             self.source["host"] = host
-        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(max_queue)
-        self._seen: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+        self._max_queue = max_queue
+        # made with the sender on the first event: a recorder that never records (an
+        # idle hollow node's) costs no queue
+        self._queue: asyncio.Queue[dict[str, Any]] | None = None
+        # (namespace, name, count) of each Event written, not the Event itself: a
+        # thousand hollow kubelets' caches would otherwise hold kilobytes per pod
+        self._seen: OrderedDict[tuple[Any, ...], tuple[str, str, int]] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
 
     def event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
         """Record an event about `obj` (Normal or Warning); returns at once."""
         ref = object_reference(obj)
+        if self._queue is None:
+            self._queue = asyncio.Queue(self._max_queue)
         if self._task is None:
-            self._task = spawn(self._send_loop(), name=f"events-{self.source['component']}")
+            self._task = spawn(self._send_loop(self._queue),
+                               name=f"events-{self.source['component']}")
         try:
             self._queue.put_nowait({"involvedObject": ref, "type": type_, "reason": reason,
                                     "message": message, "at": now_rfc3339()})
@@ -71,7 +79,7 @@ class EventRecorder:
 
     async def flush(self) -> None:
         """Wait until queued events are written (bound it with `asyncio.timeout`)."""
-        if self._task is not None:
+        if self._task is not None and self._queue is not None:
             await self._queue.join()
 
     async def aclose(self) -> None:
@@ -84,9 +92,9 @@ class EventRecorder:
         await cancel_and_wait(self._task)
         self._task = None
 
-    async def _send_loop(self) -> None:
+    async def _send_loop(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         while True:
-            item = await self._queue.get()
+            item = await queue.get()
             try:
                 await self._write(item)
             except asyncio.CancelledError:
@@ -94,7 +102,7 @@ class EventRecorder:
             except Exception as e:
                 log.debug("event not written", extra={"reason": item["reason"], "error": str(e)})
             finally:
-                self._queue.task_done()
+                queue.task_done()
 
     async def _write(self, item: dict[str, Any]) -> None:
         ref = item["involvedObject"]
@@ -102,12 +110,10 @@ class EventRecorder:
                item["type"], item["reason"], item["message"])
         previous = self._seen.get(key)
         if previous is not None:
-            patch = {"count": int(previous.get("count") or 1) + 1,
-                     "lastTimestamp": item["at"]}
-            meta = previous["metadata"]
+            namespace, name, count = previous
+            patch = {"count": count + 1, "lastTimestamp": item["at"]}
             try:
-                updated = await self.client.patch(EVENTS, meta["name"], patch,
-                                                  namespace=meta["namespace"])
+                updated = await self.client.patch(EVENTS, name, patch, namespace=namespace)
                 self._remember(key, updated)
                 return
             except errors.NotFound:
@@ -133,7 +139,9 @@ class EventRecorder:
         }
 
     def _remember(self, key: tuple[Any, ...], event: dict[str, Any]) -> None:
-        self._seen[key] = event
+        meta = event.get("metadata") or {}
+        self._seen[key] = (str(meta.get("namespace") or ""), str(meta.get("name") or ""),
+                           int(event.get("count") or 1))
         self._seen.move_to_end(key)
         while len(self._seen) > _CACHE_SIZE:
             self._seen.popitem(last=False)

@@ -15,6 +15,9 @@ watch from the list's resourceVersion with bookmarks on, and keep a cache keyed
 Handlers are plain callables that should only enqueue keys; a handler that
 raises is logged and the others still run. Objects in the cache are shared:
 callers must copy before changing one.
+
+A `transform` (client-go's SetTransform) trims each object before it is cached
+and handed to the handlers (:mod:`.transforms`).
 """
 
 from __future__ import annotations
@@ -55,8 +58,9 @@ class Informer:
 
     def __init__(self, client: ListerWatcher, resource: Resource, *, namespace: str | None = None,
                  label_selector: str | None = None, field_selector: str | None = None,
-                 page_size: int = 500) -> None:
+                 page_size: int = 500, transform: Callable[[Obj], Obj] | None = None) -> None:
         self.client = client
+        self.transform = transform
         self.resource = resource
         self.namespace = namespace
         self.label_selector = label_selector
@@ -179,7 +183,9 @@ class Informer:
                 if event.type == "ADDED" or event.type == "MODIFIED":
                     self._store(event.object)
                 elif event.type == "DELETED":
-                    self._remove(object_key(event.object), event.object)
+                    last = event.object if self.transform is None else \
+                        self.transform(event.object)
+                    self._remove(object_key(last), last)
                 if rv:
                     self.resource_version = rv
 
@@ -193,6 +199,8 @@ class Informer:
             self._store(obj)
 
     def _store(self, obj: Obj) -> None:
+        if self.transform is not None:
+            obj = self.transform(obj)
         if "kind" not in obj and self.resource.kind:
             obj["kind"] = self.resource.kind
             obj["apiVersion"] = self.resource.api_version

@@ -30,6 +30,7 @@ from kybernetes.api.resources import (
     SERVICES,
 )
 from kybernetes.client import EventRecorder, Informer
+from kybernetes.client.transforms import drop_managed_fields
 from kybernetes.client.verbs import Deleter, EventWriter, ListerWatcher, SubresourceCreator
 from kybernetes.kubelet.backoff import Backoff
 from kybernetes.kubelet.config import KubeletConfig
@@ -115,7 +116,8 @@ class Kubelet:
             await self.service_informer.start()
         if self._own_informer:
             self.pods = Informer(self.client, PODS,
-                                 field_selector=f"spec.nodeName={self.config.node_name}")
+                                 field_selector=f"spec.nodeName={self.config.node_name}",
+                                 transform=drop_managed_fields)
             self.pods.add_handler(on_add=self.pod_changed,
                                   on_update=self._pod_replaced,
                                   on_delete=self.pod_deleted)

@@ -18,6 +18,7 @@ from typing import Any
 
 from kybernetes.api.resources import PODS
 from kybernetes.client import Informer
+from kybernetes.client.transforms import compact
 from kybernetes.kubelet.agent import Kubelet, KubeletClient
 from kybernetes.kubelet.config import KubeletConfig
 from kybernetes.kubelet.node import HostFacts
@@ -52,7 +53,8 @@ class HollowNodes:
     async def start(self) -> None:
         """Register every node, then route pod events to their kubelets."""
         await asyncio.gather(*(self._start_one(k) for k in self.kubelets.values()))
-        self.pods = Informer(self.client, PODS, field_selector="spec.nodeName!=")
+        self.pods = Informer(self.client, PODS, field_selector="spec.nodeName!=",
+                             transform=compact)
         self.pods.add_handler(on_add=self._route, on_update=self._route_update,
                               on_delete=self._route_delete)
         await self.pods.start()

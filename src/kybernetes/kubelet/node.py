@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from kybernetes.api.errors import AlreadyExists, Conflict, NotFound
 from kybernetes.api.resources import LEASES, NAMESPACES, NODES
+from kybernetes.client.transforms import drop_managed_fields
 from kybernetes.client.verbs import Creator, Getter, Patcher, Updater
 from kybernetes.kubelet.config import KUBELET_VERSION, KubeletConfig, micro_time, rfc3339
 
@@ -135,6 +136,19 @@ def node_status(config: KubeletConfig, host: HostFacts, *, node_ip: str,
     }
 
 
+def _slim(node: dict[str, Any]) -> dict[str, Any]:
+    """The few fields of the API's Node this agent reads again (its uid for the Lease's
+    owner, the podCIDR node IPAM gives it, the conditions' transition times): keeping
+    the whole object, images and all, would cost kilobytes per hollow node."""
+    spec, status = node.get("spec") or {}, node.get("status") or {}
+    return {"metadata": {"uid": (node.get("metadata") or {}).get("uid", "")},
+            "spec": {"podCIDR": spec["podCIDR"]} if spec.get("podCIDR") else {},
+            "status": {"conditions": [
+                {"type": c.get("type"), "status": c.get("status"),
+                 "lastTransitionTime": c.get("lastTransitionTime")}
+                for c in status.get("conditions") or ()]}}
+
+
 def _same_status(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Equal but for heartbeat times."""
     def strip(s: dict[str, Any]) -> dict[str, Any]:
@@ -185,13 +199,13 @@ class NodeAgent:
         """Create the Node, or adopt the one a previous run left; then post status."""
         manifest = self._manifest()
         try:
-            self.node = await self.client.create(NODES, manifest)
+            self.node = _slim(await self.client.create(NODES, manifest))
         except AlreadyExists:
-            self.node = await self.client.get(NODES, self.config.node_name)
+            self.node = _slim(await self.client.get(NODES, self.config.node_name))
             patch: dict[str, Any] = {"metadata": {"labels": manifest["metadata"]["labels"]}}
             if self.config.pod_cidr and not (self.node.get("spec") or {}).get("podCIDR"):
                 patch["spec"] = manifest["spec"]
-            self.node = await self.client.patch(NODES, self.config.node_name, patch)
+            self.node = _slim(await self.client.patch(NODES, self.config.node_name, patch))
         await self.post_status(force=True)
         log.info("node registered", extra={"node": self.config.node_name})
         return self.node
@@ -204,8 +218,8 @@ class NodeAgent:
                              ready_error=self.ready_error)
         if not force and self._posted and _same_status(status, self._posted):
             return
-        self.node = await self.client.patch(NODES, self.config.node_name, {"status": status},
-                                            subresource="status")
+        self.node = _slim(await self.client.patch(NODES, self.config.node_name,
+                                                  {"status": status}, subresource="status"))
         self._posted = status
 
     def _lease_body(self) -> dict[str, Any]:
@@ -220,11 +234,12 @@ class NodeAgent:
                          "renewTime": now, "acquireTime": now}}
 
     async def renew_lease(self) -> None:
-        """Update the Lease's renewTime (create it the first time)."""
+        """Update the Lease's renewTime (create it the first time). The Lease is kept
+        without its managedFields: an update that omits them keeps the live ones."""
         if self._lease is not None:
             lease = {**self._lease, "spec": {**self._lease["spec"], "renewTime": micro_time()}}
             try:
-                self._lease = await self.client.update(LEASES, lease)
+                self._lease = drop_managed_fields(await self.client.update(LEASES, lease))
                 return
             except (Conflict, NotFound):
                 self._lease = None
@@ -233,9 +248,9 @@ class NodeAgent:
                                             namespace=LEASE_NAMESPACE)
             current["spec"] = {**current.get("spec", {}),
                                **self._lease_body()["spec"]}
-            self._lease = await self.client.update(LEASES, current)
+            self._lease = drop_managed_fields(await self.client.update(LEASES, current))
         except NotFound:
-            self._lease = await self._create_lease()
+            self._lease = drop_managed_fields(await self._create_lease())
 
     async def _create_lease(self) -> dict[str, Any]:
         try:

@@ -126,9 +126,9 @@ class ContainerProbes:
         self.live = True
         self.failed_kind = ""
         self._tasks: list[asyncio.Task[None]] = []
-        self._startup_done = asyncio.Event()
-        if self.started:
-            self._startup_done.set()
+        # only a startup probe has the others wait (an Event per container adds up
+        # over thousands of hollow pods)
+        self._startup_done = None if self.started else asyncio.Event()
 
     def start(self, name: str) -> None:
         for kind in _KINDS:
@@ -144,7 +144,7 @@ class ContainerProbes:
         period = float(probe.get("periodSeconds") or 10)
         need_ok = int(probe.get("successThreshold") or 1)
         need_bad = int(probe.get("failureThreshold") or 3)
-        if kind != "startupProbe":
+        if kind != "startupProbe" and self._startup_done is not None:
             await self._startup_done.wait()
         await asyncio.sleep(float(probe.get("initialDelaySeconds") or 0))
         oks = bads = 0
@@ -168,7 +168,8 @@ class ContainerProbes:
         if kind == "startupProbe":
             if ok and not self.started:
                 self.started = True
-                self._startup_done.set()
+                if self._startup_done is not None:
+                    self._startup_done.set()
                 self.on_change(kind, result)
             elif not ok:
                 self.live, self.failed_kind = False, kind

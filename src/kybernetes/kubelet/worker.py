@@ -52,6 +52,35 @@ def _restart(policy: str, exit_code: int | None) -> bool:
     return policy == "Always" or (policy == "OnFailure" and exit_code != 0)
 
 
+class _Wake:
+    """asyncio.Event's set/clear/wait in a fraction of its memory (it holds a deque of
+    waiters; a hollow-nodes process has one per pod, tens of thousands). Set at first:
+    a new worker makes its first pass at once."""
+
+    __slots__ = ("_set", "_waiter")
+
+    def __init__(self) -> None:
+        self._set = True
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        self._set = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> None:
+        if self._set:
+            return
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+
 class PodWorker:
     """Owns one pod on this node until it is gone."""
 
@@ -71,8 +100,7 @@ class PodWorker:
         self._pull_failed: dict[str, float] = {}
         self._born = time.monotonic()
         self._soon = False
-        self._wake = asyncio.Event()
-        self._wake.set()
+        self._wake = _Wake()
 
     # -- inputs ------------------------------------------------------------------
 

@@ -81,6 +81,9 @@ class FixedVerdicts:
         return Result(True)
 
 
+_ALL_PASS = FixedVerdicts(frozenset())  # shared: most pods have no failing probes
+
+
 class FakeRuntime(ChangeNotifier):
     """Containers are dict entries; nothing is executed."""
 
@@ -218,4 +221,5 @@ class FakeRuntime(ChangeNotifier):
     def prober(self, pod: dict[str, Any]) -> Prober:
         annotations = (pod.get("metadata") or {}).get("annotations") or {}
         kinds = annotations.get(FAILING_PROBES, "").split(",")
-        return FixedVerdicts(frozenset(k.strip() for k in kinds if k.strip()))
+        failing = frozenset(k.strip() for k in kinds if k.strip())
+        return FixedVerdicts(failing) if failing else _ALL_PASS
