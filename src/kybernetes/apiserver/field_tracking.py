@@ -82,6 +82,12 @@ class ManagedFields:
         except ValueError:
             metadata.pop("managedFields", None)
             return
+        if old is None:  # a create: the key keeps its place in new's metadata, or comes last
+            if entries:
+                metadata["managedFields"] = entries
+            else:
+                metadata.pop("managedFields", None)
+            return
         updated = fieldmanager.store(new, entries, like=old)["metadata"]
         metadata.clear()
         metadata.update(updated)

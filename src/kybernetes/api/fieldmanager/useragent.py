@@ -7,10 +7,14 @@ characters, cut to 128 bytes (FieldManagerMaxLength).
 
 from __future__ import annotations
 
+import functools
+
 FIELD_MANAGER_MAX_LENGTH = 128
 
 
+@functools.lru_cache(maxsize=256)
 def prefix_from_user_agent(user_agent: str) -> str:
+    """Memoized: a cluster's writers send a handful of User-Agents, each on every write."""
     out: list[str] = []
     size = 0
     for char in user_agent.split("/", 1)[0]:
