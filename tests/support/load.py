@@ -142,19 +142,23 @@ class PodTracker(threading.Thread):
         # (monotonic time, the names of the pods not terminating then)
         self.timeline: list[tuple[float, frozenset[str]]] = []
         self._pods: dict[str, bool] = {}  # name -> terminating
+        self._version = ""  # of the last event applied
         self._halt = threading.Event()
         self._session = api.session()
 
     def run(self) -> None:
-        version = ""
         while not self._halt.is_set():
             try:
-                version = version or self._list()
-                version = self._watch(version)
+                if not self._version:
+                    self._list()
+                self._watch()
             except (requests.RequestException, ValueError, KeyError):
-                self._halt.wait(0.2)  # a fault broke the stream: resume where it was
+                # a fault broke the stream: resume after the last event applied (from
+                # an older version, events already applied would be replayed over a
+                # newer state: a pod long gone would count again for a moment)
+                self._halt.wait(0.2)
 
-    def _list(self) -> str:
+    def _list(self) -> None:
         response = self.api.request(self._session, "GET", self.path,
                                     params={"labelSelector": self.selector})
         response.raise_for_status()
@@ -162,13 +166,13 @@ class PodTracker(threading.Thread):
         self._pods = {p["metadata"]["name"]: bool(p["metadata"].get("deletionTimestamp"))
                       for p in page["items"]}
         self._record()
-        return str(page["metadata"]["resourceVersion"])
+        self._version = str(page["metadata"]["resourceVersion"])
 
-    def _watch(self, version: str) -> str:
-        """Follow events until the stream ends; the version to resume from ('' after
-        410 Gone: list again)."""
+    def _watch(self) -> None:
+        """Follow events until the stream ends, keeping the version to resume from
+        ('' after 410 Gone: list again)."""
         params = {"labelSelector": self.selector, "watch": "1",
-                  "resourceVersion": version, "allowWatchBookmarks": "true"}
+                  "resourceVersion": self._version, "allowWatchBookmarks": "true"}
         with self._session.get(self.api.base + self.path, params=params, stream=True,
                                timeout=TIMEOUT, verify=self.api.ca) as response:
             response.raise_for_status()
@@ -180,17 +184,17 @@ class PodTracker(threading.Thread):
                 event = json.loads(line)
                 obj = event["object"]
                 if event["type"] == "ERROR":
-                    return "" if obj.get("code") == 410 else version
-                version = obj["metadata"]["resourceVersion"]
-                if event["type"] == "BOOKMARK":  # one a second while idle: alive
-                    continue
-                name = obj["metadata"]["name"]
-                if event["type"] == "DELETED":
-                    self._pods.pop(name, None)
-                elif event["type"] in ("ADDED", "MODIFIED"):
-                    self._pods[name] = bool(obj["metadata"].get("deletionTimestamp"))
-                self._record()
-        return version
+                    if obj.get("code") == 410:
+                        self._version = ""
+                    return
+                if event["type"] != "BOOKMARK":  # one a second while idle: alive
+                    name = obj["metadata"]["name"]
+                    if event["type"] == "DELETED":
+                        self._pods.pop(name, None)
+                    else:
+                        self._pods[name] = bool(obj["metadata"].get("deletionTimestamp"))
+                    self._record()
+                self._version = obj["metadata"]["resourceVersion"]
 
     def _record(self) -> None:
         active = frozenset(name for name, terminating in self._pods.items()
