@@ -21,6 +21,8 @@ import random
 import uuid
 from typing import Any
 
+import orjson
+
 from kybernetes.api.errors import invalid
 from kybernetes.api.field_errors import format_value
 from kybernetes.api.meta import now_rfc3339
@@ -60,7 +62,8 @@ def prepare_for_create(kind: KindDefinition, obj: Obj, user: User | None = None)
         if strategy.initial_status is None:
             obj.pop("status", None)
         else:
-            obj["status"] = copy.deepcopy(strategy.initial_status)
+            # JSON in, JSON out: a round trip copies it several times faster than deepcopy
+            obj["status"] = orjson.loads(orjson.dumps(strategy.initial_status))
     strategy.prepare_for_create(obj)
     if user is not None:
         strategy.prepare_for_create_by(obj, user)

@@ -114,6 +114,8 @@ class WebhookAdmission:
             return []
         hooks = [hook for hook in hooks_of(self._source(VALIDATING_CONFIGURATIONS))
                  if should_call(hook, attrs, self._namespace_labels)]
+        if not hooks:  # the common case: no gather, no task per request
+            return []
         outcomes = await asyncio.gather(*(self._validate_one(hook, attrs) for hook in hooks),
                                         return_exceptions=True)
         warnings: list[str] = []
