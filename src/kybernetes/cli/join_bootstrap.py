@@ -60,7 +60,8 @@ async def discover_ca(server: str, pinned: str, token: str, *, read_seconds: flo
     if not signature:
         raise CliError(f"token id \"{token_id}\" is invalid for this cluster or it has "
                        "expired. Use \"kyb token create\" on a server to create a new "
-                       "valid token")
+                       "valid token (a controller-manager run by hand needs "
+                       "--controllers '*,bootstrapsigner,tokencleaner' to sign it)")
     if not jws.signature_is_valid(signature, kubeconfig, token_id, token_secret):
         raise CliError("failed to verify JWS signature of received cluster info object, "
                        "can't trust this API Server")
@@ -88,6 +89,8 @@ async def _cluster_info(server: str, context: ssl.SSLContext,
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=read_seconds)) as s, \
                 s.get(server.rstrip("/") + CLUSTER_INFO_PATH, ssl=context) as answer:
             body = await answer.json(content_type=None)
+            if not isinstance(body, dict):
+                raise CliError(f"{server} answered cluster-info with no object")
             if answer.status != 200:
                 raise CliError(f"cannot read the cluster-info ConfigMap from {server}: "
                                f"{answer.status} {body.get('message', '')} (was it "

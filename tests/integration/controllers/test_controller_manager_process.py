@@ -108,7 +108,8 @@ def test_unknown_controller_is_one_clear_line(shared_apiserver: ApiServer) -> No
         "service-lb-controller, "
         "resourcequota, nodelifecycle, "
         "nodeipam, namespace, garbagecollector, podgc, serviceaccount, csrsigning, csrapproving, "
-        "root-ca-cert-publisher, clusterrole-aggregation, persistentvolume-binder"]
+        "root-ca-cert-publisher, clusterrole-aggregation, persistentvolume-binder, "
+        "bootstrapsigner, tokencleaner"]
 
 
 def test_missing_kubeconfig_is_one_clear_line(tmp_path: Path) -> None:
