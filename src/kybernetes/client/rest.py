@@ -269,7 +269,7 @@ class ApiClient:
                 timeout=timeout, server_hostname=self._server_hostname)
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
             raise errors.ServiceUnavailable(
-                f"cannot reach the API server at {self.url}: {e or type(e).__name__}") from e
+                f"cannot reach the API server at {self.url}: {str(e) or type(e).__name__}") from e
         if streaming and self._config is not None:  # only these clients change pools
             self._streams.setdefault(session, weakref.WeakSet()).add(response)
         if response.status >= 400:
