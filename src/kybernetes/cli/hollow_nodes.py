@@ -47,15 +47,21 @@ async def _main(args: argparse.Namespace) -> int:
         serve=False)
     client = api_client(args.kubeconfig, user_agent="kyb-hollow-nodes",
                         pool_size=args.concurrency)
+    # own pools for the Leases and node status, and for the pod informer's list/watch
+    heartbeats = api_client(args.kubeconfig, user_agent="kyb-hollow-nodes",
+                            pool_size=max(args.concurrency // 5, 2))
+    watch = api_client(args.kubeconfig, user_agent="kyb-hollow-nodes", pool_size=2)
     nodes = HollowNodes(client, template, count=args.count, prefix=args.name_prefix,
-                        start_index=args.start_index, concurrency=args.concurrency)
+                        start_index=args.start_index, concurrency=args.concurrency,
+                        heartbeat_client=heartbeats, watch_client=watch)
     stop = stop_on_signals()
     try:
         await nodes.start()
         await stop.wait()
     finally:
         await nodes.aclose()
-        await client.aclose()
+        for c in (client, heartbeats, watch):
+            await c.aclose()
     return 0
 
 

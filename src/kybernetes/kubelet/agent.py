@@ -57,13 +57,18 @@ class Kubelet:
 
     def __init__(self, client: KubeletClient, config: KubeletConfig, runtime: Runtime, *,
                  host: HostFacts | None = None, own_informer: bool = True,
-                 with_services: bool = True) -> None:
+                 with_services: bool = True, heartbeat_client: NodeClient | None = None
+                 ) -> None:
         self.client = client
         self.config = config
         self.runtime = runtime
         self.host = host or HostFacts.read(config.root_dir)
         self.node_ip = config.node_ip or default_node_ip()
-        self.node = NodeAgent(client, config, host=self.host, runtime_version=runtime.version,
+        # Leases and node status on their own connections when given (kube's kubelet has
+        # a heartbeat client too): pod status writes queued by the thousand must not
+        # starve them
+        self.node = NodeAgent(heartbeat_client or client, config, host=self.host,
+                              runtime_version=runtime.version,
                               node_ip=self.node_ip)
         self.recorder = EventRecorder(client, "kubelet", host=config.node_name)
         self.backoff = Backoff(base=config.backoff_base, cap=config.backoff_max)

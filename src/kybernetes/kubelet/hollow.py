@@ -7,6 +7,15 @@ not need to duplicate: one API client (one connection pool), one host-facts
 read, and one pod informer whose events are routed to the kubelet named by
 `spec.nodeName`. Registrations and heartbeats are spread out, so a thousand
 nodes do not all renew their Lease in the same instant.
+
+Memory is what bounds how many nodes one process holds (bench/hollow_nodes.py):
+the informer keeps its pods without managedFields and with their repeated strings
+shared (:mod:`kybernetes.client.transforms`), each node keeps a few fields of its
+Node and Lease, events are remembered by name. The heartbeats and the informer may
+have clients of their own (`heartbeat_client`, `watch_client`): with tens of
+thousands of pod status writes queued in the main pool, a Lease renewal or the
+informer's re-list waiting behind them would time out, and the nodes go NotReady or
+the pods unseen.
 """
 
 from __future__ import annotations
@@ -19,9 +28,10 @@ from typing import Any
 from kybernetes.api.resources import PODS
 from kybernetes.client import Informer
 from kybernetes.client.transforms import compact
+from kybernetes.client.verbs import ListerWatcher
 from kybernetes.kubelet.agent import Kubelet, KubeletClient
 from kybernetes.kubelet.config import KubeletConfig
-from kybernetes.kubelet.node import HostFacts
+from kybernetes.kubelet.node import HostFacts, NodeClient
 from kybernetes.kubelet.runtime.fake import FakeRuntime
 
 log = logging.getLogger("kybernetes.kubelet.hollow")
@@ -32,8 +42,10 @@ class HollowNodes:
 
     def __init__(self, client: KubeletClient, template: KubeletConfig, *, count: int,
                  prefix: str = "hollow-node", start_index: int = 0,
-                 concurrency: int = 50) -> None:
+                 concurrency: int = 50, heartbeat_client: NodeClient | None = None,
+                 watch_client: ListerWatcher | None = None) -> None:
         self.client = client
+        self.watch_client = watch_client or client
         self.host = HostFacts.read(template.root_dir)
         self.kubelets: dict[str, Kubelet] = {}
         for i in range(start_index, start_index + count):
@@ -42,7 +54,8 @@ class HollowNodes:
             runtime = FakeRuntime(node_ip=template.node_ip or "127.0.0.1",
                                   fail_pattern=template.fail_pods_matching)
             self.kubelets[name] = Kubelet(client, config, runtime, host=self.host,
-                                          own_informer=False, with_services=False)
+                                          own_informer=False, with_services=False,
+                                          heartbeat_client=heartbeat_client)
         self._gate = asyncio.Semaphore(concurrency)
         self.pods: Informer | None = None
 
@@ -53,7 +66,7 @@ class HollowNodes:
     async def start(self) -> None:
         """Register every node, then route pod events to their kubelets."""
         await asyncio.gather(*(self._start_one(k) for k in self.kubelets.values()))
-        self.pods = Informer(self.client, PODS, field_selector="spec.nodeName!=",
+        self.pods = Informer(self.watch_client, PODS, field_selector="spec.nodeName!=",
                              transform=compact)
         self.pods.add_handler(on_add=self._route, on_update=self._route_update,
                               on_delete=self._route_delete)
