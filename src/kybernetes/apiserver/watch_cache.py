@@ -42,7 +42,7 @@ import orjson
 
 from kybernetes.api.errors import ApiError, Gone, ServiceUnavailable, Timeout
 from kybernetes.api.fields import Getter, field_getter
-from kybernetes.apiserver.codec import decode_stored
+from kybernetes.apiserver.codec import decode_stored, tight
 from kybernetes.apiserver.kinds.definition import KindDefinition
 from kybernetes.storage.errors import StorageError
 from kybernetes.storage.interface import Event, KeyValue, Store
@@ -113,7 +113,7 @@ class Entry:
             return obj
         if self._stored is not None:
             obj = decode_stored(self._stored, self.rv)
-            self._raw = orjson.dumps(obj)
+            self._raw = tight(orjson.dumps(obj))
             self._stored = None
         else:
             assert self._raw is not None, "an entry holds an object or its bytes"
@@ -126,7 +126,7 @@ class Entry:
     @property
     def raw(self) -> bytes:
         if self._raw is None:
-            self._raw = orjson.dumps(self.obj)
+            self._raw = tight(orjson.dumps(self.obj))
         return self._raw
 
     @property
@@ -158,9 +158,9 @@ class Entry:
             self._versions = {}
         found = self._versions.get(api_version)
         if found is None:
-            found = self._versions[api_version] = orjson.dumps(
+            found = self._versions[api_version] = tight(orjson.dumps(
                 present(self.obj) if present is not None
-                else {**self.obj, "apiVersion": api_version})
+                else {**self.obj, "apiVersion": api_version}))
         return found
 
     def event_line(self, type_: str, api_version: str = "",

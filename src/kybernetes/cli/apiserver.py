@@ -170,7 +170,10 @@ def run(args: argparse.Namespace) -> int:
     _check(args)
     log.setup(args.verbose)
     from kybernetes.apiserver.connections import ConnectionLimits
+    from kybernetes.apiserver.malloc import limit_arenas
     from kybernetes.apiserver.server import Config, StartupError, serve
+
+    limit_arenas()
     from kybernetes.storage.errors import StorageError
 
     config = Config(
