@@ -46,7 +46,7 @@ async def _main(args: argparse.Namespace) -> int:
         taints=parse_taints(args.register_with_taints), labels=parse_labels(args.node_labels),
         serve=False)
     client = api_client(args.kubeconfig, user_agent="kyb-hollow-nodes",
-                        pool_size=args.concurrency)
+                        pool_size=args.concurrency, queue_requests=True)
     # own pools for the Leases and node status, and for the pod informer's list/watch
     heartbeats = api_client(args.kubeconfig, user_agent="kyb-hollow-nodes",
                             pool_size=max(args.concurrency // 5, 2))

@@ -163,8 +163,13 @@ class ApiClient:
     def __init__(self, url: str, *, ssl: ssl_module.SSLContext | bool | None = None,
                  token: str | None = None, tls_server_name: str | None = None,
                  timeout: float = 60.0, pool_size: int = 100,
-                 user_agent: str = "kybernetes") -> None:
+                 user_agent: str = "kybernetes", queue_requests: bool = False) -> None:
         self.url = url.rstrip("/")
+        # With queue_requests, at most pool_size requests (watches aside) are in flight
+        # and the rest wait their turn before their timeout starts: tens of thousands
+        # of callers at once (hollow nodes' pod workers) then queue instead of timing
+        # out while waiting for a pooled connection and retrying.
+        self._turns = asyncio.Semaphore(pool_size) if queue_requests else None
         self._ssl = ssl
         self._headers = {"Accept": "application/json", "User-Agent": user_agent}
         if token:
@@ -303,6 +308,15 @@ class ApiClient:
                       body: Any = None, content_type: str = "application/json",
                       accept: str | None = None) -> Any:
         """Send one request and return the decoded JSON (or text) body."""
+        if self._turns is not None:
+            async with self._turns:
+                return await self._request(method, path, params=params, body=body,
+                                           content_type=content_type, accept=accept)
+        return await self._request(method, path, params=params, body=body,
+                                   content_type=content_type, accept=accept)
+
+    async def _request(self, method: str, path: str, *, params: dict[str, str] | None,
+                       body: Any, content_type: str, accept: str | None) -> Any:
         response = await self._open(method, path, params=params, body=body,
                                     content_type=content_type, accept=accept)
         try:
