@@ -208,6 +208,7 @@ def _json_type(value: Any) -> str:
 
 
 _INT_RANGES = {"int32": (-(1 << 31), (1 << 31) - 1), "int64": (-(1 << 63), (1 << 63) - 1)}
+_ZEROS: dict[str, Any] = {"string": "", "integer": 0, "number": 0, "boolean": False}
 
 
 class _Check:
@@ -219,7 +220,7 @@ class _Check:
     checks are looked up once, on the first object or list that needs them."""
 
     __slots__ = ("bools", "exact", "extra", "int_format", "integral_floats", "items", "kinds",
-                 "node", "props", "py_types")
+                 "node", "props", "py_types", "zero")
 
     def __init__(self, node: Node | None) -> None:
         self.node = node
@@ -234,6 +235,8 @@ class _Check:
         fmt = (node or {}).get("format")
         self.int_format = fmt if kinds == {"integer"} and fmt in _INT_RANGES else None
         self.exact = _exact_types(kinds, self.int_format) if node is not None else frozenset()
+        # what Go decodes `null` into for a scalar (a map's value keeps it); None: no scalar
+        self.zero: Any = _ZEROS.get(self.kinds)
         self.props: dict[str, _Check] | None = None
         self.extra: _Check | None = None
         self.items: _Check | None = None
@@ -311,6 +314,10 @@ def _types(check: _Check, value: Any, parts: list[str], out: list[tuple[str, str
         extra = check.extra
         for key, sub in value.items():
             if sub is None:
+                if extra is not None and extra.zero is not None and key not in props:
+                    # a map's scalar value: Go stores its zero value (a Secret's
+                    # `data: {k: null}` reads back as "", never null)
+                    value[key] = extra.zero
                 continue
             child = props.get(key) or extra
             if child is None or type(sub) in child.exact:

@@ -50,3 +50,14 @@ def test_known_objects_have_no_unknown_fields():
     assert unknown_fields(resources.DEPLOYMENTS, dep) == []
     scale = schema.definition_for("autoscaling/v1", "Scale")
     assert schema.unknown_fields(scale, {"spec": {"replicas": 2}}) == []
+
+
+def test_null_map_values_become_what_go_decodes_them_into():
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "labels": None},
+              "data": {"a": "eA==", "b": None}, "stringData": {"c": None}}
+    root = resource_schema(resources.SECRETS)
+
+    assert schema.type_errors(root, secret) == []
+    assert secret["data"] == {"a": "eA==", "b": ""}
+    assert secret["stringData"] == {"c": ""}
+    assert secret["metadata"]["labels"] is None  # a field, not a map value: left alone
