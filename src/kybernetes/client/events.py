@@ -21,7 +21,7 @@ import logging
 import socket
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import Any, NamedTuple
 
 from kybernetes.api import errors
 from kybernetes.api.meta import now_rfc3339
@@ -45,6 +45,17 @@ def object_reference(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in ref.items() if v}
 
 
+class _Pending(NamedTuple):
+    """A queued event, as a tuple: a burst queues thousands (hollow nodes starting pods)
+    and dicts would cost several times as much."""
+
+    ref: tuple[tuple[str, Any], ...]  # the involvedObject's items
+    type: str
+    reason: str
+    message: str
+    at: str
+
+
 class EventRecorder:
     """Writes Events for one component (source.component), aggregating repeats."""
 
@@ -57,7 +68,7 @@ class EventRecorder:
         self._max_queue = max_queue
         # made with the sender on the first event: a recorder that never records (an
         # idle hollow node's) costs no queue
-        self._queue: asyncio.Queue[dict[str, Any]] | None = None
+        self._queue: asyncio.Queue[_Pending] | None = None
         # (namespace, name, count) of each Event written, not the Event itself: a
         # thousand hollow kubelets' caches would otherwise hold kilobytes per pod
         self._seen: OrderedDict[tuple[Any, ...], tuple[str, str, int]] = OrderedDict()
@@ -65,15 +76,14 @@ class EventRecorder:
 
     def event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
         """Record an event about `obj` (Normal or Warning); returns at once."""
-        ref = object_reference(obj)
+        ref = tuple(object_reference(obj).items())
         if self._queue is None:
             self._queue = asyncio.Queue(self._max_queue)
         if self._task is None:
             self._task = spawn(self._send_loop(self._queue),
                                name=f"events-{self.source['component']}")
         try:
-            self._queue.put_nowait({"involvedObject": ref, "type": type_, "reason": reason,
-                                    "message": message, "at": now_rfc3339()})
+            self._queue.put_nowait(_Pending(ref, type_, reason, message, now_rfc3339()))
         except asyncio.QueueFull:
             log.debug("event dropped, queue full", extra={"reason": reason})
 
@@ -92,7 +102,7 @@ class EventRecorder:
         await cancel_and_wait(self._task)
         self._task = None
 
-    async def _send_loop(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+    async def _send_loop(self, queue: asyncio.Queue[_Pending]) -> None:
         while True:
             item = await queue.get()
             try:
@@ -100,40 +110,39 @@ class EventRecorder:
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                log.debug("event not written", extra={"reason": item["reason"], "error": str(e)})
+                log.debug("event not written", extra={"reason": item.reason, "error": str(e)})
             finally:
                 queue.task_done()
 
-    async def _write(self, item: dict[str, Any]) -> None:
-        ref = item["involvedObject"]
+    async def _write(self, item: _Pending) -> None:
+        ref = dict(item.ref)
         key = (ref.get("kind"), ref.get("namespace"), ref.get("name"), ref.get("uid"),
-               item["type"], item["reason"], item["message"])
+               item.type, item.reason, item.message)
         previous = self._seen.get(key)
         if previous is not None:
             namespace, name, count = previous
-            patch = {"count": count + 1, "lastTimestamp": item["at"]}
+            patch = {"count": count + 1, "lastTimestamp": item.at}
             try:
                 updated = await self.client.patch(EVENTS, name, patch, namespace=namespace)
                 self._remember(key, updated)
                 return
             except errors.NotFound:
                 pass  # expired or deleted: write a new one
-        created = await self.client.create(EVENTS, self._new_event(item),
+        created = await self.client.create(EVENTS, self._new_event(ref, item),
                                            namespace=self._namespace(ref))
         self._remember(key, created)
 
     def _namespace(self, ref: dict[str, Any]) -> str:
         return ref.get("namespace") or "default"
 
-    def _new_event(self, item: dict[str, Any]) -> dict[str, Any]:
-        ref = item["involvedObject"]
+    def _new_event(self, ref: dict[str, Any], item: _Pending) -> dict[str, Any]:
         return {
             "apiVersion": "v1", "kind": "Event",
             "metadata": {"name": f"{ref.get('name')}.{time.time_ns():x}",
                          "namespace": self._namespace(ref)},
-            "involvedObject": ref, "reason": item["reason"], "message": item["message"],
-            "type": item["type"], "source": self.source, "count": 1,
-            "firstTimestamp": item["at"], "lastTimestamp": item["at"],
+            "involvedObject": ref, "reason": item.reason, "message": item.message,
+            "type": item.type, "source": self.source, "count": 1,
+            "firstTimestamp": item.at, "lastTimestamp": item.at,
             "reportingComponent": self.source["component"],
             "reportingInstance": self.source.get("host") or socket.gethostname(),
         }
