@@ -129,10 +129,17 @@ async def test_scales_a_deployment_up_on_load_and_down_when_it_drops(client: Api
         async def scaled_up() -> bool:
             return await _replicas(client, ns, "web") == 4
         await eventually(scaled_up, within=120, interval=1, what="scaled up to 4")
-        got = await client.get(HORIZONTAL_POD_AUTOSCALERS, "web", namespace=ns)
+
+        # the controller scales first and writes its status after (as kube's does)
+        async def scale_recorded() -> dict[str, Any] | None:
+            hpa_now = await client.get(HORIZONTAL_POD_AUTOSCALERS, "web", namespace=ns)
+            status = hpa_now.get("status") or {}
+            return hpa_now if status.get("desiredReplicas") == 4 and \
+                status.get("lastScaleTime") else None
+        got = await eventually(scale_recorded, within=30, interval=0.5,
+                               what="the scale to 4 in the HPA's status")
         assert got["spec"]["behavior"]["scaleUp"]["policies"][0] == {
             "type": "Pods", "value": 4, "periodSeconds": 15}
-        assert got["status"]["desiredReplicas"] == 4 and got["status"].get("lastScaleTime")
         assert got["status"]["currentMetrics"][0]["resource"]["current"][
             "averageUtilization"] == 200
         assert _condition(got, "ScalingActive")["reason"] == "ValidMetricFound"
