@@ -71,12 +71,12 @@ from kybernetes.kubelet.runtime.containers import (
     L_UID,
     ContainerCgroups,
     pod_labels,
+    pull_policy,
     raw_id,
 )
 from kybernetes.kubelet.runtime.cri import CriClient, CriError, pb
 from kybernetes.kubelet.runtime.cri_logs import read_cri_log
 from kybernetes.kubelet.runtime.cri_stream import StreamSession
-from kybernetes.kubelet.runtime.docker import pull_policy
 from kybernetes.kubelet.runtime.exec import ProcessExec
 from kybernetes.kubelet.runtime.image_archive import PAUSE_IMAGE
 from kybernetes.kubelet.usage import Usage

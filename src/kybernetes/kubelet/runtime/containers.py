@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from kybernetes.api.defaults import image_pull_policy
 from kybernetes.kubelet.usage import Usage, cgroup_usage, proc_cgroups
 
 L_NODE, L_KIND, L_UID = "io.kyb.node", "io.kyb.kind", "io.kubernetes.pod.uid"
@@ -21,6 +22,12 @@ def pod_labels(node_tag: str, pod: dict[str, Any], kind: str) -> dict[str, str]:
     meta = pod["metadata"]
     return {L_NODE: node_tag, L_KIND: kind, L_UID: meta["uid"], L_NAME: meta["name"],
             L_NS: meta.get("namespace", "default")}
+
+
+def pull_policy(spec: dict[str, Any]) -> str:
+    """The container's imagePullPolicy, or the API server's default for its image (a pod
+    written before defaulting, or by a test, may lack it)."""
+    return str(spec.get("imagePullPolicy") or image_pull_policy(spec.get("image", "")))
 
 
 def raw_id(container_id: str) -> str:

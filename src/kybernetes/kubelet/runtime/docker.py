@@ -65,6 +65,7 @@ from kybernetes.kubelet.runtime.containers import (
     L_UID,
     ContainerCgroups,
     pod_labels,
+    pull_policy,
     raw_id,
 )
 from kybernetes.kubelet.runtime.docker_api import DockerApi, DockerError, demux
@@ -91,13 +92,6 @@ def _split_image(image: str) -> tuple[str, str]:
     if sep and "/" not in tag:
         return name, tag
     return image, "latest"
-
-
-def pull_policy(spec: dict[str, Any]) -> str:
-    """Kubernetes' default: Always for `:latest` or no tag, else IfNotPresent."""
-    if spec.get("imagePullPolicy"):
-        return str(spec["imagePullPolicy"])
-    return "Always" if _split_image(spec.get("image", ""))[1] == "latest" else "IfNotPresent"
 
 
 def _registry_auth(auth: RegistryAuth | None) -> dict[str, str]:
