@@ -126,7 +126,9 @@ class Entry:
     @property
     def raw(self) -> bytes:
         if self._raw is None:
-            self._raw = tight(orjson.dumps(self.obj))
+            obj = self.obj  # decoding the stored bytes makes these bytes on the way
+            if self._raw is None:
+                self._raw = tight(orjson.dumps(obj))
         return self._raw
 
     @property
