@@ -22,8 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for tests.support
 
 from bench import harness  # noqa: E402
-from tests.support.failover import FAULTS, Load, report, run_fault  # noqa: E402
-from tests.support.faults import fault_cluster  # noqa: E402
+from tests.support.failover import FAULTS, run_under_load  # noqa: E402
 
 
 def main() -> None:
@@ -36,19 +35,11 @@ def main() -> None:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="kyb-failover-") as tmp:
         data_dir = Path(args.keep_dir or tmp).resolve()
-        records = []
-        load = None
-        with fault_cluster(data_dir / "cluster") as fc:
-            try:
-                load = Load(fc)
-                load.start()
-                for fault in faults:
-                    print(f"fault {fault.name}", file=sys.stderr, flush=True)
-                    records.append(run_fault(fc, load, fault))
-            finally:
-                if load is not None:
-                    load.stop()
-        doc = report(records, load, started=started, paths=[])
+        _, doc, lost = run_under_load(
+            data_dir / "cluster", faults, started=started, paths=[],
+            each=lambda record: print(f"fault {record['fault']} done", file=sys.stderr,
+                                      flush=True))
+        doc["writes_lost_at_the_end"] = len(lost)
     print(json.dumps(doc, indent=2))
 
 

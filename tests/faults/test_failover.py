@@ -17,9 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.etcd import etcd_available
-from tests.support.failover import FAULTS, NAMESPACE, Load, report, run_fault
-from tests.support.faults import fault_cluster
-from tests.support.load import missing_writes
+from tests.support.failover import FAULTS, run_under_load
 
 pytestmark = [pytest.mark.faults, pytest.mark.etcd, pytest.mark.root,
               pytest.mark.timeout(600),
@@ -27,35 +25,14 @@ pytestmark = [pytest.mark.faults, pytest.mark.etcd, pytest.mark.root,
               pytest.mark.skipif(os.geteuid() != 0,
                                  reason="namespaces, iptables and tmpfs need root")]
 
-# fault name -> why it fails today (reported as xfail, never hidden): none
-KNOWN_FAILURES: dict[str, str] = {}
-
-
 def test_faults_under_load(tmp_path: Path) -> None:
     started = time.monotonic()
     paths = [tmp_path / "fault-report.json"]
     if os.environ.get("KYB_FAULT_REPORT"):
         paths.append(Path(os.environ["KYB_FAULT_REPORT"]))
-    records = []
-    load = None
-    with fault_cluster(tmp_path / "cluster") as fc:
-        try:
-            load = Load(fc)
-            load.start()
-            for fault in FAULTS:
-                records.append(run_fault(fc, load, fault))
-                print(records[-1])
-            load.writer.stop()
-            lost = missing_writes(load.api, NAMESPACE, load.writer.acked())
-        finally:
-            if load is not None:
-                load.stop()
-            doc = report(records, load, started=started, paths=paths)
+    records, doc, lost = run_under_load(tmp_path / "cluster", list(FAULTS), started=started,
+                                        paths=paths, each=print)
     print(f"fault report ({paths[-1]}): {doc}")
     assert not lost, f"acknowledged writes not readable at the end: {lost[:20]}"
-    failed = {r["fault"]: r["problems"] for r in records
-              if r["problems"] and r["fault"] not in KNOWN_FAILURES}
+    failed = {r["fault"]: r["problems"] for r in records if r["problems"]}
     assert not failed, failed
-    known = {r["fault"]: KNOWN_FAILURES[r["fault"]] for r in records if r["problems"]}
-    if known:
-        pytest.xfail(f"known failures: {known}")

@@ -26,7 +26,7 @@ from typing import Any
 import requests
 
 from kybernetes.api.meta import parse_time
-from tests.support.faults import FaultCluster, netns_of
+from tests.support.faults import FaultCluster, fault_cluster, netns_of
 from tests.support.ha import leaders, settled_doc, status_doc
 from tests.support.load import AdminApi, PodTracker, Sampler, Writer, missing_writes
 from tests.support.poll import wait_for
@@ -354,3 +354,28 @@ def report(records: list[dict[str, Any]], load: Load | None, *, started: float,
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(doc, indent=2) + "\n")
     return doc
+
+
+def run_under_load(cluster_dir: Path, faults: list[Fault], *, started: float,
+                   paths: list[Path], each: Callable[[dict[str, Any]], None] = lambda _: None,
+                   ) -> tuple[list[dict[str, Any]], dict[str, Any], list[str]]:
+    """`faults` one after another on one `kyb up --servers 3` under load (the suite's
+    and the bench's run): their records (`each` sees every one as it ends), the report
+    written to `paths`, and the acknowledged writes not readable at the end."""
+    records: list[dict[str, Any]] = []
+    lost: list[str] = []
+    load = None
+    with fault_cluster(cluster_dir) as fc:
+        try:
+            load = Load(fc)
+            load.start()
+            for fault in faults:
+                records.append(run_fault(fc, load, fault))
+                each(records[-1])
+            load.writer.stop()
+            lost = missing_writes(load.api, NAMESPACE, load.writer.acked())
+        finally:
+            if load is not None:
+                load.stop()
+            doc = report(records, load, started=started, paths=paths)
+    return records, doc, lost
