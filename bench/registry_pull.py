@@ -34,15 +34,16 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # for bench.harness
+sys.path.insert(0, str(ROOT))  # for bench.harness and tests.support
 
 from bench import harness  # noqa: E402
+from tests.support.net import free_port  # noqa: E402
 
 from kybernetes.cli.cluster_dir import ClusterDir  # noqa: E402
 from kybernetes.cli.distribution import Registry  # noqa: E402
@@ -53,12 +54,6 @@ from kybernetes.kubelet.runtime.containerd_daemon import Containerd  # noqa: E40
 
 DOCKER_SOCKET = "/var/run/docker.sock"
 REPOSITORY = "bench/pull"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _figures(seconds: list[float]) -> dict[str, Any]:
@@ -79,20 +74,27 @@ def bench_archive(path: Path) -> None:
         f"docker.io/{REPOSITORY}:1", cmd=["/bin/sh"], extra_layers=(extra.getvalue(),)))
 
 
+def _until_started(proc: subprocess.Popen[bytes], missing: Callable[[], str | None], what: str,
+                   *, within: float, interval: float) -> None:
+    """Wait until `missing()` names nothing still missing; RuntimeError with its last
+    answer when `proc` exits first or `within` seconds pass."""
+    deadline = time.monotonic() + within
+    while (why := missing()) is not None:
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise RuntimeError(f"{what} did not start: {why}")
+        time.sleep(interval)
+
+
 @contextlib.contextmanager
 def registry(work: Path) -> Iterator[ClusterRegistry]:
     cdir = ClusterDir(work)
     cdir.logs.mkdir(parents=True, exist_ok=True)
-    reg = ClusterRegistry(cdir, _free_port(), "127.0.0.1")
+    reg = ClusterRegistry(cdir, free_port(), "127.0.0.1")
     reg.write_config()
     with open(cdir.logs / "registry.log", "ab") as log:
         proc = subprocess.Popen(reg.argv(), stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
-        while (why := reg.answers()) is not None:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError(f"the registry did not start: {why}")
-            time.sleep(0.1)
+        _until_started(proc, reg.answers, "the registry", within=30, interval=0.1)
         yield reg
     finally:
         proc.terminate()
@@ -161,11 +163,8 @@ def dockerd(work: Path) -> Iterator[bool]:
         proc = subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while not _docker_answers():
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError(f"dockerd did not start: see {work / 'dockerd.log'}")
-            time.sleep(0.3)
+        _until_started(proc, lambda: None if _docker_answers() else f"see {work / 'dockerd.log'}",
+                       "dockerd", within=60, interval=0.3)
         yield True
     finally:
         proc.terminate()
