@@ -214,12 +214,19 @@ def ns(module_core: k8s.CoreV1Api) -> Iterator[str]:
                                                   grace_period_seconds=0)
 
 
+def process_kubelet(api: ApiServer, core: k8s.CoreV1Api,
+                    tmp_path_factory: pytest.TempPathFactory, *args: str,
+                    ) -> contextlib.AbstractContextManager[KubeletProcess]:
+    """`shared_kubelet` on the process runtime with a pod CIDR of its own (and `args`)."""
+    return shared_kubelet(api, core, tmp_path_factory.mktemp("node"), "process",
+                          "--pod-cidr", free_pod_cidr(), *args)
+
+
 @pytest.fixture(scope="module")
 def process_node(module_api: ApiServer, module_core: k8s.CoreV1Api,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One process-runtime kubelet (its own pod CIDR) for a whole test module."""
-    with shared_kubelet(module_api, module_core, tmp_path_factory.mktemp("node"), "process",
-                        "--pod-cidr", free_pod_cidr()) as kubelet:
+    with process_kubelet(module_api, module_core, tmp_path_factory) as kubelet:
         yield kubelet
 
 

@@ -15,9 +15,8 @@ import pytest
 from tests.integration.kubelet.conftest import (
     IS_ROOT,
     container_status,
-    free_pod_cidr,
     make_pod,
-    shared_kubelet,
+    process_kubelet,
     wait_for,
 )
 from tests.support.kubectl import KUBECTLS, Kubectl
@@ -29,8 +28,8 @@ BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 
 @pytest.fixture(scope="module")
 def node(module_api, module_core, tmp_path_factory):
-    with shared_kubelet(module_api, module_core, tmp_path_factory.mktemp("node"), "process",
-                        "--pod-cidr", free_pod_cidr(), "--container-pid-namespaces") as kubelet:
+    with process_kubelet(module_api, module_core, tmp_path_factory,
+                         "--container-pid-namespaces") as kubelet:
         yield kubelet
 
 

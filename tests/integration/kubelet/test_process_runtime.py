@@ -18,9 +18,7 @@ from tests.integration.kubelet.conftest import (
     IS_ROOT,
     condition,
     container_status,
-    free_pod_cidr,
     make_pod,
-    shared_kubelet,
     wait_for,
 )
 
@@ -30,10 +28,8 @@ BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 
 
 @pytest.fixture(scope="module")
-def node(module_api, module_core, tmp_path_factory):
-    with shared_kubelet(module_api, module_core, tmp_path_factory.mktemp("node"), "process",
-                        "--pod-cidr", free_pod_cidr()) as kubelet:
-        yield kubelet
+def node(process_node):
+    return process_node
 
 
 @pytest.fixture
