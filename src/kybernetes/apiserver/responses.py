@@ -10,6 +10,7 @@ Table from :mod:`~kybernetes.apiserver.tables`;
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -81,7 +82,11 @@ def error_body(error: ApiError) -> bytes:
 
 
 def add_warnings(response: web.StreamResponse, warnings: Iterable[str]) -> None:
+    """Kubernetes' NewWarningHeader refuses text with a control character (which a
+    header cannot carry) and the warning is dropped; so is it here."""
     for text in warnings:
+        if any(unicodedata.category(c) == "Cc" for c in text):
+            continue
         escaped = text.replace("\\", "\\\\").replace('"', '\\"')
         response.headers.add("Warning", f'299 - "{escaped}"')
 

@@ -98,6 +98,14 @@ def test_unknown_fields_strict_warn_ignore(http: Http) -> None:
     assert later.status_code == 200, later.text  # nothing unknown was kept to refuse now
 
 
+def test_a_warning_a_header_cannot_carry_is_dropped(http: Http) -> None:
+    """An unknown field named with a control character: the create succeeds and,
+    as Kubernetes' NewWarningHeader refuses such text, warns only of the other one."""
+    created = http("POST", CMS, {**cm("control"), "bad\u000bname": 1, "bogus": 1})
+    assert created.status_code == 201, created.text
+    assert created.headers["Warning"] == '299 - "unknown field \\"bogus\\""'
+
+
 def test_invalid_objects_are_422_with_causes(http: Http) -> None:
     bad = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "Bad_Name"},
            "spec": {"containers": []}}
