@@ -17,7 +17,9 @@ raises is logged and the others still run. Objects in the cache are shared:
 callers must copy before changing one.
 
 A `transform` (client-go's SetTransform) trims each object before it is cached
-and handed to the handlers (:mod:`.transforms`).
+and handed to the handlers (:mod:`.transforms`). `keep` is a selector the server
+cannot express: an object it refuses is neither cached nor handed on (one that
+stops being kept is deleted), as `kyb hollow-nodes` keeps only its own nodes' pods.
 """
 
 from __future__ import annotations
@@ -58,9 +60,11 @@ class Informer:
 
     def __init__(self, client: ListerWatcher, resource: Resource, *, namespace: str | None = None,
                  label_selector: str | None = None, field_selector: str | None = None,
-                 page_size: int = 500, transform: Callable[[Obj], Obj] | None = None) -> None:
+                 page_size: int = 500, transform: Callable[[Obj], Obj] | None = None,
+                 keep: Callable[[Obj], bool] | None = None) -> None:
         self.client = client
         self.transform = transform
+        self.keep = keep
         self.resource = resource
         self.namespace = namespace
         self.label_selector = label_selector
@@ -192,6 +196,8 @@ class Informer:
     # -- cache mutation and notification -------------------------------------------
 
     def _replace(self, items: builtins.list[Obj]) -> None:
+        if self.keep is not None:
+            items = [o for o in items if self.keep(o)]
         fresh = {object_key(o): o for o in items}
         for key in [k for k in self._items if k not in fresh]:
             self._remove(key, self._items[key])
@@ -199,6 +205,11 @@ class Informer:
             self._store(obj)
 
     def _store(self, obj: Obj) -> None:
+        if self.keep is not None and not self.keep(obj):
+            key = object_key(obj)
+            if key in self._items:
+                self._remove(key, self._items[key])
+            return
         if self.transform is not None:
             obj = self.transform(obj)
         if "kind" not in obj and self.resource.kind:
@@ -250,14 +261,18 @@ class Informer:
 class InformerFactory:
     """Shared informers: one per resource, started once, for every controller."""
 
-    def __init__(self, client: ListerWatcher) -> None:
+    def __init__(self, client: ListerWatcher, *,
+                 transform: Callable[[Obj], Obj] | None = None) -> None:
         self.client = client
+        self.transform = transform
         self._informers: dict[Resource, Informer] = {}
 
     def get(self, resource: Resource) -> Informer:
+        """The informer of `resource`, created (not started) on first use."""
         informer = self._informers.get(resource)
         if informer is None:
-            informer = self._informers[resource] = Informer(self.client, resource)
+            informer = self._informers[resource] = Informer(self.client, resource,
+                                                            transform=self.transform)
         return informer
 
     def __getitem__(self, resource: Resource) -> Informer:

@@ -32,6 +32,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from kybernetes.client import ApiClient, InformerFactory, LeaderElector
+from kybernetes.client.transforms import drop_managed_fields
 from kybernetes.controllers.base import Controller
 from kybernetes.tasks import cancel_and_wait
 
@@ -205,7 +206,9 @@ class ControllerManager:
     async def run(self) -> None:
         """Run until cancelled."""
         registry = _registry()
-        self.informers = InformerFactory(self.client)
+        # As kube-controller-manager's informers (TrimManagedFields): no controller
+        # reads them, and they are often half of an object's memory.
+        self.informers = InformerFactory(self.client, transform=drop_managed_fields)
         built = {n: registry[n](self.client, self.informers, self.options) for n in self.names}
         self.controllers = {n: c for n, c in built.items() if c is not None}
         tasks: list[asyncio.Task[None]] = []

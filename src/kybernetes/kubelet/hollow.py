@@ -10,12 +10,13 @@ nodes do not all renew their Lease in the same instant.
 
 Memory is what bounds how many nodes one process holds (bench/hollow_nodes.py):
 the informer keeps its pods without managedFields and with their repeated strings
-shared (:mod:`kybernetes.client.transforms`), each node keeps a few fields of its
-Node and Lease, events are remembered by name. The heartbeats and the informer may
-have clients of their own (`heartbeat_client`, `watch_client`): with tens of
-thousands of pod status writes queued in the main pool, a Lease renewal or the
-informer's re-list waiting behind them would time out, and the nodes go NotReady or
-the pods unseen.
+shared (:mod:`kybernetes.client.transforms`), and only the pods of this process's
+nodes (field selectors cannot name a set of nodes, so the rest are dropped as they
+arrive); each node keeps a few fields of its Node and Lease, events are remembered
+by name. The heartbeats and the informer may have clients of their own
+(`heartbeat_client`, `watch_client`): with tens of thousands of pod status writes
+queued in the main pool, a Lease renewal or the informer's re-list waiting behind
+them would time out, and the nodes go NotReady or the pods unseen.
 """
 
 from __future__ import annotations
@@ -67,11 +68,16 @@ class HollowNodes:
         """Register every node, then route pod events to their kubelets."""
         await asyncio.gather(*(self._start_one(k) for k in self.kubelets.values()))
         self.pods = Informer(self.watch_client, PODS, field_selector="spec.nodeName!=",
-                             transform=compact)
+                             transform=compact, keep=self._ours)
         self.pods.add_handler(on_add=self._route, on_update=self._route_update,
                               on_delete=self._route_delete)
         await self.pods.start()
         log.info("hollow nodes started", extra={"count": len(self.kubelets)})
+
+    def _ours(self, pod: dict[str, Any]) -> bool:
+        """Only this process's nodes' pods are cached: with several hollow-nodes
+        processes, each would otherwise hold every pod of the cluster."""
+        return (pod.get("spec") or {}).get("nodeName", "") in self.kubelets
 
     def _kubelet(self, pod: dict[str, Any]) -> Kubelet | None:
         return self.kubelets.get((pod.get("spec") or {}).get("nodeName", ""))

@@ -37,7 +37,8 @@ from kybernetes.api.resources import (
     PODS,
     Resource,
 )
-from kybernetes.client import EventRecorder, Informer
+from kybernetes.client import EventRecorder, Informer, InformerFactory
+from kybernetes.client.transforms import drop_managed_fields
 from kybernetes.client.verbs import Deleter, EventWriter, ListerWatcher, SubresourceCreator
 from kybernetes.scheduler.cache import Cache
 from kybernetes.scheduler.config import SchedulerConfig
@@ -91,7 +92,8 @@ class Scheduler:
         self.queue = SchedulingQueue(initial_backoff=config.pod_initial_backoff,
                                      max_backoff=config.pod_max_backoff)
         self.metrics = Metrics(self.queue.lengths)
-        self._informers: dict[Resource, Informer] = {}
+        # As kube-scheduler's informers (TrimManagedFields): nothing here reads them.
+        self.informers = InformerFactory(client, transform=drop_managed_fields)
         preemptor = ApiPreemptor(client, self.cache, lambda name: self.recorders[name],
                                  self._spawn)
         handle = Handle(client, self.cache, self.informer, preemptor)
@@ -117,19 +119,14 @@ class Scheduler:
 
     def informer(self, resource: Resource) -> Informer:
         """The shared informer for `resource` (created on first use)."""
-        informer = self._informers.get(resource)
-        if informer is None:
-            informer = self._informers[resource] = Informer(self.client, resource)
-        return informer
+        return self.informers.get(resource)
 
     # --- life cycle -----------------------------------------------------------------
 
     async def start(self) -> None:
         """Start the informers and wait for their first lists."""
-        for informer in self._informers.values():
-            await informer.start()
-        for informer in self._informers.values():
-            await informer.wait_synced()
+        await self.informers.start()
+        await self.informers.wait_synced()
 
     async def run(self) -> None:
         """Schedule until cancelled (call `start()` first)."""
@@ -149,7 +146,7 @@ class Scheduler:
         await cancel_and_wait(*self._tasks)
         for recorder in self.recorders.values():
             await recorder.aclose()
-        await asyncio.gather(*(i.aclose() for i in self._informers.values()))
+        await self.informers.aclose()
 
     async def _flush_loop(self) -> None:
         while True:

@@ -60,9 +60,9 @@ class FakeClient:
         return ScriptedWatch([], None)
 
 
-async def test_relists_after_gone_and_reconciles_the_cache() -> None:
-    client = FakeClient()
-    informer = Informer(client, CONFIGMAPS)  # type: ignore[arg-type]
+async def run_through_relist(informer: Informer, client: FakeClient
+                             ) -> list[tuple[str, str, str]]:
+    """What the handlers saw, as (event, name, resourceVersion), once it watches again."""
     log: list[tuple[str, str, str]] = []
     informer.add_handler(
         on_add=lambda o: log.append(("add", o["metadata"]["name"],
@@ -78,12 +78,31 @@ async def test_relists_after_gone_and_reconciles_the_cache() -> None:
                 await asyncio.sleep(0.01)
     finally:
         await informer.aclose()
+    return log
+
+
+async def test_relists_after_gone_and_reconciles_the_cache() -> None:
+    client = FakeClient()
+    informer = Informer(client, CONFIGMAPS)  # type: ignore[arg-type]
+    log = await run_through_relist(informer, client)
     assert client.watch_rvs == ["10", "20"]  # watched from each list's resourceVersion
     assert log == [("add", "a", "1"), ("add", "b", "2"), ("update", "a", "11"),
                    ("delete", "a", "11"), ("update", "b", "15"), ("add", "c", "16")]
     assert sorted(informer.keys()) == ["ns/b", "ns/c"]
     assert informer.get("ns/b")["kind"] == "ConfigMap"
     assert informer.resource_version == "20"
+
+
+async def test_an_object_not_kept_is_neither_cached_nor_handed_on() -> None:
+    """`keep` refuses c always and a once it changes: a leaves as a delete."""
+    client = FakeClient()
+    informer = Informer(client, CONFIGMAPS,  # type: ignore[arg-type]
+                        keep=lambda o: o["metadata"]["name"] != "c" and
+                        o["metadata"]["resourceVersion"] != "11")
+    log = await run_through_relist(informer, client)
+    assert log == [("add", "a", "1"), ("add", "b", "2"), ("delete", "a", "1"),
+                   ("update", "b", "15")]
+    assert informer.keys() == ["ns/b"]
 
 
 async def test_late_handler_is_replayed_the_cache() -> None:
