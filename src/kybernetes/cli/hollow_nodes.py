@@ -6,7 +6,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from kybernetes import log
+from kybernetes import collector, log
 from kybernetes.cli.errors import CliError
 from kybernetes.cli.lifecycle import api_client, stop_on_signals
 
@@ -47,9 +47,14 @@ async def _main(args: argparse.Namespace) -> int:
         serve=False)
     client = api_client(args.kubeconfig, user_agent="kyb-hollow-nodes",
                         pool_size=args.concurrency, queue_requests=True)
-    # own pools for the Leases and node status, and for the pod informer's list/watch
+    # Own pools for the Leases and node status, and for the pod informer's list/watch.
+    # Every node renews its Lease every lease_seconds: count / lease_seconds renewals a
+    # second, each holding a connection for the server's latency. A pool that size
+    # keeps up while the latency is within 1 s (the mutating SLO); a smaller one queues
+    # them here until they time out and the nodes go NotReady.
+    renewals = int(args.count / args.lease_seconds) + 1
     heartbeats = api_client(args.kubeconfig, user_agent="kyb-hollow-nodes",
-                            pool_size=max(args.concurrency // 5, 2))
+                            pool_size=max(renewals, args.concurrency // 5, 2))
     watch = api_client(args.kubeconfig, user_agent="kyb-hollow-nodes", pool_size=2)
     nodes = HollowNodes(client, template, count=args.count, prefix=args.name_prefix,
                         start_index=args.start_index, concurrency=args.concurrency,
@@ -67,4 +72,5 @@ async def _main(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     log.setup(args.verbose)
+    collector.tune_for_serving()
     return asyncio.run(_main(args))

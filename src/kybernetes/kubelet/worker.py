@@ -5,7 +5,10 @@ reads what the runtime has for the pod and takes the next steps (sandbox, the
 first unfinished init container, any missing or restartable container, a kill
 for a failed liveness probe), then writes the pod's status when it changed. A
 pass runs when the pod changes, a container changes state, a probe flips, or
-a back-off expires; otherwise every `sync_seconds`.
+a back-off expires; otherwise every `sync_seconds`. A pass that fails (the API
+server unreachable or overloaded) is retried after 10–15 s, as kube's pod workers
+back off, unless the pod changes first: a thousand workers retrying every second
+would keep an overloaded API server overloaded.
 
 Deletion (a deletionTimestamp, or the pod vanishing) switches the worker to
 termination: preStop hooks, SIGTERM, the grace period, SIGKILL, sandbox and
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -44,6 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("kybernetes.kubelet.worker")
 
 NORMAL, WARNING = "Normal", "Warning"
+SYNC_ERROR_BACKOFF = 10.0  # kubelet's backOffPeriod, jittered by up to half again
 _PROBE_NAMES = {"livenessProbe": "Liveness", "readinessProbe": "Readiness",
                 "startupProbe": "Startup"}
 
@@ -149,7 +154,7 @@ class PodWorker:
             except Exception as e:
                 log.warning("pod sync failed", extra={"pod": self.name, "error": repr(e)},
                             exc_info=log.isEnabledFor(logging.DEBUG))
-                delay = 1.0
+                delay = SYNC_ERROR_BACKOFF * (1 + random.random() / 2)
             if self.finished:
                 break
             try:
