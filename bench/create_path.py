@@ -35,8 +35,9 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from kybernetes import collector  # noqa: E402
 from kybernetes.api.resources import NAMESPACES, PODS  # noqa: E402
-from kybernetes.apiserver import admission, bootstrap, collector, strategy  # noqa: E402
+from kybernetes.apiserver import admission, bootstrap, strategy  # noqa: E402
 from kybernetes.apiserver.authn import User  # noqa: E402
 from kybernetes.apiserver.codec import encode_stored  # noqa: E402
 from kybernetes.apiserver.context import WriteContext  # noqa: E402

@@ -19,11 +19,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from kybernetes import storage
+from kybernetes import collector, storage
 from kybernetes.apiserver import (
     audit,
     bootstrap,
-    collector,
     default_storage_class,
     limit_ranger,
     pki,

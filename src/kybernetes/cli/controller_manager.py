@@ -18,6 +18,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from kybernetes import collector
 from kybernetes import log as logsetup
 from kybernetes.cli.durations import parse_duration
 from kybernetes.cli.errors import CliError
@@ -216,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
     except KubeconfigError as e:
         raise CliError(str(e)) from None
     options.root_ca = _root_ca(args.root_ca_file, kubeconfig.ca_pem)
+    collector.tune_for_serving()
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(_main(args, names, options))
     return 0

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from kybernetes import log
+from kybernetes import collector, log
 from kybernetes.cli.durations import parse_duration
 from kybernetes.cli.errors import CliError
 
@@ -269,4 +269,5 @@ async def _main(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     log.setup(args.verbose)
+    collector.tune_for_serving()
     return asyncio.run(_main(args))

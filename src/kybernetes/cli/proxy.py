@@ -15,7 +15,7 @@ import logging
 import os
 import signal
 
-from kybernetes import log
+from kybernetes import collector, log
 from kybernetes.cli.errors import CliError
 from kybernetes.client import ApiClient
 from kybernetes.proxy import netfilter
@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as e:
         raise CliError(f"cannot load --kubeconfig {args.kubeconfig}: {e}") from None
     log.setup(args.verbose)
+    collector.tune_for_serving()
     asyncio.run(_serve(args, client))
     return 0
 

@@ -20,6 +20,7 @@ import signal
 import socket
 import uuid
 
+from kybernetes import collector
 from kybernetes import log as logsetup
 from kybernetes.cli.errors import CliError
 from kybernetes.client import ApiClient, LeaderElector, LeadershipLost
@@ -123,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         load_kubeconfig(args.kubeconfig)
     except KubeconfigError as e:
         raise CliError(str(e)) from None
+    collector.tune_for_serving()
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(_main(args, config))
     return 0
