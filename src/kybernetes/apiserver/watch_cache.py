@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
@@ -46,6 +47,7 @@ from kybernetes.apiserver.codec import decode_stored, tight
 from kybernetes.apiserver.kinds.definition import KindDefinition
 from kybernetes.storage.errors import StorageError
 from kybernetes.storage.interface import Event, KeyValue, Store
+from kybernetes.storage.keys import prefix_end
 
 log = logging.getLogger("kybernetes.apiserver.watch_cache")
 
@@ -299,14 +301,30 @@ class ResourceCache:
         whenever anything under this prefix changes."""
         return self.ring[-1].rv if self.ring else self.oldest_rv
 
-    def entries(self, prefix: str) -> list[Entry]:
-        """Current objects under `prefix`, in key order."""
+    def _keys(self) -> list[str]:
         if self._sorted is None:
             self._sorted = sorted(self.objects)
-        keys = self._sorted
-        if prefix != self.prefix:
-            keys = [k for k in keys if k.startswith(prefix)]
-        return [self.objects[k] for k in keys]
+        return self._sorted
+
+    def _span(self, prefix: str) -> tuple[int, int]:
+        """Where the keys under `prefix` are in the sorted keys."""
+        keys = self._keys()
+        if prefix == self.prefix:
+            return 0, len(keys)
+        end = prefix_end(prefix)
+        return bisect_left(keys, prefix), len(keys) if end is None else bisect_left(keys, end)
+
+    def entries(self, prefix: str) -> list[Entry]:
+        """Current objects under `prefix`, in key order."""
+        lo, hi = self._span(prefix)
+        objects = self.objects
+        return [objects[k] for k in self._keys()[lo:hi]]
+
+    def count_after(self, prefix: str, key: str) -> int:
+        """How many current objects under `prefix` sort after `key`: a page's
+        remainingItemCount, which Kubernetes documents as an estimate."""
+        lo, hi = self._span(prefix)
+        return max(hi - max(bisect_right(self._keys(), key), lo), 0)
 
     def watch(self, prefix: str, matcher: Matcher | None, *, from_rv: int | None,
               ) -> tuple[Watcher, list[tuple[str, Entry]], int]:

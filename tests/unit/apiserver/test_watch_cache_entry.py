@@ -7,8 +7,8 @@ import orjson
 from kybernetes.api.fields import field_getter, parse_field_selector
 from kybernetes.api.labels import parse_selector
 from kybernetes.apiserver.lists import ListQuery
-from kybernetes.apiserver.watch_cache import DecodedObjects, Entry
-from kybernetes.storage.interface import KeyValue
+from kybernetes.apiserver.watch_cache import DecodedObjects, Entry, WatchCache
+from kybernetes.storage.interface import Event, KeyValue
 
 
 def test_a_stored_value_is_decoded_on_first_read_with_its_revision() -> None:
@@ -55,3 +55,27 @@ def test_selectors_match_on_kept_labels_and_fields_without_the_dict() -> None:
     assert not query.matches(other)  # reading b pushed a's dict out
     assert entry._obj is None
     assert query.matches(entry) and entry._obj is None  # kept fields: no decode
+
+
+def test_a_namespace_is_a_span_of_the_sorted_keys_and_remaining_counts_after_a_key() -> None:
+    """entries(namespace prefix) and count_after (a page's remainingItemCount) come from
+    the sorted keys, with keys added and deleted since they were last sorted."""
+    cache = WatchCache(store=None).for_prefix("/registry/pods/")  # type: ignore[arg-type]
+    names = [("a", "p1"), ("a", "p2"), ("b", "p1"), ("c", "p1"), ("c", "p2"), ("c", "p3")]
+    for i, (ns, name) in enumerate(names, start=1):
+        stored = orjson.dumps({"metadata": {"name": name, "namespace": ns}})
+        cache.apply(Event("PUT", KeyValue(f"/registry/pods/{ns}/{name}", stored, i, i)))
+
+    assert [e.key for e in cache.entries("/registry/pods/c/")] == [
+        "/registry/pods/c/p1", "/registry/pods/c/p2", "/registry/pods/c/p3"]
+    assert cache.entries("/registry/pods/bb/") == []
+    assert cache.count_after("/registry/pods/", "/registry/pods/b/p1") == 3
+    assert cache.count_after("/registry/pods/c/", "/registry/pods/c/p1") == 2
+    assert cache.count_after("/registry/pods/a/", "/registry/pods/a/p2") == 0
+
+    gone = KeyValue("/registry/pods/c/p2", b"{}", 5, 7)
+    cache.apply(Event("DELETE", gone))
+    cache.apply(Event("PUT", KeyValue("/registry/pods/b/p0", b'{"metadata": {}}', 8, 8)))
+    assert cache.count_after("/registry/pods/", "/registry/pods/b/p0") == 3
+    assert [e.key for e in cache.entries("/registry/pods/b/")] == [
+        "/registry/pods/b/p0", "/registry/pods/b/p1"]
