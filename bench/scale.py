@@ -127,12 +127,18 @@ class Probe:
 
 
 async def until(check: Callable[[], Awaitable[bool]], what: str, within: float) -> float:
+    """Seconds until `check` holds; a check the overloaded server does not answer
+    counts as not yet (and is said), never as the end of the run."""
     started = time.monotonic()
-    while not await check():
+    while True:
+        try:
+            if await check():
+                return time.monotonic() - started
+        except (errors.ApiError, TimeoutError, OSError) as e:
+            progress(f"{what}: check failed ({e}); trying again")
         if time.monotonic() - started > within:
             raise TimeoutError(f"{what}: not reached in {within:.0f} s")
         await asyncio.sleep(1.0)
-    return time.monotonic() - started
 
 
 async def ready_nodes(client: ApiClient) -> int:
