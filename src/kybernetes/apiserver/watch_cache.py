@@ -256,6 +256,9 @@ class Watcher:
         return batch
 
 
+_RESORT_AFTER = 1_000  # changes since the last sort past which sorting again is cheaper
+
+
 class ResourceCache:
     """Current objects and recent events of one resource."""
 
@@ -267,7 +270,13 @@ class ResourceCache:
         self.capacity = parent.capacity
         self.oldest_rv = 0
         self.watchers: set[Watcher] = set()
+        # The keys in order, for lists and remainingItemCount: kept up to date lazily
+        # from the keys added and removed since (a few insertions cost microseconds; a
+        # full sort of 150,000 keys ~25 ms, which every page of a paged list paid while
+        # pods were being created).
         self._sorted: list[str] | None = None
+        self._added: list[str] = []
+        self._removed: list[str] = []
 
     def reset(self, revision: int) -> None:
         for w in list(self.watchers):
@@ -275,6 +284,8 @@ class ResourceCache:
         self.objects.clear()
         self.ring.clear()
         self._sorted = None
+        self._added.clear()
+        self._removed.clear()
         self.oldest_rv = revision
 
     def apply(self, ev: Event) -> None:
@@ -283,11 +294,12 @@ class ResourceCache:
         entry = Entry.of(ev.kv, self.parent.decoded)
         if ev.type == "DELETE":
             self.objects.pop(key, None)
-            self._sorted = None
+            if self._sorted is not None:
+                self._removed.append(key)
             cev = CacheEvent("DELETED", entry, prev)
         else:
-            if prev is None:
-                self._sorted = None
+            if prev is None and self._sorted is not None:
+                self._added.append(key)
             self.objects[key] = entry
             cev = CacheEvent("MODIFIED" if prev is not None else "ADDED", entry, prev)
         self.ring.append(cev)
@@ -302,9 +314,21 @@ class ResourceCache:
         return self.ring[-1].rv if self.ring else self.oldest_rv
 
     def _keys(self) -> list[str]:
-        if self._sorted is None:
-            self._sorted = sorted(self.objects)
-        return self._sorted
+        keys = self._sorted
+        if keys is None or len(self._added) + len(self._removed) > _RESORT_AFTER:
+            keys = self._sorted = sorted(self.objects)
+        else:  # the final state decides: a key may have come and gone since
+            for key in self._removed:
+                i = bisect_left(keys, key)
+                if key not in self.objects and i < len(keys) and keys[i] == key:
+                    del keys[i]
+            for key in self._added:
+                i = bisect_left(keys, key)
+                if key in self.objects and (i == len(keys) or keys[i] != key):
+                    keys.insert(i, key)
+        self._added.clear()
+        self._removed.clear()
+        return keys
 
     def _span(self, prefix: str) -> tuple[int, int]:
         """Where the keys under `prefix` are in the sorted keys."""

@@ -79,3 +79,10 @@ def test_a_namespace_is_a_span_of_the_sorted_keys_and_remaining_counts_after_a_k
     assert cache.count_after("/registry/pods/", "/registry/pods/b/p0") == 3
     assert [e.key for e in cache.entries("/registry/pods/b/")] == [
         "/registry/pods/b/p0", "/registry/pods/b/p1"]
+    # keys that came and went between two reads leave the order as the objects are
+    cache.apply(Event("PUT", KeyValue("/registry/pods/d/brief", b"{}", 9, 9)))
+    cache.apply(Event("DELETE", KeyValue("/registry/pods/d/brief", b"{}", 9, 10)))
+    cache.apply(Event("DELETE", KeyValue("/registry/pods/a/p1", b"{}", 1, 11)))
+    cache.apply(Event("PUT", KeyValue("/registry/pods/a/p1", b"{}", 12, 12)))
+    assert [e.key for e in cache.entries("/registry/pods/")] == sorted(cache.objects)
+    assert len(cache.objects) == 6
