@@ -33,6 +33,8 @@ watcher's selectors is sent as DELETED, one that starts matching as ADDED.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict, deque
@@ -256,6 +258,7 @@ class Watcher:
         return batch
 
 
+_WAITERS_BEFORE_CLEANUP = 1_000
 _RESORT_AFTER = 1_000  # changes since the last sort past which sorting again is cheaper
 
 
@@ -382,9 +385,13 @@ class WatchCache:
         self.ready = asyncio.Event()
         self.caches: dict[str, ResourceCache] = {}
         self.decoded = DecodedObjects()
-        self._progress = asyncio.Condition()
+        # Readers waiting for a revision, by revision: woken as the cache passes it.
+        # (An asyncio.Condition made every waiter take its lock in turn on each batch,
+        # and a timed-out waiter wait for the lock again: with the loop saturated, a
+        # consistent LIST that should fall back to the store after 1 s took up to 60.)
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._waiter_ids = itertools.count()
         self._task: asyncio.Task[None] | None = None
-        self._waiting = 0
 
     def cached(self, kind: KindDefinition, namespace: str | None, name: str
                ) -> dict[str, Any] | None:
@@ -435,6 +442,7 @@ class WatchCache:
             if found is not None:
                 found.objects[kv.key] = Entry.of(kv, self.decoded)
         self.ready.set()
+        self._notify()
 
     def _cache_of(self, key: str) -> ResourceCache | None:
         """The cache for a key: /registry/<plural>/… for built-in kinds,
@@ -489,26 +497,26 @@ class WatchCache:
         self._notify()
 
     def _notify(self) -> None:
-        async def wake() -> None:
-            async with self._progress:
-                self._progress.notify_all()
-        if self._waiting:
-            asyncio.get_running_loop().create_task(wake())
+        waiters = self._waiters
+        while waiters and waiters[0][0] <= self.revision:
+            _, _, reached = heapq.heappop(waiters)
+            if not reached.done():
+                reached.set_result(None)
 
     async def wait_for(self, revision: int, wait: float) -> bool:
         """Wait until the cache has seen `revision`; False on timeout."""
         if self.revision >= revision:
             return True
-        self._waiting += 1
+        reached = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (revision, next(self._waiter_ids), reached))
         try:
-            async with self._progress:
-                await asyncio.wait_for(
-                    self._progress.wait_for(lambda: self.revision >= revision), wait)
+            await asyncio.wait_for(reached, wait)
             return True
         except TimeoutError:
+            if len(self._waiters) > _WAITERS_BEFORE_CLEANUP:  # timed-out ones pile up
+                self._waiters = [w for w in self._waiters if not w[2].done()]
+                heapq.heapify(self._waiters)
             return False
-        finally:
-            self._waiting -= 1
 
     async def wait_fresh(self, wait: float = 1.0) -> bool:
         """Consistent read: wait until the cache reaches the store's current revision."""
