@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fail-pods-matching", metavar="REGEX",
                         help="containers of matching pods exit with code 1")
     parser.add_argument("--lease-seconds", type=float, default=10.0)
-    parser.add_argument("--status-seconds", type=float, default=60.0)
+    parser.add_argument("--status-seconds", type=float, default=300.0)
     parser.add_argument("--concurrency", type=int, default=50,
                         help="registrations in flight at once (default 50)")
     parser.add_argument("--register-with-taints", default="")

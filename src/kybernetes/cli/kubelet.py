@@ -62,8 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fake runtime: containers of matching pods exit with code 1")
     parser.add_argument("--lease-seconds", type=float, default=10.0,
                         help="Lease renewal period (default 10)")
-    parser.add_argument("--status-seconds", type=float, default=60.0,
-                        help="Node status period (default 60)")
+    parser.add_argument("--status-seconds", type=float, default=300.0,
+                        help="how often an unchanged Node status is posted (default 300, "
+                             "kube's nodeStatusReportFrequency); a change goes at once")
     parser.add_argument("--backoff-base", type=float, default=10.0,
                         help="first crash-loop back-off in seconds (default 10)")
     parser.add_argument("--backoff-max", type=float, default=300.0,

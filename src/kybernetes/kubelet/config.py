@@ -1,7 +1,8 @@
 """The kubelet's settings, one frozen record built from the command line.
 
-Timings that Kubernetes fixes (lease renewal every 10 s, status every minute,
-crash back-off from 10 s to 5 min) are fields here so tests can shorten them.
+Timings that Kubernetes fixes (lease renewal every 10 s, an unchanged status every
+5 minutes as its nodeStatusReportFrequency, crash back-off from 10 s to 5 min) are
+fields here so tests can shorten them.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class KubeletConfig:
     labels: dict[str, str] = field(default_factory=dict)
     lease_seconds: float = 10.0
     lease_duration: int = 40
-    status_seconds: float = 60.0
+    status_seconds: float = 300.0
     backoff_base: float = 10.0
     backoff_max: float = 300.0
     sync_seconds: float = 10.0

@@ -266,7 +266,8 @@ class NodeAgent:
                                             namespace=LEASE_NAMESPACE)
 
     async def run(self) -> None:
-        """Heartbeat forever: the Lease every lease_seconds, status every status_seconds."""
+        """Heartbeat forever: the Lease every lease_seconds; the status checked as often
+        and posted when it changed, or unchanged every status_seconds."""
         loop = asyncio.get_running_loop()
         next_status = loop.time() + self.config.status_seconds
         while True:
