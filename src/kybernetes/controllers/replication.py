@@ -79,6 +79,7 @@ class ReplicaManager(Controller):
     """Keeps `spec.replicas` pods for every owner of `resource`."""
 
     resource: ClassVar[Resource]
+    default_workers = 5  # kube's --concurrent-replicaset-syncs / --concurrent-rc-syncs
 
     def __init__(self, client: ApiClient, informers: InformerFactory) -> None:
         super().__init__(client, informers)
