@@ -306,30 +306,33 @@ class ApiClient:
 
     async def request(self, method: str, path: str, *, params: dict[str, str] | None = None,
                       body: Any = None, content_type: str = "application/json",
-                      accept: str | None = None) -> Any:
-        """Send one request and return the decoded JSON (or text) body."""
+                      accept: str | None = None, raw: bool = False) -> Any:
+        """Send one request and return the decoded JSON (or text) body; with `raw`, the
+        body's bytes as they came (a caller that only needs them delivered)."""
         if self._turns is not None:
             async with self._turns:
                 return await self._request(method, path, params=params, body=body,
-                                           content_type=content_type, accept=accept)
+                                           content_type=content_type, accept=accept, raw=raw)
         return await self._request(method, path, params=params, body=body,
-                                   content_type=content_type, accept=accept)
+                                   content_type=content_type, accept=accept, raw=raw)
 
     async def _request(self, method: str, path: str, *, params: dict[str, str] | None,
-                       body: Any, content_type: str, accept: str | None) -> Any:
+                       body: Any, content_type: str, accept: str | None, raw: bool) -> Any:
         response = await self._open(method, path, params=params, body=body,
                                     content_type=content_type, accept=accept)
         try:
-            raw = await response.read()
+            data = await response.read()
         except (TimeoutError, aiohttp.ClientError) as e:
             raise errors.ServiceUnavailable(f"{method} {path}: {e}") from e
         finally:
             response.release()
-        if not raw:
+        if raw:
+            return data
+        if not data:
             return {}
         if response.content_type == "application/json":
-            return orjson.loads(raw)
-        return raw.decode(errors="replace")
+            return orjson.loads(data)
+        return data.decode(errors="replace")
 
     # -- verbs ---------------------------------------------------------------------
 
