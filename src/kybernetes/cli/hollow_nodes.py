@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="containers of matching pods exit with code 1")
     parser.add_argument("--lease-seconds", type=float, default=10.0)
     parser.add_argument("--status-seconds", type=float, default=300.0)
+    parser.add_argument("--sync-seconds", type=float, default=60.0,
+                        help="how often a pod is synced unprompted (default 60, kube's "
+                             "--sync-frequency; the fake runtime tells of every change)")
     parser.add_argument("--concurrency", type=int, default=50,
                         help="registrations in flight at once (default 50)")
     parser.add_argument("--register-with-taints", default="")
@@ -43,6 +46,7 @@ async def _main(args: argparse.Namespace) -> int:
         node_name="", runtime="fake", root_dir=Path("/"), node_ip=args.node_ip,
         max_pods=args.max_pods, fail_pods_matching=args.fail_pods_matching,
         lease_seconds=args.lease_seconds, status_seconds=args.status_seconds,
+        sync_seconds=args.sync_seconds,
         taints=parse_taints(args.register_with_taints), labels=parse_labels(args.node_labels),
         serve=False)
     client = api_client(args.kubeconfig, user_agent="kyb-hollow-nodes",

@@ -94,6 +94,7 @@ class FakeRuntime(ChangeNotifier):
         self.fail = re.compile(fail_pattern) if fail_pattern else None
         self._sandboxes: dict[str, Sandbox] = {}
         self._containers: dict[str, ContainerInfo] = {}
+        self._by_pod: dict[str, dict[str, None]] = {}  # pod uid -> its container ids, in order
         self._millicores: dict[str, int] = {}  # by container id, from the CPU annotation
         self._ids = itertools.count(1)
         ChangeNotifier.__init__(self)
@@ -156,6 +157,7 @@ class FakeRuntime(ChangeNotifier):
                 info = info.replace(state=EXITED, finished_at=now, exit_code=plan[1],
                                     reason="Completed" if plan[1] == 0 else "Error")
         self._containers[cid] = info
+        self._by_pod.setdefault(info.pod_uid, {})[cid] = None
         cpu = ((config.pod.get("metadata") or {}).get("annotations") or {}).get(CPU)
         if cpu is not None and is_quantity(cpu):
             self._millicores[cid] = cpu_millis(cpu)
@@ -178,11 +180,19 @@ class FakeRuntime(ChangeNotifier):
                 state=EXITED, finished_at=time.time(), exit_code=0, reason="Completed")
 
     async def remove_container(self, container_id: str) -> None:
-        self._containers.pop(container_id, None)
+        info = self._containers.pop(container_id, None)
         self._millicores.pop(container_id, None)
+        if info is not None:
+            ids = self._by_pod.get(info.pod_uid, {})
+            ids.pop(container_id, None)
+            if not ids:
+                self._by_pod.pop(info.pod_uid, None)
 
     async def list_containers(self, pod_uid: str | None = None) -> list[ContainerInfo]:
-        return [c for c in self._containers.values() if pod_uid in (None, c.pod_uid)]
+        """A pod's containers by its index: every pod worker asks on each pass."""
+        if pod_uid is None:
+            return list(self._containers.values())
+        return [self._containers[c] for c in self._by_pod.get(pod_uid, ())]
 
     def usage(self, container_ids: list[str]) -> dict[str, Usage]:
         """Synthetic but plausible usage (so hollow nodes can be benchmarked): each
