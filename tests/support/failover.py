@@ -34,6 +34,11 @@ from tests.support.poll import wait_for
 NAMESPACE = "faults"
 RC = "faults-rc"
 REPLICAS = 5
+# The surge Kubernetes allows: a pod create whose answer is lost with the API server
+# (killed, stopped or cut off mid-request) counts as not made for kube's ReplicaSet and
+# ReplicationController controllers (slowStartBatch lowers the expectation), so they may
+# make one more and delete the extra once their informer sees it. Any more is a bug.
+LOST_ANSWER_SURGE = 1
 MAX_WRITE_GAP = 10.0
 SETTLE_WITHIN = 120.0
 STABLE_FOR = 3.0
@@ -325,9 +330,9 @@ def run_fault(fc: FaultCluster, load: Load, fault: Fault) -> dict[str, Any]:
     if lost:
         problems.append(f"{len(lost)} acknowledged writes lost: {lost[:10]}")
     most = load.pods.most(start, end)
-    if len(most) > REPLICAS:
-        problems.append(f"{len(most)} pods of the RC not terminating at once (> {REPLICAS}):"
-                        f" {sorted(most)}")
+    if len(most) > REPLICAS + LOST_ANSWER_SURGE:
+        problems.append(f"{len(most)} pods of the RC not terminating at once "
+                        f"(> {REPLICAS} + {LOST_ANSWER_SURGE}): {sorted(most)}")
     if after is not None and "old_pid" in notes:
         notes["member_restarted"] = _one_named(after, notes["target"])["pid"] != notes.pop(
             "old_pid")
