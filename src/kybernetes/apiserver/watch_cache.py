@@ -259,7 +259,7 @@ class Watcher:
 
 
 _WAITERS_BEFORE_CLEANUP = 1_000
-_RESORT_AFTER = 1_000  # changes since the last sort past which sorting again is cheaper
+_RESORT_AFTER = 1_000  # changes since the last sort past which it is sorted again
 
 
 class ResourceCache:
@@ -297,12 +297,11 @@ class ResourceCache:
         entry = Entry.of(ev.kv, self.parent.decoded)
         if ev.type == "DELETE":
             self.objects.pop(key, None)
-            if self._sorted is not None:
-                self._removed.append(key)
+            self._pending(self._removed, key)
             cev = CacheEvent("DELETED", entry, prev)
         else:
-            if prev is None and self._sorted is not None:
-                self._added.append(key)
+            if prev is None:
+                self._pending(self._added, key)
             self.objects[key] = entry
             cev = CacheEvent("MODIFIED" if prev is not None else "ADDED", entry, prev)
         self.ring.append(cev)
@@ -316,9 +315,22 @@ class ResourceCache:
         whenever anything under this prefix changes."""
         return self.ring[-1].rv if self.ring else self.oldest_rv
 
+    def _pending(self, changes: list[str], key: str) -> None:
+        """Note a key added or removed since the last sort; past _RESORT_AFTER of them
+        the sorted keys are dropped instead (sorting again is cheaper, and a resource
+        nobody lists must not collect its changes forever)."""
+        if self._sorted is None:
+            return
+        if len(self._added) + len(self._removed) >= _RESORT_AFTER:
+            self._sorted = None
+            self._added.clear()
+            self._removed.clear()
+        else:
+            changes.append(key)
+
     def _keys(self) -> list[str]:
         keys = self._sorted
-        if keys is None or len(self._added) + len(self._removed) > _RESORT_AFTER:
+        if keys is None:
             keys = self._sorted = sorted(self.objects)
         else:  # the final state decides: a key may have come and gone since
             for key in self._removed:
@@ -333,25 +345,26 @@ class ResourceCache:
         self._removed.clear()
         return keys
 
-    def _span(self, prefix: str) -> tuple[int, int]:
-        """Where the keys under `prefix` are in the sorted keys."""
+    def _span(self, prefix: str) -> tuple[list[str], int, int]:
+        """The sorted keys, and where those under `prefix` are in them."""
         keys = self._keys()
         if prefix == self.prefix:
-            return 0, len(keys)
+            return keys, 0, len(keys)
         end = prefix_end(prefix)
-        return bisect_left(keys, prefix), len(keys) if end is None else bisect_left(keys, end)
+        return keys, bisect_left(keys, prefix), \
+            len(keys) if end is None else bisect_left(keys, end)
 
     def entries(self, prefix: str) -> list[Entry]:
         """Current objects under `prefix`, in key order."""
-        lo, hi = self._span(prefix)
+        keys, lo, hi = self._span(prefix)
         objects = self.objects
-        return [objects[k] for k in self._keys()[lo:hi]]
+        return [objects[k] for k in keys[lo:hi]]
 
     def count_after(self, prefix: str, key: str) -> int:
         """How many current objects under `prefix` sort after `key`: a page's
         remainingItemCount, which Kubernetes documents as an estimate."""
-        lo, hi = self._span(prefix)
-        return max(hi - max(bisect_right(self._keys(), key), lo), 0)
+        keys, lo, hi = self._span(prefix)
+        return max(hi - max(bisect_right(keys, key), lo), 0)
 
     def watch(self, prefix: str, matcher: Matcher | None, *, from_rv: int | None,
               ) -> tuple[Watcher, list[tuple[str, Entry]], int]:
