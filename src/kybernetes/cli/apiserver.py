@@ -172,9 +172,9 @@ def run(args: argparse.Namespace) -> int:
     from kybernetes.apiserver.connections import ConnectionLimits
     from kybernetes.apiserver.malloc import limit_arenas
     from kybernetes.apiserver.server import Config, StartupError, serve
+    from kybernetes.storage.errors import StorageError
 
     limit_arenas()
-    from kybernetes.storage.errors import StorageError
 
     config = Config(
         data_dir=args.data_dir, store_url=args.store, bind_address=args.bind_address,

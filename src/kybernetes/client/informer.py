@@ -196,8 +196,6 @@ class Informer:
     # -- cache mutation and notification -------------------------------------------
 
     def _replace(self, items: builtins.list[Obj]) -> None:
-        if self.keep is not None:
-            items = [o for o in items if self.keep(o)]
         fresh = {object_key(o): o for o in items}
         for key in [k for k in self._items if k not in fresh]:
             self._remove(key, self._items[key])

@@ -77,7 +77,7 @@ class HollowNodes:
     def _ours(self, pod: dict[str, Any]) -> bool:
         """Only this process's nodes' pods are cached: with several hollow-nodes
         processes, each would otherwise hold every pod of the cluster."""
-        return (pod.get("spec") or {}).get("nodeName", "") in self.kubelets
+        return self._kubelet(pod) is not None
 
     def _kubelet(self, pod: dict[str, Any]) -> Kubelet | None:
         return self.kubelets.get((pod.get("spec") or {}).get("nodeName", ""))
