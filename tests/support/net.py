@@ -1,11 +1,15 @@
-"""Free loopback ports and readiness polling."""
+"""Free loopback ports, small HTTP servers and readiness polling."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import time
 import urllib.request
+from collections.abc import AsyncIterator
+
+from aiohttp import web
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -13,6 +17,19 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[str]:
+    """`app` on a free loopback port (plain HTTP) for the block; yields its base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
 
 
 def wait_http_ok(url: str, *, timeout: float = 20.0, is_alive=lambda: True) -> None:

@@ -11,7 +11,7 @@ from aiohttp import web
 from kybernetes.api import errors
 from kybernetes.api.resources import CONFIGMAPS
 from kybernetes.client import ApiClient
-from tests.support.net import free_port
+from tests.support.net import serving
 
 BUSY = "Too many requests, please try again later.\n"
 
@@ -32,14 +32,8 @@ async def server() -> AsyncIterator[tuple[str, list[str]]]:
         return web.json_response({"kind": "ConfigMap", "metadata": {"name": "cm"}})
     app = web.Application()
     app.router.add_get("/api/v1/namespaces/default/configmaps/{name}", busy_twice)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}", seen
-    finally:
-        await runner.cleanup()
+    async with serving(app) as url:
+        yield url, seen
 
 
 async def test_overload_is_retried_after_retry_after(server: tuple[str, list[str]]) -> None:

@@ -12,7 +12,7 @@ from aiohttp import web
 from kybernetes.api import errors
 from kybernetes.api.resources import CONFIGMAPS
 from kybernetes.client import ApiClient
-from tests.support.net import free_port
+from tests.support.net import serving
 
 
 @pytest.fixture
@@ -28,14 +28,8 @@ async def slow_server() -> AsyncIterator[tuple[str, list[int]]]:
         return web.json_response({"kind": "ConfigMap", "metadata": {"name": "cm"}})
     app = web.Application()
     app.router.add_get("/api/v1/namespaces/default/configmaps/{name}", slow)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}", peaks
-    finally:
-        await runner.cleanup()
+    async with serving(app) as url:
+        yield url, peaks
 
 
 async def burst(client: ApiClient, n: int) -> list[object]:

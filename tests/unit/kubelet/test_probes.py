@@ -7,6 +7,7 @@ import asyncio
 from aiohttp import web
 
 from kybernetes.kubelet.probes import ContainerProbes, NetworkProber, Result, run_probe
+from tests.support.net import serving
 
 
 def _scripted(codes: list[int]):
@@ -75,21 +76,15 @@ async def test_http_and_tcp_probes_against_a_real_server() -> None:
     app = web.Application()
     app.router.add_get("/ok", ok_handler)
     app.router.add_get("/bad", bad_handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    container = {"ports": [{"name": "http", "containerPort": port}]}
-    try:
+    async with serving(app) as url:
+        port = int(url.rsplit(":", 1)[1])
+        container = {"ports": [{"name": "http", "containerPort": port}]}
         ok = await run_probe({"httpGet": {"path": "/ok", "port": "http"}}, container=container,
                              pod_ip="127.0.0.1", exec_=_scripted([0]))
         bad = await run_probe({"httpGet": {"path": "bad", "port": port}}, container=container,
                               pod_ip="127.0.0.1", exec_=_scripted([0]))
         tcp = await run_probe({"tcpSocket": {"port": port}}, container=container,
                               pod_ip="127.0.0.1", exec_=_scripted([0]))
-    finally:
-        await runner.cleanup()
     closed = await run_probe({"tcpSocket": {"port": port}}, container=container,
                              pod_ip="127.0.0.1", exec_=_scripted([0]))
     assert ok == Result(True)
