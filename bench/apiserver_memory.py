@@ -37,6 +37,7 @@ from tests.support.apiserver import ApiServer, connected  # noqa: E402
 
 from kybernetes.api.resources import NAMESPACES, PODS  # noqa: E402
 from kybernetes.client import ApiClient  # noqa: E402
+from kybernetes.controllers.base import for_each  # noqa: E402
 
 NAMESPACE = "memory"
 IN_FLIGHT = 32
@@ -67,15 +68,6 @@ def pod(i: int, nodes: int) -> dict[str, Any]:
                                                                 "memory": "10Mi"}}}]}}
 
 
-async def for_each(count: int, call: Any) -> None:
-    gate = asyncio.Semaphore(IN_FLIGHT)
-
-    async def one(i: int) -> None:
-        async with gate:
-            await call(i)
-    await asyncio.gather(*(one(i) for i in range(count)))
-
-
 async def drain(watch: Any) -> None:
     async for _ in watch:
         pass
@@ -91,16 +83,16 @@ async def stages(server: ApiServer, pods: int, nodes: int) -> dict[str, Any]:
         async with connected(server) as client:
             await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
                                              "metadata": {"name": NAMESPACE}})
-            await for_each(pods, lambda i: client.create(PODS, pod(i, nodes),
-                                                          namespace=NAMESPACE))
+            await for_each(range(pods), lambda i: client.create(
+                PODS, pod(i, nodes), namespace=NAMESPACE), concurrency=IN_FLIGHT)
             rss["created"] = rss_mb(pid)
             tasks = [asyncio.create_task(drain(watchers[k % WATCH_CLIENTS].watch(
                 PODS, field_selector=f"spec.nodeName=node-{k}"))) for k in range(nodes)]
             await asyncio.sleep(3)
             rss["watched"] = rss_mb(pid)
-            await for_each(pods, lambda i: client.patch(PODS, f"pod-{i}", RUNNING,
-                                                         namespace=NAMESPACE,
-                                                         subresource="status"))
+            await for_each(range(pods), lambda i: client.patch(
+                PODS, f"pod-{i}", RUNNING, namespace=NAMESPACE, subresource="status"),
+                concurrency=IN_FLIGHT)
             await asyncio.sleep(2)
             rss["status"] = rss_mb(pid)
             for _ in range(3):
