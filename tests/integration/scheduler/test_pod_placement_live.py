@@ -34,7 +34,9 @@ async def test_anti_affinity_one_per_node_and_the_third_waits(client, start_sche
     placed = {name: await node_of(client, name) for name in (f"web-{i}" for i in range(3))}
     (pending,) = [n for n, node in placed.items() if node is None]
     assert sorted(node for node in placed.values() if node) == ["a", "b"]
-    message = (await _scheduled_condition(client, pending))["message"]
+    # the pod is parked before its PodScheduled=False status write lands
+    condition = await until(lambda: _scheduled_condition(client, pending), what="condition")
+    message = condition["message"]
     assert message.startswith("0/2 nodes are available: 2 node(s) didn't match pod "
                               "anti-affinity rules.")
     # a node joins: the waiting replica takes it
