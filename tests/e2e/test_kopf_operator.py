@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.support.cluster import KybCluster, fake_runtime_cluster
+from tests.support.poll import wait_for
 from tests.support.procs import Proc
 
 OPERATOR = Path(__file__).parent / "operators" / "widget_operator.py"
@@ -45,14 +45,15 @@ def operator(cluster: KybCluster, tmp_path: Path) -> Iterator[Proc]:
 
 
 def eventually(check: Any, what: str, proc: Proc, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        assert proc.alive(), f"the operator exited:\n{proc.log_tail()}"
-        time.sleep(0.25)
-    raise AssertionError(f"no {what} after {timeout}s:\n{proc.log_tail()}")
+    """The shared poller, failing at once if the operator exits; the operator's log is
+    in the failure either way."""
+    def while_alive() -> Any:
+        assert proc.alive(), "the operator exited"
+        return check()
+    try:
+        return wait_for(while_alive, within=timeout, interval=0.25, what=what)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{proc.log_tail()}") from None
 
 
 def get(cluster: KybCluster, *args: str) -> dict[str, Any] | None:

@@ -1,36 +1,65 @@
-"""The tests' pollers: wait until a check gives a truthy value, or fail with its last one."""
+"""The tests' pollers: wait until a check gives a truthy value, or fail with its last one.
+
+A check may also raise one of `retry_on` (an object not there yet, an assertion a
+watch cache has not caught up with): that counts as "not yet" and is reported if
+the time runs out."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+Retryable = tuple[type[BaseException], ...]
 
-async def eventually(check: Callable[[], Awaitable[T]], *, within: float = 10.0,
-                     interval: float = 0.05, what: str = "condition") -> T:
-    """Poll `check` until it returns a truthy value; fail with its last value."""
+
+async def eventually(check: Callable[[], Awaitable[T] | T], *, within: float = 10.0,
+                     interval: float = 0.05, what: str = "condition",
+                     retry_on: Retryable = ()) -> T:
+    """Poll `check` (plain or async) until it returns a truthy value; fail with its last."""
     deadline = time.monotonic() + within
     last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
+    while True:
+        try:
+            last = check()
+            if inspect.isawaitable(last):
+                last = await last
+        except retry_on as e:
+            last = e
+        else:
+            if last:
+                return last
+        if time.monotonic() >= deadline:
+            break
         await asyncio.sleep(interval)
-    raise AssertionError(f"timed out after {within}s waiting for {what}; last: {last!r}")
+    raise _timed_out(within, what, last)
 
 
 def wait_for(check: Callable[[], T], *, within: float = 5.0, interval: float = 0.05,
-             what: str = "condition") -> T:
+             what: str = "condition", retry_on: Retryable = ()) -> T:
     """`eventually` for synchronous checks (raw HTTP, kubectl)."""
     deadline = time.monotonic() + within
     last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
+    while True:
+        try:
+            last = check()
+        except retry_on as e:
+            last = e
+        else:
+            if last:
+                return last
+        if time.monotonic() >= deadline:
+            break
         time.sleep(interval)
-    raise AssertionError(f"timed out after {within}s waiting for {what}; last: {last!r}")
+    raise _timed_out(within, what, last)
+
+
+def _timed_out(within: float, what: str, last: Any) -> AssertionError:
+    error = AssertionError(f"timed out after {within}s waiting for {what}; last: {last!r}")
+    if isinstance(last, BaseException):
+        error.__cause__ = last
+    return error

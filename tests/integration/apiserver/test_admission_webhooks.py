@@ -3,7 +3,6 @@ webhook servers the tests start on loopback ports."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
@@ -16,6 +15,7 @@ from kybernetes.api import resources as r
 from kybernetes.api.errors import ApiError, Forbidden, InternalError
 from kybernetes.client import ApiClient
 from tests.support.apiserver import ApiServer, connected
+from tests.support.poll import eventually
 from tests.support.webhook_server import Review, ThrowAwayCA, WebhookServer
 
 RULES = [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
@@ -76,17 +76,15 @@ async def create_configmap(client: ApiClient, ns: str, name: str, data: dict[str
                                 body={"metadata": {"name": name}, "data": data})
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], within: float = 10.0) -> Any:
-    """The first result of `check` that does not raise AssertionError (the watch cache
-    follows the store within moments, as Kubernetes' informers do)."""
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            return await check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.1)
+async def refusal(client: ApiClient, ns: str, data: dict[str, str]) -> ApiError | None:
+    """The error creating a ConfigMap (under a new name) got, or None while the webhook
+    is not yet in force (the watch cache follows the store within moments, as
+    Kubernetes' informers do)."""
+    try:
+        await create_configmap(client, ns, f"c-{time.monotonic_ns()}", data)
+    except ApiError as e:
+        return e
+    return None
 
 
 async def test_mutating_and_validating_webhooks_by_url_and_by_service(
@@ -113,17 +111,10 @@ async def test_mutating_and_validating_webhooks_by_url_and_by_service(
 
     async def stamped() -> Any:
         created = await create_configmap(client, ns, f"cm-{time.monotonic_ns()}", {"a": "1"})
-        assert created["metadata"].get("labels") == {"stamped": "yes"}
-        return created
-    await eventually(stamped)
-
-    async def refused() -> ApiError:
-        try:
-            await create_configmap(client, ns, "bad", {"forbidden": "x"})
-        except ApiError as e:
-            return e
-        raise AssertionError("created")
-    error = await eventually(refused)
+        return created["metadata"].get("labels") == {"stamped": "yes"}
+    await eventually(stamped, what="the mutating webhook's label")
+    error = await eventually(lambda: refusal(client, ns, {"forbidden": "x"}),
+                             what="the validating webhook's refusal")
     assert isinstance(error, Forbidden)
     assert error.message == 'admission webhook "check.example.com" denied the request: ' \
                             "no forbidden data"
@@ -152,13 +143,7 @@ async def test_failure_policy_decides_when_the_webhook_is_down(
                        namespaceSelector={"matchLabels": {"policy": label}},
                        clientConfig={"url": url, "caBundle": bundle})
 
-    async def fails_closed() -> ApiError:
-        try:
-            await create_configmap(client, closed, f"c-{time.monotonic_ns()}", {})
-        except ApiError as e:
-            return e
-        raise AssertionError("created")
-    error = await eventually(fails_closed)
+    error = await eventually(lambda: refusal(client, closed, {}), what="a refusal")
     assert isinstance(error, InternalError)
     assert error.message.startswith(
         'Internal error occurred: failed calling webhook "closed.example.com": failed to call '
@@ -182,10 +167,8 @@ async def test_match_conditions_skip_the_webhook(
                                      "expression": "!('exempt' in object.data)"}],
                    clientConfig={"url": validator.url, "caBundle": validator.ca.bundle})
 
-    async def refused() -> None:
-        with pytest.raises(Forbidden):
-            await create_configmap(client, ns, f"c-{time.monotonic_ns()}", {"forbidden": "x"})
-    await eventually(refused)
+    error = await eventually(lambda: refusal(client, ns, {"forbidden": "x"}), what="a refusal")
+    assert isinstance(error, Forbidden)
     await create_configmap(client, ns, "exempted", {"forbidden": "x", "exempt": "y"})
     with pytest.raises(ApiError) as invalid:
         await register(client, r.VALIDATING_WEBHOOK_CONFIGURATIONS, "broken.example.com",

@@ -13,7 +13,6 @@ import os
 import random
 import secrets
 import subprocess
-import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from kybernetes.kubelet.purge import purge
+from tests.support import poll
 from tests.support.apiserver import ApiServer, started
 from tests.support.net import free_port, wait_http_ok
 from tests.support.procs import Proc
@@ -32,19 +32,9 @@ IS_ROOT = os.geteuid() == 0
 
 def wait_for(check: Callable[[], Any], *, timeout: float = 15.0, interval: float = 0.1,
              what: str = "condition") -> Any:
-    """Poll `check` until it returns something truthy; that value."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except k8s.ApiException as e:
-            last = e
-        else:
-            if last:
-                return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+    """The shared poller with these tests' patience (15 s); an API error means "not yet"."""
+    return poll.wait_for(check, within=timeout, interval=interval, what=what,
+                         retry_on=(k8s.ApiException,))
 
 
 def free_pod_cidr() -> str:

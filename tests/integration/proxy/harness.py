@@ -14,10 +14,11 @@ import random
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from tests.support.poll import wait_for
 
 BACKEND = Path(__file__).with_name("backend.py")
 LOCK_FILE = "/tmp/kyb-proxy-tests.lock"
@@ -92,18 +93,9 @@ def udp_ask(host: str, port: int, payload: bytes = b"ping", *, timeout: float = 
 
 def eventually(check: Callable[[], Any], *, timeout: float = 5.0, interval: float = 0.02
                ) -> Any:
-    """Poll `check` until it returns a truthy value without raising; return it."""
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-            if value:
-                return value
-        except Exception as e:  # any failure means "not yet"
-            last = e
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last error: {last!r})")
+    """The shared poller, with any failure of `check` (a refused connection, a rule not
+    yet there) counted as "not yet"."""
+    return wait_for(check, within=timeout, interval=interval, retry_on=(Exception,))
 
 
 def _ip(*args: str, netns: str | None = None) -> None:

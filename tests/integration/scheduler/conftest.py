@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -16,22 +14,8 @@ from kybernetes.scheduler.config import parse_config
 from kybernetes.scheduler.scheduler import Scheduler
 from kybernetes.tasks import cancel_and_wait
 from tests.support.apiserver import ApiServer, connected
+from tests.support.poll import eventually
 from tests.unit.scheduler.objects import make_node
-
-
-async def until(check: Callable[[], Any], *, within: float = 10.0,
-                what: str = "condition") -> Any:
-    """Poll `check()` (plain or async) until it is truthy; fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -72,7 +56,7 @@ async def node_of(client: ApiClient, name: str, namespace: str = "default") -> s
 
 
 async def wait_bound(client: ApiClient, name: str, *, within: float = 10.0) -> str:
-    return await until(lambda: node_of(client, name), within=within, what=f"{name} bound")
+    return await eventually(lambda: node_of(client, name), within=within, what=f"{name} bound")
 
 
-__all__ = ["add_nodes", "make_node", "node_of", "until", "wait_bound"]
+__all__ = ["add_nodes", "make_node", "node_of", "wait_bound"]

@@ -6,7 +6,8 @@ import asyncio
 
 from kybernetes.api import errors
 from kybernetes.api.resources import EVENTS, PODS
-from tests.integration.scheduler.conftest import add_nodes, node_of, until, wait_bound
+from tests.integration.scheduler.conftest import add_nodes, node_of, wait_bound
+from tests.support.poll import eventually
 from tests.unit.scheduler.objects import make_node, make_pod
 
 
@@ -21,17 +22,17 @@ async def test_a_binding_that_loses_is_dropped_and_forgotten(client, start_sched
     scheduler = await start_scheduler(bind_concurrency=1)
     await scheduler._bind_slots.acquire()  # hold the binding back
     await client.create(PODS, make_pod("p", cpu="600m"), namespace="default")
-    await until(lambda: scheduler.cache.is_assumed("default/p"), what="assumed")
+    await eventually(lambda: scheduler.cache.is_assumed("default/p"), what="assumed")
     chosen = next(n.name for n in scheduler.cache.nodes() if n.pods)
     other = "b" if chosen == "a" else "a"
     scheduler.pods.pause()  # the scheduler does not see the competing binding yet
     await client.create_subresource(PODS, "p", "binding", _bind_body("p", other),
                                     namespace="default")
     scheduler._bind_slots.release()
-    await until(lambda: not scheduler.cache.is_assumed("default/p"), what="forgotten")
+    await eventually(lambda: not scheduler.cache.is_assumed("default/p"), what="forgotten")
     assert scheduler.cache.node(chosen).req_cpu == 0
     scheduler.pods.resume()
-    await until(lambda: scheduler.cache.node(other).req_cpu == 600, what="seen bound")
+    await eventually(lambda: scheduler.cache.node(other).req_cpu == 600, what="seen bound")
     assert await node_of(client, "p") == other
     assert scheduler.cache.node(chosen).req_cpu == 0
     assert "default/p" not in scheduler.queue
@@ -59,7 +60,7 @@ async def test_two_schedulers_racing_bind_each_pod_once(client, start_scheduler)
     assert sorted(scheduled) == sorted(f"p{i}" for i in range(30))
     # Both caches agree with the truth: 30 pods, 200m each, no assumption left over.
     for s in (first, second):
-        await until(lambda s=s: sum(n.req_cpu for n in s.cache.nodes()) == 6000,
+        await eventually(lambda s=s: sum(n.req_cpu for n in s.cache.nodes()) == 6000,
                     what="cache settled")
         for node in s.cache.nodes():
             assert node.req_cpu <= 2000 and len(node.pods) <= 10

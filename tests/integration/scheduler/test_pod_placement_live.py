@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from kybernetes.api.resources import PODS
-from tests.integration.scheduler.conftest import add_nodes, node_of, until, wait_bound
+from tests.integration.scheduler.conftest import add_nodes, node_of, wait_bound
+from tests.support.poll import eventually
 from tests.unit.scheduler.objects import make_node, make_pod
 
 HOST, ZONE = "kubernetes.io/hostname", "topology.kubernetes.io/zone"
@@ -30,12 +31,12 @@ async def test_anti_affinity_one_per_node_and_the_third_waits(client, start_sche
     for i in range(3):
         await client.create(PODS, make_pod(f"web-{i}", labels={"app": "web"}, affinity=anti),
                             namespace="default")
-    await until(lambda: scheduler.queue.lengths()["unschedulable"] == 1, what="parked")
+    await eventually(lambda: scheduler.queue.lengths()["unschedulable"] == 1, what="parked")
     placed = {name: await node_of(client, name) for name in (f"web-{i}" for i in range(3))}
     (pending,) = [n for n, node in placed.items() if node is None]
     assert sorted(node for node in placed.values() if node) == ["a", "b"]
     # the pod is parked before its PodScheduled=False status write lands
-    condition = await until(lambda: _scheduled_condition(client, pending), what="condition")
+    condition = await eventually(lambda: _scheduled_condition(client, pending), what="condition")
     message = condition["message"]
     assert message.startswith("0/2 nodes are available: 2 node(s) didn't match pod "
                               "anti-affinity rules.")
@@ -49,7 +50,7 @@ async def test_affinity_waits_for_its_partner_then_follows_it(client, start_sche
     scheduler = await start_scheduler()
     follower = make_pod("follower", affinity=_required("podAffinity", HOST, "cache"))
     await client.create(PODS, follower, namespace="default")
-    await until(lambda: scheduler.queue.lengths()["unschedulable"] == 1, what="parked")
+    await eventually(lambda: scheduler.queue.lengths()["unschedulable"] == 1, what="parked")
     # the partner is bound to b (no node event): the bound pod's arrival moves the
     # follower back long before the 60 s flush
     await client.create(PODS, make_pod("cache", labels={"app": "cache"}, nodeName="b"),

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from kybernetes.api.resources import EVENTS, PODS, PRIORITY_CLASSES
-from tests.integration.scheduler.conftest import add_nodes, node_of, until, wait_bound
+from tests.integration.scheduler.conftest import add_nodes, node_of, wait_bound
+from tests.support.poll import eventually
 from tests.unit.scheduler.objects import make_node, make_pod
 
 
@@ -30,13 +31,13 @@ async def test_high_priority_pod_preempts_the_lowest(client, start_scheduler):
                 return name
         return None
 
-    chosen = await until(victim, what="a victim marked")
+    chosen = await eventually(victim, what="a victim marked")
     pod = await client.get(PODS, chosen, namespace="default")
     (condition,) = [c for c in pod["status"]["conditions"] if c["type"] == "DisruptionTarget"]
     assert (condition["status"], condition["reason"]) == ("True", "PreemptionByScheduler")
     assert condition["message"] == \
         "default-scheduler: preempting to accommodate a higher priority pod"
-    vip = await until(lambda: _nominated(client), what="vip nominated")
+    vip = await eventually(lambda: _nominated(client), what="vip nominated")
     assert vip == "a"
     # no kubelet runs here: the victim's graceful delete is finished by hand
     await client.delete(PODS, chosen, namespace="default", grace_period_seconds=0)

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from kybernetes.api import errors
 from kybernetes.api.resources import LEASES, PODS
-from tests.integration.scheduler.conftest import add_nodes, until, wait_bound
+from tests.integration.scheduler.conftest import add_nodes, wait_bound
 from tests.support.net import free_port, wait_http_ok
+from tests.support.poll import eventually
 from tests.support.procs import Proc
 from tests.unit.scheduler.objects import make_node, make_pod
 
@@ -69,7 +70,7 @@ async def test_standby_takes_over_when_the_leader_dies(apiserver, client, tmp_pa
              "--leader-elect-renew-deadline", "2", "--leader-elect-retry-period", "0.5")
     procs = [_scheduler(apiserver, tmp_path, f"s{i}", *lease) for i in range(2)]
     try:
-        holder = await until(lambda: _holder(client), within=20, what="a leader")
+        holder = await eventually(lambda: _holder(client), within=20, what="a leader")
         leader = next(p for p in procs if f"_{p.popen.pid}_" in holder)
         standby = next(p for p in procs if p is not leader)
         await client.create(PODS, make_pod("before"), namespace="default")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from kybernetes.api.resources import EVENTS, PODS, REPLICATION_CONTROLLERS
-from tests.integration.scheduler.conftest import add_nodes, node_of, until, wait_bound
+from tests.integration.scheduler.conftest import add_nodes, node_of, wait_bound
+from tests.support.poll import eventually
 from tests.unit.scheduler.objects import make_node, make_pod
 
 UNSCHEDULABLE_CPU = ("0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are "
@@ -31,7 +32,7 @@ async def test_pod_is_bound_where_it_fits_with_a_scheduled_event(client, start_s
     await start_scheduler()
     await client.create(PODS, make_pod("web", cpu="1"), namespace="default")
     assert await wait_bound(client, "web") == "big"
-    (event,) = await until(lambda: _events(client, "web", "Scheduled"), what="event")
+    (event,) = await eventually(lambda: _events(client, "web", "Scheduled"), what="event")
     assert event["type"] == "Normal"
     assert event["message"] == "Successfully assigned default/web to big"
     assert event["source"]["component"] == "default-scheduler"
@@ -41,10 +42,10 @@ async def test_unschedulable_pod_gets_condition_and_event(client, start_schedule
     await add_nodes(client, make_node("a", cpu="1"), make_node("b", cpu="1"))
     await start_scheduler()
     await client.create(PODS, make_pod("huge", cpu="2"), namespace="default")
-    condition = await until(lambda: _condition(client, "huge"), what="PodScheduled")
+    condition = await eventually(lambda: _condition(client, "huge"), what="PodScheduled")
     assert (condition["status"], condition["reason"]) == ("False", "Unschedulable")
     assert condition["message"] == UNSCHEDULABLE_CPU
-    (event,) = await until(lambda: _events(client, "huge", "FailedScheduling"), what="event")
+    (event,) = await eventually(lambda: _events(client, "huge", "FailedScheduling"), what="event")
     assert (event["type"], event["message"]) == ("Warning", UNSCHEDULABLE_CPU)
     assert await node_of(client, "huge") is None
 
@@ -53,8 +54,8 @@ async def test_pending_pod_is_scheduled_when_a_node_is_added(client, start_sched
     await add_nodes(client, make_node("a", cpu="1"))
     scheduler = await start_scheduler()
     await client.create(PODS, make_pod("p", cpu="2"), namespace="default")
-    await until(lambda: _condition(client, "p"), what="Unschedulable")
-    await until(lambda: scheduler.queue.lengths()["unschedulable"] == 1)
+    await eventually(lambda: _condition(client, "p"), what="Unschedulable")
+    await eventually(lambda: scheduler.queue.lengths()["unschedulable"] == 1)
     await add_nodes(client, make_node("bigger", cpu="4"))
     assert await wait_bound(client, "p", within=5) == "bigger"
 
@@ -66,7 +67,7 @@ async def test_pending_pod_is_scheduled_when_a_pod_is_deleted(client, start_sche
     await client.create(PODS, make_pod("first", cpu="800m"), namespace="default")
     await wait_bound(client, "first")
     await client.create(PODS, make_pod("second", cpu="800m"), namespace="default")
-    await until(lambda: _condition(client, "second"), what="Unschedulable")
+    await eventually(lambda: _condition(client, "second"), what="Unschedulable")
     await client.delete(PODS, "first", namespace="default", grace_period_seconds=0)
     assert await wait_bound(client, "second", within=5) == "a"
 
@@ -122,7 +123,7 @@ async def test_profiles_schedule_by_scheduler_name(client, start_scheduler):
                         namespace="default")
     assert await wait_bound(client, "spread") == "idle"
     assert await wait_bound(client, "packed") == "busy"
-    (event,) = await until(lambda: _events(client, "packed", "Scheduled"), what="event")
+    (event,) = await eventually(lambda: _events(client, "packed", "Scheduled"), what="event")
     assert event["source"]["component"] == "packer"
 
 
@@ -131,7 +132,7 @@ async def test_a_finished_pod_frees_its_node(client, start_scheduler):
     await client.create(PODS, make_pod("job", cpu="800m", nodeName="a"), namespace="default")
     scheduler = await start_scheduler()
     await client.create(PODS, make_pod("next", cpu="800m"), namespace="default")
-    await until(lambda: _condition(client, "next"), what="Unschedulable")
+    await eventually(lambda: _condition(client, "next"), what="Unschedulable")
     job = await client.get(PODS, "job", namespace="default")
     job["status"] = {**(job.get("status") or {}), "phase": "Succeeded"}
     await client.update_status(PODS, job)

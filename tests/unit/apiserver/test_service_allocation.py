@@ -19,6 +19,7 @@ from kybernetes.apiserver.service_allocation import (
     ServiceAllocator,
 )
 from kybernetes.storage.sqlite import SqliteStore
+from tests.support.poll import eventually
 
 
 @pytest.fixture
@@ -181,14 +182,6 @@ async def stored(store: SqliteStore, service: dict[str, Any]) -> None:
         await store.update(key, orjson.dumps(service), mod_revision=kv.mod_revision)
 
 
-async def eventually(check: Any) -> None:
-    for _ in range(300):  # 3 s
-        if check():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met within 3 s")
-
-
 async def test_type_changes_allocate_and_release_node_ports(store: SqliteStore) -> None:
     a = await allocator(store)
     plain = svc("a")
@@ -203,7 +196,8 @@ async def test_type_changes_allocate_and_release_node_ports(store: SqliteStore) 
     await a.allocate(back, node_port)
     assert "nodePort" not in back["spec"]["ports"][0]
     await stored(store, back)  # released once the update is in the store
-    await eventually(lambda: a.ports.allocated() == 0)
+    await eventually(lambda: a.ports.allocated() == 0, within=3, interval=0.01,
+                     what="the node port released")
     with pytest.raises(Invalid, match=r"spec.ports\[0\].nodePort: Forbidden: may not be used "
                                       "when `type` is 'ClusterIP'"):
         await a.allocate(svc("b", ports=[{"port": 80, "protocol": "TCP", "nodePort": 30005}]),
