@@ -21,7 +21,7 @@ import logging
 import socket
 import time
 from collections import OrderedDict
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from kybernetes.api import errors
 from kybernetes.api.meta import now_rfc3339
@@ -34,6 +34,12 @@ log = logging.getLogger("kybernetes.client.events")
 NORMAL = "Normal"
 WARNING = "Warning"
 _CACHE_SIZE = 4096
+
+
+class EventSink(Protocol):
+    """Where a component's code records an Event: what it needs of an EventRecorder."""
+
+    def event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None: ...
 
 
 def object_reference(obj: dict[str, Any]) -> dict[str, Any]:

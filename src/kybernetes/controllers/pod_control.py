@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from kybernetes.api import errors
 from kybernetes.api.meta import object_key
 from kybernetes.api.resources import PODS, Resource
+from kybernetes.client.events import EventSink
 
 Obj = dict[str, Any]
 
@@ -28,10 +29,6 @@ class PodWriter(Protocol):
                      ) -> Any: ...
 
 
-class Events(Protocol):
-    def event(self, obj: Obj, type_: str, reason: str, message: str) -> None: ...
-
-
 class DeletionExpectations(Protocol):
     def deletion_observed(self, key: str, pod_key: str) -> None: ...
 
@@ -41,7 +38,7 @@ def namespace_terminating(error: errors.ApiError) -> bool:
     return isinstance(error, errors.Forbidden) and "terminat" in error.message
 
 
-async def create_pod(client: PodWriter, events: Events, owner: Obj, pod: Obj) -> Obj:
+async def create_pod(client: PodWriter, events: EventSink, owner: Obj, pod: Obj) -> Obj:
     """Create `pod` for `owner`; FailedCreate (an event) and re-raise on failure, except
     in a terminating namespace, which raises without an event."""
     try:
@@ -55,7 +52,7 @@ async def create_pod(client: PodWriter, events: Events, owner: Obj, pod: Obj) ->
     return created
 
 
-async def delete_pod(client: PodWriter, events: Events, expectations: DeletionExpectations,
+async def delete_pod(client: PodWriter, events: EventSink, expectations: DeletionExpectations,
                      owner: Obj, pod: Obj, key: str) -> None:
     """Delete one of `owner`'s pods; a pod already gone is fine."""
     pod_meta = pod.get("metadata") or {}

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from kybernetes.api import errors
 from kybernetes.api.meta import now_rfc3339
 from kybernetes.api.resources import PODS
+from kybernetes.client.events import EventSink
 from kybernetes.client.verbs import Deleter, Patcher
 from kybernetes.scheduler.cache import Cache
 from kybernetes.scheduler.podinfo import PodInfo
@@ -27,16 +28,12 @@ class PreemptionClient(Patcher, Deleter, Protocol):
     """Status patches and deletes of pods."""
 
 
-class Recorder(Protocol):
-    def event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None: ...
-
-
 Spawner = Callable[[Coroutine[Any, Any, None], str], None]
 
 
 class ApiPreemptor:
     def __init__(self, client: PreemptionClient, cache: Cache,
-                 recorder: Callable[[str], Recorder], spawn: Spawner) -> None:
+                 recorder: Callable[[str], EventSink], spawn: Spawner) -> None:
         self.client = client
         self.cache = cache
         self.recorder = recorder  # by schedulerName
