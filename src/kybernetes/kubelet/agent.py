@@ -16,31 +16,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, Protocol
 
-from kybernetes.api.errors import InternalError, NotFound, ServiceUnavailable, TooManyRequests
+from kybernetes.api.errors import InternalError, ServiceUnavailable, TooManyRequests
 from kybernetes.api.quantity import cpu_millis, memory_bytes
-from kybernetes.api.resources import (
-    CONFIGMAPS,
-    PERSISTENT_VOLUME_CLAIMS,
-    PERSISTENT_VOLUMES,
-    PODS,
-    SECRETS,
-    SERVICES,
-)
+from kybernetes.api.resources import PODS, SERVICES
 from kybernetes.client import EventRecorder, Informer
 from kybernetes.client.transforms import drop_managed_fields
 from kybernetes.client.verbs import Deleter, EventWriter, ListerWatcher, SubresourceCreator
 from kybernetes.kubelet.backoff import Backoff
 from kybernetes.kubelet.config import KubeletConfig
 from kybernetes.kubelet.image_gc import ImageGC, ImageGcRuntime
-from kybernetes.kubelet.ipam import IpPool
 from kybernetes.kubelet.node import HostFacts, NodeAgent, NodeClient, default_node_ip
+from kybernetes.kubelet.pod_references import PodReferences
 from kybernetes.kubelet.pod_volumes import PodVolumes
-from kybernetes.kubelet.runtime.base import Runtime, Sandbox
+from kybernetes.kubelet.runtime.base import Runtime
+from kybernetes.kubelet.sandboxes import PodSandboxes
 from kybernetes.kubelet.tokens import TokenManager
-from kybernetes.kubelet.worker import PodWorker
+from kybernetes.kubelet.worker import PodHost, PodWorker
 from kybernetes.tasks import cancel_and_wait, spawn
 
 log = logging.getLogger("kybernetes.kubelet")
@@ -72,14 +65,20 @@ class Kubelet:
                               node_ip=self.node_ip)
         self.recorder = EventRecorder(client, "kubelet", host=config.node_name)
         self.backoff = Backoff(base=config.backoff_base, cap=config.backoff_max)
-        self.pod_volumes = PodVolumes(config.root_dir, self.lookup, TokenManager(client))
+        self.references = PodReferences(client)
+        self.pod_volumes = PodVolumes(config.root_dir, self.references.lookup,
+                                      TokenManager(client))
+        self.sandboxes = PodSandboxes(runtime, self.recorder, self.node_ip)
+        self.pod_host = PodHost(
+            client=client, runtime=runtime, recorder=self.recorder, backoff=self.backoff,
+            volumes=self.pod_volumes, sandboxes=self.sandboxes, references=self.references,
+            node_ip=self.node_ip, allocatable=self.allocatable,
+            sync_seconds=config.sync_seconds, root_dir=config.root_dir)
         self.workers: dict[str, PodWorker] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._own_informer = own_informer
         self._with_services = with_services
         self.pods: Informer | None = None
-        self.service_informer: Informer | None = None
-        self.ipam: IpPool | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._image_gc: asyncio.Task[None] | None = None
         self.shutting_down = False
@@ -103,13 +102,7 @@ class Kubelet:
         # a runtime learns its version (docker://27.5.1, containerd://1.6.20) on start
         self.node.runtime_version = self.runtime.version
         await self._register()
-        cidr = self.node.pod_cidr
-        await self.runtime.configure(pod_cidr=cidr)
-        if cidr:
-            self.ipam = IpPool(cidr)
-            for sandbox in await self.runtime.list_sandboxes():
-                if not sandbox.host_network:
-                    self.ipam.assign(sandbox.pod_uid, sandbox.ip)
+        await self.sandboxes.configure(self.node.pod_cidr)
         self._heartbeat = spawn(self.node.run(), name=f"heartbeat-{self.config.node_name}")
         if isinstance(self.runtime, ImageGcRuntime):
             gc = ImageGC(self.runtime, high=self.config.image_gc_high_threshold,
@@ -117,8 +110,8 @@ class Kubelet:
             self._image_gc = spawn(gc.run(self.config.image_gc_period),
                                    name=f"image-gc-{self.config.node_name}")
         if self._with_services:
-            self.service_informer = Informer(self.client, SERVICES)
-            await self.service_informer.start()
+            self.references.service_informer = Informer(self.client, SERVICES)
+            await self.references.service_informer.start()
         if self._own_informer:
             self.pods = Informer(self.client, PODS,
                                  field_selector=f"spec.nodeName={self.config.node_name}",
@@ -148,7 +141,7 @@ class Kubelet:
 
     async def aclose(self, *, teardown: bool = False) -> None:
         """Stop following pods; with `teardown`, also stop every container and sandbox."""
-        for informer in (self.pods, self.service_informer):
+        for informer in (self.pods, self.references.service_informer):
             if informer is not None:
                 await informer.aclose()
         await cancel_and_wait(self._heartbeat, self._image_gc, *self._tasks.values())
@@ -183,7 +176,7 @@ class Kubelet:
         if worker is not None:
             worker.update(pod)
             return
-        worker = PodWorker(self, pod, rejected=self._admit(pod))
+        worker = PodWorker(self.pod_host, pod, rejected=self._admit(pod))
         self.workers[uid] = worker
         self._tasks[uid] = spawn(self._run_worker(worker), name=f"pod-{uid}")
 
@@ -228,53 +221,9 @@ class Kubelet:
             await self.runtime.remove_container(container_id)
         await asyncio.gather(*(remove(c.id) for c in await self.runtime.list_containers()
                                if c.pod_uid not in keep))
-        for sandbox in await self.runtime.list_sandboxes():
-            if sandbox.pod_uid not in keep:
-                await self.release_sandbox(sandbox.pod_uid)
+        await self.sandboxes.remove_orphans(keep)
 
-    # -- what workers need ---------------------------------------------------------
-
-    async def sandbox_for(self, pod: dict[str, Any]) -> Sandbox:
-        ip = None
-        if self.ipam is not None and not pod["spec"].get("hostNetwork"):
-            ip = self.ipam.allocate(pod["metadata"]["uid"])
-        sandbox = await self.runtime.run_sandbox(pod, ip=ip)
-        if sandbox.host_network:
-            sandbox.ip = self.node_ip
-        if sandbox.host_network and not pod["spec"].get("hostNetwork") and \
-                self.runtime.name != "fake":
-            self.recorder.event(pod, "Warning", "HostNetwork",
-                                "pod networking needs root and a pod CIDR; "
-                                "this pod shares the node's network")
-        return sandbox
-
-    async def release_sandbox(self, uid: str) -> None:
-        await self.runtime.remove_sandbox(uid)
-        if self.ipam is not None:
-            self.ipam.release(uid)
-
-    def services(self, pod: dict[str, Any]) -> list[dict[str, Any]]:
-        """The Services whose link variables the pod's containers get (and `kubernetes`)."""
-        if self.service_informer is None:
-            return []
-        namespace = pod["metadata"].get("namespace", "default")
-        services = self.service_informer.list(namespace)
-        master = self.service_informer.get("default/kubernetes")
-        if master is not None and namespace != "default":
-            services.append(master)
-        return services
-
-    async def lookup(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        resource = {"ConfigMap": CONFIGMAPS, "PersistentVolumeClaim": PERSISTENT_VOLUME_CLAIMS,
-                    "PersistentVolume": PERSISTENT_VOLUMES}.get(kind, SECRETS)
-        try:
-            return await self.client.get(resource, name, namespace=namespace or None)
-        except NotFound:
-            return None
-
-    def log_path(self, uid: str, name: str, attempt: int) -> Path:
-        """Where a container's output goes: `<root>/pods/<uid>/logs/<name>/<attempt>.log`."""
-        return self.config.root_dir / "pods" / uid / "logs" / name / f"{attempt}.log"
+    # -- what the kubelet API serves ----------------------------------------------
 
     def worker_for(self, namespace: str, name: str) -> PodWorker | None:
         for worker in self.workers.values():

@@ -23,12 +23,18 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
 from kybernetes.api.errors import ApiError, Conflict, NotFound
 from kybernetes.api.resources import PODS
+from kybernetes.client.events import EventSink
+from kybernetes.client.verbs import Deleter, Patcher
+from kybernetes.kubelet.backoff import Backoff
 from kybernetes.kubelet.config import rfc3339
 from kybernetes.kubelet.env import ConfigError, container_env
+from kybernetes.kubelet.pod_volumes import PodVolumes
 from kybernetes.kubelet.probes import ContainerProbes, Result
 from kybernetes.kubelet.pull_secrets import RegistryAuth, credentials_for
 from kybernetes.kubelet.runtime.base import (
@@ -36,14 +42,12 @@ from kybernetes.kubelet.runtime.base import (
     RUNNING,
     ContainerConfig,
     ContainerInfo,
+    Runtime,
     RuntimeError_,
     Sandbox,
 )
 from kybernetes.kubelet.status import PodObservation, keep_foreign_conditions, pod_status
 from kybernetes.kubelet.volumes import mounts_for
-
-if TYPE_CHECKING:
-    from kybernetes.kubelet.agent import Kubelet
 
 log = logging.getLogger("kybernetes.kubelet.worker")
 
@@ -51,6 +55,46 @@ NORMAL, WARNING = "Normal", "Warning"
 SYNC_ERROR_BACKOFF = 10.0  # kubelet's backOffPeriod, jittered by up to half again
 _PROBE_NAMES = {"livenessProbe": "Liveness", "readinessProbe": "Readiness",
                 "startupProbe": "Startup"}
+
+
+class PodStatusWriter(Patcher, Deleter, Protocol):
+    """The verbs a pod worker uses: status patches, and the final delete."""
+
+
+class Sandboxes(Protocol):
+    async def sandbox_for(self, pod: dict[str, Any]) -> Sandbox: ...
+
+    async def release_sandbox(self, uid: str) -> None: ...
+
+
+class References(Protocol):
+    """Where a container's environment comes from besides the pod itself."""
+
+    def services(self, pod: dict[str, Any]) -> list[dict[str, Any]]: ...
+
+    async def lookup(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PodHost:
+    """What a pod worker uses of its node, and nothing else of the kubelet: one per
+    kubelet, shared by its workers."""
+
+    client: PodStatusWriter
+    runtime: Runtime
+    recorder: EventSink
+    backoff: Backoff
+    volumes: PodVolumes
+    sandboxes: Sandboxes
+    references: References
+    node_ip: str
+    allocatable: dict[str, int]
+    sync_seconds: float
+    root_dir: Path
+
+    def log_path(self, uid: str, name: str, attempt: int) -> Path:
+        """Where a container's output goes: `<root>/pods/<uid>/logs/<name>/<attempt>.log`."""
+        return self.root_dir / "pods" / uid / "logs" / name / f"{attempt}.log"
 
 
 def _restart(policy: str, exit_code: int | None) -> bool:
@@ -89,8 +133,8 @@ class _Wake:
 class PodWorker:
     """Owns one pod on this node until it is gone."""
 
-    def __init__(self, kubelet: Kubelet, pod: dict[str, Any], *, rejected: str = "") -> None:
-        self.kubelet = kubelet
+    def __init__(self, host: PodHost, pod: dict[str, Any], *, rejected: str = "") -> None:
+        self.host = host
         self.pod = pod
         self.rejected = rejected
         self.uid: str = pod["metadata"]["uid"]
@@ -139,7 +183,7 @@ class PodWorker:
         return f"{meta.get('namespace', 'default')}/{meta['name']}"
 
     def _event(self, type_: str, reason: str, message: str) -> None:
-        self.kubelet.recorder.event(self.pod, type_, reason, message)
+        self.host.recorder.event(self.pod, type_, reason, message)
 
     # -- the loop ----------------------------------------------------------------
 
@@ -171,16 +215,16 @@ class PodWorker:
             return 0.0
         if self.rejected:
             await self._post_rejection()
-            return self.kubelet.config.sync_seconds * 6
+            return self.host.sync_seconds * 6
         if self.sandbox is None:
-            self.sandbox = await self.kubelet.sandbox_for(self.pod)
+            self.sandbox = await self.host.sandboxes.sandbox_for(self.pod)
             self.start_time = self.start_time or rfc3339()
             log.debug("sandbox ready", extra={"pod": self.name,
                                               "age": round(time.monotonic() - self._born, 3)})
         containers = await self._containers()
         if self.volumes is None and containers:
             await self._adopt_volumes()
-        next_pass = self.kubelet.config.sync_seconds
+        next_pass = self.host.sync_seconds
         if await self._init_done(containers):
             for spec in self.pod["spec"].get("containers") or []:
                 wait = await self._sync_container(spec, containers.get(spec["name"]) or [])
@@ -196,14 +240,14 @@ class PodWorker:
         """Containers that ran before this kubelet started: set their volumes up again,
         so their tokens are renewed (a failure is left to the next container start)."""
         try:
-            self.volumes = await self.kubelet.pod_volumes.setup(lambda: self.pod)
+            self.volumes = await self.host.volumes.setup(lambda: self.pod)
         except ConfigError as e:
             log.info("volumes of adopted pod not refreshed",
                      extra={"pod": self.name, "error": str(e)})
 
     async def _containers(self) -> dict[str, list[ContainerInfo]]:
         grouped: dict[str, list[ContainerInfo]] = {}
-        for c in sorted(await self.kubelet.runtime.list_containers(self.uid),
+        for c in sorted(await self.host.runtime.list_containers(self.uid),
                         key=lambda c: c.attempt):
             grouped.setdefault(c.name, []).append(c)
         return grouped
@@ -232,7 +276,7 @@ class PodWorker:
         latest = attempts[-1] if attempts else None
         if latest is None:
             await self._start(spec, 0)
-            return self.kubelet.config.sync_seconds
+            return self.host.sync_seconds
         if latest.state == RUNNING:
             self.waiting.pop(spec["name"], None)
             return await self._watch_running(spec, latest)
@@ -240,12 +284,12 @@ class PodWorker:
         if latest.state == EXITED and _restart(self.pod["spec"].get("restartPolicy", "Always"),
                                                latest.exit_code):
             return await self._restart_after_backoff(spec, latest)
-        return self.kubelet.config.sync_seconds
+        return self.host.sync_seconds
 
     async def _restart_after_backoff(self, spec: dict[str, Any], latest: ContainerInfo, *,
                                      init: bool = False) -> float:
         key = f"{self.uid}/{spec['name']}"
-        backoff = self.kubelet.backoff
+        backoff = self.host.backoff
         wait = backoff.in_backoff(key, latest.finished_at or time.time(), time.time())
         if wait > 0:
             meta = self.pod["metadata"]
@@ -260,24 +304,24 @@ class PodWorker:
         backoff.next(key, time.time())
         await self._start(spec, latest.attempt + 1, init=init)
         await self._prune(spec["name"])
-        return self.kubelet.config.sync_seconds
+        return self.host.sync_seconds
 
     async def _prune(self, name: str) -> None:
         """Keep the newest two attempts of a container (the current and the previous)."""
         attempts = (await self._containers()).get(name) or []
         for old in attempts[:-2]:
-            await self.kubelet.runtime.remove_container(old.id)
+            await self.host.runtime.remove_container(old.id)
 
     async def _start(self, spec: dict[str, Any], attempt: int, *, init: bool = False) -> None:
         name = spec["name"]
         assert self.sandbox is not None
         try:
             if self.volumes is None:
-                self.volumes = await self.kubelet.pod_volumes.setup(lambda: self.pod)
+                self.volumes = await self.host.volumes.setup(lambda: self.pod)
             env = await container_env(self.pod_with_ips(), spec,
-                                      services=self.kubelet.services(self.pod),
-                                      lookup=self.kubelet.lookup,
-                                      allocatable=self.kubelet.allocatable)
+                                      services=self.host.references.services(self.pod),
+                                      lookup=self.host.references.lookup,
+                                      allocatable=self.host.allocatable)
             mounts = mounts_for(spec, self.volumes)
         except ConfigError as e:
             self._fail(name, "CreateContainerConfigError", str(e))
@@ -286,9 +330,9 @@ class PodWorker:
             return
         config = ContainerConfig(pod=self.pod, spec=spec, attempt=attempt, env=env,
                                  mounts=mounts, init=init,
-                                 log_path=self.kubelet.log_path(self.uid, name, attempt))
+                                 log_path=self.host.log_path(self.uid, name, attempt))
         try:
-            info = await self.kubelet.runtime.start_container(self.sandbox, config)
+            info = await self.host.runtime.start_container(self.sandbox, config)
         except RuntimeError_ as e:
             self._fail(name, e.reason, e.message)
             return
@@ -302,14 +346,14 @@ class PodWorker:
         """The image, per imagePullPolicy, with back-off after failed pulls."""
         name, image = spec["name"], spec.get("image", "")
         key, now = f"{self.uid}/{name}/pull", time.time()
-        if self.kubelet.backoff.in_backoff(key, self._pull_failed.get(name, 0.0), now) > 0:
+        if self.host.backoff.in_backoff(key, self._pull_failed.get(name, 0.0), now) > 0:
             if self.waiting.get(name, ("",))[0] != "ImagePullBackOff":
                 self._event(NORMAL, "BackOff", f'Back-off pulling image "{image}"')
                 self._event(WARNING, "Failed", "Error: ImagePullBackOff")
             self.waiting[name] = ("ImagePullBackOff", f'Back-off pulling image "{image}"')
             return False
         try:
-            message = await self.kubelet.runtime.pull_image(
+            message = await self.host.runtime.pull_image(
                 spec, lambda reason, msg: self._event(NORMAL, reason, msg),
                 auth=await self._pull_auth(image))
         except RuntimeError_ as e:
@@ -317,7 +361,7 @@ class PodWorker:
                 self._fail(name, e.reason, e.message)
                 return False
             if e.reason == "ErrImagePull":  # shown once, then ImagePullBackOff until retried
-                self.kubelet.backoff.next(key, now)
+                self.host.backoff.next(key, now)
                 self._pull_failed[name] = now
                 self._soon = True
             # as Kubernetes' image manager: the puller's own event with the whole message,
@@ -341,7 +385,7 @@ class PodWorker:
         found: list[dict[str, Any]] = []
         missing: list[str] = []
         for name in names:
-            secret = await self.kubelet.lookup("Secret", namespace, name)
+            secret = await self.host.references.lookup("Secret", namespace, name)
             if secret is None:
                 missing.append(name)
             else:
@@ -360,7 +404,7 @@ class PodWorker:
         status = dict(self.pod.get("status") or {})
         if self.sandbox is not None:
             status.update(podIP=self.sandbox.ip, podIPs=[{"ip": self.sandbox.ip}])
-        status.update(hostIP=self.kubelet.node_ip, hostIPs=[{"ip": self.kubelet.node_ip}])
+        status.update(hostIP=self.host.node_ip, hostIPs=[{"ip": self.host.node_ip}])
         return {**self.pod, "status": status}
 
     # -- probes ------------------------------------------------------------------
@@ -371,7 +415,7 @@ class PodWorker:
         assert self.sandbox is not None
 
         async def exec_(command: list[str], time_limit: float) -> tuple[int, bytes]:
-            return await self.kubelet.runtime.exec_sync(info.id, command, time_limit=time_limit)
+            return await self.host.runtime.exec_sync(info.id, command, time_limit=time_limit)
 
         def on_change(kind: str, result: Result) -> None:
             if kind.endswith("-failed"):
@@ -380,7 +424,7 @@ class PodWorker:
             self.wake()
 
         probes = ContainerProbes(spec, pod_ip=self.sandbox.ip, exec_=exec_, on_change=on_change,
-                                 prober=self.kubelet.runtime.prober(self.pod))
+                                 prober=self.host.runtime.prober(self.pod))
         probes.start(f"{self.name}/{spec['name']}")
         self.probes[info.id] = probes
 
@@ -388,12 +432,12 @@ class PodWorker:
         self._open_probes(spec, info)
         probes = self.probes[info.id]
         if probes.live:
-            return self.kubelet.config.sync_seconds
+            return self.host.sync_seconds
         probe = _PROBE_NAMES[probes.failed_kind].lower()
         self._event(NORMAL, "Killing",
                     f"Container {spec['name']} failed {probe} probe, will be restarted")
         await self._close_probes(info.id)
-        await self.kubelet.runtime.stop_container(info.id, grace=self._grace())
+        await self.host.runtime.stop_container(info.id, grace=self._grace())
         return 0.0
 
     async def _close_probes(self, container_id: str | None = None) -> None:
@@ -412,13 +456,13 @@ class PodWorker:
     async def _post_rejection(self) -> None:
         """A pod the node cannot admit fails at once (reason OutOfpods), as in Kubernetes."""
         status = {"phase": "Failed", "reason": "OutOfpods", "message": self.rejected,
-                  "hostIP": self.kubelet.node_ip, "startTime": self.start_time or rfc3339()}
+                  "hostIP": self.host.node_ip, "startTime": self.start_time or rfc3339()}
         if self.posted == status:
             return
         meta = self.pod["metadata"]
         self._event(WARNING, "OutOfpods", self.rejected.removeprefix("Pod was rejected: "))
         try:
-            await self.kubelet.client.patch(PODS, meta["name"], {"status": status},
+            await self.host.client.patch(PODS, meta["name"], {"status": status},
                                             namespace=meta.get("namespace"),
                                             subresource="status")
         except NotFound:
@@ -433,7 +477,7 @@ class PodWorker:
         return PodObservation(containers=containers, waiting=dict(self.waiting), ready=ready,
                               started=started, sandbox_ready=self.sandbox is not None,
                               pod_ip=self.sandbox.ip if self.sandbox else "",
-                              host_ip=self.kubelet.node_ip, start_time=self.start_time)
+                              host_ip=self.host.node_ip, start_time=self.start_time)
 
     async def _post_status(self, containers: dict[str, list[ContainerInfo]]) -> None:
         base = self.pod if self.posted is None else {**self.pod, "status": self.posted}
@@ -443,7 +487,7 @@ class PodWorker:
             return
         meta = self.pod["metadata"]
         try:
-            await self.kubelet.client.patch(PODS, meta["name"], {"status": status},
+            await self.host.client.patch(PODS, meta["name"], {"status": status},
                                             namespace=meta.get("namespace"),
                                             subresource="status")
             log.debug("pod status written", extra={"pod": self.name, "phase": status["phase"],
@@ -469,18 +513,18 @@ class PodWorker:
         hook = ((spec.get("lifecycle") or {}).get("preStop") or {}).get("exec")
         if hook:
             try:
-                await self.kubelet.runtime.exec_sync(info.id, list(hook.get("command") or []),
+                await self.host.runtime.exec_sync(info.id, list(hook.get("command") or []),
                                                      time_limit=max(grace, 0.1))
             except (RuntimeError_, OSError) as e:
                 self._event(WARNING, "FailedPreStopHook", f"PreStopHook failed: {e}")
-        await self.kubelet.runtime.stop_container(
+        await self.host.runtime.stop_container(
             info.id, grace=max(0.0, deadline - time.monotonic()))
 
     async def shut_down(self, grace: float, reason: Callable[[dict[str, Any]], None]) -> None:
         """The node is going down: stop the containers within `grace`, then post the
         final status as `reason` changes it (the pod object stays; its worker ends)."""
         await self._close_probes()
-        running = [c for c in await self.kubelet.runtime.list_containers(self.uid)
+        running = [c for c in await self.host.runtime.list_containers(self.uid)
                    if c.state == RUNNING]
         await asyncio.gather(*(self._stop_one(c, grace) for c in running))
         base = self.pod if self.posted is None else {**self.pod, "status": self.posted}
@@ -490,7 +534,7 @@ class PodWorker:
         self.finished = True
         meta = self.pod["metadata"]
         try:
-            await self.kubelet.client.patch(PODS, meta["name"], {"status": status},
+            await self.host.client.patch(PODS, meta["name"], {"status": status},
                                             namespace=meta.get("namespace"),
                                             subresource="status")
             self.posted = status
@@ -502,21 +546,21 @@ class PodWorker:
         await self._close_probes()
         grace = 0.0 if self.deleted and not self.pod["metadata"].get("deletionTimestamp") \
             else self._grace()
-        running = [c for c in await self.kubelet.runtime.list_containers(self.uid)
+        running = [c for c in await self.host.runtime.list_containers(self.uid)
                    if c.state == RUNNING]
         await asyncio.gather(*(self._stop_one(c, grace) for c in running))
         if not self.deleted:
             await self._post_status(await self._containers())
-        for c in await self.kubelet.runtime.list_containers(self.uid):
-            await self.kubelet.runtime.remove_container(c.id)
-        await self.kubelet.release_sandbox(self.uid)
-        await self.kubelet.pod_volumes.teardown(self.uid)
+        for c in await self.host.runtime.list_containers(self.uid):
+            await self.host.runtime.remove_container(c.id)
+        await self.host.sandboxes.release_sandbox(self.uid)
+        await self.host.volumes.teardown(self.uid)
         self.finished = True
         if self.deleted:
             return
         meta = self.pod["metadata"]
         try:
-            await self.kubelet.client.delete(PODS, meta["name"], namespace=meta.get("namespace"),
+            await self.host.client.delete(PODS, meta["name"], namespace=meta.get("namespace"),
                                              grace_period_seconds=0,
                                              preconditions={"uid": self.uid})
         except (NotFound, Conflict):
