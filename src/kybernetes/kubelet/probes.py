@@ -42,7 +42,7 @@ class Prober(Protocol):
     """Runs one try of a container's probe of the given kind; never raises."""
 
     async def probe(self, kind: str, probe: dict[str, Any], *, container: dict[str, Any],
-                    pod_ip: str, exec_: Exec, session: aiohttp.ClientSession) -> Result: ...
+                    pod_ip: str, exec_: Exec) -> Result: ...
 
 
 def _port(value: Any, container: dict[str, Any]) -> int:
@@ -103,12 +103,33 @@ async def _http(spec: dict[str, Any], container: dict[str, Any], pod_ip: str, li
 
 
 class NetworkProber:
-    """The prober of runtimes whose containers really run: exec, HTTP or TCP."""
+    """The prober of runtimes whose containers really run: exec, HTTP or TCP.
+
+    One per runtime. Its HTTP probes share one client session, made on the first and
+    closed with the runtime (a session per probe loop cost a connector and its
+    buffers per probed container). Connections are not kept alive, as the kubelet's
+    prober disables keep-alives: each try connects afresh, so a server that stopped
+    accepting fails the probe."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
 
     async def probe(self, kind: str, probe: dict[str, Any], *, container: dict[str, Any],
-                    pod_ip: str, exec_: Exec, session: aiohttp.ClientSession) -> Result:
+                    pod_ip: str, exec_: Exec) -> Result:
+        session = self._http_session() if "httpGet" in probe else None
         return await run_probe(probe, container=container, pod_ip=pod_ip, exec_=exec_,
                                session=session)
+
+    def _http_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(force_close=True, limit=0))
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
 class ContainerProbes:
@@ -148,21 +169,19 @@ class ContainerProbes:
             await self._startup_done.wait()
         await asyncio.sleep(float(probe.get("initialDelaySeconds") or 0))
         oks = bads = 0
-        async with aiohttp.ClientSession() as session:
-            while True:
-                result = await self.prober.probe(kind, probe, container=self.container,
-                                                 pod_ip=self.pod_ip, exec_=self.exec_,
-                                                 session=session)
-                oks, bads = (oks + 1, 0) if result.ok else (0, bads + 1)
-                if not result.ok:
-                    self.on_change(f"{kind}-failed", result)
-                if oks >= need_ok:
-                    self._set(kind, True, result)
-                if bads >= need_bad:
-                    self._set(kind, False, result)
-                    if kind == "startupProbe":
-                        return
-                await asyncio.sleep(period)
+        while True:
+            result = await self.prober.probe(kind, probe, container=self.container,
+                                             pod_ip=self.pod_ip, exec_=self.exec_)
+            oks, bads = (oks + 1, 0) if result.ok else (0, bads + 1)
+            if not result.ok:
+                self.on_change(f"{kind}-failed", result)
+            if oks >= need_ok:
+                self._set(kind, True, result)
+            if bads >= need_bad:
+                self._set(kind, False, result)
+                if kind == "startupProbe":
+                    return
+            await asyncio.sleep(period)
 
     def _set(self, kind: str, ok: bool, result: Result) -> None:
         if kind == "startupProbe":

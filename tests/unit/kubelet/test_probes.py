@@ -90,3 +90,31 @@ async def test_http_and_tcp_probes_against_a_real_server() -> None:
     assert ok == Result(True)
     assert bad == Result(False, "HTTP probe failed with statuscode: 503")
     assert tcp.ok and not closed.ok
+
+
+async def test_a_network_prober_shares_one_session_but_connects_afresh_each_try() -> None:
+    peers: list[object] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        peers.append(request.transport.get_extra_info("peername") if request.transport
+                     else None)
+        return web.Response(text="fine")
+    app = web.Application()
+    app.router.add_get("/", handler)
+    prober = NetworkProber()
+    probe = {"httpGet": {"path": "/", "port": 0}}
+    async with serving(app) as url:
+        probe["httpGet"]["port"] = int(url.rsplit(":", 1)[1])
+        for _ in range(3):
+            result = await prober.probe("readinessProbe", probe, container={},
+                                        pod_ip="127.0.0.1", exec_=_scripted([0]))
+            assert result == Result(True)
+        session = prober._session
+        await prober.aclose()
+        assert session is not None and session.closed
+        # a runtime's prober outlives a closed session: the next try makes another
+        assert (await prober.probe("readinessProbe", probe, container={}, pod_ip="127.0.0.1",
+                                   exec_=_scripted([0]))).ok
+        await prober.aclose()
+    # no keep-alive (as the kubelet's prober): every try was its own connection
+    assert len(peers) == 4 and len(set(peers)) == 4

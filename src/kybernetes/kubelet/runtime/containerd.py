@@ -115,6 +115,7 @@ class ContainerdRuntime(ChangeNotifier):
     name = "containerd"
 
     def __init__(self, config: KubeletConfig, *, endpoint: str = DEFAULT_ENDPOINT) -> None:
+        self._prober = NetworkProber()  # shared by every probe (its HTTP session)
         ChangeNotifier.__init__(self)
         self.config = config
         self.endpoint = endpoint
@@ -153,6 +154,7 @@ class ContainerdRuntime(ChangeNotifier):
 
     async def aclose(self) -> None:
         await cancel_and_wait(self._poller)
+        await self._prober.aclose()
         await self.cri.aclose()
 
     async def teardown(self) -> None:
@@ -504,7 +506,7 @@ class ContainerdRuntime(ChangeNotifier):
 
     def prober(self, pod: dict[str, Any]) -> Prober:
         """Probes reach the container: exec in it, HTTP or TCP to the pod's IP."""
-        return NetworkProber()
+        return self._prober
 
     async def exec_sync(self, container_id: str, command: list[str], *,
                         time_limit: float) -> tuple[int, bytes]:

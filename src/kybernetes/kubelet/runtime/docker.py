@@ -116,6 +116,7 @@ class DockerRuntime(ChangeNotifier):
     name = "docker"
 
     def __init__(self, config: KubeletConfig, *, socket_path: str = "/var/run/docker.sock") -> None:
+        self._prober = NetworkProber()  # shared by every probe (its HTTP session)
         self.config = config
         self.api = DockerApi(socket_path)
         self.tag = node_tag(config.node_name, Path(config.root_dir))
@@ -166,6 +167,7 @@ class DockerRuntime(ChangeNotifier):
 
     async def aclose(self) -> None:
         await cancel_and_wait(self._events)
+        await self._prober.aclose()
         await self.api.aclose()
 
     async def teardown(self) -> None:
@@ -425,7 +427,7 @@ class DockerRuntime(ChangeNotifier):
 
     def prober(self, pod: dict[str, Any]) -> Prober:
         """Probes reach the container: exec in it, HTTP or TCP to the pod's IP."""
-        return NetworkProber()
+        return self._prober
 
     async def read_logs(self, container_id: str, *, follow: bool, tail_lines: int | None,
                         limit_bytes: int | None, since_seconds: str | None,

@@ -34,8 +34,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from kybernetes import __version__
 from kybernetes.api.quantity import cpu_millis, is_quantity
 from kybernetes.kubelet.probes import Exec, Prober, Result
@@ -75,7 +73,7 @@ class FixedVerdicts:
         self.failing = failing
 
     async def probe(self, kind: str, probe: dict[str, Any], *, container: dict[str, Any],
-                    pod_ip: str, exec_: Exec, session: aiohttp.ClientSession) -> Result:
+                    pod_ip: str, exec_: Exec) -> Result:
         if kind in self.failing:
             return Result(False, f"{kind} set to fail by the {FAILING_PROBES} annotation")
         return Result(True)

@@ -213,6 +213,7 @@ class ProcessRuntime(ChangeNotifier):
     name = "process"
 
     def __init__(self, config: KubeletConfig) -> None:
+        self._prober = NetworkProber()  # shared by every probe (its HTTP session)
         self.config = config
         self.dir = Path(config.root_dir) / "runtime"
         self.tag = node_tag(config.node_name, Path(config.root_dir))
@@ -320,6 +321,7 @@ class ProcessRuntime(ChangeNotifier):
 
     async def aclose(self) -> None:
         await cancel_and_wait(self._rotator)
+        await self._prober.aclose()
         await self._on_disk(lambda: None)  # the records queued so far are on disk
         loop = asyncio.get_running_loop()
         for fd in self._pidfds.values():
@@ -666,7 +668,7 @@ class ProcessRuntime(ChangeNotifier):
 
     def prober(self, pod: dict[str, Any]) -> Prober:
         """Probes reach the container: exec in it, HTTP or TCP to the pod's IP."""
-        return NetworkProber()
+        return self._prober
 
     # -- exec ------------------------------------------------------------------------------
 
