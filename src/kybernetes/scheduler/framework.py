@@ -156,11 +156,15 @@ class PreFilterPlugin(Plugin, Protocol):
 @runtime_checkable
 class FilterPlugin(Plugin, Protocol):
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
-        """None (fits) or a rejecting Status for this node.
+        """None (fits) or a rejecting Status for this node."""
 
-        A plugin may also define `filter_nodes(state, pod, nodes) -> dict[int, Status]`,
-        the rejections among many nodes by position, in one call.
-        """
+
+@runtime_checkable
+class BatchFilterPlugin(FilterPlugin, Protocol):
+    def filter_nodes(self, state: CycleState, pod: PodInfo,
+                     nodes: list[NodeInfo]) -> dict[int, Status]:
+        """The rejections among many nodes, by position, in one call (the profile then
+        uses this rather than `filter` per node)."""
 
 
 @runtime_checkable
@@ -180,12 +184,14 @@ class PreScorePlugin(Plugin, Protocol):
 @runtime_checkable
 class ScorePlugin(Plugin, Protocol):
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
-        """A score in [0, 100] (or raw, when normalize_scores is defined).
+        """A score in [0, 100] (or raw, when normalize_scores is defined)."""
 
-        A plugin may also define `score_nodes(state, pod, nodes)` returning the same
-        scores for many nodes in one call (a list or a numpy array); the runtime
-        then uses that.
-        """
+
+@runtime_checkable
+class BatchScorePlugin(ScorePlugin, Protocol):
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Any:
+        """`score` for many nodes in one call (a list or a numpy array, in node order);
+        the profile then uses this rather than `score` per node."""
 
 
 @runtime_checkable
@@ -205,14 +211,3 @@ class ReservePlugin(Plugin, Protocol):
 class BindPlugin(Plugin, Protocol):
     async def bind(self, state: CycleState, pod: PodInfo, node_name: str) -> Status | None:
         """Bind the pod; SKIP passes to the next bind plugin."""
-
-
-EXTENSION_POINTS: dict[str, type] = {
-    "preFilter": PreFilterPlugin,
-    "filter": FilterPlugin,
-    "postFilter": PostFilterPlugin,
-    "preScore": PreScorePlugin,
-    "score": ScorePlugin,
-    "reserve": ReservePlugin,
-    "bind": BindPlugin,
-}

@@ -20,17 +20,21 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
 from kybernetes.scheduler.config import ProfileConfig
 from kybernetes.scheduler.framework import (
+    BatchFilterPlugin,
+    BatchScorePlugin,
     BindPlugin,
     Code,
     CycleState,
     FilterPlugin,
     Handle,
+    NormalizeScorePlugin,
     Plugin,
     PostFilterPlugin,
     PreFilterPlugin,
@@ -46,6 +50,9 @@ from kybernetes.scheduler.podinfo import PodInfo
 MIN_FEASIBLE_NODES = 100
 MIN_PERCENTAGE = 5
 P = TypeVar("P", bound=Plugin)
+NodesFilter = Callable[[CycleState, PodInfo, list[NodeInfo]], dict[int, Status]]
+NodesScorer = Callable[[CycleState, PodInfo, list[NodeInfo]], Any]
+Normalizer = Callable[[CycleState, PodInfo, list[int]], None]
 
 
 class NoNodesAvailable(Exception):
@@ -91,19 +98,31 @@ class FitError(Exception):
         return msg
 
 
-def _filter_chunk(plugin: FilterPlugin, state: CycleState, pod: PodInfo,
-                  nodes: list[NodeInfo]) -> dict[int, Status]:
-    """Rejections by position in `nodes`, from `filter_nodes` or one `filter` per node."""
-    batch = getattr(plugin, "filter_nodes", None)
-    if batch is not None:
-        return batch(state, pod, nodes)
+def _nodes_filter(plugin: FilterPlugin) -> NodesFilter:
+    """The plugin's rejections among many nodes by position: its `filter_nodes`, or
+    its `filter` asked node by node."""
+    if isinstance(plugin, BatchFilterPlugin):
+        return plugin.filter_nodes
     f = plugin.filter
-    rejected = {}
-    for i, node in enumerate(nodes):
-        status = f(state, pod, node)
-        if status is not None:
-            rejected[i] = status
-    return rejected
+
+    def one_by_one(state: CycleState, pod: PodInfo, nodes: list[NodeInfo]
+                   ) -> dict[int, Status]:
+        rejected = {}
+        for i, node in enumerate(nodes):
+            status = f(state, pod, node)
+            if status is not None:
+                rejected[i] = status
+        return rejected
+    return one_by_one
+
+
+def _nodes_scorer(plugin: ScorePlugin) -> NodesScorer:
+    """The plugin's scores of many nodes in node order: its `score_nodes`, or its
+    `score` asked node by node."""
+    if isinstance(plugin, BatchScorePlugin):
+        return plugin.score_nodes
+    score = plugin.score
+    return lambda state, pod, nodes: [score(state, pod, n) for n in nodes]
 
 
 def num_feasible_nodes_to_find(nodes: int, percentage: int) -> int:
@@ -133,6 +152,12 @@ class Profile:
         self.pre_score = self._at(PreScorePlugin, p["preScore"])
         self.score = list(zip(self._at(ScorePlugin, p["score"]), (w for _, w in p["score"]),
                               strict=True))
+        # how each plugin sees many nodes at once, found once here, not per pod
+        self._nodes_filters = [(f, _nodes_filter(f)) for f in self.filter]
+        self._scorers: list[tuple[ScorePlugin, int, NodesScorer, Normalizer | None]] = [
+            (scorer, weight, _nodes_scorer(scorer),
+             scorer.normalize_scores if isinstance(scorer, NormalizeScorePlugin) else None)
+            for scorer, weight in self.score]
         self.reserve = self._at(ReservePlugin, p["reserve"])
         self.bind = self._at(BindPlugin, p["bind"])
 
@@ -195,7 +220,7 @@ class Profile:
         whole chunk in one call, with the chunk's NodeTable rows in `state.rows`.
         On return `state.rows` holds the feasible nodes' rows, for scoring.
         """
-        filters = [p for p in self.filter if p.name not in state.skip_filter]
+        filters = [(p, f) for p, f in self._nodes_filters if p.name not in state.skip_filter]
         total = len(nodes)
         want = num_feasible_nodes_to_find(total, self.percentage)
         start = self.next_start % total
@@ -211,9 +236,9 @@ class Profile:
                 chunk += nodes[:size - len(chunk)]
             rows = (np.arange(size) + lo) % total
             pos += len(chunk)
-            for plugin in filters:
+            for plugin, filter_nodes in filters:
                 state.rows = rows
-                rejected = _filter_chunk(plugin, state, pod, chunk)
+                rejected = filter_nodes(state, pod, chunk)
                 if rejected:
                     rejectors.add(plugin.name)
                     for i, status in rejected.items():
@@ -242,16 +267,10 @@ class Profile:
             elif status is not None and status.code == Code.ERROR:
                 raise RuntimeError(f"{plugin.name}: {status.message()}")
         totals = np.zeros(len(nodes), dtype=np.int64)
-        for scorer, weight in self.score:
+        for scorer, weight, score_nodes, normalize in self._scorers:
             if scorer.name in state.skip_score:
                 continue
-            batch = getattr(scorer, "score_nodes", None)
-            if batch is not None:
-                scores = batch(state, pod, nodes)
-            else:
-                score = scorer.score
-                scores = [score(state, pod, n) for n in nodes]
-            normalize = getattr(scorer, "normalize_scores", None)
+            scores = score_nodes(state, pod, nodes)
             if normalize is not None:
                 scores = list(scores)
                 normalize(state, pod, scores)
