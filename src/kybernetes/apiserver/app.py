@@ -9,7 +9,9 @@ The middleware is the one place where
   * a storage error is translated (compacted → 410 Expired, unreachable → 503),
   * any other exception becomes a 500 ``InternalError`` Status, its traceback
     logged but never sent,
-  * every request is counted in the metrics,
+  * every request is counted in the metrics, and with ``-v`` logged as one ``HTTP``
+    line (verb, URI, latency, user agent, audit ID, source, status: what
+    kube-apiserver's httplog prints at -v=3),
   * and, with ``--audit-policy-file`` and ``--audit-log-path``, audited
     (:mod:`.audit`; nothing but a None check per request otherwise).
 """
@@ -59,6 +61,7 @@ from kybernetes.storage.errors import (
 )
 
 log = logging.getLogger("kybernetes.apiserver")
+http_log = logging.getLogger("kybernetes.apiserver.http")
 
 KUBE_VERSION = (1, 33)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -98,6 +101,15 @@ def _verb(request: web.Request) -> tuple[str, str]:
     elif info.name is None and method == "DELETE":
         method = "DELETECOLLECTION"
     return method, info.verb_target
+
+
+def _log_request(request: web.Request, latency: float, status: int) -> None:
+    user = request.get("user")
+    http_log.debug("HTTP", extra={
+        "verb": request.method, "URI": request.path_qs, "latency": f"{latency * 1000:.3f}ms",
+        "userAgent": request.headers.get("User-Agent", ""), "auditID": audit_id(request),
+        "user": user.name if user is not None else "", "srcIP": request.remote or "",
+        "resp": status})
 
 
 def error_response(error: ApiError) -> web.Response:
@@ -152,7 +164,10 @@ def make_middleware(guard: RequestGuard, metrics: Metrics,
         if response.status == 408:  # a body not received in time: the rest is not read
             response.force_close()
         verb, resource = _verb(request)
-        metrics.observe(verb, resource, response.status, time.perf_counter() - started)
+        latency = time.perf_counter() - started
+        metrics.observe(verb, resource, response.status, latency)
+        if http_log.isEnabledFor(logging.DEBUG):
+            _log_request(request, latency, response.status)
         if auditor is not None:
             auditor.complete(request, response)
         return response

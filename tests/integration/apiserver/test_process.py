@@ -13,6 +13,7 @@ import requests
 from tests.support.apiserver import ApiServer
 from tests.support.http import admin_cert
 from tests.support.net import free_port
+from tests.support.poll import wait_for
 
 
 def test_every_acknowledged_create_survives_sigkill(tmp_path: Path) -> None:
@@ -74,6 +75,33 @@ def test_restart_reuses_pki_and_keeps_kubeconfig_valid(tmp_path: Path) -> None:
             i["metadata"]["name"] for i in ns["items"]}
     finally:
         server.stop()
+
+
+def test_verbose_logs_one_http_line_per_request(tmp_path: Path) -> None:
+    quiet = ApiServer(tmp_path / "quiet").start()
+    loud = ApiServer(tmp_path / "loud", extra_args=("-v",)).start()
+    try:
+        for server in (quiet, loud):
+            response = requests.get(
+                f"{server.url}/api/v1/namespaces/default/configmaps/nope?x=1", timeout=5,
+                cert=admin_cert(server), headers={"User-Agent": "probe/1.0"},
+                verify=str(server.data_dir / "pki" / "ca.crt"))
+            assert response.status_code == 404
+
+        def http_lines(server: ApiServer) -> list[str]:
+            log = (server.data_dir / "logs" / "apiserver.log").read_text()
+            return [line for line in log.splitlines()
+                    if "msg=HTTP " in line and "userAgent=probe/1.0" in line]
+        (line,) = wait_for(lambda: http_lines(loud), what="the request's HTTP line")
+        audit = response.headers["Audit-Id"]
+        for part in ("verb=GET", 'URI="/api/v1/namespaces/default/configmaps/nope?x=1"',
+                     "user=kubernetes-admin", "srcIP=127.0.0.1", "resp=404",
+                     f"auditID={audit}"):
+            assert part in line, (part, line)
+        assert not http_lines(quiet)  # quiet by default
+    finally:
+        quiet.stop()
+        loud.stop()
 
 
 def test_bearer_tokens_from_token_file(tmp_path: Path) -> None:
