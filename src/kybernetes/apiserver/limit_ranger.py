@@ -14,7 +14,6 @@ from typing import Any
 
 from kybernetes.api import limitrange
 from kybernetes.api import resources as r
-from kybernetes.apiserver.quota_admission import forbidden
 from kybernetes.apiserver.webhooks.attributes import CREATE, AdmissionAttributes
 
 NAME = "LimitRanger"
@@ -50,7 +49,7 @@ class LimitRanger:
         ranges = self.limit_ranges(attrs.namespace)
         problems = limitrange.pod_violations(attrs.object or {}, ranges) if ranges else []
         if problems:
-            raise forbidden(attrs, limitrange.aggregate(problems))
+            raise attrs.forbidden(limitrange.aggregate(problems))
         return []
 
 

@@ -15,7 +15,6 @@ from typing import Any
 
 from kybernetes.api import priority as priority_api
 from kybernetes.api import resources as r
-from kybernetes.apiserver.quota_admission import forbidden
 from kybernetes.apiserver.webhooks.attributes import CREATE, UPDATE, AdmissionAttributes
 
 NAME = "Priority"
@@ -55,18 +54,18 @@ class PriorityAdmission:
         else:
             chosen = next((c for c in classes if _name(c) == class_name), None)
             if chosen is None:
-                raise forbidden(attrs, f"no PriorityClass with name {class_name} was found")
+                raise attrs.forbidden(f"no PriorityClass with name {class_name} was found")
         priority = int(chosen.get("value", 0)) if chosen else 0
         given = spec.get("priority")
         if given is not None and given != priority:
-            raise forbidden(attrs, f"the integer value of priority ({given}) must not be "
+            raise attrs.forbidden(f"the integer value of priority ({given}) must not be "
                                    "provided in pod spec; priority admission controller "
                                    f"computed {priority} from the given PriorityClass name")
         # no class at all: priority 0, PreemptLowerPriority (getDefaultPriority)
         policy = chosen.get("preemptionPolicy") if chosen else priority_api.PREEMPT_LOWER
         given_policy = spec.get("preemptionPolicy")
         if policy is not None and given_policy is not None and given_policy != policy:
-            raise forbidden(attrs, f"the string value of PreemptionPolicy ({given_policy}) "
+            raise attrs.forbidden(f"the string value of PreemptionPolicy ({given_policy}) "
                                    "must not be provided in pod spec; priority admission "
                                    f"controller computed {policy} from the given "
                                    "PriorityClass name")
@@ -99,7 +98,7 @@ class PriorityAdmission:
             return []
         other = _default_class([c for c in self.classes() if _name(c) != _name(pc)])
         if other is not None:
-            raise forbidden(attrs, f"PriorityClass {_name(other)} is already marked as "
+            raise attrs.forbidden(f"PriorityClass {_name(other)} is already marked as "
                                    "default. Only one default can exist")
         return []
 

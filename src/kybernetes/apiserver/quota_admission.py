@@ -21,7 +21,6 @@ from typing import Any, Protocol
 
 from kybernetes.api import quota
 from kybernetes.api import resources as r
-from kybernetes.api.errors import Forbidden
 from kybernetes.apiserver.context import WriteContext
 from kybernetes.apiserver.webhooks.attributes import CREATE, UPDATE, AdmissionAttributes
 
@@ -41,18 +40,6 @@ class QuotaWriter(Protocol):
     async def charge(self, namespace: str, name: str,
                      change: Callable[[Obj], Obj]) -> None:
         """Apply `change` to the stored quota, re-reading and retrying on a conflict."""
-
-
-def forbidden(attrs: AdmissionAttributes, message: str) -> Forbidden:
-    """admission.NewForbidden: `<resource> "<name>" is forbidden: <message>`."""
-    resource = f"{attrs.resource}.{attrs.group}" if attrs.group else attrs.resource
-    name = attrs.name or str(((attrs.object or {}).get("metadata") or {}).get("name")
-                             or ((attrs.object or {}).get("metadata") or {}).get(
-                                 "generateName") or "Unknown")
-    details: dict[str, Any] = {"name": name, "kind": attrs.resource}
-    if attrs.group:
-        details["group"] = attrs.group
-    return Forbidden(f'{resource} "{name}" is forbidden: {message}', details=details)
 
 
 def _status(q: Obj) -> Obj:
@@ -77,10 +64,10 @@ def covering(quotas: list[Obj], attrs: AdmissionAttributes) -> list[tuple[Obj, l
         if (attrs.group, attrs.resource) == ("", "pods"):
             problem = quota.pod_constraints(required, obj)
             if problem:
-                raise forbidden(attrs, f"failed quota: {_name(q)}: {problem}")
+                raise attrs.forbidden(f"failed quota: {_name(q)}: {problem}")
         used = _status(q).get("used") or {}
         if any(name not in used for name in required):
-            raise forbidden(attrs, f"status unknown for quota: {_name(q)}, resources: "
+            raise attrs.forbidden(f"status unknown for quota: {_name(q)}, resources: "
                                    f"{','.join(sorted(required))}")
         out.append((q, required))
     return out
@@ -129,7 +116,7 @@ class ResourceQuotaAdmission:
         for q, _ in covered:  # refuse before charging any quota
             refusal, _ = check(q, charge)
             if refusal:
-                raise forbidden(attrs, refusal)
+                raise attrs.forbidden(refusal)
         if attrs.dry_run:
             return []
         for q, _ in covered:
@@ -142,7 +129,7 @@ class ResourceQuotaAdmission:
         def change(stored: Obj) -> Obj:
             refusal, used = check(stored, charge)
             if refusal:
-                raise forbidden(attrs, refusal)
+                raise attrs.forbidden(refusal)
             status = stored.setdefault("status", {})
             status["used"] = {**(status.get("used") or {}), **{
                 k: quota.format_value(k, v) for k, v in used.items()}}

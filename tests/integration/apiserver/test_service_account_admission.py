@@ -32,6 +32,12 @@ def test_pod_without_a_default_account_is_refused_as_kubernetes_words_it(
     assert refused.returncode != 0
     assert ('Error from server (Forbidden): pods "p" is forbidden: error looking up service '
             'account bare/default: serviceaccount "default" not found') in refused.stderr
+    # a generated name is not made yet: admission.NewForbidden names the prefix
+    generated = kubectl.run("create", "-n", "bare", "-f", "-", check=False, stdin=json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "web-"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]}}))
+    assert 'pods "web-" is forbidden: error looking up service account bare/default' in \
+        generated.stderr
 
 
 def test_pod_runs_as_default_once_it_exists(kubectl: Kubectl) -> None:

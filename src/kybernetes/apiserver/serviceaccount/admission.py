@@ -22,7 +22,7 @@ import copy
 from typing import Any
 
 from kybernetes.api import resources as r
-from kybernetes.api.errors import Forbidden, NotFound
+from kybernetes.api.errors import NotFound
 from kybernetes.api.meta import random_suffix
 from kybernetes.apiserver.registry import Registry
 from kybernetes.apiserver.webhooks.attributes import CREATE, AdmissionAttributes
@@ -105,10 +105,8 @@ class ServiceAccountAdmission:
         spec["serviceAccountName"] = name
         account = await self._account(attrs.namespace, name)
         if account is None:
-            raise Forbidden(f'pods "{attrs.name}" is forbidden: error looking up service '
-                            f'account {attrs.namespace}/{name}: serviceaccount '
-                            f'"{name}" not found',
-                            details={"name": attrs.name, "kind": "pods"})
+            raise attrs.forbidden(f"error looking up service account {attrs.namespace}/{name}: "
+                                  f'serviceaccount "{name}" not found')
         if should_automount(account, changed):
             mount_token(changed)
         if not spec.get("imagePullSecrets") and account.get("imagePullSecrets"):

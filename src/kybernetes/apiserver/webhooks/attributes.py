@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from kybernetes.api.errors import Forbidden
+
 Obj = dict[str, Any]
 
 CREATE, UPDATE, DELETE, CONNECT = "CREATE", "UPDATE", "DELETE", "CONNECT"
@@ -70,6 +72,19 @@ class AdmissionAttributes:
     @property
     def gvr(self) -> Obj:
         return {"group": self.group, "version": self.version, "resource": self.resource}
+
+    def forbidden(self, message: str) -> Forbidden:
+        """An admission plugin's refusal, as admission.NewForbidden words it:
+        `<resource> "<name>" is forbidden: <message>`, the name being the request's,
+        else the object's name or generateName (names are not generated yet), else
+        "Unknown"."""
+        resource = f"{self.resource}.{self.group}" if self.group else self.resource
+        meta = (self.object or {}).get("metadata") or {}
+        name = self.name or str(meta.get("name") or meta.get("generateName") or "Unknown")
+        details: dict[str, Any] = {"name": name, "kind": self.resource}
+        if self.group:
+            details["group"] = self.group
+        return Forbidden(f'{resource} "{name}" is forbidden: {message}', details=details)
 
 
 class ConfigurationSource(Protocol):

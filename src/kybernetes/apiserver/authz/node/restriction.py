@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kybernetes.api import resources as r
-from kybernetes.api.errors import Forbidden, NotFound
+from kybernetes.api.errors import NotFound
 from kybernetes.apiserver.authz.node.identity import node_identity
 from kybernetes.apiserver.authz.node.references import (
     CONFIG_MAP,
@@ -44,17 +44,6 @@ KUBELET_LABEL_NAMESPACES = ("kubelet.kubernetes.io", "node.kubernetes.io")
 Obj = dict[str, Any]
 Lookup = Callable[[r.Resource, str | None, str], Obj | None]
 """The current object of a resource (namespace, name), e.g. from the watch cache."""
-
-
-def _forbidden(attrs: AdmissionAttributes, message: str) -> Forbidden:
-    """admission.NewForbidden: the request's resource and name, or the object's."""
-    resource = f"{attrs.resource}.{attrs.group}" if attrs.group else attrs.resource
-    name = attrs.name or str(((attrs.object or {}).get("metadata") or {}).get("name")
-                             or "Unknown")
-    details = {"name": name, "kind": attrs.resource}
-    if attrs.group:
-        details["group"] = attrs.group
-    return Forbidden(f'{resource} "{name}" is forbidden: {message}', details=details)
 
 
 def _meta(obj: Obj | None) -> Obj:
@@ -113,7 +102,7 @@ class NodeRestriction:
         if node is None or attrs.operation not in (CREATE, UPDATE, DELETE):
             return []
         if not node:
-            raise _forbidden(attrs, f"could not determine node from user "
+            raise attrs.forbidden(f"could not determine node from user "
                                     f"{_q(attrs.user.username)}")
         check = {("", "pods"): self._pod, ("", "nodes"): self._node,
                  ("", "persistentvolumeclaims"): self._pvc,
@@ -132,91 +121,91 @@ class NodeRestriction:
         elif attrs.subresource == "eviction":
             self._eviction(node, attrs)
         elif attrs.subresource:
-            raise _forbidden(attrs, f"unexpected pod subresource {_q(attrs.subresource)}, "
+            raise attrs.forbidden(f"unexpected pod subresource {_q(attrs.subresource)}, "
                                     f"only 'status' and 'eviction' are allowed")
         elif attrs.operation == CREATE:
             self._mirror_pod(node, attrs)
         elif attrs.operation == DELETE:
             if _spec(attrs.old_object).get("nodeName") != node:
-                raise _forbidden(attrs, f"node {_q(node)} can only delete pods with "
+                raise attrs.forbidden(f"node {_q(node)} can only delete pods with "
                                         f"spec.nodeName set to itself")
         else:
-            raise _forbidden(attrs, f"unexpected operation {_q(attrs.operation)}, node "
+            raise attrs.forbidden(f"unexpected operation {_q(attrs.operation)}, node "
                                     f"{_q(node)} can only create and delete mirror pods")
 
     def _pod_status(self, node: str, attrs: AdmissionAttributes) -> None:
         if attrs.operation != UPDATE:
-            raise _forbidden(attrs, f"unexpected operation {_q(attrs.operation)}")
+            raise attrs.forbidden(f"unexpected operation {_q(attrs.operation)}")
         if _spec(attrs.old_object).get("nodeName") != node:
-            raise _forbidden(attrs, f"node {_q(node)} can only update pod status for pods "
+            raise attrs.forbidden(f"node {_q(node)} can only update pod status for pods "
                                     f"with spec.nodeName set to itself")
         if (_meta(attrs.object).get("labels") or {}) != (_meta(attrs.old_object).get("labels")
                                                         or {}):
-            raise _forbidden(attrs, f"node {_q(node)} cannot update labels through pod "
+            raise attrs.forbidden(f"node {_q(node)} cannot update labels through pod "
                                     f"status")
 
     def _eviction(self, node: str, attrs: AdmissionAttributes) -> None:
         if attrs.operation != CREATE:
-            raise _forbidden(attrs, f"unexpected operation {attrs.operation}")
+            raise attrs.forbidden(f"unexpected operation {attrs.operation}")
         name = attrs.name or str(_meta(attrs.object).get("name") or "")
         if not name:
-            raise _forbidden(attrs, "could not determine pod from request data")
+            raise attrs.forbidden("could not determine pod from request data")
         pod = self._existing(r.PODS, attrs.namespace, name)
         if _spec(pod).get("nodeName") != node:
-            raise _forbidden(attrs, f"node {node} can only evict pods with spec.nodeName set "
+            raise attrs.forbidden(f"node {node} can only evict pods with spec.nodeName set "
                                     f"to itself")
 
     def _mirror_pod(self, node: str, attrs: AdmissionAttributes) -> None:
         pod = attrs.object or {}
         meta, spec = _meta(pod), _spec(pod)
         if MIRROR_ANNOTATION not in (meta.get("annotations") or {}):
-            raise _forbidden(attrs, f"pod does not have {_q(MIRROR_ANNOTATION)} annotation, "
+            raise attrs.forbidden(f"pod does not have {_q(MIRROR_ANNOTATION)} annotation, "
                                     f"node {_q(node)} can only create mirror pods")
         if spec.get("nodeName") != node:
-            raise _forbidden(attrs, f"node {_q(node)} can only create pods with "
+            raise attrs.forbidden(f"node {_q(node)} can only create pods with "
                                     f"spec.nodeName set to itself")
         self._owned_by_node(node, attrs, meta.get("ownerReferences") or [])
         if spec.get("serviceAccountName"):
-            raise _forbidden(attrs, f"node {_q(node)} can not create pods that reference a "
+            raise attrs.forbidden(f"node {_q(node)} can not create pods that reference a "
                                     f"service account")
         kinds = {ref.type for ref in pod_references(pod)}
         for kind, words in ((SECRET, "secrets"), (CONFIG_MAP, "configmaps")):
             if kind in kinds:
-                raise _forbidden(attrs, f"node {_q(node)} can not create pods that reference "
+                raise attrs.forbidden(f"node {_q(node)} can not create pods that reference "
                                         f"{words}")
         for volume in spec.get("volumes") or []:
             for source in ((volume.get("projected") or {}).get("sources") or []
                            if isinstance(volume, dict) else []):
                 if isinstance(source, dict) and source.get("clusterTrustBundle"):
-                    raise _forbidden(attrs, f"node {_q(node)} can not create pods that "
+                    raise attrs.forbidden(f"node {_q(node)} can not create pods that "
                                             f"reference clustertrustbundles")
         if any(isinstance(v, dict) and v.get("persistentVolumeClaim")
                for v in spec.get("volumes") or []):
-            raise _forbidden(attrs, f"node {_q(node)} can not create pods that reference "
+            raise attrs.forbidden(f"node {_q(node)} can not create pods that reference "
                                     f"persistentvolumeclaims")
 
     def _owned_by_node(self, node: str, attrs: AdmissionAttributes,
                        owners: list[Any]) -> None:
         if len(owners) > 1:
-            raise _forbidden(attrs, f"node {_q(node)} can only create pods with a single "
+            raise attrs.forbidden(f"node {_q(node)} can only create pods with a single "
                                     f"owner reference set to itself")
         if not owners or not isinstance(owners[0], dict):
-            raise _forbidden(attrs, f"node {_q(node)} can only create pods with an owner "
+            raise attrs.forbidden(f"node {_q(node)} can only create pods with an owner "
                                     f"reference set to itself")
         owner = owners[0]
         if (owner.get("apiVersion"), owner.get("kind"), owner.get("name")) != \
                 ("v1", "Node", node):
-            raise _forbidden(attrs, f"node {_q(node)} can only create pods with an owner "
+            raise attrs.forbidden(f"node {_q(node)} can only create pods with an owner "
                                     f"reference set to itself")
         if owner.get("controller") is not True:
-            raise _forbidden(attrs, f"node {_q(node)} can only create pods with a controller "
+            raise attrs.forbidden(f"node {_q(node)} can only create pods with a controller "
                                     f"owner reference set to itself")
         if owner.get("blockOwnerDeletion") is True:
-            raise _forbidden(attrs, f"node {_q(node)} must not set blockOwnerDeletion on an "
+            raise attrs.forbidden(f"node {_q(node)} must not set blockOwnerDeletion on an "
                                     f"owner reference")
         uid = _meta(self._existing(r.NODES, None, node)).get("uid", "")
         if owner.get("uid", "") != uid:
-            raise _forbidden(attrs, f"node {node} UID mismatch: expected "
+            raise attrs.forbidden(f"node {node} UID mismatch: expected "
                                     f"{owner.get('uid', '')} got {uid}")
 
     # -- nodes ---------------------------------------------------------------------
@@ -224,38 +213,38 @@ class NodeRestriction:
     def _node(self, node: str, attrs: AdmissionAttributes) -> None:
         name = attrs.name or str(_meta(attrs.object).get("name") or "")
         if name != node:
-            raise _forbidden(attrs, f"node {_q(node)} is not allowed to modify node "
+            raise attrs.forbidden(f"node {_q(node)} is not allowed to modify node "
                                     f"{_q(name)}")
         new, old = attrs.object or {}, attrs.old_object or {}
         labels, old_labels = _meta(new).get("labels") or {}, _meta(old).get("labels") or {}
         if attrs.operation == CREATE:
             if _spec(new).get("configSource") is not None:
-                raise _forbidden(attrs, f"node {_q(node)} is not allowed to create pods with "
+                raise attrs.forbidden(f"node {_q(node)} is not allowed to create pods with "
                                         f"a non-nil configSource")
             bad = forbidden_labels(labels, {})
             if bad:
-                raise _forbidden(attrs, f"node {_q(node)} is not allowed to set the following "
+                raise attrs.forbidden(f"node {_q(node)} is not allowed to set the following "
                                         f"labels: {', '.join(bad)}")
         elif attrs.operation == UPDATE:
             source = _spec(new).get("configSource")
             if source is not None and source != _spec(old).get("configSource"):
-                raise _forbidden(attrs, f"node {_q(node)} is not allowed to update "
+                raise attrs.forbidden(f"node {_q(node)} is not allowed to update "
                                         f"configSource to a new non-nil configSource")
             if (_spec(new).get("taints") or []) != (_spec(old).get("taints") or []):
-                raise _forbidden(attrs, f"node {_q(node)} is not allowed to modify taints")
+                raise attrs.forbidden(f"node {_q(node)} is not allowed to modify taints")
             bad = forbidden_labels(labels, old_labels)
             if bad:
-                raise _forbidden(attrs, f"is not allowed to modify labels: {', '.join(bad)}")
+                raise attrs.forbidden(f"is not allowed to modify labels: {', '.join(bad)}")
 
     # -- PVC status, tokens, leases ------------------------------------------------
 
     def _pvc(self, node: str, attrs: AdmissionAttributes) -> None:
         if attrs.subresource != "status":
-            raise _forbidden(attrs, "may only update PVC status")
+            raise attrs.forbidden("may only update PVC status")
         if attrs.operation != UPDATE:
-            raise _forbidden(attrs, f"unexpected operation {_q(attrs.operation)}")
+            raise attrs.forbidden(f"unexpected operation {_q(attrs.operation)}")
         if _without_pvc_status(attrs.object) != _without_pvc_status(attrs.old_object):
-            raise _forbidden(attrs, f"node {_q(node)} is not allowed to update fields other "
+            raise attrs.forbidden(f"node {_q(node)} is not allowed to update fields other "
                                     f"than status.capacity and status.conditions")
 
     def _service_account(self, node: str, attrs: AdmissionAttributes) -> None:
@@ -264,26 +253,26 @@ class NodeRestriction:
         ref = _spec(attrs.object).get("boundObjectRef")
         if not isinstance(ref, dict) or ref.get("apiVersion") != "v1" or \
                 ref.get("kind") != "Pod" or not ref.get("name"):
-            raise _forbidden(attrs, "node requested token not bound to a pod")
+            raise attrs.forbidden("node requested token not bound to a pod")
         if not ref.get("uid"):
-            raise _forbidden(attrs, "node requested token with a pod binding without a uid")
+            raise attrs.forbidden("node requested token with a pod binding without a uid")
         pod = self._existing(r.PODS, attrs.namespace, str(ref["name"]))
         if ref["uid"] != _meta(pod).get("uid"):
-            raise _forbidden(attrs, f"the UID in the bound object reference ({ref['uid']}) "
+            raise attrs.forbidden(f"the UID in the bound object reference ({ref['uid']}) "
                                     f"does not match the UID in record. The object might "
                                     f"have been deleted and then recreated")
         if _spec(pod).get("nodeName") != node:
-            raise _forbidden(attrs, "node requested token bound to a pod scheduled on a "
+            raise attrs.forbidden("node requested token bound to a pod scheduled on a "
                                     "different node")
 
     def _lease(self, node: str, attrs: AdmissionAttributes) -> None:
         if attrs.namespace != LEASE_NAMESPACE:
-            raise _forbidden(attrs, f"can only access leases in the {_q(LEASE_NAMESPACE)} "
+            raise attrs.forbidden(f"can only access leases in the {_q(LEASE_NAMESPACE)} "
                                     f"system namespace")
         name = str(_meta(attrs.object).get("name") or "") if attrs.operation == CREATE \
             else attrs.name
         if name != node:
-            raise _forbidden(attrs, "can only access node lease with the same name as the "
+            raise attrs.forbidden("can only access node lease with the same name as the "
                                     "requesting node")
 
     def _existing(self, resource: r.Resource, namespace: str | None, name: str) -> Obj:
