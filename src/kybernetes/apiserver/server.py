@@ -29,6 +29,7 @@ from kybernetes.apiserver import (
     priority_admission,
     quota_admission,
     self_subject_review,
+    storage_protection,
 )
 from kybernetes.apiserver.admission_chain import AdmissionChain
 from kybernetes.apiserver.app import build_app
@@ -228,7 +229,8 @@ def _allocator(store: Store, config: Config) -> ServiceAllocator:
 
 def _policy_admission(admission: AdmissionChain, registry: Registry,
                       disabled: tuple[str, ...]) -> None:
-    """LimitRanger, DefaultStorageClass, Priority and ResourceQuota, on by default in
+    """LimitRanger, DefaultStorageClass, StorageObjectInUseProtection, Priority and
+    ResourceQuota, on by default in
     kube's places: LimitRanger's defaults first among the mutating plugins, quota
     last of all (it charges usage, and scopes by the priority Priority sets)."""
     if limit_ranger.NAME not in disabled:
@@ -239,6 +241,8 @@ def _policy_admission(admission: AdmissionChain, registry: Registry,
     if default_storage_class.NAME not in disabled:
         admission.mutating.append(default_storage_class.DefaultStorageClass(
             default_storage_class.cached_classes(registry.cache, registry.kinds)))
+    if storage_protection.NAME not in disabled:
+        admission.mutating.append(storage_protection.StorageObjectInUseProtection())
     if priority_admission.NAME not in disabled:
         priority = priority_admission.PriorityAdmission(
             priority_admission.cached_priority_classes(registry.cache, registry.kinds))

@@ -122,6 +122,10 @@ def _registry() -> dict[str, Factory]:
     from kybernetes.controllers.service_account import ServiceAccountController
     from kybernetes.controllers.service_lb import ServiceLbController
     from kybernetes.controllers.statefulset import StatefulSetController
+    from kybernetes.controllers.storage_protection import (
+        PvcProtectionController,
+        PvProtectionController,
+    )
     from kybernetes.controllers.token_cleaner import TokenCleaner
     from kybernetes.controllers.ttl_after_finished import TtlAfterFinishedController
 
@@ -159,6 +163,8 @@ def _registry() -> dict[str, Factory]:
         "clusterrole-aggregation": lambda c, i, o: ClusterRoleAggregationController(c, i),
         "persistentvolume-binder": lambda c, i, o: PersistentVolumeController(
             c, i, local_path_root=o.local_path_root),
+        "pvc-protection": lambda c, i, o: PvcProtectionController(c, i),
+        "pv-protection": lambda c, i, o: PvProtectionController(c, i),
         "bootstrapsigner": lambda c, i, o: BootstrapSigner(c, i),
         "tokencleaner": lambda c, i, o: TokenCleaner(c, i),
     }

@@ -226,8 +226,8 @@ class PersistentVolumeController(Controller):
 
     async def _sync_volume(self, name: str) -> None:
         pv = self.volumes.get(name)
-        if pv is None or meta(pv).get("deletionTimestamp"):
-            return
+        if pv is None:  # one being deleted is still released and reclaimed, as in kube:
+            return      # pv-protection lets it go once it is no longer Bound
         ref = _spec(pv).get("claimRef") or {}
         if not ref:
             if _phase(pv) not in ("Available", "Failed"):

@@ -176,6 +176,9 @@ async def claim_path(pod: dict[str, Any], source: dict[str, Any], lookup: Lookup
     pvc = await lookup("PersistentVolumeClaim", namespace, claim_name)
     if pvc is None:
         raise ConfigError(f'persistentvolumeclaim "{claim_name}" not found')
+    if (pvc.get("metadata") or {}).get("deletionTimestamp"):  # as kube's volume manager
+        raise ConfigError(f"can't start pod because PVC {namespace}/{claim_name} is being "
+                          "deleted")
     volume_name = (pvc.get("spec") or {}).get("volumeName")
     if not volume_name or (pvc.get("status") or {}).get("phase") != "Bound":
         raise ConfigError(f'PersistentVolumeClaim is not bound: "{claim_name}"')

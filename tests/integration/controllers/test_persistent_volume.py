@@ -4,6 +4,7 @@ provisioning on a chosen node, and `kubectl get pv/pvc/sc` (oldest and newest)."
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from kybernetes.api.resources import (
     NODES,
     PERSISTENT_VOLUME_CLAIMS,
     PERSISTENT_VOLUMES,
+    PODS,
     STORAGE_CLASSES,
 )
 from kybernetes.client import ApiClient
@@ -26,6 +28,8 @@ from tests.support.kubectl import KUBECTLS, Kubectl
 from tests.support.poll import eventually
 
 BINDER = "persistentvolume-binder"
+# the binder with storage in-use protection, whose finalizers every claim and volume get
+STORAGE = (BINDER, "pvc-protection", "pv-protection")
 _ids = itertools.count()
 
 
@@ -64,7 +68,7 @@ async def test_static_binding_picks_the_smallest_fit_and_retain_releases(
     big, small = uniq("big"), uniq("small")
     await client.create(PERSISTENT_VOLUMES, volume(big, "10Gi", cls=cls))
     await client.create(PERSISTENT_VOLUMES, volume(small, "2Gi", cls=cls))
-    async with running(client, BINDER):
+    async with running(client, *STORAGE):
         await phase_of(client, PERSISTENT_VOLUMES, small, "Available")
         await client.create(PERSISTENT_VOLUME_CLAIMS, claim("data", ns, cls=cls))
         pvc = await phase_of(client, PERSISTENT_VOLUME_CLAIMS, "data", "Bound", ns)
@@ -83,18 +87,12 @@ async def test_static_binding_picks_the_smallest_fit_and_retain_releases(
 async def test_delete_policy_deletes_the_volume(client: ApiClient, ns: str) -> None:
     cls, name = uniq("gone"), uniq("del")
     await client.create(PERSISTENT_VOLUMES, volume(name, "1Gi", cls=cls, policy="Delete"))
-    async with running(client, BINDER):
+    async with running(client, *STORAGE):
         await client.create(PERSISTENT_VOLUME_CLAIMS, claim("d", ns, cls=cls))
         await phase_of(client, PERSISTENT_VOLUME_CLAIMS, "d", "Bound", ns)
         await client.delete(PERSISTENT_VOLUME_CLAIMS, "d", namespace=ns)
-
-        async def gone() -> bool:
-            try:
-                await client.get(PERSISTENT_VOLUMES, name)
-            except errors.NotFound:
-                return True
-            return False
-        await eventually(gone, within=20, what="the released volume deleted")
+        await eventually(lambda: gone(client, PERSISTENT_VOLUMES, name), within=20,
+                         what="the released volume deleted")
 
 
 async def reasons(client: ApiClient, ns: str, name: str) -> list[tuple[str, str, str]]:
@@ -105,7 +103,7 @@ async def reasons(client: ApiClient, ns: str, name: str) -> list[tuple[str, str,
 
 async def test_a_missing_class_leaves_the_claim_pending_with_kubes_event(
         client: ApiClient, ns: str) -> None:
-    async with running(client, BINDER):
+    async with running(client, *STORAGE):
         await client.create(PERSISTENT_VOLUME_CLAIMS, claim("lost", ns, cls="nope"))
 
         async def event() -> list[Any]:
@@ -128,7 +126,7 @@ async def test_local_path_provisions_on_the_selected_node(
     await client.create(NODES, {"apiVersion": "v1", "kind": "Node", "metadata": {
         "name": node, "labels": {"kubernetes.io/hostname": node}}})
     root = tmp_path / "local-path"
-    async with running(client, BINDER, options=Options(local_path_root=root)):
+    async with running(client, *STORAGE, options=Options(local_path_root=root)):
         created = await client.create(PERSISTENT_VOLUME_CLAIMS, claim("dyn", ns, cls=None))
         assert created["spec"]["storageClassName"] == "local-path"
 
@@ -161,12 +159,73 @@ async def test_local_path_provisions_on_the_selected_node(
     await client.delete(NODES, node)
 
 
+async def gone(client: ApiClient, resource: Any, name: str, namespace: str | None = None
+               ) -> bool:
+    try:
+        await client.get(resource, name, namespace=namespace)
+    except errors.NotFound:
+        return True
+    return False
+
+
+async def test_a_claim_in_use_and_its_bound_volume_outlive_their_deletion(
+        client: ApiClient, ns: str, shared_apiserver: ApiServer, tmp_path: Path) -> None:
+    cls, pv = uniq("held"), uniq("held")
+    created = await client.create(PERSISTENT_VOLUMES, volume(pv, "1Gi", cls=cls))
+    assert created["metadata"]["finalizers"] == ["kubernetes.io/pv-protection"]
+    pvc = await client.create(PERSISTENT_VOLUME_CLAIMS, claim("data", ns, cls=cls))
+    assert pvc["metadata"]["finalizers"] == ["kubernetes.io/pvc-protection"]
+    await client.create(PODS, {"apiVersion": "v1", "kind": "Pod",
+                               "metadata": {"name": "user", "namespace": ns},
+                               "spec": {"nodeName": "somewhere", "containers": [
+                                   {"name": "c", "image": "busybox"}],
+                                   "volumes": [{"name": "d", "persistentVolumeClaim": {
+                                       "claimName": "data"}}]}})
+    async with running(client, *STORAGE):
+        await phase_of(client, PERSISTENT_VOLUME_CLAIMS, "data", "Bound", ns)
+        # a volume bound to a claim: deleting it only marks it
+        await client.delete(PERSISTENT_VOLUMES, pv)
+        # the claim a scheduled pod names: the same, and kubectl shows it Terminating
+        kubectl = Kubectl("kubectl", shared_apiserver, tmp_path)
+        assert kubectl("delete", "pvc", "data", "-n", ns, "--wait=false").strip() == \
+            'persistentvolumeclaim "data" deleted'
+        await asyncio.sleep(1.5)  # time for the controllers to (wrongly) let go
+        held = await client.get(PERSISTENT_VOLUME_CLAIMS, "data", namespace=ns)
+        assert held["metadata"]["deletionTimestamp"]
+        assert held["metadata"]["finalizers"] == ["kubernetes.io/pvc-protection"]
+        assert kubectl("get", "pvc", "data", "-n", ns).splitlines()[1].split()[:3] == [
+            "data", "Terminating", pv]
+        assert (await client.get(PERSISTENT_VOLUMES, pv))["status"]["phase"] == "Bound"
+        # the pod goes: the claim, then the volume it held (Released), go too
+        await client.delete(PODS, "user", namespace=ns, grace_period_seconds=0)
+        await eventually(lambda: gone(client, PERSISTENT_VOLUME_CLAIMS, "data", ns),
+                         within=20, what="the claim deleted once no pod uses it")
+        await eventually(lambda: gone(client, PERSISTENT_VOLUMES, pv), within=20,
+                         what="the volume deleted once released")
+
+
+async def test_a_protection_finalizer_taken_off_a_live_claim_comes_back(
+        client: ApiClient, ns: str) -> None:
+    await client.create(PERSISTENT_VOLUME_CLAIMS, claim("bare", ns, cls=uniq("none")))
+    await client.patch(PERSISTENT_VOLUME_CLAIMS, "bare", {"metadata": {"finalizers": None}},
+                       namespace=ns)
+    async with running(client, *STORAGE):
+        async def protected() -> bool:
+            found = await client.get(PERSISTENT_VOLUME_CLAIMS, "bare", namespace=ns)
+            return found["metadata"].get("finalizers") == ["kubernetes.io/pvc-protection"]
+        await eventually(protected, within=20, what="the finalizer added again")
+        # unused: deleting it deletes it
+        await client.delete(PERSISTENT_VOLUME_CLAIMS, "bare", namespace=ns)
+        await eventually(lambda: gone(client, PERSISTENT_VOLUME_CLAIMS, "bare", ns),
+                         within=20, what="an unused claim deleted")
+
+
 @pytest.mark.parametrize("binary", [KUBECTLS[0], KUBECTLS[-1]])
 async def test_kubectl_tables(client: ApiClient, ns: str, shared_apiserver: ApiServer,
                               tmp_path: Path, binary: str) -> None:
     cls, name = uniq("tbl"), uniq("tbl")
     await client.create(PERSISTENT_VOLUMES, volume(name, "3Gi", cls=cls))
-    async with running(client, BINDER):
+    async with running(client, *STORAGE):
         await client.create(PERSISTENT_VOLUME_CLAIMS, claim("t", ns, "1Gi", cls=cls))
         await phase_of(client, PERSISTENT_VOLUME_CLAIMS, "t", "Bound", ns)
     kubectl = Kubectl(binary, shared_apiserver, tmp_path)

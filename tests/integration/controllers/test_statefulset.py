@@ -67,7 +67,7 @@ async def cluster(apiserver: ApiServer, tmp_path: Path) -> AsyncIterator[ApiClie
         async with connected(apiserver) as client:
             await eventually(lambda: ready_nodes(client, 2), within=60, what="nodes Ready")
             async with running(client, "statefulset", "garbagecollector",
-                               "persistentvolume-binder",
+                               "persistentvolume-binder", "pvc-protection", "pv-protection",
                                options=Options(local_path_root=tmp_path / "local-path")):
                 yield client
 
