@@ -6,6 +6,8 @@ google-cloud-sdk layout); each test picks the versions a feature supports.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import re
@@ -22,9 +24,11 @@ KUBECTLS = [k for k in ("kubectl.1.27", "kubectl.1.33", "kubectl")
 
 
 class Kubectl:
-    def __init__(self, binary: str, server: ApiServer, tmp: Path) -> None:
+    def __init__(self, binary: str, server: ApiServer, tmp: Path, *,
+                 kubeconfig: Path | None = None) -> None:
+        """`kubeconfig`: another identity than `server`'s admin one (a node's, say)."""
         self.binary = str(KUBECTL_DIR / binary) if (KUBECTL_DIR / binary).exists() else binary
-        self.env = {**os.environ, "KUBECONFIG": str(server.kubeconfig),
+        self.env = {**os.environ, "KUBECONFIG": str(kubeconfig or server.kubeconfig),
                     "HOME": str(tmp), "KUBECTL_EXTERNAL_DIFF": "diff -u"}
         self.tmp = tmp
 
@@ -32,16 +36,43 @@ class Kubectl:
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run([self.binary, *args], capture_output=True, text=True,
                               input=stdin, timeout=60, env={**self.env, **(env or {})})
-        if check and proc.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n"
-                                 f"{proc.stdout}\n{proc.stderr}")
-        return proc
+        return _checked(proc, check)
+
+    async def arun(self, *args: str, check: bool = True, stdin: str | None = None,
+                   within: float = 60) -> subprocess.CompletedProcess[str]:
+        """`run` without blocking the event loop (for tests whose in-process
+        controllers or kubelets must keep running while kubectl waits on them);
+        kubectl is killed if it has not exited `within` seconds."""
+        proc = await asyncio.create_subprocess_exec(
+            self.binary, *args, env=self.env,
+            stdin=None if stdin is None else subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            out, err = await asyncio.wait_for(
+                proc.communicate(None if stdin is None else stdin.encode()), within)
+        finally:
+            if proc.returncode is None:  # timed out or cancelled: kill it, as subprocess.run
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+        done = subprocess.CompletedProcess([self.binary, *args], await proc.wait(),
+                                           out.decode(), err.decode())
+        return _checked(done, check)
 
     def __call__(self, *args: str, **kw: object) -> str:
         return self.run(*args, **kw).stdout  # type: ignore[arg-type]
 
     def json(self, *args: str) -> dict:
         return json.loads(self(*args, "-o", "json"))
+
+
+def _checked(proc: subprocess.CompletedProcess[str],
+             check: bool) -> subprocess.CompletedProcess[str]:
+    if check and proc.returncode != 0:
+        args = proc.args[1:]
+        raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+    return proc
 
 
 def port_forward_bodies(binary: str, env: dict[str, str], *args: str,

@@ -5,7 +5,6 @@ NodeRestriction admission keeps its writes to its own Node, pods and tokens."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from kybernetes.apiserver import pki
 from kybernetes.client import ApiClient
 from kybernetes.client.kubeconfig import write_kubeconfig
 from tests.support.apiserver import ApiServer, connected, started
+from tests.support.kubectl import Kubectl
 from tests.support.poll import eventually
 
 NS = "default"
@@ -176,20 +176,15 @@ async def _negate(check: Any) -> bool:
 
 def test_kubectl_as_the_node(server: ApiServer, objects: dict[str, dict[str, Any]],
                              tmp_path: Path) -> None:
-    env = {"KUBECONFIG": str(node_kubeconfig(server, "n1")), "HOME": str(tmp_path),
-           "PATH": "/usr/bin:/bin:/usr/local/bin"}
-
-    def kubectl(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["kubectl", *args], capture_output=True, text=True, env=env,
-                              timeout=60)
-    assert kubectl("get", "secret", "s1", "-o", "name").stdout.strip() == "secret/s1"
-    refused = kubectl("get", "secret", "s2")
+    kubectl = Kubectl("kubectl", server, tmp_path, kubeconfig=node_kubeconfig(server, "n1"))
+    assert kubectl("get", "secret", "s1", "-o", "name").strip() == "secret/s1"
+    refused = kubectl.run("get", "secret", "s2", check=False)
     assert refused.returncode == 1
     assert refused.stderr.strip() == (
         'Error from server (Forbidden): secrets "s2" is forbidden: User "system:node:n1" '
         'cannot get resource "secrets" in API group "" in the namespace "default": '
         f"{NO_RELATION}")
-    assert "cannot read all nodes" in kubectl("get", "nodes").stderr
+    assert "cannot read all nodes" in kubectl.run("get", "nodes", check=False).stderr
 
 
 async def test_a_joined_nodes_pod_network_agent_reads_every_node_once_bound(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from kybernetes.tasks import cancel_and_wait
 from tests.integration.controllers.helpers import pods_of, rc, running
 from tests.integration.controllers.test_deployment import deployment
 from tests.support.apiserver import ApiServer
-from tests.support.kubectl import KUBECTL_DIR, KUBECTLS
+from tests.support.kubectl import KUBECTLS, Kubectl
 from tests.support.poll import eventually
 
 CONTROLLERS = ("disruption", "replicationcontroller", "replicaset", "deployment",
@@ -100,16 +99,6 @@ async def evict(client: ApiClient, pod: dict[str, Any]) -> Any:
                                 body=body)
 
 
-async def kubectl(server: ApiServer, binary: str, *args: str) -> tuple[int, str]:
-    """Run kubectl without blocking the loop the in-test cluster runs in."""
-    path = str(KUBECTL_DIR / binary) if (KUBECTL_DIR / binary).exists() else binary
-    proc = await asyncio.create_subprocess_exec(
-        path, "--kubeconfig", str(server.kubeconfig), *args,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out, _ = await asyncio.wait_for(proc.communicate(), 120)
-    return int(proc.returncode or 0), out.decode()
-
-
 async def test_budget_status_and_evictions(client: ApiClient, ns: str, tmp_path: Path,
                                            shared_apiserver: ApiServer) -> None:
     async with cluster(client, tmp_path):
@@ -123,8 +112,8 @@ async def test_budget_status_and_evictions(client: ApiClient, ns: str, tmp_path:
         assert (cond["type"], cond["status"], cond["reason"]) == (
             "DisruptionAllowed", "False", "InsufficientPods")
 
-        code, out = await kubectl(shared_apiserver, NEWEST, "get", "pdb", "-n", ns)
-        assert code == 0, out
+        kubectl = Kubectl(NEWEST, shared_apiserver, tmp_path)
+        out = (await kubectl.arun("get", "pdb", "-n", ns)).stdout
         header, row = out.splitlines()
         assert header.split() == ["NAME", "MIN", "AVAILABLE", "MAX", "UNAVAILABLE", "ALLOWED",
                                   "DISRUPTIONS", "AGE"]
@@ -187,41 +176,42 @@ async def test_drain_waits_for_the_budget(client: ApiClient, ns: str, tmp_path: 
         pods = await ready_pods(client, "app=db", ns, 2)
         node = pods[0]["spec"]["nodeName"]
         others = [n for n in nodes if n != node]
-        code, out = await kubectl(shared_apiserver, NEWEST, "create", "poddisruptionbudget",
-                                  "db", "-n", ns, "--selector=app=db", "--min-available=2")
-        assert code == 0, out
+        kubectl = Kubectl(NEWEST, shared_apiserver, tmp_path)
+        await kubectl.arun("create", "poddisruptionbudget", "db", "-n", ns,
+                           "--selector=app=db", "--min-available=2")
         await wait_status(client, "db", ns, currentHealthy=2, disruptionsAllowed=0)
 
         drain = ("drain", node, "--ignore-daemonsets", "--delete-emptydir-data")
-        code, out = await kubectl(shared_apiserver, NEWEST, *drain, "--timeout=7s")
-        assert code != 0 and VIOLATION in out, out
+        done = await kubectl.arun(*drain, "--timeout=7s", check=False)
+        assert done.returncode != 0 and VIOLATION in done.stderr, done
         assert (await client.get(NODES, node))["spec"].get("unschedulable") is True
 
         await client.patch(POD_DISRUPTION_BUDGETS, "db", {"spec": {"minAvailable": 1}},
                            namespace=ns)
         await wait_status(client, "db", ns, observedGeneration=2, disruptionsAllowed=1)
-        code, out = await kubectl(shared_apiserver, NEWEST, *drain, "--timeout=90s")
-        assert code == 0 and f"node/{node} drained" in out, out
+        done = await kubectl.arun(*drain, "--timeout=90s", within=120)
+        assert f"node/{node} drained" in done.stdout, done
         moved = await ready_pods(client, "app=db", ns, 2)
         assert {p["spec"]["nodeName"] for p in moved} <= set(others)
-        code, out = await kubectl(shared_apiserver, NEWEST, "uncordon", node)
-        assert code == 0 and f"node/{node} uncordoned" in out, out
+        done = await kubectl.arun("uncordon", node)
+        assert f"node/{node} uncordoned" in done.stdout, done
 
 
 @pytest.mark.parametrize("binary", sorted({KUBECTLS[0], NEWEST}))
 async def test_cordon_and_uncordon(client: ApiClient, binary: str,
-                                   shared_apiserver: ApiServer) -> None:
+                                   shared_apiserver: ApiServer, tmp_path: Path) -> None:
     name = f"cordon-{binary.replace('.', '-')}"
+    kubectl = Kubectl(binary, shared_apiserver, tmp_path)
     await client.create(NODES, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
     try:
-        code, out = await kubectl(shared_apiserver, binary, "cordon", name)
-        assert code == 0 and f"node/{name} cordoned" in out, out
+        done = await kubectl.arun("cordon", name)
+        assert f"node/{name} cordoned" in done.stdout, done
         node = await client.get(NODES, name)
         assert node["spec"]["unschedulable"] is True
-        code, out = await kubectl(shared_apiserver, binary, "get", "node", name)
-        assert "SchedulingDisabled" in out, out
-        code, out = await kubectl(shared_apiserver, binary, "uncordon", name)
-        assert code == 0 and f"node/{name} uncordoned" in out, out
+        done = await kubectl.arun("get", "node", name, check=False)
+        assert "SchedulingDisabled" in done.stdout, done
+        done = await kubectl.arun("uncordon", name)
+        assert f"node/{name} uncordoned" in done.stdout, done
         assert not (await client.get(NODES, name))["spec"].get("unschedulable")
     finally:
         await client.delete(NODES, name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -20,19 +20,15 @@ from kybernetes.api.resources import (
 from kybernetes.client import ApiClient
 from tests.integration.controllers.helpers import pods_of, rc, running
 from tests.support.apiserver import ApiServer
+from tests.support.kubectl import Kubectl
 from tests.support.poll import eventually
 
-KUBECTL = "/usr/lib/google-cloud-sdk/bin/kubectl"
 GC = ("replicationcontroller", "garbagecollector")
 
 
-async def kubectl(server: ApiServer, *args: str) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        KUBECTL, "--kubeconfig", str(server.kubeconfig), *args,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, out.decode()
-    return out.decode()
+@pytest.fixture
+def kubectl(shared_apiserver: ApiServer, tmp_path: Path) -> Kubectl:
+    return Kubectl("kubectl", shared_apiserver, tmp_path)
 
 
 async def _gone(client: ApiClient, resource, name: str, ns: str | None) -> bool:
@@ -66,12 +62,12 @@ async def test_deleting_a_namespace_empties_it_then_removes_it(
 
 @pytest.mark.parametrize("cascade", ["background", "foreground"])
 async def test_cascading_delete_removes_the_pods(
-        client: ApiClient, ns: str, shared_apiserver: ApiServer, cascade: str) -> None:
+        client: ApiClient, ns: str, kubectl: Kubectl, cascade: str) -> None:
     async with running(client, *GC):
         await client.create(REPLICATION_CONTROLLERS, rc("cascade", 3, namespace=ns))
         await _pods_with_owner(client, ns, 3)
-        await kubectl(shared_apiserver, "delete", "rc", "cascade", "-n", ns,
-                      f"--cascade={cascade}", "--wait=false")
+        await kubectl.arun("delete", "rc", "cascade", "-n", ns, f"--cascade={cascade}",
+                           "--wait=false")
 
         async def all_gone() -> bool:
             return not await pods_of(client, "app=cascade", ns, active=False) and await _gone(
@@ -98,12 +94,12 @@ async def test_foreground_keeps_the_owner_until_its_pods_are_gone(
 
 
 async def test_orphan_cascade_keeps_pods_without_owner(
-        client: ApiClient, ns: str, shared_apiserver: ApiServer) -> None:
+        client: ApiClient, ns: str, kubectl: Kubectl) -> None:
     async with running(client, *GC):
         await client.create(REPLICATION_CONTROLLERS, rc("cascade", 3, namespace=ns))
         await _pods_with_owner(client, ns, 3)
-        await kubectl(shared_apiserver, "delete", "rc", "cascade", "-n", ns,
-                      "--cascade=orphan", "--wait=false")
+        await kubectl.arun("delete", "rc", "cascade", "-n", ns, "--cascade=orphan",
+                           "--wait=false")
         await eventually(lambda: _gone(client, REPLICATION_CONTROLLERS, "cascade", ns),
                          what="rc gone")
         await asyncio.sleep(0.3)

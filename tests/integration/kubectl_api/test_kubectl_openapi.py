@@ -6,15 +6,11 @@ server-side tables must give kubectl.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-from pathlib import Path
-
 import pytest
 
-BIN = Path("/usr/lib/google-cloud-sdk/bin")
-KUBECTLS = [k for k in ("kubectl.1.27", "kubectl") if (BIN / k).exists()]
+from tests.support.kubectl import KUBECTL_DIR, Kubectl
+
+KUBECTLS = [k for k in ("kubectl.1.27", "kubectl") if (KUBECTL_DIR / k).exists()]
 pytestmark = pytest.mark.skipif(not KUBECTLS, reason="kubectl not installed")
 
 DEPLOYMENT = """apiVersion: apps/v1
@@ -41,34 +37,28 @@ spec:
 """
 
 
-def kubectl(server, binary, *args, stdin=None, check=True):
-    env = {**os.environ, "KUBECONFIG": str(server.kubeconfig), "HOME": str(server.data_dir)}
-    done = subprocess.run([str(BIN / binary), *args], input=stdin, capture_output=True,
-                          text=True, env=env, timeout=60)
-    if check and done.returncode != 0:
-        raise AssertionError(f"kubectl {' '.join(args)} failed: {done.stderr}")
-    return done
+@pytest.fixture(params=KUBECTLS)
+def kubectl(request, apiserver, tmp_path):
+    return Kubectl(request.param, apiserver, tmp_path)
 
 
-@pytest.mark.parametrize("binary", KUBECTLS)
-def test_explain_reads_the_openapi_documents(apiserver, binary):
-    out = kubectl(apiserver, binary, "explain", "pod.spec.containers").stdout
+def test_explain_reads_the_openapi_documents(kubectl):
+    out = kubectl("explain", "pod.spec.containers")
     assert "FIELD: containers <[]Container>" in out
     assert "imagePullPolicy" in out
-    out = kubectl(apiserver, binary, "explain", "deployment.spec.strategy.rollingUpdate").stdout
+    out = kubectl("explain", "deployment.spec.strategy.rollingUpdate")
     assert "maxSurge" in out
 
 
-@pytest.mark.parametrize("binary", KUBECTLS)
-def test_apply_then_change_image_env_replicas_and_labels(apiserver, binary, tmp_path):
-    kubectl(apiserver, binary, "apply", "-f", "-", stdin=DEPLOYMENT)
+def test_apply_then_change_image_env_replicas_and_labels(kubectl):
+    kubectl("apply", "-f", "-", stdin=DEPLOYMENT)
     changed = (DEPLOYMENT.replace("nginx:1.25", "nginx:1.26")
                .replace('        - {name: B, value: "2"}\n', "")
                .replace("replicas: 2", "replicas: 3")
                .replace("  labels: {app: web}\nspec", "  labels: {app: web, tier: front}\nspec"))
-    out = kubectl(apiserver, binary, "apply", "-f", "-", stdin=changed).stdout
+    out = kubectl("apply", "-f", "-", stdin=changed)
     assert "deployment.apps/web configured" in out
-    dep = json.loads(kubectl(apiserver, binary, "get", "deploy", "web", "-o", "json").stdout)
+    dep = kubectl.json("get", "deploy", "web")
     container = dep["spec"]["template"]["spec"]["containers"][0]
     assert dep["metadata"]["labels"] == {"app": "web", "tier": "front"}
     assert dep["spec"]["replicas"] == 3
@@ -77,22 +67,21 @@ def test_apply_then_change_image_env_replicas_and_labels(apiserver, binary, tmp_
     assert container["imagePullPolicy"] == "IfNotPresent"
 
 
-@pytest.mark.parametrize("binary", KUBECTLS)
-def test_apply_rejects_unknown_fields_server_side(apiserver, binary):
+def test_apply_rejects_unknown_fields_server_side(kubectl):
     bad = DEPLOYMENT.replace("- containerPort: 80", "- containerPort: 80\n          protocl: TCP")
-    done = kubectl(apiserver, binary, "apply", "-f", "-", stdin=bad, check=False)
+    done = kubectl.run("apply", "-f", "-", stdin=bad, check=False)
     assert done.returncode != 0
     assert 'unknown field "spec.template.spec.containers[0].ports[0].protocl"' in done.stderr
 
 
-def test_get_prints_server_side_tables(apiserver):
-    binary = KUBECTLS[-1]
-    kubectl(apiserver, binary, "apply", "-f", "-", stdin=DEPLOYMENT)
-    out = kubectl(apiserver, binary, "get", "deploy", "-o", "wide").stdout.splitlines()
+def test_get_prints_server_side_tables(apiserver, tmp_path):
+    kubectl = Kubectl(KUBECTLS[-1], apiserver, tmp_path)
+    kubectl("apply", "-f", "-", stdin=DEPLOYMENT)
+    out = kubectl("get", "deploy", "-o", "wide").splitlines()
     assert out[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS",
                               "IMAGES", "SELECTOR"]
     assert out[1].split()[:2] == ["web", "0/2"] and out[1].split()[-2:] == ["nginx:1.25",
                                                                             "app=web"]
-    out = kubectl(apiserver, binary, "get", "ns").stdout
+    out = kubectl("get", "ns")
     assert out.splitlines()[0].split() == ["NAME", "STATUS", "AGE"]
     assert "default" in out and "Active" in out

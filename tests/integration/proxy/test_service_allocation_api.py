@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +13,7 @@ from kybernetes.api.errors import Invalid
 from kybernetes.api.resources import SERVICES
 from kybernetes.client import ApiClient
 from tests.support.apiserver import ApiServer
-
-KUBECTL = "/usr/lib/google-cloud-sdk/bin/kubectl"
+from tests.support.kubectl import Kubectl
 
 
 def service(name: str, **spec: Any) -> dict[str, Any]:
@@ -71,12 +70,6 @@ async def test_requested_headless_and_released_on_delete(apiserver: ApiServer) -
     await with_client(apiserver, run)
 
 
-def kubectl(server: ApiServer, *args: str, stdin: str | None = None
-            ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([KUBECTL, "--kubeconfig", str(server.kubeconfig), *args],
-                          input=stdin, capture_output=True, text=True, timeout=30)
-
-
 MANIFEST = """
 apiVersion: v1
 kind: Service
@@ -89,19 +82,16 @@ spec:
 
 
 def test_kubectl_sees_kubernetes_messages_and_apply_keeps_the_address(
-        apiserver: ApiServer) -> None:
-    done = kubectl(apiserver, "apply", "--validate=false", "-f", "-",
-                   stdin=MANIFEST.format(name="web", port=80))
-    assert done.returncode == 0, done.stderr
-    ip = kubectl(apiserver, "get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}").stdout
-    done = kubectl(apiserver, "apply", "--validate=false", "-f", "-",
-                   stdin=MANIFEST.format(name="web", port=81))
-    assert done.returncode == 0, done.stderr
-    got = kubectl(apiserver, "get", "svc", "web", "-o",
-                  "jsonpath={.spec.clusterIP} {.spec.ports[0].nodePort}").stdout
+        apiserver: ApiServer, tmp_path: Path) -> None:
+    kubectl = Kubectl("kubectl", apiserver, tmp_path)
+    kubectl("apply", "--validate=false", "-f", "-", stdin=MANIFEST.format(name="web", port=80))
+    ip = kubectl("get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}")
+    kubectl("apply", "--validate=false", "-f", "-", stdin=MANIFEST.format(name="web", port=81))
+    got = kubectl("get", "svc", "web", "-o",
+                  "jsonpath={.spec.clusterIP} {.spec.ports[0].nodePort}")
     assert got == f"{ip} 30080"
-    taken = kubectl(apiserver, "apply", "--validate=false", "-f", "-",
-                    stdin=MANIFEST.format(name="other", port=80))
+    taken = kubectl.run("apply", "--validate=false", "-f", "-",
+                        stdin=MANIFEST.format(name="other", port=80), check=False)
     assert taken.returncode != 0
     assert ('The Service "other" is invalid: spec.ports[0].nodePort: Invalid value: 30080: '
             "provided port is already allocated") in taken.stderr
