@@ -17,7 +17,7 @@ import time as _time
 from typing import Any
 
 _DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_SUBDOMAIN_FMT = rf"{_DNS1123_LABEL_FMT}(\.{_DNS1123_LABEL_FMT})*"
+DNS1123_SUBDOMAIN_FMT = rf"{_DNS1123_LABEL_FMT}(\.{_DNS1123_LABEL_FMT})*"
 _DNS1035_LABEL_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?"
 _QUALIFIED_NAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 _LABEL_VALUE_FMT = f"({_QUALIFIED_NAME_FMT})?"
@@ -25,7 +25,7 @@ _ENV_VAR_FMT = "[-._a-zA-Z][-._a-zA-Z0-9]*"
 _CONFIG_KEY_FMT = "[-._a-zA-Z0-9]+"
 
 _DNS1123_LABEL = re.compile(f"^{_DNS1123_LABEL_FMT}$")
-_DNS1123_SUBDOMAIN = re.compile(f"^{_DNS1123_SUBDOMAIN_FMT}$")
+_DNS1123_SUBDOMAIN = re.compile(f"^{DNS1123_SUBDOMAIN_FMT}$")
 _DNS1035_LABEL = re.compile(f"^{_DNS1035_LABEL_FMT}$")
 _QUALIFIED_NAME = re.compile(f"^{_QUALIFIED_NAME_FMT}$")
 _LABEL_VALUE = re.compile(f"^{_LABEL_VALUE_FMT}$")
@@ -72,7 +72,7 @@ def is_dns1123_subdomain(value: str) -> list[str]:
         errs.append(regex_error(
             "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
             "characters, '-' or '.', and must start and end with an alphanumeric character",
-            _DNS1123_SUBDOMAIN_FMT, "example.com"))
+            DNS1123_SUBDOMAIN_FMT, "example.com"))
     return errs
 
 
@@ -282,6 +282,16 @@ def controller_ref(obj: dict[str, Any]) -> dict[str, Any] | None:
 def is_owned_by(obj: dict[str, Any], owner_uid: str) -> bool:
     refs = (obj.get("metadata") or {}).get("ownerReferences") or ()
     return any(ref.get("uid") == owner_uid for ref in refs)
+
+
+def newest(objs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The most recently created object, ties to the first name: how Kubernetes picks
+    among several classes marked default (StorageClass, IngressClass)."""
+    def order(obj: dict[str, Any]) -> tuple[float, str]:
+        meta = obj.get("metadata") or {}
+        created = parse_time(meta.get("creationTimestamp"))
+        return (-created.timestamp() if created else 0.0, str(meta.get("name", "")))
+    return min(objs, key=order, default=None)
 
 
 def is_being_deleted(obj: dict[str, Any]) -> bool:

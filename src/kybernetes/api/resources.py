@@ -87,6 +87,9 @@ STORAGE_CLASSES = Resource("storage.k8s.io", "v1", "storageclasses", "StorageCla
 ENDPOINT_SLICES = Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
 NETWORK_POLICIES = Resource("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True,
                             ("netpol",))
+INGRESSES = Resource("networking.k8s.io", "v1", "ingresses", "Ingress", True, ("ing",),
+                     ("status",))
+INGRESS_CLASSES = Resource("networking.k8s.io", "v1", "ingressclasses", "IngressClass", False)
 PRIORITY_CLASSES = Resource("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False,
                             ("pc",))
 LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease", True)
@@ -169,7 +172,7 @@ ALL: tuple[Resource, ...] = (
     JOBS, CRONJOBS,
     RESOURCE_QUOTAS, LIMIT_RANGES, ENDPOINT_SLICES,
     PERSISTENT_VOLUMES, PERSISTENT_VOLUME_CLAIMS, STORAGE_CLASSES, PRIORITY_CLASSES,
-    NETWORK_POLICIES,
+    NETWORK_POLICIES, INGRESSES, INGRESS_CLASSES,
     NODE_METRICS, POD_METRICS,
     # v1 before v2: by_plural gives the preferred (later) version
     HORIZONTAL_POD_AUTOSCALERS_V1, HORIZONTAL_POD_AUTOSCALERS,

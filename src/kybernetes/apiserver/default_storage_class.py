@@ -11,6 +11,7 @@ from typing import Any
 
 from kybernetes.api import resources as r
 from kybernetes.api import storage
+from kybernetes.api.meta import newest
 from kybernetes.apiserver.webhooks.attributes import CREATE, AdmissionAttributes
 
 NAME = "DefaultStorageClass"
@@ -20,11 +21,7 @@ ClassLister = Callable[[], list[Obj]]
 
 def default_class(classes: list[Obj]) -> Obj | None:
     """GetDefaultClass: the newest default class (then by name), None when there is none."""
-    defaults = [c for c in classes if storage.is_default_class(c)]
-    if not defaults:
-        return None
-    return max(defaults, key=lambda c: (str(c.get("metadata", {}).get("creationTimestamp", "")),
-                                        str(c.get("metadata", {}).get("name", ""))))
+    return newest([c for c in classes if storage.is_default_class(c)])
 
 
 class DefaultStorageClass:
@@ -52,6 +49,5 @@ class DefaultStorageClass:
 def cached_classes(cache: Any, kinds: Any) -> ClassLister:
     """Every StorageClass as the watch cache holds it."""
     def lister() -> list[Obj]:
-        kind = kinds.of(r.STORAGE_CLASSES)
-        return [e.obj for e in cache.for_prefix(kind.key_prefix).entries(kind.prefix(None))]
+        return cache.cached_list(kinds.of(r.STORAGE_CLASSES))
     return lister

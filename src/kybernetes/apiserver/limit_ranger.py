@@ -56,6 +56,5 @@ class LimitRanger:
 def cached_limit_ranges(cache: Any, kinds: Any) -> LimitRangeLister:
     """The LimitRanges of a namespace as the watch cache holds them, by name."""
     def lister(namespace: str) -> list[Obj]:
-        kind = kinds.of(r.LIMIT_RANGES)
-        return [e.obj for e in cache.for_prefix(kind.key_prefix).entries(kind.prefix(namespace))]
+        return cache.cached_list(kinds.of(r.LIMIT_RANGES), namespace)
     return lister

@@ -106,6 +106,5 @@ class PriorityAdmission:
 def cached_priority_classes(cache: Any, kinds: Any) -> ClassLister:
     """Every PriorityClass as the watch cache holds it."""
     def lister() -> list[Obj]:
-        kind = kinds.of(r.PRIORITY_CLASSES)
-        return [e.obj for e in cache.for_prefix(kind.key_prefix).entries(kind.prefix(None))]
+        return cache.cached_list(kinds.of(r.PRIORITY_CLASSES))
     return lister

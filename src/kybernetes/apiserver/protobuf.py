@@ -2,7 +2,8 @@
 
 kubectl ≥ 1.32 sends ``application/vnd.kubernetes.protobuf`` bodies for the
 objects its typed clients build (``kubectl create namespace|configmap|secret|
-deployment|service|serviceaccount|role|clusterrole|rolebinding|clusterrolebinding``,
+deployment|service|serviceaccount|role|clusterrole|rolebinding|clusterrolebinding|
+ingress``,
 ``kubectl run``, ``kubectl certificate approve|deny``, ``kubectl auth can-i``), and
 offers JSON for replies; so the API server must read protobuf, never write it.
 
@@ -37,6 +38,7 @@ MAGIC = b"k8s\x00"
 # message → {field number: (json name, type)}; a type is "string", "int", "bool",
 # "bytes", a message name, or "map:<value type>"; a leading "*" marks repeated.
 M = "ObjectMeta"
+INLINE = ""  # a field name for an embedded message whose fields JSON holds in the parent
 SCHEMA: dict[str, dict[int, tuple[str, str]]] = {
     "Unknown": {1: ("typeMeta", "TypeMeta"), 2: ("raw", "bytes"),
                 3: ("contentEncoding", "string"), 4: ("contentType", "string")},
@@ -240,6 +242,22 @@ SCHEMA: dict[str, dict[int, tuple[str, str]]] = {
     "Binding": {1: ("metadata", M), 2: ("target", "ObjectReference")},
     "Scale": {1: ("metadata", M), 2: ("spec", "ScaleSpec"), 3: ("status", "-")},
     "ScaleSpec": {1: ("replicas", "int")},
+    "Ingress": {1: ("metadata", M), 2: ("spec", "IngressSpec"), 3: ("status", "-")},
+    "IngressSpec": {1: ("defaultBackend", "IngressBackend"), 2: ("tls", "*IngressTLS"),
+                    3: ("rules", "*IngressRule"), 4: ("ingressClassName", "string")},
+    "IngressBackend": {3: ("resource", "TypedLocalObjectReference"),
+                       4: ("service", "IngressServiceBackend")},
+    "IngressServiceBackend": {1: ("name", "string"), 2: ("port", "ServiceBackendPort")},
+    "ServiceBackendPort": {1: ("name", "string"), 2: ("number", "int")},
+    "TypedLocalObjectReference": {1: ("apiGroup", "string"), 2: ("kind", "string"),
+                                  3: ("name", "string")},
+    "IngressTLS": {1: ("hosts", "*string"), 2: ("secretName", "string")},
+    # ingressRuleValue is inlined in JSON: its `http` sits in the rule itself
+    "IngressRule": {1: ("host", "string"), 2: (INLINE, "IngressRuleValue")},
+    "IngressRuleValue": {1: ("http", "HTTPIngressRuleValue")},
+    "HTTPIngressRuleValue": {1: ("paths", "*HTTPIngressPath")},
+    "HTTPIngressPath": {1: ("path", "string"), 2: ("backend", "IngressBackend"),
+                        3: ("pathType", "string")},
 }
 # Pointer fields: an explicit zero or false is meant and kept.
 KEEP_ZERO = {"replicas", "terminationGracePeriodSeconds", "activeDeadlineSeconds", "priority",
@@ -382,6 +400,9 @@ def decode_message(name: str, data: bytes) -> dict[str, Any]:
                 items.append(_scalar(item_kind, wire, raw))
         else:
             value = _scalar(kind, wire, raw)
+            if field == INLINE and isinstance(value, dict):
+                out.update(value)
+                continue
             if value is None or (value in ("", 0, False) and field not in KEEP_ZERO
                                  and f"{name}.{field}" not in KEEP_ZERO
                                  and not isinstance(value, dict)):

@@ -152,6 +152,5 @@ class RegistryQuotaWriter:
 def cached_quotas(cache: Any, kinds: Any) -> QuotaLister:
     """The quotas of a namespace as the watch cache holds them."""
     def lister(namespace: str) -> list[Obj]:
-        kind = kinds.of(r.RESOURCE_QUOTAS)
-        return [e.obj for e in cache.for_prefix(kind.key_prefix).entries(kind.prefix(namespace))]
+        return cache.cached_list(kinds.of(r.RESOURCE_QUOTAS), namespace)
     return lister

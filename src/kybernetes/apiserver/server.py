@@ -23,6 +23,7 @@ from kybernetes import collector, storage
 from kybernetes.apiserver import (
     audit,
     bootstrap,
+    default_ingress_class,
     default_storage_class,
     limit_ranger,
     pki,
@@ -229,8 +230,8 @@ def _allocator(store: Store, config: Config) -> ServiceAllocator:
 
 def _policy_admission(admission: AdmissionChain, registry: Registry,
                       disabled: tuple[str, ...]) -> None:
-    """LimitRanger, DefaultStorageClass, StorageObjectInUseProtection, Priority and
-    ResourceQuota, on by default in
+    """LimitRanger, DefaultStorageClass, DefaultIngressClass, StorageObjectInUseProtection,
+    Priority and ResourceQuota, on by default in
     kube's places: LimitRanger's defaults first among the mutating plugins, quota
     last of all (it charges usage, and scopes by the priority Priority sets)."""
     if limit_ranger.NAME not in disabled:
@@ -241,6 +242,9 @@ def _policy_admission(admission: AdmissionChain, registry: Registry,
     if default_storage_class.NAME not in disabled:
         admission.mutating.append(default_storage_class.DefaultStorageClass(
             default_storage_class.cached_classes(registry.cache, registry.kinds)))
+    if default_ingress_class.NAME not in disabled:
+        admission.mutating.append(default_ingress_class.DefaultIngressClass(
+            default_ingress_class.cached_classes(registry.cache, registry.kinds)))
     if storage_protection.NAME not in disabled:
         admission.mutating.append(storage_protection.StorageObjectInUseProtection())
     if priority_admission.NAME not in disabled:

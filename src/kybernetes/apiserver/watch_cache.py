@@ -412,6 +412,12 @@ class WatchCache:
         entry = self.for_prefix(kind.key_prefix).objects.get(kind.key(namespace, name))
         return entry.obj if entry is not None else None
 
+    def cached_list(self, kind: KindDefinition, namespace: str | None = None
+                    ) -> list[dict[str, Any]]:
+        """Every object of `kind` (in `namespace`, or all) as the cache holds it now:
+        what admission plugins read (quotas, limit ranges, default classes)."""
+        return [e.obj for e in self.for_prefix(kind.key_prefix).entries(kind.prefix(namespace))]
+
     def encoded(self, kind: KindDefinition, kv: KeyValue) -> bytes | None:
         """The JSON bytes of stored `kv` as `kind`'s version shows it, when the cache
         holds that very revision (made once, shared with lists and watch events);

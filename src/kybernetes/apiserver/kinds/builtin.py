@@ -45,7 +45,7 @@ from kybernetes.apiserver.kinds.core import (
 from kybernetes.apiserver.kinds.definition import KindDefinition
 from kybernetes.apiserver.kinds.discovery import endpointslice
 from kybernetes.apiserver.kinds.metrics import nodemetrics, podmetrics
-from kybernetes.apiserver.kinds.networking import networkpolicy
+from kybernetes.apiserver.kinds.networking import ingress, ingressclass, networkpolicy
 from kybernetes.apiserver.kinds.policy import poddisruptionbudget
 from kybernetes.apiserver.kinds.rbac import clusterrole, clusterrolebinding, role, rolebinding
 from kybernetes.apiserver.kinds.registry import KindRegistry
@@ -62,7 +62,7 @@ BUILTIN: tuple[KindDefinition, ...] = tuple(m.DEFINITION for m in (
     horizontalpodautoscaler, horizontalpodautoscaler_v1,
     job, cronjob,
     certificatesigningrequest,
-    networkpolicy,
+    networkpolicy, ingress, ingressclass,
     poddisruptionbudget,
     role, rolebinding, clusterrole, clusterrolebinding,
     storageclass,

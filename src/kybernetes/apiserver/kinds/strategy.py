@@ -87,4 +87,11 @@ class StatusStrategy(Strategy):
         self.tracks_generation = tracks_generation
 
 
+class GenerationStrategy(Strategy):
+    """The defaults, with metadata.generation tracking spec changes."""
+
+    tracks_generation = True
+
+
 DEFAULT = Strategy()
+TRACKS_GENERATION = GenerationStrategy()

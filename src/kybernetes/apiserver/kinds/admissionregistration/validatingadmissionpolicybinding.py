@@ -7,12 +7,7 @@ from kybernetes.api import admission_policy_validation as validation
 from kybernetes.api import resources as r
 from kybernetes.apiserver.kinds.admissionregistration import tables
 from kybernetes.apiserver.kinds.definition import KindDefinition, builtin_schema
-from kybernetes.apiserver.kinds.strategy import Strategy
-
-
-class BindingStrategy(Strategy):
-    tracks_generation = True
-
+from kybernetes.apiserver.kinds.strategy import TRACKS_GENERATION
 
 DEFINITION = KindDefinition(
     resource=r.VALIDATING_ADMISSION_POLICY_BINDINGS,
@@ -21,7 +16,7 @@ DEFINITION = KindDefinition(
     openapi_name="io.k8s.api.admissionregistration.v1.ValidatingAdmissionPolicyBinding",
     defaults=validation.binding_defaults,
     validate=validation.validate_binding,
-    strategy=BindingStrategy(),
+    strategy=TRACKS_GENERATION,
     table=tables.VALIDATING_ADMISSION_POLICY_BINDING,
     field_selectors={},
 )
