@@ -6,7 +6,6 @@ kybernetes) reads it. Serving the kind lets charts and manifests that carry one 
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Any
 
@@ -49,14 +48,6 @@ def is_wildcard_dns1123_subdomain(value: str) -> list[str]:
 def _host_errors(host: str) -> list[str]:
     return is_wildcard_dns1123_subdomain(host) if "*" in host else \
         names.is_dns1123_subdomain(host)
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 # --- Ingress -------------------------------------------------------------------------------
@@ -132,7 +123,7 @@ def _rules(errs: ErrorList, rules: list[Any]) -> None:
         rule, path = as_dict(rule), f"spec.rules[{i}]"
         host = str(rule.get("host") or "")
         if host:
-            if _is_ip(host):
+            if names.is_ip(host):
                 errs.invalid(f"{path}.host", host, "must be a DNS name, not an IP address")
             errs.each(f"{path}.host", host, _host_errors(host))
         http = rule.get("http")

@@ -11,6 +11,7 @@ randomness drawn except by `random_suffix`.
 from __future__ import annotations
 
 import datetime as _dt
+import ipaddress
 import random
 import re
 import time as _time
@@ -36,6 +37,15 @@ _HAS_LETTER = re.compile("[a-z]")
 
 DNS1123_LABEL_MAX = 63
 DNS1123_SUBDOMAIN_MAX = 253
+
+
+def is_ip(text: Any) -> bool:
+    """Whether `text` is an IPv4 or IPv6 address."""
+    try:
+        ipaddress.ip_address(str(text))
+    except ValueError:
+        return False
+    return True
 
 
 def regex_error(message: str, fmt: str, *examples: str) -> str:

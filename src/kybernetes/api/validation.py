@@ -176,7 +176,7 @@ def validate_service(errs: ErrorList, svc: Obj, old: Obj | None) -> None:
     if timeout is not None and not (isinstance(timeout, int) and 0 < timeout <= 86400):
         errs.invalid("spec.sessionAffinityConfig.clientIP.timeoutSeconds", timeout,
                      "must be greater than 0 and less than 86400")
-    if cluster_ip and cluster_ip != "None" and not _is_ip(cluster_ip):
+    if cluster_ip and cluster_ip != "None" and not names.is_ip(cluster_ip):
         errs.invalid("spec.clusterIP", cluster_ip, "must be empty, 'None', or a valid IP "
                                                    "address")
     validate_labels(errs, spec.get("selector"), "spec.selector")
@@ -185,21 +185,13 @@ def validate_service(errs: ErrorList, svc: Obj, old: Obj | None) -> None:
         errs.invalid("spec.clusterIP", cluster_ip, "field is immutable")
 
 
-def _is_ip(text: Any) -> bool:
-    try:
-        ipaddress.ip_address(str(text))
-    except ValueError:
-        return False
-    return True
-
-
 def validate_endpoints(errs: ErrorList, ep: Obj, old: Obj | None) -> None:
     for i, subset in enumerate(as_list(ep.get("subsets"))):
         subset = as_dict(subset)
         for field in ("addresses", "notReadyAddresses"):
             for j, address in enumerate(as_list(subset.get(field))):
                 ip = as_dict(address).get("ip")
-                if not _is_ip(ip):
+                if not names.is_ip(ip):
                     errs.invalid(f"subsets[{i}].{field}[{j}].ip", ip or "",
                                  "must be a valid IP address")
         ports = as_list(subset.get("ports"))

@@ -23,8 +23,7 @@ from kybernetes import collector, storage
 from kybernetes.apiserver import (
     audit,
     bootstrap,
-    default_ingress_class,
-    default_storage_class,
+    default_class,
     limit_ranger,
     pki,
     priority_admission,
@@ -239,12 +238,10 @@ def _policy_admission(admission: AdmissionChain, registry: Registry,
             limit_ranger.cached_limit_ranges(registry.cache, registry.kinds))
         admission.mutating.insert(0, ranger)
         admission.validating.insert(0, ranger)
-    if default_storage_class.NAME not in disabled:
-        admission.mutating.append(default_storage_class.DefaultStorageClass(
-            default_storage_class.cached_classes(registry.cache, registry.kinds)))
-    if default_ingress_class.NAME not in disabled:
-        admission.mutating.append(default_ingress_class.DefaultIngressClass(
-            default_ingress_class.cached_classes(registry.cache, registry.kinds)))
+    for where in (default_class.STORAGE, default_class.INGRESS):
+        if where.plugin not in disabled:
+            admission.mutating.append(default_class.from_cache(where, registry.cache,
+                                                               registry.kinds))
     if storage_protection.NAME not in disabled:
         admission.mutating.append(storage_protection.StorageObjectInUseProtection())
     if priority_admission.NAME not in disabled:

@@ -6,7 +6,6 @@ it (same keys, same order, same omissions, microsecond RFC 3339 UTC timestamps).
 from __future__ import annotations
 
 import functools
-import ipaddress
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ import orjson
 from multidict import CIMultiDictProxy
 
 from kybernetes.api.errors import ApiError
+from kybernetes.api.meta import is_ip
 from kybernetes.apiserver import codec
 from kybernetes.apiserver.audit.policy import Level, RequestConfig
 from kybernetes.apiserver.authn import User
@@ -63,21 +63,13 @@ def source_ips(headers: CIMultiDictProxy[str], remote: str | None) -> list[str]:
     ips: list[str] = []
     forwarded = headers.get("X-Forwarded-For")
     if forwarded:
-        ips += [part.strip() for part in forwarded.split(",") if _ip(part.strip())]
+        ips += [part.strip() for part in forwarded.split(",") if is_ip(part.strip())]
     real = headers.get("X-Real-Ip", "").strip()
-    if real and _ip(real) and real not in ips:
+    if real and is_ip(real) and real not in ips:
         ips.append(real)
     if remote and (not ips or ips[-1] != remote):  # the peer's address, always an IP
         ips.append(remote)
     return ips
-
-
-def _ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def is_long_running(attrs: Attributes) -> bool:
