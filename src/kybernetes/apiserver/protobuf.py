@@ -328,38 +328,52 @@ def _signed(value: int) -> int:
 
 
 def _scalar(kind: str, wire: int, value: Any) -> Any:
-    if kind == "string":
-        return bytes(value).decode("utf-8")
-    if kind == "bytes":
-        return base64.b64encode(bytes(value)).decode()
     if kind in ("int", "bool"):
         if wire != 0:
             raise BadRequest(f"the protobuf body has a {kind} with wire type {wire}")
         return bool(value) if kind == "bool" else _signed(value)
+    if wire != 2:  # strings, bytes and messages are length-delimited (a varint here
+        # would have been taken for a length to allocate)
+        raise BadRequest(f"the protobuf body has a {kind} with wire type {wire}")
+    if kind == "string":
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest("the protobuf body has a string that is not UTF-8") from None
+    if kind == "bytes":
+        return base64.b64encode(bytes(value)).decode()
     return _special(kind, bytes(value))
 
 
+# the wire types of the small messages JSON shows as one value
+_VALUE_FIELDS = {"Time": {1: "int", 2: "int"}, "Quantity": {1: "string"},
+                 "IntOrString": {1: "int", 2: "int", 3: "string"}}
+
+
 def _special(kind: str, data: bytes) -> Any:
-    fields = {n: v for n, _, v in _fields(data)}
+    types = _VALUE_FIELDS.get(kind)
+    if types is None:
+        return decode_message(kind, data)
+    fields = {n: _scalar(types[n], wire, v) for n, wire, v in _fields(data) if n in types}
     if kind == "Time":
-        seconds = _signed(fields.get(1, 0))
+        seconds = fields.get(1, 0)
         if seconds in (0, _GO_ZERO_TIME):
             return None
-        when = _dt.datetime.fromtimestamp(seconds, _dt.UTC)
+        try:
+            when = _dt.datetime.fromtimestamp(seconds, _dt.UTC)
+        except (OverflowError, OSError, ValueError):
+            raise BadRequest("the protobuf body has a time out of range") from None
         return when.strftime("%Y-%m-%dT%H:%M:%SZ")
     if kind == "Quantity":
-        return bytes(fields.get(1, b"")).decode()
-    if kind == "IntOrString":
-        return _signed(fields.get(2, 0)) if fields.get(1, 0) == 0 else bytes(
-            fields.get(3, b"")).decode()
-    return decode_message(kind, data)
+        return fields.get(1, "")
+    return fields.get(2, 0) if fields.get(1, 0) == 0 else fields.get(3, "")
 
 
 def _map_entry(value_kind: str, data: bytes) -> tuple[str, Any]:
     key, value = "", _empty(value_kind)
     for number, wire, raw in _fields(data):
         if number == 1:
-            key = bytes(raw).decode("utf-8")
+            key = _scalar("string", wire, raw)
         elif number == 2:
             value = _scalar(value_kind, wire, raw)
     return key, value

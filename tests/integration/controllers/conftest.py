@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from kybernetes.api.resources import NAMESPACES
 from kybernetes.client import ApiClient
 from tests.support.apiserver import ApiServer, connected
+from tests.support.kubectl import Kubectl
 
 _names = itertools.count()
 
@@ -32,3 +34,9 @@ async def ns(client: ApiClient) -> str:
     await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
                                      "metadata": {"name": name}})
     return name
+
+
+@pytest.fixture
+def kubectl(shared_apiserver: ApiServer, tmp_path: Path) -> Kubectl:
+    """The default kubectl as the shared API server's admin."""
+    return Kubectl("kubectl", shared_apiserver, tmp_path)

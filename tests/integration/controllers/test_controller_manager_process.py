@@ -109,7 +109,7 @@ def test_unknown_controller_is_one_clear_line(shared_apiserver: ApiServer) -> No
         "resourcequota, nodelifecycle, "
         "nodeipam, namespace, garbagecollector, podgc, serviceaccount, csrsigning, csrapproving, "
         "root-ca-cert-publisher, clusterrole-aggregation, persistentvolume-binder, "
-        "bootstrapsigner, tokencleaner"]
+        "pvc-protection, pv-protection, bootstrapsigner, tokencleaner"]
 
 
 def test_missing_kubeconfig_is_one_clear_line(tmp_path: Path) -> None:

@@ -7,8 +7,7 @@ import asyncio
 from kybernetes.api.resources import DEPLOYMENTS, REPLICA_SETS
 from kybernetes.client import ApiClient
 from tests.integration.controllers.helpers import fake_kubelet, pods_of, running
-from tests.integration.controllers.test_namespace_and_gc import kubectl
-from tests.support.apiserver import ApiServer
+from tests.support.kubectl import Kubectl
 from tests.support.poll import eventually
 
 CONTROLLERS = ("deployment", "replicaset", "garbagecollector")
@@ -34,13 +33,11 @@ def _revision(obj: dict) -> str | None:
     return (obj["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision")
 
 
-async def test_rolling_update_and_undo(client: ApiClient, ns: str,
-                                       shared_apiserver: ApiServer) -> None:
-    k = shared_apiserver
+async def test_rolling_update_and_undo(client: ApiClient, ns: str, kubectl: Kubectl) -> None:
     async with running(client, *CONTROLLERS), fake_kubelet(client, ns):
         await client.create(DEPLOYMENTS, deployment("web", ns, 3))
-        out = await kubectl(k, "rollout", "status", "deployment/web", "-n", ns,
-                            "--timeout=30s")
+        out = (await kubectl.arun("rollout", "status", "deployment/web", "-n", ns,
+                                  "--timeout=30s")).stdout
         assert 'deployment "web" successfully rolled out' in out
         [first] = (await _replica_sets(client, ns)).values()
         assert _revision(first) == "1"
@@ -50,9 +47,9 @@ async def test_rolling_update_and_undo(client: ApiClient, ns: str,
         assert len(pods) == 3
         assert all(p["metadata"]["labels"]["pod-template-hash"] == template_hash for p in pods)
 
-        await kubectl(k, "set", "image", "deployment/web", "busybox=busybox:2", "-n", ns)
-        out = await kubectl(k, "rollout", "status", "deployment/web", "-n", ns,
-                            "--timeout=30s")
+        await kubectl.arun("set", "image", "deployment/web", "busybox=busybox:2", "-n", ns)
+        out = (await kubectl.arun("rollout", "status", "deployment/web", "-n", ns,
+                                  "--timeout=30s")).stdout
         assert "successfully rolled out" in out
         sets = await _replica_sets(client, ns)
         assert len(sets) == 2
@@ -69,42 +66,40 @@ async def test_rolling_update_and_undo(client: ApiClient, ns: str,
             client, "app=web", ns)}
         assert images == {"busybox:2"}
 
-        await kubectl(k, "rollout", "undo", "deployment/web", "-n", ns)
-        await kubectl(k, "rollout", "status", "deployment/web", "-n", ns, "--timeout=30s")
+        await kubectl.arun("rollout", "undo", "deployment/web", "-n", ns)
+        await kubectl.arun("rollout", "status", "deployment/web", "-n", ns, "--timeout=30s")
 
         async def back_on_first() -> bool:
             sets = await _replica_sets(client, ns)
             again = sets[first["metadata"]["name"]]
             return _revision(again) == "3" and again["spec"]["replicas"] == 3
         await eventually(back_on_first, what="the first ReplicaSet to be revision 3")
-        history = await kubectl(k, "rollout", "history", "deployment/web", "-n", ns)
+        history = (await kubectl.arun("rollout", "history", "deployment/web", "-n", ns)).stdout
         assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == [
             "2", "3"]
 
 
-async def test_scale_pause_and_resume(client: ApiClient, ns: str,
-                                      shared_apiserver: ApiServer) -> None:
-    k = shared_apiserver
+async def test_scale_pause_and_resume(client: ApiClient, ns: str, kubectl: Kubectl) -> None:
     async with running(client, *CONTROLLERS), fake_kubelet(client, ns):
         await client.create(DEPLOYMENTS, deployment("api", ns, 2))
-        await kubectl(k, "rollout", "status", "deployment/api", "-n", ns, "--timeout=30s")
-        await kubectl(k, "scale", "deployment/api", "--replicas=5", "-n", ns)
-        await kubectl(k, "rollout", "status", "deployment/api", "-n", ns, "--timeout=30s")
+        await kubectl.arun("rollout", "status", "deployment/api", "-n", ns, "--timeout=30s")
+        await kubectl.arun("scale", "deployment/api", "--replicas=5", "-n", ns)
+        await kubectl.arun("rollout", "status", "deployment/api", "-n", ns, "--timeout=30s")
         assert len(await pods_of(client, "app=api", ns)) == 5
 
-        await kubectl(k, "rollout", "pause", "deployment/api", "-n", ns)
+        await kubectl.arun("rollout", "pause", "deployment/api", "-n", ns)
 
         async def paused_condition() -> bool:
             d = await client.get(DEPLOYMENTS, "api", namespace=ns)
             return any(c["type"] == "Progressing" and c["reason"] == "DeploymentPaused"
                        for c in (d.get("status") or {}).get("conditions") or ())
         await eventually(paused_condition, what="Progressing=Unknown DeploymentPaused")
-        await kubectl(k, "set", "image", "deployment/api", "busybox=busybox:2", "-n", ns)
+        await kubectl.arun("set", "image", "deployment/api", "busybox=busybox:2", "-n", ns)
         await asyncio.sleep(0.5)
         assert len(await _replica_sets(client, ns)) == 1  # paused: nothing rolls
 
-        await kubectl(k, "rollout", "resume", "deployment/api", "-n", ns)
-        await kubectl(k, "rollout", "status", "deployment/api", "-n", ns, "--timeout=30s")
+        await kubectl.arun("rollout", "resume", "deployment/api", "-n", ns)
+        await kubectl.arun("rollout", "status", "deployment/api", "-n", ns, "--timeout=30s")
         assert len(await _replica_sets(client, ns)) == 2
         images = {p["spec"]["containers"][0]["image"] for p in await pods_of(
             client, "app=api", ns)}
@@ -112,7 +107,7 @@ async def test_scale_pause_and_resume(client: ApiClient, ns: str,
 
 
 async def test_recreate_stops_old_pods_before_starting_new(client: ApiClient, ns: str,
-                                                           shared_apiserver: ApiServer) -> None:
+                                                           kubectl: Kubectl) -> None:
     body = {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "db", "namespace": ns},
             "spec": {"replicas": 2, "strategy": {"type": "Recreate"},
@@ -121,7 +116,7 @@ async def test_recreate_stops_old_pods_before_starting_new(client: ApiClient, ns
                                   "spec": {"containers": [{"name": "db", "image": "db:1"}]}}}}
     async with running(client, *CONTROLLERS), fake_kubelet(client, ns):
         await client.create(DEPLOYMENTS, body)
-        await kubectl(shared_apiserver, "rollout", "status", "deployment/db", "-n", ns,
+        await kubectl.arun("rollout", "status", "deployment/db", "-n", ns,
                       "--timeout=30s")
         await client.patch(DEPLOYMENTS, "db", {"spec": {"template": {"spec": {
             "containers": [{"name": "db", "image": "db:2"}]}}}}, namespace=ns,
@@ -135,10 +130,10 @@ async def test_recreate_stops_old_pods_before_starting_new(client: ApiClient, ns
                 break
             await asyncio.sleep(0.05)
         assert not mixed
-        await kubectl(shared_apiserver, "rollout", "status", "deployment/db", "-n", ns,
+        await kubectl.arun("rollout", "status", "deployment/db", "-n", ns,
                       "--timeout=30s")
         # Deleting the Deployment takes its ReplicaSets and their pods along.
-        await kubectl(shared_apiserver, "delete", "deployment", "db", "-n", ns)
+        await kubectl.arun("delete", "deployment", "db", "-n", ns)
 
         async def all_gone() -> bool:
             return not await _replica_sets(client, ns) and not await pods_of(

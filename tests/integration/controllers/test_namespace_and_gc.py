@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 
@@ -19,16 +18,10 @@ from kybernetes.api.resources import (
 )
 from kybernetes.client import ApiClient
 from tests.integration.controllers.helpers import pods_of, rc, running
-from tests.support.apiserver import ApiServer
 from tests.support.kubectl import Kubectl
 from tests.support.poll import eventually
 
 GC = ("replicationcontroller", "garbagecollector")
-
-
-@pytest.fixture
-def kubectl(shared_apiserver: ApiServer, tmp_path: Path) -> Kubectl:
-    return Kubectl("kubectl", shared_apiserver, tmp_path)
 
 
 async def _gone(client: ApiClient, resource, name: str, ns: str | None) -> bool:

@@ -81,3 +81,29 @@ def test_autoscaling_v1_hpa_as_kubectl_autoscale_sends_it() -> None:
                                               "apiVersion": "apps/v1"},
                            "minReplicas": 1, "maxReplicas": 5,
                            "targetCPUUtilizationPercentage": 50}
+
+
+@pytest.mark.parametrize("raw", [
+    field(1, field(1, b"\xb7\x9b")),  # a name that is not UTF-8
+    field(1, field(1, 1 << 40)),  # a varint where the name's bytes go: never a length
+    field(1, field(11, field(1, 5))),  # a label's key as a varint
+    field(1, field(8, field(1, b"x"))),  # a creationTimestamp whose seconds are bytes
+    field(1, field(8, field(1, 1 << 62))),  # a time past the calendar
+])
+def test_hostile_fields_are_400(raw: bytes) -> None:
+    with pytest.raises(BadRequest):
+        decode(envelope("v1", "ConfigMap", raw))
+
+
+def test_an_ingress_as_kubectl_create_ingress_sends_it() -> None:
+    backend = field(4, field(1, "svc") + field(2, field(2, 8080)))
+    path = field(1, "/bar") + field(2, backend) + field(3, "Prefix")
+    rule = field(1, "foo.com") + field(2, field(1, field(1, path)))
+    raw = field(1, field(1, "web")) + field(2, field(3, rule) + field(4, "nginx")
+                                          + field(2, field(1, "foo.com") + field(2, "cert")))
+    obj = decode(envelope("networking.k8s.io/v1", "Ingress", raw))
+    assert obj["spec"] == {
+        "rules": [{"host": "foo.com", "http": {"paths": [{
+            "path": "/bar", "pathType": "Prefix",
+            "backend": {"service": {"name": "svc", "port": {"number": 8080}}}}]}}],
+        "ingressClassName": "nginx", "tls": [{"hosts": ["foo.com"], "secretName": "cert"}]}
