@@ -23,6 +23,9 @@ HELP = "run the API server (the Kubernetes REST API over HTTPS)"
 # Built-in admission plugins that are off unless named (Kubernetes has them on; ours
 # would refuse pods until the controller manager has made each `default` account).
 OPTIONAL_ADMISSION_PLUGINS = ("ServiceAccount",)
+# Built-in admission plugins that are on unless --disable-admission-plugins names them.
+DEFAULT_ON_ADMISSION_PLUGINS = ("LimitRanger", "DefaultStorageClass", "DefaultIngressClass",
+                                "StorageObjectInUseProtection", "Priority", "ResourceQuota")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(known: {', '.join(OPTIONAL_ADMISSION_PLUGINS)})")
     parser.add_argument("--disable-admission-plugins", default="",
                         help="comma-separated default-on admission plugins to turn off "
-                             "(LimitRanger, ResourceQuota)")
+                             f"(known: {', '.join(DEFAULT_ON_ADMISSION_PLUGINS)})")
     parser.add_argument("--authorization-mode", default=",".join(DEFAULT_MODES),
                         help="comma-separated authorizers, tried in order: RBAC, Node, "
                              "AlwaysAllow, AlwaysDeny (default RBAC,Node)")
@@ -157,13 +160,16 @@ def _check(args: argparse.Namespace) -> None:
         parse_modes(args.authorization_mode)
     except ValueError as e:
         raise CliError(f"--authorization-mode: {e}") from None
-    for plugin in _admission_plugins(args):
-        if plugin not in OPTIONAL_ADMISSION_PLUGINS:
-            raise CliError(f"--enable-admission-plugins: plugin {plugin!r} is unknown")
+    for flag, known in (("enable_admission_plugins", OPTIONAL_ADMISSION_PLUGINS),
+                        ("disable_admission_plugins", DEFAULT_ON_ADMISSION_PLUGINS)):
+        for plugin in _plugins(getattr(args, flag)):
+            if plugin not in known:
+                raise CliError(f"--{flag.replace('_', '-')}: plugin {plugin!r} is unknown "
+                               f"(known: {', '.join(known)})")
 
 
-def _admission_plugins(args: argparse.Namespace) -> tuple[str, ...]:
-    return tuple(p.strip() for p in args.enable_admission_plugins.split(",") if p.strip())
+def _plugins(value: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in value.split(",") if p.strip())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -185,9 +191,8 @@ def run(args: argparse.Namespace) -> int:
         etcd_cafile=args.etcd_cafile, etcd_certfile=args.etcd_certfile,
         etcd_keyfile=args.etcd_keyfile, watch_cache_size=args.default_watch_cache_size,
         compaction_interval=args.etcd_compaction_interval,
-        admission_plugins=_admission_plugins(args),
-        disabled_admission_plugins=tuple(
-            p.strip() for p in args.disable_admission_plugins.split(",") if p.strip()),
+        admission_plugins=_plugins(args.enable_admission_plugins),
+        disabled_admission_plugins=_plugins(args.disable_admission_plugins),
         authorization_modes=parse_modes(args.authorization_mode),
         anonymous_auth=args.anonymous_auth == "true",
         encryption_provider_config=args.encryption_provider_config,

@@ -37,3 +37,27 @@ def test_down_without_a_cluster(tmp_path: Path) -> None:
     result = kyb("down", "--data-dir", str(tmp_path))
     assert result.returncode == 0
     assert "no cluster is running" in result.stdout
+
+
+def test_an_unknown_admission_plugin_to_turn_off(tmp_path: Path) -> None:
+    result = kyb("apiserver", "--data-dir", str(tmp_path), "--disable-admission-plugins",
+                 "LimitRanger,Bogus")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "kyb apiserver: error: --disable-admission-plugins: plugin 'Bogus' is unknown (known: "
+        "LimitRanger, DefaultStorageClass, DefaultIngressClass, StorageObjectInUseProtection, "
+        "Priority, ResourceQuota)"]
+
+
+def test_the_cli_names_every_default_on_admission_plugin() -> None:
+    from kybernetes.apiserver import (
+        default_class,
+        limit_ranger,
+        priority_admission,
+        quota_admission,
+        storage_protection,
+    )
+    from kybernetes.cli.apiserver import DEFAULT_ON_ADMISSION_PLUGINS
+    assert set(DEFAULT_ON_ADMISSION_PLUGINS) == {
+        limit_ranger.NAME, default_class.STORAGE.plugin, default_class.INGRESS.plugin,
+        storage_protection.NAME, priority_admission.NAME, quota_admission.NAME}
