@@ -110,7 +110,8 @@ def pod_spec_defaults(spec: Obj) -> None:
     spec.setdefault("schedulerName", DEFAULT_SCHEDULER)
     if spec.get("hostNetwork"):
         _host_network_ports(spec)
-    for container in (*_list(spec, "initContainers"), *_list(spec, "containers")):
+    for container in (*_list(spec, "initContainers"), *_list(spec, "containers"),
+                      *_list(spec, "ephemeralContainers")):
         _container(container)
     for volume in _list(spec, "volumes"):
         _volume(volume)

@@ -304,6 +304,9 @@ def newest(objs: list[dict[str, Any]]) -> dict[str, Any] | None:
     return min(objs, key=order, default=None)
 
 
+MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"  # a kubelet's static pod's mirror
+
+
 def is_being_deleted(obj: dict[str, Any]) -> bool:
     return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
 

@@ -183,6 +183,28 @@ def _validate_volumes(errs: ErrorList, volumes: Any, path: str) -> set[str]:
     return seen
 
 
+# What an ephemeral container (kubectl debug) may not have: nothing the pod relies on.
+_NOT_EPHEMERAL = ("ports", "resources", "livenessProbe", "readinessProbe", "startupProbe",
+                  "lifecycle", "resizePolicy", "restartPolicy")
+
+
+def _validate_ephemeral(errs: ErrorList, c: Obj, path: str, *, targets: set[str]) -> None:
+    """validateEphemeralContainers: kube's allow-list of fields, no subPath mounts, and
+    a target that is one of the pod's other containers."""
+    for field in _NOT_EPHEMERAL:
+        value = c.get(field)
+        if value and not (field == "resources" and not any(as_dict(value).values())):
+            errs.forbidden(f"{path}.{field}", "cannot be set for an Ephemeral Container")
+    for i, mount in enumerate(as_list(c.get("volumeMounts"))):
+        for field in ("subPath", "subPathExpr"):
+            if as_dict(mount).get(field):
+                errs.forbidden(f"{path}.volumeMounts[{i}].{field}",
+                               "cannot be set for an Ephemeral Container")
+    target = c.get("targetContainerName")
+    if target and target not in targets:
+        errs.not_found(f"{path}.targetContainerName", target)
+
+
 def validate_pod_spec(errs: ErrorList, spec: Any, path: str) -> None:
     """ValidatePodSpec for the fields kybernetes runs."""
     spec = as_dict(spec)
@@ -191,7 +213,7 @@ def validate_pod_spec(errs: ErrorList, spec: Any, path: str) -> None:
     seen: set[str] = set()
     if not as_list(spec.get("containers")):
         errs.required(f"{path}.containers")
-    for field in ("initContainers", "containers"):
+    for field in ("initContainers", "containers", "ephemeralContainers"):
         for i, container in enumerate(as_list(spec.get(field))):
             container, p = as_dict(container), f"{path}.{field}[{i}]"
             name = container.get("name")
@@ -202,6 +224,8 @@ def validate_pod_spec(errs: ErrorList, spec: Any, path: str) -> None:
                 if name in seen:
                     errs.duplicate(f"{p}.name", name)
                 seen.add(name)
+            if field == "ephemeralContainers":
+                _validate_ephemeral(errs, container, p, targets=seen)
             _validate_container(errs, container, p, volumes=volumes, host_network=host_network,
                                 init=field == "initContainers")
     errs.one_of(f"{path}.restartPolicy", spec.get("restartPolicy"), _RESTART_POLICIES)
@@ -261,6 +285,26 @@ def validate_pod(errs: ErrorList, pod: Obj, old: Obj | None) -> None:
     validate_pod_spec(errs, pod.get("spec"), "spec")
     if old is not None:
         _validate_pod_update(errs, pod, old)
+
+
+def validate_ephemeral_containers_update(errs: ErrorList, pod: Obj, old: Obj | None) -> None:
+    """ValidatePodEphemeralContainersUpdate: the spec as a whole, then existing ephemeral
+    containers neither removed nor changed (only new ones may be added)."""
+    validate_pod_spec(errs, pod.get("spec"), "spec")
+    old = old or {}
+    if names.MIRROR_POD_ANNOTATION in as_dict(as_dict(old.get("metadata")).get("annotations")):
+        errs.forbidden("", "static pods do not support ephemeral containers")
+        return
+    sent = {as_dict(c).get("name"): c
+            for c in as_list(as_dict(pod.get("spec")).get("ephemeralContainers"))}
+    for before in as_list(as_dict(old.get("spec")).get("ephemeralContainers")):
+        name = as_dict(before).get("name")
+        if name not in sent:
+            errs.forbidden("spec.ephemeralContainers",
+                           f'existing ephemeral containers "{name}" may not be removed\n')
+        elif sent[name] != before:
+            errs.forbidden("spec.ephemeralContainers",
+                           f'existing ephemeral containers "{name}" may not be changed\n')
 
 
 # --- workloads ---------------------------------------------------------------------------

@@ -61,7 +61,8 @@ class Resource:
 
 NAMESPACES = Resource("", "v1", "namespaces", "Namespace", False, ("ns",), ("status", "finalize"))
 PODS = Resource("", "v1", "pods", "Pod", True, ("po",),
-                ("status", "binding", "log", "exec", "portforward", "eviction", "attach"),
+                ("status", "binding", "log", "exec", "portforward", "eviction", "attach",
+                 "ephemeralcontainers"),
                 categories=("all",))
 REPLICATION_CONTROLLERS = Resource("", "v1", "replicationcontrollers", "ReplicationController",
                                    True, ("rc",), ("status", "scale"), categories=("all",))

@@ -72,17 +72,19 @@ def refuse_wrong_types(kind: KindDefinition, obj: dict[str, Any]) -> None:
 
 
 def default_and_validate(kind: KindDefinition, obj: dict[str, Any],
-                         old: dict[str, Any] | None = None) -> None:
+                         old: dict[str, Any] | None = None, *,
+                         subresource: str | None = None) -> None:
     """Apply the kind's defaults (mutating `obj`) and raise 422 Invalid for any problem."""
     kind.apply_defaults(obj)
-    validate(kind, obj, old)
+    validate(kind, obj, old, subresource=subresource)
 
 
 def validate(kind: KindDefinition, obj: dict[str, Any],
-             old: dict[str, Any] | None = None, *, types_checked: bool = False) -> None:
+             old: dict[str, Any] | None = None, *, types_checked: bool = False,
+             subresource: str | None = None) -> None:
     """Raise 422 Invalid for any problem of an object already defaulted (`types_checked`:
     its JSON types were already walked, by refuse_wrong_types)."""
-    causes = kind.causes(obj, old, types_checked=types_checked)
+    causes = kind.causes(obj, old, types_checked=types_checked, subresource=subresource)
     if causes:
         name = (obj.get("metadata") or {}).get("name") or ""
         resource = kind.resource

@@ -46,6 +46,7 @@ _SUBRESOURCES: dict[str, tuple[tuple[str, str, str] | None, tuple[str, ...]]] = 
     "eviction": (("policy", "v1", "Eviction"), ("create",)),
     "token": (("authentication.k8s.io", "v1", "TokenRequest"), ("create",)),
     "finalize": (None, ("update",)),
+    "ephemeralcontainers": (None, ("get", "patch", "update")),
     "proxy": (None, _PROXY_VERBS),
 }
 

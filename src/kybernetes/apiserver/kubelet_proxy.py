@@ -186,7 +186,8 @@ def _container(pod: dict[str, Any], wanted: str | None) -> str:
     """The container a request names, or the pod's only one."""
     spec = pod.get("spec") or {}
     names = [c.get("name") for c in (spec.get("containers") or [])]
-    every = names + [c.get("name") for c in (spec.get("initContainers") or [])]
+    every = names + [c.get("name") for field in ("initContainers", "ephemeralContainers")
+                     for c in (spec.get(field) or [])]
     pod_name = pod["metadata"]["name"]
     if wanted:
         if wanted not in every:

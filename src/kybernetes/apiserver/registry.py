@@ -300,7 +300,7 @@ class Registry:
             resource.api_version
         new = strategy.prepare_for_update(kind, new, old, subresource=subresource)
         new["metadata"].pop("resourceVersion", None)
-        default_and_validate(kind, new, old)
+        default_and_validate(kind, new, old, subresource=subresource)
         new["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
         return new
 

@@ -69,6 +69,11 @@ def prepare_for_create(kind: KindDefinition, obj: Obj, user: User | None = None)
         strategy.prepare_for_create_by(obj, user)
 
 
+# Subresources that replace one list in the spec: a namespace's finalize, a pod's
+# ephemeralcontainers (kubectl debug).
+SPEC_FIELD_SUBRESOURCES = {"finalize": "finalizers", "ephemeralcontainers": "ephemeralContainers"}
+
+
 def prepare_for_update(kind: KindDefinition, new: Obj, old: Obj, *,
                        subresource: str | None) -> Obj:
     """The object to store for an update of `old` to `new` through `subresource`."""
@@ -82,10 +87,10 @@ def prepare_for_update(kind: KindDefinition, new: Obj, old: Obj, *,
         return result
     if subresource == "binding":
         return new
-    if subresource == "finalize":
+    if subresource in SPEC_FIELD_SUBRESOURCES:  # they write one field of the spec only
         result = _with_managed_fields(copy.deepcopy(old), new)
-        result.setdefault("spec", {})["finalizers"] = list(
-            (new.get("spec") or {}).get("finalizers") or [])
+        field = SPEC_FIELD_SUBRESOURCES[subresource]
+        result.setdefault("spec", {})[field] = list((new.get("spec") or {}).get(field) or [])
         return result
     meta = new.setdefault("metadata", {})
     old_meta = old.get("metadata") or {}

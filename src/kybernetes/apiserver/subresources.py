@@ -34,6 +34,7 @@ from kybernetes.apiserver.kinds.definition import ScaleSpec
 from kybernetes.apiserver.registry import MODIFIED, DeleteOptions, Registry
 from kybernetes.apiserver.request_info import RequestInfo, dry_run
 from kybernetes.apiserver.responses import json_response, object_response, status_success
+from kybernetes.apiserver.strategy import SPEC_FIELD_SUBRESOURCES
 from kybernetes.apiserver.webhooks.attributes import CREATE, AdmissionAttributes, UserInfo
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ class Subresources:
 
     async def handle(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         sub, method = info.subresource, request.method
-        if sub == "finalize" or sub in info.kind.strategy.status_subresources:
+        if sub in SPEC_FIELD_SUBRESOURCES or sub in info.kind.strategy.status_subresources:
             return await self.status(request, info)
         if sub == "binding" and method == "POST":
             return await self.bind(request, info, await self._body(request))
@@ -101,7 +102,7 @@ class Subresources:
             return object_response(request, kind,
                                    await self.registry.get(kind, info.namespace, name))
         if request.method == "PATCH" and self.patcher and \
-                info.subresource in kind.strategy.status_subresources:
+                info.subresource != "finalize":  # PUT only, as kube's
             return await self.patcher.patch(request, info)
         if request.method != "PUT":
             raise MethodNotAllowed(f"the server does not allow this method on the requested "

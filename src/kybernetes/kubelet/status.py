@@ -175,6 +175,9 @@ def pod_status(pod: dict[str, Any], obs: PodObservation) -> dict[str, Any]:
                               "qosClass": old.get("qosClass") or qos_class(pod)}
     if init:
         status["initContainerStatuses"] = init
+    ephemeral = [container_status(c, obs) for c in spec.get("ephemeralContainers") or []]
+    if ephemeral:
+        status["ephemeralContainerStatuses"] = ephemeral
     if obs.pod_ip:
         status.update(podIP=obs.pod_ip, podIPs=[{"ip": obs.pod_ip}])
     return status

@@ -224,6 +224,7 @@ class PodWorker:
         containers = await self._containers()
         if self.volumes is None and containers:
             await self._adopt_volumes()
+        await self._start_ephemeral(containers)
         next_pass = self.host.sync_seconds
         if await self._init_done(containers):
             for spec in self.pod["spec"].get("containers") or []:
@@ -253,6 +254,14 @@ class PodWorker:
         return grouped
 
     # -- containers --------------------------------------------------------------
+
+    async def _start_ephemeral(self, containers: dict[str, list[ContainerInfo]]) -> None:
+        """Ephemeral containers (kubectl debug) run once each, never restarted, started
+        ahead of init containers as kube's kubelet does (so a pod stuck initializing can
+        still be debugged)."""
+        for spec in self.pod["spec"].get("ephemeralContainers") or []:
+            if not containers.get(spec["name"]):
+                await self._start(spec, 0, ephemeral=True)
 
     async def _init_done(self, containers: dict[str, list[ContainerInfo]]) -> bool:
         policy = self.pod["spec"].get("restartPolicy", "Always")
@@ -312,7 +321,8 @@ class PodWorker:
         for old in attempts[:-2]:
             await self.host.runtime.remove_container(old.id)
 
-    async def _start(self, spec: dict[str, Any], attempt: int, *, init: bool = False) -> None:
+    async def _start(self, spec: dict[str, Any], attempt: int, *, init: bool = False,
+                     ephemeral: bool = False) -> None:
         name = spec["name"]
         assert self.sandbox is not None
         try:
@@ -339,7 +349,7 @@ class PodWorker:
         self.waiting.pop(name, None)
         self._event(NORMAL, "Created", f"Created container: {name}")
         self._event(NORMAL, "Started", f"Started container {name}")
-        if info.state == RUNNING and not init:
+        if info.state == RUNNING and not init and not ephemeral:
             self._open_probes(spec, info)
 
     async def _pull(self, spec: dict[str, Any]) -> bool:

@@ -21,6 +21,7 @@ from tests.integration.kubelet.conftest import (
     make_pod,
     wait_for,
 )
+from tests.support.kubectl import KUBECTLS, Kubectl
 
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(not IS_ROOT, reason="pod network namespaces need root")]
@@ -253,3 +254,42 @@ def test_prestop_hook_runs_before_the_container_is_stopped(core, node, ns,
     core.delete_namespaced_pod("hook", ns)
     wait_for(lambda: not core.list_namespaced_pod(ns).items, what="pod removed")
     assert marker.read_text() == "stopping hook\n"
+
+
+@pytest.mark.parametrize("binary", [KUBECTLS[0], KUBECTLS[-1]])
+def test_kubectl_debug_attaches_to_its_ephemeral_container(core, node, ns, module_api,
+                                                           tmp_path, binary) -> None:
+    core.create_namespaced_pod(ns, make_pod("talker", [
+        {"name": "app", "image": "busybox", "command": [BUSYBOX, "sleep", "3600"]}]))
+    wait_for(lambda: _pod(core, ns, "talker").status.phase == "Running", timeout=30,
+             what="the pod Running")
+    kubectl = Kubectl(binary, module_api, tmp_path)
+    out = kubectl.run("debug", "talker", "-n", ns, "-i", "--image=busybox", "-c", "talk",
+                      "--", BUSYBOX, "sh", "-c", "read line; echo got $line",
+                      stdin="hello\n")
+    assert "got hello" in out.stdout, (out.stdout, out.stderr)
+
+
+def test_an_ephemeral_container_runs_once_beside_the_pod(core, node, ns) -> None:
+    core.create_namespaced_pod(ns, make_pod("patient", [
+        {"name": "app", "image": "busybox", "command": [BUSYBOX, "sleep", "3600"]}]))
+    wait_for(lambda: _pod(core, ns, "patient").status.phase == "Running", timeout=30,
+             what="the pod Running")
+    # what `kubectl debug patient --image=busybox -c dbg -- ...` sends
+    core.patch_namespaced_pod_ephemeralcontainers("patient", ns, {"spec": {
+        "ephemeralContainers": [{"name": "dbg", "image": "busybox", "command": [
+            BUSYBOX, "sh", "-c", "echo debugging $HOSTNAME; exit 3"]}]}})
+
+    def finished():
+        statuses = _pod(core, ns, "patient").status.ephemeral_container_statuses or []
+        return next((s for s in statuses if s.name == "dbg" and s.state.terminated), None)
+    status = wait_for(finished, timeout=30, what="the ephemeral container's exit")
+    assert status.state.terminated.exit_code == 3
+    pod = _pod(core, ns, "patient")
+    assert _log(node, pod, "dbg") == "debugging patient\n"
+    assert core.read_namespaced_pod_log("patient", ns, container="dbg") == "debugging patient\n"
+    time.sleep(2)  # never restarted, and the pod's own container is untouched
+    pod = _pod(core, ns, "patient")
+    assert pod.status.ephemeral_container_statuses[0].restart_count == 0
+    assert pod.status.phase == "Running"
+    assert container_status(pod, "app").restart_count == 0

@@ -133,6 +133,9 @@ class KindDefinition:
     # Drops the fields its schema does not know and says which (custom resources: the
     # structural prune); None: the walk over `schema` (Kubernetes' own kinds).
     prune_unknown: Callable[[Obj], list[str]] | None = None
+    # Writes through these subresources are validated by their own check instead of
+    # `validate` (kube's per-subresource strategies: a pod's ephemeralcontainers).
+    subresource_validate: Mapping[str, Validator] = field(default_factory=dict)
     # Validated as kube-apiserver's own kinds (pkg/apis/core/validation's metadata rules);
     # False for apiextensions' kinds and custom resources (apimachinery's generic rules).
     core_validation: bool = True
@@ -155,15 +158,16 @@ class KindDefinition:
         if self.defaults is not None and isinstance(obj, dict):
             self.defaults(obj)
 
-    def causes(self, obj: Obj, old: Obj | None = None, *, types_checked: bool = False
-               ) -> list[Cause]:
-        """Every validation problem of `obj` (and of the change from `old`); the JSON
-        type walk is left out when `types_checked`."""
+    def causes(self, obj: Obj, old: Obj | None = None, *, types_checked: bool = False,
+               subresource: str | None = None) -> list[Cause]:
+        """Every validation problem of `obj` (and of the change from `old`, written through
+        `subresource`); the JSON type walk is left out when `types_checked`."""
         # A custom resource's structural validation checks JSON types itself.
         walk_types = self.core_validation and not types_checked
+        check = self.subresource_validate.get(subresource or "", self.validate)
         return validate_object(obj, old, schema_root=self.schema() if walk_types else None,
                                namespaced=self.resource.namespaced, name_check=self.name_check,
-                               check=self.validate, builtin=self.core_validation)
+                               check=check, builtin=self.core_validation)
 
     def present(self, obj: Obj) -> Obj:
         """The object as this version shows it: the same fields under this apiVersion

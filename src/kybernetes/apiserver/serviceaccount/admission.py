@@ -23,13 +23,12 @@ from typing import Any
 
 from kybernetes.api import resources as r
 from kybernetes.api.errors import NotFound
-from kybernetes.api.meta import random_suffix
+from kybernetes.api.meta import MIRROR_POD_ANNOTATION, random_suffix
 from kybernetes.apiserver.registry import Registry
 from kybernetes.apiserver.webhooks.attributes import CREATE, AdmissionAttributes
 
 NAME = "ServiceAccount"
 DEFAULT_ACCOUNT = "default"
-MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 TOKEN_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 VOLUME_PREFIX = "kube-api-access-"
 ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
@@ -97,7 +96,7 @@ class ServiceAccountAdmission:
         if (attrs.operation != CREATE or attrs.group or attrs.resource != r.PODS.plural
                 or attrs.subresource or pod is None):
             return None, []
-        if MIRROR_ANNOTATION in ((pod.get("metadata") or {}).get("annotations") or {}):
+        if MIRROR_POD_ANNOTATION in ((pod.get("metadata") or {}).get("annotations") or {}):
             return None, []
         changed = copy.deepcopy(pod)
         spec = changed.setdefault("spec", {})

@@ -15,6 +15,7 @@ from typing import Any
 
 from kybernetes.api import resources as r
 from kybernetes.api.errors import NotFound
+from kybernetes.api.meta import MIRROR_POD_ANNOTATION
 from kybernetes.apiserver.authz.node.identity import node_identity
 from kybernetes.apiserver.authz.node.references import (
     CONFIG_MAP,
@@ -29,7 +30,6 @@ from kybernetes.apiserver.webhooks.attributes import (
 )
 
 NAME = "NodeRestriction"
-MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 LEASE_NAMESPACE = "kube-node-lease"
 RESTRICTED_LABEL_NAMESPACE = "node-restriction.kubernetes.io"
 # k8s.io/kubelet/pkg/apis: the kubernetes.io labels a kubelet may set on its Node
@@ -158,8 +158,8 @@ class NodeRestriction:
     def _mirror_pod(self, node: str, attrs: AdmissionAttributes) -> None:
         pod = attrs.object or {}
         meta, spec = _meta(pod), _spec(pod)
-        if MIRROR_ANNOTATION not in (meta.get("annotations") or {}):
-            raise attrs.forbidden(f"pod does not have {_q(MIRROR_ANNOTATION)} annotation, "
+        if MIRROR_POD_ANNOTATION not in (meta.get("annotations") or {}):
+            raise attrs.forbidden(f"pod does not have {_q(MIRROR_POD_ANNOTATION)} annotation, "
                                     f"node {_q(node)} can only create mirror pods")
         if spec.get("nodeName") != node:
             raise attrs.forbidden(f"node {_q(node)} can only create pods with "

@@ -56,4 +56,6 @@ DEFINITION = KindDefinition(
         "status.podIP": field_getter("status", "podIP"),
         "status.nominatedNodeName": field_getter("status", "nominatedNodeName"),
     },
+    subresource_validate={
+        "ephemeralcontainers": pod_validation.validate_ephemeral_containers_update},
 )
