@@ -139,3 +139,19 @@ def test_kubelet_restart_adopts_namespaced_containers(module_core, node, ns,
     assert holder.exists()
     module_core.delete_namespaced_pod("kept", ns, grace_period_seconds=1)
     wait_for(lambda: not holder.exists(), timeout=20, what="the pod's PID 1 gone")
+
+
+def test_kubectl_debug_target_joins_the_containers_pid_namespace(module_core, node, ns,
+                                                                 kubectl) -> None:
+    _start(module_core, ns, "targeted", [_sleeper("app", "3641"), _sleeper("side", "3642")])
+    kubectl("-n", ns, "debug", "targeted", "--image=busybox", "-c", "dbg", "--target=app",
+            "--", BUSYBOX, "sh", "-c", "cat /proc/1/cmdline; echo; ps -o args")
+
+    def finished() -> str:
+        pod = module_core.read_namespaced_pod("targeted", ns)
+        done = [s for s in pod.status.ephemeral_container_statuses or []
+                if s.state.terminated]
+        return done and module_core.read_namespaced_pod_log("targeted", ns, container="dbg")
+    out = wait_for(finished, timeout=30, what="the debug container's output")
+    assert out.splitlines()[0].split("\0")[:3] == [BUSYBOX, "sleep", "3641"]
+    assert "3642" not in out  # the other container's namespace is not seen

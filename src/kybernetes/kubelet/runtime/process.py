@@ -439,6 +439,17 @@ class ProcessRuntime(ChangeNotifier):
                                 reason="CreateContainerError")
         return f"/proc/{init}/ns/pid"
 
+    async def _target_pid_namespace(self, pod_uid: str, name: str) -> str:
+        """The PID namespace of the pod's running container `name`, which an ephemeral
+        container with that targetContainerName joins (kubectl debug --target)."""
+        for record in self._records.values():
+            info = record.info
+            if info["pod_uid"] == pod_uid and info["name"] == name and \
+                    info["state"] == RUNNING and record.pid_ns:
+                return f"/proc/{await self._main_pid(record)}/ns/pid"
+        raise RuntimeError_(f"the target container {name!r} is not running",
+                            reason="CreateContainerError")
+
     async def _main_pid(self, record: _Record) -> int:
         """The host PID of the container's command (in a PID namespace, the waiter's child)."""
         return await _forked_child(record.pid) if record.pid_ns else record.pid
@@ -472,6 +483,9 @@ class ProcessRuntime(ChangeNotifier):
         if pid_mode:
             target = "new" if pid_mode == "container" else \
                 await self._pod_pid_namespace(sandbox.pod_uid)
+            if pid_mode == "container" and spec.get("targetContainerName"):
+                target = await self._target_pid_namespace(sandbox.pod_uid,
+                                                          spec["targetContainerName"])
             run_argv = [*PID_INIT, target, "--", *run_argv]
         cid = f"process://{secrets.token_hex(16)}"
         rel = f"{sandbox.pod_uid}/{spec['name']}-{config.attempt}"
