@@ -71,6 +71,8 @@ SERVICES = Resource("", "v1", "services", "Service", True, ("svc",), ("status", 
 ENDPOINTS = Resource("", "v1", "endpoints", "Endpoints", True, ("ep",), singular="endpoints")
 NODES = Resource("", "v1", "nodes", "Node", False, ("no",), ("status", "proxy"))
 EVENTS = Resource("", "v1", "events", "Event", True, ("ev",))
+# events.k8s.io/v1: the same Events under kube's newer field names
+EVENTS_V1 = Resource("events.k8s.io", "v1", "events", "Event", True, ("ev",))
 CONFIGMAPS = Resource("", "v1", "configmaps", "ConfigMap", True, ("cm",))
 SECRETS = Resource("", "v1", "secrets", "Secret", True)
 SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",),
@@ -173,7 +175,7 @@ ALL: tuple[Resource, ...] = (
     JOBS, CRONJOBS,
     RESOURCE_QUOTAS, LIMIT_RANGES, ENDPOINT_SLICES,
     PERSISTENT_VOLUMES, PERSISTENT_VOLUME_CLAIMS, STORAGE_CLASSES, PRIORITY_CLASSES,
-    NETWORK_POLICIES, INGRESSES, INGRESS_CLASSES,
+    NETWORK_POLICIES, INGRESSES, INGRESS_CLASSES, EVENTS_V1,
     NODE_METRICS, POD_METRICS,
     # v1 before v2: by_plural gives the preferred (later) version
     HORIZONTAL_POD_AUTOSCALERS_V1, HORIZONTAL_POD_AUTOSCALERS,
@@ -195,6 +197,7 @@ GROUP_VERSIONS: tuple[tuple[str, str], ...] = (("", "v1"), ("apps", "v1"),
                                                ("admissionregistration.k8s.io", "v1"),
                                                ("scheduling.k8s.io", "v1"),
                                                ("discovery.k8s.io", "v1"),
+                                               ("events.k8s.io", "v1"),
                                                # aggregated in kube (metrics-server's
                                                # APIService), so listed last
                                                ("metrics.k8s.io", "v1beta1"))

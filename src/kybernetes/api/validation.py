@@ -264,6 +264,48 @@ def validate_event(errs: ErrorList, event: Obj, old: Obj | None) -> None:
         errs.not_supported("type", event["type"], ("Normal", "Warning"))
 
 
+_EVENT_LIMITS = (("reportingInstance", "reportingInstance", 128), ("action", "action", 128),
+                 ("reason", "reason", 128), ("message", "note", 1024))
+
+
+def validate_events_v1_event(errs: ErrorList, event: Obj, old: Obj | None) -> None:
+    """ValidateEventCreate/Update for a request through events.k8s.io/v1, on the Event as
+    core/v1 holds it (kube's paths: the internal names, `note` for the message)."""
+    validate_event(errs, event, old)
+    namespace = as_dict(event.get("metadata")).get("namespace")
+    if event.get("eventTime"):
+        if not as_dict(event.get("involvedObject")).get("namespace") and \
+                namespace not in ("default", "kube-system"):
+            errs.invalid("involvedObject.namespace", "", "does not match event.namespace")
+        controller = str(event.get("reportingComponent") or "")
+        if not controller:
+            errs.required("reportingController")
+        errs.each("reportingController", controller, names.is_qualified_name(controller))
+        for field, path, limit in _EVENT_LIMITS:
+            value = str(event.get(field) or "")
+            if not value and field != "message":
+                errs.required(path)
+            if len(value) > limit:
+                errs.invalid(path, "", f"can have at most {limit} characters")
+    if old is not None:
+        return
+    series = event.get("series")
+    if isinstance(series, dict):
+        if int(series.get("count") or 0) < 2:
+            errs.invalid("series.count", "", "should be at least 2")
+        if not series.get("lastObservedTime"):
+            errs.required("series.lastObservedTime")
+    if not event.get("eventTime"):
+        errs.required("eventTime")
+    if event.get("type") not in ("Normal", "Warning"):
+        errs.invalid("type", "", f"has invalid value: {event.get('type') or ''}")
+    for field in ("firstTimestamp", "lastTimestamp", "count"):
+        if event.get(field):
+            errs.invalid(field, "", "needs to be unset")
+    if any(as_dict(event.get("source")).values()):
+        errs.invalid("source", "", "needs to be unset")
+
+
 def validate_node(errs: ErrorList, node: Obj, old: Obj | None) -> None:
     spec = as_dict(node.get("spec"))
     cidr = spec.get("podCIDR")

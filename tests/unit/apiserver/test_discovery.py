@@ -21,7 +21,7 @@ def test_legacy_documents():
                                           "coordination.k8s.io",
                                           "apiextensions.k8s.io",
                                           "admissionregistration.k8s.io", "scheduling.k8s.io",
-                                          "discovery.k8s.io",
+                                          "discovery.k8s.io", "events.k8s.io",
                                           "metrics.k8s.io"]
     assert groups[0]["preferredVersion"] == {"groupVersion": "apps/v1", "version": "v1"}
     assert discovery.api_group(KINDS, "nope") is None

@@ -82,7 +82,7 @@ def test_the_registry_finds_every_kind_both_ways() -> None:
                               "storage.k8s.io",
                               "coordination.k8s.io", "apiextensions.k8s.io",
                               "admissionregistration.k8s.io", "scheduling.k8s.io",
-                              "discovery.k8s.io",
+                              "discovery.k8s.io", "events.k8s.io",
                               "metrics.k8s.io"]
 
 

@@ -30,7 +30,8 @@ def test_v3_index_points_at_each_group_version_with_a_hash():
                                    "apis/policy/v1",
                                    "apis/networking.k8s.io/v1", "apis/rbac.authorization.k8s.io/v1",
                                    "apis/storage.k8s.io/v1", "apis/scheduling.k8s.io/v1",
-                                   "apis/discovery.k8s.io/v1", "apis/metrics.k8s.io/v1beta1"}
+                                   "apis/discovery.k8s.io/v1", "apis/events.k8s.io/v1",
+                                   "apis/metrics.k8s.io/v1beta1"}
     url = index["paths"]["apis/apps/v1"]["serverRelativeURL"]
     assert url.startswith("/openapi/v3/apis/apps/v1?hash=")
     path = url.split("?")[0]

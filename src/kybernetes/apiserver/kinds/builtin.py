@@ -44,6 +44,7 @@ from kybernetes.apiserver.kinds.core import (
 )
 from kybernetes.apiserver.kinds.definition import KindDefinition
 from kybernetes.apiserver.kinds.discovery import endpointslice
+from kybernetes.apiserver.kinds.events import event as events_v1_event
 from kybernetes.apiserver.kinds.metrics import nodemetrics, podmetrics
 from kybernetes.apiserver.kinds.networking import ingress, ingressclass, networkpolicy
 from kybernetes.apiserver.kinds.policy import poddisruptionbudget
@@ -72,6 +73,7 @@ BUILTIN: tuple[KindDefinition, ...] = tuple(m.DEFINITION for m in (
     validatingadmissionpolicybinding,
     priorityclass,
     endpointslice,
+    events_v1_event,
     nodemetrics, podmetrics,
 ))
 
