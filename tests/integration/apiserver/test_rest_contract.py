@@ -269,6 +269,12 @@ def test_metrics_count_requests(http: Http) -> None:
     text = http("GET", "/metrics").text
     assert 'apiserver_request_total{verb="LIST",resource="configmaps",code="200"}' in text
     assert "apiserver_request_duration_seconds_bucket" in text
+    # the process collector's series, as kube-apiserver's
+    values = dict(line.split() for line in text.splitlines()
+                  if line.startswith(("process_cpu_seconds_total ",
+                                      "process_resident_memory_bytes ")))
+    assert float(values["process_cpu_seconds_total"]) > 0
+    assert int(values["process_resident_memory_bytes"]) > 10 * 2**20
 
 
 def test_delete_collection_with_a_label_selector(http: Http) -> None:
