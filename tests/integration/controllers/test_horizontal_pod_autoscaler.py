@@ -20,6 +20,7 @@ from kybernetes.api.resources import (
     HORIZONTAL_POD_AUTOSCALERS,
     NAMESPACES,
     NODES,
+    POD_METRICS,
 )
 from kybernetes.client import ApiClient
 from kybernetes.controllers.manager import Options
@@ -128,7 +129,13 @@ async def test_scales_a_deployment_up_on_load_and_down_when_it_drops(client: Api
         # 200m of a 100m request is 200% against a 50% target: 4 times the pods
         async def scaled_up() -> bool:
             return await _replicas(client, ns, "web") == 4
-        await eventually(scaled_up, within=120, interval=1, what="scaled up to 4")
+        try:
+            await eventually(scaled_up, within=120, interval=1, what="scaled up to 4")
+        except AssertionError as e:  # once in CI under load: say why the controller held
+            stuck = await client.get(HORIZONTAL_POD_AUTOSCALERS, "web", namespace=ns)
+            metrics = await client.list(POD_METRICS, namespace=ns)
+            raise AssertionError(f"{e}\nHPA status: {stuck.get('status')}\n"
+                                 f"pod metrics: {metrics.get('items')}") from None
 
         # the controller scales first and writes its status after (as kube's does)
         async def scale_recorded() -> dict[str, Any] | None:
