@@ -32,6 +32,12 @@ class Kubectl:
                     "HOME": str(tmp), "KUBECTL_EXTERNAL_DIFF": "diff -u"}
         self.tmp = tmp
 
+    @property
+    def tag(self) -> str:
+        """The binary's name as a DNS label (`kubectl-1-27`), for names of objects each
+        kubectl version makes for itself on a shared server."""
+        return Path(self.binary).name.replace(".", "-")
+
     def run(self, *args: str, check: bool = True, stdin: str | None = None,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run([self.binary, *args], capture_output=True, text=True,

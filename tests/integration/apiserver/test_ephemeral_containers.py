@@ -28,7 +28,7 @@ def _pod(name: str) -> str:
 
 
 def test_kubectl_debug_adds_an_ephemeral_container(kubectl: Kubectl) -> None:
-    name = f"debugged-{Path(kubectl.binary).name.replace('.', '-')}"
+    name = f"debugged-{kubectl.tag}"
     kubectl("apply", "-f", "-", stdin=_pod(name))
     kubectl("debug", name, "--image=busybox:debug", "-c", "dbg", "--target=app", "--",
             "sh", "-c", "echo hi")
@@ -46,7 +46,7 @@ def test_kubectl_debug_adds_an_ephemeral_container(kubectl: Kubectl) -> None:
 
 
 def test_refusals_have_kubes_words(sqlite_server: ApiServer, kubectl: Kubectl) -> None:
-    name = f"strict-{Path(kubectl.binary).name.replace('.', '-')}"
+    name = f"strict-{kubectl.tag}"
     kubectl("apply", "-f", "-", stdin=_pod(name))
     http = Http(sqlite_server)
     path = f"/api/v1/namespaces/default/pods/{name}/ephemeralcontainers"

@@ -28,7 +28,8 @@ def _new_style(name: str, **fields: object) -> dict:
 @pytest.mark.parametrize("binary", [KUBECTLS[0], KUBECTLS[-1]])
 def test_one_event_through_both_apis(sqlite_server: ApiServer, tmp_path: Path,
                                      binary: str) -> None:
-    http, name = Http(sqlite_server), f"checked-{Path(binary).name.replace('.', '-')}"
+    kubectl = Kubectl(binary, sqlite_server, tmp_path)
+    http, name = Http(sqlite_server), f"checked-{kubectl.tag}"
     made = http("POST", V1, _new_style(name))
     assert made.status_code == 201, made.text
     assert (made.json()["note"], made.json()["regarding"]["name"]) == ("all good", "web-1")
@@ -47,7 +48,6 @@ def test_one_event_through_both_apis(sqlite_server: ApiServer, tmp_path: Path,
     found = http("GET", V1, fieldSelector="regarding.name=web-1").json()["items"]
     assert [e["metadata"]["name"] for e in found if e["metadata"]["name"] == name] == [name]
     assert all(e["apiVersion"] == "events.k8s.io/v1" for e in found)
-    kubectl = Kubectl(binary, sqlite_server, tmp_path)
     rows = kubectl("get", "events.events.k8s.io", "-n", NS).splitlines()
     assert rows[0].split()[:4] == ["LAST", "SEEN", "TYPE", "REASON"]
     assert any(row.split()[2:4] == ["Checked", "pod/web-1"] for row in rows[1:]), rows

@@ -19,9 +19,6 @@ def kubectl(request: pytest.FixtureRequest, sqlite_server: ApiServer, tmp_path: 
     return Kubectl(request.param, sqlite_server, tmp_path)
 
 
-def _suffix(kubectl: Kubectl) -> str:
-    return Path(kubectl.binary).name.replace(".", "-")
-
 
 def _ingress_class(name: str, **spec: object) -> str:
     return json.dumps({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
@@ -31,7 +28,7 @@ def _ingress_class(name: str, **spec: object) -> str:
 
 
 def test_an_ingress_gets_the_default_class_and_shows_its_routes(kubectl: Kubectl) -> None:
-    cls, ns = f"web-{_suffix(kubectl)}", f"ing-{_suffix(kubectl)}"
+    cls, ns = f"web-{kubectl.tag}", f"ing-{kubectl.tag}"
     kubectl("create", "namespace", ns)
     kubectl("apply", "-f", "-", stdin=_ingress_class(cls, parameters={
         "apiGroup": "k8s.example.com", "kind": "IngressParameters", "name": "p"}))

@@ -20,7 +20,7 @@ def kubectl(request: pytest.FixtureRequest, sqlite_server: ApiServer, tmp_path: 
 
 
 def _namespace(kubectl: Kubectl, base: str) -> str:
-    ns = f"{base}-{Path(kubectl.binary).name.replace('.', '-')}"
+    ns = f"{base}-{kubectl.tag}"
     kubectl("create", "namespace", ns)
     return ns
 

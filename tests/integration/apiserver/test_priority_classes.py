@@ -18,9 +18,6 @@ def kubectl(request: pytest.FixtureRequest, sqlite_server: ApiServer, tmp_path: 
     return Kubectl(request.param, sqlite_server, tmp_path)
 
 
-def _suffix(kubectl: Kubectl) -> str:
-    return Path(kubectl.binary).name.replace(".", "-")
-
 
 def _pod(name: str, namespace: str = "default", **spec: object) -> str:
     return json.dumps({"apiVersion": "v1", "kind": "Pod",
@@ -32,9 +29,9 @@ def test_system_classes_table_and_pods_get_their_class_value(kubectl: Kubectl) -
     names = kubectl("get", "priorityclasses", "-o", "name").split()
     assert {"priorityclass.scheduling.k8s.io/system-node-critical",
             "priorityclass.scheduling.k8s.io/system-cluster-critical"} <= set(names)
-    high = f"high-{_suffix(kubectl)}"
+    high = f"high-{kubectl.tag}"
     kubectl("create", "priorityclass", high, "--value=1000", "--description=urgent")
-    zero = f"zero-{_suffix(kubectl)}"
+    zero = f"zero-{kubectl.tag}"
     kubectl("create", "priorityclass", zero, "--value=0", "--preemption-policy=Never")
     assert kubectl.json("get", "pc", zero)["value"] == 0
     head, row = kubectl("get", "pc", high).strip().splitlines()
@@ -42,15 +39,15 @@ def test_system_classes_table_and_pods_get_their_class_value(kubectl: Kubectl) -
     assert row.split()[:3] == [high, "1000", "false"]
     assert row.split()[-1] == "PreemptLowerPriority"
 
-    kubectl("apply", "-f", "-", stdin=_pod(f"urgent-{_suffix(kubectl)}",
+    kubectl("apply", "-f", "-", stdin=_pod(f"urgent-{kubectl.tag}",
                                           priorityClassName=high))
-    spec = kubectl.json("get", "pod", f"urgent-{_suffix(kubectl)}")["spec"]
+    spec = kubectl.json("get", "pod", f"urgent-{kubectl.tag}")["spec"]
     assert (spec["priority"], spec["preemptionPolicy"]) == (1000, "PreemptLowerPriority")
-    kubectl("apply", "-f", "-", stdin=_pod(f"plain-{_suffix(kubectl)}"))
-    assert kubectl.json("get", "pod", f"plain-{_suffix(kubectl)}")["spec"]["priority"] == 0
+    kubectl("apply", "-f", "-", stdin=_pod(f"plain-{kubectl.tag}"))
+    assert kubectl.json("get", "pod", f"plain-{kubectl.tag}")["spec"]["priority"] == 0
     # an update that leaves the priority out keeps it
-    kubectl("label", "pod", f"urgent-{_suffix(kubectl)}", "touched=yes")
-    assert kubectl.json("get", "pod", f"urgent-{_suffix(kubectl)}")["spec"]["priority"] == 1000
+    kubectl("label", "pod", f"urgent-{kubectl.tag}", "touched=yes")
+    assert kubectl.json("get", "pod", f"urgent-{kubectl.tag}")["spec"]["priority"] == 1000
 
 
 def test_refusals_have_kubes_words(kubectl: Kubectl) -> None:
@@ -64,10 +61,10 @@ def test_refusals_have_kubes_words(kubectl: Kubectl) -> None:
     out = kubectl.run("create", "priorityclass", "system-mine", "--value=5", check=False)
     assert ("priority class names with 'system-' prefix are reserved for system use only. "
             "error: system-mine is not a known system priority class") in out.stderr
-    out = kubectl.run("create", "priorityclass", f"huge-{_suffix(kubectl)}",
+    out = kubectl.run("create", "priorityclass", f"huge-{kubectl.tag}",
                       "--value=2000000000", check=False)
     assert "maximum allowed value of a user defined priority is 1000000000" in out.stderr
-    name = f"fixed-{_suffix(kubectl)}"
+    name = f"fixed-{kubectl.tag}"
     kubectl("create", "priorityclass", name, "--value=10")
     out = kubectl.run("patch", "pc", name, "--type=merge", "-p", '{"value": 11}', check=False)
     assert "value: Forbidden: may not be changed in an update." in out.stderr

@@ -22,7 +22,7 @@ def kubectl(request: pytest.FixtureRequest, shared_apiserver: ApiServer, tmp_pat
 
 
 def _namespace(kubectl: Kubectl, base: str) -> str:
-    ns = f"{base}-{Path(kubectl.binary).name.replace('.', '-')}"
+    ns = f"{base}-{kubectl.tag}"
     kubectl("create", "namespace", ns)
     return ns
 
