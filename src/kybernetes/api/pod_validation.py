@@ -188,7 +188,7 @@ _NOT_EPHEMERAL = ("ports", "resources", "livenessProbe", "readinessProbe", "star
                   "lifecycle", "resizePolicy", "restartPolicy")
 
 
-def _validate_ephemeral(errs: ErrorList, c: Obj, path: str, *, targets: set[str]) -> None:
+def _validate_ephemeral(errs: ErrorList, c: Obj, path: str, *, targets: set[Any]) -> None:
     """validateEphemeralContainers: kube's allow-list of fields, no subPath mounts, and
     a target that is one of the pod's other containers."""
     for field in _NOT_EPHEMERAL:
@@ -213,6 +213,8 @@ def validate_pod_spec(errs: ErrorList, spec: Any, path: str) -> None:
     seen: set[str] = set()
     if not as_list(spec.get("containers")):
         errs.required(f"{path}.containers")
+    pod_containers = {as_dict(c).get("name") for field in ("initContainers", "containers")
+                      for c in as_list(spec.get(field))}
     for field in ("initContainers", "containers", "ephemeralContainers"):
         for i, container in enumerate(as_list(spec.get(field))):
             container, p = as_dict(container), f"{path}.{field}[{i}]"
@@ -224,8 +226,8 @@ def validate_pod_spec(errs: ErrorList, spec: Any, path: str) -> None:
                 if name in seen:
                     errs.duplicate(f"{p}.name", name)
                 seen.add(name)
-            if field == "ephemeralContainers":
-                _validate_ephemeral(errs, container, p, targets=seen)
+            if field == "ephemeralContainers":  # it may target only a pod's own container
+                _validate_ephemeral(errs, container, p, targets=pod_containers)
             _validate_container(errs, container, p, volumes=volumes, host_network=host_network,
                                 init=field == "initContainers")
     errs.one_of(f"{path}.restartPolicy", spec.get("restartPolicy"), _RESTART_POLICIES)

@@ -261,3 +261,18 @@ def test_container_restart_policy_env_sources_and_probe_thresholds():
     assert ("spec.containers[0].env[1].valueFrom", "FieldValueInvalid") in found
     assert found[("spec.containers[0].livenessProbe.successThreshold", "FieldValueInvalid")] == \
         "Invalid value: 2: must be 1"
+
+
+def test_an_ephemeral_container_targets_only_the_pods_own_containers():
+    from kybernetes.api.field_errors import ErrorList
+    from kybernetes.api.pod_validation import validate_pod_spec
+    errs = ErrorList()
+    validate_pod_spec(errs, {"restartPolicy": "Always", "dnsPolicy": "ClusterFirst",
+                             "containers": [{"name": "app", "image": "x", "imagePullPolicy":
+                                             "Always", "terminationMessagePolicy": "File"}],
+                             "ephemeralContainers": [
+                                 {"name": f"dbg{i}", "image": "x", "targetContainerName": t,
+                                  "imagePullPolicy": "Always",
+                                  "terminationMessagePolicy": "File"}
+                                 for i, t in enumerate(("app", "dbg0"))]}, "spec")
+    assert [c[0] for c in errs.causes] == ["spec.ephemeralContainers[1].targetContainerName"]
