@@ -132,7 +132,9 @@ class SummaryBuilder:
                     continue
                 key = f"{pod.uid}/{c.name}/{c.id}"
                 seen.append(key)
-                rate = self.rates.observe(key, at, usage.cpu_ns, since=c.started_at)
+                # a stamp taken apart from the reading skews a rate over a short window
+                rate = self.rates.observe(key, usage.at or at, usage.cpu_ns,
+                                          since=c.started_at)
                 containers.append((c, usage, rate))
             if not containers:
                 continue

@@ -28,6 +28,9 @@ class Usage:
     working_set: int
     usage_bytes: int
     rss: int = 0
+    # when cpu_ns was true, where the runtime knows it exactly (a synthetic reading);
+    # otherwise the kubelet stamps the reading itself
+    at: float | None = None
 
 
 def _stat_map(text: str) -> dict[str, int]:

@@ -98,7 +98,9 @@ def test_stop_exit_codes_and_oom_kill(module_core, node, ns, tmp_path: Path) -> 
 
     def ended():
         pod = module_core.read_namespaced_pod("ends", ns)
-        states = [container_status(pod, c).state.terminated for c in ("seven", "hog")]
+        statuses = [container_status(pod, c) for c in ("seven", "hog")]
+        # before the kubelet's first status write the pod has no container statuses
+        states = [s.state.terminated if s is not None else None for s in statuses]
         return all(states) and states
     seven, hog_state = wait_for(ended, timeout=30, what="both containers ended")
     assert (seven.reason, seven.exit_code) == ("Error", 7)

@@ -125,3 +125,27 @@ def test_summary_and_its_prometheus_text_and_the_metrics_objects() -> None:
     later = builder.summary([pod], now=1020.0)  # the node's rate needs a second reading
     nm = node_metrics({"metadata": {"name": "n1"}}, later, "now")
     assert nm is not None and nm["usage"] == {"cpu": "0", "memory": "1Gi"}
+
+
+class _StampedRuntime:
+    """A synthetic runtime: 200 millicores since t=1000, its readings stamped."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def usage(self, container_ids: list[str]) -> dict[str, Usage]:
+        cpu_ns = int((self.now - 1000.0) * 200_000_000)
+        return {cid: Usage(cpu_ns, 4096, 4096, at=self.now) for cid in container_ids}
+
+
+def test_a_runtime_stamped_reading_gives_the_exact_rate_whenever_the_summary_is_taken() -> None:
+    runtime = _StampedRuntime()
+    builder = SummaryBuilder("n1", runtime, start_time=1000.0)
+    pod = PodRef("p", "ns", "uid-1", "2026-01-01T00:00:00Z",
+                 (ContainerRef("id-a", "a", 1000.0),))
+    rates = []
+    for reading_at, summary_at in ((1001.0, 1000.9), (1011.0, 1010.5)):  # stamped early
+        runtime.now = reading_at
+        summary = builder.summary([pod], now=summary_at)
+        rates.append(summary["pods"][0]["containers"][0]["cpu"]["usageNanoCores"])
+    assert rates == [200_000_000, 200_000_000]

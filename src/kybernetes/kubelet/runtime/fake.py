@@ -206,7 +206,7 @@ class FakeRuntime(ChangeNotifier):
             millicores = self._millicores.get(cid, 1 + seed % 50)
             memory = (4 + (seed >> 8) % 61) * 1024 * 1024
             cpu_ns = int((now - (info.started_at or now)) * millicores * 1_000_000)
-            out[cid] = Usage(cpu_ns, memory, memory + 1024 * 1024, memory)
+            out[cid] = Usage(cpu_ns, memory, memory + 1024 * 1024, memory, at=now)
         return out
 
     def node_usage(self, pods: Usage) -> Usage:
