@@ -7,10 +7,13 @@ Where a list is served from, as Kubernetes decides it:
 * ``resourceVersion=0``: whatever the cache has (the limit is ignored, as the
   cacher does, so informers get everything in one response).
 * ``resourceVersion=X`` (NotOlderThan): from the cache once it has reached X.
-* ``resourceVersionMatch=Exact``, or ``limit`` with a consistent read, or
-  ``continue``: from the store at that revision, page by page. The continue
-  token is Kubernetes' (base64 JSON ``{"v","rv","start"}``); one whose revision
-  has been compacted is ``410 Gone``.
+* ``limit`` with a consistent read: from a snapshot of the cache once it has
+  caught up (else from the store), and its ``continue`` pages from that snapshot
+  while it is kept (`list_snapshots`), as Kubernetes' ListFromCacheSnapshot.
+* ``resourceVersionMatch=Exact``, ``limit`` with ``resourceVersion=X``, or a
+  ``continue`` without a snapshot: from the store at that revision, page by page.
+  The continue token is Kubernetes' (base64 JSON ``{"v","rv","start"}``); one whose
+  revision has been compacted is ``410 Gone``.
 
 Items come back as watch-cache entries so their JSON is encoded once and shared.
 """
@@ -28,6 +31,7 @@ from kybernetes.api.fields import FieldSelector
 from kybernetes.api.labels import Selector
 from kybernetes.apiserver.codec import decode_kv
 from kybernetes.apiserver.kinds.definition import KindDefinition
+from kybernetes.apiserver.list_snapshots import ListSnapshot
 from kybernetes.apiserver.request_info import parse_resource_version
 from kybernetes.apiserver.watch_cache import Entry, ResourceCache, WatchCache
 from kybernetes.storage.errors import CompactedError
@@ -127,12 +131,17 @@ async def list_objects(store: Store, cache: WatchCache, kind: KindDefinition,
     cached = cache.for_prefix(kind.key_prefix)
     if query.continue_:
         revision, start = decode_continue(query.continue_)
+        snapshot = cached.snapshots.get(prefix, revision)
+        if snapshot is not None:
+            return _from_snapshot(cached, snapshot, query, start_after=prefix + start)
         return await _from_store(store, cached, prefix, query, revision=revision,
                                  start_after=prefix + start, expired=CONTINUE_EXPIRED)
     if query.match == "Exact" or (query.limit and rv not in ("", "0") and not query.match):
         return await _from_store(store, cached, prefix, query, revision=int(rv))
     if query.limit and rv == "":
-        return await _from_store(store, cached, prefix, query, revision=0)
+        if not cache.ready.is_set() or not await cache.wait_fresh():
+            return await _from_store(store, cached, prefix, query, revision=0)
+        return _from_snapshot(cached, cached.snapshot(prefix, cache.revision), query)
     if rv == "":
         if not await cache.wait_fresh():
             return await _from_store(store, cached, prefix, query, revision=0)
@@ -142,6 +151,22 @@ async def list_objects(store: Store, cache: WatchCache, kind: KindDefinition,
     if query.filtered:
         entries = [e for e in entries if query.matches(e)]
     return ListPage(cache.revision, entries)
+
+
+def _from_snapshot(cached: ResourceCache, snapshot: ListSnapshot, query: ListQuery, *,
+                   start_after: str = "") -> ListPage:
+    """A page of a snapshot; the snapshot is kept for the next page while there is one."""
+    items, end = snapshot.page(start_after, query.limit,
+                               query.matches if query.filtered else None)
+    if end >= len(snapshot.keys) or not items:
+        cached.snapshots.done(snapshot)
+        return ListPage(snapshot.revision, items)
+    cached.snapshots.keep(snapshot)
+    last = items[-1].key[len(snapshot.prefix):]
+    page = ListPage(snapshot.revision, items, encode_continue(snapshot.revision, last))
+    if not query.filtered:
+        page.remaining = len(snapshot.keys) - end
+    return page
 
 
 async def _from_store(store: Store, cached: ResourceCache, prefix: str, query: ListQuery, *,

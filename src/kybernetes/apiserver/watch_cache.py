@@ -47,6 +47,7 @@ from kybernetes.api.errors import ApiError, Gone, ServiceUnavailable, Timeout
 from kybernetes.api.fields import Getter, field_getter
 from kybernetes.apiserver.codec import decode_stored, tight
 from kybernetes.apiserver.kinds.definition import KindDefinition
+from kybernetes.apiserver.list_snapshots import ListSnapshot, ListSnapshots
 from kybernetes.storage.errors import StorageError
 from kybernetes.storage.interface import Event, KeyValue, Store
 from kybernetes.storage.keys import prefix_end
@@ -280,6 +281,7 @@ class ResourceCache:
         self._sorted: list[str] | None = None
         self._added: list[str] = []
         self._removed: list[str] = []
+        self.snapshots = ListSnapshots()
 
     def reset(self, revision: int) -> None:
         for w in list(self.watchers):
@@ -289,6 +291,7 @@ class ResourceCache:
         self._sorted = None
         self._added.clear()
         self._removed.clear()
+        self.snapshots.clear()
         self.oldest_rv = revision
 
     def apply(self, ev: Event) -> None:
@@ -307,6 +310,7 @@ class ResourceCache:
         self.ring.append(cev)
         if len(self.ring) > self.capacity:
             self.oldest_rv = self.ring.popleft().rv
+            self.snapshots.forget_before(self.oldest_rv)
         for w in list(self.watchers):
             w.offer(cev)
 
@@ -359,6 +363,14 @@ class ResourceCache:
         keys, lo, hi = self._span(prefix)
         objects = self.objects
         return [objects[k] for k in keys[lo:hi]]
+
+    def snapshot(self, prefix: str, revision: int) -> ListSnapshot:
+        """The entries under `prefix` now, as of `revision` (the cache's own), for the
+        pages of one list."""
+        keys, lo, hi = self._span(prefix)
+        span = keys[lo:hi]
+        objects = self.objects
+        return ListSnapshot(prefix, revision, span, [objects[k] for k in span])
 
     def count_after(self, prefix: str, key: str) -> int:
         """How many current objects under `prefix` sort after `key`: a page's

@@ -171,6 +171,28 @@ def test_list_paging_with_continue(http: Http) -> None:
     assert_status(http("GET", CMS, limit=1, **{"continue": "garbage"}), 400, "BadRequest")
 
 
+def test_later_pages_show_the_list_as_it_was_at_the_first(http: Http) -> None:
+    """Every page of a paged list is at the first page's resourceVersion: objects
+    deleted, changed or added after it do not show in the pages that follow."""
+    http("POST", "/api/v1/namespaces", {"metadata": {"name": "frozen"}})
+    cms = "/api/v1/namespaces/frozen/configmaps"
+    made = [http("POST", cms, cm(f"f{i}", v="old")).json() for i in range(6)]
+    first = http("GET", cms, limit=2).json()
+    assert [i["metadata"]["name"] for i in first["items"]] == ["f0", "f1"]
+    assert first["metadata"]["remainingItemCount"] == 4
+    http("DELETE", f"{cms}/f3")
+    http("PUT", f"{cms}/f4", {**made[4], "data": {"v": "new"}})
+    http("POST", cms, cm("f45"))
+    rest = http("GET", cms, limit=10, **{"continue": first["metadata"]["continue"]}).json()
+    assert [(i["metadata"]["name"], i["data"]["v"]) for i in rest["items"]] == [
+        ("f2", "old"), ("f3", "old"), ("f4", "old"), ("f5", "old")]
+    assert rest["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+    assert "continue" not in rest["metadata"]
+    selected = http("GET", cms, limit=1, fieldSelector="metadata.name!=f0").json()
+    assert [i["metadata"]["name"] for i in selected["items"]] == ["f1"]
+    assert "remainingItemCount" not in selected["metadata"]
+
+
 def test_status_subresource_changes_only_status(http: Http) -> None:
     pods = "/api/v1/namespaces/rest/pods"
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "st"},

@@ -140,6 +140,24 @@ async def test_services_created_through_every_server_get_distinct_addresses(
                                           namespace="default") for m in made))
 
 
+async def test_a_list_paged_on_one_server_continues_on_another(servers: Servers) -> None:
+    """The first server keeps its page's snapshot in memory; the second has none and
+    reads the rest from etcd at the token's revision: the same list either way."""
+    async with connected(servers.servers[0]) as one, connected(servers.servers[2]) as other:
+        ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "paged"}}
+        await one.create(r.NAMESPACES, ns)
+        for i in range(5):
+            await one.create(r.CONFIGMAPS, {**_configmap(f"c{i}"),
+                                            "metadata": {"name": f"c{i}"}}, namespace="paged")
+        first = await one.list(r.CONFIGMAPS, namespace="paged", limit=2)
+        await one.delete(r.CONFIGMAPS, "c2", namespace="paged")
+        token = first["metadata"]["continue"]
+        here = await one.list(r.CONFIGMAPS, namespace="paged", limit=10, continue_=token)
+        there = await other.list(r.CONFIGMAPS, namespace="paged", limit=10, continue_=token)
+        names = [[i["metadata"]["name"] for i in page["items"]] for page in (here, there)]
+        assert names == [["c2", "c3", "c4"]] * 2
+
+
 async def test_the_kubernetes_endpoints_list_every_live_server(servers: Servers) -> None:
     """One lease per API server: all are listed; a killed one drops out once its
     lease runs out (15 s, noticed at the others' next 10 s pass), one that stops
