@@ -1,8 +1,12 @@
 """The watch cache: lists and watches served from memory, as Kubernetes' cacher does.
 
-One store watch on ``/registry/`` feeds every resource's cache, so the cache has
-one revision for all resources (an event anywhere advances it), and a consistent
-read only has to wait until that revision reaches the store's current one.
+One store watch on every key feeds every resource's cache, so the cache has one
+revision for all resources (an event anywhere advances it), and a consistent read
+only has to wait until that revision reaches the store's current one. Keys outside
+``/registry/`` (the API servers' ``/masterleases/``) are watched only to move that
+revision: kube's cacher asks etcd for progress notifications instead. Watching
+``/registry/`` alone, a lease renewal that was the newest write held every
+consistent LIST for the whole wait (1 s) until some object changed.
 
 A resource's cache is keyed by the store prefix its objects live under
 (``/registry/pods/``, or ``/registry/<group>/<plural>/`` for custom resources)
@@ -55,6 +59,7 @@ from kybernetes.storage.keys import prefix_end
 log = logging.getLogger("kybernetes.apiserver.watch_cache")
 
 REGISTRY = "/registry/"
+EVERY_KEY = "/"
 RING_CAPACITY = 20000
 WATCHER_BUFFER = 4096
 # Decoded objects kept at once: enough for everything read on every request (RBAC
@@ -477,7 +482,10 @@ class WatchCache:
 
     def _cache_of(self, key: str) -> ResourceCache | None:
         """The cache for a key: /registry/<plural>/… for built-in kinds,
-        /registry/<group>/<plural>/… for custom resources (a group has a dot)."""
+        /registry/<group>/<plural>/… for custom resources (a group has a dot); None
+        for a key that is not an API object."""
+        if not key.startswith(REGISTRY):
+            return None
         parts = key[len(REGISTRY):].split("/", 2)
         if parts[0] in _NOT_OBJECTS or len(parts) < 2:
             return None
@@ -492,7 +500,7 @@ class WatchCache:
         delay = 0.1
         while True:
             try:
-                watch = self.store.watch(REGISTRY, start_revision=self.revision + 1)
+                watch = self.store.watch(EVERY_KEY, start_revision=self.revision + 1)
                 try:
                     async for batch in watch:
                         self._apply(batch)
