@@ -1,8 +1,9 @@
 """Paged cluster-wide LISTs: from the watch cache's snapshot vs. from the store.
 
 Run from the repo root: ``.venv/bin/python bench/paged_list.py [--pods 30000]
-[--rounds 3] [--writes 200]``. One real `kyb apiserver` (SQLite) in a temp dir with
-`--pods` pods; then, in turns, whole lists read 500 per page as kubectl pages them:
+[--rounds 3] [--writes 200] [--etcd]``. One real `kyb apiserver` (SQLite, or with
+``--etcd`` a one-member etcd from Debian's etcd-server) in a temp dir with `--pods`
+pods; then, in turns, whole lists read 500 per page as kubectl pages them:
 
 * ``snapshot``: the first page a consistent read (no resourceVersion), so the server
   serves it and every ``continue`` page from a snapshot of its watch cache;
@@ -37,6 +38,7 @@ sys.path.insert(0, str(ROOT))  # for tests.support and bench.harness
 from bench import harness  # noqa: E402
 from bench.apiserver_memory import IN_FLIGHT, NAMESPACE, RUNNING, pod  # noqa: E402
 from tests.support.apiserver import ApiServer, connected  # noqa: E402
+from tests.support.etcd import Etcd  # noqa: E402
 
 from kybernetes.api.resources import NAMESPACES, PODS  # noqa: E402
 from kybernetes.client import ApiClient  # noqa: E402
@@ -136,14 +138,22 @@ def main() -> None:
     parser.add_argument("--pods", type=int, default=30000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--writes", type=int, default=200, help="status PATCHes a second")
+    parser.add_argument("--etcd", action="store_true", help="over etcd instead of SQLite")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="kyb-bench-paged-") as tmp:
-        server = ApiServer(Path(args.keep_dir or tmp) / "apiserver").start(timeout=60)
+        base = Path(args.keep_dir or tmp)
+        etcd = Etcd(base / "etcd").start() if args.etcd else None
         try:
-            result = asyncio.run(measure(server, args.pods, args.rounds, args.writes))
+            server = ApiServer(base / "apiserver",
+                               store=etcd.url if etcd else None).start(timeout=60)
+            try:
+                result = asyncio.run(measure(server, args.pods, args.rounds, args.writes))
+            finally:
+                server.stop()
         finally:
-            server.stop()
-    print(json.dumps(result, indent=2))
+            if etcd is not None:
+                etcd.stop()
+    print(json.dumps({"store": "etcd" if args.etcd else "sqlite", **result}, indent=2))
 
 
 if __name__ == "__main__":
