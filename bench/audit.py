@@ -38,11 +38,10 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from apiserver import ssl_context  # noqa: E402
-from custom_resources import configmap  # noqa: E402
-from server_side_apply import arguments, rate  # noqa: E402
+from bench.apiserver import ssl_context  # noqa: E402
+from bench.custom_resources import configmap  # noqa: E402
+from bench.server_side_apply import arguments, rate  # noqa: E402
 from tests.support.apiserver import ApiServer  # noqa: E402
 
 NS = "bench"

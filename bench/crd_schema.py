@@ -89,15 +89,19 @@ def _per_object(step: Any, rounds: int) -> float:
     return (time.perf_counter() - start) / rounds * 1e6
 
 
+def _all_three(obj: dict[str, Any]) -> None:
+    apply_defaults(SCHEMA, obj)
+    prune(SCHEMA, obj)
+    validate(SCHEMA, obj)
+
+
 def main(rounds: int = 20000) -> None:
     validate(SCHEMA, OBJECT)  # compile schema and rules once, as the API server does
     figures = {
         "defaults_us": _per_object(lambda o: apply_defaults(SCHEMA, o), rounds),
         "prune_us": _per_object(lambda o: prune(SCHEMA, o), rounds),
         "validate_with_2_cel_rules_us": _per_object(lambda o: validate(SCHEMA, o), rounds),
-        "all_three_us": _per_object(
-            lambda o: (apply_defaults(SCHEMA, o), prune(SCHEMA, o), validate(SCHEMA, o)), rounds
-        ),
+        "all_three_us": _per_object(_all_three, rounds),
     }
     print(json.dumps({name: round(value, 1) for name, value in figures.items()}))
 

@@ -35,10 +35,9 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from apiserver import ssl_context  # noqa: E402
-from server_side_apply import Step, arguments, rate, run_on_apiserver  # noqa: E402
+from bench.apiserver import ssl_context  # noqa: E402
+from bench.server_side_apply import Step, arguments, rate, run_on_apiserver  # noqa: E402
 
 NS = "bench"
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"

@@ -41,12 +41,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from apiserver import CONCURRENCY, NS, TOKEN, cpu_seconds, create_script, wrk
-from harness import parser
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.apiserver import CONCURRENCY, NS, TOKEN, cpu_seconds, create_script, wrk  # noqa: E402
+from bench.harness import parser  # noqa: E402
 from tests.support.apiserver import ApiServer  # noqa: E402
 from tests.support.etcd import Etcd, EtcdCluster, etcd_available  # noqa: E402
 

@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for tests.support and the proxy test harness
@@ -51,7 +51,15 @@ from tests.support.apiserver import ApiServer  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
 
 POD_PORT = 8080
-LOADS = {
+
+
+class Load(TypedDict):
+    path: str
+    connections: int
+    close: bool
+
+
+LOADS: dict[str, Load] = {
     "http": {"path": "/", "connections": 32, "close": False},
     "http_new_conn": {"path": "/", "connections": 16, "close": True},
     "bulk": {"path": "/bytes/1048576", "connections": 4, "close": False},
@@ -60,8 +68,9 @@ _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 _BYTES = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
 
 
-def wrk(url: str, *, seconds: float, connections: int, close: bool) -> dict[str, float]:
-    """One wrk run; requests/s, p99 latency (ms) and MB/s."""
+def wrk(url: str, *, seconds: float, connections: int, close: bool) -> dict[str, Any]:
+    """One wrk run; requests/s, p99 latency (ms) and MB/s (floats), and wrk's socket
+    errors (a string) when it had any."""
     argv = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{int(seconds)}s", "--latency",
             "--timeout", "5s"]
     if close:

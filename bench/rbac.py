@@ -33,10 +33,9 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from apiserver import pod, ssl_context  # noqa: E402
-from server_side_apply import Step, arguments, rate  # noqa: E402
+from bench.apiserver import pod, ssl_context  # noqa: E402
+from bench.server_side_apply import Step, arguments, rate  # noqa: E402
 from tests.support.apiserver import ApiServer  # noqa: E402
 
 from kybernetes.apiserver import pki  # noqa: E402

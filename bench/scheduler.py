@@ -53,7 +53,7 @@ from tests.support.apiserver import ApiServer  # noqa: E402
 from tests.support.net import free_port, wait_http_ok  # noqa: E402
 from tests.support.procs import Proc  # noqa: E402
 
-from kybernetes.api.resources import NAMESPACES, NODES, PODS  # noqa: E402
+from kybernetes.api.resources import NAMESPACES, NODES, PODS, Resource  # noqa: E402
 from kybernetes.client import ApiClient  # noqa: E402
 
 CONCURRENCY = 64
@@ -201,7 +201,8 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         ready, done = asyncio.Event(), asyncio.Event()
         watcher = asyncio.create_task(watch_bound(client, "bench", bound, ready, args.pods, done))
         await ready.wait()
-        assert server.proc is not None and scheduler.popen is not None
+        assert server.proc is not None and server.proc.popen is not None
+        assert scheduler.popen is not None
         cpu0 = (cpu_seconds(server.proc.popen.pid), cpu_seconds(scheduler.popen.pid), own_cpu())
 
         async def create(i: int) -> None:
@@ -266,13 +267,22 @@ def decisions_per_s(nodes: int, pods: int, workload: str = "basic") -> float:
     cache = Cache()
     for i in range(nodes):
         cache.add_node(node(f"n{i}", i))
-    profile = Profile(parse_config({}).profiles[0], Handle(None, cache, lambda r: _NoObjects()),
-                      rng=random.Random(0))
+    profile = Profile(parse_config({}).profiles[0],
+                      Handle(_NoClient(), cache, lambda r: _NoObjects()), rng=random.Random(0))
     infos = [pod_info(pod(f"p{i}", "drain", workload=workload)) for i in range(pods)]
     started = time.process_time()
     for info in infos:
         cache.assume_pod(info, profile.schedule(info, CycleState()))
     return pods / (time.process_time() - started)
+
+
+class _NoClient:
+    """The API client of a profile that only schedules: nothing binds."""
+
+    async def create_subresource(self, resource: Resource, name: str, subresource: str,
+                                 body: dict[str, Any], *,
+                                 namespace: str | None = None) -> dict[str, Any]:
+        raise AssertionError("the drain benchmark schedules only; nothing binds")
 
 
 class _NoObjects:
@@ -289,8 +299,10 @@ def profile_summary(path: Path, top: int = 15) -> list[str]:
     stats = pstats.Stats(str(path))
     stats.sort_stats("tottime")
     rows = []
+    # Stats.stats, the raw table, is undocumented (typeshed leaves it out)
+    raw: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = vars(stats)["stats"]
     for (file, line, func), (_, calls, tottime, cumtime, _) in sorted(
-            stats.stats.items(), key=lambda kv: -kv[1][2])[:top]:
+            raw.items(), key=lambda kv: -kv[1][2])[:top]:
         rows.append(f"{tottime:7.2f}s self {cumtime:7.2f}s cum {calls:>9} calls "
                     f"{Path(file).name}:{line}({func})")
     return rows

@@ -39,10 +39,9 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from apiserver import ssl_context  # noqa: E402
-from server_side_apply import Step, arguments, rate  # noqa: E402
+from bench.apiserver import ssl_context  # noqa: E402
+from bench.server_side_apply import Step, arguments, rate  # noqa: E402
 from tests.support.apiserver import ApiServer  # noqa: E402
 
 from kybernetes.storage.encryption import parse_config  # noqa: E402

@@ -26,7 +26,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +35,8 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from apiserver import ssl_context  # noqa: E402
+from bench.apiserver import ssl_context  # noqa: E402
 from tests.support.apiserver import ApiServer  # noqa: E402
 
 NS = "bench"
@@ -167,7 +166,8 @@ def arguments(doc: str) -> argparse.ArgumentParser:
 
 
 def run_on_apiserver(name: str, workers: int,
-                     measure_on: Callable[[str, Path], Awaitable[dict[str, Any]]]) -> None:
+                     measure_on: Callable[[str, Path], Coroutine[Any, Any, dict[str, Any]]]
+                     ) -> None:
     """Start a kyb apiserver (SQLite) in a temp dir, measure, print the JSON report."""
     with tempfile.TemporaryDirectory(prefix=f"kyb-bench-{name}-") as tmp:
         server = ApiServer(Path(tmp)).start()

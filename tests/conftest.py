@@ -49,4 +49,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
         terminalreporter.write_line(
             f"CI=true: {len(skipped)} test(s) skipped; .ci/run must install what they need",
             red=True)
-        terminalreporter._session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        session = terminalreporter._session
+        assert session is not None  # the run is ending: its session exists
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

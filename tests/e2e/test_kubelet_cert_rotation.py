@@ -25,7 +25,9 @@ def test_kyb_up_kubelets_renew_a_short_certificate(tmp_path: Path) -> None:
     try:
         cluster.up("--nodes", "1", "--runtime", "fake", "--kubelet-cert-ttl", "20s")
         cdir = cluster_dir.resolve(str(cluster.data_dir))
-        [node] = cdir.read_status()["nodes"]
+        cluster_status = cdir.read_status()
+        assert cluster_status is not None
+        [node] = cluster_status["nodes"]
         first = x509.load_pem_x509_certificate(
             _kubeconfig_cert(cdir.root / "identities" / f"kubelet-{node}.kubeconfig"))
         store = CertStore(cdir.node_dir(node) / "pki")

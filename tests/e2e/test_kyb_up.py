@@ -29,8 +29,8 @@ pytestmark = pytest.mark.timeout(420)
 class Cluster(KybCluster):
     """A two-node process-runtime cluster, and what the web example needs of it."""
 
-    def up(self) -> None:
-        super().up("--nodes", "2", "--runtime", "process")
+    def up(self, *args: str) -> None:
+        super().up("--nodes", "2", "--runtime", "process", *args)
 
     def get(self, *args: str) -> dict:
         return json.loads(self.kubectl("get", *args, "-o", "json"))
@@ -77,7 +77,9 @@ class Cluster(KybCluster):
         """The user (CN) and groups (O) of the kubeconfig each running component was
         started with, read from its command line."""
         users: dict[str, tuple[str, list[str]]] = {}
-        for component in cluster_dir.resolve(str(self.data_dir)).read_status()["components"]:
+        status = cluster_dir.resolve(str(self.data_dir)).read_status()
+        assert status is not None
+        for component in status["components"]:
             argv = Path(f"/proc/{component['pid']}/cmdline").read_bytes().decode().split("\0")
             if "--kubeconfig" not in argv:
                 continue
@@ -176,7 +178,7 @@ def test_guestbook_frontend_reaches_backend_through_its_service(cluster: Cluster
     frontends = cluster.wait_ready_pods(2, timeout=30, selector="app=guestbook,tier=frontend")
     node_ip = cluster.node_ips()[0]
     cluster.http(f"http://{node_ip}:30081/", data=b"signed by the e2e test")
-    served_by = set()
+    served_by: set[str] = set()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and len(served_by) < 2:
         page = cluster.http(f"http://{node_ip}:30081/")

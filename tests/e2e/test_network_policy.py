@@ -9,6 +9,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -106,11 +107,14 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
                   _pod("web", net.n2, "default", "web", "sleep", "3600"),
                   _pod("stranger", net.n1, "default", "other", "sleep", "3600"),
                   _pod("tool", net.n1, "ops", "tool", "sleep", "3600"))
+
+        def running(ns: str, pods: int) -> bool:
+            return cluster.kubectl("get", "pods", "-n", ns,
+                                   "--field-selector=status.phase=Running",
+                                   "-o", "name").count("pod/") == pods
         for ns, pods in (("default", 4), ("ops", 1)):
-            wait_for(lambda ns=ns, pods=pods: cluster.kubectl(
-                "get", "pods", "-n", ns, "--field-selector=status.phase=Running",
-                "-o", "name").count("pod/") == pods, within=90, interval=0.5,
-                what=f"{ns} pods running")
+            wait_for(partial(running, ns, pods), within=90, interval=0.5,
+                     what=f"{ns} pods running")
         yield net
 
 

@@ -27,14 +27,14 @@ RC = {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": 
           "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
 
 
-def _objects(cluster: KybCluster, kubeconfig: Path) -> dict[str, Any]:
+def _objects(cluster: KybCluster, kubeconfig: Path) -> dict[tuple[str, str] | str, Any]:
     """(kind, name) -> (uid, resourceVersion) of the objects made here, and the
     highest resourceVersion seen anywhere ("max")."""
     doc = json.loads(cluster.kubectl("--kubeconfig", str(kubeconfig), "get",
                                      "configmap,secret,rc,serviceaccount", "-n", "moved",
                                      "-o", "json"))
-    found: dict[str, Any] = {(o["kind"], o["metadata"]["name"]):
-                             o["metadata"]["uid"] for o in doc["items"]}
+    found: dict[tuple[str, str] | str, Any] = {(o["kind"], o["metadata"]["name"]):
+                                               o["metadata"]["uid"] for o in doc["items"]}
     every = json.loads(cluster.kubectl("--kubeconfig", str(kubeconfig), "get",
                                        "configmap,secret,rc,pods,nodes,leases", "-A",
                                        "-o", "json"))

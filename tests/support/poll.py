@@ -10,16 +10,30 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 T = TypeVar("T")
 
 Retryable = tuple[type[BaseException], ...]
 
 
-async def eventually(check: Callable[[], Awaitable[T] | T], *, within: float = 10.0,
+# A check's falsy answers (None, or the False of `cond and value`) mean "not yet": the
+# pollers return only its first truthy one, so their result type leaves them out.
+@overload
+async def eventually(check: Callable[[], Awaitable[T | Literal[False] | None]], *,
+                     within: float = 10.0, interval: float = 0.05, what: str = "condition",
+                     retry_on: Retryable = ()) -> T: ...
+
+
+@overload
+async def eventually(check: Callable[[], T | Literal[False] | None], *, within: float = 10.0,
                      interval: float = 0.05, what: str = "condition",
-                     retry_on: Retryable = ()) -> T:
+                     retry_on: Retryable = ()) -> T: ...
+
+
+async def eventually(check: Callable[[], Any], *, within: float = 10.0,
+                     interval: float = 0.05, what: str = "condition",
+                     retry_on: Retryable = ()) -> Any:
     """Poll `check` (plain or async) until it returns a truthy value; fail with its last."""
     deadline = time.monotonic() + within
     last: Any = None
@@ -39,8 +53,9 @@ async def eventually(check: Callable[[], Awaitable[T] | T], *, within: float = 1
     raise _timed_out(within, what, last)
 
 
-def wait_for(check: Callable[[], T], *, within: float = 5.0, interval: float = 0.05,
-             what: str = "condition", retry_on: Retryable = ()) -> T:
+def wait_for(check: Callable[[], T | Literal[False] | None], *, within: float = 5.0,
+             interval: float = 0.05, what: str = "condition",
+             retry_on: Retryable = ()) -> T:
     """`eventually` for synchronous checks (raw HTTP, kubectl)."""
     deadline = time.monotonic() + within
     last: Any = None

@@ -39,7 +39,7 @@ def register_crd(logger: kopf.Logger, **_: Any) -> None:
 
 
 @kopf.on.create("demo.kyb.io", "v1", "widgets")
-def create_config(spec: kopf.Spec, name: str, namespace: str, patch: kopf.Patch,
+def create_config(spec: kopf.Spec, name: str, namespace: str | None, patch: kopf.Patch,
                   **_: Any) -> dict[str, str]:
     config = {"apiVersion": "v1", "kind": "ConfigMap",
               "metadata": {"name": f"{name}-config"},

@@ -10,7 +10,9 @@ import ssl
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -58,7 +60,7 @@ def test_connections_that_send_nothing_are_closed(limited: ApiServer) -> None:
 
 
 def anonymous_create(server: ApiServer, name: str) -> requests.Response:
-    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}
+    body: dict[str, Any] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}
     return requests.post(server.url + CMS, json=body, timeout=10,
                          verify=str(server.data_dir / "pki" / "ca.crt"))
 
@@ -110,7 +112,7 @@ def test_malformed_requests_are_answered_400_without_a_logged_traceback(
                     b"GET /healthz HTTP/1.1\r\nNo colon here\r\n\r\n"):
         with admin_socket(limited) as sock:
             sock.sendall(request)
-            answer = wait_for(lambda s=sock: s.recv(65536), what="an answer")
+            answer = wait_for(partial(sock.recv, 65536), what="an answer")
             assert b" 400 Bad Request" in answer, answer
     log = (limited.data_dir / "logs" / "apiserver.log").read_text()
     assert "Traceback" not in log and "level=error" not in log

@@ -79,12 +79,13 @@ def widget_crd(**overrides: Any) -> dict[str, Any]:
                     "type": "object", "properties": {"type": {"type": "string"},
                                                      "status": {"type": "string"}}}}}}}}},
     }
-    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-           "metadata": {"name": "widgets.demo.kyb.io"},
-           "spec": {"group": "demo.kyb.io", "scope": "Namespaced",
-                    "names": {"plural": "widgets", "singular": "widget", "kind": "Widget",
-                              "shortNames": ["wd"], "categories": ["all", "demo"]},
-                    "versions": [version]}}
+    crd: dict[str, Any] = {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.demo.kyb.io"},
+        "spec": {"group": "demo.kyb.io", "scope": "Namespaced",
+                 "names": {"plural": "widgets", "singular": "widget", "kind": "Widget",
+                           "shortNames": ["wd"], "categories": ["all", "demo"]},
+                 "versions": [version]}}
     crd["spec"].update(overrides)
     return crd
 

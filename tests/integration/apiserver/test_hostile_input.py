@@ -9,6 +9,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,7 @@ def test_out_of_range_query_numbers_are_bad_requests(http: Http) -> None:
         ({"watch": "true", "timeoutSeconds": HUGE},
          f'strconv.ParseInt: parsing "{HUGE}": value out of range'),
     ]:
-        response = answered_while_healthy(http, lambda p=params: http("GET", CMS, **p))
+        response = answered_while_healthy(http, partial(http, "GET", CMS, **params))
         assert message in assert_status(response, 400, "BadRequest")["message"]
 
 
@@ -95,7 +96,7 @@ def test_deep_bodies_are_refused_quickly(http: Http) -> None:
         ("metadata:\n  name: deep\n" + nested_yaml, "application/yaml"),
     ]:
         response = answered_while_healthy(
-            http, lambda b=body, t=content_type: http("POST", CMS, b, content_type=t))
+            http, partial(http, "POST", CMS, body, content_type=content_type))
         assert_status(response, 400, "BadRequest")
     applied = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\n" + nested_yaml
     response = answered_while_healthy(http, lambda: http(
@@ -114,8 +115,8 @@ def test_alias_bombs_are_refused(http: Http) -> None:
         ("POST", CMS, "application/yaml", {}),
         ("PATCH", f"{CMS}/bomb", "application/apply-patch+yaml", {"fieldManager": "test"}),
     ]:
-        response = answered_while_healthy(http, lambda m=method, p=path, t=content_type, q=params:
-                                          http(m, p, bomb, content_type=t, **q))
+        response = answered_while_healthy(
+            http, partial(http, method, path, bomb, content_type=content_type, **params))
         status = assert_status(response, 400, "BadRequest")
         assert "document contains excessive aliasing" in status["message"]
     assert_absent(http, f"{CMS}/bomb")

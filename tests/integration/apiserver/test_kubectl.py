@@ -171,8 +171,13 @@ def test_get_watch_streams_changes(default_kubectl: Kubectl) -> None:
     proc = subprocess.Popen([k.binary, "get", "configmaps", "-n", ns, "-w"], env=k.env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout],  # type: ignore[union-attr]
-                     daemon=True).start()
+    stdout = proc.stdout
+    assert stdout is not None
+
+    def pump() -> None:
+        for line in stdout:
+            lines.put(line)
+    threading.Thread(target=pump, daemon=True).start()
     try:
         time.sleep(0.5)
         k("create", "configmap", "live", "-n", ns, "--from-literal=a=b")

@@ -53,7 +53,9 @@ async def _flood(kubeconfig: Path, stop: asyncio.Event) -> tuple[Counter[int], s
     config = load_kubeconfig(kubeconfig)
     codes: Counter[int] = Counter()
     retry_afters: set[str] = set()
-    connector = aiohttp.TCPConnector(limit=FLOODERS, ssl=config.ssl_context())
+    ssl_context = config.ssl_context()
+    assert ssl_context is not None  # the API server serves https
+    connector = aiohttp.TCPConnector(limit=FLOODERS, ssl=ssl_context)
     async with aiohttp.ClientSession(connector=connector) as session:
         async def one() -> None:
             while not stop.is_set():
@@ -75,7 +77,9 @@ async def _bystander(kubeconfig: Path, stop: asyncio.Event) -> tuple[Counter[int
     codes: Counter[int] = Counter()
     slowest = 0.0
     url = f"{config.server}/api/v1/namespaces/default/configmaps/cm-0"
-    connector = aiohttp.TCPConnector(limit=1, ssl=config.ssl_context())
+    ssl_context = config.ssl_context()
+    assert ssl_context is not None  # the API server serves https
+    connector = aiohttp.TCPConnector(limit=1, ssl=ssl_context)
     async with aiohttp.ClientSession(connector=connector) as session:
         while not stop.is_set():
             started_at = time.monotonic()

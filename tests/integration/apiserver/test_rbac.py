@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -158,9 +159,10 @@ def test_impersonation_needs_the_impersonate_verb(rbac_server: ApiServer,
 def test_subject_access_review_answers_for_another_user(rbac_server: ApiServer,
                                                         users: dict[str, Path]) -> None:
     http = Http(rbac_server)
-    review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
-              "spec": {"user": "carl", "resourceAttributes": {
-                  "namespace": NS, "verb": "get", "resource": "pods"}}}
+    review: dict[str, Any] = {
+        "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+        "spec": {"user": "carl", "resourceAttributes": {
+            "namespace": NS, "verb": "get", "resource": "pods"}}}
     path = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
     answer = http("POST", path, review)
     assert answer.status_code == 201 and answer.json()["status"]["allowed"] is True

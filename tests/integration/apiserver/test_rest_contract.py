@@ -159,7 +159,7 @@ def test_list_paging_with_continue(http: Http) -> None:
         http("POST", "/api/v1/namespaces/paging/configmaps", cm(f"p{i}"))
     names, token, pages = [], None, 0
     while True:
-        params = {"limit": 3, **({"continue": token} if token else {})}
+        params: dict[str, Any] = {"limit": 3, **({"continue": token} if token else {})}
         page = http("GET", "/api/v1/namespaces/paging/configmaps", **params).json()
         names += [i["metadata"]["name"] for i in page["items"]]
         pages += 1

@@ -6,6 +6,7 @@ not-ready until the process restarted)."""
 from __future__ import annotations
 
 import asyncio
+import builtins
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -38,10 +39,13 @@ class FlakyStore:
     def break_watch(self) -> None:
         self._broken.set()
 
-    def watch(self, prefix: str, *, start_revision: int) -> AsyncIterator[list[Event]]:
+    # builtins.list: in this class `list` is the method above
+    def watch(self, prefix: str, *, start_revision: int
+              ) -> AsyncIterator[builtins.list[Event]]:
         return self._watch(prefix, start_revision)
 
-    async def _watch(self, prefix: str, start_revision: int) -> AsyncIterator[list[Event]]:
+    async def _watch(self, prefix: str, start_revision: int
+                     ) -> AsyncIterator[builtins.list[Event]]:
         inner = self.inner.watch(prefix, start_revision=start_revision)
         broken = asyncio.ensure_future(self._broken.wait())
         step: asyncio.Future[list[Event]] | None = None

@@ -7,6 +7,7 @@ import itertools
 import signal
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,7 +111,9 @@ async def test_informer_keeps_a_current_indexed_cache(client: ApiClient) -> None
     try:
         async with asyncio.timeout(10):
             await informer.wait_synced()
-        assert informer.get(f"default/{label}-a")["data"] == {"color": "red"}
+        got = informer.get(f"default/{label}-a")
+        assert got is not None
+        assert got["data"] == {"color": "red"}
         second = cm(f"{label}-b", color="red")
         second["metadata"]["labels"] = {"set": label}
         await client.create(CONFIGMAPS, second)
@@ -131,7 +134,8 @@ async def test_informer_keeps_a_current_indexed_cache(client: ApiClient) -> None
 
 async def test_leader_election_hands_over(client: ApiClient) -> None:
     name = f"lease{next(_ids)}"
-    kwargs = {"name": name, "lease_duration": 2, "renew_deadline": 1.5, "retry_period": 0.1}
+    kwargs: dict[str, Any] = {"name": name, "lease_duration": 2, "renew_deadline": 1.5,
+                              "retry_period": 0.1}
     a = LeaderElector(client, identity="a", **kwargs)
     b = LeaderElector(client, identity="b", **kwargs)
     a_leads, release_a = asyncio.Event(), asyncio.Event()

@@ -19,7 +19,7 @@ def _service(name: str, ns: str, **spec: Any) -> dict[str, Any]:
             "spec": {"ports": [{"name": "pg", "port": 5432}], **spec}}
 
 
-def _endpoints(name: str, ns: str, ready: list[str], not_ready: tuple[str, ...] = (),
+def _endpoints(name: str, ns: str, ready: list[str], not_ready: tuple[str, ...] = (), /,
                **labels: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Endpoints",
             "metadata": {"name": name, "namespace": ns, "labels": labels},

@@ -6,6 +6,7 @@ is flagged, not counted."""
 from __future__ import annotations
 
 import ipaddress
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,8 @@ async def test_exhausted_range_is_said_on_the_nodes_left_over_and_the_rest_work(
     hollow = Proc.kyb("hollow-nodes", "--kubeconfig", str(apiserver.kubeconfig),
                       "--count", str(COUNT), "--lease-seconds", "2",
                       log_path=tmp_path / "hollow.log").start()
-    options = Options(cluster_cidr=ipaddress.ip_network("10.79.0.0/22"))
+    cluster_cidr = ipaddress.IPv4Network("10.79.0.0/22")
+    options = Options(cluster_cidr=cluster_cidr)
     try:
         async with connected(apiserver) as client:
             await client.create(NODES, {"metadata": {"name": "stray"},
@@ -56,14 +58,14 @@ async def test_exhausted_range_is_said_on_the_nodes_left_over_and_the_rest_work(
                     return (given, left) if len(given) == 4 and len(left) == 2 else None
                 given, left = await eventually(settled, within=30, what="4 CIDRs, 2 refused")
                 cidrs = {n["spec"]["podCIDR"] for n in given}
-                assert len(cidrs) == 4 and all(ipaddress.ip_network(c).subnet_of(
-                    options.cluster_cidr) for c in cidrs)  # the stray's did not count
+                assert len(cidrs) == 4 and all(ipaddress.IPv4Network(c).subnet_of(
+                    cluster_cidr) for c in cidrs)  # the stray's did not count
                 for node in left:
                     name = node["metadata"]["name"]
                     condition = _condition(node, "NetworkUnavailable")
                     assert condition and condition["reason"] == "CIDRNotAvailable"
                     assert "10.79.0.0/22" in condition["message"]
-                    event = (await eventually(lambda n=name: _reasons(client, n),
+                    event = (await eventually(partial(_reasons, client, name),
                                               what=f"{name} events"))["CIDRNotAvailable"]
                     assert event["type"] == "Normal"
                     assert event["message"] == f"Node {name} status is now: CIDRNotAvailable"

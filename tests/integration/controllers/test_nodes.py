@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import ipaddress
 from collections.abc import AsyncIterator
+from functools import partial
+from typing import Any
 
 from kybernetes.api import errors
 from kybernetes.api.meta import now_rfc3339, now_rfc3339_micro
@@ -34,10 +36,11 @@ async def heartbeats(client: ApiClient, alive: set[str]) -> AsyncIterator[None]:
     async def beat() -> None:
         while True:
             for name in list(alive):
-                lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                         "metadata": {"name": name, "namespace": "kube-node-lease"},
-                         "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
-                                  "renewTime": now_rfc3339_micro()}}
+                lease: dict[str, Any] = {
+                    "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                    "metadata": {"name": name, "namespace": "kube-node-lease"},
+                    "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
+                             "renewTime": now_rfc3339_micro()}}
                 try:
                     current = await client.get(LEASES, name, namespace="kube-node-lease")
                     lease["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
@@ -149,7 +152,7 @@ async def test_node_ipam_gives_distinct_cidrs_stable_across_restarts(
     async with running(client, "nodeipam", options=options):
         for name in names:
             await client.create(NODES, {"metadata": {"name": name}})
-        cidrs = [await eventually(lambda n=name: cidr(n), what=f"{name} cidr") for name in names]
+        cidrs = [await eventually(partial(cidr, name), what=f"{name} cidr") for name in names]
     assert len(set(cidrs)) == 3
     assert all(c.startswith("10.77.") and c.endswith("/24") for c in cidrs)
     node = await client.get(NODES, names[0])
@@ -207,7 +210,7 @@ async def _range_full_and_recovery(client: ApiClient) -> None:
     async with running(client, "nodeipam", options=options):
         for name in names[:2]:
             await client.create(NODES, {"metadata": {"name": name}})
-            await eventually(lambda n=name: _has_cidr(client, n), what=f"{name} cidr")
+            await eventually(partial(_has_cidr, client, name), what=f"{name} cidr")
         await client.create(NODES, {"metadata": {"name": names[2]}})
 
         async def refused() -> dict | None:

@@ -6,6 +6,7 @@ import asyncio
 
 from kybernetes.api.resources import PODS, REPLICA_SETS, REPLICATION_CONTROLLERS
 from kybernetes.client import ApiClient
+from kybernetes.controllers.replication import ReplicationControllerManager
 from tests.integration.controllers.helpers import pod, pods_of, rc, running, set_pod_status
 from tests.support.poll import eventually
 
@@ -87,6 +88,7 @@ async def test_matching_orphan_is_adopted_and_surplus_deleted(client: ApiClient,
 async def test_never_creates_more_while_its_watch_is_slow(client: ApiClient, ns: str) -> None:
     async with running(client, "replicationcontroller") as manager:
         controller = manager.controllers["replicationcontroller"]
+        assert isinstance(controller, ReplicationControllerManager)
         pods_informer = controller.pods
         pods_informer.pause()  # pod events stop reaching the controller
         await client.create(REPLICATION_CONTROLLERS, rc("slow", 5, namespace=ns))

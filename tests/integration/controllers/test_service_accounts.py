@@ -33,5 +33,5 @@ async def test_a_deleted_default_service_account_comes_back(
 
         async def recreated() -> bool:
             account = await _default_account(client, ns)
-            return bool(account) and account["metadata"]["uid"] != first["metadata"]["uid"]
+            return bool(account and account["metadata"]["uid"] != first["metadata"]["uid"])
         await eventually(recreated, within=5, what="default SA recreated")

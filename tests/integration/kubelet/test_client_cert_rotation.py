@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +125,7 @@ async def test_the_kubelet_renews_its_certificate_and_stays_ready(
         await admin.create(r.PODS, make_pod("after", [{"name": "c", "image": "busybox"}],
                                             node=NODE), namespace="default")
         for name in ("before", "after"):
-            await eventually(lambda name=name: _running(admin, name), within=30,
+            await eventually(partial(_running, admin, name), within=30,
                              what=f"pod {name} Running")
     assert kubelet.proc is not None and kubelet.proc.alive()
     assert "rotation failed" not in kubelet.log_tail()

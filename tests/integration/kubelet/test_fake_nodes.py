@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 from kubernetes import client as k8s
@@ -101,10 +102,12 @@ def test_fake_probes_pass_unless_the_pod_says_they_fail(core: k8s.CoreV1Api,
 def test_pods_over_max_pods_are_rejected(core: k8s.CoreV1Api, start_kubelet) -> None:
     start_kubelet("fake", "--max-pods", "2")
     wait_for(lambda: node_ready(core, "node-1"), what="node Ready")
+
+    def settled(i: int) -> bool:
+        return core.read_namespaced_pod(f"p{i}", "default").status.phase in ("Running", "Failed")
     for i in range(3):
         core.create_namespaced_pod("default", make_pod(f"p{i}", [{"name": "a", "image": "i"}]))
-        wait_for(lambda i=i: core.read_namespaced_pod(f"p{i}", "default").status.phase
-                 in ("Running", "Failed"), what=f"p{i} running or rejected")
+        wait_for(partial(settled, i), what=f"p{i} running or rejected")
     pod = core.read_namespaced_pod("p2", "default")
     assert (pod.status.phase, pod.status.reason) == ("Failed", "OutOfpods")
     assert "used: 2, capacity: 2" in pod.status.message

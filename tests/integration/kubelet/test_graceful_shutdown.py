@@ -3,6 +3,8 @@ pods Failed with kube's reason and its Node not Ready."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from kubernetes import client as k8s
 
 from tests.integration.kubelet.conftest import condition, make_pod, node_ready, wait_for
@@ -17,9 +19,11 @@ def test_sigterm_fails_the_pods_with_the_node_shutdown_reason(core: k8s.CoreV1Ap
     # the Priority admission plugin gives it the class's value (2000001000)
     core.create_namespaced_pod("default", make_pod(
         "critical", [{"name": "a", "image": "i"}], priorityClassName="system-node-critical"))
+
+    def pod_ready(name: str) -> bool:
+        return condition(core.read_namespaced_pod(name, "default"), "Ready") == "True"
     for name in ("web", "critical"):
-        wait_for(lambda name=name: condition(core.read_namespaced_pod(name, "default"),
-                                             "Ready") == "True", what=f"{name} Ready")
+        wait_for(partial(pod_ready, name), what=f"{name} Ready")
     assert kubelet.proc is not None
     assert kubelet.proc.stop(timeout=20) == 0, kubelet.log_tail()
     for name in ("web", "critical"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -48,14 +49,16 @@ def test_missing_mount_paths_stay_off_the_host(module_core, process_node, ns) ->
             volumes=[{"name": "data", "emptyDir": {}}, {"name": "top", "emptyDir": {}},
                      {"name": "cfg", "configMap": {"name": "cfg"}}]))
     for name in ("a", "b"):
-        out = wait_for(lambda name=name: finished_log(process_node, core, ns, name), timeout=30,
+        out = wait_for(partial(finished_log, process_node, core, ns, name), timeout=30,
                        what=f"pod {name}'s output").splitlines()
         # each pod sees its own volumes at the same paths
         assert out[:2] == [f"pod-{name}", f"pod-{name}"]
         assert out[2:5] == ["blue", "cfg-ro", "host-visible"]
+
+    def pod_ready(name: str) -> bool:
+        return condition(core.read_namespaced_pod(name, ns), "Ready") == "True"
     for name in ("a", "b"):  # exec (the probe) sees the same view, in the same directory
-        wait_for(lambda name=name: condition(core.read_namespaced_pod(name, ns), "Ready")
-                 == "True", timeout=30, what=f"pod {name} Ready")
+        wait_for(partial(pod_ready, name), timeout=30, what=f"pod {name} Ready")
     assert not any(p.exists() for p in host_paths)  # while the pods run
     assert not any((process_node.root / "runtime" / "newroot").iterdir())
     for name in ("a", "b"):

@@ -9,6 +9,7 @@ import json
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -149,7 +150,7 @@ def test_kubectl_debug_target_joins_the_containers_pid_namespace(module_core, no
     kubectl("-n", ns, "debug", "targeted", "--image=busybox", "-c", "dbg", "--target=app",
             "--", BUSYBOX, "sh", "-c", "cat /proc/1/cmdline; echo; ps -o args")
 
-    def finished() -> str:
+    def finished() -> list[Any] | str:
         pod = module_core.read_namespaced_pod("targeted", ns)
         done = [s for s in pod.status.ephemeral_container_statuses or []
                 if s.state.terminated]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +63,14 @@ class Api:
     def slices(self, name: str, groups: list[tuple[dict[str, bool], list[dict[str, Any]],
                                                    list[dict[str, Any]]]]) -> None:
         """One EndpointSlice per (conditions, addresses, ports) group of Service `name`."""
-        bodies = [{"metadata": {"name": f"{name}-{i}", "namespace": NS,
-                                "labels": {"kubernetes.io/service-name": name}},
-                   "addressType": "IPv4", "ports": ports,
-                   "endpoints": [{"addresses": [a["ip"]], "conditions": conditions,
-                                  **({"nodeName": a["nodeName"]} if "nodeName" in a else {})}
-                                 for a in addresses]}
-                  for i, (conditions, addresses, ports) in enumerate(groups)]
+        bodies: list[dict[str, Any]] = [
+            {"metadata": {"name": f"{name}-{i}", "namespace": NS,
+                          "labels": {"kubernetes.io/service-name": name}},
+             "addressType": "IPv4", "ports": ports,
+             "endpoints": [{"addresses": [a["ip"]], "conditions": conditions,
+                            **({"nodeName": a["nodeName"]} if "nodeName" in a else {})}
+                           for a in addresses]}
+            for i, (conditions, addresses, ports) in enumerate(groups)]
 
         async def put(c: ApiClient) -> None:
             selector = f"kubernetes.io/service-name={name}"
@@ -88,7 +89,7 @@ class Api:
         self._call(put)
 
 
-def subsets(ready: list[tuple[str, int]], not_ready: list[tuple[str, int]] = (),
+def subsets(ready: list[tuple[str, int]], not_ready: Sequence[tuple[str, int]] = (),
             *, port_name: str = "", protocol: str = "TCP") -> list[dict[str, Any]]:
     """One subset per (ip, port), so endpoints may differ in port."""
     out = []

@@ -117,7 +117,7 @@ async def test_udp_sessions_relay_and_follow_endpoints(proxier: UserspaceProxier
     sp = ServicePort("ns", "dns", "", "UDP", "10.96.0.53", 53)
     await proxier.sync(state(sp, [(HOST, p.udp) for p in pods]))
     port = proxier.listeners[sp.key].bound_port
-    answers = Counter()
+    answers: Counter[bytes] = Counter()
     for _ in range(6):  # a new client socket each time: a new session, round-robin
         answers[(await asyncio.to_thread(udp_ask, HOST, port, b"hi")).split(b":")[0]] += 1
     assert answers == {b"a": 2, b"b": 2, b"c": 2}

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 from kybernetes.api import errors
 from kybernetes.api.resources import EVENTS, PODS
+from kybernetes.client import ApiClient
+from kybernetes.scheduler.scheduler import Scheduler
 from tests.integration.scheduler.conftest import add_nodes, node_of, wait_bound
 from tests.support.poll import eventually
 from tests.unit.scheduler.objects import make_node, make_pod
@@ -42,7 +46,8 @@ async def test_a_binding_that_loses_is_dropped_and_forgotten(client, start_sched
 
 
 
-async def test_two_schedulers_racing_bind_each_pod_once(client, start_scheduler):
+async def test_two_schedulers_racing_bind_each_pod_once(
+        client: ApiClient, start_scheduler: Callable[..., Awaitable[Scheduler]]) -> None:
     await add_nodes(client, *(make_node(f"n{i}", cpu="2", pods=10) for i in range(4)))
     first = await start_scheduler()
     second = await start_scheduler()
@@ -59,9 +64,10 @@ async def test_two_schedulers_racing_bind_each_pod_once(client, start_scheduler)
     scheduled = [e["involvedObject"]["name"] for e in events if e["reason"] == "Scheduled"]
     assert sorted(scheduled) == sorted(f"p{i}" for i in range(30))
     # Both caches agree with the truth: 30 pods, 200m each, no assumption left over.
+    def settled(s: Scheduler) -> bool:
+        return sum(n.req_cpu for n in s.cache.nodes()) == 6000
     for s in (first, second):
-        await eventually(lambda s=s: sum(n.req_cpu for n in s.cache.nodes()) == 6000,
-                    what="cache settled")
+        await eventually(partial(settled, s), what="cache settled")
         for node in s.cache.nodes():
             assert node.req_cpu <= 2000 and len(node.pods) <= 10
 

@@ -40,7 +40,8 @@ async def test_create_of_existing_key_loses_and_returns_current(store: Store, p:
     second = await store.create(f"{p}a", b"two")
     assert not second.succeeded and second.kv == first.kv
     assert second.revision == first.revision  # a lost write bumps nothing
-    assert (await store.get(f"{p}a"))[1].value == b"one"
+    _, kv = await store.get(f"{p}a")
+    assert kv is not None and kv.value == b"one"
 
 
 async def test_list_prefix_does_not_leak_into_a_longer_sibling(store: Store, p: str) -> None:
@@ -130,7 +131,8 @@ async def test_unguarded_delete_and_create_again(store: Store, p: str) -> None:
     await store.create(f"{p}a", b"one")
     assert (await store.delete(f"{p}a")).succeeded
     recreated = await store.create(f"{p}a", b"two")
-    assert recreated.succeeded and recreated.kv.create_revision == recreated.revision
+    assert recreated.succeeded and recreated.kv is not None
+    assert recreated.kv.create_revision == recreated.revision
 
 
 async def test_every_write_bumps_the_revision_by_one(store: Store, p: str) -> None:
@@ -305,5 +307,6 @@ async def test_large_and_empty_values_round_trip(store: Store, p: str) -> None:
     finally:
         await watch.aclose()
     assert [e.kv.value for e in events] == [big, b""]
-    assert (await store.get(f"{p}big"))[1].value == big
+    _, kv = await store.get(f"{p}big")
+    assert kv is not None and kv.value == big
     assert [kv.value for kv in (await store.list(p)).kvs] == [big, b""]

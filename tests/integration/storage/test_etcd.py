@@ -65,7 +65,7 @@ async def test_an_etcd_outage_breaks_watches_and_the_store_recovers(tmp_path: Pa
         try:
             created = await store.create("/outage/a", b"v")
             watch = store.watch("/outage/", start_revision=created.revision + 1)
-            waiting = asyncio.create_task(anext(aiter(watch)))
+            waiting = asyncio.ensure_future(anext(aiter(watch)))
             await asyncio.sleep(0.1)
             etcd.stop()
             with pytest.raises(StorageUnavailable):
@@ -173,7 +173,7 @@ async def test_a_watch_on_a_member_without_a_leader_fails_instead_of_going_silen
     try:
         await store.start()
         watch = store.watch("/noleader/", start_revision=0)
-        waiting = asyncio.create_task(anext(aiter(watch)))
+        waiting = asyncio.ensure_future(anext(aiter(watch)))
         await asyncio.sleep(0.5)
         cluster.members[1].stop()
         cluster.members[2].stop()

@@ -48,8 +48,8 @@ async def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
             line = proc.stdout.readline()
             if not line:
                 break
-            key, revision = line.decode().split()
-            acknowledged[key] = int(revision)
+            key, written = line.decode().split()
+            acknowledged[key] = int(written)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(5)

@@ -25,7 +25,9 @@ T0 = datetime(2026, 11, 30, 1, 50, 12, tzinfo=UTC)
 def nexts(spec: str, start: datetime, n: int = 3) -> list[datetime]:
     schedule, out, t = parse_standard(spec), [], start
     for _ in range(n):
-        t = schedule.next_time(t)
+        following = schedule.next_time(t)
+        assert following is not None
+        t = following
         out.append(t)
     return out
 

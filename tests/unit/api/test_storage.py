@@ -32,6 +32,11 @@ def pvc(size: str = "1Gi", *, modes: tuple[str, ...] = ("ReadWriteOnce",), cls: 
             "status": {"phase": "Pending"}}
 
 
+def name_of(volume: dict[str, Any] | None) -> str:
+    assert volume is not None
+    return volume["metadata"]["name"]
+
+
 def causes(check: Any, obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[Any]:
     errs = ErrorList()
     check(errs, obj, old)
@@ -42,8 +47,8 @@ def test_the_smallest_fitting_available_volume_wins() -> None:
     vols = [pv("big", "10Gi"), pv("small", "2Gi"), pv("tiny", "500Mi"),
             pv("bound", "1Gi", phase="Bound", claim={"name": "x", "namespace": "ns"}),
             pv("rox", "1Gi", modes=("ReadOnlyMany",)), pv("fast", "1Gi", cls="fast")]
-    assert storage.find_matching_volume(pvc(), vols)["metadata"]["name"] == "small"
-    assert storage.find_matching_volume(pvc(cls="fast"), vols)["metadata"]["name"] == "fast"
+    assert name_of(storage.find_matching_volume(pvc(), vols)) == "small"
+    assert name_of(storage.find_matching_volume(pvc(cls="fast"), vols)) == "fast"
     assert storage.find_matching_volume(pvc("20Gi"), vols) is None
 
 
@@ -51,12 +56,12 @@ def test_selector_prebinding_and_node_affinity() -> None:
     vols = [pv("a", "1Gi", labels={"tier": "gold"}), pv("b", "1Gi")]
     chosen = storage.find_matching_volume(
         pvc(selector={"matchLabels": {"tier": "gold"}}), vols)
-    assert chosen["metadata"]["name"] == "a"
+    assert name_of(chosen) == "a"
     prebound = pv("c", "5Gi", phase="Pending", claim={"name": "data", "namespace": "ns"})
     assert storage.find_matching_volume(pvc(), [*vols, prebound]) is prebound
     node = {"metadata": {"name": "n2", "labels": {"kubernetes.io/hostname": "n2"}}}
     local = [pv("on1", "1Gi", host="n1"), pv("on2", "3Gi", host="n2")]
-    assert storage.find_matching_volume(pvc(), local, node)["metadata"]["name"] == "on2"
+    assert name_of(storage.find_matching_volume(pvc(), local, node)) == "on2"
 
 
 def test_pv_validation_as_kube() -> None:

@@ -63,7 +63,7 @@ def test_defaults_fill_missing_nested_items_and_map_values() -> None:
 
 
 def test_prune_reports_paths_and_keeps_meta_and_preserved_fields() -> None:
-    obj = {
+    obj: dict[str, Any] = {
         "apiVersion": "a/v1",
         "kind": "K",
         "metadata": {"name": "n"},

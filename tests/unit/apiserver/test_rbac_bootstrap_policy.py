@@ -4,6 +4,7 @@ aggregation is deduplicated and stable."""
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 
@@ -76,9 +77,10 @@ def test_aggregation_is_deduplicated_sorted_by_name_and_skips_itself() -> None:
 def test_merges_add_what_is_missing_and_keep_the_rest() -> None:
     expected = policy.cluster_role("r", policy.rule(["get"], [""], ["pods"]),
                                    policy.rule(["list"], [""], ["pods"]))
-    existing = {"metadata": {"name": "r", "labels": {"mine": "yes"}},
-                "rules": [{"verbs": ["list"], "apiGroups": [""], "resources": ["pods"]},
-                          {"verbs": ["watch"], "apiGroups": [""], "resources": ["pods"]}]}
+    existing: dict[str, Any] = {
+        "metadata": {"name": "r", "labels": {"mine": "yes"}},
+        "rules": [{"verbs": ["list"], "apiGroups": [""], "resources": ["pods"]},
+                  {"verbs": ["watch"], "apiGroups": [""], "resources": ["pods"]}]}
     merge_role(existing, expected)
     assert existing["rules"] == [
         {"verbs": ["list"], "apiGroups": [""], "resources": ["pods"]},

@@ -89,7 +89,9 @@ async def test_relists_after_gone_and_reconciles_the_cache() -> None:
     assert log == [("add", "a", "1"), ("add", "b", "2"), ("update", "a", "11"),
                    ("delete", "a", "11"), ("update", "b", "15"), ("add", "c", "16")]
     assert sorted(informer.keys()) == ["ns/b", "ns/c"]
-    assert informer.get("ns/b")["kind"] == "ConfigMap"
+    b = informer.get("ns/b")
+    assert b is not None
+    assert b["kind"] == "ConfigMap"
     assert informer.resource_version == "20"
 
 

@@ -24,6 +24,7 @@ async def test_key_added_while_processing_waits_for_done() -> None:
     q = WorkQueue()
     q.add("a")
     key = await q.get()
+    assert key is not None
     q.add("a")
     assert len(q) == 0  # held by a worker: only marked dirty
     q.done(key)

@@ -17,10 +17,10 @@ def pod(name: str, ip: str | None, *, ready: bool = True, ports: list | None = N
             "status": status}
 
 
-SERVICE = {"metadata": {"name": "web", "namespace": "default"},
-           "spec": {"selector": {"app": "web"},
-                    "ports": [{"name": "http", "port": 80, "targetPort": "http"},
-                              {"name": "metrics", "port": 9000, "targetPort": 9100}]}}
+SERVICE: dict = {"metadata": {"name": "web", "namespace": "default"},
+                 "spec": {"selector": {"app": "web"},
+                          "ports": [{"name": "http", "port": 80, "targetPort": "http"},
+                                    {"name": "metrics", "port": 9000, "targetPort": 9100}]}}
 HTTP = [{"name": "http", "containerPort": 8080}]
 
 

@@ -63,13 +63,16 @@ def test_pod_failure_policy_verdicts() -> None:
         {"action": "FailJob", "onExitCodes": {"containerName": "main", "operator": "In",
                                               "values": [42]}},
         {"action": "Count", "onExitCodes": {"operator": "NotIn", "values": [1, 2]}}]})
-    exited = {"containerStatuses": [{"name": "main", "state": {"terminated": {"exitCode": 42}}}]}
+    exited: dict[str, Any] = {
+        "containerStatuses": [{"name": "main", "state": {"terminated": {"exitCode": 42}}}]}
     assert jt.pod_failure_verdict(job, _pod("Failed", **exited)) == jt.PolicyVerdict(
         "FailJob", "Container main for pod ns/p failed with exit code 42 matching FailJob rule "
                    "at index 1")
-    disrupted = {"conditions": [{"type": "DisruptionTarget", "status": "True"}], **exited}
+    disrupted: dict[str, Any] = {
+        "conditions": [{"type": "DisruptionTarget", "status": "True"}], **exited}
     assert jt.pod_failure_verdict(job, _pod("Failed", **disrupted)).action == "Ignore"
-    one = {"containerStatuses": [{"name": "main", "state": {"terminated": {"exitCode": 1}}}]}
+    one: dict[str, Any] = {
+        "containerStatuses": [{"name": "main", "state": {"terminated": {"exitCode": 1}}}]}
     assert jt.pod_failure_verdict(job, _pod("Failed", **one)).action == "Count"
 
 

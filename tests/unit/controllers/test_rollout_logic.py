@@ -24,7 +24,7 @@ def rs(name: str, replicas: int, *, created: str = "2026-01-01T00:00:00Z",
 
 
 def test_hash_is_stable_safe_and_ignores_nulls() -> None:
-    t = {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"image": "a"}]}}
+    t: dict = {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"image": "a"}]}}
     h = ro.template_hash(t)
     assert h == ro.template_hash({**t, "metadata": {**t["metadata"], "creationTimestamp": None}})
     assert set(h) <= set("bcdfghjklmnpqrstvwxz2456789") and 1 <= len(h) <= 10
@@ -63,7 +63,9 @@ def test_status_and_completion() -> None:
     new["status"] = {"replicas": 2, "availableReplicas": 2, "readyReplicas": 2}
     status = ro.calculate_status(d, [new], new)
     assert status["updatedReplicas"] == 2 and status["unavailableReplicas"] == 0
-    assert ro.condition(status, "Available")["reason"] == "MinimumReplicasAvailable"
+    available = ro.condition(status, "Available")
+    assert available is not None
+    assert available["reason"] == "MinimumReplicasAvailable"
     assert ro.is_complete(d, status)
 
 

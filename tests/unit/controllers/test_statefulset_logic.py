@@ -99,7 +99,8 @@ def test_identity_and_storage() -> None:
 
 
 def test_claim_retention_owners() -> None:
-    claim = {"metadata": {"name": "data-web-4", "ownerReferences": [{"uid": "other"}]}}
+    claim: dict[str, Any] = {
+        "metadata": {"name": "data-web-4", "ownerReferences": [{"uid": "other"}]}}
     both = defaulted(persistentVolumeClaimRetentionPolicy={"whenDeleted": "Delete",
                                                            "whenScaled": "Delete"})
     live, gone = pod(1), pod(4)

@@ -137,7 +137,8 @@ class FakeApi:
 
 
 async def test_a_rotation_requests_stores_and_switches(tmp_path: Path) -> None:
-    api, switched = FakeApi("pending"), []
+    api = FakeApi("pending")
+    switched: list[ClientCert] = []
     old = pair()
     manager = ClientCertManager(api, "n1", CertStore(tmp_path), old, switched.append)
     new = await manager.rotate()
@@ -153,7 +154,8 @@ async def test_a_rotation_requests_stores_and_switches(tmp_path: Path) -> None:
 
 async def test_failures_are_retried_with_backoff_and_logged(tmp_path: Path,
                                                             caplog: Any) -> None:
-    api, switched = FakeApi("deny", "down"), []
+    api = FakeApi("deny", "down")
+    switched: list[ClientCert] = []
     manager = ClientCertManager(api, "n1", CertStore(tmp_path), pair(), switched.append,
                                 retry_base=0.01, retry_cap=0.02)
     with caplog.at_level(logging.WARNING):

@@ -67,7 +67,8 @@ async def test_container_env_resolves_every_source_in_order() -> None:
 
 
 async def test_missing_configmap_is_a_config_error_unless_optional() -> None:
-    ref = {"name": "X", "valueFrom": {"configMapKeyRef": {"name": "nope", "key": "k"}}}
+    ref: dict[str, Any] = {
+        "name": "X", "valueFrom": {"configMapKeyRef": {"name": "nope", "key": "k"}}}
     with pytest.raises(ConfigError, match='configmap "nope" not found'):
         await container_env(POD, {"name": "c", "env": [ref]}, services=[], lookup=_lookup)
     ref["valueFrom"]["configMapKeyRef"]["optional"] = True

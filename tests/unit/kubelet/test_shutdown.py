@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -53,7 +54,7 @@ def test_a_pods_own_shorter_grace_wins() -> None:
 
 
 def test_final_status_is_kubes() -> None:
-    status = {"phase": "Running"}
+    status: dict[str, Any] = {"phase": "Running"}
     mark_terminated(status)
     assert (status["phase"], status["reason"], status["message"]) == (
         "Failed", "Terminated", MESSAGE)

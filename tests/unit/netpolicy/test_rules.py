@@ -25,8 +25,9 @@ PODS = [_pod("db", "10.0.0.2", app="db", ports=[{"name": "pg", "containerPort": 
         _pod("web", "10.0.1.2", node="n2", app="web"),
         _pod("job", "10.0.1.3", node="n2", namespace="batch", app="job"),
         _pod("other", "10.0.0.9", app="other")]
-NAMESPACES = {"default": {"metadata": {"name": "default"}},
-              "batch": {"metadata": {"name": "batch", "labels": {"team": "batch"}}}}
+NAMESPACES: dict[str, dict[str, Any]] = {
+    "default": {"metadata": {"name": "default"}},
+    "batch": {"metadata": {"name": "batch", "labels": {"team": "batch"}}}}
 
 
 def _rules(*policies: dict[str, Any], pods: list[dict[str, Any]] = PODS) -> dict[str, Any]:

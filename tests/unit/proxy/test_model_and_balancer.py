@@ -166,6 +166,7 @@ def test_failed_endpoints_are_skipped_and_affinity_moves() -> None:
     lb = LoadBalancer(affinity_timeout=60)
     lb.update(EPS)
     first = lb.next_endpoint("c")
+    assert first is not None
     second = lb.next_endpoint("c", exclude={first})
     assert second not in (first, None)
     assert lb.next_endpoint("c") == second

@@ -14,6 +14,15 @@ from kybernetes.scheduler.podinfo import pod_info
 from kybernetes.scheduler.profile import FitError, Profile
 
 
+class NoClient:
+    """The API client of a profile that only decides: these tests never bind."""
+
+    async def create_subresource(self, resource: Resource, name: str, subresource: str,
+                                 body: dict[str, Any], *,
+                                 namespace: str | None = None) -> dict[str, Any]:
+        raise AssertionError("a scheduling decision in memory binds nothing")
+
+
 class Objects:
     """A read-only stand-in for an informer's cache (services, RCs, RSs, namespaces)."""
 
@@ -41,7 +50,7 @@ def build(nodes: list[dict[str, Any]], *, existing: tuple[dict[str, Any], ...] =
     for p in existing:
         cache.add_pod(pod_info(p))
     objects = objects or {}
-    handle = Handle(None, cache, lambda r: Objects(objects.get(r, [])), preemptor)
+    handle = Handle(NoClient(), cache, lambda r: Objects(objects.get(r, [])), preemptor)
     cfg = parse_config(config or {})
     return Profile(cfg.profiles[0], handle,
                    percentage_of_nodes_to_score=cfg.percentage_of_nodes_to_score,

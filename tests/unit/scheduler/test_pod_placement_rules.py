@@ -25,7 +25,7 @@ def _spread(key: str, *, max_skew: int = 1, when: str = "DoNotSchedule",
 
 
 def _web(name: str, node: str = "", **kwargs: Any) -> dict[str, Any]:
-    spec = {"nodeName": node} if node else {}
+    spec: dict[str, Any] = {"nodeName": node} if node else {}
     return make_pod(name, labels={"app": "web"}, **spec, **kwargs)
 
 

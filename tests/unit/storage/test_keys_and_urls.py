@@ -26,8 +26,9 @@ def test_the_empty_prefix_has_no_end() -> None:
 
 
 def test_prefix_end_of_sibling_keys() -> None:
-    assert prefix_end("/a/b/") == "/a/b0"
-    assert not ("/a/bc" < prefix_end("/a/b/") and "/a/bc" >= "/a/b/")
+    end = prefix_end("/a/b/")
+    assert end == "/a/b0"
+    assert not ("/a/bc" < end and "/a/bc" >= "/a/b/")
     assert prefix_end_bytes(b"a\xff") == b"b"
     assert prefix_end_bytes(b"") == b"\0"
 

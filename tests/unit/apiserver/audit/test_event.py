@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -48,8 +50,8 @@ def test_status_fields_and_managed_fields() -> None:
     assert response_status(404, status) == {"metadata": {}, "status": "Failure",
                                             "message": "no", "reason": "NotFound",
                                             "details": {"name": "x"}, "code": 404}
-    listed = {"items": [{"metadata": {"name": "a", "managedFields": [{}]}}],
-              "metadata": {"managedFields": []}}
+    listed: dict[str, Any] = {"items": [{"metadata": {"name": "a", "managedFields": [{}]}}],
+                              "metadata": {"managedFields": []}}
     assert without_managed_fields(listed) == {"items": [{"metadata": {"name": "a"}}],
                                               "metadata": {}}
     assert listed["items"][0]["metadata"]["managedFields"] == [{}]  # not mutated

@@ -140,7 +140,7 @@ def authorizer(*refs: tuple[str, Ref]) -> NodeAuthorizer:
     return NodeAuthorizer(Related(*refs), node_role_rules(bootstrap_policy.cluster_roles()))
 
 
-def ask(method: str, path: str, user: User = N1, **query: str) -> tuple[bool, str]:
+def ask(method: str, path: str, user: User = N1, /, **query: str) -> tuple[bool, str]:
     decision = authorizer(("n1", Ref(SECRET, "ns", "s")), ("n1", Ref(POD, "ns", "p")),
                           ("n1", Ref(SERVICE_ACCOUNT, "ns", "sa")),
                           ).authorize(request_attributes(user, method, path, query))
