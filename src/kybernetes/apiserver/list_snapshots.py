@@ -30,11 +30,10 @@ MAX_SNAPSHOTS = 8
 
 @dataclass(frozen=True)
 class ListSnapshot:
-    """The entries under `prefix` at `revision`, with their keys in order."""
+    """The entries under `prefix` at `revision`, in key order."""
 
     prefix: str
     revision: int
-    keys: list[str]
     entries: list[Entry]
 
     def page(self, start_after: str, limit: int, matches: Callable[[Entry], bool] | None
@@ -42,7 +41,7 @@ class ListSnapshot:
         """Up to `limit` entries after the key `start_after` ("" from the first) that
         `matches` selects (all if None), and the index the next page starts from."""
         entries = self.entries
-        i = bisect_right(self.keys, start_after) if start_after else 0
+        i = bisect_right(entries, start_after, key=_key) if start_after else 0
         if matches is None:
             end = min(i + limit, len(entries))
             return entries[i:end], end
@@ -52,6 +51,10 @@ class ListSnapshot:
                 items.append(entries[i])
             i += 1
         return items, i
+
+
+def _key(entry: Entry) -> str:
+    return entry.key
 
 
 class ListSnapshots:

@@ -158,14 +158,14 @@ def _from_snapshot(cached: ResourceCache, snapshot: ListSnapshot, query: ListQue
     """A page of a snapshot; the snapshot is kept for the next page while there is one."""
     items, end = snapshot.page(start_after, query.limit,
                                query.matches if query.filtered else None)
-    if end >= len(snapshot.keys) or not items:
+    if end >= len(snapshot.entries) or not items:
         cached.snapshots.done(snapshot)
         return ListPage(snapshot.revision, items)
     cached.snapshots.keep(snapshot)
     last = items[-1].key[len(snapshot.prefix):]
     page = ListPage(snapshot.revision, items, encode_continue(snapshot.revision, last))
     if not query.filtered:
-        page.remaining = len(snapshot.keys) - end
+        page.remaining = len(snapshot.entries) - end
     return page
 
 

@@ -372,10 +372,7 @@ class ResourceCache:
     def snapshot(self, prefix: str, revision: int) -> ListSnapshot:
         """The entries under `prefix` now, as of `revision` (the cache's own), for the
         pages of one list."""
-        keys, lo, hi = self._span(prefix)
-        span = keys[lo:hi]
-        objects = self.objects
-        return ListSnapshot(prefix, revision, span, [objects[k] for k in span])
+        return ListSnapshot(prefix, revision, self.entries(prefix))
 
     def count_after(self, prefix: str, key: str) -> int:
         """How many current objects under `prefix` sort after `key`: a page's

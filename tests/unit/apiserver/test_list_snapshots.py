@@ -33,7 +33,7 @@ def test_pages_of_a_snapshot_stay_as_they_were_while_the_cache_changes() -> None
     cache.apply(_put("p25", 9))
     rest, end = snapshot.page(first[-1].key, 10, None)
     assert [(e.key[-2:], e.rv) for e in rest] == [("p3", 3), ("p4", 4), ("p5", 5)]
-    assert end == len(snapshot.keys) == 5
+    assert end == len(snapshot.entries) == 5
 
     odd, end = snapshot.page("", 2, lambda e: e.labels["odd"] == "1")
     assert [e.key[-2:] for e in odd] == ["p1", "p3"] and end == 3
@@ -41,7 +41,7 @@ def test_pages_of_a_snapshot_stay_as_they_were_while_the_cache_changes() -> None
 
 def _snapshot(revision: int, prefix: str = PODS) -> ListSnapshot:
     entry = Entry(f"{prefix}x", {}, revision)
-    return ListSnapshot(prefix, revision, [entry.key], [entry])
+    return ListSnapshot(prefix, revision, [entry])
 
 
 def test_snapshots_are_few_and_go_when_read_through_or_older_than_history() -> None:
